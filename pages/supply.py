@@ -1,0 +1,95 @@
+"""Supply & capacity: the lines, their hours, and how hard they ran to meet past demand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+import sop_ui
+from sop_core import charts
+
+sop_ui.require_shell()
+facts = sop_ui.facts()
+last_week = facts["history_last_week"]
+next_week = last_week + dt.timedelta(weeks=1)
+
+st.title("Supply & capacity")
+st.caption("Lines are not split by channel; the family filter applies where SKUs are listed.")
+
+lines = sop_ui.load("line_overview", next_week, 13)
+history = sop_ui.load("line_utilisation_history", last_week, 52)
+over = history[history["utilisation"] > 1.0]
+peak = (
+    history.loc[history["utilisation"].idxmax()] if history["utilisation"].notna().any() else None
+)
+
+tiles = st.columns(4)
+tiles[0].metric(
+    "Production lines",
+    f"{len(lines)}",
+    f"{lines['plant'].nunique()} plants",
+    delta_color="off",
+    border=True,
+)
+tiles[1].metric(
+    "Standard hours per week", f"{lines['standard_hours_per_week'].sum():,.0f}", border=True
+)
+tiles[2].metric(
+    "Overloaded line-weeks, 52 weeks",
+    f"{len(over)}",
+    f"on {over['line'].nunique()} lines" if len(over) else None,
+    delta_color="off",
+    border=True,
+)
+if peak is not None:
+    tiles[3].metric(
+        "Peak utilisation, last 52 weeks",
+        f"{peak['utilisation']:.0%}",
+        f"line {peak['line']}, week of {peak['week']:%d %b %Y}",
+        delta_color="off",
+        border=True,
+    )
+
+sop_ui.chart(
+    charts.utilisation_heatmap(history, "Utilisation by line and week, last 52 weeks"),
+    key="supply_heatmap",
+)
+st.caption(
+    "Hours needed to make what was sold (units / units per hour / OEE on the default line) "
+    "over available hours (standard hours plus shutdowns and extra shifts). Red is over 100%; "
+    "grey marks a week with no hours at all (a shutdown)."
+)
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Lines")
+    sop_ui.table(
+        lines,
+        line="Line",
+        plant="Plant",
+        name="Name",
+        standard_hours_per_week=st.column_config.NumberColumn("Standard h/week", format="%d"),
+        oee=st.column_config.NumberColumn("OEE", format="percent"),
+        changeover_hours=st.column_config.NumberColumn("Changeover h", format="%.1f"),
+        skus="SKUs",
+        available_hours_next_13_weeks=st.column_config.NumberColumn(
+            "Available h, next 13 weeks", format="localized"
+        ),
+    )
+with right:
+    st.subheader("Capacity calendar, next 26 weeks")
+    sop_ui.table(
+        sop_ui.load("capacity_exceptions_after", last_week, 26),
+        week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
+        line="Line",
+        line_name="Name",
+        hours_delta=st.column_config.NumberColumn("Hours", format="%+.0f"),
+        reason="Reason",
+    )
+
+sop_ui.not_built_yet(
+    "Load against capacity for the forecast and the chosen scenario, the probability of "
+    "overload from the forecast's uncertainty, batch economics, and a capacity-constrained "
+    "production plan. Today the load shown is what past sales would have needed."
+)

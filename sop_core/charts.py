@@ -1,0 +1,192 @@
+"""Plotly figure builders for the meeting screen. They take frames and return figures.
+
+Everything here is sized for a projector at the back of a room: large type, few colours that
+stay apart for colour-blind viewers (Okabe-Ito), thresholds drawn as lines and labelled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from sop_core.weeks import holiday_weeks
+
+# Okabe-Ito, colour-blind safe; families keep their colour on every chart.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+FAMILY_COLOURS = {
+    "skincare": "#0072B2",
+    "haircare": "#E69F00",
+    "fragrance": "#CC79A7",
+    "makeup": "#D55E00",
+    "body care": "#009E73",
+}
+FONT_SIZE = 16
+UTILISATION_WARNING = 0.85
+
+
+def colour_for(name: str, index: int = 0) -> str:
+    """The family's colour, or a palette colour for anything else."""
+    return FAMILY_COLOURS.get(name, PALETTE[index % len(PALETTE)])
+
+
+def _layout(figure: go.Figure, title: str, y_title: str, height: int = 460) -> go.Figure:
+    figure.update_layout(
+        title={"text": title, "font": {"size": FONT_SIZE + 4}},
+        template="plotly_white",
+        font={"size": FONT_SIZE, "color": "#111111"},
+        height=height,
+        margin={"l": 70, "r": 30, "t": 90, "b": 50},
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.0,
+            "xanchor": "left",
+            "x": 0,
+            "traceorder": "normal",
+        },
+        hoverlabel={"font_size": FONT_SIZE},
+        yaxis_title=y_title,
+    )
+    return figure
+
+
+def weekly_history_chart(
+    weekly: pd.DataFrame, value: str = "units", title: str = "Weekly sales by family"
+) -> go.Figure:
+    """Stacked weekly history by family, with the retail holidays marked along the top.
+
+    ``weekly`` has columns ``week``, ``family`` and ``value``.
+    """
+    figure = go.Figure()
+    for index, (family, rows) in enumerate(weekly.groupby("family", sort=True)):
+        figure.add_trace(
+            go.Scatter(
+                x=rows["week"],
+                y=rows[value],
+                name=family,
+                mode="lines",
+                stackgroup="history",
+                line={"width": 1, "color": colour_for(family, index)},
+                hovertemplate=f"{family}<br>%{{x|%d %b %Y}}: %{{y:,.0f}}<extra></extra>",
+            )
+        )
+    if not weekly.empty:
+        weeks = pd.DatetimeIndex(sorted(weekly["week"].unique()))
+        marks = holiday_weeks(weeks)
+        totals = weekly.groupby("week")[value].sum()
+        if not marks.empty:
+            figure.add_trace(
+                go.Scatter(
+                    x=marks["week"],
+                    y=totals.reindex(marks["week"]).to_numpy() * 1.04,
+                    mode="markers",
+                    name="holiday",
+                    marker={"symbol": "triangle-down", "size": 12, "color": "#444444"},
+                    text=marks["holiday"],
+                    hovertemplate="%{text}, week of %{x|%d %b %Y}<extra></extra>",
+                )
+            )
+    label = "Units" if value == "units" else value.replace("_", " ").capitalize()
+    return _layout(figure, title, label)
+
+
+def lift_by_depth_chart(lift: pd.DataFrame) -> go.Figure:
+    """Bars of the median observed lift by discount depth (``depth_percent``, ``median_lift``,
+    ``promoted_weeks``)."""
+    figure = go.Figure(
+        go.Bar(
+            x=lift["depth_percent"].astype(str) + "%",
+            y=lift["median_lift"],
+            text=[f"+{v:.0%}" for v in lift["median_lift"]],
+            textposition="outside",
+            marker_color=PALETTE[0],
+            customdata=lift["promoted_weeks"],
+            hovertemplate="%{x} off: median lift %{y:.0%} over %{customdata} promoted "
+            "weeks<extra></extra>",
+        )
+    )
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero")
+    figure.update_xaxes(title="Discount depth")
+    return _layout(figure, "Observed sales lift by discount depth", "Lift vs unpromoted weeks")
+
+
+def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
+    """Line x week heatmap of utilisation (``line``, ``week``, ``utilisation``,
+    ``needed_hours``, ``available_hours``); red above 100%, amber above 85%."""
+    grid = utilisation.pivot(index="line", columns="week", values="utilisation").sort_index(
+        ascending=False
+    )
+    needed = utilisation.pivot(index="line", columns="week", values="needed_hours").reindex_like(
+        grid
+    )
+    available = utilisation.pivot(
+        index="line", columns="week", values="available_hours"
+    ).reindex_like(grid)
+    figure = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(),
+            x=grid.columns,
+            y=grid.index,
+            zmin=0,
+            zmax=1.5,
+            colorscale=[
+                [0.0, "#f7fbff"],
+                [0.5, "#6baed6"],
+                [UTILISATION_WARNING / 1.5, "#2171b5"],
+                [UTILISATION_WARNING / 1.5 + 0.001, "#fdae61"],
+                [1.0 / 1.5, "#f46d43"],
+                [1.0 / 1.5 + 0.001, "#d73027"],
+                [1.0, "#7f0000"],
+            ],
+            colorbar={
+                "title": {"text": "Utilisation"},
+                "tickformat": ".0%",
+                "tickvals": [0, 0.5, UTILISATION_WARNING, 1.0, 1.5],
+            },
+            customdata=np.dstack([needed.to_numpy(), available.to_numpy()]),
+            hovertemplate="Line %{y}, week of %{x|%d %b %Y}<br>utilisation %{z:.0%}<br>"
+            "%{customdata[0]:,.0f} h needed of %{customdata[1]:,.0f} h available"
+            "<extra></extra>",
+            xgap=1,
+            ygap=2,
+        )
+    )
+    figure.update_yaxes(title="Line", type="category")
+    _layout(figure, title, "Line", height=max(320, 60 * len(grid) + 160))
+    # Weeks with no hours at all (a shutdown) have no utilisation: they show as grey.
+    figure.update_layout(plot_bgcolor="#BDBDBD")
+    return figure
+
+
+def cover_chart(cover: pd.DataFrame, limit: int = 15, safety_weeks: float = 2.0) -> go.Figure:
+    """Horizontal bars of the SKUs with the fewest weeks of cover (``sku``, ``product``,
+    ``weeks_of_cover``), with the safety level marked."""
+    rows = cover.dropna(subset=["weeks_of_cover"]).nsmallest(limit, "weeks_of_cover")
+    rows = rows.iloc[::-1]
+    colours = [PALETTE[5] if w < safety_weeks else PALETTE[0] for w in rows["weeks_of_cover"]]
+    figure = go.Figure(
+        go.Bar(
+            x=rows["weeks_of_cover"],
+            y=rows["sku"] + "  " + rows["product"],
+            orientation="h",
+            marker_color=colours,
+            text=[f"{w:.1f}" for w in rows["weeks_of_cover"]],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:.1f} weeks of cover<extra></extra>",
+        )
+    )
+    figure.add_vline(
+        x=safety_weeks,
+        line_dash="dash",
+        line_color="#444444",
+        annotation_text=f"{safety_weeks:g} weeks",
+        annotation_position="top",
+    )
+    top = float(rows["weeks_of_cover"].max()) if len(rows) else safety_weeks
+    figure.update_xaxes(
+        title="Weeks of cover at recent sales", range=[0, max(top, safety_weeks) * 1.15]
+    )
+    return _layout(
+        figure, f"Lowest stock cover ({len(rows)} SKUs)", "", height=max(360, 34 * len(rows) + 150)
+    )

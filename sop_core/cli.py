@@ -1,0 +1,190 @@
+"""The command line: ``python -m sop_core COMMAND ...``.
+
+How a planner builds or inspects a database from a scheduler, and how tests and benchmarks
+drive the engine. Errors a user can cause print one line on stderr and exit non-zero; command
+names, flags, output columns and JSON keys are a contract: add, never rename.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import duckdb
+
+from sop_core import db, queries, schema
+from sop_core.errors import SopError
+from sop_core.sample import SampleConfig, build_sample_database
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _print_wait(message: str, waited: float) -> None:
+    # One line per second at most, so a long wait does not flood a scheduler's log.
+    if int(waited) != getattr(_print_wait, "last", -1):
+        _print_wait.last = int(waited)  # type: ignore[attr-defined]
+        print(f"waiting ({waited:.0f} s): {message}", file=sys.stderr, flush=True)
+
+
+def command_init(args: argparse.Namespace) -> int:
+    config = SampleConfig(skus=args.skus, weeks=args.weeks, seed=args.seed, as_of=args.as_of)
+    started = time.perf_counter()
+    last = [-1.0]
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.quiet and fraction - last[0] >= 0.1:
+            last[0] = fraction
+            print(f"{fraction:4.0%}  {message}", file=sys.stderr, flush=True)
+
+    counts = build_sample_database(args.db, config, force=args.force, progress=progress)
+    seconds = time.perf_counter() - started
+    print(
+        f"Built {args.db}: {counts['products']} SKUs, {counts['production_lines']} lines, "
+        f"{counts['sales_history']:,} weekly sales rows in {seconds:.1f} s."
+    )
+    return 0
+
+
+def command_info(args: argparse.Namespace) -> int:
+    with db.connect(args.db, on_wait=_print_wait) as con:
+        counts = queries.table_row_counts(con)
+        version = schema.current_version(con)
+        history = (
+            con.execute("SELECT min(week), max(week) FROM sales_history").fetchone()
+            if "sales_history" in set(counts["table"])
+            else (None, None)
+        )
+    tables = dict(zip(counts["table"], (int(n) for n in counts["rows"]), strict=True))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "tables": tables,
+                    "schema_version": version,
+                    "history_first_week": str(history[0]) if history[0] else None,
+                    "history_last_week": str(history[1]) if history[1] else None,
+                }
+            )
+        )
+        return 0
+    width = max(len(t) for t in tables)
+    print(f"{args.db}  (schema version {version})")
+    if history[0]:
+        print(f"history: {history[0]} to {history[1]}")
+    for table, rows in tables.items():
+        print(f"  {table:<{width}}  {rows:>12,}")
+    return 0
+
+
+def command_dictionary(args: argparse.Namespace) -> int:
+    text = schema.dictionary_markdown()
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"Wrote {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m sop_core",
+        description="S&OP dashboard engine: build, inspect and refresh the planning database.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    init = commands.add_parser(
+        "init",
+        help="build a sample company database",
+        description="Build a database filled with the seeded sample cosmetics company.",
+    )
+    init.add_argument("--db", required=True, type=Path, help="database file to create")
+    init.add_argument("--skus", type=_positive_int, default=40, help="number of SKUs (40)")
+    init.add_argument(
+        "--weeks", type=_positive_int, default=160, help="weeks of sales history (160)"
+    )
+    init.add_argument("--seed", type=_positive_int, default=7, help="random seed (7)")
+    init.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        help="history ends with the last complete week before this date "
+        "(YYYY-MM-DD; default today)",
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing database")
+    init.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    init.set_defaults(handler=command_init)
+
+    info = commands.add_parser(
+        "info",
+        help="row counts of every table",
+        description="Print each table's row count, the schema version and the history range.",
+    )
+    info.add_argument("--db", required=True, type=Path, help="database file")
+    info.add_argument(
+        "--json", action="store_true", help='print {"tables": {"name": rows, ...}, ...} as JSON'
+    )
+    info.set_defaults(handler=command_info)
+
+    dictionary = commands.add_parser(
+        "dictionary",
+        help="write the data dictionary",
+        description="Write the data dictionary (Markdown) generated from the schema.",
+    )
+    dictionary.add_argument(
+        "--out",
+        default="docs/DATA_DICTIONARY.md",
+        help="output file, or - for stdout (docs/DATA_DICTIONARY.md)",
+    )
+    dictionary.set_defaults(handler=command_dictionary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except SopError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except duckdb.Error as error:
+        # A file that is not a DuckDB database, a corrupt one, a full disk: say so in one line.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        print(f"error: the database could not be used: {first_line}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

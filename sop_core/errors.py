@@ -1,0 +1,23 @@
+"""Errors a planner can cause or meet; each carries a message meant to be shown as it is."""
+
+from __future__ import annotations
+
+
+class SopError(Exception):
+    """Base class: the message is written for a planner, not a programmer."""
+
+
+class DatabaseBusyError(SopError):
+    """Another process held the database file for longer than we were willing to wait."""
+
+
+class DatabaseMissingError(SopError):
+    """The database file does not exist (and we were not asked to create it)."""
+
+
+class SchemaError(SopError):
+    """The database's schema cannot be used by this version of the program."""
+
+
+class InputError(SopError):
+    """A value given on the command line or in a form is out of range or malformed."""

@@ -1,0 +1,381 @@
+"""The DuckDB data model: versioned forward migrations and the data dictionary.
+
+Migrations are frozen once released: a change to the model is a new migration appended to
+``MIGRATIONS``, never an edit of an old one. ``DATA_DICTIONARY`` documents every table and
+column the migrations create; a test fails when the two disagree, and
+``python -m sop_core dictionary`` writes ``docs/DATA_DICTIONARY.md`` from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One forward step of the schema."""
+
+    version: int
+    description: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "Foundation: master data, weekly history, capacity and the sample's truth",
+        """
+        CREATE TABLE company_settings (
+            key VARCHAR PRIMARY KEY,
+            value VARCHAR NOT NULL
+        );
+        CREATE TABLE channels (
+            channel VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            description VARCHAR
+        );
+        CREATE TABLE production_lines (
+            line VARCHAR PRIMARY KEY,
+            plant VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            standard_hours_per_week DOUBLE NOT NULL CHECK (standard_hours_per_week >= 0),
+            oee DOUBLE NOT NULL CHECK (oee > 0 AND oee <= 1),
+            changeover_hours DOUBLE NOT NULL DEFAULT 0 CHECK (changeover_hours >= 0)
+        );
+        CREATE TABLE products (
+            sku VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            family VARCHAR NOT NULL,
+            brand VARCHAR NOT NULL,
+            list_price DOUBLE NOT NULL CHECK (list_price >= 0),
+            unit_variable_cost DOUBLE NOT NULL CHECK (unit_variable_cost >= 0),
+            setup_cost_per_batch DOUBLE NOT NULL DEFAULT 0 CHECK (setup_cost_per_batch >= 0),
+            standard_batch_size DOUBLE NOT NULL CHECK (standard_batch_size > 0),
+            default_line VARCHAR,
+            units_per_hour DOUBLE CHECK (units_per_hour > 0),
+            launch_week DATE,
+            status VARCHAR NOT NULL DEFAULT 'active'
+        );
+        CREATE TABLE sales_history (
+            week DATE NOT NULL,
+            sku VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            units DOUBLE NOT NULL CHECK (units >= 0),
+            net_price DOUBLE CHECK (net_price >= 0),
+            list_price DOUBLE CHECK (list_price >= 0),
+            discount_depth DOUBLE NOT NULL DEFAULT 0
+                CHECK (discount_depth >= 0 AND discount_depth < 1),
+            feature DOUBLE NOT NULL DEFAULT 0 CHECK (feature >= 0 AND feature <= 1),
+            display DOUBLE NOT NULL DEFAULT 0 CHECK (display >= 0 AND display <= 1),
+            PRIMARY KEY (week, sku, channel)
+        );
+        CREATE TABLE capacity_calendar (
+            week DATE NOT NULL,
+            line VARCHAR NOT NULL,
+            hours_delta DOUBLE NOT NULL,
+            reason VARCHAR NOT NULL,
+            PRIMARY KEY (week, line, reason)
+        );
+        CREATE TABLE production_actuals (
+            week DATE NOT NULL,
+            line VARCHAR NOT NULL,
+            sku VARCHAR NOT NULL,
+            units_produced DOUBLE NOT NULL CHECK (units_produced >= 0),
+            batches INTEGER NOT NULL DEFAULT 0 CHECK (batches >= 0),
+            hours_used DOUBLE NOT NULL CHECK (hours_used >= 0),
+            PRIMARY KEY (week, line, sku)
+        );
+        CREATE TABLE inventory (
+            week DATE NOT NULL,
+            sku VARCHAR NOT NULL,
+            units_on_hand DOUBLE NOT NULL CHECK (units_on_hand >= 0),
+            PRIMARY KEY (week, sku)
+        );
+        CREATE TABLE promotions (
+            promotion_id VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            sku VARCHAR NOT NULL,
+            channel VARCHAR,
+            start_week DATE NOT NULL,
+            end_week DATE NOT NULL,
+            discount_depth DOUBLE NOT NULL CHECK (discount_depth >= 0 AND discount_depth < 1),
+            feature DOUBLE NOT NULL DEFAULT 0 CHECK (feature >= 0 AND feature <= 1),
+            display DOUBLE NOT NULL DEFAULT 0 CHECK (display >= 0 AND display <= 1),
+            status VARCHAR NOT NULL CHECK (status IN ('past', 'planned')),
+            CHECK (end_week >= start_week)
+        );
+        CREATE TABLE price_changes (
+            sku VARCHAR NOT NULL,
+            effective_week DATE NOT NULL,
+            previous_list_price DOUBLE CHECK (previous_list_price >= 0),
+            list_price DOUBLE NOT NULL CHECK (list_price >= 0),
+            reason VARCHAR,
+            PRIMARY KEY (sku, effective_week)
+        );
+        CREATE TABLE sample_truth (
+            sku VARCHAR PRIMARY KEY,
+            pattern VARCHAR NOT NULL,
+            base_weekly_units DOUBLE NOT NULL,
+            trend_per_year DOUBLE NOT NULL,
+            price_elasticity DOUBLE NOT NULL,
+            promo_depth_coefficient DOUBLE NOT NULL,
+            promo_uplift_per_10pct_discount DOUBLE NOT NULL,
+            feature_uplift DOUBLE NOT NULL,
+            display_uplift DOUBLE NOT NULL,
+            post_promo_dip DOUBLE NOT NULL,
+            noise_cv DOUBLE NOT NULL,
+            demand_probability DOUBLE NOT NULL
+        );
+        """,
+    ),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+# Tables that a company's own data fills (the import issue reads this list); the rest are
+# settings, logs or the sample generator's own records.
+INPUT_TABLES = (
+    "products",
+    "channels",
+    "sales_history",
+    "production_lines",
+    "capacity_calendar",
+    "production_actuals",
+    "inventory",
+    "promotions",
+    "price_changes",
+)
+
+
+DATA_DICTIONARY: dict[str, tuple[str, dict[str, str]]] = {
+    "schema_version": (
+        "One row per applied migration; the highest version is the schema in use.",
+        {
+            "version": "Migration number, increasing.",
+            "description": "What the migration added.",
+            "applied_at": "When it was applied (UTC).",
+        },
+    ),
+    "company_settings": (
+        "Key/value facts about the company and the data set.",
+        {
+            "key": "Setting name, e.g. `company_name`, `currency`, `week_start`, "
+            "`history_end`, `generated_by`.",
+            "value": "Setting value as text.",
+        },
+    ),
+    "channels": (
+        "Sales channels the history and plans are split by.",
+        {
+            "channel": "Channel code, e.g. `retail`, `ecommerce`, `pharmacy`.",
+            "name": "Display name.",
+            "description": "What the channel covers.",
+        },
+    ),
+    "production_lines": (
+        "Filling and packing lines; their hours are the supply capacity.",
+        {
+            "line": "Line code, e.g. `N1`.",
+            "plant": "Plant the line belongs to.",
+            "name": "Display name.",
+            "standard_hours_per_week": "Crewed hours in a normal week, before exceptions.",
+            "oee": "Overall equipment effectiveness (0-1): share of crewed hours that produce "
+            "at rated speed. Hours needed = units / units_per_hour / oee.",
+            "changeover_hours": "Hours lost per batch changeover.",
+        },
+    ),
+    "products": (
+        "One row per SKU: master data, prices and production parameters.",
+        {
+            "sku": "Stock-keeping unit code.",
+            "name": "Product name.",
+            "family": "Product family (skincare, haircare, fragrance, makeup, body care).",
+            "brand": "Brand.",
+            "list_price": "Current list price per unit (currency of `company_settings`).",
+            "unit_variable_cost": "Materials and direct labour per unit.",
+            "setup_cost_per_batch": "Fixed cost of one production batch (changeover, "
+            "cleaning, quality release); spread over the batch, so bigger batches cut unit cost.",
+            "standard_batch_size": "Units in a standard batch.",
+            "default_line": "Line the SKU is normally produced on (`production_lines.line`).",
+            "units_per_hour": "Rated speed on the default line.",
+            "launch_week": "First week on sale (Monday); empty when older than the history.",
+            "status": "`active` or `delisted`.",
+        },
+    ),
+    "sales_history": (
+        "Weekly sell-in by SKU and channel: the demand history the forecast learns from.",
+        {
+            "week": "Week key: the Monday that starts the week.",
+            "sku": "SKU (`products.sku`).",
+            "channel": "Channel (`channels.channel`).",
+            "units": "Units sold in the week (>= 0).",
+            "net_price": "Average net price per unit actually paid, after any promotion discount.",
+            "list_price": "List price per unit in force that week.",
+            "discount_depth": "Promotion discount depth off the regular price (0-1); 0 when "
+            "not on promotion.",
+            "feature": "Feature support (flyer, homepage banner): 0/1, or the share of stores "
+            "or distribution taking part (0-1).",
+            "display": "In-store display support: 0/1, or the share of stores taking part (0-1).",
+        },
+    ),
+    "capacity_calendar": (
+        "Exceptions to a line's standard hours in given weeks: shutdowns, extra shifts.",
+        {
+            "week": "Week key (Monday).",
+            "line": "Line (`production_lines.line`).",
+            "hours_delta": "Hours added (positive, e.g. a Saturday shift) or removed "
+            "(negative, e.g. a shutdown).",
+            "reason": "Why, e.g. `Christmas shutdown`.",
+        },
+    ),
+    "production_actuals": (
+        "What each line produced, by week and SKU.",
+        {
+            "week": "Week key (Monday).",
+            "line": "Line (`production_lines.line`).",
+            "sku": "SKU (`products.sku`).",
+            "units_produced": "Good units produced.",
+            "batches": "Number of batches run.",
+            "hours_used": "Line hours used, changeovers included.",
+        },
+    ),
+    "inventory": (
+        "Finished-goods units on hand at the end of each week.",
+        {
+            "week": "Week key (Monday) of the week whose closing stock this is.",
+            "sku": "SKU (`products.sku`).",
+            "units_on_hand": "Units on hand at the end of the week.",
+        },
+    ),
+    "promotions": (
+        "The promotions calendar, past and planned, one row per event and channel.",
+        {
+            "promotion_id": "Unique event id.",
+            "name": "Event name as marketing calls it.",
+            "sku": "Promoted SKU (`products.sku`).",
+            "channel": "Channel it runs in; empty means every channel.",
+            "start_week": "First promoted week (Monday).",
+            "end_week": "Last promoted week (Monday), inclusive.",
+            "discount_depth": "Discount off the regular price (0-1).",
+            "feature": "Feature support (0-1, share of stores or distribution).",
+            "display": "Display support (0-1, share of stores).",
+            "status": "`past` (in the history) or `planned` (in the future).",
+        },
+    ),
+    "price_changes": (
+        "List price changes by SKU, past and announced.",
+        {
+            "sku": "SKU (`products.sku`).",
+            "effective_week": "First week (Monday) at the new list price.",
+            "previous_list_price": "List price before the change.",
+            "list_price": "New list price.",
+            "reason": "Why, e.g. `Annual price increase`.",
+        },
+    ),
+    "sample_truth": (
+        "The sample generator's true driver values, so estimators can be checked against the "
+        "truth. Empty for a company's own data. Demand in week t for a SKU and channel is "
+        "`base x trend x season x holidays x (net_price / reference_price)^price_elasticity x "
+        "exp(promo_depth_coefficient x discount_depth) x (1 + feature_uplift x feature) x "
+        "(1 + display_uplift x display) x post-promotion dip x noise`.",
+        {
+            "sku": "SKU (`products.sku`).",
+            "pattern": "`regular`, `new` (launched inside the history) or `intermittent`.",
+            "base_weekly_units": "Underlying weekly units over all channels at the start of "
+            "the history, before season and promotions.",
+            "trend_per_year": "Growth per year (0.05 = +5% a year).",
+            "price_elasticity": "Elasticity of units to the net price (negative).",
+            "promo_depth_coefficient": "Extra log-uplift per unit of discount depth, on top "
+            "of the price response (promotion salience).",
+            "promo_uplift_per_10pct_discount": "Total uplift of a 10% discount without feature "
+            "or display: 0.9^price_elasticity x exp(0.1 x promo_depth_coefficient) - 1.",
+            "feature_uplift": "Uplift at full feature support (1.0 = +100%).",
+            "display_uplift": "Uplift at full display support.",
+            "post_promo_dip": "Share of baseline lost in the week after a promotion of 25% "
+            "depth or more (scaled down for shallower ones).",
+            "noise_cv": "Coefficient of variation of the weekly noise.",
+            "demand_probability": "Probability that a week has any demand (1 for regular "
+            "SKUs; below 1 for intermittent ones).",
+        },
+    ),
+}
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Return the schema version of the database (0 for an empty one)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    version = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    return int(version or 0)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every migration newer than the database, each in its own transaction.
+
+    Returns the versions applied. A database newer than this code raises ``SchemaError``.
+    """
+    from sop_core.errors import SchemaError
+
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        "version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, "
+        "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    have = current_version(con)
+    if have > SCHEMA_VERSION:
+        raise SchemaError(
+            f"This database has schema version {have}, newer than this program knows "
+            f"({SCHEMA_VERSION}). Update the dashboard before opening it."
+        )
+    applied = []
+    for migration in MIGRATIONS:
+        if migration.version <= have:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(migration.sql)
+            con.execute(
+                "INSERT INTO schema_version (version, description) VALUES (?, ?)",
+                [migration.version, migration.description],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied
+
+
+def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Return the live schema as ``{table: [column, ...]}`` in column order."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+    ).fetchall()
+    tables: dict[str, list[str]] = {}
+    for table, column in rows:
+        tables.setdefault(table, []).append(column)
+    return tables
+
+
+def dictionary_markdown() -> str:
+    """Render ``DATA_DICTIONARY`` as the Markdown of ``docs/DATA_DICTIONARY.md``."""
+    lines = [
+        "# Data dictionary",
+        "",
+        "Generated by `python -m sop_core dictionary` from `sop_core/schema.py`; do not edit by "
+        "hand. Every weekly table keys its rows by the Monday that starts the week.",
+        f"Schema version: {SCHEMA_VERSION}.",
+        "",
+    ]
+    for table, (description, columns) in DATA_DICTIONARY.items():
+        lines += [f"## `{table}`", "", description, "", "| column | meaning |", "|---|---|"]
+        lines += [f"| `{name}` | {text} |" for name, text in columns.items()]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""Streamlit glue shared by ``app.py`` and the pages: the database on first start, cached
+loaders over ``sop_core.queries``, the global filters and the page furniture.
+
+Pages stay thin: they call ``load(...)`` with a query name and widget values, and hand the
+frames to ``sop_core.charts``. Query results are cached, never connections: every load opens the
+database, runs one query and closes it, so a scheduled forecast or import can get in between.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from sop_core import db, queries, settings
+from sop_core.errors import DatabaseBusyError, SopError
+from sop_core.queries import Scope
+from sop_core.sample import SampleConfig, build_sample_database
+
+# A first attempt gives up quickly so the page can say what it is waiting for.
+QUICK_LOCK_WAIT = 1.0
+_build_lock = threading.Lock()
+_shell = threading.local()
+
+
+@contextmanager
+def inside_shell() -> Iterator[None]:
+    """Mark that ``app.py`` is running the current page (Streamlit runs a session's script on
+    one thread, so a thread-local flag is per run)."""
+    _shell.active = True
+    try:
+        yield
+    finally:
+        _shell.active = False
+
+
+def require_shell() -> None:
+    """First line of every page: make sure the page runs inside ``app.py``'s shell.
+
+    With a ``pages/`` folder, Streamlit runs a page script directly (without ``app.py``) when a
+    fresh server's first request is a link to that page, and in ``AppTest``. Then run the
+    shell here, which runs this page inside it, and stop the outer run.
+    """
+    if getattr(_shell, "active", False):
+        return
+    import app
+
+    app.main()
+    st.stop()
+
+
+def database_path() -> Path:
+    return settings.database_path()
+
+
+def _sample_config() -> SampleConfig:
+    as_of_text = settings.SAMPLE_AS_OF.value().strip()
+    try:
+        as_of = dt.date.fromisoformat(as_of_text) if as_of_text else None
+        skus = int(settings.SAMPLE_SKUS.value())
+    except ValueError as error:
+        raise SopError(
+            f"Bad sample setting ({error}); check {settings.SAMPLE_AS_OF.env} and "
+            f"{settings.SAMPLE_SKUS.env}."
+        ) from None
+    return SampleConfig(skus=skus, as_of=as_of)
+
+
+@st.cache_resource(show_spinner=False)
+def _schema_checked(path: str) -> bool:
+    db.ensure_schema(path)
+    return True
+
+
+def ensure_database() -> Path:
+    """Build the sample company's database on first start, then make sure its schema is
+    current. Shows a progress bar while building."""
+    path = database_path()
+    if not path.exists():
+        with _build_lock:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                bar = st.progress(
+                    0.0, text="First start: building the sample company's database..."
+                )
+                build_sample_database(
+                    path,
+                    _sample_config(),
+                    progress=lambda fraction, message: bar.progress(
+                        min(fraction, 1.0), text=f"First start: {message.lower()}..."
+                    ),
+                )
+                bar.empty()
+    _schema_checked(str(path))
+    return path
+
+
+@st.cache_data(ttl=float(settings.CACHE_TTL.value()), max_entries=256, show_spinner=False)
+def _cached_query(name: str, path: str, version: tuple[int, int], args: tuple[Any, ...]) -> Any:
+    # ``version`` is only part of the cache key: a changed file is a new entry.
+    function = getattr(queries, name)
+    with db.connect(path, timeout=QUICK_LOCK_WAIT) as con:
+        return function(con, *args)
+
+
+def load(name: str, *args: Any) -> Any:
+    """Run ``sop_core.queries.<name>(con, *args)`` through the cache.
+
+    When another process holds the database, say so with a spinner and keep waiting up to
+    ``SOP_LOCK_TIMEOUT``; after that, raise ``DatabaseBusyError`` (shown by ``app.py``).
+    """
+    path = database_path()
+    try:
+        return _cached_query(name, str(path), db.data_version(path), args)
+    except DatabaseBusyError:
+        with st.spinner(f"{db.busy_message(path)} Waiting for it to finish...", show_time=True):
+            db.wait_until_free(path, timeout=settings.lock_timeout())
+        return _cached_query(name, str(path), db.data_version(path), args)
+
+
+def facts() -> dict[str, Any]:
+    """Company facts and the history's range (see ``queries.company_facts``)."""
+    return load("company_facts")
+
+
+def scope() -> Scope:
+    """The global filters chosen in the sidebar."""
+    state = st.session_state
+    return Scope(tuple(state.get("family") or ()), tuple(state.get("channel") or ()))
+
+
+def global_filters(company: dict[str, Any]) -> None:
+    """The sidebar filters every page applies; bound to the URL so a link reopens the view."""
+    with st.sidebar:
+        st.subheader(company["company_name"])
+        last = company["history_last_week"]
+        st.caption(f"History to the week of {last:%d %b %Y} ({company['history_weeks']} weeks)")
+        st.multiselect(
+            "Family",
+            company["families"],
+            key="family",
+            bind="query-params",
+            placeholder="All families",
+        )
+        st.multiselect(
+            "Channel",
+            company["channels"],
+            key="channel",
+            bind="query-params",
+            placeholder="All channels",
+        )
+
+
+def scope_caption(current: Scope) -> str:
+    families = ", ".join(current.families) if current.families else "all families"
+    channels = ", ".join(current.channels) if current.channels else "all channels"
+    return f"Showing {families}; {channels}."
+
+
+def not_built_yet(text: str) -> None:
+    """Say plainly what this page does not do yet."""
+    st.info(f"**Not built yet.** {text}", icon=":material/construction:")
+
+
+def money(value: float, currency: str = "EUR") -> str:
+    """Compact money for KPI tiles: 1.2M EUR, 85k EUR."""
+    for limit, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:,.1f}{suffix} {currency}"
+    return f"{value:,.0f} {currency}"
+
+
+def units(value: float) -> str:
+    """Compact units for KPI tiles: 2.5M, 830k."""
+    for limit, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:,.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def change(current: float, previous: float) -> str | None:
+    """A KPI delta such as ``+4.2% vs last year`` (None without a base)."""
+    if not previous:
+        return None
+    return f"{current / previous - 1:+.1%} vs last year"
+
+
+def chart(figure: Any, key: str | None = None) -> None:
+    """A figure in a bordered container, full width."""
+    with st.container(border=True):
+        # theme=None keeps the projector styling of sop_core.charts (Streamlit's theme would
+        # shrink the fonts).
+        st.plotly_chart(figure, key=key, theme=None, config={"displaylogo": False})
+
+
+def table(frame: pd.DataFrame, **column_config: Any) -> None:
+    st.dataframe(frame, hide_index=True, column_config=column_config or None)

@@ -1,0 +1,103 @@
+"""The CLI as a scheduler uses it: real processes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.helpers import hold_lock, run_cli
+
+
+def test_init_then_info(tmp_path: Path):
+    path = tmp_path / "demo.duckdb"
+    built = run_cli(
+        "init",
+        "--db",
+        str(path),
+        "--skus",
+        "12",
+        "--weeks",
+        "110",
+        "--seed",
+        "1",
+        "--as-of",
+        "2026-11-25",
+        "--quiet",
+    )
+    assert built.returncode == 0, built.stderr
+    assert "12 SKUs" in built.stdout
+    info = run_cli("info", "--db", str(path), "--json")
+    assert info.returncode == 0, info.stderr
+    payload = json.loads(info.stdout)
+    assert payload["tables"]["products"] == 12
+    assert payload["tables"]["sales_history"] > 0
+    assert payload["history_last_week"] == "2026-11-16"
+    text = run_cli("info", "--db", str(path))
+    assert "sales_history" in text.stdout and text.returncode == 0
+
+
+def test_init_refuses_to_overwrite_without_force(tmp_path: Path):
+    path = tmp_path / "demo.duckdb"
+    assert (
+        run_cli("init", "--db", str(path), "--skus", "6", "--weeks", "104", "--quiet").returncode
+        == 0
+    )
+    again = run_cli("init", "--db", str(path), "--skus", "6", "--quiet")
+    assert again.returncode != 0
+    assert again.stderr.strip().count("\n") == 0 and "--force" in again.stderr
+    forced = run_cli(
+        "init", "--db", str(path), "--skus", "7", "--weeks", "104", "--force", "--quiet"
+    )
+    assert forced.returncode == 0, forced.stderr
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT count(*) FROM products").fetchone()[0] == 7
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["init", "--db", "/no/such/dir/x.duckdb"], "does not exist"),
+        (["init", "--db", "{tmp}/x.duckdb", "--skus", "many"], "expected a whole number"),
+        (["init", "--db", "{tmp}/x.duckdb", "--skus", "-3"], "expected a number >= 0"),
+        (["init", "--db", "{tmp}/x.duckdb", "--skus", "3"], "between 5 and 20000"),
+        (["init", "--db", "{tmp}/x.duckdb", "--weeks", "10"], "between 104 and 520"),
+        (["init", "--db", "{tmp}/x.duckdb", "--as-of", "yesterday"], "YYYY-MM-DD"),
+        (["info", "--db", "{tmp}/absent.duckdb"], "no database"),
+        (["info"], "required: --db"),
+        (["bogus"], "invalid choice"),
+    ],
+)
+def test_bad_input_gives_one_line_and_a_non_zero_exit(tmp_path: Path, arguments, message):
+    result = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in arguments])
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path):
+    path = tmp_path / "notes.duckdb"
+    path.write_text("this is a shopping list")
+    result = run_cli("info", "--db", str(path))
+    assert result.returncode != 0 and "could not be used" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_info_waits_for_a_writer_in_another_process(sample_db: Path):
+    holder = hold_lock(sample_db, 2.0)
+    result = run_cli("info", "--db", str(sample_db), "--json")
+    holder.wait(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert "waiting" in result.stderr and "in use by another program" in result.stderr
+    assert json.loads(result.stdout)["tables"]["products"] == 40
+
+
+@pytest.mark.parametrize("command", ["init", "info", "dictionary"])
+def test_every_command_has_help(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0 and "usage:" in result.stdout

@@ -1,0 +1,144 @@
+"""Every page, rendered headless with AppTest against a real sample database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import hold_lock
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [
+    "pages/overview.py",
+    "pages/demand.py",
+    "pages/promotions.py",
+    "pages/supply.py",
+    "pages/plan.py",
+    "pages/data.py",
+]
+
+
+def open_app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def count(path: Path, sql: str) -> float:
+    con = duckdb.connect(str(path))
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_real_figures_and_says_what_is_missing(app_env, page):
+    at = open_app(page)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title and at.title[0].value
+    assert metrics(at), "no KPI tiles"
+    assert any("Not built yet" in info.value for info in at.info)
+    # The shell ran around the page: the global filters are in the sidebar.
+    assert [m.label for m in at.sidebar.multiselect] == ["Family", "Channel"]
+
+
+def test_overview_kpis_and_chart_follow_the_family_filter(app_env):
+    at = open_app()
+    everything = metrics(at)["Units sold, last 13 weeks"]
+    traces = [t["name"] for t in figures(at)[0]["data"]]
+    assert {"skincare", "fragrance", "makeup", "haircare", "body care"} <= set(traces)
+
+    at.sidebar.multiselect(key="family").set_value(["fragrance"]).run()
+    assert not at.exception
+    assert [t["name"] for t in figures(at)[0]["data"]] == ["fragrance", "holiday"]
+    assert metrics(at)["Units sold, last 13 weeks"] != everything
+    assert "fragrance" in at.caption[0].value
+
+
+def test_overview_units_tile_matches_the_database(app_env):
+    at = open_app()
+    units = count(
+        app_env, "SELECT sum(units) FROM sales_history WHERE week > DATE '2026-11-16' - 91"
+    )
+    assert metrics(at)["Units sold, last 13 weeks"] == f"{units / 1e6:,.1f}M"
+
+
+def test_demand_review_switches_to_revenue(app_env):
+    at = open_app("pages/demand.py")
+    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "Units"
+    at.segmented_control(key="demand_measure").set_value("revenue").run()
+    assert not at.exception
+    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "Revenue"
+    assert len(at.dataframe[0].value) == 15  # 5 families x 3 channels
+
+
+def test_supply_shows_every_line_and_the_peak_overload(app_env):
+    at = open_app("pages/supply.py")
+    lines = count(app_env, "SELECT count(*) FROM production_lines")
+    assert metrics(at)["Production lines"] == str(lines)
+    heat = figures(at)[0]["data"][0]
+    assert heat["type"] == "heatmap" and len(heat["y"]) == lines
+    assert int(metrics(at)["Overloaded line-weeks, 52 weeks"]) > 0
+
+
+def test_data_page_counts_rows(app_env):
+    at = open_app("pages/data.py")
+    rows = count(app_env, "SELECT count(*) FROM sales_history")
+    assert metrics(at)["Weekly sales rows"] == f"{rows:,}"
+    table = at.dataframe[0].value.set_index("table")["rows"]
+    assert table["products"] == 40
+
+
+def test_filter_is_kept_in_the_url(app_env):
+    at = open_app()
+    at.sidebar.multiselect(key="family").set_value(["makeup", "skincare"]).run()
+    at.switch_page("pages/promotions.py").run()
+    assert not at.exception
+    assert at.sidebar.multiselect(key="family").value == ["makeup", "skincare"]
+
+
+def test_first_start_builds_the_sample_database(tmp_path: Path, monkeypatch):
+    path = tmp_path / "fresh" / "sop.duckdb"
+    monkeypatch.setenv("SOP_DB", str(path))
+    monkeypatch.setenv("SOP_SAMPLE_SKUS", "8")
+    monkeypatch.setenv("SOP_SAMPLE_AS_OF", "2026-11-25")
+    at = open_app()
+    assert not at.exception and not at.error
+    assert path.exists()
+    assert count(path, "SELECT count(*) FROM products") == 8
+    assert metrics(at)["Units sold, last 13 weeks"]
+
+
+def test_a_busy_database_gives_a_message_not_a_traceback(app_env, monkeypatch):
+    monkeypatch.setenv("SOP_LOCK_TIMEOUT", "1")
+    holder = hold_lock(app_env, 20)
+    try:
+        at = open_app()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not at.exception
+    assert any("in use by another program" in e.value for e in at.error)
+
+
+def test_a_bad_setting_gives_a_message(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("SOP_DB", str(tmp_path / "new.duckdb"))
+    monkeypatch.setenv("SOP_SAMPLE_AS_OF", "last tuesday")
+    at = open_app()
+    assert not at.exception
+    assert any("SOP_SAMPLE_AS_OF" in e.value for e in at.error)

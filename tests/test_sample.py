@@ -1,0 +1,201 @@
+"""The sample company tells the S&OP story, deterministically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from sop_core import queries
+from sop_core.errors import InputError
+from sop_core.sample import FAMILIES, SampleConfig, build_sample_database, generate
+from tests.conftest import AS_OF, SAMPLE
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pd.DataFrame]:
+    return generate(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def sales(tables) -> pd.DataFrame:
+    frame = tables["sales_history"].merge(tables["products"][["sku", "family"]], on="sku")
+    frame["quarter"] = frame["week"].dt.to_period("Q")
+    return frame
+
+
+def test_same_seed_same_company_other_seed_other_company():
+    first, second = generate(SAMPLE), generate(SAMPLE)
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], second[name])
+    other = generate(SampleConfig(skus=40, seed=8, as_of=AS_OF))
+    assert not other["sales_history"]["units"].equals(first["sales_history"]["units"])
+
+
+def test_shape_of_the_company(tables):
+    products = tables["products"]
+    assert len(products) == 40 and products["sku"].is_unique
+    assert set(products["family"]) == {f.name for f in FAMILIES}
+    assert set(tables["channels"]["channel"]) == {"retail", "ecommerce", "pharmacy"}
+    assert 5 <= len(tables["production_lines"]) <= 6
+    assert set(products["default_line"]) <= set(tables["production_lines"]["line"])
+
+
+def test_history_is_three_years_ending_with_the_last_complete_week(tables):
+    weeks = tables["sales_history"]["week"]
+    assert weeks.max() == pd.Timestamp("2026-11-16")
+    assert weeks.nunique() == 160
+    assert (weeks.max() - weeks.min()).days >= 3 * 365
+
+
+def test_size_scales_with_parameters():
+    small = generate(SampleConfig(skus=12, weeks=110, seed=3, as_of=AS_OF))
+    assert len(small["products"]) == 12
+    assert small["sales_history"]["week"].nunique() == 110
+    big = generate(SampleConfig(skus=300, seed=3, as_of=AS_OF))
+    assert len(big["products"]) == 300
+    assert len(big["production_lines"]) > 6
+
+
+@pytest.mark.parametrize("bad", [dict(skus=2), dict(weeks=20), dict(skus=10**6)])
+def test_bad_sizes_are_refused(bad):
+    with pytest.raises(InputError):
+        generate(SampleConfig(as_of=AS_OF, **bad))
+
+
+def test_no_negative_or_impossible_values(tables):
+    sales = tables["sales_history"]
+    assert (sales["units"] >= 0).all()
+    assert sales["discount_depth"].between(0, 0.99).all()
+    assert sales[["feature", "display"]].stack().between(0, 1).all()
+    promoted = sales[sales["discount_depth"] > 0]
+    assert (promoted["net_price"] < promoted["list_price"]).all()
+
+
+def test_promotion_weeks_sell_more_and_deeper_discounts_more(sales):
+    regular = sales[
+        sales["sku"].isin(sales.groupby("sku")["units"].mean().loc[lambda s: s > 100].index)
+    ]
+    base = (
+        regular[regular["discount_depth"] == 0]
+        .groupby(["sku", "channel", "quarter"])["units"]
+        .median()
+        .rename("base")
+    )
+    promoted = regular[regular["discount_depth"] > 0].join(base, on=["sku", "channel", "quarter"])
+    lift = promoted["units"] / promoted["base"]
+    assert lift.median() > 1.5
+    shallow = lift[promoted["discount_depth"] <= 0.15].median()
+    deep = lift[promoted["discount_depth"] >= 0.3].median()
+    assert deep > shallow * 1.3
+
+
+def test_week_after_a_promotion_dips(sales):
+    frame = sales.sort_values(["sku", "channel", "week"]).copy()
+    keys = ["sku", "channel"]
+    frame["previous_depth"] = frame.groupby(keys)["discount_depth"].shift(1)
+    base = (
+        frame[frame["discount_depth"] == 0]
+        .groupby(["sku", "channel", "quarter"])["units"]
+        .median()
+        .rename("base")
+    )
+    after = frame[(frame["discount_depth"] == 0) & (frame["previous_depth"] >= 0.25)]
+    after = after.join(base, on=["sku", "channel", "quarter"])
+    ratio = (after["units"] / after["base"]).median()
+    assert ratio < 0.97
+
+
+def test_holiday_peaks(sales):
+    fragrance = sales[sales["family"] == "fragrance"].groupby("week")["units"].sum()
+    typical = fragrance.median()
+    december = fragrance[(fragrance.index.month == 12) & (fragrance.index.day <= 21)]
+    assert december.max() > 2.0 * typical
+    valentines = fragrance[(fragrance.index.month == 2) & (fragrance.index.day.isin(range(8, 15)))]
+    assert valentines.median() > 1.2 * typical
+    total = sales.groupby("week")["units"].sum()
+    black_friday_weeks = [pd.Timestamp(d) for d in ("2024-11-25", "2025-11-24")]
+    assert (total[black_friday_weeks] > 1.3 * total.median()).all()
+
+
+def test_truth_has_negative_elasticities_and_positive_uplifts(tables):
+    truth = tables["sample_truth"]
+    assert {"sku", "price_elasticity", "promo_uplift_per_10pct_discount"} <= set(truth.columns)
+    assert (truth["price_elasticity"] < 0).all()
+    assert (truth["promo_uplift_per_10pct_discount"] > 0).all()
+    assert set(truth["sku"]) == set(tables["products"]["sku"])
+
+
+def test_new_launches_and_intermittent_items(tables, sales):
+    truth = tables["sample_truth"].set_index("sku")
+    history_weeks = sales.groupby("sku")["week"].nunique()
+    new = truth.index[truth["pattern"] == "new"]
+    assert len(new) >= 2
+    assert (history_weeks[new] < 52).all()
+    intermittent = truth.index[truth["pattern"] == "intermittent"]
+    assert len(intermittent) >= 2
+    weekly = sales[sales["sku"].isin(intermittent)].groupby(["sku", "week"])["units"].sum()
+    zero_share = (weekly == 0).groupby("sku").mean()
+    assert (zero_share > 0.4).all()
+
+
+def test_list_prices_rise_each_january(tables):
+    changes = tables["price_changes"]
+    assert (changes["list_price"] > changes["previous_list_price"]).all()
+    assert set(changes["effective_week"].dt.month) == {1}
+    assert (changes["effective_week"] > pd.Timestamp("2026-11-16")).any(), "none announced"
+
+
+def test_bigger_batches_cut_unit_cost(tables):
+    products = tables["products"]
+    assert (products["setup_cost_per_batch"] > 0).all()
+    cost = lambda batch: products["unit_variable_cost"] + products["setup_cost_per_batch"] / batch  # noqa: E731
+    assert (cost(2 * products["standard_batch_size"]) < cost(products["standard_batch_size"])).all()
+    setup_share = (
+        products["setup_cost_per_batch"]
+        / products["standard_batch_size"]
+        / cost(products["standard_batch_size"])
+    )
+    assert setup_share.median() > 0.03, "setup costs too small to matter"
+
+
+def test_peak_season_overloads_a_line(sample_db_master: Path):
+    con = duckdb.connect(str(sample_db_master))
+    load = queries.line_utilisation_history(con, dt.date(2026, 11, 16), 156)
+    con.close()
+    peak = load[load["week"].dt.month.isin([11, 12]) & (load["available_hours"] > 0)]
+    assert (peak["utilisation"] > 1.0).any()
+    # Outside the peak the lines mostly have room.
+    calm = load[load["week"].dt.month.isin([3, 4, 9, 10])]
+    assert calm["utilisation"].median() < 0.85
+
+
+def test_build_is_atomic_and_refuses_to_overwrite(tmp_path: Path):
+    path = tmp_path / "company.duckdb"
+    config = SampleConfig(skus=10, weeks=110, as_of=AS_OF)
+    counts = build_sample_database(path, config)
+    assert counts["products"] == 10
+    with pytest.raises(InputError, match="already exists"):
+        build_sample_database(path, config)
+    build_sample_database(path, SampleConfig(skus=12, weeks=110, as_of=AS_OF), force=True)
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT count(*) FROM products").fetchone()[0] == 12
+    con.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["company.duckdb"]
+
+
+def test_a_failed_build_leaves_nothing_behind(tmp_path: Path, monkeypatch):
+    path = tmp_path / "company.duckdb"
+    from sop_core import sample
+
+    def broken_write(con, tables):
+        con.execute("INSERT INTO channels VALUES ('retail', 'Retail', NULL)")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sample, "write_tables", broken_write)
+    with pytest.raises(RuntimeError):
+        build_sample_database(path, SampleConfig(skus=10, weeks=110, as_of=AS_OF))
+    assert list(tmp_path.iterdir()) == []

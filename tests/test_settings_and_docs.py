@@ -1,0 +1,54 @@
+"""Every setting and every page is documented; the README keeps its two commands."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from sop_core import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_in_the_readme():
+    for setting in settings.SETTINGS:
+        assert f"`{setting.env}`" in README, f"{setting.env} is not documented in README.md"
+
+
+def _navigation_pages() -> dict[str, str]:
+    """``{script path: title}`` of every ``st.Page(...)`` in app.py."""
+    pages = {}
+    for node in ast.walk(ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "Page":
+            titles = [k.value.value for k in node.keywords if k.arg == "title"]
+            pages[node.args[0].value] = titles[0]
+    return pages
+
+
+def test_every_page_is_in_the_navigation_and_the_readme():
+    pages = _navigation_pages()
+    assert sorted(pages) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+    for title in pages.values():
+        assert f"**{title}**" in README, f"page {title!r} is not described in README.md"
+
+
+def test_readme_has_the_two_commands_and_ci_runs_the_same_tests():
+    assert "streamlit run app.py" in README
+    assert "pip install -r requirements-dev.txt && python -m pytest" in README
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install -r requirements-dev.txt && python -m pytest" in ci
+
+
+def test_sop_core_never_imports_streamlit():
+    for module in (ROOT / "sop_core").glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not any(n.split(".")[0] == "streamlit" for n in names), module.name
