@@ -30,7 +30,15 @@ def main() -> None:
     page = st.navigation(pages(), position="top")
     try:
         sop_ui.ensure_database()
-        sop_ui.global_filters(sop_ui.facts())
+        company = sop_ui.facts()
+        sop_ui.global_filters(company)
+        if not company["history_weeks"] and page.title != "Data":
+            st.info(
+                "This database has no sales history yet, so there is nothing to review. "
+                "The **Data** page shows what it holds.",
+                icon=":material/info:",
+            )
+            return
         with sop_ui.inside_shell():
             page.run()
     except SopError as error:

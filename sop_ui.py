@@ -140,7 +140,10 @@ def global_filters(company: dict[str, Any]) -> None:
     with st.sidebar:
         st.subheader(company["company_name"])
         last = company["history_last_week"]
-        st.caption(f"History to the week of {last:%d %b %Y} ({company['history_weeks']} weeks)")
+        if last:
+            st.caption(f"History to the week of {last:%d %b %Y} ({company['history_weeks']} weeks)")
+        else:
+            st.caption("No sales history yet")
         st.multiselect(
             "Family",
             company["families"],

@@ -22,10 +22,11 @@ tiles[1].metric(
     f"{int(counts.set_index('table').loc['sales_history', 'rows']):,}",
     border=True,
 )
+first, last = facts["history_first_week"], facts["history_last_week"]
 tiles[2].metric(
     "History",
     f"{facts['history_weeks']} weeks",
-    f"{facts['history_first_week']:%d %b %Y} to {facts['history_last_week']:%d %b %Y}",
+    f"{first:%d %b %Y} to {last:%d %b %Y}" if first else None,
     delta_color="off",
     border=True,
 )

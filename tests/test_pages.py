@@ -142,3 +142,28 @@ def test_a_bad_setting_gives_a_message(tmp_path: Path, monkeypatch):
     at = open_app()
     assert not at.exception
     assert any("SOP_SAMPLE_AS_OF" in e.value for e in at.error)
+
+
+def test_the_app_waits_for_a_short_write_by_another_process(app_env, monkeypatch):
+    monkeypatch.setenv("SOP_LOCK_TIMEOUT", "30")
+    holder = hold_lock(app_env, 2.5)
+    try:
+        at = open_app()
+    finally:
+        holder.wait(timeout=30)
+    assert not at.exception and not at.error
+    assert metrics(at)["Units sold, last 13 weeks"]
+
+
+def test_a_database_without_history_says_so(tmp_path: Path, monkeypatch):
+    from sop_core import db
+
+    path = tmp_path / "own.duckdb"
+    db.ensure_schema(path)
+    monkeypatch.setenv("SOP_DB", str(path))
+    at = open_app()
+    assert not at.exception and not at.error
+    assert any("no sales history yet" in info.value for info in at.info)
+    at.switch_page("pages/data.py").run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Weekly sales rows"] == "0"

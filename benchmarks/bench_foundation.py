@@ -1,0 +1,288 @@
+"""Foundation benchmarks: building the sample database, one unit of database work, and the
+first page in a real browser, each beside a named peer in the same run.
+
+Peers:
+- building: the same generated tables written to SQLite with ``pandas.DataFrame.to_sql`` (what
+  most Streamlit demos store their data in);
+- a unit of work: the same weekly-by-family query through ``sqlite3`` (open, query, close);
+- first page: a typical Streamlit demo page (pandas reads a CSV, ``plotly.express`` draws the
+  same weekly chart, four ``st.metric`` tiles), served and measured the same way.
+
+Machines here are shared and noisy: every figure is a median of repeated runs, and the
+comparison is a ratio. Run: ``python benchmarks/bench_foundation.py [--json] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sop_core import db, queries  # noqa: E402
+from sop_core.sample import SampleConfig, build_sample_database, generate  # noqa: E402
+
+AS_OF = dt.date(2026, 11, 25)
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+WEEKLY_SQL = """
+    SELECT s.week, p.family, sum(s.units) AS units
+    FROM sales_history s JOIN products p ON p.sku = s.sku
+    GROUP BY s.week, p.family ORDER BY s.week, p.family
+"""
+
+PEER_APP = """
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+st.set_page_config(layout="wide")
+st.title("Overview")
+weekly = pd.read_csv(__import__("os").environ["PEER_CSV"], parse_dates=["week"])
+last = weekly[weekly["week"] > weekly["week"].max() - pd.Timedelta(weeks=13)]
+cols = st.columns(4)
+cols[0].metric("Units, last 13 weeks", f"{last['units'].sum():,.0f}", border=True)
+cols[1].metric("Weeks", weekly["week"].nunique(), border=True)
+cols[2].metric("Families", weekly["family"].nunique(), border=True)
+cols[3].metric("Rows", len(weekly), border=True)
+st.plotly_chart(px.area(weekly, x="week", y="units", color="family"))
+"""
+
+
+def median_seconds(function: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bench_build(skus: int, repeats: int, folder: Path) -> dict[str, float]:
+    """Our whole ``init`` (generate + DuckDB) vs generate + SQLite via pandas.to_sql."""
+    config = SampleConfig(skus=skus, seed=1, as_of=AS_OF)
+    ours_path = folder / f"ours-{skus}.duckdb"
+
+    def ours() -> None:
+        build_sample_database(ours_path, config, force=True)
+
+    def generate_only() -> None:
+        generate(config)
+
+    tables = generate(config)
+    peer_path = folder / f"peer-{skus}.sqlite"
+
+    def peer_write() -> None:
+        peer_path.unlink(missing_ok=True)
+        with sqlite3.connect(peer_path) as con:
+            for name, frame in tables.items():
+                frame.to_sql(name, con, index=False, chunksize=50_000)
+
+    generation = median_seconds(generate_only, repeats)
+    ours_total = median_seconds(ours, repeats)
+    peer_total = generation + median_seconds(peer_write, repeats)
+    return {
+        "skus": skus,
+        "sales_rows": len(tables["sales_history"]),
+        "generate_seconds": round(generation, 3),
+        "ours_init_seconds": round(ours_total, 3),
+        "peer_sqlite_init_seconds": round(peer_total, 3),
+        "ratio_peer_over_ours": round(peer_total / ours_total, 2),
+    }
+
+
+def bench_unit_of_work(folder: Path, repeats: int) -> dict[str, float]:
+    """Open, run the weekly-by-family query, close: DuckDB (ours) vs sqlite3."""
+    duck = folder / "ours-200.duckdb"
+    lite = folder / "peer-200.sqlite"
+
+    def ours() -> None:
+        with db.connect(duck) as con:
+            queries.weekly_sales_by_family(con, queries.Scope())
+
+    def peer() -> None:
+        con = sqlite3.connect(lite)
+        try:
+            con.execute(WEEKLY_SQL).fetchall()
+        finally:
+            con.close()
+
+    ours_s, peer_s = median_seconds(ours, repeats), median_seconds(peer, repeats)
+    return {
+        "ours_open_query_close_ms": round(ours_s * 1000, 1),
+        "peer_sqlite_open_query_close_ms": round(peer_s * 1000, 1),
+        "ratio_peer_over_ours": round(peer_s / ours_s, 2),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(script: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(script),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=script.parent,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{script} did not start")
+
+
+def _first_render(browser, url: str) -> float:
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector("h1:has-text('Overview')", timeout=60_000)
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+    )
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('[data-testid=\"stPlotlyChart\"]'))"
+        ".every(c => c.querySelector('.main-svg'))",
+        timeout=60_000,
+    )
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
+def bench_first_render(folder: Path, repeats: int) -> dict[str, float] | None:
+    """First render of the Overview page (ours) vs the peer demo page, in headless Chromium.
+
+    ``cold`` is the first load after the server starts (imports included); ``warm`` is the
+    median of later loads, each a new browser session.
+    """
+    if not Path(CHROMIUM).exists():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    database = folder / "app.duckdb"
+    build_sample_database(database, SampleConfig(as_of=AS_OF), force=True)
+    csv = folder / "weekly.csv"
+    with db.connect(database) as con:
+        con.execute(WEEKLY_SQL).df().to_csv(csv, index=False)
+    peer_script = folder / "peer_app.py"
+    peer_script.write_text(PEER_APP)
+    results: dict[str, float] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        for name, script, env in (
+            ("ours", ROOT / "app.py", {"SOP_DB": str(database)}),
+            ("peer", peer_script, {"PEER_CSV": str(csv)}),
+        ):
+            process, url = _serve(script, env)
+            try:
+                results[f"{name}_cold_seconds"] = round(_first_render(browser, url), 3)
+                warm = [_first_render(browser, url) for _ in range(repeats)]
+                results[f"{name}_warm_median_seconds"] = round(statistics.median(warm), 3)
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
+        browser.close()
+    results["ratio_ours_over_peer_warm"] = round(
+        results["ours_warm_median_seconds"] / results["peer_warm_median_seconds"], 2
+    )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no 1,000 SKUs")
+    args = parser.parse_args()
+    repeats = 2 if args.quick else 5
+    folder = Path(tempfile.mkdtemp(prefix="sop-bench-"))
+    try:
+        results = {
+            "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+            "build": [bench_build(200, repeats, folder)]
+            + ([] if args.quick else [bench_build(1000, 3, folder)]),
+            "unit_of_work": bench_unit_of_work(folder, 50 if args.quick else 200),
+            "first_render": bench_first_render(folder, repeats),
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print("Build a sample database (median seconds)")
+    print(
+        f"{'SKUs':>6} {'rows':>9} {'generate':>9} {'ours':>8} {'peer sqlite':>12} {'peer/ours':>10}"
+    )
+    for row in results["build"]:
+        print(
+            f"{row['skus']:>6} {row['sales_rows']:>9,} {row['generate_seconds']:>9.2f} "
+            f"{row['ours_init_seconds']:>8.2f} {row['peer_sqlite_init_seconds']:>12.2f} "
+            f"{row['ratio_peer_over_ours']:>10.2f}"
+        )
+    unit = results["unit_of_work"]
+    print(
+        f"\nOpen + weekly query + close (median ms): ours {unit['ours_open_query_close_ms']}, "
+        f"peer sqlite3 {unit['peer_sqlite_open_query_close_ms']} "
+        f"(peer/ours {unit['ratio_peer_over_ours']})"
+    )
+    render = results["first_render"]
+    if render is None:
+        print("\nFirst render: skipped (no /usr/bin/chromium)")
+    else:
+        print(
+            f"\nFirst render in Chromium (seconds): ours cold {render['ours_cold_seconds']}, "
+            f"warm median {render['ours_warm_median_seconds']}; peer demo cold "
+            f"{render['peer_cold_seconds']}, warm median {render['peer_warm_median_seconds']} "
+            f"(ours/peer warm {render['ratio_ours_over_peer_warm']})"
+        )
+
+
+if __name__ == "__main__":
+    main()
