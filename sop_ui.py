@@ -12,6 +12,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -188,10 +189,50 @@ def units(value: float) -> str:
 
 
 def change(current: float, previous: float) -> str | None:
-    """A KPI delta such as ``+4.2% vs last year`` (None without a base)."""
+    """A relative change such as ``+4.2%`` (None without a base)."""
     if not previous:
         return None
-    return f"{current / previous - 1:+.1%} vs last year"
+    return f"{current / previous - 1:+.1%}"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One tile of a KPI row.
+
+    ``change`` is a movement, coloured (green up, red down) and described by
+    ``change_label``; ``note`` is neutral context, grey and without an arrow.
+    """
+
+    label: str
+    value: str
+    change: str | None = None
+    change_label: str = "vs last year"
+    note: str | None = None
+    help: str | None = None
+
+
+def kpi_row(tiles: list[Kpi]) -> None:
+    """A row of bordered KPI tiles, one column each."""
+    for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
+        if tile.change is not None:
+            column.metric(
+                tile.label,
+                tile.value,
+                tile.change,
+                border=True,
+                help=tile.help,
+                delta_description=tile.change_label,
+            )
+        else:
+            column.metric(
+                tile.label,
+                tile.value,
+                tile.note,
+                border=True,
+                help=tile.help,
+                delta_color="off",
+                delta_arrow="off",
+            )
 
 
 def chart(figure: Any, key: str | None = None) -> None:

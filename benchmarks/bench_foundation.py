@@ -19,14 +19,11 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,18 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from sop_core import db, queries  # noqa: E402
 from sop_core.sample import SampleConfig, build_sample_database, generate  # noqa: E402
+from tests.helpers import BROWSER_ARGS, CHROMIUM, serve_streamlit, stop, wait_for_page  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 25)
-CHROMIUM = "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 WEEKLY_SQL = """
     SELECT s.week, p.family, sum(s.units) AS units
     FROM sales_history s JOIN products p ON p.sku = s.sku
@@ -137,61 +125,11 @@ def bench_unit_of_work(folder: Path, repeats: int) -> dict[str, float]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(script: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(script),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=script.parent,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{script} did not start")
-
-
 def _first_render(browser, url: str) -> float:
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     started = time.perf_counter()
     page.goto(url)
-    page.wait_for_selector("h1:has-text('Overview')", timeout=60_000)
-    page.wait_for_selector(
-        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
-    )
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('[data-testid=\"stPlotlyChart\"]'))"
-        ".every(c => c.querySelector('.main-svg'))",
-        timeout=60_000,
-    )
+    wait_for_page(page, "Overview", timeout_ms=60_000)
     seconds = time.perf_counter() - started
     page.close()
     return seconds
@@ -221,14 +159,13 @@ def bench_first_render(folder: Path, repeats: int) -> dict[str, float] | None:
             ("ours", ROOT / "app.py", {"SOP_DB": str(database)}),
             ("peer", peer_script, {"PEER_CSV": str(csv)}),
         ):
-            process, url = _serve(script, env)
+            process, url = serve_streamlit(script, env, folder / f"{name}.log")
             try:
                 results[f"{name}_cold_seconds"] = round(_first_render(browser, url), 3)
                 warm = [_first_render(browser, url) for _ in range(repeats)]
                 results[f"{name}_warm_median_seconds"] = round(statistics.median(warm), 3)
             finally:
-                process.terminate()
-                process.wait(timeout=10)
+                stop(process)
         browser.close()
     results["ratio_ours_over_peer_warm"] = round(
         results["ours_warm_median_seconds"] / results["peer_warm_median_seconds"], 2

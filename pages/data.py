@@ -15,27 +15,23 @@ st.title("Data")
 st.caption(f"Database: `{path}`")
 
 counts = sop_ui.load("table_row_counts")
-tiles = st.columns(4)
-tiles[0].metric("Tables", f"{len(counts)}", border=True)
-tiles[1].metric(
-    "Weekly sales rows",
-    f"{int(counts.set_index('table').loc['sales_history', 'rows']):,}",
-    border=True,
-)
 first, last = facts["history_first_week"], facts["history_last_week"]
-tiles[2].metric(
-    "History",
-    f"{facts['history_weeks']} weeks",
-    f"{first:%d %b %Y} to {last:%d %b %Y}" if first else None,
-    delta_color="off",
-    border=True,
-)
-tiles[3].metric(
-    "Schema version",
-    f"{facts['schema_version']}",
-    f"{path.stat().st_size / 1e6:,.1f} MB on disk" if path.exists() else None,
-    delta_color="off",
-    border=True,
+sales_rows = int(counts.set_index("table").loc["sales_history", "rows"])
+sop_ui.kpi_row(
+    [
+        sop_ui.Kpi("Tables", f"{len(counts)}"),
+        sop_ui.Kpi("Weekly sales rows", f"{sales_rows:,}"),
+        sop_ui.Kpi(
+            "History",
+            f"{facts['history_weeks']} weeks",
+            note=f"{first:%d %b %Y} to {last:%d %b %Y}" if first else None,
+        ),
+        sop_ui.Kpi(
+            "Schema version",
+            f"{facts['schema_version']}",
+            note=f"{path.stat().st_size / 1e6:,.1f} MB on disk" if path.exists() else None,
+        ),
+    ]
 )
 
 left, right = st.columns([2, 3])

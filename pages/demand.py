@@ -17,27 +17,27 @@ st.caption(sop_ui.scope_caption(scope))
 
 year = sop_ui.load("period_totals", scope, last_week, 52).set_index("period")
 quarter = sop_ui.load("period_totals", scope, last_week, 13).set_index("period")
-tiles = st.columns(4)
-tiles[0].metric(
-    "Units, last 52 weeks",
-    sop_ui.units(year.loc["current", "units"]),
-    sop_ui.change(year.loc["current", "units"], year.loc["last_year", "units"]),
-    border=True,
-)
-tiles[1].metric(
-    "Revenue, last 52 weeks",
-    sop_ui.money(year.loc["current", "revenue"], facts["currency"]),
-    sop_ui.change(year.loc["current", "revenue"], year.loc["last_year", "revenue"]),
-    border=True,
-)
-tiles[2].metric(
-    "Units per week, last 13 weeks",
-    sop_ui.units(quarter.loc["current", "units"] / 13),
-    sop_ui.change(quarter.loc["current", "units"], quarter.loc["last_year", "units"]),
-    border=True,
-)
-tiles[3].metric(
-    "Sold on promotion, last 52 weeks", f"{year.loc['current', 'promoted_share']:.0%}", border=True
+sop_ui.kpi_row(
+    [
+        sop_ui.Kpi(
+            "Units, last 52 weeks",
+            sop_ui.units(year.loc["current", "units"]),
+            sop_ui.change(year.loc["current", "units"], year.loc["last_year", "units"]),
+        ),
+        sop_ui.Kpi(
+            "Revenue, last 52 weeks",
+            sop_ui.money(year.loc["current", "revenue"], facts["currency"]),
+            sop_ui.change(year.loc["current", "revenue"], year.loc["last_year", "revenue"]),
+        ),
+        sop_ui.Kpi(
+            "Units per week, last 13 weeks",
+            sop_ui.units(quarter.loc["current", "units"] / 13),
+            sop_ui.change(quarter.loc["current", "units"], quarter.loc["last_year", "units"]),
+        ),
+        sop_ui.Kpi(
+            "Sold on promotion, last 52 weeks", f"{year.loc['current', 'promoted_share']:.0%}"
+        ),
+    ]
 )
 
 measure = st.segmented_control(

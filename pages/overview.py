@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import sop_ui
-from sop_core import charts
+from sop_core import charts, queries
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
@@ -22,37 +22,33 @@ st.caption(
 totals = sop_ui.load("period_totals", scope, last_week, 13).set_index("period")
 current, last_year = totals.loc["current"], totals.loc["last_year"]
 load = sop_ui.load("line_utilisation_history", last_week, 13)
-peak = load.loc[load["utilisation"].idxmax()] if load["utilisation"].notna().any() else None
+peak = queries.busiest(load)
 
-tiles = st.columns(4)
-tiles[0].metric(
-    "Units sold, last 13 weeks",
-    sop_ui.units(current["units"]),
-    sop_ui.change(current["units"], last_year["units"]),
-    border=True,
+sop_ui.kpi_row(
+    [
+        sop_ui.Kpi(
+            "Units sold, last 13 weeks",
+            sop_ui.units(current["units"]),
+            sop_ui.change(current["units"], last_year["units"]),
+        ),
+        sop_ui.Kpi(
+            "Revenue, last 13 weeks",
+            sop_ui.money(current["revenue"], currency),
+            sop_ui.change(current["revenue"], last_year["revenue"]),
+        ),
+        sop_ui.Kpi(
+            "Sold on promotion",
+            f"{current['promoted_share']:.0%}",
+            f"{(current['promoted_share'] - last_year['promoted_share']) * 100:+.1f} pts",
+        ),
+        sop_ui.Kpi(
+            "Peak utilisation, last 13 weeks",
+            f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
+            note=f"line {peak['line']}, week of {peak['week']:%d %b}" if peak is not None else None,
+            help="Hours needed to make what was sold, over the line's available hours.",
+        ),
+    ]
 )
-tiles[1].metric(
-    "Revenue, last 13 weeks",
-    sop_ui.money(current["revenue"], currency),
-    sop_ui.change(current["revenue"], last_year["revenue"]),
-    border=True,
-)
-tiles[2].metric(
-    "Sold on promotion",
-    f"{current['promoted_share']:.0%}",
-    f"{(current['promoted_share'] - last_year['promoted_share']) * 100:+.1f} pts vs last year",
-    delta_color="off",
-    border=True,
-)
-if peak is not None:
-    tiles[3].metric(
-        "Peak utilisation, last 13 weeks",
-        f"{peak['utilisation']:.0%}",
-        f"line {peak['line']}, week of {peak['week']:%d %b}",
-        delta_color="off",
-        border=True,
-        help="Hours needed to make what was sold, over the line's available hours.",
-    )
 
 weekly = sop_ui.load("weekly_sales_by_family", scope)
 sop_ui.chart(charts.weekly_history_chart(weekly, title="Weekly units sold by family"))

@@ -19,18 +19,17 @@ cover = sop_ui.load("inventory_cover", scope, 13)
 made = sop_ui.load("production_vs_sales", scope, last_week, 13)
 low = cover[cover["weeks_of_cover"] < 2]
 
-tiles = st.columns(4)
-tiles[0].metric("Stock on hand (units)", sop_ui.units(cover["units_on_hand"].sum()), border=True)
-tiles[1].metric(
-    "Stock value at variable cost",
-    sop_ui.money(cover["stock_value"].sum(), facts["currency"]),
-    border=True,
-)
-tiles[2].metric("SKUs under 2 weeks of cover", f"{len(low)}", border=True)
-tiles[3].metric(
-    "Produced vs sold, last 13 weeks",
-    f"{made['units_produced'].sum() / max(made['units_sold'].sum(), 1):.0%}",
-    border=True,
+produced_share = made["units_produced"].sum() / max(made["units_sold"].sum(), 1)
+sop_ui.kpi_row(
+    [
+        sop_ui.Kpi("Stock on hand (units)", sop_ui.units(cover["units_on_hand"].sum())),
+        sop_ui.Kpi(
+            "Stock value at variable cost",
+            sop_ui.money(cover["stock_value"].sum(), facts["currency"]),
+        ),
+        sop_ui.Kpi("SKUs under 2 weeks of cover", f"{len(low)}"),
+        sop_ui.Kpi("Produced vs sold, last 13 weeks", f"{produced_share:.0%}"),
+    ]
 )
 
 left, right = st.columns([3, 2])

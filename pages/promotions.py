@@ -23,26 +23,23 @@ past = sop_ui.load("promotions_between", scope, last_week - dt.timedelta(weeks=5
 planned = sop_ui.load("promotions_between", scope, last_week + dt.timedelta(weeks=1), horizon_end)
 prices = sop_ui.load("price_changes_after", scope, last_week)
 
-tiles = st.columns(4)
-tiles[0].metric(
-    "Sold on promotion, last 52 weeks",
-    f"{year.loc['current', 'promoted_share']:.0%}",
-    border=True,
-)
-tiles[1].metric(
-    "Promotion events, last 52 weeks",
-    f"{len(past):,}",
-    f"average depth {past['discount_depth'].mean():.0%}" if len(past) else None,
-    delta_color="off",
-    border=True,
-)
-tiles[2].metric("Promotions planned, next 13 weeks", f"{len(planned):,}", border=True)
-tiles[3].metric(
-    "Announced list price changes",
-    f"{len(prices):,}",
-    f"average {prices['change'].mean():+.1%}" if len(prices) else None,
-    delta_color="off",
-    border=True,
+sop_ui.kpi_row(
+    [
+        sop_ui.Kpi(
+            "Sold on promotion, last 52 weeks", f"{year.loc['current', 'promoted_share']:.0%}"
+        ),
+        sop_ui.Kpi(
+            "Promotion events, last 52 weeks",
+            f"{len(past):,}",
+            note=f"average depth {past['discount_depth'].mean():.0%}" if len(past) else None,
+        ),
+        sop_ui.Kpi("Promotions planned, next 13 weeks", f"{len(planned):,}"),
+        sop_ui.Kpi(
+            "Announced list price changes",
+            f"{len(prices):,}",
+            note=f"average {prices['change'].mean():+.1%}" if len(prices) else None,
+        ),
+    ]
 )
 
 lift = sop_ui.load("promotion_lift_by_depth", scope)

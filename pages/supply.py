@@ -7,7 +7,7 @@ import datetime as dt
 import streamlit as st
 
 import sop_ui
-from sop_core import charts
+from sop_core import charts, queries
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
@@ -20,36 +20,26 @@ st.caption("Lines are not split by channel; the family filter applies where SKUs
 lines = sop_ui.load("line_overview", next_week, 13)
 history = sop_ui.load("line_utilisation_history", last_week, 52)
 over = history[history["utilisation"] > 1.0]
-peak = (
-    history.loc[history["utilisation"].idxmax()] if history["utilisation"].notna().any() else None
-)
+peak = queries.busiest(history)
 
-tiles = st.columns(4)
-tiles[0].metric(
-    "Production lines",
-    f"{len(lines)}",
-    f"{lines['plant'].nunique()} plants",
-    delta_color="off",
-    border=True,
+sop_ui.kpi_row(
+    [
+        sop_ui.Kpi("Production lines", f"{len(lines)}", note=f"{lines['plant'].nunique()} plants"),
+        sop_ui.Kpi("Standard hours per week", f"{lines['standard_hours_per_week'].sum():,.0f}"),
+        sop_ui.Kpi(
+            "Overloaded line-weeks, 52 weeks",
+            f"{len(over)}",
+            note=f"on {over['line'].nunique()} lines" if len(over) else None,
+        ),
+        sop_ui.Kpi(
+            "Peak utilisation, last 52 weeks",
+            f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
+            note=f"line {peak['line']}, week of {peak['week']:%d %b %Y}"
+            if peak is not None
+            else None,
+        ),
+    ]
 )
-tiles[1].metric(
-    "Standard hours per week", f"{lines['standard_hours_per_week'].sum():,.0f}", border=True
-)
-tiles[2].metric(
-    "Overloaded line-weeks, 52 weeks",
-    f"{len(over)}",
-    f"on {over['line'].nunique()} lines" if len(over) else None,
-    delta_color="off",
-    border=True,
-)
-if peak is not None:
-    tiles[3].metric(
-        "Peak utilisation, last 52 weeks",
-        f"{peak['utilisation']:.0%}",
-        f"line {peak['line']}, week of {peak['week']:%d %b %Y}",
-        delta_color="off",
-        border=True,
-    )
 
 sop_ui.chart(
     charts.utilisation_heatmap(history, "Utilisation by line and week, last 52 weeks"),

@@ -52,3 +52,91 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return False
+
+
+# ---- the real app in a real browser (used by tests/test_browser.py and benchmarks/) ----------
+
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_streamlit(script: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run script`` on 127.0.0.1 and wait until it is healthy.
+
+    Returns the process and its URL; raises with the server's log when it does not start.
+    """
+    import os
+    import urllib.request
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(script),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=script.parent,
+        env={**os.environ, **env},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return process, url
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"streamlit did not start; its log:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for_page(page, title: str, timeout_ms: int = 30_000) -> None:
+    """Wait until the page titled ``title`` has run and every plotly chart is drawn."""
+    page.wait_for_selector(f"h1:has-text('{title}')", timeout=timeout_ms)
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('[data-testid=\"stPlotlyChart\"]'))"
+        ".every(c => c.querySelector('.main-svg'))",
+        timeout=timeout_ms,
+    )

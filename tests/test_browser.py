@@ -10,28 +10,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import BROWSER_ARGS, CHROMIUM, IDLE, serve_streamlit, stop, wait_for_page
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PAGE_TITLES = [
     "Overview",
     "Demand review",
@@ -40,7 +28,6 @@ PAGE_TITLES = [
     "Plan & decisions",
     "Data",
 ]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 pytestmark = [
     pytest.mark.browser,
@@ -52,62 +39,19 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(sample_db_master: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The dashboard served by `streamlit run` on 127.0.0.1, on a copy of the sample."""
     folder = tmp_path_factory.mktemp("server")
     database = folder / "sop.duckdb"
     shutil.copy(sample_db_master, database)
-    port = _free_port()
-    log = folder / "streamlit.log"
-    env = dict(os.environ, SOP_DB=str(database), SOP_SAMPLE_AS_OF="2026-11-25")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"streamlit did not start; its log:\n{log.read_text()}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
+    env = {"SOP_DB": str(database), "SOP_SAMPLE_AS_OF": "2026-11-25"}
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        process, url = serve_streamlit(ROOT / "app.py", env, folder / "streamlit.log")
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    yield url
+    stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -118,17 +62,6 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         yield chromium
         chromium.close()
-
-
-def _wait_idle(page, title: str) -> None:
-    page.wait_for_selector(f"h1:has-text('{title}')", timeout=30_000)
-    page.wait_for_selector(IDLE, timeout=30_000)
-    # Charts draw after the script ends; wait for every plot to be on screen.
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('[data-testid=\"stPlotlyChart\"]'))"
-        ".every(c => c.querySelector('.main-svg'))",
-        timeout=30_000,
-    )
 
 
 def _assert_no_error_boxes(page, where: str) -> None:
@@ -143,7 +76,7 @@ def test_every_page_opens_without_an_exception(server, browser):
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     started = time.perf_counter()
     page.goto(server)
-    _wait_idle(page, "Overview")
+    wait_for_page(page, "Overview")
     first_render = time.perf_counter() - started
     _assert_no_error_boxes(page, "Overview")
     page.screenshot(path=ARTIFACTS / "overview.png")
@@ -154,7 +87,7 @@ def test_every_page_opens_without_an_exception(server, browser):
     for title in PAGE_TITLES[1:] + PAGE_TITLES[:1]:
         started = time.perf_counter()
         page.locator("[data-testid='stTopNavLink']", has_text=title).click()
-        _wait_idle(page, title)
+        wait_for_page(page, title)
         timings["pages"][title] = round(time.perf_counter() - started, 3)
         _assert_no_error_boxes(page, title)
         assert page.locator("[data-testid='stMetric']").count() >= 4, f"{title}: no KPI tiles"
@@ -170,7 +103,7 @@ def test_a_link_reopens_the_same_page_and_filter(server, browser):
 
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.goto(f"{server}/supply?family=fragrance")
-    _wait_idle(page, "Supply & capacity")
+    wait_for_page(page, "Supply & capacity")
     _assert_no_error_boxes(page, "Supply link")
     expect(
         page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").first
@@ -184,7 +117,7 @@ def test_changing_the_filter_redraws_the_chart(server, browser):
 
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.goto(f"{server}/demand")
-    _wait_idle(page, "Demand review")
+    wait_for_page(page, "Demand review")
     legend = page.locator("[data-testid='stPlotlyChart'] .legend").first
     expect(legend).to_contain_text("skincare")
     family = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").first
