@@ -28,6 +28,8 @@ def pages() -> list[st.Page]:
 def main() -> None:
     st.set_page_config(page_title="S&OP meeting", page_icon=":material/monitoring:", layout="wide")
     page = st.navigation(pages(), position="top")
+    # Less empty space above the title: on a projector every line of height counts.
+    st.html("<style>.stMainBlockContainer {padding-top: 3.5rem;}</style>")
     try:
         sop_ui.ensure_database()
         company = sop_ui.facts()

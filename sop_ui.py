@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from sop_core import db, queries, settings
-from sop_core.errors import DatabaseBusyError, SopError
+from sop_core.errors import DatabaseBusyError, InputError, SopError
 from sop_core.queries import Scope
 from sop_core.sample import SampleConfig, build_sample_database
 
@@ -64,18 +64,29 @@ def _sample_config() -> SampleConfig:
     as_of_text = settings.SAMPLE_AS_OF.value().strip()
     try:
         as_of = dt.date.fromisoformat(as_of_text) if as_of_text else None
-        skus = int(settings.SAMPLE_SKUS.value())
-    except ValueError as error:
+    except ValueError:
         raise SopError(
-            f"Bad sample setting ({error}); check {settings.SAMPLE_AS_OF.env} and "
-            f"{settings.SAMPLE_SKUS.env}."
+            f"{settings.SAMPLE_AS_OF.env} must be a date as YYYY-MM-DD (it is {as_of_text!r})."
         ) from None
-    return SampleConfig(skus=skus, as_of=as_of)
+    skus_text = settings.SAMPLE_SKUS.value().strip()
+    try:
+        skus = int(skus_text)
+    except ValueError:
+        raise SopError(
+            f"{settings.SAMPLE_SKUS.env} must be a whole number (it is {skus_text!r})."
+        ) from None
+    try:
+        return SampleConfig(skus=skus, as_of=as_of).validated()
+    except InputError as error:
+        raise SopError(
+            f"The sample settings ({settings.SAMPLE_SKUS.env}, {settings.SAMPLE_AS_OF.env}) "
+            f"are out of range: {error}"
+        ) from None
 
 
 @st.cache_resource(show_spinner=False)
 def _schema_checked(path: str) -> bool:
-    db.ensure_schema(path)
+    db.ensure_schema(path, timeout=QUICK_LOCK_WAIT)
     return True
 
 
@@ -98,11 +109,16 @@ def ensure_database() -> Path:
                     ),
                 )
                 bar.empty()
-    _schema_checked(str(path))
+    try:
+        _schema_checked(str(path))
+    except DatabaseBusyError:
+        with st.spinner(f"{db.busy_message(path)} Waiting for it to finish...", show_time=True):
+            db.wait_until_free(path, timeout=settings.lock_timeout())
+        _schema_checked(str(path))
     return path
 
 
-@st.cache_data(ttl=float(settings.CACHE_TTL.value()), max_entries=256, show_spinner=False)
+@st.cache_data(ttl=settings.seconds(settings.CACHE_TTL), max_entries=256, show_spinner=False)
 def _cached_query(name: str, path: str, version: tuple[int, int], args: tuple[Any, ...]) -> Any:
     # ``version`` is only part of the cache key: a changed file is a new entry.
     function = getattr(queries, name)
@@ -161,10 +177,13 @@ def global_filters(company: dict[str, Any]) -> None:
         )
 
 
-def scope_caption(current: Scope) -> str:
+def scope_caption(current: Scope, channels: bool = True) -> str:
+    """``Showing fragrance; all channels.`` for the page's caption."""
     families = ", ".join(current.families) if current.families else "all families"
-    channels = ", ".join(current.channels) if current.channels else "all channels"
-    return f"Showing {families}; {channels}."
+    if not channels:
+        return f"Showing {families}."
+    chosen = ", ".join(current.channels) if current.channels else "all channels"
+    return f"Showing {families}; {chosen}."
 
 
 def not_built_yet(text: str) -> None:
@@ -243,5 +262,7 @@ def chart(figure: Any, key: str | None = None) -> None:
         st.plotly_chart(figure, key=key, theme=None, config={"displaylogo": False})
 
 
-def table(frame: pd.DataFrame, **column_config: Any) -> None:
-    st.dataframe(frame, hide_index=True, column_config=column_config or None)
+def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: Any) -> None:
+    """A table without its index; ``fit`` sizes it to show every row without scrolling."""
+    height = 38 + 35 * len(frame) if fit else "auto"
+    st.dataframe(frame, hide_index=True, column_config=column_config or None, height=height)

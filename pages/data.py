@@ -38,7 +38,10 @@ left, right = st.columns([2, 3])
 with left:
     st.subheader("Rows per table")
     sop_ui.table(
-        counts, table="Table", rows=st.column_config.NumberColumn("Rows", format="localized")
+        counts,
+        fit=True,
+        table="Table",
+        rows=st.column_config.NumberColumn("Rows", format="localized"),
     )
 with right:
     st.subheader("Data dictionary")

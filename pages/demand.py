@@ -50,7 +50,9 @@ measure = st.segmented_control(
 )
 weekly = sop_ui.load("weekly_sales_by_family", scope)
 sop_ui.chart(
-    charts.weekly_history_chart(weekly, value=measure, title=f"Weekly {measure} by family"),
+    charts.weekly_history_chart(
+        weekly, value=measure, title=f"Weekly {measure} by family", currency=facts["currency"]
+    ),
     key="demand_history",
 )
 

@@ -21,7 +21,7 @@ st.caption(
 
 totals = sop_ui.load("period_totals", scope, last_week, 13).set_index("period")
 current, last_year = totals.loc["current"], totals.loc["last_year"]
-load = sop_ui.load("line_utilisation_history", last_week, 13)
+load = sop_ui.load("line_utilisation_history", last_week, 13, scope)
 peak = queries.busiest(load)
 
 sop_ui.kpi_row(
@@ -39,13 +39,14 @@ sop_ui.kpi_row(
         sop_ui.Kpi(
             "Sold on promotion",
             f"{current['promoted_share']:.0%}",
-            f"{(current['promoted_share'] - last_year['promoted_share']) * 100:+.1f} pts",
+            note=f"{last_year['promoted_share']:.0%} a year earlier",
         ),
         sop_ui.Kpi(
-            "Peak utilisation, last 13 weeks",
+            "Peak load from sales, 13 weeks",
             f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
             note=f"line {peak['line']}, week of {peak['week']:%d %b}" if peak is not None else None,
-            help="Hours needed to make what was sold, over the line's available hours.",
+            help="Hours needed to make one week's sales over that week's available hours, on "
+            "the busiest line (lines making the chosen families).",
         ),
     ]
 )

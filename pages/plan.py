@@ -42,7 +42,7 @@ with right:
         family="Family",
         units_produced=st.column_config.NumberColumn("Produced", format="localized"),
         units_sold=st.column_config.NumberColumn("Sold", format="localized"),
-        hours_used=st.column_config.NumberColumn("Line hours", format="localized"),
+        hours_used=st.column_config.NumberColumn("Line hours", format="%.0f"),
     )
 
 sop_ui.not_built_yet(

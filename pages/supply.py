@@ -11,38 +11,54 @@ from sop_core import charts, queries
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
+scope = sop_ui.scope()
 last_week = facts["history_last_week"]
 next_week = last_week + dt.timedelta(weeks=1)
 
 st.title("Supply & capacity")
-st.caption("Lines are not split by channel; the family filter applies where SKUs are listed.")
+st.caption(
+    f"{sop_ui.scope_caption(scope, channels=False)} Lines make for every channel, so the "
+    "channel filter does not apply here."
+)
 
-lines = sop_ui.load("line_overview", next_week, 13)
-history = sop_ui.load("line_utilisation_history", last_week, 52)
+lines = sop_ui.load("line_overview", next_week, 13, scope)
+history = sop_ui.load("line_utilisation_history", last_week, 52, scope)
+used = sop_ui.load("hours_used", last_week, 52, scope)
 over = history[history["utilisation"] > 1.0]
 peak = queries.busiest(history)
+actual = used["hours_used"].sum() / max(used["available_hours"].sum(), 1e-9)
 
 sop_ui.kpi_row(
     [
         sop_ui.Kpi("Production lines", f"{len(lines)}", note=f"{lines['plant'].nunique()} plants"),
-        sop_ui.Kpi("Standard hours per week", f"{lines['standard_hours_per_week'].sum():,.0f}"),
         sop_ui.Kpi(
-            "Overloaded line-weeks, 52 weeks",
-            f"{len(over)}",
-            note=f"on {over['line'].nunique()} lines" if len(over) else None,
+            "Hours used, last 52 weeks",
+            f"{actual:.0%}",
+            note="of available hours",
+            help="Line hours recorded in production actuals, changeovers included, over "
+            "standard hours plus the capacity calendar.",
         ),
         sop_ui.Kpi(
-            "Peak utilisation, last 52 weeks",
+            "Overloaded weeks, last 52 weeks",
+            f"{len(over)}",
+            note=f"line-weeks on {over['line'].nunique()} lines" if len(over) else None,
+            help="Line-weeks where making what was sold would have needed more hours than "
+            "were available.",
+        ),
+        sop_ui.Kpi(
+            "Peak load from sales, 52 weeks",
             f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
             note=f"line {peak['line']}, week of {peak['week']:%d %b %Y}"
             if peak is not None
             else None,
+            help="Hours needed to make one week's sales over that week's available hours. "
+            "Above 100% the plant built ahead or worked overtime.",
         ),
     ]
 )
 
 sop_ui.chart(
-    charts.utilisation_heatmap(history, "Utilisation by line and week, last 52 weeks"),
+    charts.utilisation_heatmap(history, "Load from sales by line and week, last 52 weeks"),
     key="supply_heatmap",
 )
 st.caption(

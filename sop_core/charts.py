@@ -52,7 +52,10 @@ def _layout(figure: go.Figure, title: str, y_title: str, height: int = 460) -> g
 
 
 def weekly_history_chart(
-    weekly: pd.DataFrame, value: str = "units", title: str = "Weekly sales by family"
+    weekly: pd.DataFrame,
+    value: str = "units",
+    title: str = "Weekly sales by family",
+    currency: str = "EUR",
 ) -> go.Figure:
     """Stacked weekly history by family, with the retail holidays marked along the top.
 
@@ -87,7 +90,7 @@ def weekly_history_chart(
                     hovertemplate="%{text}, week of %{x|%d %b %Y}<extra></extra>",
                 )
             )
-    label = "Units" if value == "units" else value.replace("_", " ").capitalize()
+    label = "Units" if value == "units" else f"{value.replace('_', ' ').capitalize()} ({currency})"
     return _layout(figure, title, label)
 
 
@@ -98,7 +101,7 @@ def lift_by_depth_chart(lift: pd.DataFrame) -> go.Figure:
         go.Bar(
             x=lift["depth_percent"].astype(str) + "%",
             y=lift["median_lift"],
-            text=[f"+{v:.0%}" for v in lift["median_lift"]],
+            text=[f"{v:+.0%}" for v in lift["median_lift"]],
             textposition="outside",
             marker_color=PALETTE[0],
             customdata=lift["promoted_weeks"],
@@ -114,15 +117,15 @@ def lift_by_depth_chart(lift: pd.DataFrame) -> go.Figure:
 def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
     """Line x week heatmap of utilisation (``line``, ``week``, ``utilisation``,
     ``needed_hours``, ``available_hours``); red above 100%, amber above 85%."""
-    grid = utilisation.pivot(index="line", columns="week", values="utilisation").sort_index(
+    utilisation = utilisation.assign(
+        label=utilisation["line"] + "  " + utilisation.get("line_name", "")
+    )
+    grid = utilisation.pivot(index="label", columns="week", values="utilisation").sort_index(
         ascending=False
     )
-    needed = utilisation.pivot(index="line", columns="week", values="needed_hours").reindex_like(
-        grid
-    )
-    available = utilisation.pivot(
-        index="line", columns="week", values="available_hours"
-    ).reindex_like(grid)
+    needed = utilisation.pivot(index="label", columns="week", values="needed_hours")
+    available = utilisation.pivot(index="label", columns="week", values="available_hours")
+    needed, available = needed.reindex_like(grid), available.reindex_like(grid)
     figure = go.Figure(
         go.Heatmap(
             z=grid.to_numpy(),
@@ -134,26 +137,28 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
                 [0.0, "#f7fbff"],
                 [0.5, "#6baed6"],
                 [UTILISATION_WARNING / 1.5, "#2171b5"],
-                [UTILISATION_WARNING / 1.5 + 0.001, "#fdae61"],
-                [1.0 / 1.5, "#f46d43"],
+                [UTILISATION_WARNING / 1.5 + 0.001, "#ff9f1c"],
+                [1.0 / 1.5, "#ff9f1c"],
                 [1.0 / 1.5 + 0.001, "#d73027"],
                 [1.0, "#7f0000"],
             ],
             colorbar={
-                "title": {"text": "Utilisation"},
+                "title": {"text": "Load"},
                 "tickformat": ".0%",
                 "tickvals": [0, 0.5, UTILISATION_WARNING, 1.0, 1.5],
             },
             customdata=np.dstack([needed.to_numpy(), available.to_numpy()]),
-            hovertemplate="Line %{y}, week of %{x|%d %b %Y}<br>utilisation %{z:.0%}<br>"
+            hovertemplate="%{y}, week of %{x|%d %b %Y}<br>load %{z:.0%}<br>"
             "%{customdata[0]:,.0f} h needed of %{customdata[1]:,.0f} h available"
             "<extra></extra>",
             xgap=1,
             ygap=2,
         )
     )
-    figure.update_yaxes(title="Line", type="category")
-    _layout(figure, title, "Line", height=max(320, 60 * len(grid) + 160))
+    figure.update_yaxes(title="", type="category")
+    # Rows shrink as lines are added, so a plant with many lines still fits on one screen.
+    row = 60 if len(grid) <= 8 else max(14, 480 // len(grid))
+    _layout(figure, title, "", height=min(900, max(320, row * len(grid) + 160)))
     # Weeks with no hours at all (a shutdown) have no utilisation: they show as grey.
     figure.update_layout(plot_bgcolor="#BDBDBD")
     return figure

@@ -67,7 +67,9 @@ def command_init(args: argparse.Namespace) -> int:
             last[0] = fraction
             print(f"{fraction:4.0%}  {message}", file=sys.stderr, flush=True)
 
-    counts = build_sample_database(args.db, config, force=args.force, progress=progress)
+    counts = build_sample_database(
+        args.db, config, force=args.force, progress=progress, on_wait=_print_wait
+    )
     seconds = time.perf_counter() - started
     print(
         f"Built {args.db}: {counts['products']} SKUs, {counts['production_lines']} lines, "
@@ -86,6 +88,8 @@ def command_info(args: argparse.Namespace) -> int:
             else (None, None)
         )
     tables = dict(zip(counts["table"], (int(n) for n in counts["rows"]), strict=True))
+    if not tables:
+        raise SopError(f"{args.db} is a DuckDB file without any tables; is it the right file?")
     if args.json:
         print(
             json.dumps(
@@ -184,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A file that is not a DuckDB database, a corrupt one, a full disk: say so in one line.
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         print(f"error: the database could not be used: {first_line}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (OSError, ValueError, OverflowError) as error:
+        # A folder that does not exist, a full disk, a value out of range: one line.
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -28,7 +28,9 @@ from sop_core.errors import DatabaseBusyError, DatabaseMissingError
 WaitCallback = Callable[[str, float], None]
 """Called as ``on_wait(message, seconds_waited)`` while another process holds the file."""
 
-_LOCK_PATTERN = re.compile(r"Could not set lock on file|Conflicting lock is held", re.IGNORECASE)
+# Only a lock held by another process counts as "busy"; other lock failures (a file system
+# without locking, say) are real errors and must not be waited on.
+_LOCK_PATTERN = re.compile(r"Conflicting lock is held", re.IGNORECASE)
 _PID_PATTERN = re.compile(r"\(PID (\d+)\)")
 
 
@@ -92,15 +94,26 @@ def connect(
     on_wait
         Told what we are waiting for, on every retry.
     """
-    path = Path(path)
-    if not create and not path.exists():
-        raise DatabaseMissingError(f"There is no database at {path}.")
-    wait = settings.lock_timeout() if timeout is None else timeout
-    con = _open(path, wait, on_wait)
+    con = open_connection(path, create=create, timeout=timeout, on_wait=on_wait)
     try:
         yield con
     finally:
         con.close()
+
+
+def open_connection(
+    path: Path | str,
+    *,
+    create: bool = False,
+    timeout: float | None = None,
+    on_wait: WaitCallback | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the database (same rules as ``connect``); the caller must close it soon."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise DatabaseMissingError(f"There is no database at {path}.")
+    wait = settings.lock_timeout() if timeout is None else timeout
+    return _open(path, wait, on_wait)
 
 
 @contextmanager

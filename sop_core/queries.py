@@ -108,9 +108,10 @@ def period_totals(
                coalesce(sum(CASE WHEN s.discount_depth > 0 THEN s.units END)
                         / nullif(sum(s.units), 0), 0) AS promoted_share
         FROM periods
-        LEFT JOIN sales_history s ON s.week BETWEEN periods.first AND periods.last
-        LEFT JOIN products p ON p.sku = s.sku
-        WHERE s.sku IS NULL OR ({_FAMILY_FILTER} AND {_CHANNEL_FILTER})
+        LEFT JOIN (
+            sales_history s JOIN products p ON p.sku = s.sku
+                AND {_FAMILY_FILTER} AND {_CHANNEL_FILTER}
+        ) ON s.week BETWEEN periods.first AND periods.last
         GROUP BY periods.period ORDER BY periods.period
         """,
         {**scope.parameters(), "last_week": last_week, "weeks": weeks},
@@ -242,17 +243,21 @@ def available_hours(
 
 
 def line_overview(
-    con: duckdb.DuckDBPyConnection, first_week: dt.date, weeks: int = 13
+    con: duckdb.DuckDBPyConnection, first_week: dt.date, weeks: int = 13, scope: Scope = Scope()
 ) -> pd.DataFrame:
     """One row per line: plant, name, hours, OEE, SKUs it makes, and the available hours over
-    the ``weeks`` starting ``first_week`` (standard plus calendar exceptions)."""
+    the ``weeks`` starting ``first_week`` (standard plus calendar exceptions). With a family
+    filter: only the lines that make that family."""
     lines = con.execute(
-        """
+        f"""
         SELECT l.line, l.plant, l.name, l.standard_hours_per_week, l.oee, l.changeover_hours,
                count(p.sku) AS skus
         FROM production_lines l LEFT JOIN products p ON p.default_line = l.line
-        GROUP BY ALL ORDER BY l.plant, l.line
-        """
+        GROUP BY ALL
+        HAVING len($families::VARCHAR[]) = 0 OR bool_or({_FAMILY_FILTER})
+        ORDER BY l.plant, l.line
+        """,
+        {"families": list(scope.families)},
     ).df()
     hours = available_hours(con, first_week, weeks)
     totals = hours.groupby("line", as_index=False).agg(
@@ -266,32 +271,73 @@ def line_overview(
 
 
 def line_utilisation_history(
-    con: duckdb.DuckDBPyConnection, last_week: dt.date, weeks: int = 52
+    con: duckdb.DuckDBPyConnection, last_week: dt.date, weeks: int = 52, scope: Scope = Scope()
 ) -> pd.DataFrame:
     """Hours each line would have needed to make what was sold, against its available hours.
 
     Needed hours = units sold / units per hour / OEE on the SKU's default line; changeovers
-    are not counted here. Columns: ``line, week, needed_hours, available_hours, utilisation``.
+    are not counted here. With a family filter, only that family's SKUs load the lines and
+    only the lines that make them are listed (the channel filter does not apply: lines make
+    for every channel). Columns: ``line, line_name, week, needed_hours, available_hours,
+    utilisation``.
     """
     first_week = last_week - dt.timedelta(days=7 * (weeks - 1))
     needed = con.execute(
-        """
+        f"""
         SELECT p.default_line AS line, s.week,
                sum(s.units / p.units_per_hour / l.oee) AS needed_hours
         FROM sales_history s
         JOIN products p USING (sku)
         JOIN production_lines l ON l.line = p.default_line
-        WHERE s.week BETWEEN $first AND $last AND p.units_per_hour > 0
+        WHERE s.week BETWEEN $first AND $last AND p.units_per_hour > 0 AND {_FAMILY_FILTER}
         GROUP BY ALL
         """,
-        {"first": first_week, "last": last_week},
+        {"first": first_week, "last": last_week, "families": list(scope.families)},
     ).df()
     hours = available_hours(con, first_week, weeks)
+    lines = con.execute(
+        f"""
+        SELECT l.line, l.name AS line_name FROM production_lines l
+        WHERE len($families::VARCHAR[]) = 0 OR l.line IN (
+            SELECT p.default_line FROM products p WHERE {_FAMILY_FILTER})
+        """,
+        {"families": list(scope.families)},
+    ).df()
+    hours = hours.merge(lines, on="line")
     merged = hours.merge(needed, on=["line", "week"], how="left").fillna({"needed_hours": 0.0})
     merged["utilisation"] = merged["needed_hours"] / merged["available_hours"].where(
         merged["available_hours"] > 0
     )
-    return merged[["line", "week", "needed_hours", "available_hours", "utilisation"]]
+    return merged[["line", "line_name", "week", "needed_hours", "available_hours", "utilisation"]]
+
+
+def hours_used(
+    con: duckdb.DuckDBPyConnection, last_week: dt.date, weeks: int = 52, scope: Scope = Scope()
+) -> pd.DataFrame:
+    """Line hours actually used (production actuals) against available hours, per line over
+    the ``weeks`` ending ``last_week``: ``line, hours_used, available_hours, utilisation``.
+    With a family filter, only that family's production counts."""
+    first_week = last_week - dt.timedelta(days=7 * (weeks - 1))
+    used = con.execute(
+        f"""
+        SELECT a.line, sum(a.hours_used) AS hours_used
+        FROM production_actuals a JOIN products p USING (sku)
+        WHERE a.week BETWEEN $first AND $last AND {_FAMILY_FILTER}
+        GROUP BY ALL
+        """,
+        {"first": first_week, "last": last_week, "families": list(scope.families)},
+    ).df()
+    hours = (
+        available_hours(con, first_week, weeks)
+        .groupby("line", as_index=False)["available_hours"]
+        .sum()
+    )
+    merged = hours.merge(used, on="line", how="inner" if scope.families else "left")
+    merged["hours_used"] = merged["hours_used"].fillna(0.0)
+    merged["utilisation"] = merged["hours_used"] / merged["available_hours"].where(
+        merged["available_hours"] > 0
+    )
+    return merged
 
 
 def busiest(utilisation: pd.DataFrame) -> pd.Series | None:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -70,7 +71,14 @@ class SampleConfig:
             raise InputError(f"--seed must be between 0 and {2**32 - 1} (got {self.seed}).")
         if not 13 <= self.future_weeks <= 104:
             raise InputError("future_weeks must be between 13 and 104.")
+        if self.skus * self.weeks > 1_300_000:
+            raise InputError(
+                f"--skus x --weeks is {self.skus * self.weeks:,}; the most a sample can hold "
+                "in memory here is 1,300,000 (for example 2,500 SKUs x 520 weeks)."
+            )
         as_of = self.as_of or dt.date.today()
+        if not dt.date(2000, 1, 1) <= as_of <= dt.date(2100, 12, 31):
+            raise InputError(f"--as-of must be between 2000-01-01 and 2100-12-31 (got {as_of}).")
         return SampleConfig(self.skus, self.weeks, self.seed, as_of, self.future_weeks)
 
 
@@ -286,7 +294,7 @@ def _product_names(rng: np.random.Generator, family: Family, count: int) -> list
     names = []
     for i in range(count):
         qualifier, product = combos[order[i % len(combos)]]
-        edition = "" if i < len(combos) else f" {chr(ord('A') + i // len(combos) - 1)}"
+        edition = "" if i < len(combos) else f" {i // len(combos) + 1}"
         names.append(" ".join(x for x in (qualifier, product, family.size) if x) + edition)
     return names
 
@@ -475,8 +483,13 @@ def generate(
     report(0.6, "Sizing production lines")
     hist = slice(0, n_hist)
     total_units = units.sum(axis=1)  # (sku, week)
+    # Average over the weeks each SKU was on sale (a new launch's weeks before launch do not
+    # count), so lines, speeds and batches are sized for what the SKU sells now.
     recent = slice(max(0, n_hist - 52), n_hist)
-    mean_recent = np.maximum(total_units[:, recent].mean(axis=1), 1.0)
+    selling = on_sale[:, recent]
+    mean_recent = np.maximum(
+        total_units[:, recent].sum(axis=1) / np.maximum(selling.sum(axis=1), 1), 1.0
+    )
     lines_total = max(len(FAMILIES), round(n_skus * 6 / 40))
     lines_per_family = _allocate(lines_total, family_counts.astype(float))
     line_codes, line_rows, line_of = [], [], np.zeros(n_skus, dtype=int)
@@ -512,7 +525,9 @@ def generate(
     standard_hours = np.maximum(
         standard_hours, shifts[np.searchsorted(shifts, 2.5 * changeovers / target).clip(0, 3)]
     )
-    scale = run_hours / (target * standard_hours - changeovers)
+    # A line with little to make (say, only an intermittent SKU) stays mostly idle rather than
+    # getting an absurdly slow speed.
+    scale = np.clip(run_hours / (target * standard_hours - changeovers), 0.4, 2.5)
     units_per_hour = np.maximum(np.round(speed * scale[line_of], -1), 10.0)
 
     variable_cost = np.round(start_price * rng.uniform(0.2, 0.32, n_skus) * 0.85, 2)
@@ -551,9 +566,11 @@ def generate(
     available = np.maximum(available, 0.0)
 
     # ---- production and inventory: a reorder-point policy with overtime up to 15% -----------
+    # Sales are the demand history; when stock runs out the shortfall is backordered and ships
+    # from later production, so stock on hand + backorders always balances with the flows.
     report(0.8, "Simulating production")
     demand = total_units[:, hist]
-    average = np.maximum(demand[:, -52:].mean(axis=1), 1.0)
+    average = mean_recent
     safety = 1.5 * average
     inventory_level = 4.0 * average
     produced = np.zeros((n_skus, n_hist))
@@ -574,8 +591,8 @@ def generate(
         need[order] = np.minimum(need[order], np.floor(room / batch_hours[order]))
         batches[:, w] = need
         produced[:, w] = need * batch_size
-        inventory_level = np.maximum(inventory_level + produced[:, w] - demand[:, w], 0.0)
-        on_hand[:, w] = inventory_level
+        inventory_level = inventory_level + produced[:, w] - demand[:, w]
+        on_hand[:, w] = np.maximum(inventory_level, 0.0)
 
     # ---- frames ------------------------------------------------------------------------------
     report(0.9, "Assembling tables")
@@ -662,6 +679,7 @@ def generate(
             "sku": skus,
             "pattern": pattern.astype(str),
             "base_weekly_units": np.round(base_units, 2),
+            "reference_price": start_price,
             "trend_per_year": trend,
             "price_elasticity": elasticity,
             "promo_depth_coefficient": depth_coefficient,
@@ -745,7 +763,7 @@ def _promotion_frame(
             "discount_depth": depth,
             "feature": feature,
             "display": display,
-            "status": np.where(start < n_hist, "past", "planned"),
+            "status": np.where(end < n_hist, "past", "planned"),
         }
     ).sort_values(["start_week", "sku", "channel"], ignore_index=True)
     frame.insert(0, "promotion_id", [f"P{i + 1:06d}" for i in range(len(frame))])
@@ -787,17 +805,36 @@ def write_tables(con, tables: dict[str, pd.DataFrame]) -> None:
             con.unregister("incoming_frame")
 
 
+def _swap_in(new_file: Path, path: Path, on_wait: db.WaitCallback | None) -> None:
+    """Move ``new_file`` to ``path``. While an old database is there, hold its lock across the
+    swap, so no other process is inside it (or writing its WAL) when it is replaced."""
+    holder = None
+    if path.exists():
+        try:
+            holder = db.open_connection(path, on_wait=on_wait)
+        except duckdb.Error:
+            holder = None  # not a DuckDB database: nothing can be inside it
+    try:
+        Path(f"{path}.wal").unlink(missing_ok=True)
+        os.replace(new_file, path)
+    finally:
+        if holder is not None:
+            holder.close()
+
+
 def build_sample_database(
     path: Path | str,
     config: SampleConfig | None = None,
     *,
     force: bool = False,
     progress: ProgressCallback | None = None,
+    on_wait: db.WaitCallback | None = None,
 ) -> dict[str, int]:
     """Build a sample database at ``path`` and return its row counts by table.
 
     The database is written to a temporary file next to ``path`` and moved into place only
-    when complete, so a crash or an error never leaves a half-built database behind.
+    when complete, so a crash or an error never leaves a half-built database behind. Replacing
+    an existing database waits (telling ``on_wait``) while another process uses it.
     """
     path = Path(path)
     if not path.parent.is_dir():
@@ -814,11 +851,7 @@ def build_sample_database(
             con.execute("BEGIN TRANSACTION")
             write_tables(con, tables)
             con.execute("COMMIT")
-        if path.exists():
-            # Make sure no other process is inside the old file while we swap it out.
-            db.wait_until_free(path)
-        Path(f"{path}.wal").unlink(missing_ok=True)
-        os.replace(temporary, path)
+        _swap_in(temporary, path, on_wait)
     finally:
         temporary.unlink(missing_ok=True)
         Path(f"{temporary}.wal").unlink(missing_ok=True)

@@ -118,6 +118,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             sku VARCHAR PRIMARY KEY,
             pattern VARCHAR NOT NULL,
             base_weekly_units DOUBLE NOT NULL,
+            reference_price DOUBLE NOT NULL,
             trend_per_year DOUBLE NOT NULL,
             price_elasticity DOUBLE NOT NULL,
             promo_depth_coefficient DOUBLE NOT NULL,
@@ -127,6 +128,86 @@ MIGRATIONS: tuple[Migration, ...] = (
             post_promo_dip DOUBLE NOT NULL,
             noise_cv DOUBLE NOT NULL,
             demand_probability DOUBLE NOT NULL
+        );
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        2,
+        "Forecast runs: rows, model per SKU, driver effects, backtests, channel shares",
+        """
+        CREATE SEQUENCE forecast_run_ids START 1;
+        CREATE TABLE forecast_runs (
+            run_id INTEGER PRIMARY KEY DEFAULT nextval('forecast_run_ids'),
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            fingerprint VARCHAR NOT NULL,
+            parameters VARCHAR NOT NULL,
+            horizon INTEGER NOT NULL CHECK (horizon > 0),
+            history_end DATE NOT NULL,
+            first_week DATE NOT NULL,
+            skus INTEGER NOT NULL,
+            skus_refit INTEGER NOT NULL,
+            reused_from INTEGER,
+            jobs INTEGER NOT NULL,
+            seconds_total DOUBLE NOT NULL,
+            seconds_prophet DOUBLE NOT NULL,
+            seconds_challengers DOUBLE NOT NULL
+        );
+        CREATE TABLE forecast_rows (
+            run_id INTEGER NOT NULL,
+            sku VARCHAR NOT NULL,
+            week DATE NOT NULL,
+            forecast DOUBLE NOT NULL CHECK (forecast >= 0),
+            lower_80 DOUBLE NOT NULL CHECK (lower_80 >= 0),
+            upper_80 DOUBLE NOT NULL,
+            lower_95 DOUBLE NOT NULL CHECK (lower_95 >= 0),
+            upper_95 DOUBLE NOT NULL,
+            model VARCHAR NOT NULL,
+            PRIMARY KEY (run_id, sku, week)
+        );
+        CREATE TABLE forecast_models (
+            run_id INTEGER NOT NULL,
+            sku VARCHAR NOT NULL,
+            series_type VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            history_weeks INTEGER NOT NULL,
+            refit BOOLEAN NOT NULL,
+            PRIMARY KEY (run_id, sku)
+        );
+        CREATE TABLE forecast_channel_shares (
+            run_id INTEGER NOT NULL,
+            sku VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            share DOUBLE NOT NULL CHECK (share >= 0 AND share <= 1),
+            PRIMARY KEY (run_id, sku, channel)
+        );
+        CREATE TABLE driver_effects (
+            run_id INTEGER NOT NULL,
+            sku VARCHAR NOT NULL,
+            driver VARCHAR NOT NULL,
+            estimate DOUBLE,
+            standard_error DOUBLE,
+            raw_estimate DOUBLE,
+            raw_standard_error DOUBLE,
+            source VARCHAR NOT NULL,
+            PRIMARY KEY (run_id, sku, driver)
+        );
+        CREATE TABLE backtest_results (
+            run_id INTEGER NOT NULL,
+            sku VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            horizon INTEGER NOT NULL,
+            origins INTEGER NOT NULL,
+            weeks INTEGER NOT NULL,
+            actual_sum DOUBLE NOT NULL,
+            abs_error_sum DOUBLE NOT NULL,
+            error_sum DOUBLE NOT NULL,
+            scaled_abs_error_sum DOUBLE,
+            PRIMARY KEY (run_id, sku, model, horizon)
         );
         """,
     ),
@@ -246,7 +327,9 @@ DATA_DICTIONARY: dict[str, tuple[str, dict[str, str]]] = {
         {
             "week": "Week key (Monday) of the week whose closing stock this is.",
             "sku": "SKU (`products.sku`).",
-            "units_on_hand": "Units on hand at the end of the week.",
+            "units_on_hand": "Units on hand at the end of the week. In the sample company a "
+            "shortfall is backordered and shipped from later production, so on-hand stock is "
+            "never negative.",
         },
     ),
     "promotions": (
@@ -261,7 +344,7 @@ DATA_DICTIONARY: dict[str, tuple[str, dict[str, str]]] = {
             "discount_depth": "Discount off the regular price (0-1).",
             "feature": "Feature support (0-1, share of stores or distribution).",
             "display": "Display support (0-1, share of stores).",
-            "status": "`past` (in the history) or `planned` (in the future).",
+            "status": "`past` (ended within the history) or `planned` (runs into the future).",
         },
     ),
     "price_changes": (
@@ -276,15 +359,25 @@ DATA_DICTIONARY: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "sample_truth": (
         "The sample generator's true driver values, so estimators can be checked against the "
-        "truth. Empty for a company's own data. Demand in week t for a SKU and channel is "
-        "`base x trend x season x holidays x (net_price / reference_price)^price_elasticity x "
-        "exp(promo_depth_coefficient x discount_depth) x (1 + feature_uplift x feature) x "
-        "(1 + display_uplift x display) x post-promotion dip x noise`.",
+        "truth. Empty for a company's own data. Expected demand in week t for a SKU in channel "
+        "c is `base_weekly_units x channel_share(c, t) x (1 + trend_per_year)^years x "
+        "season(family, t) x holidays(family, t) x launch_ramp(t) x (net_price(c, t) / "
+        "(reference_price x channel_price_factor(c)))^price_elasticity x "
+        "exp(promo_depth_coefficient x discount_depth(c, t)) x (1 + feature_uplift x "
+        "feature(c, t)) x (1 + display_uplift x display(c, t)) x (1 - post_promo_dip x "
+        "min(1, previous_depth / 0.25))`, times lognormal noise with `noise_cv`; units are a "
+        "Poisson draw of that. E-commerce's channel share grows over time; the launch ramp is "
+        "`1 - exp(-weeks_since_launch / 6)` for new SKUs and 1 otherwise; intermittent SKUs "
+        "have no season or holidays, and sell in a week with `demand_probability` (their "
+        "expected demand is divided by it). Channel price factors: retail 1.00, e-commerce "
+        "0.95, pharmacy 0.98.",
         {
             "sku": "SKU (`products.sku`).",
             "pattern": "`regular`, `new` (launched inside the history) or `intermittent`.",
             "base_weekly_units": "Underlying weekly units over all channels at the start of "
             "the history, before season and promotions.",
+            "reference_price": "List price at the start of the history: the price the price "
+            "effect is measured against.",
             "trend_per_year": "Growth per year (0.05 = +5% a year).",
             "price_elasticity": "Elasticity of units to the net price (negative).",
             "promo_depth_coefficient": "Extra log-uplift per unit of discount depth, on top "
@@ -301,6 +394,112 @@ DATA_DICTIONARY: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
 }
+
+
+DATA_DICTIONARY.update(
+    {
+        "forecast_runs": (
+            "One row per forecast refresh. Runs are kept: accuracy by forecast lag is measured "
+            "from them.",
+            {
+                "run_id": "Run number, increasing.",
+                "created_at": "When the run was made (UTC).",
+                "fingerprint": "Hash of the history and parameters; a refresh on the same data "
+                "and parameters reuses the run instead of refitting.",
+                "parameters": "The forecast settings as JSON.",
+                "horizon": "Weeks forecast after the history.",
+                "history_end": "Last history week (Monday) the run learnt from.",
+                "first_week": "First forecast week (Monday).",
+                "skus": "SKUs forecast.",
+                "skus_refit": "SKUs whose models were fitted in this run; the others were "
+                "unchanged and taken from the run in `reused_from`.",
+                "reused_from": "Run the unchanged SKUs were taken from (empty: none).",
+                "jobs": "Worker processes used.",
+                "seconds_total": "Wall time of the refresh.",
+                "seconds_prophet": "Wall time of the Prophet fits (final and backtest).",
+                "seconds_challengers": "Wall time of the challenger models.",
+            },
+        ),
+        "forecast_rows": (
+            "The baseline forecast of a run by SKU and week: no future promotion, prices at "
+            "today's regular level. Totals by family, brand or channel are sums of these rows.",
+            {
+                "run_id": "Run (`forecast_runs.run_id`).",
+                "sku": "SKU.",
+                "week": "Forecast week (Monday).",
+                "forecast": "Expected units (never negative).",
+                "lower_80": "Lower bound of the 80% interval.",
+                "upper_80": "Upper bound of the 80% interval.",
+                "lower_95": "Lower bound of the 95% interval.",
+                "upper_95": "Upper bound of the 95% interval.",
+                "model": "Model that served the SKU (as in `forecast_models.model`).",
+            },
+        ),
+        "forecast_models": (
+            "Which method served each SKU in a run, and why.",
+            {
+                "run_id": "Run.",
+                "sku": "SKU.",
+                "series_type": "`regular`, `new` (short history), `intermittent`, `zero` or "
+                "`flat`.",
+                "model": "`prophet`, `theta`, `ensemble` (mean of the two on the log scale), "
+                "`croston_sba`, `family_share`, `recent_mean`, `zero` or `flat`.",
+                "reason": "Why this method: the backtest result or the kind of series.",
+                "fingerprint": "Hash of the SKU's history and the parameters.",
+                "history_weeks": "Weeks of history the SKU has.",
+                "refit": "True when fitted in this run, false when taken from an earlier run.",
+            },
+        ),
+        "forecast_channel_shares": (
+            "How a run splits each SKU's forecast over channels (recent channel shares).",
+            {
+                "run_id": "Run.",
+                "sku": "SKU.",
+                "channel": "Channel.",
+                "share": "Share of the SKU's units (0-1); a SKU's shares add up to 1.",
+            },
+        ),
+        "driver_effects": (
+            "Promotion and price effects per SKU, estimated from the history by the Prophet "
+            "fit, then shrunk towards the family where a SKU's own estimate is uncertain. All "
+            "are effects on log units: `price_elasticity` is d log(units) / d log(net/list "
+            "price); `promo_depth` per unit of discount depth on top of the price effect; "
+            "`promo_10pct` the whole effect of a 10% discount (price and promotion together); "
+            "`feature`, `display` at full support; `post_promotion` per unit of the previous "
+            "week's discount depth.",
+            {
+                "run_id": "Run.",
+                "sku": "SKU.",
+                "driver": "`price_elasticity`, `promo_depth`, `promo_10pct`, `feature`, "
+                "`display` or `post_promotion`.",
+                "estimate": "The effect used for planning (after shrinkage); empty when the "
+                "data cannot tell.",
+                "standard_error": "Its standard error.",
+                "raw_estimate": "The SKU's own estimate before shrinkage.",
+                "raw_standard_error": "Its standard error.",
+                "source": "`sku` (own history), `sku+family` (shrunk), `family` (the SKU's "
+                "driver never varied: the family's value) or `unknown`.",
+            },
+        ),
+        "backtest_results": (
+            "Rolling-origin backtest sums per SKU, model and horizon (several origins); the "
+            "WAPE, bias and MASE are ratios of these sums.",
+            {
+                "run_id": "Run.",
+                "sku": "SKU.",
+                "model": "`prophet`, `theta`, `ensemble`, `seasonal_naive` or `selected`.",
+                "horizon": "Forecast horizon in weeks (13 or 26).",
+                "origins": "Number of forecast origins.",
+                "weeks": "Number of forecast weeks compared with actuals.",
+                "actual_sum": "Sum of actual units.",
+                "abs_error_sum": "Sum of absolute errors (WAPE = this / actual_sum).",
+                "error_sum": "Sum of errors, forecast minus actual (bias = this / actual_sum).",
+                "scaled_abs_error_sum": "Sum of absolute errors each divided by the origin's "
+                "seasonal-naive scale (MASE = this / weeks).",
+            },
+        ),
+    }
+)
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:

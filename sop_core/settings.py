@@ -62,9 +62,16 @@ def database_path() -> Path:
     return Path(DATABASE.value()).expanduser()
 
 
-def lock_timeout() -> float:
-    """Return the lock wait in seconds (a bad value falls back to the default)."""
+def seconds(setting: Setting) -> float:
+    """A setting holding seconds; a value that is not a number >= 0 falls back to the default
+    (a typo in an environment variable must not take the dashboard down)."""
     try:
-        return max(0.0, float(LOCK_TIMEOUT.value()))
+        value = float(setting.value())
     except ValueError:
-        return float(LOCK_TIMEOUT.default)
+        return float(setting.default)
+    return value if value >= 0 else float(setting.default)
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for another process to release the database."""
+    return seconds(LOCK_TIMEOUT)

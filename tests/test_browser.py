@@ -50,8 +50,17 @@ def server(sample_db_master: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         process, url = serve_streamlit(ROOT / "app.py", env, folder / "streamlit.log")
     except RuntimeError as error:
         pytest.fail(str(error))
+    _DATABASES[url] = database
     yield url
     stop(process)
+
+
+_DATABASES: dict[str, Path] = {}
+
+
+def server_database(url: str) -> Path:
+    """The database file the server at ``url`` uses."""
+    return _DATABASES[url]
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +90,11 @@ def test_every_page_opens_without_an_exception(server, browser):
     _assert_no_error_boxes(page, "Overview")
     page.screenshot(path=ARTIFACTS / "overview.png")
     if os.environ.get("SOP_UPDATE_SCREENSHOTS") == "1":
-        page.screenshot(path=ROOT / "docs" / "screenshot-overview.png")
+        small = browser.new_page(viewport={"width": 1280, "height": 760})
+        small.goto(server)
+        wait_for_page(small, "Overview")
+        small.screenshot(path=ROOT / "docs" / "screenshot-overview.png")
+        small.close()
 
     timings = {"first_render_seconds": round(first_render, 3), "pages": {}}
     for title in PAGE_TITLES[1:] + PAGE_TITLES[:1]:
@@ -130,4 +143,38 @@ def test_changing_the_filter_redraws_the_chart(server, browser):
     page.wait_for_selector(IDLE)
     _assert_no_error_boxes(page, "Demand review, makeup only")
     assert "family=makeup" in page.url
+    page.close()
+
+
+def test_a_cli_rebuild_while_the_app_is_open_shows_up_on_reload(server, browser, tmp_path):
+    """The scheduler's CLI and the open dashboard share the file: a write lands, the page
+    picks it up on the next load, and nobody sees a lock error."""
+    from playwright.sync_api import expect
+
+    from tests.helpers import run_cli
+
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server}/data")
+    wait_for_page(page, "Data")
+    tile = page.locator("[data-testid='stMetric']", has_text="Weekly sales rows")
+    before = tile.inner_text()
+    database = server_database(server)
+    result = run_cli(
+        "init",
+        "--db",
+        str(database),
+        "--skus",
+        "12",
+        "--weeks",
+        "110",
+        "--as-of",
+        "2026-11-25",
+        "--force",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    page.reload()
+    wait_for_page(page, "Data")
+    expect(tile).not_to_have_text(before, timeout=15_000)
+    _assert_no_error_boxes(page, "Data after a rebuild")
     page.close()

@@ -101,3 +101,42 @@ def test_info_waits_for_a_writer_in_another_process(sample_db: Path):
 def test_every_command_has_help(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0 and "usage:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["init", "--db", "{tmp}/x.duckdb", "--as-of", "0001-01-03"], "between 2000-01-01"),
+        (["init", "--db", "{tmp}/x.duckdb", "--skus", "5000", "--weeks", "520"], "1,300,000"),
+        (["dictionary", "--out", "/no/such/dir/d.md"], "No such file or directory"),
+        (["info", "--db", "{tmp}/empty.duckdb"], "without any tables"),
+    ],
+)
+def test_more_bad_input_gives_one_line(tmp_path: Path, arguments, message):
+    duckdb.connect(str(tmp_path / "empty.duckdb")).close()
+    result = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in arguments])
+    assert result.returncode != 0 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_force_replaces_a_file_that_is_not_a_database(tmp_path: Path):
+    path = tmp_path / "old.duckdb"
+    path.write_text("not a database")
+    result = run_cli(
+        "init", "--db", str(path), "--skus", "5", "--weeks", "104", "--force", "--quiet"
+    )
+    assert result.returncode == 0, result.stderr
+    assert run_cli("info", "--db", str(path), "--json").returncode == 0
+
+
+def test_init_force_waits_for_a_reader_and_says_so(sample_db: Path):
+    holder = hold_lock(sample_db, 2.0)
+    result = run_cli(
+        "init", "--db", str(sample_db), "--skus", "6", "--weeks", "104", "--force", "--quiet"
+    )
+    holder.wait(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert "waiting" in result.stderr
+    con = duckdb.connect(str(sample_db))
+    assert con.execute("SELECT count(*) FROM products").fetchone()[0] == 6
+    con.close()

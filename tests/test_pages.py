@@ -9,6 +9,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import AS_OF
 from tests.helpers import hold_lock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +84,7 @@ def test_demand_review_switches_to_revenue(app_env):
     assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "Units"
     at.segmented_control(key="demand_measure").set_value("revenue").run()
     assert not at.exception
-    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "Revenue"
+    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "Revenue (EUR)"
     assert len(at.dataframe[0].value) == 15  # 5 families x 3 channels
 
 
@@ -93,7 +94,7 @@ def test_supply_shows_every_line_and_the_peak_overload(app_env):
     assert metrics(at)["Production lines"] == str(lines)
     heat = figures(at)[0]["data"][0]
     assert heat["type"] == "heatmap" and len(heat["y"]) == lines
-    assert int(metrics(at)["Overloaded line-weeks, 52 weeks"]) > 0
+    assert int(metrics(at)["Overloaded weeks, last 52 weeks"]) > 0
 
 
 def test_data_page_counts_rows(app_env):
@@ -104,12 +105,34 @@ def test_data_page_counts_rows(app_env):
     assert table["products"] == 40
 
 
-def test_filter_is_kept_in_the_url(app_env):
+def test_filter_survives_a_page_switch(app_env):
     at = open_app()
     at.sidebar.multiselect(key="family").set_value(["makeup", "skincare"]).run()
     at.switch_page("pages/promotions.py").run()
     assert not at.exception
     assert at.sidebar.multiselect(key="family").value == ["makeup", "skincare"]
+
+
+def test_a_filter_that_empties_a_period_shows_zeros(tmp_path: Path, monkeypatch):
+    # With 5 SKUs and seed 1 the only haircare SKU is a new launch: nothing a year ago.
+    from sop_core.sample import SampleConfig, build_sample_database
+
+    path = tmp_path / "tiny.duckdb"
+    build_sample_database(path, SampleConfig(skus=5, seed=1, as_of=AS_OF))
+    monkeypatch.setenv("SOP_DB", str(path))
+    at = open_app()
+    at.sidebar.multiselect(key="family").set_value(["haircare"]).run()
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert not at.error, (page, [e.value for e in at.error])
+
+
+def test_the_file_is_free_after_a_render(app_env):
+    open_app("pages/supply.py")
+    holder = hold_lock(app_env, 0.1)  # fails at once if the app kept the file open
+    holder.wait(timeout=10)
+    assert holder.returncode == 0
 
 
 def test_first_start_builds_the_sample_database(tmp_path: Path, monkeypatch):

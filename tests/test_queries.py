@@ -121,3 +121,19 @@ def test_production_vs_sales_by_family(con):
     made = queries.production_vs_sales(con, Scope(), LAST, 13)
     assert len(made) == 5
     assert (made["units_produced"] > 0).all() and (made["units_sold"] > 0).all()
+
+
+def test_a_filter_matching_nothing_gives_zero_not_a_missing_period(con):
+    totals = queries.period_totals(con, Scope(families=("no such family",)), LAST, 13)
+    assert list(totals["period"]) == ["current", "last_year"]
+    assert (totals["units"] == 0).all()
+
+
+def test_family_filter_limits_lines_and_their_load(con):
+    everything = queries.line_utilisation_history(con, LAST, 13)
+    fragrance = queries.line_utilisation_history(con, LAST, 13, Scope(families=("fragrance",)))
+    assert set(fragrance["line"]) < set(everything["line"])
+    lines = queries.line_overview(con, LAST, 13, Scope(families=("fragrance",)))
+    assert set(lines["line"]) == set(fragrance["line"])
+    used = queries.hours_used(con, LAST, 52)
+    assert (used["utilisation"] > 0.3).all() and (used["utilisation"] < 1.3).all()

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -121,12 +122,58 @@ def test_holiday_peaks(sales):
     assert (total[black_friday_weeks] > 1.3 * total.median()).all()
 
 
-def test_truth_has_negative_elasticities_and_positive_uplifts(tables):
-    truth = tables["sample_truth"]
-    assert {"sku", "price_elasticity", "promo_uplift_per_10pct_discount"} <= set(truth.columns)
-    assert (truth["price_elasticity"] < 0).all()
-    assert (truth["promo_uplift_per_10pct_discount"] > 0).all()
-    assert set(truth["sku"]) == set(tables["products"]["sku"])
+def test_observed_promotion_lift_matches_the_truth(tables, sales):
+    """Depth-only promotions (no feature, display or holiday) lift sales by the true amount:
+    the truth table describes the data."""
+    truth = tables["sample_truth"].set_index("sku")
+    regular = truth.index[truth["pattern"] == "regular"]
+    frame = sales[sales["sku"].isin(regular) & ~sales["week"].dt.month.isin([11, 12])]
+    base = (
+        frame[frame["discount_depth"] == 0]
+        .groupby(["sku", "channel", "quarter"])["units"]
+        .median()
+        .rename("base")
+    )
+    plain = frame[
+        (frame["discount_depth"] > 0) & (frame["feature"] == 0) & (frame["display"] == 0)
+    ].join(base, on=["sku", "channel", "quarter"])
+    observed = plain["units"] / plain["base"]
+    elasticity = truth.loc[plain["sku"], "price_elasticity"].to_numpy()
+    depth_coefficient = truth.loc[plain["sku"], "promo_depth_coefficient"].to_numpy()
+    expected = (1 - plain["discount_depth"]) ** elasticity * np.exp(
+        depth_coefficient * plain["discount_depth"]
+    )
+    assert (observed / expected).median() == pytest.approx(1.0, abs=0.12)
+    assert set(truth.index) == set(tables["products"]["sku"])
+
+
+def test_stock_flows_balance(tables):
+    made = tables["production_actuals"].groupby(["sku", "week"])["units_produced"].sum()
+    sold = tables["sales_history"].groupby(["sku", "week"])["units"].sum()
+    stock = tables["inventory"].set_index(["sku", "week"])["units_on_hand"].sort_index()
+    frame = pd.DataFrame({"stock": stock}).join(made.rename("made")).join(sold.rename("sold"))
+    frame = frame.fillna(0.0)
+    frame["before"] = frame.groupby(level="sku")["stock"].shift(1)
+    steady = frame[(frame["before"] > 0) & (frame["stock"] > 0)]
+    assert len(steady) > 1000
+    balance = steady["before"] + steady["made"] - steady["sold"] - steady["stock"]
+    assert np.abs(balance).max() < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("skus", "seed", "weeks"), [(5, 0, 104), (5, 1, 160), (17, 3, 160), (60, 42, 200)]
+)
+def test_other_sizes_and_seeds_hold_together(tmp_path: Path, skus, seed, weeks):
+    path = tmp_path / "s.duckdb"
+    build_sample_database(path, SampleConfig(skus=skus, seed=seed, weeks=weeks, as_of=AS_OF))
+    con = duckdb.connect(str(path))
+    load = queries.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
+    speeds = con.execute("SELECT min(units_per_hour) FROM products").fetchone()[0]
+    con.close()
+    # No line is overloaded most of the year (new launches are sized by their selling weeks).
+    typical = load[load["available_hours"] > 0].groupby("line")["utilisation"].median()
+    assert (typical < 1.0).all(), typical
+    assert speeds > 10
 
 
 def test_new_launches_and_intermittent_items(tables, sales):

@@ -52,3 +52,12 @@ def test_sop_core_never_imports_streamlit():
                 else []
             )
             assert not any(n.split(".")[0] == "streamlit" for n in names), module.name
+
+
+def test_a_bad_number_in_a_setting_falls_back_to_the_default(monkeypatch):
+    monkeypatch.setenv("SOP_CACHE_TTL", "5min")
+    assert settings.seconds(settings.CACHE_TTL) == 300.0
+    monkeypatch.setenv("SOP_LOCK_TIMEOUT", "-4")
+    assert settings.lock_timeout() == 30.0
+    monkeypatch.setenv("SOP_LOCK_TIMEOUT", "2.5")
+    assert settings.lock_timeout() == 2.5

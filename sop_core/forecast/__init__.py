@@ -1,0 +1,1 @@
+"""Demand forecasting: Prophet baseline with drivers, challengers, backtests, stored runs."""

@@ -1,0 +1,141 @@
+"""Challengers and methods for odd series: seasonal naive, statsforecast's Theta, a
+Croston-type method for intermittent demand, and family share for new launches.
+
+Each returns weekly forecasts with 80% and 95% bounds as a ``Forecast``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+SEASON = 52
+QUANTILES = (0.025, 0.10, 0.90, 0.975)
+
+
+@dataclass
+class Forecast:
+    """Weekly forecast of one SKU: the point and the 95%/80% bounds, all in units."""
+
+    point: np.ndarray
+    lower_95: np.ndarray
+    lower_80: np.ndarray
+    upper_80: np.ndarray
+    upper_95: np.ndarray
+
+    @classmethod
+    def flat(cls, value: float, horizon: int, spread: float = 0.0) -> Forecast:
+        point = np.full(horizon, max(value, 0.0))
+        low, high = np.maximum(point - spread, 0.0), point + spread
+        return cls(point, low, low, high, high)
+
+    def scaled(self, factor: np.ndarray | float) -> Forecast:
+        return Forecast(*(np.maximum(a * factor, 0.0) for a in self.arrays()))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.point, self.lower_95, self.lower_80, self.upper_80, self.upper_95)
+
+    def clipped(self) -> Forecast:
+        """No negative values, and bounds that enclose the point."""
+        point = np.maximum(np.nan_to_num(self.point), 0.0)
+        lower_95 = np.minimum(np.maximum(np.nan_to_num(self.lower_95), 0.0), point)
+        lower_80 = np.clip(np.nan_to_num(self.lower_80), lower_95, point)
+        upper_80 = np.maximum(np.nan_to_num(self.upper_80), point)
+        upper_95 = np.maximum(np.nan_to_num(self.upper_95), upper_80)
+        return Forecast(point, lower_95, lower_80, upper_80, upper_95)
+
+
+def seasonal_naive(history: np.ndarray, horizon: int) -> np.ndarray:
+    """The value of the same week a year earlier (or the last value with less than a year)."""
+    if len(history) >= SEASON:
+        last_year = history[-SEASON:]
+        return np.resize(last_year, horizon) if horizon > SEASON else last_year[:horizon].copy()
+    return np.full(horizon, history[-1] if len(history) else 0.0)
+
+
+def seasonal_naive_scale(history: np.ndarray) -> float:
+    """MASE denominator: mean absolute seasonal difference of the training data (lag 1 with
+    less than a year and a week)."""
+    lag = SEASON if len(history) > SEASON else 1
+    if len(history) <= lag:
+        return float("nan")
+    scale = float(np.mean(np.abs(history[lag:] - history[:-lag])))
+    return scale if scale > 0 else float("nan")
+
+
+def croston_sba(history: np.ndarray, horizon: int, alpha: float = 0.1) -> Forecast:
+    """Syntetos-Boylan approximation of Croston's method for intermittent demand.
+
+    Smooths the non-zero demand sizes and the intervals between them; the weekly rate is
+    ``(1 - alpha / 2) * size / interval``. Bounds are the empirical quantiles of the last year's
+    weekly demand (they are not centred on the rate, because single weeks are lumpy).
+    """
+    nonzero = np.flatnonzero(history > 0)
+    if len(nonzero) == 0:
+        return Forecast.flat(0.0, horizon)
+    size, interval = float(history[nonzero[0]]), float(nonzero[0] + 1)
+    for previous, current in itertools.pairwise(nonzero):
+        size += alpha * (history[current] - size)
+        interval += alpha * ((current - previous) - interval)
+    rate = (1 - alpha / 2) * size / max(interval, 1.0)
+    recent = history[-SEASON:]
+    q = np.quantile(recent, QUANTILES)
+    point = np.full(horizon, rate)
+    return Forecast(point, *(np.full(horizon, v) for v in q)).clipped()
+
+
+def empirical_bounds(point: np.ndarray, log_errors: np.ndarray) -> Forecast:
+    """Bounds from the quantiles of past log-scale errors, applied around ``point``."""
+    if len(log_errors) < 8:
+        log_errors = np.array([-0.3, 0.3])
+    q = np.quantile(log_errors, QUANTILES)
+    base = np.log1p(np.maximum(point, 0.0))
+    bounds = [np.expm1(base + v) for v in q]
+    return Forecast(point, *bounds).clipped()
+
+
+def theta_forecasts(
+    series: list[np.ndarray], weeks_end: list[np.datetime64], horizon: int, jobs: int
+) -> list[Forecast | None]:
+    """statsforecast's Theta (seasonal, 52 weeks) for many series at once.
+
+    ``series[i]`` ends with the week ``weeks_end[i]``. Series shorter than two seasons are
+    fitted without seasonality. Returns None where the model could not be fitted.
+    """
+    os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
+    from statsforecast import StatsForecast
+    from statsforecast.models import Theta
+
+    results: list[Forecast | None] = [None] * len(series)
+    for seasonal in (True, False):
+        chosen = [
+            i for i, s in enumerate(series) if (len(s) >= 2 * SEASON) == seasonal and len(s) >= 8
+        ]
+        if not chosen:
+            continue
+        frames = []
+        for i in chosen:
+            end = pd.Timestamp(weeks_end[i])
+            weeks = pd.date_range(end=end, periods=len(series[i]), freq="7D")
+            frames.append(pd.DataFrame({"unique_id": i, "ds": weeks, "y": series[i]}))
+        data = pd.concat(frames, ignore_index=True)
+        model = Theta(season_length=SEASON if seasonal else 1)
+        engine = StatsForecast(models=[model], freq="7D", n_jobs=max(1, jobs))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = engine.forecast(df=data, h=horizon, level=[80, 95])
+        for uid, rows in out.groupby("unique_id", sort=False):
+            rows = rows.sort_values("ds")
+            results[int(uid)] = Forecast(
+                rows["Theta"].to_numpy(),
+                rows["Theta-lo-95"].to_numpy(),
+                rows["Theta-lo-80"].to_numpy(),
+                rows["Theta-hi-80"].to_numpy(),
+                rows["Theta-hi-95"].to_numpy(),
+            ).clipped()
+    return results

@@ -1,0 +1,165 @@
+"""The weekly demand history as arrays: one row per SKU, one column per week.
+
+The forecast works per SKU over all channels. Promotion and price drivers are recorded per
+channel; they are combined with each SKU's channel weights (its share of units over the
+history), so a promotion in a channel that sells little counts for little. Weeks inside a SKU's
+life without a row are weeks without sales.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+# Driver regressors, in the order the model receives them.
+DRIVERS = ("discount_depth", "feature", "display", "log_price_ratio", "post_promotion")
+
+
+@dataclass
+class Panel:
+    """Weekly history of every SKU on one week grid.
+
+    ``units`` is ``(SKUs, weeks)`` with NaN before a SKU's first week; ``drivers`` is
+    ``(SKUs, weeks, len(DRIVERS))``, NaN where unknown; ``channel_units`` is
+    ``(SKUs, channels, weeks)``.
+    """
+
+    skus: np.ndarray
+    families: np.ndarray
+    brands: np.ndarray
+    weeks: np.ndarray  # datetime64[D]
+    channels: np.ndarray
+    units: np.ndarray
+    channel_units: np.ndarray
+    drivers: np.ndarray
+    first_index: np.ndarray
+    # Channel-weighted log(1 - discount depth): how a discount moves the net price, used to set
+    # the price ratio in weeks where a discount is planned.
+    discount_log_ratio: np.ndarray
+    has_prices: bool
+    has_promotions: bool
+
+    @property
+    def history_end(self) -> np.datetime64:
+        return self.weeks[-1]
+
+    def series(self, row: int, end: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Weeks and units of one SKU from its first week up to (not including) ``end``."""
+        stop = len(self.weeks) if end is None else end
+        start = self.first_index[row]
+        return self.weeks[start:stop], self.units[row, start:stop]
+
+    def fingerprints(self, salt: str) -> list[str]:
+        """A hash per SKU of everything its forecast depends on, plus ``salt`` (parameters)."""
+        result = []
+        for row, sku in enumerate(self.skus):
+            digest = hashlib.sha256(salt.encode())
+            digest.update(str(sku).encode())
+            digest.update(self.weeks[self.first_index[row] :].tobytes())
+            digest.update(np.nan_to_num(self.units[row], nan=-1.0).tobytes())
+            digest.update(np.nan_to_num(self.drivers[row], nan=-9.0).tobytes())
+            result.append(digest.hexdigest()[:32])
+        return result
+
+
+def load_panel(con: duckdb.DuckDBPyConnection) -> Panel:
+    """Read ``sales_history`` and ``products`` into a ``Panel``."""
+    rows = con.execute(
+        """
+        SELECT s.week, s.sku, s.channel, s.units, s.net_price, s.list_price,
+               s.discount_depth, s.feature, s.display
+        FROM sales_history s
+        ORDER BY s.sku, s.week, s.channel
+        """
+    ).df()
+    products = con.execute("SELECT sku, family, brand FROM products").df().set_index("sku")
+    return panel_from_frame(rows, products)
+
+
+def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
+    """Build a ``Panel`` from sales rows (``week, sku, channel, units`` and optional driver
+    columns) and products indexed by SKU (``family``, ``brand``)."""
+    if rows.empty:
+        raise ValueError("There is no sales history to forecast.")
+    weeks_all = pd.to_datetime(rows["week"]).values.astype("datetime64[D]")
+    first, last = weeks_all.min(), weeks_all.max()
+    weeks = np.arange(first, last + np.timedelta64(1, "D"), np.timedelta64(7, "D"))
+    skus = np.array(sorted(rows["sku"].unique()), dtype=object)
+    channels = np.array(sorted(rows["channel"].unique()), dtype=object)
+    sku_index = pd.Index(skus).get_indexer(rows["sku"])
+    channel_index = pd.Index(channels).get_indexer(rows["channel"])
+    week_index = ((weeks_all - first) / np.timedelta64(7, "D")).astype(int)
+    n, c, w = len(skus), len(channels), len(weeks)
+
+    def grid(column: str, fill: float) -> np.ndarray:
+        values = np.full((n, c, w), fill)
+        if column in rows:
+            values[sku_index, channel_index, week_index] = rows[column].astype(float).to_numpy()
+        return values
+
+    channel_units = np.nan_to_num(grid("units", 0.0), nan=0.0)
+    present = np.zeros((n, c, w), dtype=bool)
+    present[sku_index, channel_index, week_index] = True
+    any_row = present.any(axis=1)
+    first_index = np.where(any_row.any(axis=1), any_row.argmax(axis=1), w - 1)
+    alive = np.arange(w)[None, :] >= first_index[:, None]
+    units = np.where(alive, channel_units.sum(axis=1), np.nan)
+
+    # Channel weights: each SKU's share of units by channel over its history.
+    totals = channel_units.sum(axis=2)
+    weights = totals / np.maximum(totals.sum(axis=1, keepdims=True), 1e-12)
+    weights = np.where(totals.sum(axis=1, keepdims=True) > 0, weights, 1.0 / c)
+
+    def weighted(values: np.ndarray) -> np.ndarray:
+        return np.einsum("nc,ncw->nw", weights, np.nan_to_num(values, nan=0.0))
+
+    depth = grid("discount_depth", 0.0)
+    has_promotions = bool({"discount_depth", "feature", "display"} & set(rows.columns)) and bool(
+        np.nan_to_num(depth).any()
+        or np.nan_to_num(grid("feature", 0.0)).any()
+        or np.nan_to_num(grid("display", 0.0)).any()
+    )
+    net, listed = grid("net_price", np.nan), grid("list_price", np.nan)
+    ratio = np.log(net / listed)
+    ratio = np.where(np.isfinite(ratio), ratio, np.nan)
+    has_prices = bool(np.isfinite(ratio).any())
+    if has_prices:
+        # A channel without a price that week takes the SKU's typical ratio in that channel.
+        typical = np.nanmedian(np.where(np.isfinite(ratio), ratio, np.nan), axis=2, keepdims=True)
+        ratio = np.where(np.isfinite(ratio), ratio, np.nan_to_num(typical, nan=0.0))
+    depth = np.nan_to_num(depth, nan=0.0)
+    previous = np.concatenate([np.zeros((n, c, 1)), depth[:, :, :-1]], axis=2)
+    post = np.where(depth == 0, previous, 0.0)
+
+    drivers = np.stack(
+        [
+            weighted(depth),
+            weighted(grid("feature", 0.0)),
+            weighted(grid("display", 0.0)),
+            weighted(ratio) if has_prices else np.full((n, w), np.nan),
+            weighted(post),
+        ],
+        axis=2,
+    )
+    if not has_promotions:
+        drivers[:, :, [0, 1, 2, 4]] = np.nan
+    drivers[~alive] = np.nan
+    known = products.reindex(skus)
+    return Panel(
+        skus=skus,
+        families=known["family"].fillna("unassigned").to_numpy(dtype=object),
+        brands=known["brand"].fillna("unassigned").to_numpy(dtype=object),
+        weeks=weeks,
+        channels=channels,
+        units=units,
+        channel_units=channel_units,
+        drivers=drivers,
+        first_index=first_index,
+        discount_log_ratio=weighted(np.log1p(-np.minimum(depth, 0.99))),
+        has_prices=has_prices,
+        has_promotions=has_promotions,
+    )

@@ -1,0 +1,648 @@
+"""Forecast runs in DuckDB: refresh (or reuse), store, and read back.
+
+A refresh reads the history, closes the database while it fits, and writes the whole run in
+one transaction at the end, so the dashboard and other commands can use the file meanwhile and
+a failure leaves no partial run. Same data and parameters: the stored run is returned without
+refitting. Only some SKUs changed: only those are refit, the rest are taken from the previous
+run with the same parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sop_core import db
+from sop_core.errors import InputError
+from sop_core.forecast.classical import Forecast
+from sop_core.forecast.engine import (
+    BacktestSums,
+    ForecastSettings,
+    Progress,
+    SkuForecast,
+    forecast_panel,
+)
+from sop_core.forecast.panel import Panel, load_panel
+
+# Driver effects stored per SKU: the model's regressor they come from (None: derived).
+DRIVER_SOURCES = {
+    "price_elasticity": "log_price_ratio",
+    "promo_depth": "discount_depth",
+    "promo_10pct": None,
+    "feature": "feature",
+    "display": "display",
+    "post_promotion": "post_promotion",
+}
+LOG_90 = float(np.log(0.9))
+MIN_FAMILY_SPREAD = 0.05
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a refresh did."""
+
+    run_id: int
+    reused: bool
+    skus: int
+    skus_refit: int
+    seconds: float
+    models: dict[str, int]
+    history_end: str
+
+
+def run_fingerprint(panel: Panel, settings: ForecastSettings, sku_prints: list[str]) -> str:
+    digest = hashlib.sha256(settings.to_json().encode())
+    digest.update(str(panel.history_end).encode())
+    for value in sku_prints:
+        digest.update(value.encode())
+    return digest.hexdigest()[:32]
+
+
+def refresh_forecast(
+    path: Path | str,
+    settings: ForecastSettings | None = None,
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    on_wait: db.WaitCallback | None = None,
+    reuse: bool = True,
+) -> RunSummary:
+    """Run the forecast for the database at ``path`` (or reuse a stored run).
+
+    Parameters
+    ----------
+    settings
+        Forecast settings (horizon, backtest origins, Prophet settings...).
+    jobs
+        Fits run at once (default: the machine's cores).
+    progress
+        Told ``(fraction_done, message)`` as the run goes.
+    on_wait
+        Told when another process holds the database.
+    reuse
+        Reuse stored work where data and parameters are unchanged.
+    """
+    settings = settings or ForecastSettings()
+    if not 1 <= settings.horizon <= 104:
+        raise InputError(f"--horizon must be between 1 and 104 weeks (got {settings.horizon}).")
+    report = progress or (lambda fraction, message: None)
+    started = time.perf_counter()
+    report(0.0, "Reading the history")
+    db.ensure_schema(path)
+    with db.connect(path, on_wait=on_wait) as con:
+        try:
+            panel = load_panel(con)
+        except ValueError as error:
+            raise InputError(str(error)) from None
+        parameters = settings.to_json()
+        prints = panel.fingerprints(parameters + str(panel.history_end))
+        fingerprint = run_fingerprint(panel, settings, prints)
+        same = con.execute(
+            "SELECT run_id FROM forecast_runs WHERE fingerprint = ? ORDER BY run_id DESC LIMIT 1",
+            [fingerprint],
+        ).fetchone()
+        if same and reuse:
+            report(1.0, "Unchanged data: reusing the stored forecast")
+            return _summary(con, same[0], True, time.perf_counter() - started)
+        previous = con.execute(
+            "SELECT run_id FROM forecast_runs WHERE parameters = ? ORDER BY run_id DESC LIMIT 1",
+            [parameters],
+        ).fetchone()
+        reused: dict[int, SkuForecast] = {}
+        if previous and reuse:
+            reused = _load_unchanged(con, previous[0], panel, prints)
+
+    results, timings = forecast_panel(panel, settings, jobs=jobs, reused=reused, progress=report)
+    for row, result in results.items():
+        result.fingerprint = prints[row]
+    drivers = shrink_drivers(panel, results)
+    shares = channel_shares(panel)
+    report(0.97, "Saving the run")
+    seconds = time.perf_counter() - started
+    with db.transaction(path, on_wait=on_wait) as con:
+        run_id = _write_run(
+            con,
+            panel,
+            settings,
+            fingerprint,
+            results,
+            drivers,
+            shares,
+            reused_from=previous[0] if reused else None,
+            jobs=jobs,
+            seconds=seconds,
+            timings=timings,
+        )
+    with db.connect(path, on_wait=on_wait) as con:
+        summary = _summary(con, run_id, False, time.perf_counter() - started)
+    report(1.0, "Done")
+    return summary
+
+
+def _summary(
+    con: duckdb.DuckDBPyConnection, run_id: int, reused: bool, seconds: float
+) -> RunSummary:
+    skus, refit, history_end = con.execute(
+        "SELECT skus, skus_refit, history_end FROM forecast_runs WHERE run_id = ?", [run_id]
+    ).fetchone()
+    models = dict(
+        con.execute(
+            "SELECT model, count(*) FROM forecast_models WHERE run_id = ? GROUP BY model "
+            "ORDER BY count(*) DESC",
+            [run_id],
+        ).fetchall()
+    )
+    return RunSummary(
+        run_id, reused, skus, 0 if reused else refit, seconds, models, str(history_end)
+    )
+
+
+def channel_shares(panel: Panel, weeks: int = 13) -> pd.DataFrame:
+    """Each SKU's channel shares over its last ``weeks`` (whole history if it sold nothing)."""
+    recent = panel.channel_units[:, :, -weeks:].sum(axis=2)
+    whole = panel.channel_units.sum(axis=2)
+    use = np.where(recent.sum(axis=1, keepdims=True) > 0, recent, whole)
+    total = use.sum(axis=1, keepdims=True)
+    shares = np.where(total > 0, use / np.maximum(total, 1e-12), 1.0 / len(panel.channels))
+    s_idx, c_idx = np.meshgrid(
+        np.arange(len(panel.skus)), np.arange(len(panel.channels)), indexing="ij"
+    )
+    return pd.DataFrame(
+        {
+            "sku": panel.skus[s_idx.ravel()],
+            "channel": panel.channels[c_idx.ravel()],
+            "share": shares.ravel(),
+        }
+    )
+
+
+def _raw_drivers(result: SkuForecast) -> dict[str, tuple[float, float]]:
+    raw = {}
+    for driver, regressor in DRIVER_SOURCES.items():
+        if regressor and regressor in result.drivers:
+            raw[driver] = result.drivers[regressor]
+    if "price_elasticity" in raw and "promo_depth" in raw:
+        (d, d_se), (e, e_se) = raw["promo_depth"], raw["price_elasticity"]
+        variance = (
+            0.01 * d_se**2 + LOG_90**2 * e_se**2 + 2 * 0.1 * LOG_90 * result.driver_covariance
+        )
+        raw["promo_10pct"] = (0.1 * d + LOG_90 * e, float(np.sqrt(max(variance, 1e-12))))
+    elif "promo_depth" in raw:
+        d, d_se = raw["promo_depth"]
+        raw["promo_10pct"] = (0.1 * d, 0.1 * d_se)
+    return raw
+
+
+def shrink_drivers(panel: Panel, results: dict[int, SkuForecast]) -> pd.DataFrame:
+    """Shrink each SKU's driver estimates towards its family (empirical Bayes).
+
+    Within a family (or across all SKUs when the family has fewer than three estimates), the
+    spread of true effects is estimated as the variance of the estimates minus their average
+    squared standard error; each SKU's estimate is then weighted against the family mean by
+    their precisions. A SKU whose driver never varied takes the family's value. Drivers the data
+    does not hold at all (no prices, no promotions) stay unknown.
+    """
+    available = {
+        "price_elasticity": panel.has_prices,
+        "promo_10pct": panel.has_promotions,
+        "promo_depth": panel.has_promotions,
+        "feature": panel.has_promotions,
+        "display": panel.has_promotions,
+        "post_promotion": panel.has_promotions,
+    }
+    raw = {row: _raw_drivers(result) for row, result in results.items()}
+    rows_out = []
+    for driver in DRIVER_SOURCES:
+        estimates = {row: values[driver] for row, values in raw.items() if driver in values}
+        pooled = _family_prior(list(estimates.values()))
+        by_family: dict[str, tuple[float, float]] = {}
+        for family in set(panel.families):
+            members = [estimates[r] for r in estimates if panel.families[r] == family]
+            by_family[family] = _family_prior(members) if len(members) >= 3 else pooled
+        for row, result in results.items():
+            if not available[driver] or pooled is None:
+                rows_out.append((result.sku, driver, None, None, None, None, "unknown"))
+                continue
+            mean, spread = by_family[panel.families[row]] or pooled
+            if row in estimates:
+                value, se = estimates[row]
+                precision = 1 / max(se, 1e-6) ** 2 + 1 / spread**2
+                shrunk = (value / max(se, 1e-6) ** 2 + mean / spread**2) / precision
+                own_weight = (1 / max(se, 1e-6) ** 2) / precision
+                source = "sku" if own_weight >= 0.9 else "sku+family"
+                rows_out.append((result.sku, driver, shrunk, precision**-0.5, value, se, source))
+            else:
+                rows_out.append((result.sku, driver, mean, spread, None, None, "family"))
+    return pd.DataFrame(
+        rows_out,
+        columns=[
+            "sku",
+            "driver",
+            "estimate",
+            "standard_error",
+            "raw_estimate",
+            "raw_standard_error",
+            "source",
+        ],
+    )
+
+
+def _family_prior(estimates: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Mean and spread of true effects behind a set of (estimate, standard error)."""
+    if not estimates:
+        return None
+    values = np.array([e for e, _ in estimates])
+    errors = np.array([s for _, s in estimates])
+    spread2 = max(float(np.var(values)) - float(np.mean(errors**2)), MIN_FAMILY_SPREAD**2)
+    for _ in range(3):
+        weights = 1 / (errors**2 + spread2)
+        mean = float(np.sum(weights * values) / np.sum(weights))
+        spread2 = max(
+            float(np.sum(weights * ((values - mean) ** 2 - errors**2)) / np.sum(weights)),
+            MIN_FAMILY_SPREAD**2,
+        )
+    return mean, float(np.sqrt(spread2))
+
+
+def _write_run(
+    con: duckdb.DuckDBPyConnection,
+    panel: Panel,
+    settings: ForecastSettings,
+    fingerprint: str,
+    results: dict[int, SkuForecast],
+    drivers: pd.DataFrame,
+    shares: pd.DataFrame,
+    *,
+    reused_from: int | None,
+    jobs: int | None,
+    seconds: float,
+    timings: dict[str, float],
+) -> int:
+    horizon = settings.horizon
+    first_week = panel.history_end + np.timedelta64(7, "D")
+    run_id = con.execute(
+        """
+        INSERT INTO forecast_runs (fingerprint, parameters, horizon, history_end, first_week,
+            skus, skus_refit, reused_from, jobs, seconds_total, seconds_prophet,
+            seconds_challengers)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id
+        """,
+        [
+            fingerprint,
+            settings.to_json(),
+            horizon,
+            str(panel.history_end),
+            str(first_week),
+            len(results),
+            sum(r.refit for r in results.values()),
+            reused_from,
+            jobs or 0,
+            seconds,
+            timings.get("prophet", 0.0),
+            timings.get("challengers", 0.0),
+        ],
+    ).fetchone()[0]
+    ordered = [results[row] for row in sorted(results)]
+    weeks = first_week + np.arange(horizon) * np.timedelta64(7, "D")
+    rows = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "sku": np.repeat([r.sku for r in ordered], horizon),
+            "week": np.tile(weeks, len(ordered)),
+            **{
+                name: np.concatenate([getattr(r.forecast, attr) for r in ordered])
+                for name, attr in (
+                    ("forecast", "point"),
+                    ("lower_80", "lower_80"),
+                    ("upper_80", "upper_80"),
+                    ("lower_95", "lower_95"),
+                    ("upper_95", "upper_95"),
+                )
+            },
+            "model": np.repeat([r.model for r in ordered], horizon),
+        }
+    )
+    models = pd.DataFrame(
+        [
+            (
+                run_id,
+                r.sku,
+                r.series_type,
+                r.model,
+                r.reason,
+                r.fingerprint,
+                r.history_weeks,
+                r.refit,
+            )
+            for r in ordered
+        ],
+        columns=[
+            "run_id",
+            "sku",
+            "series_type",
+            "model",
+            "reason",
+            "fingerprint",
+            "history_weeks",
+            "refit",
+        ],
+    )
+    backtests = pd.DataFrame(
+        [
+            (
+                run_id,
+                r.sku,
+                model,
+                h,
+                s.origins,
+                s.weeks,
+                s.actual_sum,
+                s.abs_error_sum,
+                s.error_sum,
+                s.scaled_abs_error_sum,
+            )
+            for r in ordered
+            for (model, h), s in r.backtest.items()
+        ],
+        columns=[
+            "run_id",
+            "sku",
+            "model",
+            "horizon",
+            "origins",
+            "weeks",
+            "actual_sum",
+            "abs_error_sum",
+            "error_sum",
+            "scaled_abs_error_sum",
+        ],
+    )
+    for table, frame in (
+        ("forecast_rows", rows),
+        ("forecast_models", models),
+        ("backtest_results", backtests),
+        ("driver_effects", drivers.assign(run_id=run_id)),
+        ("forecast_channel_shares", shares.assign(run_id=run_id)),
+    ):
+        if frame.empty:
+            continue
+        columns = ", ".join(frame.columns)
+        con.register("incoming_frame", frame)
+        try:
+            con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_frame")
+        finally:
+            con.unregister("incoming_frame")
+    return run_id
+
+
+def _load_unchanged(
+    con: duckdb.DuckDBPyConnection, run_id: int, panel: Panel, prints: list[str]
+) -> dict[int, SkuForecast]:
+    """Results of SKUs whose fingerprint matches the earlier run ``run_id``."""
+    models = con.execute(
+        "SELECT sku, series_type, model, reason, fingerprint, history_weeks "
+        "FROM forecast_models WHERE run_id = ?",
+        [run_id],
+    ).df()
+    row_of = {sku: i for i, sku in enumerate(panel.skus)}
+    unchanged = models[
+        [
+            prints[row_of[s]] == f if s in row_of else False
+            for s, f in zip(models["sku"], models["fingerprint"], strict=True)
+        ]
+    ]
+    if unchanged.empty:
+        return {}
+    skus = unchanged["sku"].tolist()
+    rows = con.execute(
+        "SELECT * FROM forecast_rows WHERE run_id = ? AND list_contains(?, sku) ORDER BY sku, week",
+        [run_id, skus],
+    ).df()
+    drivers = con.execute(
+        "SELECT sku, driver, raw_estimate, raw_standard_error FROM driver_effects "
+        "WHERE run_id = ? AND list_contains(?, sku) AND raw_estimate IS NOT NULL",
+        [run_id, skus],
+    ).df()
+    backtests = con.execute(
+        "SELECT * FROM backtest_results WHERE run_id = ? AND list_contains(?, sku)", [run_id, skus]
+    ).df()
+    by_sku_rows = dict(tuple(rows.groupby("sku")))
+    by_sku_drivers = dict(tuple(drivers.groupby("sku")))
+    by_sku_backtests = dict(tuple(backtests.groupby("sku")))
+    reverse = {driver: regressor for driver, regressor in DRIVER_SOURCES.items() if regressor}
+    loaded = {}
+    for record in unchanged.itertuples(index=False):
+        frame = by_sku_rows.get(record.sku)
+        if frame is None:
+            continue
+        forecast = Forecast(
+            *(
+                frame[c].to_numpy()
+                for c in ("forecast", "lower_95", "lower_80", "upper_80", "upper_95")
+            )
+        )
+        effects = {}
+        covariance = 0.0
+        driver_rows = by_sku_drivers.get(record.sku)
+        if driver_rows is not None:
+            values = {
+                d: (e, s)
+                for d, e, s in zip(
+                    driver_rows["driver"],
+                    driver_rows["raw_estimate"],
+                    driver_rows["raw_standard_error"],
+                    strict=True,
+                )
+            }
+            effects = {reverse[d]: v for d, v in values.items() if d in reverse}
+            covariance = _covariance_back(values)
+        backtest = {}
+        bt = by_sku_backtests.get(record.sku)
+        if bt is not None:
+            for b in bt.itertuples(index=False):
+                backtest[(b.model, int(b.horizon))] = BacktestSums(
+                    int(b.origins),
+                    int(b.weeks),
+                    b.actual_sum,
+                    b.abs_error_sum,
+                    b.error_sum,
+                    b.scaled_abs_error_sum or 0.0,
+                )
+        loaded[row_of[record.sku]] = SkuForecast(
+            sku=record.sku,
+            series_type=record.series_type,
+            model=record.model,
+            reason=record.reason,
+            history_weeks=int(record.history_weeks),
+            forecast=forecast,
+            drivers=effects,
+            driver_covariance=covariance,
+            backtest=backtest,
+            fingerprint=record.fingerprint,
+            refit=False,
+        )
+    return loaded
+
+
+def _covariance_back(values: dict[str, tuple[float, float]]) -> float:
+    """Recover cov(promo_depth, price_elasticity) from the stored promo_10pct variance."""
+    if not {"promo_depth", "price_elasticity", "promo_10pct"} <= set(values):
+        return 0.0
+    d_se, e_se, p_se = (values[k][1] for k in ("promo_depth", "price_elasticity", "promo_10pct"))
+    return (p_se**2 - 0.01 * d_se**2 - LOG_90**2 * e_se**2) / (2 * 0.1 * LOG_90)
+
+
+def latest_run(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The newest forecast run, or None."""
+    row = con.execute("SELECT max(run_id) FROM forecast_runs").fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+def forecast_frame(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
+    """A run's rows with the CLI's columns: sku, week, forecast, lower_80, upper_80, lower_95,
+    upper_95, model."""
+    return con.execute(
+        "SELECT sku, week, forecast, lower_80, upper_80, lower_95, upper_95, model "
+        "FROM forecast_rows WHERE run_id = ? ORDER BY sku, week",
+        [run_id],
+    ).df()
+
+
+def backtest_report(con: duckdb.DuckDBPyConnection, run_id: int, horizon: int) -> dict:
+    """``{"overall": {model: {wape, bias, mase, skus}}, "per_sku": [...]}`` for one horizon."""
+    frame = con.execute(
+        "SELECT * FROM backtest_results WHERE run_id = ? AND horizon = ?", [run_id, horizon]
+    ).df()
+    if frame.empty:
+        stored = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT horizon FROM backtest_results WHERE run_id = ? ORDER BY 1",
+                [run_id],
+            ).fetchall()
+        ]
+        raise InputError(
+            f"No backtest for a {horizon}-week horizon in forecast run {run_id}"
+            + (
+                f"; stored horizons: {', '.join(map(str, stored))}."
+                if stored
+                else " (no SKU has enough history for a backtest)."
+            )
+        )
+    # Compare models on the SKUs every model was tested on.
+    common = set.intersection(*(set(g["sku"]) for _, g in frame.groupby("model")))
+    frame = frame[frame["sku"].isin(common)]
+    overall = {}
+    for model, group in frame.groupby("model"):
+        actual = group["actual_sum"].sum()
+        overall[model] = {
+            "wape": round(float(group["abs_error_sum"].sum() / actual), 4),
+            "bias": round(float(group["error_sum"].sum() / actual), 4),
+            "mase": round(float(group["scaled_abs_error_sum"].sum() / group["weeks"].sum()), 4),
+            "skus": int(group["sku"].nunique()),
+        }
+    per_sku = []
+    for sku, group in frame.groupby("sku"):
+        entry: dict = {"sku": sku}
+        for row in group.itertuples(index=False):
+            entry[row.model] = {
+                "wape": round(row.abs_error_sum / row.actual_sum, 4) if row.actual_sum else None,
+                "bias": round(row.error_sum / row.actual_sum, 4) if row.actual_sum else None,
+                "mase": round(row.scaled_abs_error_sum / row.weeks, 4) if row.weeks else None,
+            }
+        per_sku.append(entry)
+    served = dict(
+        con.execute("SELECT sku, model FROM forecast_models WHERE run_id = ?", [run_id]).fetchall()
+    )
+    for entry in per_sku:
+        entry["served_by"] = served.get(entry["sku"])
+    return {"run_id": run_id, "horizon": horizon, "overall": overall, "per_sku": per_sku}
+
+
+def driver_report(con: duckdb.DuckDBPyConnection, run_id: int) -> list[dict]:
+    """Per SKU: price elasticity with its 95% interval, promotion uplift per 10% discount,
+    feature and display uplift, the post-promotion dip and how sure we are. ``None`` where the
+    data cannot tell."""
+    effects = con.execute(
+        "SELECT sku, driver, estimate, standard_error, raw_standard_error, source "
+        "FROM driver_effects WHERE run_id = ?",
+        [run_id],
+    ).df()
+    products = con.execute("SELECT sku, family FROM products").df().set_index("sku")["family"]
+    promoted = dict(
+        con.execute(
+            "SELECT sku, count(DISTINCT week) FROM sales_history WHERE discount_depth > 0 "
+            "GROUP BY sku"
+        ).fetchall()
+    )
+    report = []
+    for sku, group in effects.groupby("sku", sort=True):
+        values = {r.driver: r for r in group.itertuples(index=False)}
+        elasticity, e_se, e_raw_se, e_source = _effect(values, "price_elasticity")
+        promo, p_se, p_raw_se, p_source = _effect(values, "promo_10pct")
+        feature = _effect(values, "feature")[0]
+        display = _effect(values, "display")[0]
+        post = _effect(values, "post_promotion")[0]
+        report.append(
+            {
+                "sku": sku,
+                "family": products.get(sku),
+                "price_elasticity": _round(elasticity),
+                "price_elasticity_lower": _round(_shift(elasticity, -1.96, e_se)),
+                "price_elasticity_upper": _round(_shift(elasticity, 1.96, e_se)),
+                "price_elasticity_source": e_source,
+                "promo_uplift_per_10pct_discount": _round(_uplift(promo)),
+                "promo_uplift_lower": _round(_uplift(_shift(promo, -1.96, p_se))),
+                "promo_uplift_upper": _round(_uplift(_shift(promo, 1.96, p_se))),
+                "promo_uplift_source": p_source,
+                "feature_uplift": _round(_uplift(feature)),
+                "display_uplift": _round(_uplift(display)),
+                "post_promo_dip_after_25pct": _round(
+                    None if post is None else -float(np.expm1(0.25 * post))
+                ),
+                "promoted_weeks": int(promoted.get(sku, 0)),
+                "confidence": _confidence(e_raw_se, p_raw_se),
+            }
+        )
+    return report
+
+
+def _effect(values: dict, driver: str) -> tuple[float | None, float | None, float | None, str]:
+    """(estimate, standard error, the SKU's own standard error, source) of one driver."""
+    row = values.get(driver)
+    if row is None or row.estimate is None or pd.isna(row.estimate):
+        return None, None, None, row.source if row is not None else "unknown"
+    raw_se = None if pd.isna(row.raw_standard_error) else float(row.raw_standard_error)
+    return float(row.estimate), float(row.standard_error), raw_se, row.source
+
+
+def _shift(value: float | None, z: float, error: float | None) -> float | None:
+    return None if value is None or error is None else value + z * error
+
+
+def _uplift(log_effect: float | None) -> float | None:
+    return None if log_effect is None else float(np.expm1(log_effect))
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), digits)
+
+
+def _confidence(elasticity_se: float | None, promo_se: float | None) -> str:
+    """How sure the SKU's own history makes us, in words, from the standard errors of its own
+    estimates of the two main effects (``family`` when it has none: the family's values)."""
+    if elasticity_se is None and promo_se is None:
+        return "family"
+    worst = max(elasticity_se or 0.0, 5 * (promo_se or 0.0))
+    return "high" if worst <= 0.25 else "medium" if worst <= 0.5 else "low"
+
+
+def summary_json(summary: RunSummary) -> str:
+    return json.dumps(summary.__dict__)
