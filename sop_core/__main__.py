@@ -4,4 +4,6 @@ import sys
 
 from sop_core.cli import main
 
-sys.exit(main())
+# The guard matters: forecast workers start fresh interpreters that import this module.
+if __name__ == "__main__":
+    sys.exit(main())

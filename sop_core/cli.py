@@ -20,6 +20,14 @@ import duckdb
 
 from sop_core import db, queries, schema
 from sop_core.errors import SopError
+from sop_core.forecast.engine import ForecastSettings
+from sop_core.forecast.runs import (
+    RunSummary,
+    backtest_report,
+    driver_report,
+    forecast_frame,
+    refresh_forecast,
+)
 from sop_core.sample import SampleConfig, build_sample_database
 
 EXIT_USAGE = 2
@@ -121,6 +129,118 @@ def command_dictionary(args: argparse.Namespace) -> int:
     return 0
 
 
+class ProgressBar:
+    """A progress bar on stderr: redrawn in place on a terminal, a line per 10% in a log."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.terminal = sys.stderr.isatty()
+        self.last = -1.0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.quiet:
+            return
+        if self.terminal:
+            filled = int(30 * fraction)
+            sys.stderr.write(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message:<40}"
+            )
+            if fraction >= 1.0:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif fraction - self.last >= 0.1 or (fraction >= 1.0 and self.last < 1.0):
+            self.last = fraction
+            print(f"{fraction:4.0%}  {message}", file=sys.stderr, flush=True)
+
+
+def _current_run(args: argparse.Namespace) -> RunSummary:
+    """Refresh the forecast (reusing the stored run when nothing changed)."""
+    settings = ForecastSettings(horizon=getattr(args, "horizon_weeks", 26))
+    return refresh_forecast(
+        args.db,
+        settings,
+        jobs=args.jobs,
+        progress=ProgressBar(args.quiet),
+        on_wait=_print_wait,
+        reuse=not getattr(args, "force", False),
+    )
+
+
+def command_forecast(args: argparse.Namespace) -> int:
+    args.horizon_weeks = args.horizon
+    summary = _current_run(args)
+    if args.out:
+        with db.connect(args.db, on_wait=_print_wait) as con:
+            frame = forecast_frame(con, summary.run_id)
+        frame.to_csv(args.out, index=False, date_format="%Y-%m-%d")
+    if args.json:
+        print(json.dumps({**summary.__dict__, "out": str(args.out) if args.out else None}))
+        return 0
+    how = (
+        "reused, data and parameters unchanged"
+        if summary.reused
+        else (f"{summary.skus_refit} of {summary.skus} SKUs fitted")
+    )
+    models = ", ".join(f"{model} {count}" for model, count in summary.models.items())
+    print(
+        f"Forecast run {summary.run_id} ({how}) in {summary.seconds:.1f} s; history to "
+        f"{summary.history_end}. Models: {models}."
+    )
+    if args.out:
+        print(f"Wrote {args.out}")
+    return 0
+
+
+def command_backtest(args: argparse.Namespace) -> int:
+    summary = _current_run(args)
+    with db.connect(args.db, on_wait=_print_wait) as con:
+        report = backtest_report(con, summary.run_id, args.horizon)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(
+        f"Backtest of forecast run {summary.run_id}, {args.horizon}-week horizon "
+        f"(rolling origins; the same SKUs for every model):"
+    )
+    print(f"  {'model':<16}{'WAPE':>8}{'bias':>9}{'MASE':>8}{'SKUs':>7}")
+    for model, metrics in sorted(report["overall"].items(), key=lambda kv: kv[1]["wape"]):
+        print(
+            f"  {model:<16}{metrics['wape']:>8.1%}{metrics['bias']:>+9.1%}"
+            f"{metrics['mase']:>8.2f}{metrics['skus']:>7}"
+        )
+    return 0
+
+
+def command_drivers(args: argparse.Namespace) -> int:
+    summary = _current_run(args)
+    with db.connect(args.db, on_wait=_print_wait) as con:
+        report = driver_report(con, summary.run_id)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+
+    def show(value: float | None, pattern: str) -> str:
+        return "unknown" if value is None else format(value, pattern)
+
+    print(
+        f"{'sku':<12}{'elasticity':>11}{'95% interval':>18}{'uplift/10%':>12}"
+        f"{'feature':>9}{'display':>9}  confidence"
+    )
+    for row in report:
+        interval = (
+            ""
+            if row["price_elasticity"] is None
+            else f"{row['price_elasticity_lower']:.2f} to {row['price_elasticity_upper']:.2f}"
+        )
+        print(
+            f"{row['sku']:<12}{show(row['price_elasticity'], '.2f'):>11}{interval:>18}"
+            f"{show(row['promo_uplift_per_10pct_discount'], '+.0%'):>12}"
+            f"{show(row['feature_uplift'], '+.0%'):>9}{show(row['display_uplift'], '+.0%'):>9}"
+            f"  {row['confidence']}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m sop_core",
@@ -160,6 +280,68 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help='print {"tables": {"name": rows, ...}, ...} as JSON'
     )
     info.set_defaults(handler=command_info)
+
+    def engine_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--db", required=True, type=Path, help="database file")
+        command.add_argument(
+            "--jobs",
+            type=_positive_int,
+            default=None,
+            help="worker processes (default: one per core)",
+        )
+        command.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    forecast = commands.add_parser(
+        "forecast",
+        help="refresh the demand forecast (or reuse an unchanged one)",
+        description="Forecast every SKU (Prophet with promotion and price drivers, Theta and "
+        "their ensemble, chosen by backtest; special methods for new, intermittent and flat "
+        "items) and store the run. Same data and parameters: the stored run is reused.",
+    )
+    engine_options(forecast)
+    forecast.add_argument(
+        "--horizon", type=_positive_int, default=26, help="weeks to forecast (26)"
+    )
+    forecast.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write sku, week, forecast, lower_80, upper_80, lower_95, "
+        "upper_95, model to this CSV file",
+    )
+    forecast.add_argument(
+        "--force", action="store_true", help="refit every SKU even when nothing changed"
+    )
+    forecast.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    forecast.set_defaults(handler=command_forecast)
+
+    backtest = commands.add_parser(
+        "backtest",
+        help="forecast accuracy by model (WAPE, bias, MASE)",
+        description="Rolling-origin backtest of the current forecast run, per model and per "
+        "SKU, against seasonal naive. Refreshes the forecast first if the data changed.",
+    )
+    engine_options(backtest)
+    backtest.add_argument(
+        "--horizon", type=_positive_int, default=13, help="backtest horizon in weeks: 13 or 26 (13)"
+    )
+    backtest.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"overall": {model: {wape, bias, mase}}, "per_sku": [...]}',
+    )
+    backtest.set_defaults(handler=command_backtest)
+
+    drivers = commands.add_parser(
+        "drivers",
+        help="price elasticity and promotion uplift per SKU",
+        description="Per SKU: price elasticity with its 95% interval, promotion uplift per 10% "
+        "discount, feature and display uplift, and how sure we are. Unknown where the data "
+        "cannot tell (no prices, no promotions).",
+    )
+    engine_options(drivers)
+    drivers.add_argument("--json", action="store_true", help="print a list of one object per SKU")
+    drivers.set_defaults(handler=command_drivers)
 
     dictionary = commands.add_parser(
         "dictionary",

@@ -148,9 +148,11 @@ def query_frame(
         return con.execute(sql, parameters or []).df()
 
 
-def ensure_schema(path: Path | str, *, timeout: float | None = None) -> list[int]:
+def ensure_schema(
+    path: Path | str, *, timeout: float | None = None, on_wait: WaitCallback | None = None
+) -> list[int]:
     """Create or upgrade the schema of ``path`` (creating the file); return versions applied."""
-    with connect(path, create=True, timeout=timeout) as con:
+    with connect(path, create=True, timeout=timeout, on_wait=on_wait) as con:
         return schema.migrate(con)
 
 

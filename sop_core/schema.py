@@ -152,8 +152,7 @@ MIGRATIONS += (
             reused_from INTEGER,
             jobs INTEGER NOT NULL,
             seconds_total DOUBLE NOT NULL,
-            seconds_prophet DOUBLE NOT NULL,
-            seconds_challengers DOUBLE NOT NULL
+            seconds_models DOUBLE NOT NULL
         );
         CREATE TABLE forecast_rows (
             run_id INTEGER NOT NULL,
@@ -416,8 +415,7 @@ DATA_DICTIONARY.update(
                 "reused_from": "Run the unchanged SKUs were taken from (empty: none).",
                 "jobs": "Worker processes used.",
                 "seconds_total": "Wall time of the refresh.",
-                "seconds_prophet": "Wall time of the Prophet fits (final and backtest).",
-                "seconds_challengers": "Wall time of the challenger models.",
+                "seconds_models": "Wall time of the model fits and backtests.",
             },
         ),
         "forecast_rows": (

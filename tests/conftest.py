@@ -41,3 +41,14 @@ def app_env(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SOP_DB", str(sample_db))
     monkeypatch.setenv("SOP_SAMPLE_AS_OF", AS_OF.isoformat())
     return sample_db
+
+
+@pytest.fixture(scope="session")
+def forecast_db(tmp_path_factory: pytest.TempPathFactory, sample_db_master: Path) -> Path:
+    """The default sample with one forecast run (real Prophet fits), built once."""
+    from sop_core.forecast.runs import refresh_forecast
+
+    path = tmp_path_factory.mktemp("forecast") / "sop.duckdb"
+    shutil.copy(sample_db_master, path)
+    refresh_forecast(path, jobs=2)
+    return path

@@ -14,17 +14,20 @@ For each SKU the history decides the method:
 - a Prophet failure falls back to Theta (or seasonal naive), and says so.
 
 The baseline is the forecast with no future promotion and prices at the SKU's recent regular
-level. Prophet fits run as separate processes (Prophet's Stan program), ``jobs`` at a time.
+level. Regular SKUs are forecast in ``jobs`` worker processes; the final Prophet fit of each
+runs Prophet's Stan optimiser, the backtest refits solve the same objective in numpy.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,6 +42,7 @@ Progress = Callable[[float, str], None]
 
 SERIES_TYPES = ("regular", "new", "intermittent", "zero", "flat")
 CANDIDATES = ("prophet", "theta", "ensemble")
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PROMOTION_DRIVERS = ("discount_depth", "feature", "display", "post_promotion")
 
 
@@ -47,7 +51,7 @@ class ForecastSettings:
     """What a forecast run does; part of its fingerprint."""
 
     horizon: int = 26
-    backtest_origins: tuple[int, ...] = (13, 26, 39, 52)
+    backtest_origins: tuple[int, ...] = (13, 26, 39)
     backtest_horizons: tuple[int, ...] = (13, 26)
     selection_horizon: int = 13
     min_model_weeks: int = 52
@@ -104,66 +108,16 @@ class SkuForecast:
 
 
 @dataclass
-class ProphetTask:
+class SkuInput:
+    """What the forecast of one regular SKU needs, small enough to send to a worker."""
+
     row: int
-    origin: int  # weeks before the end of the history; 0 is the final fit
+    sku: str
     weeks: np.ndarray
-    y: np.ndarray
-    regressors: np.ndarray
+    units: np.ndarray
+    drivers: np.ndarray  # (weeks, len(names)), zeros where no value
     names: list[str]
-    base: np.ndarray
-    future_weeks: np.ndarray
-    future_regressors: np.ndarray
-    settings: ProphetSettings
-    seed: int
-
-
-@dataclass
-class ProphetOutcome:
-    row: int
-    origin: int
-    forecast: Forecast | None = None
-    effects: dict[str, tuple[float, float]] = field(default_factory=dict)
-    covariance: float = 0.0
-    history_effect: np.ndarray | None = None
-    future_effect: np.ndarray | None = None
-    error: str | None = None
-
-
-def run_prophet_task(task: ProphetTask, workdir: Path) -> ProphetOutcome:
-    """Fit and forecast one series; never raises (a failure is reported in ``error``)."""
-    try:
-        fit = prophet_model.fit(
-            task.weeks, task.y, task.regressors, task.names, task.settings, workdir=workdir
-        )
-        rng = np.random.default_rng(task.seed)
-        future = {name: task.future_regressors[:, i] for i, name in enumerate(task.names)}
-        yhat, paths = prophet_model.predict_log(
-            fit, task.future_weeks, future, task.settings.uncertainty_samples, rng
-        )
-        sigma = fit.sigma_obs * fit.y_scale
-        # The model is on log1p(units): the expected value adds half the noise variance.
-        point = np.expm1(yhat + 0.5 * sigma**2)
-        bounds = np.expm1(np.quantile(paths, QUANTILES, axis=0))
-        forecast = Forecast(point, *bounds).clipped()
-        if not np.isfinite(forecast.point).all():
-            raise ValueError("non-finite forecast")
-        effects = fit.regressor_effects()
-        coefficients = np.array([effects.get(n, (0.0, 0.0))[0] for n in task.names])
-        covariance = 0.0
-        if {"discount_depth", "log_price_ratio"} <= set(effects):
-            covariance = fit.regressor_covariance("discount_depth", "log_price_ratio")
-        return ProphetOutcome(
-            row=task.row,
-            origin=task.origin,
-            forecast=forecast,
-            effects=effects,
-            covariance=covariance,
-            history_effect=(task.regressors - task.base[None, :]) @ coefficients,
-            future_effect=(task.future_regressors - task.base[None, :]) @ coefficients,
-        )
-    except (prophet_model.StanFitError, np.linalg.LinAlgError, ValueError, OSError) as error:
-        return ProphetOutcome(row=task.row, origin=task.origin, error=str(error)[:200])
+    discount_shift: np.ndarray  # log(1 - depth), channel-weighted
 
 
 def classify(units: np.ndarray, settings: ForecastSettings) -> str:
@@ -188,78 +142,253 @@ def _regular_price(ratio: np.ndarray, depth: np.ndarray, weeks: int) -> float:
     return float(np.median(chosen)) if len(chosen) else 0.0
 
 
-def _tasks_for(panel: Panel, row: int, settings: ForecastSettings) -> list[ProphetTask]:
-    """The final fit and one fit per backtest origin for a regular SKU."""
+def sku_input(panel: Panel, row: int) -> SkuInput:
     start = panel.first_index[row]
-    end = len(panel.weeks)
-    drivers = panel.drivers[row, start:end]
+    drivers = panel.drivers[row, start:]
     usable = [i for i in range(len(DRIVERS)) if np.isfinite(drivers[:, i]).any()]
-    names = [DRIVERS[i] for i in usable]
-    raw = np.nan_to_num(drivers[:, usable], nan=0.0)
-    units = panel.units[row, start:end]
-    shift = panel.discount_log_ratio[row, start:end]
-    weeks = panel.weeks[start:end]
-    ratio_col = names.index("log_price_ratio") if "log_price_ratio" in names else None
-    depth_col = names.index("discount_depth") if "discount_depth" in names else None
-    order = settings.prophet.yearly_order if len(units) >= 104 else 4
-    prophet_settings = ProphetSettings(**{**asdict(settings.prophet), "yearly_order": order})
-    tasks = []
-    for origin in (0, *settings.backtest_origins):
-        train = len(units) - origin
-        if origin and train < settings.min_model_weeks:
-            continue
-        horizon = settings.horizon if origin == 0 else min(max(settings.backtest_horizons), origin)
-        base = np.zeros(len(names))
-        if ratio_col is not None:
-            depth = raw[:train, depth_col] if depth_col is not None else np.zeros(train)
-            base[ratio_col] = _regular_price(
-                raw[:train, ratio_col], depth, settings.regular_price_weeks
-            )
-        if origin == 0:
-            future_weeks = weeks[-1] + np.arange(1, horizon + 1) * np.timedelta64(7, "D")
-            future = np.tile(base, (horizon, 1))
-        else:
-            future_weeks = weeks[train : train + horizon]
-            # Promotions are planned ahead, so the backtest knows them; the regular price is
-            # taken as it stood at the origin, moved by each planned discount.
-            future = raw[train : train + horizon].copy()
-            if ratio_col is not None:
-                future[:, ratio_col] = base[ratio_col] + shift[train : train + horizon]
-        tasks.append(
-            ProphetTask(
-                row=row,
-                origin=origin,
-                weeks=weeks[:train],
-                y=np.log1p(units[:train]),
-                regressors=raw[:train],
-                names=names,
-                base=base,
-                future_weeks=future_weeks,
-                future_regressors=future,
-                settings=prophet_settings,
-                seed=settings.seed * 1_000_003 + row * 101 + origin,
-            )
+    return SkuInput(
+        row=row,
+        sku=str(panel.skus[row]),
+        weeks=panel.weeks[start:],
+        units=panel.units[row, start:],
+        drivers=np.nan_to_num(drivers[:, usable], nan=0.0),
+        names=[DRIVERS[i] for i in usable],
+        discount_shift=panel.discount_log_ratio[row, start:],
+    )
+
+
+@dataclass
+class _Fit:
+    """One Prophet fit at one origin: its forecast and the driver effects it implies."""
+
+    forecast: Forecast
+    effects: dict[str, tuple[float, float]]
+    covariance: float
+    history_effect: np.ndarray
+    future_effect: np.ndarray
+
+
+def _prophet_at(
+    inp: SkuInput, origin: int, horizon: int, settings: ForecastSettings, workdir: Path
+) -> _Fit:
+    """Fit Prophet on the history up to ``origin`` weeks before the end and forecast.
+
+    The final fit (origin 0) uses Prophet's Stan optimiser and simulates the intervals; a
+    backtest refit solves the same objective in numpy and needs only the point forecast.
+    """
+    train = len(inp.units) - origin
+    names = inp.names
+    raw = inp.drivers
+    base = np.zeros(len(names))
+    if "log_price_ratio" in names:
+        ratio_col = names.index("log_price_ratio")
+        depth = (
+            raw[:train, names.index("discount_depth")]
+            if "discount_depth" in names
+            else np.zeros(train)
         )
-    return tasks
+        base[ratio_col] = _regular_price(
+            raw[:train, ratio_col], depth, settings.regular_price_weeks
+        )
+    if origin == 0:
+        future_weeks = inp.weeks[-1] + np.arange(1, horizon + 1) * np.timedelta64(7, "D")
+        future = np.tile(base, (horizon, 1))
+    else:
+        future_weeks = inp.weeks[train : train + horizon]
+        # Promotions are planned ahead, so the backtest knows them; the regular price is
+        # taken as it stood at the origin, moved by each planned discount.
+        future = raw[train : train + horizon].copy()
+        if "log_price_ratio" in names:
+            future[:, names.index("log_price_ratio")] = (
+                base[names.index("log_price_ratio")] + inp.discount_shift[train : train + horizon]
+            )
+    order = settings.prophet.yearly_order if train >= 104 else 4
+    prophet_settings = ProphetSettings(**{**asdict(settings.prophet), "yearly_order": order})
+    fit = prophet_model.fit(
+        inp.weeks[:train],
+        np.log1p(inp.units[:train]),
+        raw[:train],
+        names,
+        prophet_settings,
+        workdir=workdir,
+        solver="stan" if origin == 0 else "numpy",
+    )
+    samples = prophet_settings.uncertainty_samples if origin == 0 else 0
+    rng = np.random.default_rng(settings.seed * 1_000_003 + inp.row * 101 + origin)
+    columns = {name: future[:, i] for i, name in enumerate(names)}
+    yhat, paths = prophet_model.predict_log(fit, future_weeks, columns, samples, rng)
+    # The model is on log1p(units): the expected value adds half the noise variance.
+    point = np.expm1(yhat + 0.5 * (fit.sigma_obs * fit.y_scale) ** 2)
+    if samples:
+        forecast = Forecast(point, *np.expm1(np.quantile(paths, QUANTILES, axis=0))).clipped()
+    else:
+        forecast = Forecast(point, point, point, point, point).clipped()
+    if not np.isfinite(forecast.point).all():
+        raise ValueError("the forecast is not finite")
+    effects = fit.regressor_effects()
+    coefficients = np.array([effects.get(n, (0.0, 0.0))[0] for n in names])
+    covariance = 0.0
+    if {"discount_depth", "log_price_ratio"} <= set(effects):
+        covariance = fit.regressor_covariance("discount_depth", "log_price_ratio")
+    return _Fit(
+        forecast,
+        effects,
+        covariance,
+        history_effect=(raw[:train] - base) @ coefficients,
+        future_effect=(future - base) @ coefficients,
+    )
 
 
-def _run_prophet(tasks: list[ProphetTask], jobs: int, report: Progress) -> list[ProphetOutcome]:
-    """Run Prophet fits ``jobs`` at a time. Each fit is its own Stan process, so threads only
-    wait on processes (Prophet's Python code, which hangs in threads, is not used)."""
-    outcomes: list[ProphetOutcome] = []
+def _theta(history: np.ndarray, horizon: int, intervals: bool) -> Forecast | None:
+    """statsforecast's Theta (52-week seasonality with two years or more)."""
+    from statsforecast.models import Theta
+
+    if len(history) < 8:
+        return None
+    season = 52 if len(history) >= 104 else 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out = Theta(season_length=season).forecast(
+                y=history.astype(float), h=horizon, level=[80, 95] if intervals else None
+            )
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            return None
+    if intervals:
+        return Forecast(
+            out["mean"], out["lo-95"], out["lo-80"], out["hi-80"], out["hi-95"]
+        ).clipped()
+    return Forecast(*(out["mean"],) * 5).clipped()
+
+
+def forecast_regular(inp: SkuInput, settings: ForecastSettings, workdir: Path) -> SkuForecast:
+    """Prophet, Theta and their ensemble for one SKU: backtest them, keep the best.
+
+    Never raises: a Prophet failure falls back to Theta (or seasonal naive) and says so.
+    """
+    n = len(inp.units)
+    longest = max(settings.backtest_horizons)
+    backtest: dict[tuple[str, int], BacktestSums] = {}
+    for origin in settings.backtest_origins:
+        train = n - origin
+        if train < settings.min_model_weeks:
+            continue
+        length = min(longest, origin)
+        history, actual = inp.units[:train], inp.units[train : train + length]
+        candidates = {"seasonal_naive": classical.seasonal_naive(history, length)}
+        try:
+            fit = _prophet_at(inp, origin, length, settings, workdir)
+        except (prophet_model.StanFitError, np.linalg.LinAlgError, ValueError, OSError):
+            fit = None
+        if fit is not None:
+            candidates["prophet"] = fit.forecast.point
+            theta = _theta(_cleaned(history, fit.history_effect), length, intervals=False)
+            if theta is not None:
+                theta = _with_effect(theta, fit.future_effect)
+                candidates["theta"] = theta.point
+                candidates["ensemble"] = _ensemble(fit.forecast, theta).point
+        scale = classical.seasonal_naive_scale(history)
+        for h in settings.backtest_horizons:
+            if h <= length:
+                for model, values in candidates.items():
+                    backtest.setdefault((model, h), BacktestSums()).add(
+                        actual[:h], values[:h], scale
+                    )
+
+    options: dict[str, Forecast] = {}
+    error = None
+    try:
+        final = _prophet_at(inp, 0, settings.horizon, settings, workdir)
+        options["prophet"] = final.forecast
+        history = _cleaned(inp.units, final.history_effect)
+    except (prophet_model.StanFitError, np.linalg.LinAlgError, ValueError, OSError) as failure:
+        final, history, error = None, inp.units, str(failure)[:160]
+    theta = _theta(history, settings.horizon, intervals=True)
+    if theta is not None:
+        options["theta"] = theta
+    if "prophet" in options and "theta" in options:
+        options["ensemble"] = _ensemble(options["prophet"], options["theta"])
+
+    h = settings.selection_horizon
+    scored = {m: backtest[(m, h)].wape for m in CANDIDATES if m in options and (m, h) in backtest}
+    if scored:
+        model = min(scored, key=lambda m: (scored[m], CANDIDATES.index(m)))
+        reason = f"lowest {h}-week backtest WAPE: " + ", ".join(
+            f"{m} {scored[m]:.1%}" for m in CANDIDATES if m in scored
+        )
+    elif "prophet" in options:
+        model, reason = "prophet", "too little history for a backtest: Prophet by default"
+    elif options:
+        model, reason = next(iter(options)), f"Prophet failed ({error}): Theta instead"
+    else:
+        model, reason = "seasonal_naive", f"Prophet failed ({error}): seasonal naive instead"
+    if error is not None and not reason.startswith("Prophet failed"):
+        reason = f"Prophet failed ({error}); {reason}"
+    if model == "seasonal_naive":
+        point = classical.seasonal_naive(inp.units, settings.horizon)
+        errors = (np.log1p(inp.units[52:]) - np.log1p(inp.units[:-52])) if n > 60 else np.array([])
+        forecast = classical.empirical_bounds(point, errors)
+    else:
+        forecast = options[model]
+    for (name, horizon), sums in list(backtest.items()):
+        if name == model:
+            backtest[("selected", horizon)] = sums
+    return SkuForecast(
+        sku=inp.sku,
+        series_type="regular",
+        model=model,
+        reason=reason,
+        history_weeks=n,
+        forecast=forecast,
+        drivers=final.effects if final else {},
+        driver_covariance=final.covariance if final else 0.0,
+        backtest=backtest,
+    )
+
+
+def _worker(batch: list[SkuInput], settings: ForecastSettings) -> list[SkuForecast]:
     with tempfile.TemporaryDirectory(prefix="sop-forecast-") as folder:
-        workdirs = [Path(folder) / f"w{i}" for i in range(len(tasks))]
+        return [forecast_regular(inp, settings, Path(folder)) for inp in batch]
 
-        def work(index: int) -> ProphetOutcome:
-            workdirs[index].mkdir()
-            return run_prophet_task(tasks[index], workdirs[index])
 
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for done, outcome in enumerate(pool.map(work, range(len(tasks))), start=1):
-                outcomes.append(outcome)
-                if done % 25 == 0 or done == len(tasks):
-                    report(done / len(tasks), f"Prophet fits {done:,}/{len(tasks):,}")
-    return outcomes
+def _run_regular(
+    inputs: list[SkuInput], settings: ForecastSettings, jobs: int, report: Progress
+) -> list[SkuForecast]:
+    """Forecast regular SKUs in ``jobs`` worker processes (in this process for small runs).
+
+    Workers are started fresh ("spawn"): forking a process that runs other threads (the
+    dashboard's) is not safe. Prophet's Stan program runs as a child process of each worker.
+    """
+    if not inputs:
+        return []
+    batch_size = max(1, min(25, len(inputs) // (4 * jobs) or 1))
+    batches = [inputs[i : i + batch_size] for i in range(0, len(inputs), batch_size)]
+    results: list[SkuForecast] = []
+    if jobs <= 1 or len(inputs) < 16:
+        for batch in batches:
+            results.extend(_worker(batch, settings))
+            report(len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs")
+        return results
+    context = multiprocessing.get_context("spawn")
+    # One BLAS thread per worker: the matrices are small, and several threads per worker on
+    # top of several workers only fight over the cores.
+    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    os.environ.update({name: "1" for name in _THREAD_VARIABLES})
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(_worker, batch, settings) for batch in batches]
+            for future in as_completed(futures):
+                results.extend(future.result())
+                report(
+                    len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs"
+                )
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return results
 
 
 def _cleaned(units: np.ndarray, effect: np.ndarray | None) -> np.ndarray:
@@ -331,47 +460,24 @@ def forecast_panel(
     Returns the results by panel row and the wall time of each phase in seconds.
     """
     report = progress or (lambda fraction, message: None)
-    jobs = jobs or os.cpu_count() or 1
+    jobs = max(1, jobs or os.cpu_count() or 1)
     reused = dict(reused or {})
     rows = [row for row in range(len(panel.skus)) if row not in reused]
     horizon = settings.horizon
     kinds = {row: classify(panel.series(row)[1], settings) for row in rows}
-    regular = [row for row in rows if kinds[row] == "regular"]
-    timings: dict[str, float] = {}
 
     started = time.perf_counter()
-    tasks = [task for row in regular for task in _tasks_for(panel, row, settings)]
-    outcomes = _run_prophet(tasks, jobs, lambda f, m: report(0.05 + 0.65 * f, m))
-    by_key = {(o.row, o.origin): o for o in outcomes}
-    timings["prophet"] = time.perf_counter() - started
+    inputs = [sku_input(panel, row) for row in rows if kinds[row] == "regular"]
+    fitted = _run_regular(inputs, settings, jobs, lambda f, m: report(0.05 + 0.85 * f, m))
+    results = {
+        inp.row: result
+        for inp, result in zip(
+            sorted(inputs, key=lambda i: i.sku), sorted(fitted, key=lambda r: r.sku), strict=True
+        )
+    }
+    timings = {"models": time.perf_counter() - started}
 
-    # Challengers: Theta on the history with the estimated drivers taken out, at each origin.
-    started = time.perf_counter()
-    report(0.72, "Challenger models")
-    theta: dict[tuple[int, int], Forecast | None] = {}
-    for origin in (0, *settings.backtest_origins):
-        keys = [(row, origin) for row in regular if (row, origin) in by_key]
-        if not keys:
-            continue
-        series, ends = [], []
-        for row, _ in keys:
-            weeks, units = panel.series(row, len(panel.weeks) - origin)
-            series.append(_cleaned(units, by_key[(row, origin)].history_effect))
-            ends.append(weeks[-1])
-        length = horizon if origin == 0 else min(max(settings.backtest_horizons), origin)
-        for key, result in zip(
-            keys, classical.theta_forecasts(series, ends, length, jobs), strict=True
-        ):
-            theta[key] = result
-    timings["challengers"] = time.perf_counter() - started
-
-    report(0.9, "Backtests and model choice")
-    results: dict[int, SkuForecast] = {}
-    for row in regular:
-        results[row] = _choose(panel, row, settings, by_key, theta)
     for row in rows:
-        if row in results:
-            continue
         _, units = panel.series(row)
         kind = kinds[row]
         if kind == "zero":
@@ -387,104 +493,17 @@ def forecast_panel(
             model = "croston_sba"
             reason = f"intermittent: no sales in {np.mean(units == 0):.0%} of weeks"
         else:
-            continue  # new SKUs follow their family, once the family is known
+            continue
         results[row] = SkuForecast(str(panel.skus[row]), kind, model, reason, len(units), forecast)
-    # New SKUs follow their family, so they come last (and are always recomputed: a change in
+
+    # New SKUs follow their family, so they come last, and are always recomputed (a change in
     # any family member changes them).
     report(0.95, "New items from their families")
-    results.update(reused)
+    results.update({row: r for row, r in reused.items() if r.series_type != "new"})
     for row in range(len(panel.skus)):
-        if row in results and not (row in reused and results[row].series_type == "new"):
+        if row in results:
             continue
         _, units = panel.series(row)
         forecast, model, reason = _family_share(panel, row, results, horizon)
         results[row] = SkuForecast(str(panel.skus[row]), "new", model, reason, len(units), forecast)
     return results, timings
-
-
-def _choose(
-    panel: Panel,
-    row: int,
-    settings: ForecastSettings,
-    by_key: dict[tuple[int, int], ProphetOutcome],
-    theta: dict[tuple[int, int], Forecast | None],
-) -> SkuForecast:
-    """Backtest the candidates of a regular SKU and keep the best at the selection horizon."""
-    _, units = panel.series(row)
-    n = len(units)
-    backtest: dict[tuple[str, int], BacktestSums] = {}
-    for origin in settings.backtest_origins:
-        outcome = by_key.get((row, origin))
-        if outcome is None:
-            continue
-        train = n - origin
-        history = units[:train]
-        scale = classical.seasonal_naive_scale(history)
-        actual_all = units[train : train + min(max(settings.backtest_horizons), origin)]
-        candidates: dict[str, np.ndarray] = {}
-        naive = classical.seasonal_naive(history, len(actual_all))
-        candidates["seasonal_naive"] = naive
-        prophet_fc = outcome.forecast
-        theta_fc = theta.get((row, origin))
-        if theta_fc is not None:
-            theta_fc = _with_effect(theta_fc, outcome.future_effect)
-        if prophet_fc is not None:
-            candidates["prophet"] = prophet_fc.point
-        if theta_fc is not None:
-            candidates["theta"] = theta_fc.point
-        if prophet_fc is not None and theta_fc is not None:
-            candidates["ensemble"] = _ensemble(prophet_fc, theta_fc).point
-        for h in settings.backtest_horizons:
-            if h > len(actual_all):
-                continue
-            for model, values in candidates.items():
-                backtest.setdefault((model, h), BacktestSums()).add(
-                    actual_all[:h], values[:h], scale
-                )
-
-    final = by_key.get((row, 0))
-    final_theta = theta.get((row, 0))
-    options: dict[str, Forecast] = {}
-    if final is not None and final.forecast is not None:
-        options["prophet"] = final.forecast
-    if final_theta is not None:
-        options["theta"] = final_theta
-    if "prophet" in options and "theta" in options:
-        options["ensemble"] = _ensemble(options["prophet"], options["theta"])
-
-    h = settings.selection_horizon
-    scored = {m: backtest[(m, h)].wape for m in CANDIDATES if m in options and (m, h) in backtest}
-    if scored:
-        model = min(scored, key=lambda m: (scored[m], CANDIDATES.index(m)))
-        reason = f"lowest {h}-week backtest WAPE: " + ", ".join(
-            f"{m} {scored[m]:.1%}" for m in CANDIDATES if m in scored
-        )
-    elif "prophet" in options:
-        model, reason = "prophet", "no backtest possible (short history): Prophet by default"
-    elif options:
-        model = next(iter(options))
-        reason = f"Prophet failed ({final.error if final else 'no fit'}): {model} instead"
-    else:
-        model = "seasonal_naive"
-        reason = f"Prophet failed ({final.error if final else 'no fit'}): seasonal naive instead"
-    if model == "seasonal_naive":
-        point = classical.seasonal_naive(units, settings.horizon)
-        errors = np.log1p(units[52:]) - np.log1p(units[:-52]) if n > 60 else np.array([])
-        forecast = classical.empirical_bounds(point, errors)
-    else:
-        forecast = options[model]
-    for (name, horizon), sums in list(backtest.items()):
-        if name == model:
-            backtest[("selected", horizon)] = sums
-    drivers = final.effects if final is not None else {}
-    return SkuForecast(
-        sku=str(panel.skus[row]),
-        series_type="regular",
-        model=model,
-        reason=reason,
-        history_weeks=n,
-        forecast=forecast,
-        drivers=drivers,
-        driver_covariance=final.covariance if final is not None else 0.0,
-        backtest=backtest,
-    )

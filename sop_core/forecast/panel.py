@@ -148,7 +148,7 @@ def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
     if not has_promotions:
         drivers[:, :, [0, 1, 2, 4]] = np.nan
     drivers[~alive] = np.nan
-    known = products.reindex(skus)
+    known = products.reindex(index=skus, columns=["family", "brand"])
     return Panel(
         skus=skus,
         families=known["family"].fillna("unassigned").to_numpy(dtype=object),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,11 @@ DRIVER_SOURCES = {
     "post_promotion": "post_promotion",
 }
 LOG_90 = float(np.log(0.9))
-MIN_FAMILY_SPREAD = 0.05
+# The least spread of true effects between SKUs of a family we are willing to assume: with a
+# handful of noisy estimates the data cannot show the spread, and assuming none would make
+# every SKU's interval as narrow as the family mean's.
+MIN_FAMILY_SPREAD = {"price_elasticity": 0.25, "promo_depth": 0.25}
+DEFAULT_MIN_SPREAD = 0.05
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,9 @@ def refresh_forecast(
     report = progress or (lambda fraction, message: None)
     started = time.perf_counter()
     report(0.0, "Reading the history")
-    db.ensure_schema(path)
+    if not Path(path).exists():
+        raise InputError(f"There is no database at {path}.")
+    db.ensure_schema(path, on_wait=on_wait)
     with db.connect(path, on_wait=on_wait) as con:
         try:
             panel = load_panel(con)
@@ -221,25 +228,30 @@ def shrink_drivers(panel: Panel, results: dict[int, SkuForecast]) -> pd.DataFram
     rows_out = []
     for driver in DRIVER_SOURCES:
         estimates = {row: values[driver] for row, values in raw.items() if driver in values}
-        pooled = _family_prior(list(estimates.values()))
-        by_family: dict[str, tuple[float, float]] = {}
+        floor = MIN_FAMILY_SPREAD.get(driver, DEFAULT_MIN_SPREAD)
+        pooled = _family_prior(list(estimates.values()), floor)
+        by_family: dict[str, tuple[float, float, float] | None] = {}
         for family in set(panel.families):
             members = [estimates[r] for r in estimates if panel.families[r] == family]
-            by_family[family] = _family_prior(members) if len(members) >= 3 else pooled
+            by_family[family] = _family_prior(members, floor) if len(members) >= 3 else pooled
         for row, result in results.items():
             if not available[driver] or pooled is None:
                 rows_out.append((result.sku, driver, None, None, None, None, "unknown"))
                 continue
-            mean, spread = by_family[panel.families[row]] or pooled
+            mean, spread, mean_error = by_family[panel.families[row]] or pooled
             if row in estimates:
                 value, se = estimates[row]
-                precision = 1 / max(se, 1e-6) ** 2 + 1 / spread**2
-                shrunk = (value / max(se, 1e-6) ** 2 + mean / spread**2) / precision
-                own_weight = (1 / max(se, 1e-6) ** 2) / precision
+                se = max(se, 1e-6)
+                precision = 1 / se**2 + 1 / spread**2
+                own_weight = (1 / se**2) / precision
+                shrunk = own_weight * value + (1 - own_weight) * mean
+                # The family mean is itself estimated: its error carries over in proportion.
+                error = np.sqrt(1 / precision + ((1 - own_weight) * mean_error) ** 2)
                 source = "sku" if own_weight >= 0.9 else "sku+family"
-                rows_out.append((result.sku, driver, shrunk, precision**-0.5, value, se, source))
+                rows_out.append((result.sku, driver, shrunk, error, value, se, source))
             else:
-                rows_out.append((result.sku, driver, mean, spread, None, None, "family"))
+                error = np.sqrt(spread**2 + mean_error**2)
+                rows_out.append((result.sku, driver, mean, error, None, None, "family"))
     return pd.DataFrame(
         rows_out,
         columns=[
@@ -254,21 +266,25 @@ def shrink_drivers(panel: Panel, results: dict[int, SkuForecast]) -> pd.DataFram
     )
 
 
-def _family_prior(estimates: list[tuple[float, float]]) -> tuple[float, float] | None:
-    """Mean and spread of true effects behind a set of (estimate, standard error)."""
+def _family_prior(
+    estimates: list[tuple[float, float]], floor: float
+) -> tuple[float, float, float] | None:
+    """Mean, spread and the mean's standard error of the true effects behind a set of
+    (estimate, standard error); the spread is at least ``floor``."""
     if not estimates:
         return None
     values = np.array([e for e, _ in estimates])
     errors = np.array([s for _, s in estimates])
-    spread2 = max(float(np.var(values)) - float(np.mean(errors**2)), MIN_FAMILY_SPREAD**2)
+    spread2 = max(float(np.var(values)) - float(np.mean(errors**2)), floor**2)
     for _ in range(3):
         weights = 1 / (errors**2 + spread2)
         mean = float(np.sum(weights * values) / np.sum(weights))
         spread2 = max(
             float(np.sum(weights * ((values - mean) ** 2 - errors**2)) / np.sum(weights)),
-            MIN_FAMILY_SPREAD**2,
+            floor**2,
         )
-    return mean, float(np.sqrt(spread2))
+    weights = 1 / (errors**2 + spread2)
+    return mean, float(np.sqrt(spread2)), float(np.sqrt(1 / np.sum(weights)))
 
 
 def _write_run(
@@ -290,9 +306,8 @@ def _write_run(
     run_id = con.execute(
         """
         INSERT INTO forecast_runs (fingerprint, parameters, horizon, history_end, first_week,
-            skus, skus_refit, reused_from, jobs, seconds_total, seconds_prophet,
-            seconds_challengers)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id
+            skus, skus_refit, reused_from, jobs, seconds_total, seconds_models)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id
         """,
         [
             fingerprint,
@@ -303,10 +318,9 @@ def _write_run(
             len(results),
             sum(r.refit for r in results.values()),
             reused_from,
-            jobs or 0,
+            jobs or os.cpu_count() or 1,
             seconds,
-            timings.get("prophet", 0.0),
-            timings.get("challengers", 0.0),
+            timings.get("models", 0.0),
         ],
     ).fetchone()[0]
     ordered = [results[row] for row in sorted(results)]
