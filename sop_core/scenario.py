@@ -1,0 +1,560 @@
+"""Scenarios: promotion, price, campaign and distribution levers that revise volume targets,
+revenue, margin and line hours, live.
+
+A scenario is a named list of levers plus, optionally, overrides of the estimated driver
+effects. Its maths runs on arrays already in memory (SKU x week), built once per forecast run
+by ``load_plan_base``: a lever move never refits a model and never touches the database.
+
+How a lever moves volume (all effects are on log units, per SKU, from ``driver_effects``):
+
+- promotion: ``promo_depth x discount + price_elasticity x log(1 - discount) + feature x
+  feature_support + display x display_support``, and in the week after it ends
+  ``post_promotion x discount`` (the dip). In one channel it lifts only that channel's share.
+- price change: ``price_elasticity x log(1 + change)`` from its first week.
+- campaign and distribution: ``log(1 + change)``: the uplift or the change in distribution
+  the marketer assumes.
+- cannibalisation: a share of the extra volume a promotion or campaign wins for some SKUs of
+  a family comes out of the family's other SKUs that week (never more than they sell), so a
+  family never gains more than its promoted SKUs do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field, replace
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sop_core.errors import InputError
+
+LEVER_KINDS = ("promotion", "price", "campaign", "distribution")
+SCOPES = ("all", "family", "brand", "channel", "sku")
+DRIVERS = ("price_elasticity", "promo_depth", "feature", "display", "post_promotion")
+UNCERTAIN_ELASTICITY = 0.5  # standard error above which a price response is flagged
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One assumption of a scenario.
+
+    ``change`` is the price change (+0.05 = +5%), the campaign uplift or the distribution
+    change, depending on ``kind``. Weeks are week keys (Mondays); an empty ``end_week`` runs to
+    the end of the horizon.
+    """
+
+    kind: str
+    scope: str = "all"
+    target: str | None = None
+    start_week: dt.date | None = None
+    end_week: dt.date | None = None
+    discount: float = 0.0
+    feature: float = 0.0
+    display: float = 0.0
+    change: float = 0.0
+
+    def validated(self) -> Lever:
+        if self.kind not in LEVER_KINDS:
+            raise InputError(f"Unknown lever {self.kind!r}; use one of {', '.join(LEVER_KINDS)}.")
+        if self.scope not in SCOPES:
+            raise InputError(f"Unknown scope {self.scope!r}; use one of {', '.join(SCOPES)}.")
+        if self.scope != "all" and not self.target:
+            raise InputError(f"Say which {self.scope} the {self.kind} applies to.")
+        if not 0 <= self.discount <= 0.9:
+            raise InputError(f"A discount must be between 0% and 90% (got {self.discount:.0%}).")
+        for name in ("feature", "display"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise InputError(f"{name.capitalize()} support must be between 0% and 100% of "
+                                 f"stores (got {value:.0%}).")
+        if not -0.9 <= self.change <= 3:
+            raise InputError(f"A {self.kind} change must be between -90% and +300% "
+                             f"(got {self.change:+.0%}).")
+        if self.start_week and self.end_week and self.end_week < self.start_week:
+            raise InputError(f"The {self.kind} ends ({self.end_week}) before it starts "
+                             f"({self.start_week}).")
+        return self
+
+    def describe(self) -> str:
+        """A planner's one-line description, e.g. ``20% off, skincare, 7-21 Dec``."""
+        where = "everything" if self.scope == "all" else f"{self.scope} {self.target}"
+        when = _weeks_text(self.start_week, self.end_week)
+        if self.kind == "promotion":
+            extras = [f"feature {self.feature:.0%}"] if self.feature else []
+            extras += [f"display {self.display:.0%}"] if self.display else []
+            what = f"{self.discount:.0%} off" + (f" ({', '.join(extras)})" if extras else "")
+        elif self.kind == "price":
+            what = f"price {self.change:+.1%}"
+        elif self.kind == "campaign":
+            what = f"campaign uplift {self.change:+.0%}"
+        else:
+            what = f"distribution {self.change:+.0%}"
+        return f"{what}, {where}, {when}"
+
+
+@dataclass(frozen=True)
+class EffectOverride:
+    """A user's value for a driver effect, replacing the estimate for a scope of SKUs."""
+
+    driver: str
+    value: float
+    scope: str = "all"
+    target: str | None = None
+
+    def validated(self) -> EffectOverride:
+        if self.driver not in DRIVERS:
+            raise InputError(f"Unknown effect {self.driver!r}; use one of {', '.join(DRIVERS)}.")
+        if self.scope not in SCOPES or self.scope == "channel":
+            raise InputError("An effect override applies to all SKUs, a family, a brand or a SKU.")
+        if self.driver == "price_elasticity" and not -10 <= self.value <= 2:
+            raise InputError(f"A price elasticity of {self.value} is not plausible (-10 to 2).")
+        return self
+
+
+@dataclass
+class Scenario:
+    """A named set of levers and effect overrides."""
+
+    name: str
+    levers: list[Lever] = field(default_factory=list)
+    overrides: list[EffectOverride] = field(default_factory=list)
+    cannibalisation: float = 0.3
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "levers": [_lever_dict(lever) for lever in self.levers],
+                "overrides": [asdict(o) for o in self.overrides],
+                "cannibalisation": self.cannibalisation,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, name: str, text: str) -> Scenario:
+        data = json.loads(text or "{}")
+        levers = [
+            Lever(**{**item, **{k: dt.date.fromisoformat(item[k]) for k in
+                                ("start_week", "end_week") if item.get(k)}})
+            for item in data.get("levers", [])
+        ]
+        overrides = [EffectOverride(**item) for item in data.get("overrides", [])]
+        return cls(name, levers, overrides, float(data.get("cannibalisation", 0.3)))
+
+
+def _lever_dict(lever: Lever) -> dict:
+    data = asdict(lever)
+    for key in ("start_week", "end_week"):
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    return data
+
+
+def _weeks_text(start: dt.date | None, end: dt.date | None) -> str:
+    if start and end:
+        return f"weeks of {start:%d %b} to {end:%d %b %Y}"
+    if start:
+        return f"from the week of {start:%d %b %Y}"
+    if end:
+        return f"until the week of {end:%d %b %Y}"
+    return "every week"
+
+
+@dataclass
+class PlanBase:
+    """Everything a scenario's maths needs, as arrays: built once per forecast run."""
+
+    run_id: int
+    skus: np.ndarray
+    names: np.ndarray
+    families: np.ndarray
+    brands: np.ndarray
+    channels: np.ndarray
+    weeks: np.ndarray  # datetime64[D]
+    baseline: np.ndarray  # (SKUs, weeks)
+    lower_80: np.ndarray
+    upper_80: np.ndarray
+    channel_share: np.ndarray  # (SKUs, channels)
+    channel_price: np.ndarray  # (SKUs, channels): regular net price in each channel
+    list_price: np.ndarray
+    regular_price: np.ndarray  # average regular net price per unit
+    unit_cost: np.ndarray  # variable cost + setup spread over the standard batch
+    hours_per_unit: np.ndarray  # line hours per unit (0 where unknown)
+    line_index: np.ndarray  # (SKUs,) index into ``lines``, -1 where none
+    lines: np.ndarray
+    line_names: np.ndarray
+    available_hours: np.ndarray  # (lines, weeks)
+    effects: dict[str, np.ndarray]  # driver -> (SKUs,), NaN where unknown
+    errors: dict[str, np.ndarray]  # driver -> standard error
+    max_discount_seen: np.ndarray
+    price_change_seen: np.ndarray  # largest relative move of the regular price seen
+
+    def scope_mask(self, scope: str, target: str | None) -> np.ndarray:
+        """SKUs a lever applies to (for a channel scope: every SKU)."""
+        if scope in ("all", "channel"):
+            return np.ones(len(self.skus), dtype=bool)
+        values = {"family": self.families, "brand": self.brands, "sku": self.skus}[scope]
+        mask = values == target
+        if not mask.any():
+            raise InputError(f"There is no {scope} called {target!r}.")
+        return mask
+
+    def week_mask(self, start: dt.date | None, end: dt.date | None) -> np.ndarray:
+        first = np.datetime64(start) if start else self.weeks[0]
+        last = np.datetime64(end) if end else self.weeks[-1]
+        return (self.weeks >= first) & (self.weeks <= last)
+
+
+def load_plan_base(con: duckdb.DuckDBPyConnection, run_id: int, weeks: int | None = None
+                   ) -> PlanBase:
+    """Build the arrays for the forecast run ``run_id`` (its first ``weeks`` weeks)."""
+    rows = con.execute(
+        "SELECT sku, week, forecast, lower_80, upper_80 FROM forecast_rows WHERE run_id = ? "
+        "ORDER BY sku, week", [run_id]).df()
+    if rows.empty:
+        raise InputError(f"Forecast run {run_id} has no rows.")
+    all_weeks = np.sort(rows["week"].unique()).astype("datetime64[D]")
+    if weeks:
+        all_weeks = all_weeks[:weeks]
+        rows = rows[rows["week"].isin(pd.to_datetime(all_weeks))]
+    skus = np.array(sorted(rows["sku"].unique()), dtype=object)
+    n, w = len(skus), len(all_weeks)
+
+    def grid(column: str) -> np.ndarray:
+        return rows[column].to_numpy(dtype=float).reshape(n, w)
+
+    products = con.execute(
+        """
+        SELECT p.sku, p.name, p.family, p.brand, p.list_price, p.unit_variable_cost,
+               p.setup_cost_per_batch, p.standard_batch_size, p.default_line,
+               p.units_per_hour, l.oee
+        FROM products p LEFT JOIN production_lines l ON l.line = p.default_line
+        """).df().set_index("sku").reindex(skus)
+    channels_frame = con.execute(
+        "SELECT sku, channel, share FROM forecast_channel_shares WHERE run_id = ?", [run_id]
+    ).df()
+    channels = np.array(sorted(channels_frame["channel"].unique()), dtype=object)
+    share = (channels_frame.pivot(index="sku", columns="channel", values="share")
+             .reindex(index=skus, columns=channels).fillna(0.0).to_numpy())
+    # Regular (unpromoted) net price per channel over the last 13 weeks of history.
+    prices = con.execute(
+        """
+        WITH last AS (SELECT max(week) AS week FROM sales_history)
+        SELECT s.sku, s.channel,
+               sum(s.units * s.net_price) / nullif(sum(s.units), 0) AS regular_price,
+               max(s.discount_depth) AS max_discount
+        FROM sales_history s, last
+        WHERE s.week > last.week - 91 AND s.discount_depth = 0 AND s.net_price IS NOT NULL
+        GROUP BY ALL
+        """).df()
+    list_price = products["list_price"].fillna(0.0).to_numpy(dtype=float)
+    channel_price = (prices.pivot(index="sku", columns="channel", values="regular_price")
+                     .reindex(index=skus, columns=channels).to_numpy(dtype=float))
+    channel_price = np.where(np.isfinite(channel_price), channel_price, list_price[:, None])
+    regular_price = (share * channel_price).sum(axis=1)
+    history = con.execute(
+        """
+        SELECT sku, max(discount_depth) AS max_discount,
+               max(abs(ln(net_price / list_price))) FILTER (WHERE discount_depth = 0)
+                   AS price_move
+        FROM sales_history WHERE net_price > 0 AND list_price > 0 GROUP BY sku
+        """).df().set_index("sku").reindex(skus)
+    batch = products["standard_batch_size"].to_numpy(dtype=float)
+    unit_cost = (products["unit_variable_cost"].fillna(0.0).to_numpy(dtype=float)
+                 + np.nan_to_num(products["setup_cost_per_batch"].to_numpy(dtype=float)
+                                 / np.where(batch > 0, batch, np.nan)))
+    speed = products["units_per_hour"].to_numpy(dtype=float)
+    oee = products["oee"].to_numpy(dtype=float)
+    hours_per_unit = np.nan_to_num(1.0 / (speed * oee), nan=0.0, posinf=0.0)
+
+    lines_frame = con.execute("SELECT line, name FROM production_lines ORDER BY line").df()
+    lines = lines_frame["line"].to_numpy(dtype=object)
+    line_lookup = {line: i for i, line in enumerate(lines)}
+    line_index = np.array([line_lookup.get(x, -1) for x in products["default_line"]])
+    hours = con.execute(
+        """
+        SELECT l.line, w.week,
+               greatest(l.standard_hours_per_week + coalesce(sum(c.hours_delta), 0), 0) AS hours
+        FROM production_lines l CROSS JOIN (SELECT unnest(?::DATE[]) AS week) w
+        LEFT JOIN capacity_calendar c ON c.line = l.line AND c.week = w.week
+        GROUP BY ALL
+        """, [list(all_weeks.astype(object))]).df()
+    available = (hours.pivot(index="line", columns="week", values="hours")
+                 .reindex(index=lines, columns=pd.to_datetime(all_weeks)).fillna(0.0).to_numpy())
+
+    drivers = con.execute(
+        "SELECT sku, driver, estimate, standard_error FROM driver_effects WHERE run_id = ?",
+        [run_id]).df()
+    effects, errors = {}, {}
+    for driver in DRIVERS:
+        subset = drivers[drivers["driver"] == driver].set_index("sku").reindex(skus)
+        effects[driver] = subset["estimate"].to_numpy(dtype=float)
+        errors[driver] = subset["standard_error"].to_numpy(dtype=float)
+
+    return PlanBase(
+        run_id=run_id, skus=skus, names=products["name"].fillna("").to_numpy(dtype=object),
+        families=products["family"].fillna("unassigned").to_numpy(dtype=object),
+        brands=products["brand"].fillna("unassigned").to_numpy(dtype=object),
+        channels=channels, weeks=all_weeks, baseline=grid("forecast"),
+        lower_80=grid("lower_80"), upper_80=grid("upper_80"), channel_share=share,
+        channel_price=channel_price, list_price=list_price, regular_price=regular_price,
+        unit_cost=unit_cost, hours_per_unit=hours_per_unit, line_index=line_index, lines=lines,
+        line_names=lines_frame["name"].to_numpy(dtype=object), available_hours=available,
+        effects=effects, errors=errors,
+        max_discount_seen=np.nan_to_num(history["max_discount"].to_numpy(dtype=float)),
+        price_change_seen=np.nan_to_num(np.expm1(history["price_move"].to_numpy(dtype=float))),
+    )
+
+
+@dataclass
+class ScenarioResult:
+    """A scenario's revised targets and what they drive, as arrays over (SKUs, weeks)."""
+
+    base: PlanBase
+    revised: np.ndarray
+    lower_80: np.ndarray
+    upper_80: np.ndarray
+    price: np.ndarray  # revised average net price per unit
+    revenue_base: np.ndarray
+    revenue: np.ndarray
+    margin_base: np.ndarray
+    margin: np.ndarray
+    discount_cost: np.ndarray  # money given away in discounts
+    hours_base: np.ndarray  # (lines, weeks)
+    hours: np.ndarray
+    warnings: list[str]
+
+    def kpis(self) -> dict[str, float]:
+        """Totals over the horizon: volume, revenue and margin with their changes, promotion
+        ROI (extra margin per unit of money given in discounts) and overloaded line-weeks."""
+        base_volume, volume = float(self.base.baseline.sum()), float(self.revised.sum())
+        revenue_base, revenue = float(self.revenue_base.sum()), float(self.revenue.sum())
+        margin_base, margin = float(self.margin_base.sum()), float(self.margin.sum())
+        spend = float(self.discount_cost.sum())
+        over = (self.hours > self.base.available_hours + 1e-9) & (self.hours > 0)
+        over_base = (self.hours_base > self.base.available_hours + 1e-9) & (self.hours_base > 0)
+        return {
+            "baseline_volume": base_volume, "volume": volume, "volume_change": volume - base_volume,
+            "baseline_revenue": revenue_base, "revenue": revenue,
+            "revenue_change": revenue - revenue_base,
+            "baseline_margin": margin_base, "margin": margin, "margin_change": margin - margin_base,
+            "discount_cost": spend,
+            "promotion_roi": (margin - margin_base) / spend if spend > 0 else float("nan"),
+            "overloaded_line_weeks": int(over.sum()),
+            "overloaded_line_weeks_baseline": int(over_base.sum()),
+        }
+
+    def weekly(self) -> pd.DataFrame:
+        """Weekly totals: baseline, revised with its 80% band, revenue and margin."""
+        return pd.DataFrame({
+            "week": pd.to_datetime(self.base.weeks),
+            "baseline": self.base.baseline.sum(axis=0),
+            "revised": self.revised.sum(axis=0),
+            "lower_80": self.lower_80.sum(axis=0),
+            "upper_80": self.upper_80.sum(axis=0),
+            "revenue_base": self.revenue_base.sum(axis=0),
+            "revenue": self.revenue.sum(axis=0),
+            "margin_base": self.margin_base.sum(axis=0),
+            "margin": self.margin.sum(axis=0),
+        })
+
+    def by(self, level: str) -> pd.DataFrame:
+        """Totals over the horizon by ``family``, ``brand``, ``sku`` or ``channel``."""
+        if level == "channel":
+            share = self.base.channel_share
+            frame = pd.DataFrame({
+                "channel": self.base.channels,
+                "baseline": share.T @ self.base.baseline.sum(axis=1),
+                "revised": share.T @ self.revised.sum(axis=1),
+                "revenue": share.T @ self.revenue.sum(axis=1),
+                "margin": share.T @ self.margin.sum(axis=1),
+            })
+        else:
+            keys = {"family": self.base.families, "brand": self.base.brands,
+                    "sku": self.base.skus}[level]
+            frame = pd.DataFrame({
+                level: keys, "baseline": self.base.baseline.sum(axis=1),
+                "revised": self.revised.sum(axis=1), "revenue": self.revenue.sum(axis=1),
+                "margin": self.margin.sum(axis=1),
+            }).groupby(level, as_index=False).sum()
+        frame["change"] = frame["revised"] - frame["baseline"]
+        frame["change_share"] = frame["change"] / frame["baseline"].where(frame["baseline"] > 0)
+        return frame
+
+    def targets(self) -> pd.DataFrame:
+        """Per SKU and week: baseline, revised target with its 80% band, change, revenue,
+        gross margin and line hours."""
+        n, w = self.revised.shape
+        return pd.DataFrame({
+            "sku": np.repeat(self.base.skus, w),
+            "family": np.repeat(self.base.families, w),
+            "week": np.tile(pd.to_datetime(self.base.weeks), n),
+            "baseline": self.base.baseline.ravel(),
+            "revised": self.revised.ravel(),
+            "lower_80": self.lower_80.ravel(),
+            "upper_80": self.upper_80.ravel(),
+            "change": (self.revised - self.base.baseline).ravel(),
+            "revenue": self.revenue.ravel(),
+            "margin": self.margin.ravel(),
+            "line_hours": (self.revised * self.base.hours_per_unit[:, None]).ravel(),
+        })
+
+    def line_load(self) -> pd.DataFrame:
+        """Per line and week: hours needed (baseline and revised) against available hours."""
+        lines, weeks = self.hours.shape
+        available = self.base.available_hours
+        return pd.DataFrame({
+            "line": np.repeat(self.base.lines, weeks),
+            "line_name": np.repeat(self.base.line_names, weeks),
+            "week": np.tile(pd.to_datetime(self.base.weeks), lines),
+            "hours_base": self.hours_base.ravel(),
+            "hours": self.hours.ravel(),
+            "available_hours": available.ravel(),
+            "utilisation": (self.hours / np.where(available > 0, available, np.nan)).ravel(),
+        })
+
+
+def effective_effects(base: PlanBase, scenario: Scenario) -> dict[str, np.ndarray]:
+    """The driver effects the scenario uses: the estimates, with the user's overrides."""
+    effects = {driver: np.nan_to_num(values.copy(), nan=0.0)
+               for driver, values in base.effects.items()}
+    for override in scenario.overrides:
+        override.validated()
+        effects[override.driver][base.scope_mask(override.scope, override.target)] = override.value
+    return effects
+
+
+def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
+    """Revise the baseline with the scenario's levers: vectorised, no model refit."""
+    effects = effective_effects(base, scenario)
+    elasticity = effects["price_elasticity"]
+    n, w = base.baseline.shape
+    promo_log = np.zeros((n, w))  # promotions and campaigns: the part that cannibalises
+    other_log = np.zeros((n, w))  # price and distribution
+    price_factor = np.ones((n, w))
+    discount = np.zeros((n, w))  # average discount depth over channels
+    for lever in scenario.levers:
+        lever.validated()
+        skus = base.scope_mask(lever.scope, lever.target)
+        weeks = base.week_mask(lever.start_week, lever.end_week)
+        cell = skus[:, None] & weeks[None, :]
+        if lever.scope == "channel":
+            if lever.target not in set(base.channels):
+                raise InputError(f"There is no channel called {lever.target!r}.")
+            share = base.channel_share[:, list(base.channels).index(lever.target)]
+        else:
+            share = np.ones(n)
+        if lever.kind == "promotion":
+            lift = (effects["promo_depth"] * lever.discount
+                    + elasticity * np.log1p(-lever.discount)
+                    + effects["feature"] * lever.feature + effects["display"] * lever.display)
+            promo_log += np.where(cell, np.log1p(share * np.expm1(lift))[:, None], 0.0)
+            discount += np.where(cell, (share * lever.discount)[:, None], 0.0)
+            after = np.zeros(w, dtype=bool)
+            after[1:] = weeks[:-1] & ~weeks[1:]
+            dip = effects["post_promotion"] * lever.discount
+            other_log += np.where(skus[:, None] & after[None, :],
+                                  np.log1p(share * np.expm1(dip))[:, None], 0.0)
+        elif lever.kind == "price":
+            change = np.log1p(share * lever.change)
+            other_log += np.where(cell, (elasticity * change)[:, None], 0.0)
+            price_factor *= np.where(cell, (1 + share * lever.change)[:, None], 1.0)
+        elif lever.kind == "campaign":
+            promo_log += np.where(cell, np.log1p(share * lever.change)[:, None], 0.0)
+        else:  # distribution
+            other_log += np.where(cell, np.log1p(share * lever.change)[:, None], 0.0)
+
+    baseline = base.baseline
+    promoted = baseline * np.exp(promo_log)
+    extra = np.maximum(promoted - baseline, 0.0)
+    revised = promoted * np.exp(other_log)
+    if scenario.cannibalisation > 0 and extra.any():
+        revised = _cannibalise(base, revised, extra, promo_log, scenario.cannibalisation)
+    factor = np.divide(revised, baseline, out=np.ones_like(revised), where=baseline > 0)
+    discount = np.minimum(discount, 0.95)
+    price = base.regular_price[:, None] * price_factor * (1 - discount)
+    revenue_base = baseline * base.regular_price[:, None]
+    revenue = revised * price
+    cost = base.unit_cost[:, None]
+    hours_base = _line_hours(base, baseline)
+    return ScenarioResult(
+        base=base, revised=revised, lower_80=base.lower_80 * factor,
+        upper_80=base.upper_80 * factor, price=price, revenue_base=revenue_base,
+        revenue=revenue, margin_base=revenue_base - baseline * cost,
+        margin=revenue - revised * cost,
+        discount_cost=revised * base.regular_price[:, None] * price_factor * discount,
+        hours_base=hours_base, hours=_line_hours(base, revised),
+        warnings=scenario_warnings(base, scenario),
+    )
+
+
+def _cannibalise(base: PlanBase, revised: np.ndarray, extra: np.ndarray,
+                 promo_log: np.ndarray, rate: float) -> np.ndarray:
+    """Take ``rate`` of the promoted SKUs' extra volume out of their family's other SKUs,
+    in proportion to what those sell that week, never more than they sell."""
+    families, family_index = np.unique(base.families, return_inverse=True)
+    donor = promo_log <= 0
+    donor_volume = np.where(donor, revised, 0.0)
+    take = np.zeros((len(families), revised.shape[1]))
+    pool = np.zeros_like(take)
+    np.add.at(take, family_index, rate * extra)
+    np.add.at(pool, family_index, donor_volume)
+    fraction = np.divide(np.minimum(take, pool), pool, out=np.zeros_like(pool), where=pool > 0)
+    return np.where(donor, revised * (1 - fraction[family_index]), revised)
+
+
+def _line_hours(base: PlanBase, volume: np.ndarray) -> np.ndarray:
+    hours = np.zeros((len(base.lines), volume.shape[1]))
+    known = base.line_index >= 0
+    np.add.at(hours, base.line_index[known], volume[known] * base.hours_per_unit[known, None])
+    return hours
+
+
+def scenario_warnings(base: PlanBase, scenario: Scenario) -> list[str]:
+    """Levers beyond what the history has seen, or resting on effects too uncertain to trust."""
+    notes = []
+    for lever in scenario.levers:
+        skus = base.scope_mask(lever.scope, lever.target)
+        count = int(skus.sum())
+        if lever.kind == "promotion" and lever.discount > 0:
+            beyond = skus & (lever.discount > base.max_discount_seen + 1e-9)
+            if beyond.any():
+                deepest = float(base.max_discount_seen[beyond].max())
+                notes.append(
+                    f"{lever.describe()}: deeper than any discount {int(beyond.sum())} of "
+                    f"{count} SKUs had in their history (deepest {deepest:.0%}); the response "
+                    "is extrapolated."
+                )
+        if lever.kind in ("promotion", "price"):
+            change = lever.change if lever.kind == "price" else -lever.discount
+            error = base.errors["price_elasticity"][skus]
+            shaky = np.isnan(error) | (error > UNCERTAIN_ELASTICITY)
+            if shaky.any() and change:
+                notes.append(
+                    f"{lever.describe()}: the price response of {int(shaky.sum())} of {count} "
+                    "SKUs is uncertain (standard error above "
+                    f"{UNCERTAIN_ELASTICITY}); treat the volume change as a rough guide."
+                )
+        if lever.kind == "price":
+            seen = base.price_change_seen[skus]
+            if (abs(lever.change) > seen + 1e-9).any():
+                notes.append(
+                    f"{lever.describe()}: a bigger price move than {int((abs(lever.change) > seen).sum())} "
+                    f"of {count} SKUs saw in their history (largest {seen.max():.0%}); the "
+                    "elasticity is extrapolated."
+                )
+    for override in scenario.overrides:
+        notes.append(f"Effect override: {override.driver} = {override.value:g} for "
+                     f"{'all SKUs' if override.scope == 'all' else override.target}.")
+    return notes
+
+
+def baseline_only(name: str = "Baseline") -> Scenario:
+    """A scenario without levers: revised equals the baseline."""
+    return Scenario(name=name)
+
+
+def with_lever(scenario: Scenario, lever: Lever) -> Scenario:
+    """A copy of ``scenario`` with one more lever."""
+    return replace(scenario, levers=[*scenario.levers, lever.validated()])
