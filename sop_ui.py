@@ -175,6 +175,100 @@ def global_filters(company: dict[str, Any]) -> None:
             bind="query-params",
             placeholder="All channels",
         )
+        if "_open_scenario" in st.session_state:
+            # A page asked to switch scenario (after a save, rename or delete): the widget's
+            # value can only be set before the widget is drawn.
+            st.session_state["scenario"] = st.session_state.pop("_open_scenario")
+        st.selectbox(
+            "Scenario",
+            [BASELINE, *load("scenario_names")],
+            key="scenario",
+            bind="query-params",
+            help="The what-if scenario every page shows; build and save them on Promotions & "
+            "pricing.",
+        )
+        st.text_input(
+            "Your name",
+            key="user",
+            persist_state="session",
+            placeholder="Shown on what you save",
+            max_chars=40,
+        )
+
+
+BASELINE = "Baseline (no levers)"
+
+
+def user_name() -> str:
+    """Who is at the keyboard (the sidebar's "Your name"), for what they save."""
+    return (st.session_state.get("user") or "").strip() or "planner"
+
+
+def selected_scenario() -> str | None:
+    """The scenario chosen in the sidebar, or None for the baseline."""
+    name = st.session_state.get("scenario")
+    return None if not name or name == BASELINE else name
+
+
+def open_scenario(name: str | None) -> None:
+    """Switch every page to scenario ``name`` (None: the baseline) and rerun the app."""
+    st.session_state["_open_scenario"] = name or BASELINE
+    st.session_state.pop("scenario_draft", None)
+    st.rerun(scope="app")
+
+
+def stored_scenario(name: str) -> Any:
+    """The saved scenario ``name``, read fresh (its version matters for the next save)."""
+    with db.connect(database_path(), on_wait=None) as con:
+        return queries.stored_scenario(con, name)
+
+
+def latest_run() -> dict[str, Any] | None:
+    return load("latest_forecast_run")
+
+
+def refresh_forecast_with_progress(label: str = "Refreshing the forecast") -> None:
+    """Run (or reuse) the forecast with a progress bar, then rerun the page."""
+    from sop_core.forecast.runs import refresh_forecast
+
+    bar = st.progress(0.0, text=label)
+    refresh_forecast(
+        database_path(),
+        progress=lambda fraction, message: bar.progress(
+            min(fraction, 1.0), text=f"{label}: {message}"
+        ),
+    )
+    bar.empty()
+    st.rerun()
+
+
+def require_forecast() -> dict[str, Any]:
+    """The latest forecast run; without one, offer to make it and stop the page."""
+    run = latest_run()
+    if run is not None:
+        return run
+    st.info(
+        "There is no demand forecast yet. Making one fits every SKU's model and backtest "
+        "(about 10 seconds for the sample company).",
+        icon=":material/info:",
+    )
+    if st.button("Make the forecast now", type="primary", key="make_forecast"):
+        refresh_forecast_with_progress("Making the forecast")
+    st.stop()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _plan_base(path: str, run_id: int, version: tuple[int, int]) -> Any:
+    from sop_core.scenario import load_plan_base
+
+    with db.connect(path) as con:
+        return load_plan_base(con, run_id)
+
+
+def plan_base(run_id: int) -> Any:
+    """The scenario arrays of a forecast run, built once and shared (read-only)."""
+    path = database_path()
+    return _plan_base(str(path), run_id, db.data_version(path))
 
 
 def scope_caption(current: Scope, channels: bool = True) -> str:
@@ -240,7 +334,7 @@ def kpi_row(tiles: list[Kpi]) -> None:
                 tile.change,
                 border=True,
                 help=tile.help,
-                delta_description=tile.change_label,
+                delta_description=tile.change_label or None,
             )
         else:
             column.metric(

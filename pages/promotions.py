@@ -1,28 +1,515 @@
-"""Promotions & pricing: what promotions and price changes did, and what is planned."""
+"""Promotions & pricing: live what-if levers that revise volume targets, revenue and margin.
+
+The scenario workspace is one fragment: moving a lever re-renders only it. Everything heavy
+(the forecast run's arrays) is cached; a lever move is array maths in memory.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 import sop_ui
 from sop_core import charts
+from sop_core.errors import ConflictError, SopError
+from sop_core.scenario import (
+    OVERRIDABLE,
+    EffectOverride,
+    Lever,
+    Scenario,
+    apply_scenario,
+    view_weights,
+)
+from sop_core.scenario_store import (
+    STATUSES,
+    create_scenario,
+    delete_scenario,
+    duplicate_scenario,
+    rename_scenario,
+    save_scenario,
+)
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
 scope = sop_ui.scope()
 last_week = facts["history_last_week"]
-horizon_end = last_week + dt.timedelta(weeks=13)
 
 st.title("Promotions & pricing")
-st.caption(sop_ui.scope_caption(scope))
+run = sop_ui.require_forecast()
+base = sop_ui.plan_base(run["run_id"])
+path = sop_ui.database_path()
+KINDS = {
+    "promotion": "Promotion",
+    "price": "Price change",
+    "campaign": "Campaign",
+    "distribution": "Distribution",
+}
+SCOPE_LABELS = {
+    "all": "Everything",
+    "family": "A family",
+    "brand": "A brand",
+    "channel": "A channel",
+    "sku": "One SKU",
+}
+WEEK_LABELS = [f"{pd.Timestamp(w):%d %b %Y}" for w in base.weeks]
+TARGETS = {
+    "family": sorted(set(base.families)),
+    "brand": sorted(set(base.brands)),
+    "channel": list(base.channels),
+    "sku": [f"{s}  {n}" for s, n in zip(base.skus, base.names, strict=True)],
+}
+CHANGE_SLIDERS = {  # label, lowest, highest, step (in %)
+    "price": ("Price change", -20, 20, 1),
+    "campaign": ("Campaign uplift", 0, 50, 5),
+    "distribution": ("Distribution change", -50, 50, 5),
+}
 
+
+def draft() -> dict:
+    """The scenario being edited in this session, loaded when the sidebar choice changes."""
+    chosen = sop_ui.selected_scenario()
+    current = st.session_state.get("scenario_draft")
+    if current is None or current["for"] != chosen:
+        stored = sop_ui.stored_scenario(chosen) if chosen else None
+        saved = stored.scenario if stored else Scenario("")
+        current = {
+            "for": chosen,
+            "stored": stored,
+            "levers": list(saved.levers),
+            "overrides": list(saved.overrides),
+            "cannibalisation": saved.cannibalisation,
+            "dirty": False,
+        }
+        st.session_state["scenario_draft"] = current
+    return current
+
+
+def reload_draft() -> None:
+    st.session_state.pop("scenario_draft", None)
+    st.session_state.pop("scenario_conflict", None)
+
+
+def edited(current: dict, name: str, extra: list[Lever] | None = None) -> Scenario:
+    """The scenario as edited in this session (plus ``extra`` levers being previewed)."""
+    return Scenario(
+        name,
+        [*current["levers"], *(extra or [])],
+        list(current["overrides"]),
+        current["cannibalisation"],
+    )
+
+
+def lever_editor() -> Lever:
+    """The lever being edited: its widgets, and the lever they describe (previewed live)."""
+    kind = st.selectbox("Lever", list(KINDS), format_func=KINDS.get, key="lever_kind")
+    scope_kind = st.selectbox(
+        "Applies to", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="lever_scope"
+    )
+    if scope_kind != "all":
+        st.selectbox(scope_kind.capitalize(), TARGETS[scope_kind], key=f"lever_target_{scope_kind}")
+    if kind in ("promotion", "campaign"):
+        st.select_slider(
+            "Weeks", WEEK_LABELS, value=(WEEK_LABELS[2], WEEK_LABELS[3]), key="lever_weeks"
+        )
+    else:
+        st.select_slider("From the week of", WEEK_LABELS, value=WEEK_LABELS[5], key="lever_from")
+    if kind == "promotion":
+        st.slider("Discount", 0, 60, 0, 5, format="%d%%", key="lever_discount")
+        st.slider("Feature (share of stores)", 0, 100, 0, 25, format="%d%%", key="lever_feature")
+        st.slider("Display (share of stores)", 0, 100, 0, 25, format="%d%%", key="lever_display")
+    else:
+        label, low, high, step = CHANGE_SLIDERS[kind]
+        st.slider(label, low, high, 0, step, format="%+d%%", key=f"lever_{kind}")
+    return lever_from_state()
+
+
+def lever_from_state() -> Lever:
+    """The lever the editor's widgets describe (the buttons' callbacks read it too)."""
+    state = st.session_state
+    kind = state.get("lever_kind") or "promotion"
+    scope_kind = state.get("lever_scope") or "all"
+    target = None
+    if scope_kind != "all":
+        picked = state.get(f"lever_target_{scope_kind}") or TARGETS[scope_kind][0]
+        target = picked.split("  ")[0] if scope_kind == "sku" else picked
+    if kind in ("promotion", "campaign"):
+        first, last = state.get("lever_weeks") or (WEEK_LABELS[2], WEEK_LABELS[3])
+        start, end = _week(first), _week(last)
+    else:
+        start, end = _week(state.get("lever_from") or WEEK_LABELS[5]), None
+    if kind == "promotion":
+        return Lever(
+            kind,
+            scope_kind,
+            target,
+            start,
+            end,
+            discount=state.get("lever_discount", 0) / 100,
+            feature=state.get("lever_feature", 0) / 100,
+            display=state.get("lever_display", 0) / 100,
+        )
+    return Lever(kind, scope_kind, target, start, end, change=state.get(f"lever_{kind}", 0) / 100)
+
+
+def _week(label: str) -> dt.date:
+    return base.weeks[WEEK_LABELS.index(label)].astype(dt.date)
+
+
+def add_lever() -> None:
+    current = draft()
+    current["levers"].append(lever_from_state().validated())
+    current["dirty"] = True
+    # The lever is in the scenario now: set the editor back to "no change" so it is not
+    # previewed twice.
+    for key in (
+        "lever_discount",
+        "lever_feature",
+        "lever_display",
+        *(f"lever_{kind}" for kind in CHANGE_SLIDERS),
+    ):
+        st.session_state[key] = 0
+
+
+def remove(kind: str, index: int) -> None:
+    current = draft()
+    if index < len(current[kind]):
+        current[kind].pop(index)
+        current["dirty"] = True
+
+
+def add_override() -> None:
+    lever = lever_from_state()
+    driver = st.session_state.get("override_driver") or "price_elasticity"
+    value = st.session_state.get(f"override_value_{driver}")
+    try:
+        override = EffectOverride(driver, float(value), lever.scope, lever.target).validated()
+    except (SopError, TypeError, ValueError) as error:
+        st.session_state["override_error"] = str(error)
+        return
+    current = draft()
+    current["overrides"].append(override)
+    current["dirty"] = True
+
+
+def effects_panel(current: dict, preview: Lever) -> None:
+    """The estimated effects behind the lever's SKUs, and the user's overrides of them."""
+    for index, override in enumerate(current["overrides"]):
+        row = st.columns([5, 1])
+        row[0].markdown(f"Override: {override.describe()}")
+        row[1].button(
+            "",
+            icon=":material/close:",
+            key=f"remove_override_{index}",
+            help="Use the estimate again",
+            on_click=remove,
+            args=("overrides", index),
+        )
+
+    with st.expander("Effects behind the lever, and overrides"):
+        table = sop_ui.load("driver_table", run["run_id"])
+        chosen = base.scope_mask(preview.scope, preview.target)
+        shown = table[table["sku"].isin(base.skus[chosen])]
+        sop_ui.table(
+            shown[
+                [
+                    "sku",
+                    "price_elasticity",
+                    "price_elasticity_lower",
+                    "price_elasticity_upper",
+                    "promo_uplift_per_10pct_discount",
+                    "feature_uplift",
+                    "display_uplift",
+                    "confidence",
+                ]
+            ],
+            sku="SKU",
+            price_elasticity=st.column_config.NumberColumn("Elasticity", format="%.2f"),
+            price_elasticity_lower=st.column_config.NumberColumn("Low 95%", format="%.2f"),
+            price_elasticity_upper=st.column_config.NumberColumn("High 95%", format="%.2f"),
+            promo_uplift_per_10pct_discount=st.column_config.NumberColumn(
+                "Uplift per 10% off", format="percent"
+            ),
+            feature_uplift=st.column_config.NumberColumn("Feature", format="percent"),
+            display_uplift=st.column_config.NumberColumn("Display", format="percent"),
+            confidence="Confidence",
+        )
+        st.caption(
+            "Estimated from the history by the forecast (shrunk towards the family "
+            "where a SKU's own history cannot tell). Override one for the lever's "
+            "scope if the team knows better:"
+        )
+        driver = st.selectbox(
+            "Effect", list(OVERRIDABLE), format_func=OVERRIDABLE.get, key="override_driver"
+        )
+        st.number_input(
+            "Value" if driver == "price_elasticity" else "Uplift (0.30 = +30%)",
+            value=-1.5 if driver == "price_elasticity" else 0.3,
+            step=0.05,
+            key=f"override_value_{driver}",
+        )
+        st.button(
+            "Override for "
+            + ("all SKUs" if preview.scope == "all" else f"{preview.scope} {preview.target}"),
+            key="add_override",
+            disabled=preview.scope == "channel",
+            on_click=add_override,
+        )
+        if message := st.session_state.pop("override_error", None):
+            st.error(message, icon=":material/error:")
+
+
+def scenario_bar(current: dict, levers: list[Lever]) -> None:
+    """Save, save as, rename, duplicate, delete and status of the scenario being edited."""
+    stored = current["stored"]
+    user = sop_ui.user_name()
+    based_on = run["run_id"]
+    try:
+        if stored is None:
+            name = st.text_input(
+                "Save these levers as a new scenario",
+                key="new_name",
+                placeholder="e.g. Q1 skincare push",
+            )
+            if st.button(
+                "Save as new scenario",
+                type="primary",
+                disabled=not (levers or current["overrides"]),
+            ):
+                created = create_scenario(path, edited(current, name), user, based_on)
+                sop_ui.open_scenario(created.scenario.name)
+            return
+        left, right = st.columns([3, 2])
+        left.markdown(
+            f"**{stored.scenario.name}** · {stored.status} · version {stored.version} · "
+            f"saved by {stored.updated_by} at {stored.updated_at:%d %b %H:%M}"
+            + (" · **unsaved changes**" if current["dirty"] else "")
+        )
+        status = right.selectbox(
+            "Status",
+            STATUSES,
+            index=STATUSES.index(stored.status),
+            key="scenario_status",
+            label_visibility="collapsed",
+        )
+        buttons = st.columns(4)
+        if buttons[0].button(
+            "Save", type="primary", disabled=not (current["dirty"] or status != stored.status)
+        ):
+            saved = save_scenario(
+                path, stored, edited(current, stored.scenario.name), user, based_on, status
+            )
+            current.update(stored=saved, dirty=False)
+            st.rerun(scope="app")
+        with buttons[1].popover("Rename"):
+            new = st.text_input("New name", value=stored.scenario.name, key="rename_to")
+            if st.button("Rename", key="do_rename"):
+                renamed = rename_scenario(path, stored, new, user)
+                sop_ui.open_scenario(renamed.scenario.name)
+        with buttons[2].popover("Duplicate"):
+            new = st.text_input(
+                "Name of the copy", value=f"{stored.scenario.name} (copy)", key="copy_to"
+            )
+            if st.button("Duplicate", key="do_copy"):
+                copy = duplicate_scenario(path, stored.scenario.name, new, user)
+                sop_ui.open_scenario(copy.scenario.name)
+        with buttons[3].popover("Delete"):
+            st.write(f"Delete **{stored.scenario.name}** for everyone?")
+            if st.button("Delete", key="do_delete"):
+                delete_scenario(path, stored)
+                sop_ui.open_scenario(None)
+    except ConflictError as error:
+        # Kept in the session so the message and its button survive the next rerun.
+        st.session_state["scenario_conflict"] = str(error)
+    except SopError as error:
+        st.error(str(error), icon=":material/error:")
+    if message := st.session_state.get("scenario_conflict"):
+        st.error(message, icon=":material/sync_problem:")
+        st.button("Reload their version", key="reload_after_conflict", on_click=reload_draft)
+
+
+@st.fragment
+def workspace() -> None:
+    current = draft()
+    # The lever comes from the widgets' state, so the results can be drawn first: after a
+    # lever move the chart reaches the browser before anything else.
+    preview = lever_from_state()
+    editor, results = st.columns([1, 2], gap="large")
+    with results:
+        try:
+            result = apply_scenario(base, edited(current, current["for"] or "unsaved", [preview]))
+        except SopError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            show_results(result, preview)
+    with editor:
+        st.subheader("Lever")
+        lever_editor()
+
+
+def show_results(result, preview: Lever) -> None:
+    """Chart, KPIs, warnings, capacity effect and revised targets of the edited scenario."""
+    weights = view_weights(base, scope.families, scope.channels)
+    sop_ui.chart(charts.scenario_chart(result.weekly(weights)), key="scenario_chart")
+    kpi = result.kpis(weights)
+    currency = facts["currency"]
+    roi = kpi["promotion_roi"]
+    sop_ui.kpi_row(
+        [
+            sop_ui.Kpi(
+                "Volume vs baseline",
+                sop_ui.units(kpi["volume"]),
+                _change(kpi["volume_change"], kpi["baseline_volume"]),
+                change_label="",
+            ),
+            sop_ui.Kpi(
+                f"Revenue ({currency})",
+                sop_ui.units(kpi["revenue"]),
+                _change(kpi["revenue_change"], kpi["baseline_revenue"]),
+                change_label="",
+            ),
+            sop_ui.Kpi(
+                f"Gross margin ({currency})",
+                sop_ui.units(kpi["margin"]),
+                _change(kpi["margin_change"], kpi["baseline_margin"]),
+                change_label="",
+            ),
+            sop_ui.Kpi(
+                "Promotion ROI",
+                "n/a" if np.isnan(roi) else f"{roi:+.2f}",
+                note=f"per {currency} given" if not np.isnan(roi) else "no promotion",
+                help="Extra gross margin the promotions bring, divided by the money "
+                "given away in discounts (whole scenario).",
+            ),
+        ]
+    )
+    st.caption(
+        f"Previewing: {preview.describe()}. {sop_ui.scope_caption(scope)} "
+        f"Baseline: forecast run {run['run_id']}, {len(base.weeks)} weeks from "
+        f"{WEEK_LABELS[0]}."
+    )
+    for note in result.warnings:
+        st.warning(note, icon=":material/warning:")
+    over = result.line_load()
+    over = over[(over["hours"] > over["available_hours"] + 1e-9) & (over["hours"] > 0)]
+    st.subheader("Capacity effect")
+    if over.empty:
+        st.success(
+            "No line needs more hours than it has in any week of this scenario.",
+            icon=":material/check_circle:",
+        )
+    else:
+        sop_ui.table(
+            over.assign(week=over["week"].dt.date)[
+                [
+                    "line",
+                    "line_name",
+                    "week",
+                    "hours_base",
+                    "hours",
+                    "available_hours",
+                    "utilisation",
+                ]
+            ],
+            line="Line",
+            line_name="Name",
+            week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
+            hours_base=st.column_config.NumberColumn("Hours, baseline", format="%.0f"),
+            hours=st.column_config.NumberColumn("Hours, scenario", format="%.0f"),
+            available_hours=st.column_config.NumberColumn("Available", format="%.0f"),
+            utilisation=st.column_config.NumberColumn("Load", format="percent"),
+        )
+    st.subheader("Revised targets")
+    level = st.segmented_control(
+        "Roll up by",
+        ["family", "brand", "channel"],
+        default="family",
+        required=True,
+        key="rollup",
+        format_func=str.capitalize,
+    )
+    sop_ui.table(
+        result.by(level),
+        fit=True,
+        **{level: level.capitalize()},
+        baseline=st.column_config.NumberColumn("Baseline units", format="localized"),
+        revised=st.column_config.NumberColumn("Revised units", format="localized"),
+        revenue=st.column_config.NumberColumn(f"Revenue ({currency})", format="localized"),
+        margin=st.column_config.NumberColumn(f"Margin ({currency})", format="localized"),
+        change=st.column_config.NumberColumn("Change", format="localized"),
+        change_share=st.column_config.NumberColumn("Change %", format="percent"),
+    )
+    if st.toggle("Show revised targets by SKU and week", key="show_targets"):
+        targets = result.targets()
+        changed = targets[targets["change"].abs() > 0.5]
+        sop_ui.table(
+            (changed if not changed.empty else targets)
+            .assign(week=lambda f: f["week"].dt.date)
+            .head(500),
+            week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
+            baseline=st.column_config.NumberColumn("Baseline", format="%.0f"),
+            revised=st.column_config.NumberColumn("Revised", format="%.0f"),
+            lower_80=st.column_config.NumberColumn("Low 80%", format="%.0f"),
+            upper_80=st.column_config.NumberColumn("High 80%", format="%.0f"),
+            change=st.column_config.NumberColumn("Change", format="%+.0f"),
+            revenue=st.column_config.NumberColumn("Revenue", format="%.0f"),
+            margin=st.column_config.NumberColumn("Margin", format="%.0f"),
+            line_hours=st.column_config.NumberColumn("Line hours", format="%.1f"),
+        )
+
+
+def scenario_panel() -> None:
+    """The scenario's levers, effects and saving: deliberate actions, so outside the live
+    fragment (a click here reruns the page; a lever move above reruns only the fragment)."""
+    current = draft()
+    preview = lever_from_state()
+    levers, effects, saving = st.columns([2, 2, 2], gap="large")
+    with levers:
+        st.button(
+            "Add the lever to the scenario",
+            icon=":material/add:",
+            key="add_lever",
+            on_click=add_lever,
+            type="primary",
+        )
+        st.caption("In this scenario" if current["levers"] else "No levers in this scenario yet.")
+        for index, lever in enumerate(current["levers"]):
+            row = st.columns([5, 1])
+            row[0].markdown(f"{index + 1}. {lever.describe()}")
+            row[1].button(
+                "",
+                icon=":material/close:",
+                key=f"remove_{index}",
+                help="Remove this lever",
+                on_click=remove,
+                args=("levers", index),
+            )
+    with effects:
+        effects_panel(current, preview)
+    with saving:
+        scenario_bar(current, current["levers"])
+
+
+def _change(delta: float, base_value: float) -> str | None:
+    return None if not base_value else f"{delta / base_value:+.1%}"
+
+
+workspace()
+scenario_panel()
+
+st.divider()
+st.header("What the history shows")
 year = sop_ui.load("period_totals", scope, last_week, 52).set_index("period")
 past = sop_ui.load("promotions_between", scope, last_week - dt.timedelta(weeks=51), last_week)
-planned = sop_ui.load("promotions_between", scope, last_week + dt.timedelta(weeks=1), horizon_end)
+planned = sop_ui.load(
+    "promotions_between",
+    scope,
+    last_week + dt.timedelta(weeks=1),
+    last_week + dt.timedelta(weeks=13),
+)
 prices = sop_ui.load("price_changes_after", scope, last_week)
-
 sop_ui.kpi_row(
     [
         sop_ui.Kpi(
@@ -41,14 +528,13 @@ sop_ui.kpi_row(
         ),
     ]
 )
-
 lift = sop_ui.load("promotion_lift_by_depth", scope)
 sop_ui.chart(charts.lift_by_depth_chart(lift))
 st.caption(
     "Observed lift: a promoted week against the same SKU and channel's median unpromoted week "
-    "of the quarter. Raw history, with feature, display, season and holidays still mixed in."
+    "of the quarter. Raw history, with feature, display, season and holidays still mixed in; "
+    "the levers above use the effects estimated by the forecast."
 )
-
 left, right = st.columns(2)
 with left:
     st.subheader("Planned promotions, next 13 weeks")
@@ -80,9 +566,3 @@ with right:
         list_price=st.column_config.NumberColumn("New price", format="%.2f"),
         change=st.column_config.NumberColumn("Change", format="percent"),
     )
-
-sop_ui.not_built_yet(
-    "The what-if levers: promotion events, price changes, campaign and distribution uplift "
-    "that revise volume targets, revenue and margin live, with promotion uplift and price "
-    "elasticity estimated per SKU from this history, and saved scenarios."
-)

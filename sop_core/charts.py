@@ -22,6 +22,9 @@ FAMILY_COLOURS = {
     "body care": "#009E73",
 }
 FONT_SIZE = 16
+# Figures start from the empty template: applying plotly's default template deep-copies and
+# validates it, which costs more than the rest of a live redraw. The styling is in _layout.
+BLANK = {"template": "none"}
 UTILISATION_WARNING = 0.85
 
 
@@ -31,22 +34,33 @@ def colour_for(name: str, index: int = 0) -> str:
 
 
 def _layout(figure: go.Figure, title: str, y_title: str, height: int = 460) -> go.Figure:
+    """Projector styling, set as one nested dict (plotly parses ``a_b`` keys slowly)."""
+    layout = figure.layout
     figure.update_layout(
-        title={"text": title, "font": {"size": FONT_SIZE + 4}},
-        template="plotly_white",
-        font={"size": FONT_SIZE, "color": "#111111"},
-        height=height,
-        margin={"l": 70, "r": 30, "t": 90, "b": 50},
-        legend={
-            "orientation": "h",
-            "yanchor": "bottom",
-            "y": 1.0,
-            "xanchor": "left",
-            "x": 0,
-            "traceorder": "normal",
-        },
-        hoverlabel={"font_size": FONT_SIZE},
-        yaxis_title=y_title,
+        {
+            "title": {"text": title, "font": {"size": FONT_SIZE + 4}},
+            "paper_bgcolor": "#FFFFFF",
+            "plot_bgcolor": layout.plot_bgcolor or "#FFFFFF",
+            "font": {"size": FONT_SIZE, "color": "#111111"},
+            "height": height,
+            "margin": {"l": 70, "r": 30, "t": 90, "b": 50},
+            "legend": {
+                "orientation": "h",
+                "yanchor": "bottom",
+                "y": 1.0,
+                "xanchor": "left",
+                "x": 0,
+                "traceorder": "normal",
+            },
+            "hoverlabel": {"font": {"size": FONT_SIZE}},
+            "xaxis": {"showgrid": False, "linecolor": "#444444", "ticks": "outside"},
+            "yaxis": {
+                "title": {"text": y_title},
+                "gridcolor": "#E5E5E5",
+                "zerolinecolor": "#BBBBBB",
+                "separatethousands": True,
+            },
+        }
     )
     return figure
 
@@ -61,7 +75,7 @@ def weekly_history_chart(
 
     ``weekly`` has columns ``week``, ``family`` and ``value``.
     """
-    figure = go.Figure()
+    figure = go.Figure(layout=BLANK)
     for index, (family, rows) in enumerate(weekly.groupby("family", sort=True)):
         figure.add_trace(
             go.Scatter(
@@ -98,7 +112,8 @@ def lift_by_depth_chart(lift: pd.DataFrame) -> go.Figure:
     """Bars of the median observed lift by discount depth (``depth_percent``, ``median_lift``,
     ``promoted_weeks``)."""
     figure = go.Figure(
-        go.Bar(
+        layout=BLANK,
+        data=go.Bar(
             x=lift["depth_percent"].astype(str) + "%",
             y=lift["median_lift"],
             text=[f"{v:+.0%}" for v in lift["median_lift"]],
@@ -107,7 +122,7 @@ def lift_by_depth_chart(lift: pd.DataFrame) -> go.Figure:
             customdata=lift["promoted_weeks"],
             hovertemplate="%{x} off: median lift %{y:.0%} over %{customdata} promoted "
             "weeks<extra></extra>",
-        )
+        ),
     )
     figure.update_yaxes(tickformat=".0%", rangemode="tozero")
     figure.update_xaxes(title="Discount depth")
@@ -127,7 +142,8 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
     available = utilisation.pivot(index="label", columns="week", values="available_hours")
     needed, available = needed.reindex_like(grid), available.reindex_like(grid)
     figure = go.Figure(
-        go.Heatmap(
+        layout=BLANK,
+        data=go.Heatmap(
             z=grid.to_numpy(),
             x=grid.columns,
             y=grid.index,
@@ -153,7 +169,7 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
             "<extra></extra>",
             xgap=1,
             ygap=2,
-        )
+        ),
     )
     figure.update_yaxes(title="", type="category")
     # Rows shrink as lines are added, so a plant with many lines still fits on one screen.
@@ -171,7 +187,8 @@ def cover_chart(cover: pd.DataFrame, limit: int = 15, safety_weeks: float = 2.0)
     rows = rows.iloc[::-1]
     colours = [PALETTE[5] if w < safety_weeks else PALETTE[0] for w in rows["weeks_of_cover"]]
     figure = go.Figure(
-        go.Bar(
+        layout=BLANK,
+        data=go.Bar(
             x=rows["weeks_of_cover"],
             y=rows["sku"] + "  " + rows["product"],
             orientation="h",
@@ -179,7 +196,7 @@ def cover_chart(cover: pd.DataFrame, limit: int = 15, safety_weeks: float = 2.0)
             text=[f"{w:.1f}" for w in rows["weeks_of_cover"]],
             textposition="outside",
             hovertemplate="%{y}: %{x:.1f} weeks of cover<extra></extra>",
-        )
+        ),
     )
     figure.add_vline(
         x=safety_weeks,
@@ -195,3 +212,57 @@ def cover_chart(cover: pd.DataFrame, limit: int = 15, safety_weeks: float = 2.0)
     return _layout(
         figure, f"Lowest stock cover ({len(rows)} SKUs)", "", height=max(360, 34 * len(rows) + 150)
     )
+
+
+def scenario_chart(weekly: pd.DataFrame, title: str = "Baseline and revised volume") -> go.Figure:
+    """Weekly baseline (grey) and revised target (blue) with the revised 80% band.
+
+    ``weekly`` has ``week``, ``baseline``, ``revised``, ``lower_80`` and ``upper_80``.
+    """
+    figure = go.Figure(layout=BLANK)
+    figure.add_trace(
+        go.Scatter(
+            x=weekly["week"],
+            y=weekly["upper_80"],
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+            name="upper 80%",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=weekly["week"],
+            y=weekly["lower_80"],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor="rgba(0, 114, 178, 0.15)",
+            name="80% band",
+            hoverinfo="skip",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=weekly["week"],
+            y=weekly["baseline"],
+            mode="lines",
+            name="baseline",
+            line={"color": "#7f7f7f", "width": 3, "dash": "dot"},
+            hovertemplate="baseline %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=weekly["week"],
+            y=weekly["revised"],
+            mode="lines+markers",
+            name="revised target",
+            line={"color": PALETTE[0], "width": 4},
+            marker={"size": 6},
+            hovertemplate="revised %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        )
+    )
+    figure.update_yaxes(rangemode="tozero")
+    return _layout(figure, title, "Units per week", height=430)

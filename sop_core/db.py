@@ -11,6 +11,7 @@ Streamlit's session threads never share one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -23,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from sop_core import schema, settings
-from sop_core.errors import DatabaseBusyError, DatabaseMissingError
+from sop_core.errors import ConflictError, DatabaseBusyError, DatabaseMissingError
 
 WaitCallback = Callable[[str, float], None]
 """Called as ``on_wait(message, seconds_waited)`` while another process holds the file."""
@@ -129,10 +130,24 @@ def transaction(
         con.execute("BEGIN TRANSACTION")
         try:
             yield con
-        except BaseException:
-            con.execute("ROLLBACK")
+            con.execute("COMMIT")
+        except duckdb.TransactionException as error:
+            _rollback(con)
+            if "conflict" in str(error).lower():
+                raise ConflictError(
+                    "Someone else changed the same records at the same moment; nothing of "
+                    "yours was written. Reload and try again."
+                ) from error
             raise
-        con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    # A failed commit has already ended the transaction.
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 def query_frame(

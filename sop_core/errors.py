@@ -21,3 +21,7 @@ class SchemaError(SopError):
 
 class InputError(SopError):
     """A value given on the command line or in a form is out of range or malformed."""
+
+
+class ConflictError(SopError):
+    """Someone else changed the record after it was opened; nothing was overwritten."""

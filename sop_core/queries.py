@@ -420,3 +420,34 @@ def production_vs_sales(
         """,
         {"families": list(scope.families), "last": last_week, "weeks": weeks},
     ).df()
+
+
+def latest_forecast_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The newest forecast run: ``run_id``, ``created_at``, ``history_end``, ``horizon``,
+    ``skus`` (None when there is none yet)."""
+    row = con.execute(
+        "SELECT run_id, created_at, history_end, horizon, skus FROM forecast_runs "
+        "ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    return dict(zip(("run_id", "created_at", "history_end", "horizon", "skus"), row, strict=True))
+
+
+def scenario_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Saved scenario names, alphabetical."""
+    return [r[0] for r in con.execute("SELECT name FROM scenarios ORDER BY name").fetchall()]
+
+
+def driver_table(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
+    """The forecast run's driver effects per SKU, as the ``drivers`` command reports them."""
+    from sop_core.forecast.runs import driver_report
+
+    return pd.DataFrame(driver_report(con, run_id))
+
+
+def stored_scenario(con: duckdb.DuckDBPyConnection, name: str) -> Any:
+    """A saved scenario with its version (never cached: a save must name the latest)."""
+    from sop_core.scenario_store import load_scenario
+
+    return load_scenario(con, name)

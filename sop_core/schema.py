@@ -212,6 +212,29 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        3,
+        "Scenarios: named sets of promotion, price, campaign and distribution levers",
+        """
+        CREATE SEQUENCE scenario_ids START 1;
+        CREATE TABLE scenarios (
+            scenario_id INTEGER PRIMARY KEY DEFAULT nextval('scenario_ids'),
+            name VARCHAR NOT NULL UNIQUE,
+            owner VARCHAR NOT NULL,
+            status VARCHAR NOT NULL DEFAULT 'draft'
+                CHECK (status IN ('draft', 'proposed', 'approved')),
+            based_on_run INTEGER,
+            definition VARCHAR NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_by VARCHAR NOT NULL
+        );
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -497,6 +520,26 @@ DATA_DICTIONARY.update(
             },
         ),
     }
+)
+
+
+DATA_DICTIONARY["scenarios"] = (
+    "Saved what-if scenarios. Two people editing the same scenario never overwrite each "
+    "other: a save names the version it started from and fails with a message if someone "
+    "saved in between.",
+    {
+        "scenario_id": "Scenario number.",
+        "name": "Unique name, e.g. `Q1 skincare push`.",
+        "owner": "Who created it.",
+        "status": "`draft`, `proposed` or `approved`.",
+        "based_on_run": "Forecast run (`forecast_runs.run_id`) its baseline came from when last "
+        "saved.",
+        "definition": "The levers, effect overrides and cannibalisation rate, as JSON.",
+        "version": "Increases by one at every save.",
+        "created_at": "When it was created (UTC).",
+        "updated_at": "When it was last saved (UTC).",
+        "updated_by": "Who saved it last.",
+    },
 )
 
 

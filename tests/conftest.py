@@ -36,11 +36,13 @@ def sample_db(sample_db_master: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def app_env(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the dashboard at a private sample database."""
-    monkeypatch.setenv("SOP_DB", str(sample_db))
+def app_env(forecast_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the dashboard at a private copy of the sample database with its forecast."""
+    path = tmp_path / "app.duckdb"
+    shutil.copy(forecast_db, path)
+    monkeypatch.setenv("SOP_DB", str(path))
     monkeypatch.setenv("SOP_SAMPLE_AS_OF", AS_OF.isoformat())
-    return sample_db
+    return path
 
 
 @pytest.fixture(scope="session")
