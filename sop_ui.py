@@ -217,6 +217,49 @@ def open_scenario(name: str | None) -> None:
     st.rerun(scope="app")
 
 
+def scenario_draft() -> dict:
+    """The scenario being edited in this session (shared by every page), loaded from the
+    database when the sidebar's choice changes: its stored version, levers, overrides,
+    capacity changes, and whether it has unsaved changes."""
+    from sop_core.scenario import Scenario
+
+    chosen = selected_scenario()
+    current = st.session_state.get("scenario_draft")
+    if current is None or current["for"] != chosen:
+        stored = stored_scenario(chosen) if chosen else None
+        saved = stored.scenario if stored else Scenario("")
+        current = {
+            "for": chosen,
+            "stored": stored,
+            "levers": list(saved.levers),
+            "overrides": list(saved.overrides),
+            "cannibalisation": saved.cannibalisation,
+            "capacity": list(saved.capacity),
+            "dirty": False,
+        }
+        st.session_state["scenario_draft"] = current
+    return current
+
+
+def reload_scenario_draft() -> None:
+    """Forget this session's edits: the next ``scenario_draft()`` reads the saved version."""
+    st.session_state.pop("scenario_draft", None)
+    st.session_state.pop("scenario_conflict", None)
+
+
+def edited_scenario(current: dict, name: str, extra: list | None = None) -> Any:
+    """The scenario as edited in this session (plus ``extra`` levers being previewed)."""
+    from sop_core.scenario import Scenario
+
+    return Scenario(
+        name,
+        [*current["levers"], *(extra or [])],
+        list(current["overrides"]),
+        current["cannibalisation"],
+        list(current.get("capacity", [])),
+    )
+
+
 def stored_scenario(name: str) -> Any:
     """The saved scenario ``name``, read fresh (its version matters for the next save)."""
     with db.connect(database_path(), on_wait=None) as con:
@@ -269,6 +312,20 @@ def plan_base(run_id: int) -> Any:
     """The scenario arrays of a forecast run, built once and shared (read-only)."""
     path = database_path()
     return _plan_base(str(path), run_id, db.data_version(path))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _supply_data(path: str, run_id: int, version: tuple[int, int]) -> Any:
+    from sop_core.planning import load_supply
+
+    with db.connect(path) as con:
+        return load_supply(con, _plan_base(path, run_id, version))
+
+
+def supply_data(run_id: int) -> Any:
+    """Routings, standard hours and stock on hand for the production plan (cached)."""
+    path = database_path()
+    return _supply_data(str(path), run_id, db.data_version(path))
 
 
 def scope_caption(current: Scope, channels: bool = True) -> str:
@@ -360,3 +417,87 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: Any) -> No
     """A table without its index; ``fit`` sizes it to show every row without scrolling."""
     height = 38 + 35 * len(frame) if fit else "auto"
     st.dataframe(frame, hide_index=True, column_config=column_config or None, height=height)
+
+
+def scenario_bar(based_on: int) -> None:
+    """Save, save as, rename, duplicate, delete and status of the scenario being edited (the
+    same bar on every page that edits a scenario)."""
+    from sop_core.errors import ConflictError
+    from sop_core.scenario_store import (
+        STATUSES,
+        create_scenario,
+        delete_scenario,
+        duplicate_scenario,
+        rename_scenario,
+        save_scenario,
+    )
+
+    current = scenario_draft()
+    stored = current["stored"]
+    user = user_name()
+    path = database_path()
+    levers = current["levers"]
+    try:
+        if stored is None:
+            name = st.text_input(
+                "Save these levers as a new scenario",
+                key="new_name",
+                placeholder="e.g. Q1 skincare push",
+            )
+            if st.button(
+                "Save as new scenario",
+                type="primary",
+                disabled=not (levers or current["overrides"] or current["capacity"]),
+            ):
+                created = create_scenario(path, edited_scenario(current, name), user, based_on)
+                open_scenario(created.scenario.name)
+            return
+        left, right = st.columns([3, 2])
+        left.markdown(
+            f"**{stored.scenario.name}** · {stored.status} · version {stored.version} · "
+            f"saved by {stored.updated_by} at {stored.updated_at:%d %b %H:%M}"
+            + (" · **unsaved changes**" if current["dirty"] else "")
+        )
+        status = right.selectbox(
+            "Status",
+            STATUSES,
+            index=STATUSES.index(stored.status),
+            key="scenario_status",
+            label_visibility="collapsed",
+        )
+        buttons = st.columns(4)
+        if buttons[0].button(
+            "Save", type="primary", disabled=not (current["dirty"] or status != stored.status)
+        ):
+            saved = save_scenario(
+                path, stored, edited_scenario(current, stored.scenario.name), user, based_on, status
+            )
+            current.update(stored=saved, dirty=False)
+            st.rerun(scope="app")
+        with buttons[1].popover("Rename"):
+            new = st.text_input("New name", value=stored.scenario.name, key="rename_to")
+            if st.button("Rename", key="do_rename"):
+                renamed = rename_scenario(path, stored, new, user)
+                open_scenario(renamed.scenario.name)
+        with buttons[2].popover("Duplicate"):
+            new = st.text_input(
+                "Name of the copy", value=f"{stored.scenario.name} (copy)", key="copy_to"
+            )
+            if st.button("Duplicate", key="do_copy"):
+                copy = duplicate_scenario(path, stored.scenario.name, new, user)
+                open_scenario(copy.scenario.name)
+        with buttons[3].popover("Delete"):
+            st.write(f"Delete **{stored.scenario.name}** for everyone?")
+            if st.button("Delete", key="do_delete"):
+                delete_scenario(path, stored)
+                open_scenario(None)
+    except ConflictError as error:
+        # Kept in the session so the message and its button survive the next rerun.
+        st.session_state["scenario_conflict"] = str(error)
+    except SopError as error:
+        st.error(str(error), icon=":material/error:")
+    if message := st.session_state.get("scenario_conflict"):
+        st.error(message, icon=":material/sync_problem:")
+        st.button(
+            "Reload their version", key="reload_after_conflict", on_click=reload_scenario_draft
+        )

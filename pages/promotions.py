@@ -14,22 +14,13 @@ import streamlit as st
 
 import sop_ui
 from sop_core import charts
-from sop_core.errors import ConflictError, SopError
+from sop_core.errors import SopError
 from sop_core.scenario import (
     OVERRIDABLE,
     EffectOverride,
     Lever,
-    Scenario,
     apply_scenario,
     view_weights,
-)
-from sop_core.scenario_store import (
-    STATUSES,
-    create_scenario,
-    delete_scenario,
-    duplicate_scenario,
-    rename_scenario,
-    save_scenario,
 )
 
 sop_ui.require_shell()
@@ -68,38 +59,9 @@ CHANGE_SLIDERS = {  # label, lowest, highest, step (in %)
 }
 
 
-def draft() -> dict:
-    """The scenario being edited in this session, loaded when the sidebar choice changes."""
-    chosen = sop_ui.selected_scenario()
-    current = st.session_state.get("scenario_draft")
-    if current is None or current["for"] != chosen:
-        stored = sop_ui.stored_scenario(chosen) if chosen else None
-        saved = stored.scenario if stored else Scenario("")
-        current = {
-            "for": chosen,
-            "stored": stored,
-            "levers": list(saved.levers),
-            "overrides": list(saved.overrides),
-            "cannibalisation": saved.cannibalisation,
-            "dirty": False,
-        }
-        st.session_state["scenario_draft"] = current
-    return current
-
-
-def reload_draft() -> None:
-    st.session_state.pop("scenario_draft", None)
-    st.session_state.pop("scenario_conflict", None)
-
-
-def edited(current: dict, name: str, extra: list[Lever] | None = None) -> Scenario:
-    """The scenario as edited in this session (plus ``extra`` levers being previewed)."""
-    return Scenario(
-        name,
-        [*current["levers"], *(extra or [])],
-        list(current["overrides"]),
-        current["cannibalisation"],
-    )
+draft = sop_ui.scenario_draft
+reload_draft = sop_ui.reload_scenario_draft
+edited = sop_ui.edited_scenario
 
 
 def lever_editor() -> Lever:
@@ -261,75 +223,6 @@ def effects_panel(current: dict, preview: Lever) -> None:
             st.error(message, icon=":material/error:")
 
 
-def scenario_bar(current: dict, levers: list[Lever]) -> None:
-    """Save, save as, rename, duplicate, delete and status of the scenario being edited."""
-    stored = current["stored"]
-    user = sop_ui.user_name()
-    based_on = run["run_id"]
-    try:
-        if stored is None:
-            name = st.text_input(
-                "Save these levers as a new scenario",
-                key="new_name",
-                placeholder="e.g. Q1 skincare push",
-            )
-            if st.button(
-                "Save as new scenario",
-                type="primary",
-                disabled=not (levers or current["overrides"]),
-            ):
-                created = create_scenario(path, edited(current, name), user, based_on)
-                sop_ui.open_scenario(created.scenario.name)
-            return
-        left, right = st.columns([3, 2])
-        left.markdown(
-            f"**{stored.scenario.name}** · {stored.status} · version {stored.version} · "
-            f"saved by {stored.updated_by} at {stored.updated_at:%d %b %H:%M}"
-            + (" · **unsaved changes**" if current["dirty"] else "")
-        )
-        status = right.selectbox(
-            "Status",
-            STATUSES,
-            index=STATUSES.index(stored.status),
-            key="scenario_status",
-            label_visibility="collapsed",
-        )
-        buttons = st.columns(4)
-        if buttons[0].button(
-            "Save", type="primary", disabled=not (current["dirty"] or status != stored.status)
-        ):
-            saved = save_scenario(
-                path, stored, edited(current, stored.scenario.name), user, based_on, status
-            )
-            current.update(stored=saved, dirty=False)
-            st.rerun(scope="app")
-        with buttons[1].popover("Rename"):
-            new = st.text_input("New name", value=stored.scenario.name, key="rename_to")
-            if st.button("Rename", key="do_rename"):
-                renamed = rename_scenario(path, stored, new, user)
-                sop_ui.open_scenario(renamed.scenario.name)
-        with buttons[2].popover("Duplicate"):
-            new = st.text_input(
-                "Name of the copy", value=f"{stored.scenario.name} (copy)", key="copy_to"
-            )
-            if st.button("Duplicate", key="do_copy"):
-                copy = duplicate_scenario(path, stored.scenario.name, new, user)
-                sop_ui.open_scenario(copy.scenario.name)
-        with buttons[3].popover("Delete"):
-            st.write(f"Delete **{stored.scenario.name}** for everyone?")
-            if st.button("Delete", key="do_delete"):
-                delete_scenario(path, stored)
-                sop_ui.open_scenario(None)
-    except ConflictError as error:
-        # Kept in the session so the message and its button survive the next rerun.
-        st.session_state["scenario_conflict"] = str(error)
-    except SopError as error:
-        st.error(str(error), icon=":material/error:")
-    if message := st.session_state.get("scenario_conflict"):
-        st.error(message, icon=":material/sync_problem:")
-        st.button("Reload their version", key="reload_after_conflict", on_click=reload_draft)
-
-
 @st.fragment
 def workspace() -> None:
     current = draft()
@@ -489,7 +382,7 @@ def scenario_panel() -> None:
     with effects:
         effects_panel(current, preview)
     with saving:
-        scenario_bar(current, current["levers"])
+        sop_ui.scenario_bar(run["run_id"])
 
 
 def _change(delta: float, base_value: float) -> str | None:

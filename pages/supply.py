@@ -1,36 +1,330 @@
-"""Supply & capacity: the lines, their hours, and how hard they ran to meet past demand."""
+"""Supply & capacity: can we make the plan, where are the gaps, and what does it cost?
+
+Everything follows the scenario chosen in the sidebar (the baseline forecast when none):
+its volume targets load the lines, its capacity changes add or remove hours.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 import sop_ui
-from sop_core import charts, queries
+from sop_core import capacity, charts, queries
+from sop_core.errors import SopError
+from sop_core.planning import (
+    PlanSettings,
+    chase_plan,
+    plan_frames,
+    save_plan,
+    solve_plan,
+)
+from sop_core.scenario import CapacityChange, apply_scenario
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
 scope = sop_ui.scope()
 last_week = facts["history_last_week"]
-next_week = last_week + dt.timedelta(weeks=1)
 
 st.title("Supply & capacity")
+run = sop_ui.require_forecast()
+base = sop_ui.plan_base(run["run_id"])
+current = sop_ui.scenario_draft()
+name = current["for"] or "the baseline"
+scenario = sop_ui.edited_scenario(current, current["for"] or "baseline")
+try:
+    result = apply_scenario(base, scenario)
+except SopError as error:
+    st.error(str(error), icon=":material/error:")
+    st.stop()
+view = capacity.load_view(result)
+load = view.frame()
+if scope.families:
+    # The lines that make the chosen families (their load still counts every SKU on them).
+    keep = set(
+        base.lines[
+            np.unique(
+                base.line_index[np.isin(base.families, scope.families) & (base.line_index >= 0)]
+            )
+        ]
+    )
+    load = load[load["line"].isin(keep)]
+exceptions = capacity.exceptions(view)
+exceptions = exceptions[exceptions["line"].isin(set(load["line"]))]
+WEEK_LABELS = [f"{pd.Timestamp(w):%d %b %Y}" for w in base.weeks]
+
 st.caption(
-    f"{sop_ui.scope_caption(scope, channels=False)} Lines make for every channel, so the "
-    "channel filter does not apply here."
+    f"Volume targets of {name} (forecast run {run['run_id']}, {len(base.weeks)} weeks from "
+    f"{WEEK_LABELS[0]}). {sop_ui.scope_caption(scope, channels=False)} Lines make for every "
+    "channel, so the channel filter does not apply here."
 )
-
-lines = sop_ui.load("line_overview", next_week, 13, scope)
-history = sop_ui.load("line_utilisation_history", last_week, 52, scope)
-used = sop_ui.load("hours_used", last_week, 52, scope)
-over = history[history["utilisation"] > 1.0]
-peak = queries.busiest(history)
-actual = used["hours_used"].sum() / max(used["available_hours"].sum(), 1e-9)
-
+peak = queries.busiest(load)
+over = load[load["gap_hours"] > 1e-6]
+likely = load[(load["overload_probability"] >= 0.5)]
 sop_ui.kpi_row(
     [
-        sop_ui.Kpi("Production lines", f"{len(lines)}", note=f"{lines['plant'].nunique()} plants"),
+        sop_ui.Kpi(
+            "Peak load, forecast horizon",
+            f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
+            note=f"line {peak['line']}, week of {peak['week']:%d %b}" if peak is not None else None,
+        ),
+        sop_ui.Kpi(
+            "Overloaded line-weeks",
+            f"{len(over)}",
+            note=f"{over['gap_hours'].sum():,.0f} h short" if len(over) else "none",
+        ),
+        sop_ui.Kpi(
+            "At least even odds of overload",
+            f"{len(likely)}",
+            note="line-weeks",
+            help="Line-weeks whose hours needed exceed the hours "
+            "available with a probability of 50% or more, from the forecast's uncertainty.",
+        ),
+        sop_ui.Kpi(
+            "Idle lines",
+            f"{int((exceptions['kind'] == 'idle line').sum())}",
+            note=f"below {capacity.IDLE_LOAD:.0%} load",
+        ),
+    ]
+)
+
+sop_ui.chart(
+    charts.utilisation_heatmap(
+        load, "Load by line and week: the volume targets against the hours available"
+    ),
+    key="capacity_heatmap",
+)
+st.caption(
+    "Red: over 100% of the hours available; amber: above 85%; grey: no hours (a "
+    "shutdown). Hover for the hours and the chance of an overload."
+)
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    labels = {
+        line: f"{line}  {nm}"
+        for line, nm in zip(base.lines, base.line_names, strict=True)
+        if line in set(load["line"])
+    }
+    chosen = st.selectbox("Line", list(labels), format_func=labels.get, key="supply_line")
+    line_index = list(base.lines).index(chosen)
+    overtime = float(PlanSettings().overtime_share * base.available_hours[line_index].max())
+    sop_ui.chart(
+        charts.line_load_chart(
+            load[load["line"] == chosen], overtime, f"Load against capacity: {labels[chosen]}"
+        ),
+        key="line_load",
+    )
+with right:
+    st.subheader("Exceptions")
+    sop_ui.table(
+        exceptions[["kind", "line", "first_week", "last_week", "detail"]]
+        .assign(
+            first_week=lambda f: f["first_week"].dt.date, last_week=lambda f: f["last_week"].dt.date
+        )
+        .head(40),
+        kind="What",
+        line="Line",
+        first_week=st.column_config.DateColumn("From", format="DD MMM YYYY"),
+        last_week=st.column_config.DateColumn("To", format="DD MMM YYYY"),
+        detail="Detail",
+    )
+
+st.subheader("Capacity changes in this scenario")
+changes, editor = st.columns([3, 2], gap="large")
+with changes:
+    if not current["capacity"]:
+        st.caption("None yet: the hours are the lines' standard hours and the calendar.")
+    for index, change in enumerate(current["capacity"]):
+        row = st.columns([6, 1])
+        row[0].markdown(f"{index + 1}. {change.describe()}")
+        if row[1].button(
+            "", icon=":material/close:", key=f"remove_capacity_{index}", help="Remove this change"
+        ):
+            current["capacity"].pop(index)
+            current["dirty"] = True
+            st.rerun()
+    sop_ui.scenario_bar(run["run_id"])
+with editor.form("capacity_change", border=True):
+    line = st.selectbox(
+        "Line",
+        list(base.lines),
+        key="capacity_line",
+        format_func=lambda x: f"{x}  {base.line_names[list(base.lines).index(x)]}",
+    )
+    first, last = st.select_slider(
+        "Weeks", WEEK_LABELS, value=(WEEK_LABELS[0], WEEK_LABELS[3]), key="capacity_weeks"
+    )
+    hours = st.number_input(
+        "Hours a week (+ an extra shift, - a shutdown)",
+        -168.0,
+        168.0,
+        16.0,
+        8.0,
+        key="capacity_hours",
+    )
+    reason = st.text_input("Reason", "Saturday shift", key="capacity_reason", max_chars=60)
+    if st.form_submit_button("Add to the scenario", type="primary"):
+        try:
+            change = CapacityChange(
+                line,
+                base.weeks[WEEK_LABELS.index(first)].astype(dt.date),
+                base.weeks[WEEK_LABELS.index(last)].astype(dt.date),
+                float(hours),
+                reason.strip(),
+            ).validated()
+        except SopError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            current["capacity"].append(change)
+            current["dirty"] = True
+            st.rerun()
+
+st.header("Batch economics")
+batches = capacity.batch_economics(result)
+if scope.families:
+    batches = batches[batches["family"].isin(scope.families)]
+left, right = st.columns([2, 3], gap="large")
+with left:
+    options = batches.sort_values("setup_saving", ascending=False)["sku"].tolist()
+    sku = st.selectbox(
+        "SKU",
+        options,
+        key="batch_sku",
+        format_func=lambda s: f"{s}  {base.names[list(base.skus).index(s)]}",
+    )
+    row = batches.set_index("sku").loc[sku]
+    points = pd.DataFrame(
+        {
+            "label": ["baseline", name if current["for"] else "scenario"],
+            "batch_size": [row["batch_size_base"], row["batch_size"]],
+            "unit_cost": [row["unit_cost_base"], row["unit_cost"]],
+        }
+    )
+    sop_ui.chart(
+        charts.batch_cost_chart(
+            capacity.unit_cost_curve(base, sku), points, f"Unit cost against batch size: {sku}"
+        ),
+        key="batch_chart",
+    )
+with right:
+    st.caption(
+        "The plant keeps its batch cadence, so more volume means bigger batches and the setup "
+        "cost is spread over more units. Saving: setup cost per unit saved, times the volume."
+    )
+    sop_ui.kpi_row(
+        [
+            sop_ui.Kpi(
+                "Setup cost saved by bigger batches",
+                sop_ui.money(batches["setup_saving"].sum(), facts["currency"]),
+            ),
+            sop_ui.Kpi("Changeovers per week", f"{batches['changeovers_per_week'].sum():,.1f}"),
+        ]
+    )
+    sop_ui.table(
+        batches.sort_values("setup_saving", ascending=False)[
+            [
+                "sku",
+                "weekly_units_base",
+                "weekly_units",
+                "batch_size_base",
+                "batch_size",
+                "unit_cost_base",
+                "unit_cost",
+                "setup_saving",
+            ]
+        ].head(15),
+        sku="SKU",
+        weekly_units_base=st.column_config.NumberColumn("Units/week, base", format="%.0f"),
+        weekly_units=st.column_config.NumberColumn("Units/week", format="%.0f"),
+        batch_size_base=st.column_config.NumberColumn("Batch, base", format="%.0f"),
+        batch_size=st.column_config.NumberColumn("Batch", format="%.0f"),
+        unit_cost_base=st.column_config.NumberColumn("Unit cost, base", format="%.3f"),
+        unit_cost=st.column_config.NumberColumn("Unit cost", format="%.3f"),
+        setup_saving=st.column_config.NumberColumn("Saving", format="%.0f"),
+    )
+
+st.header("Constrained production plan")
+st.caption(
+    "A linear program over the horizon: meet the volume targets at the least cost within "
+    "each line's hours plus up to 20% overtime, building stock ahead of peaks, using "
+    "alternate lines, keeping a week of safety stock, starting from today's stock."
+)
+if st.button("Build the production plan", type="primary", key="build_plan"):
+    with st.spinner("Solving the production plan..."):
+        try:
+            supply = sop_ui.supply_data(run["run_id"])
+            plan = solve_plan(result, supply)
+            chase = chase_plan(result, supply)
+            plan_id = save_plan(
+                sop_ui.database_path(), plan, result, supply, current["for"], PlanSettings()
+            )
+        except SopError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            st.session_state["supply_plan"] = {
+                "for": scenario.to_json(),
+                "plan": plan,
+                "chase": chase,
+                "plan_id": plan_id,
+            }
+stored_plan = st.session_state.get("supply_plan")
+if stored_plan and stored_plan["for"] == scenario.to_json():
+    plan, chase = stored_plan["plan"], stored_plan["chase"]
+    summary = plan.summary(result.available)
+    peer = chase.summary(result.available)
+    sop_ui.kpi_row(
+        [
+            sop_ui.Kpi(
+                "Plan cost",
+                sop_ui.money(summary["total_cost"], facts["currency"]),
+                note=f"chase plan {sop_ui.money(peer['total_cost'], facts['currency'])}",
+            ),
+            sop_ui.Kpi(
+                "Unmet demand",
+                sop_ui.units(summary["unmet_units"]),
+                note=f"chase plan {sop_ui.units(peer['unmet_units'])}",
+            ),
+            sop_ui.Kpi(
+                "Overtime hours",
+                f"{summary['overtime_hours']:,.0f}",
+                note=f"chase plan {peer['overtime_hours']:,.0f}",
+            ),
+            sop_ui.Kpi(
+                "Solved in",
+                f"{summary['seconds']:.2f} s",
+                note=f"plan {stored_plan['plan_id']} saved",
+            ),
+        ]
+    )
+    frames = plan_frames(plan, result)
+    sop_ui.chart(charts.plan_chart(frames["weekly"]), key="plan_chart")
+    lines_frame = frames["lines"]
+    busy = lines_frame[lines_frame["overtime_hours"] > 0.01]
+    if not busy.empty:
+        st.subheader("Overtime the plan uses")
+        sop_ui.table(
+            busy.assign(week=busy["week"].dt.date),
+            line="Line",
+            line_name="Name",
+            week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
+            hours=st.column_config.NumberColumn("Hours", format="%.0f"),
+            available_hours=st.column_config.NumberColumn("Available", format="%.0f"),
+            overtime_hours=st.column_config.NumberColumn("Overtime", format="%.1f"),
+        )
+else:
+    st.caption("Not built yet for this scenario: press the button (it takes about a second).")
+
+st.divider()
+st.header("What the lines did")
+history = sop_ui.load("line_utilisation_history", last_week, 52, scope)
+used = sop_ui.load("hours_used", last_week, 52, scope)
+actual = used["hours_used"].sum() / max(used["available_hours"].sum(), 1e-9)
+sop_ui.kpi_row(
+    [
         sop_ui.Kpi(
             "Hours used, last 52 weeks",
             f"{actual:.0%}",
@@ -39,63 +333,22 @@ sop_ui.kpi_row(
             "standard hours plus the capacity calendar.",
         ),
         sop_ui.Kpi(
-            "Overloaded weeks, last 52 weeks",
-            f"{len(over)}",
-            note=f"line-weeks on {over['line'].nunique()} lines" if len(over) else None,
-            help="Line-weeks where making what was sold would have needed more hours than "
-            "were available.",
-        ),
-        sop_ui.Kpi(
-            "Peak load from sales, 52 weeks",
-            f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
-            note=f"line {peak['line']}, week of {peak['week']:%d %b %Y}"
-            if peak is not None
-            else None,
-            help="Hours needed to make one week's sales over that week's available hours. "
-            "Above 100% the plant built ahead or worked overtime.",
+            "Weeks sales overloaded a line",
+            f"{int((history['utilisation'] > 1).sum())}",
+            note="line-weeks, last 52 weeks",
         ),
     ]
 )
-
 sop_ui.chart(
-    charts.utilisation_heatmap(history, "Load from sales by line and week, last 52 weeks"),
+    charts.utilisation_heatmap(history, "Load from past sales by line and week, last 52 weeks"),
     key="supply_heatmap",
 )
-st.caption(
-    "Hours needed to make what was sold (units / units per hour / OEE on the default line) "
-    "over available hours (standard hours plus shutdowns and extra shifts). Red is over 100%; "
-    "grey marks a week with no hours at all (a shutdown)."
-)
-
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Lines")
-    sop_ui.table(
-        lines,
-        line="Line",
-        plant="Plant",
-        name="Name",
-        standard_hours_per_week=st.column_config.NumberColumn("Standard h/week", format="%d"),
-        oee=st.column_config.NumberColumn("OEE", format="percent"),
-        changeover_hours=st.column_config.NumberColumn("Changeover h", format="%.1f"),
-        skus="SKUs",
-        available_hours_next_13_weeks=st.column_config.NumberColumn(
-            "Available h, next 13 weeks", format="localized"
-        ),
-    )
-with right:
-    st.subheader("Capacity calendar, next 26 weeks")
-    sop_ui.table(
-        sop_ui.load("capacity_exceptions_after", last_week, 26),
-        week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
-        line="Line",
-        line_name="Name",
-        hours_delta=st.column_config.NumberColumn("Hours", format="%+.0f"),
-        reason="Reason",
-    )
-
-sop_ui.not_built_yet(
-    "Load against capacity for the forecast and the chosen scenario, the probability of "
-    "overload from the forecast's uncertainty, batch economics, and a capacity-constrained "
-    "production plan. Today the load shown is what past sales would have needed."
+st.subheader("Capacity calendar, next 26 weeks")
+sop_ui.table(
+    sop_ui.load("capacity_exceptions_after", last_week, 26),
+    week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
+    line="Line",
+    line_name="Name",
+    hours_delta=st.column_config.NumberColumn("Hours", format="%+.0f"),
+    reason="Reason",
 )

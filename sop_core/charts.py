@@ -141,6 +141,11 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
     needed = utilisation.pivot(index="label", columns="week", values="needed_hours")
     available = utilisation.pivot(index="label", columns="week", values="available_hours")
     needed, available = needed.reindex_like(grid), available.reindex_like(grid)
+    probability = None
+    if "overload_probability" in utilisation:
+        probability = utilisation.pivot(
+            index="label", columns="week", values="overload_probability"
+        ).reindex_like(grid)
     figure = go.Figure(
         layout=BLANK,
         data=go.Heatmap(
@@ -163,10 +168,14 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
                 "tickformat": ".0%",
                 "tickvals": [0, 0.5, UTILISATION_WARNING, 1.0, 1.5],
             },
-            customdata=np.dstack([needed.to_numpy(), available.to_numpy()]),
+            customdata=np.dstack(
+                [needed.to_numpy(), available.to_numpy()]
+                + ([probability.to_numpy()] if probability is not None else [])
+            ),
             hovertemplate="%{y}, week of %{x|%d %b %Y}<br>load %{z:.0%}<br>"
             "%{customdata[0]:,.0f} h needed of %{customdata[1]:,.0f} h available"
-            "<extra></extra>",
+            + ("<br>%{customdata[2]:.0%} chance of overload" if probability is not None else "")
+            + "<extra></extra>",
             xgap=1,
             ygap=2,
         ),
@@ -266,3 +275,137 @@ def scenario_chart(weekly: pd.DataFrame, title: str = "Baseline and revised volu
     )
     figure.update_yaxes(rangemode="tozero")
     return _layout(figure, title, "Units per week", height=430)
+
+
+def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go.Figure:
+    """One line's weekly hours needed (bars, red above capacity) against its available hours
+    (a line) and the overtime band above it. ``load`` has ``week``, ``needed_hours``,
+    ``available_hours`` and ``overload_probability``."""
+    over = load["needed_hours"] > load["available_hours"] + 1e-9
+    figure = go.Figure(layout=BLANK)
+    figure.add_trace(
+        go.Scatter(
+            x=load["week"],
+            y=load["available_hours"] + overtime_hours,
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=load["week"],
+            y=load["available_hours"],
+            mode="lines",
+            fill="tonexty",
+            fillcolor="rgba(230, 159, 0, 0.25)",
+            line={"color": "#111111", "width": 3},
+            name="capacity (overtime band above)",
+            hovertemplate="%{y:,.0f} h available<extra>%{x|%d %b %Y}</extra>",
+        )
+    )
+    figure.add_trace(
+        go.Bar(
+            x=load["week"],
+            y=load["needed_hours"],
+            name="hours needed",
+            marker_color=[PALETTE[5] if o else PALETTE[0] for o in over],
+            customdata=load["overload_probability"],
+            hovertemplate="%{y:,.0f} h needed, %{customdata:.0%} chance of overload"
+            "<extra>%{x|%d %b %Y}</extra>",
+        )
+    )
+    figure.update_yaxes(rangemode="tozero")
+    return _layout(figure, title, "Hours per week", height=420)
+
+
+def batch_cost_chart(curve: pd.DataFrame, points: pd.DataFrame, title: str) -> go.Figure:
+    """Unit cost against batch size (``curve``: batch_size, unit_cost) with the baseline and
+    scenario batches marked (``points``: label, batch_size, unit_cost)."""
+    figure = go.Figure(layout=BLANK)
+    figure.add_trace(
+        go.Scatter(
+            x=curve["batch_size"],
+            y=curve["unit_cost"],
+            mode="lines",
+            name="unit cost",
+            line={"color": "#7f7f7f", "width": 3},
+            hovertemplate="batch %{x:,.0f}: %{y:.3f} per unit<extra></extra>",
+        )
+    )
+    for index, row in enumerate(points.itertuples(index=False)):
+        figure.add_trace(
+            go.Scatter(
+                x=[row.batch_size],
+                y=[row.unit_cost],
+                mode="markers+text",
+                name=row.label,
+                text=[f"{row.label}: {row.unit_cost:.2f}"],
+                textposition="top right",
+                marker={"size": 16, "color": PALETTE[index]},
+                hovertemplate="%{x:,.0f} units a batch: %{y:.3f} per unit<extra></extra>",
+            )
+        )
+    figure.update_xaxes(title="Units per batch", rangemode="tozero")
+    return _layout(figure, title, "Unit cost", height=400)
+
+
+def plan_chart(weekly: pd.DataFrame, title: str = "Production plan against demand") -> go.Figure:
+    """Weekly production (bars) against demand (line), unmet demand in red and the projected
+    stock on a second axis. ``weekly`` has week, demand, production, unmet, inventory."""
+    figure = go.Figure(layout=BLANK)
+    figure.add_trace(
+        go.Bar(
+            x=weekly["week"],
+            y=weekly["production"],
+            name="production",
+            marker_color=PALETTE[0],
+            hovertemplate="made %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        )
+    )
+    figure.add_trace(
+        go.Bar(
+            x=weekly["week"],
+            y=weekly["unmet"],
+            name="unmet demand",
+            marker_color=PALETTE[5],
+            hovertemplate="unmet %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=weekly["week"],
+            y=weekly["demand"],
+            name="demand",
+            mode="lines+markers",
+            line={"color": "#111111", "width": 3},
+            hovertemplate="demand %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=weekly["week"],
+            y=weekly["inventory"],
+            name="stock (right)",
+            mode="lines",
+            yaxis="y2",
+            line={"color": PALETTE[2], "width": 3, "dash": "dot"},
+            hovertemplate="stock %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        )
+    )
+    _layout(figure, title, "Units per week", height=440)
+    figure.update_layout(
+        {
+            "barmode": "stack",
+            "yaxis2": {
+                "overlaying": "y",
+                "side": "right",
+                "rangemode": "tozero",
+                "showgrid": False,
+                "title": {"text": "Stock"},
+                "separatethousands": True,
+            },
+        }
+    )
+    return figure

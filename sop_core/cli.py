@@ -66,7 +66,9 @@ def _print_wait(message: str, waited: float) -> None:
 
 
 def command_init(args: argparse.Namespace) -> int:
-    config = SampleConfig(skus=args.skus, weeks=args.weeks, seed=args.seed, as_of=args.as_of)
+    config = SampleConfig(
+        skus=args.skus, weeks=args.weeks, seed=args.seed, as_of=args.as_of, lines=args.lines
+    )
     started = time.perf_counter()
     last = [-1.0]
 
@@ -241,6 +243,47 @@ def command_drivers(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_plan(args: argparse.Namespace) -> int:
+    from sop_core.planning import build_plan
+
+    plan, chase, result, plan_id = build_plan(
+        args.db,
+        args.scenario,
+        args.horizon,
+        jobs=args.jobs,
+        progress=ProgressBar(args.quiet),
+        on_wait=_print_wait,
+    )
+    weeks = plan.demand.shape[1]
+    summary = plan.summary(result.available[:, :weeks])
+    peer = chase.summary(result.available[:, :weeks])
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    **summary,
+                    "plan_id": plan_id,
+                    "scenario": args.scenario,
+                    "weeks": weeks,
+                    "chase_plan": peer,
+                }
+            )
+        )
+        return 0
+    print(
+        f"Plan {plan_id} for {args.scenario or 'the baseline'}, {weeks} weeks: "
+        f"{summary['status']}, total cost {summary['total_cost']:,.0f}, unmet "
+        f"{summary['unmet_units']:,.0f} units, overtime {summary['overtime_hours']:,.0f} h, "
+        f"peak load {summary['max_utilisation']:.0%}, solved in {summary['seconds']:.2f} s."
+    )
+    print(
+        f"A chase plan on the same data would cost {peer['total_cost']:,.0f} "
+        f"({peer['total_cost'] - summary['total_cost']:+,.0f}) with "
+        f"{peer['unmet_units']:,.0f} units unmet and {peer['overtime_hours']:,.0f} h overtime."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m sop_core",
@@ -259,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--weeks", type=_positive_int, default=160, help="weeks of sales history (160)"
     )
     init.add_argument("--seed", type=_positive_int, default=7, help="random seed (7)")
+    init.add_argument(
+        "--lines",
+        type=_positive_int,
+        default=None,
+        help="production lines (default: about 6 per 40 SKUs)",
+    )
     init.add_argument(
         "--as-of",
         type=_date,
@@ -342,6 +391,26 @@ def build_parser() -> argparse.ArgumentParser:
     engine_options(drivers)
     drivers.add_argument("--json", action="store_true", help="print a list of one object per SKU")
     drivers.set_defaults(handler=command_drivers)
+
+    plan = commands.add_parser(
+        "plan",
+        help="capacity-constrained production plan",
+        description="Plan production by SKU, line and week for a scenario's volume targets "
+        "(a linear program: meet demand, respect line hours, overtime up to a limit, build "
+        "stock ahead of peaks) and store it.",
+    )
+    engine_options(plan)
+    plan.add_argument(
+        "--scenario", default=None, help="saved scenario to plan (default: the baseline forecast)"
+    )
+    plan.add_argument("--horizon", type=_positive_int, default=26, help="weeks to plan (26)")
+    plan.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"status", "total_cost", "unmet_units", "overtime_hours", '
+        '"max_utilisation", "seconds", ...}',
+    )
+    plan.set_defaults(handler=command_plan)
 
     dictionary = commands.add_parser(
         "dictionary",

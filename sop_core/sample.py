@@ -60,6 +60,7 @@ class SampleConfig:
     seed: int = 7
     as_of: dt.date | None = None
     future_weeks: int = 52
+    lines: int | None = None
 
     def validated(self) -> SampleConfig:
         """Return the config with ``as_of`` filled in, or raise ``InputError``."""
@@ -79,7 +80,12 @@ class SampleConfig:
         as_of = self.as_of or dt.date.today()
         if not dt.date(2000, 1, 1) <= as_of <= dt.date(2100, 12, 31):
             raise InputError(f"--as-of must be between 2000-01-01 and 2100-12-31 (got {as_of}).")
-        return SampleConfig(self.skus, self.weeks, self.seed, as_of, self.future_weeks)
+        if self.lines is not None and not len(FAMILIES) <= self.lines <= self.skus:
+            raise InputError(
+                f"--lines must be between {len(FAMILIES)} (one per family) and the number of "
+                f"SKUs (got {self.lines})."
+            )
+        return SampleConfig(self.skus, self.weeks, self.seed, as_of, self.future_weeks, self.lines)
 
 
 @dataclass(frozen=True)
@@ -490,7 +496,7 @@ def generate(
     mean_recent = np.maximum(
         total_units[:, recent].sum(axis=1) / np.maximum(selling.sum(axis=1), 1), 1.0
     )
-    lines_total = max(len(FAMILIES), round(n_skus * 6 / 40))
+    lines_total = config.lines or max(len(FAMILIES), round(n_skus * 6 / 40))
     lines_per_family = _allocate(lines_total, family_counts.astype(float))
     line_codes, line_rows, line_of = [], [], np.zeros(n_skus, dtype=int)
     plant_counter: dict[str, int] = {}
@@ -714,11 +720,13 @@ def generate(
             ],
         }
     )
+    alternates = _alternate_lines(line_rows, line_codes, line_of, sku_array, units_per_hour)
     return {
         "company_settings": company,
         "channels": channels,
         "production_lines": lines,
         "products": products,
+        "product_lines": alternates,
         "sales_history": sales,
         "capacity_calendar": calendar,
         "production_actuals": production,
@@ -727,6 +735,46 @@ def generate(
         "price_changes": price_changes,
         "sample_truth": truth,
     }
+
+
+# Families whose lines can stand in for each other (same kind of filling), at this speed.
+SHARED_LINES = {("haircare", "body care"): 0.8, ("body care", "haircare"): 0.8}
+
+
+def _alternate_lines(
+    line_rows: list[tuple],
+    line_codes: list[str],
+    line_of: np.ndarray,
+    skus: np.ndarray,
+    units_per_hour: np.ndarray,
+) -> pd.DataFrame:
+    """Up to two alternate lines per SKU: the next line of its family (85% of the default
+    speed) and a line of a family that fills the same kind of product (80%)."""
+    family_of_line = np.array([FAMILIES[row[3]].name for row in line_rows], dtype=object)
+    rows = []
+    for s_index, default in enumerate(line_of):
+        family = family_of_line[default]
+        own = np.flatnonzero(family_of_line == family)
+        if len(own) > 1:
+            position = int(np.flatnonzero(own == default)[0])
+            other = own[(position + 1) % len(own)]
+            rows.append(
+                (skus[s_index], line_codes[other], round(units_per_hour[s_index] * 0.85, 1), 2)
+            )
+        for (mine, theirs), speed in SHARED_LINES.items():
+            if mine == family:
+                shared = np.flatnonzero(family_of_line == theirs)
+                if len(shared):
+                    other = shared[s_index % len(shared)]
+                    rows.append(
+                        (
+                            skus[s_index],
+                            line_codes[other],
+                            round(units_per_hour[s_index] * speed, 1),
+                            3,
+                        )
+                    )
+    return pd.DataFrame(rows, columns=["sku", "line", "units_per_hour", "preference"])
 
 
 def _promotion_frame(

@@ -137,14 +137,44 @@ class EffectOverride:
         return f"{OVERRIDABLE[self.driver]} {value} for {where}"
 
 
+@dataclass(frozen=True)
+class CapacityChange:
+    """A supply assumption of a scenario: hours added to (an extra shift) or removed from (a
+    shutdown) a line's week, on top of the capacity calendar."""
+
+    line: str
+    start_week: dt.date | None
+    end_week: dt.date | None
+    hours: float
+    reason: str = ""
+
+    def validated(self) -> CapacityChange:
+        if not -168 <= self.hours <= 168:
+            raise InputError(
+                f"A line week has at most 168 hours; {self.hours:+g} is not a change it can take."
+            )
+        if self.start_week and self.end_week and self.end_week < self.start_week:
+            raise InputError("The capacity change ends before it starts.")
+        return self
+
+    def describe(self) -> str:
+        what = "extra" if self.hours >= 0 else "fewer"
+        reason = f" ({self.reason})" if self.reason else ""
+        return (
+            f"line {self.line}: {abs(self.hours):g} h {what} a week, "
+            f"{_weeks_text(self.start_week, self.end_week)}{reason}"
+        )
+
+
 @dataclass
 class Scenario:
-    """A named set of levers and effect overrides."""
+    """A named set of levers, effect overrides and capacity changes."""
 
     name: str
     levers: list[Lever] = field(default_factory=list)
     overrides: list[EffectOverride] = field(default_factory=list)
     cannibalisation: float = 0.3
+    capacity: list[CapacityChange] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -152,6 +182,7 @@ class Scenario:
                 "levers": [_lever_dict(lever) for lever in self.levers],
                 "overrides": [asdict(o) for o in self.overrides],
                 "cannibalisation": self.cannibalisation,
+                "capacity": [_lever_dict(change) for change in self.capacity],
             }
         )
 
@@ -172,10 +203,18 @@ class Scenario:
             for item in data.get("levers", [])
         ]
         overrides = [EffectOverride(**item) for item in data.get("overrides", [])]
-        return cls(name, levers, overrides, float(data.get("cannibalisation", 0.3)))
+        capacity = [CapacityChange(**_with_dates(item)) for item in data.get("capacity", [])]
+        return cls(name, levers, overrides, float(data.get("cannibalisation", 0.3)), capacity)
 
 
-def _lever_dict(lever: Lever) -> dict:
+def _with_dates(item: dict) -> dict:
+    return {
+        **item,
+        **{k: dt.date.fromisoformat(item[k]) for k in ("start_week", "end_week") if item.get(k)},
+    }
+
+
+def _lever_dict(lever: Lever | CapacityChange) -> dict:
     data = asdict(lever)
     for key in ("start_week", "end_week"):
         if data[key] is not None:
@@ -212,6 +251,9 @@ class PlanBase:
     list_price: np.ndarray
     regular_price: np.ndarray  # average regular net price per unit
     unit_cost: np.ndarray  # variable cost + setup spread over the standard batch
+    variable_cost: np.ndarray
+    setup_cost: np.ndarray  # per batch
+    batch_size: np.ndarray  # standard batch
     hours_per_unit: np.ndarray  # line hours per unit (0 where unknown)
     line_index: np.ndarray  # (SKUs,) index into ``lines``, -1 where none
     lines: np.ndarray
@@ -278,19 +320,33 @@ class PlanBase:
         starts = np.flatnonzero(np.diff(self.line_index[order], prepend=-1))
         return order, starts, self.line_index[order][starts]
 
-    def line_hours(self, volume: np.ndarray) -> np.ndarray:
-        """Line hours per line and week needed to make ``volume`` (SKUs x weeks)."""
-        hours = np.zeros((len(self.lines), volume.shape[1]))
+    def line_hours_sum(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (SKUs x weeks) summed by each SKU's default line (lines x weeks)."""
+        total = np.zeros((len(self.lines), values.shape[1]))
         order, starts, lines = self._line_groups
         if len(order):
-            hours[lines] = np.add.reduceat(
-                volume[order] * self.hours_per_unit[order, None], starts, axis=0
-            )
-        return hours
+            total[lines] = np.add.reduceat(values[order], starts, axis=0)
+        return total
+
+    def line_hours(self, volume: np.ndarray) -> np.ndarray:
+        """Line hours per line and week needed to make ``volume`` (SKUs x weeks)."""
+        return self.line_hours_sum(volume * self.hours_per_unit[:, None])
+
+    def line_units_per_hour(self) -> np.ndarray:
+        """Units a line makes per available hour at its baseline mix (0 for an unused line)."""
+        units = self.line_hours_sum(self.baseline).sum(axis=1)
+        hours = self.baseline_hours.sum(axis=1)
+        return np.divide(units, hours, out=np.zeros_like(units), where=hours > 0)
 
     @functools.cached_property
     def baseline_hours(self) -> np.ndarray:
         return self.line_hours(self.baseline)
+
+    @functools.cached_property
+    def setup_spend(self) -> np.ndarray:
+        """Setup cost per week at the baseline's batch cadence (batches of the standard size)."""
+        weekly = self.baseline.mean(axis=1)
+        return np.nan_to_num(self.setup_cost * weekly / self.batch_size)
 
 
 def load_plan_base(
@@ -416,6 +472,9 @@ def load_plan_base(
         list_price=list_price,
         regular_price=regular_price,
         unit_cost=unit_cost,
+        variable_cost=products["unit_variable_cost"].fillna(0.0).to_numpy(dtype=float),
+        setup_cost=products["setup_cost_per_batch"].fillna(0.0).to_numpy(dtype=float),
+        batch_size=np.where(batch > 0, batch, np.nan),
         hours_per_unit=hours_per_unit,
         line_index=line_index,
         lines=lines,
@@ -446,6 +505,12 @@ class ScenarioResult:
     hours: np.ndarray
     warnings: list[str]
     promotion_margin_change: float = 0.0
+    available_hours: np.ndarray | None = None  # with the scenario's capacity changes
+
+    @property
+    def available(self) -> np.ndarray:
+        """Available hours per line and week, the scenario's capacity changes included."""
+        return self.base.available_hours if self.available_hours is None else self.available_hours
 
     def kpis(self, weights: np.ndarray | None = None) -> dict[str, float]:
         """Totals over the horizon: volume, revenue and margin with their changes, promotion
@@ -463,7 +528,7 @@ class ScenarioResult:
         revenue_base, revenue = total(self.revenue_base), total(self.revenue)
         margin_base, margin = total(self.margin_base), total(self.margin)
         spend = float(self.discount_cost.sum())
-        over = (self.hours > self.base.available_hours + 1e-9) & (self.hours > 0)
+        over = (self.hours > self.available + 1e-9) & (self.hours > 0)
         over_base = (self.hours_base > self.base.available_hours + 1e-9) & (self.hours_base > 0)
         return {
             "baseline_volume": base_volume,
@@ -556,7 +621,7 @@ class ScenarioResult:
     def line_load(self) -> pd.DataFrame:
         """Per line and week: hours needed (baseline and revised) against available hours."""
         lines, weeks = self.hours.shape
-        available = self.base.available_hours
+        available = self.available
         return pd.DataFrame(
             {
                 "line": np.repeat(self.base.lines, weeks),
@@ -670,14 +735,18 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     price = regular * price_factor * (1 - discount)
     revenue_base = baseline * regular
     revenue = revised * price
-    cost = base.unit_cost[:, None]
-    margin_base = revenue_base - baseline * cost
+    # Cost: materials per unit, plus batch setups at the baseline's cadence. More volume at the
+    # same cadence means bigger batches, so the setups are spread over more units (the unit
+    # cost falls): a promotion can pay for itself through bigger batches.
+    variable = base.variable_cost[:, None]
+    setups = base.setup_spend[:, None]
+    margin_base = revenue_base - baseline * variable - setups
     promotion_margin = 0.0
     if any(lever.kind == "promotion" for lever in scenario.levers):
         # The promotions alone (no price, distribution or campaign change): for the ROI.
         alone = promoted if take is None else np.where(donor, promoted * (1 - take), promoted)
         promotion_margin = float(
-            (alone * (regular * (1 - discount) - cost)).sum() - margin_base.sum()
+            (alone * (regular * (1 - discount) - variable) - setups).sum() - margin_base.sum()
         )
     return ScenarioResult(
         base=base,
@@ -688,13 +757,27 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
         revenue_base=revenue_base,
         revenue=revenue,
         margin_base=margin_base,
-        margin=revenue - revised * cost,
+        margin=revenue - revised * variable - setups,
         discount_cost=revised * regular * price_factor * discount,
         hours_base=base.baseline_hours,
         hours=base.line_hours(revised),
+        available_hours=capacity_with_changes(base, scenario.capacity),
         warnings=scenario_warnings(base, scenario),
         promotion_margin_change=promotion_margin,
     )
+
+
+def capacity_with_changes(base: PlanBase, changes: list[CapacityChange]) -> np.ndarray:
+    """Available hours per line and week after a scenario's capacity changes (never below 0)."""
+    available = base.available_hours.copy()
+    lines = {line: i for i, line in enumerate(base.lines)}
+    for change in changes:
+        change.validated()
+        if change.line not in lines:
+            raise InputError(f"There is no line called {change.line!r}.")
+        span = base.week_span(change.start_week, change.end_week)
+        available[lines[change.line], span] += change.hours
+    return np.maximum(available, 0.0)
 
 
 def _cannibalised_share(

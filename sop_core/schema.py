@@ -235,6 +235,63 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        4,
+        "Supply: alternate lines per SKU and stored production plans",
+        """
+        CREATE TABLE product_lines (
+            sku VARCHAR NOT NULL,
+            line VARCHAR NOT NULL,
+            units_per_hour DOUBLE NOT NULL CHECK (units_per_hour > 0),
+            preference INTEGER NOT NULL DEFAULT 2 CHECK (preference >= 1),
+            PRIMARY KEY (sku, line)
+        );
+        CREATE SEQUENCE plan_ids START 1;
+        CREATE TABLE production_plans (
+            plan_id INTEGER PRIMARY KEY DEFAULT nextval('plan_ids'),
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            scenario VARCHAR,
+            run_id INTEGER NOT NULL,
+            horizon INTEGER NOT NULL,
+            status VARCHAR NOT NULL,
+            total_cost DOUBLE,
+            unmet_units DOUBLE,
+            overtime_hours DOUBLE,
+            max_utilisation DOUBLE,
+            seconds DOUBLE NOT NULL,
+            parameters VARCHAR NOT NULL
+        );
+        CREATE TABLE plan_rows (
+            plan_id INTEGER NOT NULL,
+            sku VARCHAR NOT NULL,
+            line VARCHAR NOT NULL,
+            week DATE NOT NULL,
+            production DOUBLE NOT NULL,
+            PRIMARY KEY (plan_id, sku, line, week)
+        );
+        CREATE TABLE plan_stock (
+            plan_id INTEGER NOT NULL,
+            sku VARCHAR NOT NULL,
+            week DATE NOT NULL,
+            demand DOUBLE NOT NULL,
+            inventory DOUBLE NOT NULL,
+            unmet DOUBLE NOT NULL,
+            PRIMARY KEY (plan_id, sku, week)
+        );
+        CREATE TABLE plan_lines (
+            plan_id INTEGER NOT NULL,
+            line VARCHAR NOT NULL,
+            week DATE NOT NULL,
+            hours DOUBLE NOT NULL,
+            available_hours DOUBLE NOT NULL,
+            overtime_hours DOUBLE NOT NULL,
+            PRIMARY KEY (plan_id, line, week)
+        );
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -540,6 +597,71 @@ DATA_DICTIONARY["scenarios"] = (
         "updated_at": "When it was last saved (UTC).",
         "updated_by": "Who saved it last.",
     },
+)
+
+
+DATA_DICTIONARY.update(
+    {
+        "product_lines": (
+            "Lines other than the default on which a SKU can be made (alternates).",
+            {
+                "sku": "SKU (`products.sku`).",
+                "line": "Alternate line (`production_lines.line`).",
+                "units_per_hour": "Rated speed of the SKU on that line.",
+                "preference": "1 is the default line; higher numbers are used when needed.",
+            },
+        ),
+        "production_plans": (
+            "Capacity-constrained production plans (linear programs) and their summary.",
+            {
+                "plan_id": "Plan number.",
+                "created_at": "When it was made (UTC).",
+                "scenario": "Scenario whose volume targets it plans (empty: the baseline).",
+                "run_id": "Forecast run the targets come from.",
+                "horizon": "Weeks planned.",
+                "status": "Solver status, e.g. `optimal`.",
+                "total_cost": "Production, holding, overtime and shortfall costs.",
+                "unmet_units": "Demand the plan cannot meet.",
+                "overtime_hours": "Overtime hours used.",
+                "max_utilisation": "Highest line-week hours over standard available hours.",
+                "seconds": "Time to build and solve.",
+                "parameters": "Cost parameters as JSON.",
+            },
+        ),
+        "plan_rows": (
+            "Production targets of a plan by SKU, line and week (non-zero rows only).",
+            {
+                "plan_id": "Plan.",
+                "sku": "SKU.",
+                "line": "Line.",
+                "week": "Week (Monday).",
+                "production": "Units to produce.",
+            },
+        ),
+        "plan_stock": (
+            "Demand, projected stock and unmet demand of a plan by SKU and week.",
+            {
+                "plan_id": "Plan.",
+                "sku": "SKU.",
+                "week": "Week (Monday).",
+                "demand": "Volume target planned for.",
+                "inventory": "Projected stock at the end of the week.",
+                "unmet": "Demand not met that week (lost).",
+            },
+        ),
+        "plan_lines": (
+            "Line hours of a plan by line and week.",
+            {
+                "plan_id": "Plan.",
+                "line": "Line.",
+                "week": "Week (Monday).",
+                "hours": "Hours the plan uses, changeovers not included.",
+                "available_hours": "Standard hours plus the calendar and the scenario's "
+                "capacity changes.",
+                "overtime_hours": "Hours beyond the available ones (overtime).",
+            },
+        ),
+    }
 )
 
 

@@ -27,7 +27,6 @@ PAGES = [
 UNFINISHED = {
     "pages/overview.py",
     "pages/demand.py",
-    "pages/supply.py",
     "pages/plan.py",
     "pages/data.py",
 }
@@ -106,13 +105,49 @@ def test_demand_review_switches_to_revenue(app_env):
     assert len(at.dataframe[0].value) == 15  # 5 families x 3 channels
 
 
-def test_supply_shows_every_line_and_the_peak_overload(app_env):
+def test_supply_shows_every_line_and_the_overloads_ahead(app_env):
     at = open_app("pages/supply.py")
     lines = count(app_env, "SELECT count(*) FROM production_lines")
-    assert metrics(at)["Production lines"] == str(lines)
     heat = figures(at)[0]["data"][0]
     assert heat["type"] == "heatmap" and len(heat["y"]) == lines
-    assert int(metrics(at)["Overloaded weeks, last 52 weeks"]) > 0
+    assert int(metrics(at)["Overloaded line-weeks"]) > 0
+    assert not at.dataframe[0].value.empty  # the exceptions
+    assert at.dataframe[0].value.iloc[0]["kind"] == "overloaded"
+
+
+def test_supply_builds_the_plan_and_beats_the_chase_plan(app_env):
+    at = open_app("pages/supply.py")
+    at.button(key="build_plan").click().run()
+    assert not at.exception and not at.error
+    tiles = {m.label: m for m in at.metric}
+    assert tiles["Plan cost"].value.endswith("EUR")
+    assert count(app_env, "SELECT count(*) FROM production_plans") == 1
+    assert any(
+        f["layout"]["title"]["text"] == "Production plan against demand" for f in figures(at)
+    )
+
+
+def test_a_capacity_change_updates_the_view_and_is_saved_with_the_scenario(app_env):
+    at = open_app("pages/supply.py")
+    before = int(metrics(at)["Overloaded line-weeks"])
+    # Widgets in a form are submitted together, by the form's button.
+    at.selectbox(key="capacity_line").set_value("S1")
+    at.select_slider(key="capacity_weeks").set_value(("14 Dec 2026", "28 Dec 2026"))
+    at.number_input(key="capacity_hours").set_value(80.0)
+    next(b for b in at.button if b.label == "Add to the scenario").click().run()
+    assert not at.exception and not at.error
+    assert int(metrics(at)["Overloaded line-weeks"]) < before
+    assert any("line S1: 80 h extra a week" in m.value for m in at.markdown)
+    at.text_input(key="new_name").set_value("Extra fragrance shifts").run()
+    next(b for b in at.button if b.label == "Save as new scenario").click().run()
+    assert not at.exception and not at.error
+    saved = count(
+        app_env,
+        "SELECT count(*) FROM scenarios WHERE name = 'Extra fragrance shifts' "
+        "AND definition LIKE '%\"capacity\": [{%'",
+    )
+    assert saved == 1
+    assert at.sidebar.selectbox(key="scenario").value == "Extra fragrance shifts"
 
 
 def test_data_page_counts_rows(app_env):

@@ -1,0 +1,174 @@
+"""The production plan on small cases a planner can check by hand, and on the sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sop_core import db
+from sop_core.errors import InputError
+from sop_core.planning import (
+    PlanSettings,
+    SupplyData,
+    build_plan,
+    chase_plan,
+    load_supply,
+    solve_plan,
+)
+from sop_core.scenario import (
+    DRIVERS,
+    PlanBase,
+    Scenario,
+    apply_scenario,
+    load_plan_base,
+)
+
+# In these tiny cases a unit takes an hour, so an hour of overtime must cost less than the
+# sale it saves (price 10): 2 per hour.
+NO_SAFETY = PlanSettings(safety_weeks=0.0, overtime_cost_per_hour=2.0)
+
+
+def tiny(demand, hours=10.0, standard=10.0, stock=0.0, alternate=None):
+    """One line (or two with ``alternate`` hours per unit), SKUs at 1 hour per unit."""
+    demand = np.atleast_2d(np.asarray(demand, dtype=float))
+    n, w = demand.shape
+    lines = ["L1"] if alternate is None else ["L1", "L2"]
+    available = np.full((len(lines), w), hours, dtype=float)
+    base = PlanBase(
+        run_id=0,
+        skus=np.array([f"S{i}" for i in range(n)], dtype=object),
+        names=np.array(["x"] * n, dtype=object),
+        families=np.array(["f"] * n, dtype=object),
+        brands=np.array(["b"] * n, dtype=object),
+        channels=np.array(["all"], dtype=object),
+        weeks=np.datetime64("2027-01-04") + np.arange(w) * np.timedelta64(7, "D"),
+        baseline=demand,
+        lower_80=demand,
+        upper_80=demand,
+        channel_share=np.ones((n, 1)),
+        channel_price=np.full((n, 1), 10.0),
+        list_price=np.full(n, 10.0),
+        regular_price=np.full(n, 10.0),
+        unit_cost=np.full(n, 4.0),
+        variable_cost=np.full(n, 4.0),
+        setup_cost=np.zeros(n),
+        batch_size=np.full(n, 100.0),
+        hours_per_unit=np.ones(n),
+        line_index=np.zeros(n, dtype=int),
+        lines=np.array(lines, dtype=object),
+        line_names=np.array(lines, dtype=object),
+        available_hours=available,
+        effects={d: np.zeros(n) for d in DRIVERS},
+        errors={d: np.zeros(n) for d in DRIVERS},
+        max_discount_seen=np.zeros(n),
+        price_change_seen=np.zeros(n),
+    )
+    routes = [(i, 0, 1.0, False) for i in range(n)]
+    if alternate is not None:
+        routes += [(i, 1, alternate, True) for i in range(n)]
+    supply = SupplyData(
+        routes=pd.DataFrame(
+            routes, columns=["sku_index", "line_index", "hours_per_unit", "alternate"]
+        ),
+        standard_hours=np.full(len(lines), standard),
+        opening_stock=np.full(n, stock),
+    )
+    return apply_scenario(base, Scenario("tiny", cannibalisation=0.0)), supply
+
+
+def test_a_known_optimum():
+    result, supply = tiny([[10, 10, 10]])
+    plan = solve_plan(result, supply, NO_SAFETY)
+    assert np.allclose(plan.production, [[10, 10, 10]])
+    assert plan.unmet.sum() == pytest.approx(0) and plan.overtime.sum() == pytest.approx(0)
+    assert plan.total_cost == pytest.approx(30 * 4.0)
+
+
+def test_builds_ahead_of_a_peak_when_cheaper_than_overtime():
+    result, supply = tiny([[0, 0, 30]])
+    plan = solve_plan(result, supply, NO_SAFETY)
+    assert np.allclose(plan.production.sum(axis=0), [10, 10, 10])
+    assert plan.overtime.sum() == pytest.approx(0)
+    assert plan.inventory[0, :2] == pytest.approx([10, 20])
+    assert plan.unmet.sum() == pytest.approx(0)
+
+
+def test_uses_overtime_when_holding_stock_costs_more():
+    result, supply = tiny([[0, 0, 12]])
+    expensive_stock = PlanSettings(
+        safety_weeks=0.0, holding_rate_per_year=5000.0, overtime_cost_per_hour=2.0
+    )
+    plan = solve_plan(result, supply, expensive_stock)
+    assert plan.overtime[0, 2] == pytest.approx(2.0)
+    assert plan.inventory.sum() == pytest.approx(0, abs=1e-6)
+
+
+def test_demand_goes_unmet_only_when_capacity_runs_out():
+    result, supply = tiny([[30, 30, 30]])  # at most 10 h + 2 h overtime a week
+    plan = solve_plan(result, supply, NO_SAFETY)
+    assert plan.unmet.sum() == pytest.approx(90 - 3 * 12)
+    enough, supply = tiny([[12, 12, 12]])
+    assert solve_plan(enough, supply, NO_SAFETY).unmet.sum() == pytest.approx(0, abs=1e-6)
+
+
+def test_opening_stock_is_used_first():
+    result, supply = tiny([[10, 10, 10]], stock=15)
+    plan = solve_plan(result, supply, NO_SAFETY)
+    assert plan.production.sum() == pytest.approx(15)
+
+
+def test_an_alternate_line_takes_the_overflow():
+    result, supply = tiny([[18, 18]], alternate=1.25)
+    plan = solve_plan(result, supply, NO_SAFETY)
+    assert plan.unmet.sum() == pytest.approx(0, abs=1e-6)
+    assert plan.hours[1].sum() > 0  # the alternate line worked
+    assert plan.overtime.sum() == pytest.approx(0, abs=1e-6)  # cheaper than overtime
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(0, 40), min_size=3, max_size=8), st.floats(0, 20))
+def test_hours_never_exceed_capacity_plus_overtime(demand, stock):
+    result, supply = tiny([demand], stock=stock)
+    for plan in (solve_plan(result, supply), chase_plan(result, supply)):
+        assert (plan.hours <= 10.0 + 2.0 + 1e-6).all()
+        assert (plan.overtime <= 2.0 + 1e-6).all()
+        assert (plan.inventory >= -1e-6).all() and (plan.unmet >= -1e-6).all()
+        flow = (
+            stock + plan.production.sum(axis=0).cumsum() - (plan.demand[0] - plan.unmet[0]).cumsum()
+        )
+        assert np.allclose(flow, plan.inventory[0], atol=1e-4)
+
+
+def test_on_the_sample_the_plan_beats_the_chase_plan(forecast_db: Path):
+    with db.connect(forecast_db) as con:
+        base = load_plan_base(con, 1)
+        supply = load_supply(con, base)
+    result = apply_scenario(base, Scenario("baseline"))
+    plan, chase = solve_plan(result, supply), chase_plan(result, supply)
+    assert plan.total_cost < chase.total_cost
+    assert plan.unmet.sum() <= chase.unmet.sum() + 1e-6
+    assert len(supply.routes) > len(base.skus)  # alternates are loaded
+
+
+def test_build_plan_stores_the_plan(forecast_db: Path, tmp_path: Path):
+    import shutil
+
+    path = tmp_path / "plan.duckdb"
+    shutil.copy(forecast_db, path)
+    plan, _chase, _result, plan_id = build_plan(path, horizon=13)
+    with db.connect(path) as con:
+        stored = con.execute(
+            "SELECT status, horizon, unmet_units FROM production_plans WHERE plan_id = ?", [plan_id]
+        ).fetchone()
+        made = con.execute(
+            "SELECT sum(production) FROM plan_rows WHERE plan_id = ?", [plan_id]
+        ).fetchone()[0]
+    assert stored[0] == "optimal" and stored[1] == 13
+    assert made == pytest.approx(plan.production.sum(), rel=1e-6)
+    with pytest.raises(InputError, match="no scenario called"):
+        build_plan(path, "nope")
