@@ -419,6 +419,12 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: Any) -> No
     st.dataframe(frame, hide_index=True, column_config=column_config or None, height=height)
 
 
+def _set_cannibalisation(scenario_id: int) -> None:
+    current = scenario_draft()
+    current["cannibalisation"] = st.session_state[f"cannibalisation_{scenario_id}"] / 100
+    current["dirty"] = True
+
+
 def scenario_bar(based_on: int) -> None:
     """Save, save as, rename, duplicate, delete and status of the scenario being edited (the
     same bar on every page that edits a scenario)."""
@@ -457,6 +463,24 @@ def scenario_bar(based_on: int) -> None:
             f"**{stored.scenario.name}** · {stored.status} · version {stored.version} · "
             f"saved by {stored.updated_by} at {stored.updated_at:%d %b %H:%M}"
             + (" · **unsaved changes**" if current["dirty"] else "")
+        )
+        if stored.based_on_run and stored.based_on_run != based_on:
+            st.caption(
+                f"Saved on forecast run {stored.based_on_run}; its levers now apply to the "
+                f"newer run {based_on}. Saving records that."
+            )
+        st.slider(
+            "Cannibalisation",
+            0,
+            100,
+            round(current["cannibalisation"] * 100),
+            5,
+            format="%d%%",
+            key=f"cannibalisation_{stored.scenario_id}",
+            on_change=_set_cannibalisation,
+            args=(stored.scenario_id,),
+            help="Share of the extra volume a promotion or campaign wins that comes out of the "
+            "family's other SKUs that week.",
         )
         status = right.selectbox(
             "Status",

@@ -20,7 +20,6 @@ from sop_core.scenario import (
     EffectOverride,
     Lever,
     apply_scenario,
-    view_weights,
 )
 
 sop_ui.require_shell()
@@ -46,6 +45,12 @@ SCOPE_LABELS = {
     "sku": "One SKU",
 }
 WEEK_LABELS = [f"{pd.Timestamp(w):%d %b %Y}" for w in base.weeks]
+# Defaults a few weeks out (enough to prepare a promotion), within even a short horizon.
+DEFAULT_WEEKS = (
+    WEEK_LABELS[min(2, len(WEEK_LABELS) - 1)],
+    WEEK_LABELS[min(3, len(WEEK_LABELS) - 1)],
+)
+DEFAULT_FROM = WEEK_LABELS[min(5, len(WEEK_LABELS) - 1)]
 TARGETS = {
     "family": sorted(set(base.families)),
     "brand": sorted(set(base.brands)),
@@ -73,11 +78,9 @@ def lever_editor() -> Lever:
     if scope_kind != "all":
         st.selectbox(scope_kind.capitalize(), TARGETS[scope_kind], key=f"lever_target_{scope_kind}")
     if kind in ("promotion", "campaign"):
-        st.select_slider(
-            "Weeks", WEEK_LABELS, value=(WEEK_LABELS[2], WEEK_LABELS[3]), key="lever_weeks"
-        )
+        st.select_slider("Weeks", WEEK_LABELS, value=DEFAULT_WEEKS, key="lever_weeks")
     else:
-        st.select_slider("From the week of", WEEK_LABELS, value=WEEK_LABELS[5], key="lever_from")
+        st.select_slider("From the week of", WEEK_LABELS, value=DEFAULT_FROM, key="lever_from")
     if kind == "promotion":
         st.slider("Discount", 0, 60, 0, 5, format="%d%%", key="lever_discount")
         st.slider("Feature (share of stores)", 0, 100, 0, 25, format="%d%%", key="lever_feature")
@@ -98,10 +101,10 @@ def lever_from_state() -> Lever:
         picked = state.get(f"lever_target_{scope_kind}") or TARGETS[scope_kind][0]
         target = picked.split("  ")[0] if scope_kind == "sku" else picked
     if kind in ("promotion", "campaign"):
-        first, last = state.get("lever_weeks") or (WEEK_LABELS[2], WEEK_LABELS[3])
+        first, last = state.get("lever_weeks") or DEFAULT_WEEKS
         start, end = _week(first), _week(last)
     else:
-        start, end = _week(state.get("lever_from") or WEEK_LABELS[5]), None
+        start, end = _week(state.get("lever_from") or DEFAULT_FROM), None
     if kind == "promotion":
         return Lever(
             kind,
@@ -244,9 +247,10 @@ def workspace() -> None:
 
 def show_results(result, preview: Lever) -> None:
     """Chart, KPIs, warnings, capacity effect and revised targets of the edited scenario."""
-    weights = view_weights(base, scope.families, scope.channels)
-    sop_ui.chart(charts.scenario_chart(result.weekly(weights)), key="scenario_chart")
-    kpi = result.kpis(weights)
+    sop_ui.chart(
+        charts.scenario_chart(result.weekly(scope.families, scope.channels)), key="scenario_chart"
+    )
+    kpi = result.kpis(scope.families, scope.channels)
     currency = facts["currency"]
     roi = kpi["promotion_roi"]
     sop_ui.kpi_row(

@@ -156,7 +156,10 @@ with editor.form("capacity_change", border=True):
         format_func=lambda x: f"{x}  {base.line_names[list(base.lines).index(x)]}",
     )
     first, last = st.select_slider(
-        "Weeks", WEEK_LABELS, value=(WEEK_LABELS[0], WEEK_LABELS[3]), key="capacity_weeks"
+        "Weeks",
+        WEEK_LABELS,
+        value=(WEEK_LABELS[0], WEEK_LABELS[min(3, len(WEEK_LABELS) - 1)]),
+        key="capacity_weeks",
     )
     hours = st.number_input(
         "Hours a week (+ an extra shift, - a shutdown)",

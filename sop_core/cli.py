@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -48,6 +49,14 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    value = _positive_int(text)
+    cores = os.cpu_count() or 1
+    if not 1 <= value <= 4 * cores:
+        raise argparse.ArgumentTypeError(f"expected 1 to {4 * cores} worker processes, got {value}")
     return value
 
 
@@ -156,8 +165,17 @@ class ProgressBar:
 
 
 def _current_run(args: argparse.Namespace) -> RunSummary:
-    """Refresh the forecast (reusing the stored run when nothing changed)."""
-    settings = ForecastSettings(horizon=getattr(args, "horizon_weeks", 26))
+    """Refresh the forecast (reusing the stored run when nothing changed). ``backtest`` and
+    ``drivers`` keep the horizon of the latest run, so they never refit just for that."""
+    horizon = getattr(args, "horizon_weeks", None)
+    if horizon is None:
+        latest = None
+        if Path(args.db).exists():
+            with db.connect(args.db, on_wait=_print_wait) as con:
+                if "forecast_runs" in schema.table_columns(con):
+                    latest = queries.latest_forecast_run(con)
+        horizon = latest["horizon"] if latest else 26
+    settings = ForecastSettings(horizon=horizon)
     return refresh_forecast(
         args.db,
         settings,
@@ -334,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--db", required=True, type=Path, help="database file")
         command.add_argument(
             "--jobs",
-            type=_positive_int,
+            type=_jobs,
             default=None,
             help="worker processes (default: one per core)",
         )

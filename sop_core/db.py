@@ -188,3 +188,19 @@ def wait_until_free(
     """Block until no other process holds ``path`` (or raise ``DatabaseBusyError``)."""
     with connect(path, timeout=timeout, on_wait=on_wait):
         pass
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Insert a frame's rows into ``table``, columns matched by name (an empty frame is a
+    no-op). The table name comes from code, never from a user."""
+    if frame.empty:
+        return
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    con.register("incoming_frame", frame)
+    try:
+        con.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM incoming_frame')
+    finally:
+        # After a failed insert the transaction is aborted and unregistering fails too: the
+        # insert's own error is the one to report.
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("incoming_frame")

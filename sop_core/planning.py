@@ -414,14 +414,7 @@ def save_plan(
             ),
         }
         for table, frame in frames.items():
-            if frame.empty:
-                continue
-            columns = ", ".join(frame.columns)
-            con.register("incoming_frame", frame)
-            try:
-                con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_frame")
-            finally:
-                con.unregister("incoming_frame")
+            db.insert_frame(con, table, frame)
     return plan_id
 
 

@@ -845,12 +845,7 @@ def _price_change_frame(
 def write_tables(con, tables: dict[str, pd.DataFrame]) -> None:
     """Insert generated frames into their tables (columns matched by name)."""
     for table, frame in tables.items():
-        columns = ", ".join(f'"{c}"' for c in frame.columns)
-        con.register("incoming_frame", frame)
-        try:
-            con.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM incoming_frame')
-        finally:
-            con.unregister("incoming_frame")
+        db.insert_frame(con, table, frame)
 
 
 def _swap_in(new_file: Path, path: Path, on_wait: db.WaitCallback | None) -> None:

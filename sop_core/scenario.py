@@ -31,6 +31,7 @@ import pandas as pd
 
 from sop_core import queries
 from sop_core.errors import InputError
+from sop_core.weeks import week_start
 
 LEVER_KINDS = ("promotion", "price", "campaign", "distribution")
 SCOPES = ("all", "family", "brand", "channel", "sku")
@@ -44,6 +45,7 @@ OVERRIDABLE = {
     "display_uplift": "Display uplift (full support)",
 }
 UNCERTAIN_ELASTICITY = 0.5  # standard error above which a price response is flagged
+UNCERTAIN_UPLIFT = 0.15  # the same for the log-uplift of a 10% discount
 LOG_90 = float(np.log(0.9))
 
 
@@ -280,23 +282,23 @@ class PlanBase:
         return (self.weeks >= first) & (self.weeks <= last)
 
     def week_span(self, start: dt.date | None, end: dt.date | None) -> slice:
-        """The weeks from ``start`` to ``end`` (inclusive) as a slice of the horizon."""
-        first = np.searchsorted(self.weeks, np.datetime64(start, "D")) if start else 0
+        """The weeks from ``start`` to ``end`` (inclusive) as a slice of the horizon; a date
+        counts for the week that contains it (the slice is empty outside the horizon)."""
+        first = np.searchsorted(self.weeks, np.datetime64(week_start(start), "D")) if start else 0
         last = (
-            np.searchsorted(self.weeks, np.datetime64(end, "D"), side="right")
+            np.searchsorted(self.weeks, np.datetime64(week_start(end), "D"), side="right")
             if end
             else len(self.weeks)
         )
         return slice(int(first), int(max(first, last)))
 
-    def channel_weight(self, scope: str, target: str | None) -> np.ndarray:
-        """Per SKU, the share of its volume a lever reaches: its channel's share for a channel
-        lever, else all of it."""
+    def channel_slice(self, scope: str, target: str | None) -> slice | int:
+        """The channels a lever reaches: one (its index) for a channel lever, else all."""
         if scope != "channel":
-            return np.ones(len(self.skus))
+            return slice(None)
         if target not in set(self.channels):
             raise InputError(f"There is no channel called {target!r}.")
-        return self.channel_share[:, list(self.channels).index(target)]
+        return list(self.channels).index(target)
 
     @functools.cached_property
     def family_index(self) -> np.ndarray:
@@ -341,6 +343,26 @@ class PlanBase:
     @functools.cached_property
     def baseline_hours(self) -> np.ndarray:
         return self.line_hours(self.baseline)
+
+    @functools.cached_property
+    def baseline_by_channel(self) -> np.ndarray:
+        return self.baseline[:, None, :] * self.channel_share[:, :, None]
+
+    @functools.cached_property
+    def revenue_base_by_channel(self) -> np.ndarray:
+        return self.baseline_by_channel * self.channel_price[:, :, None]
+
+    @functools.cached_property
+    def revenue_base(self) -> np.ndarray:
+        return self.revenue_base_by_channel.sum(axis=1)
+
+    @functools.cached_property
+    def margin_base(self) -> np.ndarray:
+        return (
+            self.revenue_base
+            - self.baseline * self.variable_cost[:, None]
+            - self.setup_spend[:, None]
+        )
 
     @functools.cached_property
     def setup_spend(self) -> np.ndarray:
@@ -417,7 +439,8 @@ def load_plan_base(
         con.execute(
             """
         SELECT sku, max(discount_depth) AS max_discount,
-               max(abs(ln(net_price / list_price))) FILTER (WHERE discount_depth = 0)
+               max(ln(net_price / list_price)) FILTER (WHERE discount_depth = 0)
+                   - min(ln(net_price / list_price)) FILTER (WHERE discount_depth = 0)
                    AS price_move
         FROM sales_history WHERE net_price > 0 AND list_price > 0 GROUP BY sku
         """
@@ -489,103 +512,180 @@ def load_plan_base(
 
 @dataclass
 class ScenarioResult:
-    """A scenario's revised targets and what they drive, as arrays over (SKUs, weeks)."""
+    """A scenario's revised targets and what they drive.
+
+    Volumes and money are kept per channel, ``(SKUs, channels, weeks)``, because a lever may
+    act in one channel only; the ``(SKUs, weeks)`` totals are sums over channels.
+    """
 
     base: PlanBase
-    revised: np.ndarray
+    revised: np.ndarray  # (SKUs, weeks)
+    revenue: np.ndarray
     lower_80: np.ndarray
     upper_80: np.ndarray
-    price: np.ndarray  # revised average net price per unit
-    revenue_base: np.ndarray
-    revenue: np.ndarray
-    margin_base: np.ndarray
+    margin_base: np.ndarray  # (SKUs, weeks)
     margin: np.ndarray
-    discount_cost: np.ndarray  # money given away in discounts
+    discount_cost: np.ndarray
     hours_base: np.ndarray  # (lines, weeks)
     hours: np.ndarray
     warnings: list[str]
     promotion_margin_change: float = 0.0
+    promotion_spend: float = 0.0  # discounts given by the promotions alone
     available_hours: np.ndarray | None = None  # with the scenario's capacity changes
+    # Per channel, when a lever acts in one channel only; otherwise derived on demand from
+    # the channel shares and prices, the price factor and the discount (SKUs x weeks).
+    channel_volume: np.ndarray | None = None
+    channel_revenue: np.ndarray | None = None
+    price_factor: np.ndarray | None = None
+    discount: np.ndarray | None = None
+
+    @functools.cached_property
+    def revised_by_channel(self) -> np.ndarray:
+        if self.channel_volume is not None:
+            return self.channel_volume
+        return self.revised[:, None, :] * self.base.channel_share[:, :, None]
+
+    @functools.cached_property
+    def revenue_by_channel(self) -> np.ndarray:
+        if self.channel_revenue is not None:
+            return self.channel_revenue
+        price = (
+            self.base.channel_price[:, :, None]
+            * (self.price_factor * (1 - self.discount))[:, None, :]
+        )
+        return self.revised_by_channel * price
+
+    @property
+    def revenue_base_by_channel(self) -> np.ndarray:
+        return self.base.revenue_base_by_channel
+
+    @property
+    def revenue_base(self) -> np.ndarray:
+        return self.base.revenue_base
 
     @property
     def available(self) -> np.ndarray:
         """Available hours per line and week, the scenario's capacity changes included."""
         return self.base.available_hours if self.available_hours is None else self.available_hours
 
-    def kpis(self, weights: np.ndarray | None = None) -> dict[str, float]:
-        """Totals over the horizon: volume, revenue and margin with their changes, promotion
-        ROI (extra margin per unit of money given in discounts) and overloaded line-weeks.
+    def view(self, families: tuple[str, ...] = (), channels: tuple[str, ...] = ()) -> dict:
+        """Per SKU and week, the part of the scenario in the chosen families and channels:
+        ``baseline, revised, lower_80, upper_80, revenue_base, revenue, margin_base, margin``
+        (empty tuples: everything)."""
+        base = self.base
+        rows = (
+            np.isin(base.families, list(families))
+            if families
+            else np.ones(len(base.skus), dtype=bool)
+        )
+        chosen = (
+            np.isin(base.channels, list(channels))
+            if channels
+            else np.ones(len(base.channels), dtype=bool)
+        )
+        revised = self.revised_by_channel[:, chosen].sum(axis=1)
+        baseline = (base.baseline[:, None, :] * base.channel_share[:, :, None])[:, chosen].sum(
+            axis=1
+        )
+        # What the chosen channels hold of each SKU's volume, for the SKU-level figures.
+        part = np.divide(revised, self.revised, out=np.zeros_like(revised), where=self.revised > 0)
+        part_base = np.divide(
+            baseline, base.baseline, out=np.zeros_like(baseline), where=base.baseline > 0
+        )
+        keep = rows[:, None]
+        return {
+            "baseline": np.where(keep, baseline, 0.0),
+            "revised": np.where(keep, revised, 0.0),
+            "lower_80": np.where(keep, self.lower_80 * part, 0.0),
+            "upper_80": np.where(keep, self.upper_80 * part, 0.0),
+            "revenue_base": np.where(
+                keep, self.revenue_base_by_channel[:, chosen].sum(axis=1), 0.0
+            ),
+            "revenue": np.where(keep, self.revenue_by_channel[:, chosen].sum(axis=1), 0.0),
+            "margin_base": np.where(keep, self.margin_base * part_base, 0.0),
+            "margin": np.where(keep, self.margin * part, 0.0),
+        }
 
-        ``weights`` (one per SKU, see ``view_weights``) limits the totals to a family or
-        channel; the promotion ROI and the line-weeks are always for the whole scenario.
-        """
-        w = np.ones(len(self.base.skus)) if weights is None else weights
-
-        def total(values: np.ndarray) -> float:
-            return float(w @ values.sum(axis=1))
-
-        base_volume, volume = total(self.base.baseline), total(self.revised)
-        revenue_base, revenue = total(self.revenue_base), total(self.revenue)
-        margin_base, margin = total(self.margin_base), total(self.margin)
+    def kpis(
+        self, families: tuple[str, ...] = (), channels: tuple[str, ...] = ()
+    ) -> dict[str, float]:
+        """Totals over the horizon: volume, revenue and margin with their changes (for the
+        chosen families and channels), promotion ROI (extra margin the promotions bring per
+        unit of money given in discounts) and overloaded line-weeks (whole scenario)."""
+        if families or channels:
+            part = {name: float(v.sum()) for name, v in self.view(families, channels).items()}
+        else:  # the whole scenario: no need to split by channel
+            part = {
+                "baseline": float(self.base.baseline.sum()),
+                "revised": float(self.revised.sum()),
+                "revenue_base": float(self.base.revenue_base.sum()),
+                "revenue": float(self.revenue.sum()),
+                "margin_base": float(self.margin_base.sum()),
+                "margin": float(self.margin.sum()),
+            }
         spend = float(self.discount_cost.sum())
         over = (self.hours > self.available + 1e-9) & (self.hours > 0)
         over_base = (self.hours_base > self.base.available_hours + 1e-9) & (self.hours_base > 0)
         return {
-            "baseline_volume": base_volume,
-            "volume": volume,
-            "volume_change": volume - base_volume,
-            "baseline_revenue": revenue_base,
-            "revenue": revenue,
-            "revenue_change": revenue - revenue_base,
-            "baseline_margin": margin_base,
-            "margin": margin,
-            "margin_change": margin - margin_base,
+            "baseline_volume": part["baseline"],
+            "volume": part["revised"],
+            "volume_change": part["revised"] - part["baseline"],
+            "baseline_revenue": part["revenue_base"],
+            "revenue": part["revenue"],
+            "revenue_change": part["revenue"] - part["revenue_base"],
+            "baseline_margin": part["margin_base"],
+            "margin": part["margin"],
+            "margin_change": part["margin"] - part["margin_base"],
             "discount_cost": spend,
-            "promotion_roi": self.promotion_margin_change / spend if spend > 0 else float("nan"),
+            "promotion_roi": (
+                self.promotion_margin_change / self.promotion_spend
+                if self.promotion_spend > 0
+                else float("nan")
+            ),
             "overloaded_line_weeks": int(over.sum()),
             "overloaded_line_weeks_baseline": int(over_base.sum()),
         }
 
-    def weekly(self, weights: np.ndarray | None = None) -> pd.DataFrame:
-        """Weekly totals: baseline, revised with its 80% band, revenue and margin (``weights``
-        as in ``kpis``). The band of a total adds the SKUs' bands, a cautious width."""
-        w = np.ones(len(self.base.skus)) if weights is None else weights
+    def weekly(
+        self, families: tuple[str, ...] = (), channels: tuple[str, ...] = ()
+    ) -> pd.DataFrame:
+        """Weekly totals: baseline, revised with its 80% band, revenue and margin. The band
+        of a total adds the SKUs' bands: wider than the total's own band, a cautious width."""
+        part = self.view(families, channels)
         return pd.DataFrame(
             {
                 "week": pd.to_datetime(self.base.weeks),
-                "baseline": w @ self.base.baseline,
-                "revised": w @ self.revised,
-                "lower_80": w @ self.lower_80,
-                "upper_80": w @ self.upper_80,
-                "revenue_base": w @ self.revenue_base,
-                "revenue": w @ self.revenue,
-                "margin_base": w @ self.margin_base,
-                "margin": w @ self.margin,
+                **{name: values.sum(axis=0) for name, values in part.items()},
             }
         )
 
     def by(self, level: str) -> pd.DataFrame:
         """Totals over the horizon by ``family``, ``brand``, ``sku`` or ``channel``."""
+        base = self.base
         if level == "channel":
-            share = self.base.channel_share
+            baseline = base.baseline[:, None, :] * base.channel_share[:, :, None]
+            share = np.divide(
+                self.revised_by_channel,
+                self.revised[:, None, :],
+                out=np.zeros_like(self.revised_by_channel),
+                where=self.revised[:, None, :] > 0,
+            )
             frame = pd.DataFrame(
                 {
-                    "channel": self.base.channels,
-                    "baseline": share.T @ self.base.baseline.sum(axis=1),
-                    "revised": share.T @ self.revised.sum(axis=1),
-                    "revenue": share.T @ self.revenue.sum(axis=1),
-                    "margin": share.T @ self.margin.sum(axis=1),
+                    "channel": base.channels,
+                    "baseline": baseline.sum(axis=(0, 2)),
+                    "revised": self.revised_by_channel.sum(axis=(0, 2)),
+                    "revenue": self.revenue_by_channel.sum(axis=(0, 2)),
+                    "margin": (share * self.margin[:, None, :]).sum(axis=(0, 2)),
                 }
             )
         else:
-            keys = {"family": self.base.families, "brand": self.base.brands, "sku": self.base.skus}[
-                level
-            ]
+            keys = {"family": base.families, "brand": base.brands, "sku": base.skus}[level]
             frame = (
                 pd.DataFrame(
                     {
                         level: keys,
-                        "baseline": self.base.baseline.sum(axis=1),
+                        "baseline": base.baseline.sum(axis=1),
                         "revised": self.revised.sum(axis=1),
                         "revenue": self.revenue.sum(axis=1),
                         "margin": self.margin.sum(axis=1),
@@ -635,32 +735,17 @@ class ScenarioResult:
         )
 
 
-def view_weights(
-    base: PlanBase, families: tuple[str, ...] = (), channels: tuple[str, ...] = ()
-) -> np.ndarray:
-    """One weight per SKU for looking at part of a scenario: 0 outside the chosen families,
-    else the SKU's share of units in the chosen channels (1 with no channel filter)."""
-    weights = np.ones(len(base.skus))
-    if families:
-        weights *= np.isin(base.families, list(families))
-    if channels:
-        chosen = np.isin(base.channels, list(channels))
-        weights *= base.channel_share[:, chosen].sum(axis=1)
-    return weights
-
-
 def effective_effects(base: PlanBase, scenario: Scenario) -> dict[str, np.ndarray]:
-    """The log effects the scenario uses: the estimates with the user's overrides.
+    """The log effects the scenario uses: the estimates with the user's overrides (an effect
+    the data cannot tell stays NaN, so it can be reported rather than silently zero).
 
     A discount's response is ``promo_depth x discount + price_elasticity x log(1 - discount)``;
     ``promo_depth`` is set so that a 10% discount gives exactly the uplift per 10% the
     forecast engine reports (``drivers``), so what the page shows is what the levers do.
     """
-    effects = {
-        driver: np.nan_to_num(values.copy(), nan=0.0) for driver, values in base.effects.items()
-    }
+    effects = {driver: values.copy() for driver, values in base.effects.items()}
     uplift_10 = np.where(
-        np.isnan(base.effects["promo_10pct"]),
+        np.isnan(effects["promo_10pct"]),
         0.1 * effects["promo_depth"] + effects["price_elasticity"] * LOG_90,
         effects["promo_10pct"],
     )
@@ -673,29 +758,42 @@ def effective_effects(base: PlanBase, scenario: Scenario) -> dict[str, np.ndarra
             uplift_10[mask] = np.log1p(override.value)
         else:
             effects[override.driver.removesuffix("_uplift")][mask] = np.log1p(override.value)
-    effects["promo_depth"] = (uplift_10 - effects["price_elasticity"] * LOG_90) / 0.1
+    elasticity = np.nan_to_num(effects["price_elasticity"])
+    effects["promo_depth"] = (uplift_10 - elasticity * LOG_90) / 0.1
     return effects
 
 
 def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     """Revise the baseline with the scenario's levers: vectorised, no model refit.
 
-    Each lever touches only its SKUs (a row index) and its weeks (a slice); sums by line and
-    by family use precomputed groupings, so a lever move over 1,000 SKUs x 52 weeks stays in
-    milliseconds.
+    Work is per SKU, channel and week; each lever touches only its SKUs (a row index), its
+    channel (or all) and its weeks (a slice). Sums by line and by family use precomputed
+    groupings, so a lever move over 1,000 SKUs x 52 weeks stays in milliseconds.
     """
-    effects = effective_effects(base, scenario)
+    known = effective_effects(base, scenario)
+    effects = {driver: np.nan_to_num(values) for driver, values in known.items()}
     elasticity = effects["price_elasticity"]
     n, w = base.baseline.shape
-    promo_log = np.zeros((n, w))  # promotions and campaigns: the part that cannibalises
-    other_log = np.zeros((n, w))  # price changes, distribution and post-promotion dips
-    price_log = np.zeros((n, w))  # log of the price factor
-    discount = np.zeros((n, w))  # average discount depth over channels
+    # Without a channel lever every channel moves alike: work on one "all channels" column
+    # (three times less to compute) and split by channel at the end.
+    by_channel = any(lever.scope == "channel" for lever in scenario.levers)
+    c = len(base.channels) if by_channel else 1
+    shares = base.channel_share if by_channel else np.ones((n, 1))
+    prices = base.channel_price if by_channel else base.regular_price[:, None]
+    promo_log = np.zeros((n, c, w))  # promotions (they cannibalise and count for the ROI)
+    campaign_log = np.zeros((n, c, w))  # campaigns (they cannibalise too)
+    dip_log = np.zeros((n, c, w))  # the week after a promotion
+    other_log = np.zeros((n, c, w))  # price changes and distribution
+    price_log = np.zeros((n, c, w))
+    discount = np.zeros((n, c, w))
     for lever in scenario.levers:
         lever.validated()
         rows = np.flatnonzero(base.scope_mask(lever.scope, lever.target))
         weeks = base.week_span(lever.start_week, lever.end_week)
-        share = base.channel_weight(lever.scope, lever.target)[rows]
+        channels = base.channel_slice(lever.scope, lever.target) if by_channel else slice(None)
+        cells = (rows, channels, weeks)
+        if weeks.stop <= weeks.start:
+            continue  # outside the horizon: no effect, and no dip either
         if lever.kind == "promotion":
             lift = (
                 effects["promo_depth"][rows] * lever.discount
@@ -703,68 +801,144 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
                 + effects["feature"][rows] * lever.feature
                 + effects["display"][rows] * lever.display
             )
-            promo_log[rows, weeks] += np.log1p(share * np.expm1(lift))[:, None]
-            discount[rows, weeks] += (share * lever.discount)[:, None]
-            if weeks.stop < w:  # the dip, in the week after the promotion
+            _add(promo_log, cells, lift)
+            _add(discount, cells, np.full(len(rows), lever.discount))
+            if weeks.stop < w:
                 dip = effects["post_promotion"][rows] * lever.discount
-                other_log[rows, weeks.stop] += np.log1p(share * np.expm1(dip))
+                _add(dip_log, _at_week(cells, weeks.stop), dip)
         elif lever.kind == "price":
-            change = np.log1p(share * lever.change)
-            other_log[rows, weeks] += (elasticity[rows] * change)[:, None]
-            price_log[rows, weeks] += change[:, None]
+            change = np.full(len(rows), np.log1p(lever.change))
+            _add(other_log, cells, elasticity[rows] * change)
+            _add(price_log, cells, change)
         elif lever.kind == "campaign":
-            promo_log[rows, weeks] += np.log1p(share * lever.change)[:, None]
+            _add(campaign_log, cells, np.full(len(rows), np.log1p(lever.change)))
         else:  # distribution
-            other_log[rows, weeks] += np.log1p(share * lever.change)[:, None]
+            _add(other_log, cells, np.full(len(rows), np.log1p(lever.change)))
 
-    baseline = base.baseline
-    promoted = baseline * np.exp(promo_log)
-    donor = promo_log <= 0
-    take = None
-    if scenario.cannibalisation > 0:
-        take = _cannibalised_share(
-            base, promoted, promoted - baseline, donor, scenario.cannibalisation
-        )
-    revised = promoted * np.exp(other_log)
-    if take is not None:
-        revised = np.where(donor, revised * (1 - take), revised)
-    factor = np.divide(revised, baseline, out=np.ones_like(revised), where=baseline > 0)
+    baseline_c = base.baseline[:, None, :] * shares[:, :, None]
+    revised_c, promotion_margin, promotion_spend = _volumes_and_roi(
+        base,
+        scenario,
+        baseline_c,
+        prices,
+        promo_log,
+        campaign_log,
+        dip_log,
+        other_log,
+        discount,
+    )
+    # The SKU's change is the ratio of its channels' totals, so that without levers the
+    # revised target is the baseline exactly (not a sum of channel parts that rounds).
+    channel_total, baseline_total = revised_c.sum(axis=1), baseline_c.sum(axis=1)
+    factor = np.divide(
+        channel_total, baseline_total, out=np.ones_like(channel_total), where=baseline_total > 0
+    )
+    revised = base.baseline * factor
     discount = np.minimum(discount, 0.95)
-    regular = base.regular_price[:, None]
-    price_factor = np.exp(price_log)
-    price = regular * price_factor * (1 - discount)
-    revenue_base = baseline * regular
-    revenue = revised * price
-    # Cost: materials per unit, plus batch setups at the baseline's cadence. More volume at the
-    # same cadence means bigger batches, so the setups are spread over more units (the unit
-    # cost falls): a promotion can pay for itself through bigger batches.
     variable = base.variable_cost[:, None]
     setups = base.setup_spend[:, None]
-    margin_base = revenue_base - baseline * variable - setups
-    promotion_margin = 0.0
-    if any(lever.kind == "promotion" for lever in scenario.levers):
-        # The promotions alone (no price, distribution or campaign change): for the ROI.
-        alone = promoted if take is None else np.where(donor, promoted * (1 - take), promoted)
-        promotion_margin = float(
-            (alone * (regular * (1 - discount) - variable) - setups).sum() - margin_base.sum()
+    common = {
+        "base": base,
+        "revised": revised,
+        "lower_80": base.lower_80 * factor,
+        "upper_80": base.upper_80 * factor,
+        "margin_base": base.margin_base,
+        "hours_base": base.baseline_hours,
+        "hours": base.line_hours(revised),
+        "warnings": scenario_warnings(base, scenario, known),
+        "promotion_margin_change": promotion_margin,
+        "promotion_spend": promotion_spend,
+        "available_hours": capacity_with_changes(base, scenario.capacity),
+    }
+    if by_channel:
+        listed = base.channel_price[:, :, None] * np.exp(price_log)
+        revenue_c = revised_c * listed * (1 - discount)
+        revenue = revenue_c.sum(axis=1)
+        return ScenarioResult(
+            **common,
+            revenue=revenue,
+            margin=revenue - revised * variable - setups,
+            discount_cost=(revised_c * listed * discount).sum(axis=1),
+            channel_volume=revised_c,
+            channel_revenue=revenue_c,
         )
+    price_factor, flat_discount = np.exp(price_log[:, 0]), discount[:, 0]
+    listed = base.regular_price[:, None] * price_factor
+    revenue = revised * listed * (1 - flat_discount)
     return ScenarioResult(
-        base=base,
-        revised=revised,
-        lower_80=base.lower_80 * factor,
-        upper_80=base.upper_80 * factor,
-        price=price,
-        revenue_base=revenue_base,
+        **common,
         revenue=revenue,
-        margin_base=margin_base,
         margin=revenue - revised * variable - setups,
-        discount_cost=revised * regular * price_factor * discount,
-        hours_base=base.baseline_hours,
-        hours=base.line_hours(revised),
-        available_hours=capacity_with_changes(base, scenario.capacity),
-        warnings=scenario_warnings(base, scenario),
-        promotion_margin_change=promotion_margin,
+        discount_cost=revised * listed * flat_discount,
+        price_factor=price_factor,
+        discount=flat_discount,
     )
+
+
+def _add(target: np.ndarray, cells: tuple, per_sku: np.ndarray) -> None:
+    """Add a per-SKU value to the (SKU, channel, week) cells of a lever."""
+    rows, channels, weeks = cells
+    if isinstance(channels, slice):
+        target[rows, channels, weeks] += per_sku[:, None, None]
+    else:
+        target[rows, channels, weeks] += per_sku[:, None]
+
+
+def _at_week(cells: tuple, week: int) -> tuple:
+    rows, channels, _ = cells
+    return rows, channels, slice(week, week + 1)
+
+
+def _volumes_and_roi(
+    base: PlanBase,
+    scenario: Scenario,
+    baseline_c: np.ndarray,
+    prices: np.ndarray,
+    promo_log: np.ndarray,
+    campaign_log: np.ndarray,
+    dip_log: np.ndarray,
+    other_log: np.ndarray,
+    discount: np.ndarray,
+) -> tuple[np.ndarray, float, float]:
+    """Revised volume per SKU, channel and week; the margin the promotions alone add and the
+    discounts they give (for the promotion ROI)."""
+
+    rate = scenario.cannibalisation
+
+    def volume(uplift: np.ndarray, rest: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+        """Volume of ``rows`` (a slice or the rows of whole families, so that cannibalisation,
+        which stays within a family, is complete)."""
+        start = baseline_c[rows]
+        lift = uplift[rows]
+        result = start * np.exp(lift + rest[rows])
+        if rate > 0 and lift.any():
+            # A SKU-week with no promotion or campaign in any channel gives up volume to its
+            # family's promoted SKUs.
+            lifted = start * np.exp(lift)
+            donor = (lift == 0).all(axis=1)
+            take = _cannibalised_share(
+                base, lifted.sum(axis=1), (lifted - start).sum(axis=1), donor, rate, rows
+            )
+            if take is not None:
+                result = np.where(donor[:, None, :], result * (1 - take[:, None, :]), result)
+        return result
+
+    revised = volume(promo_log + campaign_log, dip_log + other_log, slice(None))
+    promotion_margin = promotion_spend = 0.0
+    if any(lever.kind == "promotion" for lever in scenario.levers):
+        # The promotions alone, dips included (no campaign, price or distribution change):
+        # only the families holding a promoted SKU can differ from the baseline.
+        touched = (promo_log != 0).any(axis=(1, 2)) | (dip_log != 0).any(axis=(1, 2))
+        rows = np.flatnonzero(np.isin(base.family_index, base.family_index[touched]))
+        alone = volume(promo_log, dip_log, rows)
+        depth = np.minimum(discount[rows], 0.95)
+        price = prices[rows][:, :, None]
+        variable = base.variable_cost[rows][:, None]
+        gained = (alone * price * (1 - depth)).sum(axis=1) - alone.sum(axis=1) * variable
+        before = (baseline_c[rows] * price).sum(axis=1) - base.baseline[rows] * variable
+        promotion_margin = float(gained.sum() - before.sum())
+        promotion_spend = float((alone * price * depth).sum())
+    return revised, promotion_margin, promotion_spend
 
 
 def capacity_with_changes(base: PlanBase, changes: list[CapacityChange]) -> np.ndarray:
@@ -781,33 +955,60 @@ def capacity_with_changes(base: PlanBase, changes: list[CapacityChange]) -> np.n
 
 
 def _cannibalised_share(
-    base: PlanBase, promoted: np.ndarray, gain: np.ndarray, donor: np.ndarray, rate: float
+    base: PlanBase,
+    promoted: np.ndarray,
+    gain: np.ndarray,
+    donor: np.ndarray,
+    rate: float,
+    rows: np.ndarray | slice = slice(None),
 ) -> np.ndarray | None:
-    """Per SKU and week, the share of volume a non-promoted SKU loses to its family's
-    promotions: ``rate`` of the promoted SKUs' extra volume, spread over the family's other
-    SKUs in proportion to what they sell, never more than they sell."""
+    """Per SKU and week (of ``rows``, whole families), the share of volume a non-promoted
+    SKU loses to its family's promotions: ``rate`` of the promoted SKUs' extra volume, spread
+    over the family's other SKUs in proportion to what they sell, never more than they sell."""
     extra = np.where(donor, 0.0, np.maximum(gain, 0.0))
     if not extra.any():
         return None
-    take = base.family_sum(rate * extra)
-    pool = base.family_sum(np.where(donor, promoted, 0.0))
+    families = base.family_index[rows]
+    size = int(base.family_index.max()) + 1
+    take = np.zeros((size, extra.shape[1]))
+    pool = np.zeros_like(take)
+    if isinstance(rows, slice):
+        take, pool = base.family_sum(rate * extra), base.family_sum(np.where(donor, promoted, 0))
+    else:
+        np.add.at(take, families, rate * extra)
+        np.add.at(pool, families, np.where(donor, promoted, 0.0))
     fraction = np.divide(np.minimum(take, pool), pool, out=np.zeros_like(pool), where=pool > 0)
-    return fraction[base.family_index]
+    return fraction[families]
 
 
-def scenario_warnings(base: PlanBase, scenario: Scenario) -> list[str]:
-    """Levers beyond what the history has seen, or resting on effects too uncertain to trust."""
+def scenario_warnings(
+    base: PlanBase, scenario: Scenario, effects: dict[str, np.ndarray] | None = None
+) -> list[str]:
+    """Levers beyond what the history has seen, resting on effects too uncertain to trust,
+    or on effects the data cannot tell at all (those levers change nothing for those SKUs)."""
+    effects = effects if effects is not None else effective_effects(base, scenario)
     notes = []
     for lever in scenario.levers:
+        if lever.kind not in ("promotion", "price"):
+            continue
         skus = base.scope_mask(lever.scope, lever.target)
         count = int(skus.sum())
+        driver = "promo_depth" if lever.kind == "promotion" else "price_elasticity"
+        unknown = skus & np.isnan(effects[driver])
+        if unknown.any() and (lever.discount or lever.change):
+            what = "promotions" if lever.kind == "promotion" else "prices"
+            notes.append(
+                f"{lever.describe()}: the data holds no {what} "
+                f"for {int(unknown.sum())} of {count} SKUs, so the lever changes nothing for "
+                "them; override the effect (Effects behind the lever) to plan with one."
+            )
         if lever.kind == "promotion" and lever.discount > 0:
-            never = skus & (base.max_discount_seen <= 0)
-            beyond = skus & ~never & (lever.discount > base.max_discount_seen + 1e-9)
+            never = skus & ~unknown & (base.max_discount_seen <= 0)
+            beyond = skus & ~unknown & ~never & (lever.discount > base.max_discount_seen + 1e-9)
             if never.any():
                 notes.append(
                     f"{lever.describe()}: {int(never.sum())} of {count} SKUs were never "
-                    "promoted; their response is their family's."
+                    "promoted; their response is their family's (or all SKUs')."
                 )
             if beyond.any():
                 deepest = float(base.max_discount_seen[beyond].max())
@@ -816,16 +1017,23 @@ def scenario_warnings(base: PlanBase, scenario: Scenario) -> list[str]:
                     f"{count} SKUs had in their history (deepest {deepest:.0%}); the response "
                     "is extrapolated."
                 )
-        if lever.kind in ("promotion", "price"):
-            change = lever.change if lever.kind == "price" else -lever.discount
-            error = base.errors["price_elasticity"][skus]
-            shaky = np.isnan(error) | (error > UNCERTAIN_ELASTICITY)
-            if shaky.any() and change:
+            error = base.errors["promo_10pct"][skus & ~unknown]
+            shaky = int((error > UNCERTAIN_UPLIFT).sum())
+            if shaky:
                 notes.append(
-                    f"{lever.describe()}: the price response of {int(shaky.sum())} of {count} "
-                    "SKUs is uncertain (standard error above "
-                    f"{UNCERTAIN_ELASTICITY}); treat the volume change as a rough guide."
+                    f"{lever.describe()}: the promotion response of {shaky} of {count} SKUs "
+                    f"is uncertain (more than {UNCERTAIN_UPLIFT:.0%} either way per 10% off); "
+                    "treat the volume change as a rough guide."
                 )
+        change = lever.change if lever.kind == "price" else -lever.discount
+        error = base.errors["price_elasticity"][skus & ~np.isnan(effects["price_elasticity"])]
+        shaky = int((error > UNCERTAIN_ELASTICITY).sum())
+        if shaky and change:
+            notes.append(
+                f"{lever.describe()}: the price response of {shaky} of {count} SKUs is "
+                f"uncertain (standard error above {UNCERTAIN_ELASTICITY}); treat the volume "
+                "change as a rough guide."
+            )
         if lever.kind == "price":
             seen = base.price_change_seen[skus]
             beyond = int((abs(lever.change) > seen + 1e-9).sum())

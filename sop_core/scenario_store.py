@@ -45,6 +45,10 @@ def _clean_name(name: str) -> str:
     return name
 
 
+def _taken(name: str) -> InputError:
+    return InputError(f"A scenario called {name!r} already exists; pick another name.")
+
+
 def list_scenarios(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every saved scenario (without its definition), newest change first."""
     return con.execute(
@@ -78,15 +82,18 @@ def create_scenario(
     name = _clean_name(scenario.name)
     if status not in STATUSES:
         raise InputError(f"Status must be one of {', '.join(STATUSES)}.")
-    with db.transaction(path) as con:
-        if con.execute("SELECT 1 FROM scenarios WHERE name = ?", [name]).fetchone():
-            raise InputError(f"A scenario called {name!r} already exists; pick another name.")
-        con.execute(
-            "INSERT INTO scenarios (name, owner, status, based_on_run, definition, updated_by) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [name, owner, status, based_on_run, scenario.to_json(), owner],
-        )
-        return load_scenario(con, name)
+    try:
+        with db.transaction(path) as con:
+            if con.execute("SELECT 1 FROM scenarios WHERE name = ?", [name]).fetchone():
+                raise _taken(name)
+            con.execute(
+                "INSERT INTO scenarios (name, owner, status, based_on_run, definition, "
+                "updated_by) VALUES (?, ?, ?, ?, ?, ?)",
+                [name, owner, status, based_on_run, scenario.to_json(), owner],
+            )
+            return load_scenario(con, name)
+    except (duckdb.ConstraintException, ConflictError):
+        raise _taken(name) from None  # someone took the name at the same moment
 
 
 def save_scenario(
@@ -162,21 +169,24 @@ def rename_scenario(
     path: Path | str, stored: StoredScenario, new_name: str, user: str
 ) -> StoredScenario:
     new_name = _clean_name(new_name)
-    with db.transaction(path) as con:
-        if con.execute(
-            "SELECT 1 FROM scenarios WHERE name = ? AND scenario_id <> ?",
-            [new_name, stored.scenario_id],
-        ).fetchone():
-            raise InputError(f"A scenario called {new_name!r} already exists; pick another name.")
-        updated = con.execute(
-            "UPDATE scenarios SET name = ?, version = version + 1, "
-            "updated_at = current_timestamp, updated_by = ? "
-            "WHERE scenario_id = ? AND version = ? RETURNING version",
-            [new_name, user, stored.scenario_id, stored.version],
-        ).fetchall()
-        if not updated:
-            raise _conflict(con, stored)
-        return load_scenario(con, new_name)
+    try:
+        with db.transaction(path) as con:
+            if con.execute(
+                "SELECT 1 FROM scenarios WHERE name = ? AND scenario_id <> ?",
+                [new_name, stored.scenario_id],
+            ).fetchone():
+                raise _taken(new_name)
+            updated = con.execute(
+                "UPDATE scenarios SET name = ?, version = version + 1, "
+                "updated_at = current_timestamp, updated_by = ? "
+                "WHERE scenario_id = ? AND version = ? RETURNING version",
+                [new_name, user, stored.scenario_id, stored.version],
+            ).fetchall()
+            if not updated:
+                raise _conflict(con, stored)
+            return load_scenario(con, new_name)
+    except duckdb.ConstraintException:
+        raise _taken(new_name) from None
 
 
 def delete_scenario(path: Path | str, stored: StoredScenario) -> None:

@@ -206,6 +206,7 @@ MIGRATIONS += (
             abs_error_sum DOUBLE NOT NULL,
             error_sum DOUBLE NOT NULL,
             scaled_abs_error_sum DOUBLE,
+            scaled_weeks INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (run_id, sku, model, horizon)
         );
         """,
@@ -573,7 +574,8 @@ DATA_DICTIONARY.update(
                 "abs_error_sum": "Sum of absolute errors (WAPE = this / actual_sum).",
                 "error_sum": "Sum of errors, forecast minus actual (bias = this / actual_sum).",
                 "scaled_abs_error_sum": "Sum of absolute errors each divided by the origin's "
-                "seasonal-naive scale (MASE = this / weeks).",
+                "seasonal-naive scale (MASE = this / scaled_weeks).",
+                "scaled_weeks": "Forecast weeks of origins whose history gives a scale.",
             },
         ),
     }

@@ -114,3 +114,18 @@ def test_every_kind_gets_a_method_and_a_flag(panel):
     assert set(by_type.loc[by_type["series_type"] == "new", "model"]) == {"family_share"}
     assert set(by_type.loc[by_type["series_type"] == "intermittent", "model"]) == {"croston_sba"}
     assert len(results) == len(panel.skus)
+
+
+def test_flat_bounds_widen_from_80_to_95_percent():
+    forecast = classical.Forecast.flat(100.0, 4, spread=10.0)
+    assert forecast.lower_95[0] < forecast.lower_80[0] < 100 < forecast.upper_80[0]
+    assert forecast.upper_80[0] < forecast.upper_95[0]
+    assert forecast.upper_80[0] == pytest.approx(112.8)
+
+
+def test_mase_counts_only_weeks_with_a_scale():
+    sums = engine.BacktestSums()
+    sums.add(np.array([10.0, 10.0]), np.array([12.0, 8.0]), float("nan"))
+    sums.add(np.array([10.0, 10.0]), np.array([11.0, 9.0]), 2.0)
+    assert sums.weeks == 4 and sums.scaled_weeks == 2
+    assert sums.scaled_abs_error_sum / sums.scaled_weeks == pytest.approx(0.5)

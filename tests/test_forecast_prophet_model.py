@@ -134,3 +134,11 @@ def test_a_broken_stan_program_raises_a_fit_error(monkeypatch, panel, tmp_path):
     weeks, y, drivers = _series(panel, "HAI-0001")
     with pytest.raises(prophet_model.StanFitError, match="boom"):
         prophet_model.fit(weeks, y, drivers, list(DRIVERS))
+
+
+def test_holidays_are_found_on_a_grid_keyed_by_sunday():
+    sundays = np.datetime64("2025-11-02") + np.arange(10) * np.timedelta64(7, "D")
+    block, names = prophet_model.holiday_features(prophet_model.days_since_epoch(sundays))
+    black_friday = block[:, names.index(("Black Friday", 0))]
+    # Black Friday 2025 (Friday 28 November) falls in the week keyed Sunday 23 November.
+    assert sundays[black_friday == 1].tolist() == [np.datetime64("2025-11-23")]

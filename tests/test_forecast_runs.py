@@ -226,3 +226,53 @@ def test_a_forecast_waits_for_another_writer(forecast_db: Path, tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "waiting" in result.stderr
     duckdb.connect(str(path)).close()
+
+
+def test_a_changed_family_is_not_served_from_the_old_run(forecast_db: Path, tmp_path: Path):
+    path = tmp_path / "moved.duckdb"
+    shutil.copy(forecast_db, path)
+    with db.transaction(path) as con:
+        con.execute("UPDATE products SET family = 'skincare' WHERE sku = 'FRA-0003'")
+    summary = refresh_forecast(path, jobs=1)
+    assert not summary.reused
+    refit = query(
+        path,
+        "SELECT sku FROM forecast_models WHERE run_id = ? AND refit AND series_type <> 'new'",
+        [summary.run_id],
+    )["sku"]
+    assert set(refit) == {"FRA-0003"}
+
+
+def test_skus_without_prices_get_no_invented_elasticity(tmp_path: Path):
+    path = tmp_path / "partial.duckdb"
+    db.ensure_schema(path)
+    rng = np.random.default_rng(9)
+    weeks = pd.date_range("2024-01-01", periods=120, freq="7D")
+    rows = []
+    for sku, priced in (("A", True), ("B", False), ("C", False)):
+        for i, week in enumerate(weeks):
+            price = 10 * (1 + 0.05 * np.sin(i / 5))
+            rows.append(
+                {
+                    "week": week,
+                    "sku": sku,
+                    "channel": "all",
+                    "units": float(rng.poisson(100 * price**-1.5 * 30)),
+                    "net_price": price if priced else None,
+                    "list_price": 10.0 if priced else None,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    with db.transaction(path) as con:
+        con.register("rows", frame)
+        con.execute(
+            "INSERT INTO sales_history (week, sku, channel, units, net_price, "
+            "list_price) SELECT week, sku, channel, units, net_price, list_price "
+            "FROM rows"
+        )
+    summary = refresh_forecast(path, jobs=1)
+    with db.connect(path) as con:
+        report = {r["sku"]: r for r in driver_report(con, summary.run_id)}
+    assert report["A"]["price_elasticity"] is not None
+    assert report["B"]["price_elasticity"] is None and report["C"]["price_elasticity"] is None
+    assert report["B"]["price_elasticity_source"] == "unknown"

@@ -20,7 +20,6 @@ from sop_core.scenario import (
     apply_scenario,
     effective_effects,
     load_plan_base,
-    view_weights,
 )
 
 FAMILIES = ("skincare", "haircare", "fragrance", "makeup", "body care")
@@ -180,8 +179,7 @@ def test_revenue_margin_and_hours_follow_volume(base):
         (np.exp(np.log1p(0.2)) - 1) * 11 / 26, rel=0.35
     )
     assert result.by("channel")["revised"].sum() == pytest.approx(result.revised.sum())
-    weights = view_weights(base, ("makeup",))
-    assert result.kpis(weights)["volume"] == pytest.approx(
+    assert result.kpis(("makeup",))["volume"] == pytest.approx(
         result.revised[base.families == "makeup"].sum()
     )
 
@@ -222,3 +220,57 @@ def test_a_scenario_survives_json(base):
     )
     again = Scenario.from_json("round trip", scenario.to_json())
     assert again == scenario
+
+
+def test_a_channel_promotion_leaves_the_other_channels_alone(base):
+    lever = Lever("promotion", "channel", "ecommerce", week(base, 2), week(base, 3), discount=0.3)
+    result = apply_scenario(base, Scenario("e", [lever], cannibalisation=0.0))
+    baseline_c = base.baseline[:, None, :] * base.channel_share[:, :, None]
+    online = list(base.channels).index("ecommerce")
+    others = [i for i in range(len(base.channels)) if i != online]
+    promoted_weeks = slice(2, 4)
+    assert np.allclose(
+        result.revised_by_channel[:, others, promoted_weeks], baseline_c[:, others, promoted_weeks]
+    )
+    assert (
+        result.revised_by_channel[:, online, promoted_weeks]
+        >= baseline_c[:, online, promoted_weeks] - 1e-9
+    ).all()
+    by_channel = result.by("channel").set_index("channel")
+    assert by_channel.loc["ecommerce", "change"] > 0
+    assert abs(by_channel.loc["retail", "change"]) < 1e-6 * by_channel.loc["retail", "baseline"]
+
+
+def test_a_campaign_does_not_count_as_promotion_return(base):
+    promo = Lever("promotion", "family", "skincare", week(base, 2), week(base, 3), discount=0.2)
+    campaign = Lever("campaign", "all", None, week(base, 0), week(base, 10), change=0.3)
+    alone = apply_scenario(base, Scenario("p", [promo])).kpis()["promotion_roi"]
+    both = apply_scenario(base, Scenario("pc", [promo, campaign])).kpis()["promotion_roi"]
+    assert both == pytest.approx(alone, rel=1e-9)
+
+
+def test_levers_outside_the_horizon_do_nothing_and_dates_snap_to_their_week(base):
+    before = base.weeks[0].astype(dt.date) - dt.timedelta(weeks=3)
+    past = Lever("promotion", "all", None, before, before + dt.timedelta(days=7), discount=0.3)
+    result = apply_scenario(base, Scenario("past", [past]))
+    assert np.array_equal(result.revised, base.baseline)
+    wednesday = week(base, 4) + dt.timedelta(days=2)
+    midweek = Lever("promotion", "all", None, wednesday, wednesday, discount=0.3)
+    lifted = apply_scenario(base, Scenario("mid", [midweek], cannibalisation=0.0))
+    assert lifted.revised[:, 4].sum() > base.baseline[:, 4].sum()
+    assert lifted.revised[:, 5].sum() < base.baseline[:, 5].sum()  # the dip, the week after
+
+
+def test_unknown_effects_are_reported_not_silently_zero(base):
+    import dataclasses
+
+    no_prices = dataclasses.replace(
+        base, effects={**base.effects, "price_elasticity": np.full(len(base.skus), np.nan)}
+    )
+    lever = Lever("price", "all", None, week(base, 0), None, change=0.1)
+    result = apply_scenario(no_prices, Scenario("p", [lever]))
+    assert np.allclose(result.revised, base.baseline)
+    assert any("holds no prices" in note for note in result.warnings)
+    override = EffectOverride("price_elasticity", -2.0)
+    planned = apply_scenario(no_prices, Scenario("o", [lever], [override]))
+    assert planned.revised.sum() < base.baseline.sum()

@@ -30,9 +30,16 @@ class Forecast:
 
     @classmethod
     def flat(cls, value: float, horizon: int, spread: float = 0.0) -> Forecast:
+        """A constant forecast; ``spread`` is the standard deviation of a week (the 80% band
+        is +-1.28 of it, the 95% band +-1.96)."""
         point = np.full(horizon, max(value, 0.0))
-        low, high = np.maximum(point - spread, 0.0), point + spread
-        return cls(point, low, low, high, high)
+        return cls(
+            point,
+            np.maximum(point - 1.96 * spread, 0.0),
+            np.maximum(point - 1.28 * spread, 0.0),
+            point + 1.28 * spread,
+            point + 1.96 * spread,
+        )
 
     def scaled(self, factor: np.ndarray | float) -> Forecast:
         return Forecast(*(np.maximum(a * factor, 0.0) for a in self.arrays()))

@@ -28,6 +28,7 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -74,6 +75,7 @@ class BacktestSums:
     abs_error_sum: float = 0.0
     error_sum: float = 0.0
     scaled_abs_error_sum: float = 0.0
+    scaled_weeks: int = 0  # weeks of origins with a seasonal-naive scale (for MASE)
 
     def add(self, actual: np.ndarray, forecast: np.ndarray, scale: float) -> None:
         error = forecast - actual
@@ -84,6 +86,7 @@ class BacktestSums:
         self.error_sum += float(error.sum())
         if np.isfinite(scale):
             self.scaled_abs_error_sum += float(np.abs(error).sum() / scale)
+            self.scaled_weeks += len(actual)
 
     @property
     def wape(self) -> float:
@@ -382,6 +385,12 @@ def _run_regular(
                 report(
                     len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs"
                 )
+    except BrokenProcessPool:
+        # A worker died (out of memory, killed): finish in this process rather than fail.
+        done = {r.sku for r in results}
+        remaining = [inp for inp in inputs if inp.sku not in done]
+        report(len(results) / len(inputs), "A worker stopped; finishing in one process")
+        results.extend(_worker(remaining, settings))
     finally:
         for name, value in saved.items():
             if value is None:
@@ -427,7 +436,7 @@ def _family_share(
     if not donors or level <= 0:
         spread = float(np.std(units[-8:])) if len(units) > 1 else level * 0.3
         return (
-            Forecast.flat(level, horizon, 1.28 * spread).clipped(),
+            Forecast.flat(level, horizon, spread).clipped(),
             "recent_mean",
             ("new SKU without a family forecast to follow: recent average"),
         )
@@ -460,7 +469,8 @@ def forecast_panel(
     Returns the results by panel row and the wall time of each phase in seconds.
     """
     report = progress or (lambda fraction, message: None)
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    jobs = min(max(1, jobs or cores), 4 * cores)
     reused = dict(reused or {})
     rows = [row for row in range(len(panel.skus)) if row not in reused]
     horizon = settings.horizon

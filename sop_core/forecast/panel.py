@@ -9,6 +9,7 @@ life without a row are weeks without sales.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 
 import duckdb
@@ -42,6 +43,9 @@ class Panel:
     discount_log_ratio: np.ndarray
     has_prices: bool
     has_promotions: bool
+    # Per SKU: does its own history hold any price at all? (A SKU never promoted is told by
+    # the data; a SKU without prices is not.)
+    sku_has_prices: np.ndarray | None = None
 
     @property
     def history_end(self) -> np.datetime64:
@@ -58,7 +62,7 @@ class Panel:
         result = []
         for row, sku in enumerate(self.skus):
             digest = hashlib.sha256(salt.encode())
-            digest.update(str(sku).encode())
+            digest.update(f"{sku}|{self.families[row]}|{self.brands[row]}".encode())
             digest.update(self.weeks[self.first_index[row] :].tobytes())
             digest.update(np.nan_to_num(self.units[row], nan=-1.0).tobytes())
             digest.update(np.nan_to_num(self.drivers[row], nan=-9.0).tobytes())
@@ -126,10 +130,13 @@ def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
     net, listed = grid("net_price", np.nan), grid("list_price", np.nan)
     ratio = np.log(net / listed)
     ratio = np.where(np.isfinite(ratio), ratio, np.nan)
-    has_prices = bool(np.isfinite(ratio).any())
+    sku_has_prices = np.isfinite(ratio).any(axis=(1, 2))
+    has_prices = bool(sku_has_prices.any())
     if has_prices:
         # A channel without a price that week takes the SKU's typical ratio in that channel.
-        typical = np.nanmedian(np.where(np.isfinite(ratio), ratio, np.nan), axis=2, keepdims=True)
+        with warnings.catch_warnings():  # a channel without any price is expected
+            warnings.simplefilter("ignore", RuntimeWarning)
+            typical = np.nanmedian(ratio, axis=2, keepdims=True)
         ratio = np.where(np.isfinite(ratio), ratio, np.nan_to_num(typical, nan=0.0))
     depth = np.nan_to_num(depth, nan=0.0)
     previous = np.concatenate([np.zeros((n, c, 1)), depth[:, :, :-1]], axis=2)
@@ -162,4 +169,5 @@ def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
         discount_log_ratio=weighted(np.log1p(-np.minimum(depth, 0.99))),
         has_prices=has_prices,
         has_promotions=has_promotions,
+        sku_has_prices=sku_has_prices,
     )

@@ -55,6 +55,9 @@ HOLIDAY_WINDOWS: dict[str, tuple[int, int]] = {
 }
 
 
+STAN_TIMEOUT = 60  # seconds; a fit takes milliseconds
+
+
 class StanFitError(RuntimeError):
     """The Stan optimiser failed for a series."""
 
@@ -149,13 +152,17 @@ def _holiday_block(first_day: int, count: int) -> tuple[np.ndarray, list[tuple[s
 def _holiday_columns(days: np.ndarray) -> tuple[np.ndarray, list[tuple[str, int]]]:
     first = np.datetime64(int(days.min()), "D").astype(object).year
     last = np.datetime64(int(days.max()), "D").astype(object).year
-    index = {int(d): i for i, d in enumerate(days)}
     columns: dict[tuple[str, int], np.ndarray] = {}
     for holiday in retail_holidays(range(first - 1, last + 2)):
         low, high = HOLIDAY_WINDOWS[holiday.name]
-        week_day = (np.datetime64(holiday.week, "D") - np.datetime64(0, "D")).astype(int)
+        day = (np.datetime64(holiday.date, "D") - np.datetime64(0, "D")).astype(int)
         for offset in range(low, high + 1):
-            row = index.get(int(week_day) + 7 * offset)
+            # The grid's week that contains the day (whatever weekday the grid's keys are):
+            # a holiday never falls between two weekly keys and gets lost.
+            shifted = int(day) + 7 * offset
+            row = int(np.searchsorted(days, shifted, side="right")) - 1
+            if row < 0 or shifted >= days[row] + 7:
+                row = None
             key = (holiday.name, offset)
             if key not in columns:
                 columns[key] = np.zeros(len(days))
@@ -230,35 +237,41 @@ def _run_stan(data: dict, init: dict, workdir: Path) -> dict[str, np.ndarray]:
     )
     data_file.write_text(_json(data))
     init_file.write_text(_json(init))
+    result = None
     for algorithm in ("lbfgs", "newton"):
-        result = subprocess.run(
-            [
-                str(STAN_PROGRAM),
-                "optimize",
-                f"algorithm={algorithm}",
-                "iter=10000",
-                "data",
-                f"file={data_file}",
-                f"init={init_file}",
-                "output",
-                f"file={out_file}",
-                "refresh=0",
-            ],
-            capture_output=True,
-            text=True,
-        )
+        try:
+            result = subprocess.run(
+                [
+                    str(STAN_PROGRAM),
+                    "optimize",
+                    f"algorithm={algorithm}",
+                    "iter=10000",
+                    "data",
+                    f"file={data_file}",
+                    f"init={init_file}",
+                    "output",
+                    f"file={out_file}",
+                    "refresh=0",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=STAN_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            raise StanFitError(f"Stan took more than {STAN_TIMEOUT} s") from None
         if result.returncode == 0 and out_file.exists():
             break
     else:
-        raise StanFitError(
-            result.stderr.strip().splitlines()[-1]
-            if result.stderr.strip()
-            else f"Stan exited with {result.returncode}"
-        )
-    lines = [line for line in out_file.read_text().splitlines() if line and line[0] != "#"]
-    names = lines[0].split(",")
-    values = np.array(lines[1].split(","), dtype=float)
-    out_file.unlink()
+        detail = result.stderr.strip().splitlines() if result is not None else []
+        raise StanFitError(detail[-1] if detail else f"Stan exited with {result.returncode}")
+    try:
+        lines = [line for line in out_file.read_text().splitlines() if line and line[0] != "#"]
+        names = lines[0].split(",")
+        values = np.array(lines[1].split(","), dtype=float)
+    except (IndexError, ValueError, OSError) as error:
+        raise StanFitError(f"unreadable Stan output ({error})") from None
+    finally:
+        out_file.unlink(missing_ok=True)
     params: dict[str, list[float]] = {}
     for name, value in zip(names, values, strict=True):
         params.setdefault(name.split(".")[0], []).append(value)

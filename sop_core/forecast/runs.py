@@ -42,6 +42,10 @@ DRIVER_SOURCES = {
     "post_promotion": "post_promotion",
 }
 LOG_90 = float(np.log(0.9))
+# Drivers that need the SKU's own prices: without them the data cannot tell.
+PRICE_DRIVERS = {"price_elasticity"}
+# Bump when the engine's maths changes: stored runs of another version are not reused.
+ENGINE_VERSION = 2
 # The least spread of true effects between SKUs of a family we are willing to assume: with a
 # handful of noisy estimates the data cannot show the spread, and assuming none would make
 # every SKU's interval as narrow as the family mean's.
@@ -63,7 +67,7 @@ class RunSummary:
 
 
 def run_fingerprint(panel: Panel, settings: ForecastSettings, sku_prints: list[str]) -> str:
-    digest = hashlib.sha256(settings.to_json().encode())
+    digest = hashlib.sha256(f"{ENGINE_VERSION}|{settings.to_json()}".encode())
     digest.update(str(panel.history_end).encode())
     for value in sku_prints:
         digest.update(value.encode())
@@ -109,7 +113,7 @@ def refresh_forecast(
         except ValueError as error:
             raise InputError(str(error)) from None
         parameters = settings.to_json()
-        prints = panel.fingerprints(parameters + str(panel.history_end))
+        prints = panel.fingerprints(f"{ENGINE_VERSION}|{parameters}|{panel.history_end}")
         fingerprint = run_fingerprint(panel, settings, prints)
         same = con.execute(
             "SELECT run_id FROM forecast_runs WHERE fingerprint = ? ORDER BY run_id DESC LIMIT 1",
@@ -235,7 +239,8 @@ def shrink_drivers(panel: Panel, results: dict[int, SkuForecast]) -> pd.DataFram
             members = [estimates[r] for r in estimates if panel.families[r] == family]
             by_family[family] = _family_prior(members, floor) if len(members) >= 3 else pooled
         for row, result in results.items():
-            if not available[driver] or pooled is None:
+            priced = panel.sku_has_prices is None or bool(panel.sku_has_prices[row])
+            if not available[driver] or pooled is None or (driver in PRICE_DRIVERS and not priced):
                 rows_out.append((result.sku, driver, None, None, None, None, "unknown"))
                 continue
             mean, spread, mean_error = by_family[panel.families[row]] or pooled
@@ -381,6 +386,7 @@ def _write_run(
                 s.abs_error_sum,
                 s.error_sum,
                 s.scaled_abs_error_sum,
+                s.scaled_weeks,
             )
             for r in ordered
             for (model, h), s in r.backtest.items()
@@ -396,6 +402,7 @@ def _write_run(
             "abs_error_sum",
             "error_sum",
             "scaled_abs_error_sum",
+            "scaled_weeks",
         ],
     )
     for table, frame in (
@@ -405,14 +412,7 @@ def _write_run(
         ("driver_effects", drivers.assign(run_id=run_id)),
         ("forecast_channel_shares", shares.assign(run_id=run_id)),
     ):
-        if frame.empty:
-            continue
-        columns = ", ".join(frame.columns)
-        con.register("incoming_frame", frame)
-        try:
-            con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming_frame")
-        finally:
-            con.unregister("incoming_frame")
+        db.insert_frame(con, table, frame)
     return run_id
 
 
@@ -488,6 +488,7 @@ def _load_unchanged(
                     b.abs_error_sum,
                     b.error_sum,
                     b.scaled_abs_error_sum or 0.0,
+                    int(b.scaled_weeks),
                 )
         loaded[row_of[record.sku]] = SkuForecast(
             sku=record.sku,
@@ -559,7 +560,7 @@ def backtest_report(con: duckdb.DuckDBPyConnection, run_id: int, horizon: int) -
         overall[model] = {
             "wape": round(float(group["abs_error_sum"].sum() / actual), 4),
             "bias": round(float(group["error_sum"].sum() / actual), 4),
-            "mase": round(float(group["scaled_abs_error_sum"].sum() / group["weeks"].sum()), 4),
+            "mase": _ratio(group["scaled_abs_error_sum"].sum(), group["scaled_weeks"].sum()),
             "skus": int(group["sku"].nunique()),
         }
     per_sku = []
@@ -569,7 +570,7 @@ def backtest_report(con: duckdb.DuckDBPyConnection, run_id: int, horizon: int) -
             entry[row.model] = {
                 "wape": round(row.abs_error_sum / row.actual_sum, 4) if row.actual_sum else None,
                 "bias": round(row.error_sum / row.actual_sum, 4) if row.actual_sum else None,
-                "mase": round(row.scaled_abs_error_sum / row.weeks, 4) if row.weeks else None,
+                "mase": _ratio(row.scaled_abs_error_sum, row.scaled_weeks),
             }
         per_sku.append(entry)
     served = dict(
@@ -578,6 +579,10 @@ def backtest_report(con: duckdb.DuckDBPyConnection, run_id: int, horizon: int) -
     for entry in per_sku:
         entry["served_by"] = served.get(entry["sku"])
     return {"run_id": run_id, "horizon": horizon, "overall": overall, "per_sku": per_sku}
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return round(float(numerator / denominator), 4) if denominator else None
 
 
 def driver_report(con: duckdb.DuckDBPyConnection, run_id: int) -> list[dict]:
