@@ -272,9 +272,42 @@ def solve_plan(
     overtime = x[o0:].reshape(n_lines, w)
     hours = np.zeros((n_lines, w))
     np.add.at(hours, route_line, production * route_hours[:, None])
-    plan = ProductionPlan(
+    return _priced(
         "optimised",
         "optimal",
+        base,
+        supply,
+        settings,
+        started,
+        production,
+        inventory,
+        unmet,
+        overtime,
+        hours,
+        demand,
+        safety,
+    )
+
+
+def _priced(
+    method: str,
+    status: str,
+    base: PlanBase,
+    supply: SupplyData,
+    settings: PlanSettings,
+    started: float,
+    production: np.ndarray,
+    inventory: np.ndarray,
+    unmet: np.ndarray,
+    overtime: np.ndarray,
+    hours: np.ndarray,
+    demand: np.ndarray,
+    safety: np.ndarray,
+) -> ProductionPlan:
+    """A plan with its costs, priced by the one cost accounting every plan shares."""
+    plan = ProductionPlan(
+        method,
+        status,
         production,
         inventory,
         unmet,
@@ -332,19 +365,21 @@ def chase_plan(
         unmet[:, t] = np.maximum(demand[:, t] - supplied, 0.0)
         stock = np.maximum(supplied - demand[:, t], 0.0)
         inventory[:, t] = stock
-    plan = ProductionPlan(
+    return _priced(
         "chase",
         "heuristic",
+        base,
+        supply,
+        settings,
+        started,
         production,
         inventory,
         unmet,
         overtime,
         hours,
         demand,
-        plan_costs(base, supply, settings, production, inventory, unmet, overtime, safety),
+        safety,
     )
-    plan.seconds = time.perf_counter() - started
-    return plan
 
 
 def save_plan(
