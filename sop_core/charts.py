@@ -22,9 +22,6 @@ FAMILY_COLOURS = {
     "body care": "#009E73",
 }
 FONT_SIZE = 16
-# Figures start from the empty template: applying plotly's default template deep-copies and
-# validates it, which costs more than the rest of a live redraw. The styling is in _layout.
-BLANK = {"template": "none"}
 UTILISATION_WARNING = 0.85
 
 
@@ -33,36 +30,57 @@ def colour_for(name: str, index: int = 0) -> str:
     return FAMILY_COLOURS.get(name, PALETTE[index % len(PALETTE)])
 
 
-def _layout(figure: go.Figure, title: str, y_title: str, height: int = 460) -> go.Figure:
-    """Projector styling, set as one nested dict (plotly parses ``a_b`` keys slowly)."""
-    layout = figure.layout
-    figure.update_layout(
-        {
-            "title": {"text": title, "font": {"size": FONT_SIZE + 4}},
-            "paper_bgcolor": "#FFFFFF",
-            "plot_bgcolor": layout.plot_bgcolor or "#FFFFFF",
-            "font": {"size": FONT_SIZE, "color": "#111111"},
-            "height": height,
-            "margin": {"l": 70, "r": 30, "t": 90, "b": 50},
-            "legend": {
-                "orientation": "h",
-                "yanchor": "bottom",
-                "y": 1.0,
-                "xanchor": "left",
-                "x": 0,
-                "traceorder": "normal",
-            },
-            "hoverlabel": {"font": {"size": FONT_SIZE}},
-            "xaxis": {"showgrid": False, "linecolor": "#444444", "ticks": "outside"},
-            "yaxis": {
-                "title": {"text": y_title},
-                "gridcolor": "#E5E5E5",
-                "zerolinecolor": "#BBBBBB",
-                "separatethousands": True,
-            },
-        }
-    )
-    return figure
+def _merge(base: dict, extra: dict) -> dict:
+    """``base`` with ``extra`` laid over it, nested dicts merged key by key."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _figure(
+    traces: list[dict],
+    title: str,
+    y_title: str,
+    height: int = 460,
+    layout: dict | None = None,
+) -> go.Figure:
+    """A figure with the projector styling, built in one go from plain dicts.
+
+    Every builder describes its traces and layout as dicts and constructs the figure once:
+    plotly validates a whole spec in a few milliseconds, while ``add_trace`` and
+    ``update_layout`` calls (and its default template) cost tens of milliseconds per figure,
+    which a live lever move would feel. ``layout`` is merged over the common styling.
+    """
+    common = {
+        "template": "none",
+        "title": {"text": title, "font": {"size": FONT_SIZE + 4}},
+        "paper_bgcolor": "#FFFFFF",
+        "plot_bgcolor": "#FFFFFF",
+        "font": {"size": FONT_SIZE, "color": "#111111"},
+        "height": height,
+        "margin": {"l": 70, "r": 30, "t": 90, "b": 50},
+        "legend": {
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.0,
+            "xanchor": "left",
+            "x": 0,
+            "traceorder": "normal",
+        },
+        "hoverlabel": {"font": {"size": FONT_SIZE}},
+        "xaxis": {"showgrid": False, "linecolor": "#444444", "ticks": "outside"},
+        "yaxis": {
+            "title": {"text": y_title},
+            "gridcolor": "#E5E5E5",
+            "zerolinecolor": "#BBBBBB",
+            "separatethousands": True,
+        },
+    }
+    return go.Figure({"data": traces, "layout": _merge(common, layout or {})})
 
 
 def weekly_history_chart(
@@ -75,58 +93,63 @@ def weekly_history_chart(
 
     ``weekly`` has columns ``week``, ``family`` and ``value``.
     """
-    figure = go.Figure(layout=BLANK)
-    for index, (family, rows) in enumerate(weekly.groupby("family", sort=True)):
-        figure.add_trace(
-            go.Scatter(
-                x=rows["week"],
-                y=rows[value],
-                name=family,
-                mode="lines",
-                stackgroup="history",
-                line={"width": 1, "color": colour_for(family, index)},
-                hovertemplate=f"{family}<br>%{{x|%d %b %Y}}: %{{y:,.0f}}<extra></extra>",
-            )
-        )
+    traces = [
+        {
+            "type": "scatter",
+            "x": rows["week"],
+            "y": rows[value],
+            "name": family,
+            "mode": "lines",
+            "stackgroup": "history",
+            "line": {"width": 1, "color": colour_for(family, index)},
+            "hovertemplate": f"{family}<br>%{{x|%d %b %Y}}: %{{y:,.0f}}<extra></extra>",
+        }
+        for index, (family, rows) in enumerate(weekly.groupby("family", sort=True))
+    ]
     if not weekly.empty:
         weeks = pd.DatetimeIndex(sorted(weekly["week"].unique()))
         marks = holiday_weeks(weeks)
         totals = weekly.groupby("week")[value].sum()
         if not marks.empty:
-            figure.add_trace(
-                go.Scatter(
-                    x=marks["week"],
-                    y=totals.reindex(marks["week"]).to_numpy() * 1.04,
-                    mode="markers",
-                    name="holiday",
-                    marker={"symbol": "triangle-down", "size": 12, "color": "#444444"},
-                    text=marks["holiday"],
-                    hovertemplate="%{text}, week of %{x|%d %b %Y}<extra></extra>",
-                )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": marks["week"],
+                    "y": totals.reindex(marks["week"]).to_numpy() * 1.04,
+                    "mode": "markers",
+                    "name": "holiday",
+                    "marker": {"symbol": "triangle-down", "size": 12, "color": "#444444"},
+                    "text": marks["holiday"],
+                    "hovertemplate": "%{text}, week of %{x|%d %b %Y}<extra></extra>",
+                }
             )
     label = "Units" if value == "units" else f"{value.replace('_', ' ').capitalize()} ({currency})"
-    return _layout(figure, title, label)
+    return _figure(traces, title, label)
 
 
 def lift_by_depth_chart(lift: pd.DataFrame) -> go.Figure:
     """Bars of the median observed lift by discount depth (``depth_percent``, ``median_lift``,
     ``promoted_weeks``)."""
-    figure = go.Figure(
-        layout=BLANK,
-        data=go.Bar(
-            x=lift["depth_percent"].astype(str) + "%",
-            y=lift["median_lift"],
-            text=[f"{v:+.0%}" for v in lift["median_lift"]],
-            textposition="outside",
-            marker_color=PALETTE[0],
-            customdata=lift["promoted_weeks"],
-            hovertemplate="%{x} off: median lift %{y:.0%} over %{customdata} promoted "
-            "weeks<extra></extra>",
-        ),
+    bars = {
+        "type": "bar",
+        "x": lift["depth_percent"].astype(str) + "%",
+        "y": lift["median_lift"],
+        "text": [f"{v:+.0%}" for v in lift["median_lift"]],
+        "textposition": "outside",
+        "marker": {"color": PALETTE[0]},
+        "customdata": lift["promoted_weeks"],
+        "hovertemplate": "%{x} off: median lift %{y:.0%} over %{customdata} promoted "
+        "weeks<extra></extra>",
+    }
+    return _figure(
+        [bars],
+        "Observed sales lift by discount depth",
+        "Lift vs unpromoted weeks",
+        layout={
+            "yaxis": {"tickformat": ".0%", "rangemode": "tozero"},
+            "xaxis": {"title": {"text": "Discount depth"}},
+        },
     )
-    figure.update_yaxes(tickformat=".0%", rangemode="tozero")
-    figure.update_xaxes(title="Discount depth")
-    return _layout(figure, "Observed sales lift by discount depth", "Lift vs unpromoted weeks")
 
 
 def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
@@ -146,47 +169,48 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
         probability = utilisation.pivot(
             index="label", columns="week", values="overload_probability"
         ).reindex_like(grid)
-    figure = go.Figure(
-        layout=BLANK,
-        data=go.Heatmap(
-            z=grid.to_numpy(),
-            x=grid.columns,
-            y=grid.index,
-            zmin=0,
-            zmax=1.5,
-            colorscale=[
-                [0.0, "#f7fbff"],
-                [0.5, "#6baed6"],
-                [UTILISATION_WARNING / 1.5, "#2171b5"],
-                [UTILISATION_WARNING / 1.5 + 0.001, "#ff9f1c"],
-                [1.0 / 1.5, "#ff9f1c"],
-                [1.0 / 1.5 + 0.001, "#d73027"],
-                [1.0, "#7f0000"],
-            ],
-            colorbar={
-                "title": {"text": "Load"},
-                "tickformat": ".0%",
-                "tickvals": [0, 0.5, UTILISATION_WARNING, 1.0, 1.5],
-            },
-            customdata=np.dstack(
-                [needed.to_numpy(), available.to_numpy()]
-                + ([probability.to_numpy()] if probability is not None else [])
-            ),
-            hovertemplate="%{y}, week of %{x|%d %b %Y}<br>load %{z:.0%}<br>"
-            "%{customdata[0]:,.0f} h needed of %{customdata[1]:,.0f} h available"
-            + ("<br>%{customdata[2]:.0%} chance of overload" if probability is not None else "")
-            + "<extra></extra>",
-            xgap=1,
-            ygap=2,
+    heatmap = {
+        "type": "heatmap",
+        "z": grid.to_numpy(),
+        "x": grid.columns,
+        "y": grid.index,
+        "zmin": 0,
+        "zmax": 1.5,
+        "colorscale": [
+            [0.0, "#f7fbff"],
+            [0.5, "#6baed6"],
+            [UTILISATION_WARNING / 1.5, "#2171b5"],
+            [UTILISATION_WARNING / 1.5 + 0.001, "#ff9f1c"],
+            [1.0 / 1.5, "#ff9f1c"],
+            [1.0 / 1.5 + 0.001, "#d73027"],
+            [1.0, "#7f0000"],
+        ],
+        "colorbar": {
+            "title": {"text": "Load"},
+            "tickformat": ".0%",
+            "tickvals": [0, 0.5, UTILISATION_WARNING, 1.0, 1.5],
+        },
+        "customdata": np.dstack(
+            [needed.to_numpy(), available.to_numpy()]
+            + ([probability.to_numpy()] if probability is not None else [])
         ),
-    )
-    figure.update_yaxes(title="", type="category")
+        "hovertemplate": "%{y}, week of %{x|%d %b %Y}<br>load %{z:.0%}<br>"
+        "%{customdata[0]:,.0f} h needed of %{customdata[1]:,.0f} h available"
+        + ("<br>%{customdata[2]:.0%} chance of overload" if probability is not None else "")
+        + "<extra></extra>",
+        "xgap": 1,
+        "ygap": 2,
+    }
     # Rows shrink as lines are added, so a plant with many lines still fits on one screen.
     row = 60 if len(grid) <= 8 else max(14, 480 // len(grid))
-    _layout(figure, title, "", height=min(900, max(320, row * len(grid) + 160)))
-    # Weeks with no hours at all (a shutdown) have no utilisation: they show as grey.
-    figure.update_layout(plot_bgcolor="#BDBDBD")
-    return figure
+    return _figure(
+        [heatmap],
+        title,
+        "",
+        height=min(900, max(320, row * len(grid) + 160)),
+        # Weeks with no hours at all (a shutdown) have no utilisation: they show as grey.
+        layout={"plot_bgcolor": "#BDBDBD", "yaxis": {"type": "category", "automargin": True}},
+    )
 
 
 def cover_chart(cover: pd.DataFrame, limit: int = 15, safety_weeks: float = 2.0) -> go.Figure:
@@ -195,31 +219,50 @@ def cover_chart(cover: pd.DataFrame, limit: int = 15, safety_weeks: float = 2.0)
     rows = cover.dropna(subset=["weeks_of_cover"]).nsmallest(limit, "weeks_of_cover")
     rows = rows.iloc[::-1]
     colours = [PALETTE[5] if w < safety_weeks else PALETTE[0] for w in rows["weeks_of_cover"]]
-    figure = go.Figure(
-        layout=BLANK,
-        data=go.Bar(
-            x=rows["weeks_of_cover"],
-            y=rows["sku"] + "  " + rows["product"],
-            orientation="h",
-            marker_color=colours,
-            text=[f"{w:.1f}" for w in rows["weeks_of_cover"]],
-            textposition="outside",
-            hovertemplate="%{y}: %{x:.1f} weeks of cover<extra></extra>",
-        ),
-    )
-    figure.add_vline(
-        x=safety_weeks,
-        line_dash="dash",
-        line_color="#444444",
-        annotation_text=f"{safety_weeks:g} weeks",
-        annotation_position="top",
-    )
+    bars = {
+        "type": "bar",
+        "x": rows["weeks_of_cover"],
+        "y": rows["sku"] + "  " + rows["product"],
+        "orientation": "h",
+        "marker": {"color": colours},
+        "text": [f"{w:.1f}" for w in rows["weeks_of_cover"]],
+        "textposition": "outside",
+        "hovertemplate": "%{y}: %{x:.1f} weeks of cover<extra></extra>",
+    }
     top = float(rows["weeks_of_cover"].max()) if len(rows) else safety_weeks
-    figure.update_xaxes(
-        title="Weeks of cover at recent sales", range=[0, max(top, safety_weeks) * 1.15]
-    )
-    return _layout(
-        figure, f"Lowest stock cover ({len(rows)} SKUs)", "", height=max(360, 34 * len(rows) + 150)
+    safety = {"x0": safety_weeks, "x1": safety_weeks, "xref": "x", "yref": "paper"}
+    return _figure(
+        [bars],
+        f"Lowest stock cover ({len(rows)} SKUs)",
+        "",
+        height=max(360, 34 * len(rows) + 150),
+        layout={
+            "yaxis": {"automargin": True},
+            "xaxis": {
+                "title": {"text": "Weeks of cover at recent sales"},
+                "range": [0, max(top, safety_weeks) * 1.15],
+            },
+            "shapes": [
+                {
+                    "type": "line",
+                    **safety,
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"dash": "dash", "color": "#444444"},
+                }
+            ],
+            "annotations": [
+                {
+                    "x": safety_weeks,
+                    "xref": "x",
+                    "y": 1,
+                    "yref": "paper",
+                    "yanchor": "bottom",
+                    "text": f"{safety_weeks:g} weeks",
+                    "showarrow": False,
+                }
+            ],
+        },
     )
 
 
@@ -228,53 +271,52 @@ def scenario_chart(weekly: pd.DataFrame, title: str = "Baseline and revised volu
 
     ``weekly`` has ``week``, ``baseline``, ``revised``, ``lower_80`` and ``upper_80``.
     """
-    figure = go.Figure(layout=BLANK)
-    figure.add_trace(
-        go.Scatter(
-            x=weekly["week"],
-            y=weekly["upper_80"],
-            mode="lines",
-            line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-            name="upper 80%",
-        )
+    week = weekly["week"]
+    traces = [
+        {
+            "type": "scatter",
+            "x": week,
+            "y": weekly["upper_80"],
+            "mode": "lines",
+            "line": {"width": 0},
+            "showlegend": False,
+            "hoverinfo": "skip",
+            "name": "upper 80%",
+        },
+        {
+            "type": "scatter",
+            "x": week,
+            "y": weekly["lower_80"],
+            "mode": "lines",
+            "line": {"width": 0},
+            "fill": "tonexty",
+            "fillcolor": "rgba(0, 114, 178, 0.15)",
+            "name": "80% band",
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "x": week,
+            "y": weekly["baseline"],
+            "mode": "lines",
+            "name": "baseline",
+            "line": {"color": "#7f7f7f", "width": 3, "dash": "dot"},
+            "hovertemplate": "baseline %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "scatter",
+            "x": week,
+            "y": weekly["revised"],
+            "mode": "lines+markers",
+            "name": "revised target",
+            "line": {"color": PALETTE[0], "width": 4},
+            "marker": {"size": 6},
+            "hovertemplate": "revised %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+    ]
+    return _figure(
+        traces, title, "Units per week", height=430, layout={"yaxis": {"rangemode": "tozero"}}
     )
-    figure.add_trace(
-        go.Scatter(
-            x=weekly["week"],
-            y=weekly["lower_80"],
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor="rgba(0, 114, 178, 0.15)",
-            name="80% band",
-            hoverinfo="skip",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=weekly["week"],
-            y=weekly["baseline"],
-            mode="lines",
-            name="baseline",
-            line={"color": "#7f7f7f", "width": 3, "dash": "dot"},
-            hovertemplate="baseline %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=weekly["week"],
-            y=weekly["revised"],
-            mode="lines+markers",
-            name="revised target",
-            line={"color": PALETTE[0], "width": 4},
-            marker={"size": 6},
-            hovertemplate="revised %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        )
-    )
-    figure.update_yaxes(rangemode="tozero")
-    return _layout(figure, title, "Units per week", height=430)
 
 
 def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go.Figure:
@@ -282,121 +324,127 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
     (a line) and the overtime band above it. ``load`` has ``week``, ``needed_hours``,
     ``available_hours`` and ``overload_probability``."""
     over = load["needed_hours"] > load["available_hours"] + 1e-9
-    figure = go.Figure(layout=BLANK)
-    figure.add_trace(
-        go.Scatter(
-            x=load["week"],
-            y=load["available_hours"] + overtime_hours,
-            mode="lines",
-            line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=load["week"],
-            y=load["available_hours"],
-            mode="lines",
-            fill="tonexty",
-            fillcolor="rgba(230, 159, 0, 0.25)",
-            line={"color": "#111111", "width": 3},
-            name="capacity (overtime band above)",
-            hovertemplate="%{y:,.0f} h available<extra>%{x|%d %b %Y}</extra>",
-        )
-    )
-    figure.add_trace(
-        go.Bar(
-            x=load["week"],
-            y=load["needed_hours"],
-            name="hours needed",
-            marker_color=[PALETTE[5] if o else PALETTE[0] for o in over],
-            customdata=load["overload_probability"],
-            hovertemplate="%{y:,.0f} h needed, %{customdata:.0%} chance of overload"
+    traces = [
+        {
+            "type": "scatter",
+            "x": load["week"],
+            "y": load["available_hours"] + overtime_hours,
+            "mode": "lines",
+            "line": {"width": 0},
+            "showlegend": False,
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "x": load["week"],
+            "y": load["available_hours"],
+            "mode": "lines",
+            "fill": "tonexty",
+            "fillcolor": "rgba(230, 159, 0, 0.25)",
+            "line": {"color": "#111111", "width": 3},
+            "name": "capacity (overtime band above)",
+            "hovertemplate": "%{y:,.0f} h available<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "bar",
+            "x": load["week"],
+            "y": load["needed_hours"],
+            "name": "hours needed",
+            "marker": {"color": [PALETTE[5] if o else PALETTE[0] for o in over]},
+            "customdata": load["overload_probability"],
+            "hovertemplate": "%{y:,.0f} h needed, %{customdata:.0%} chance of overload"
             "<extra>%{x|%d %b %Y}</extra>",
-        )
+        },
+    ]
+    return _figure(
+        traces, title, "Hours per week", height=420, layout={"yaxis": {"rangemode": "tozero"}}
     )
-    figure.update_yaxes(rangemode="tozero")
-    return _layout(figure, title, "Hours per week", height=420)
 
 
 def batch_cost_chart(curve: pd.DataFrame, points: pd.DataFrame, title: str) -> go.Figure:
     """Unit cost against batch size (``curve``: batch_size, unit_cost) with the baseline and
     scenario batches marked (``points``: label, batch_size, unit_cost)."""
-    figure = go.Figure(layout=BLANK)
-    figure.add_trace(
-        go.Scatter(
-            x=curve["batch_size"],
-            y=curve["unit_cost"],
-            mode="lines",
-            name="unit cost",
-            line={"color": "#7f7f7f", "width": 3},
-            hovertemplate="batch %{x:,.0f}: %{y:.3f} per unit<extra></extra>",
-        )
-    )
+    traces = [
+        {
+            "type": "scatter",
+            "x": curve["batch_size"],
+            "y": curve["unit_cost"],
+            "mode": "lines",
+            "name": "unit cost",
+            "line": {"color": "#7f7f7f", "width": 3},
+            "hovertemplate": "batch %{x:,.0f}: %{y:.3f} per unit<extra></extra>",
+        }
+    ]
     for index, row in enumerate(points.itertuples(index=False)):
-        figure.add_trace(
-            go.Scatter(
-                x=[row.batch_size],
-                y=[row.unit_cost],
-                mode="markers+text",
-                name=row.label,
-                text=[f"{row.label}: {row.unit_cost:.2f}"],
-                textposition="top right",
-                marker={"size": 16, "color": PALETTE[index]},
-                hovertemplate="%{x:,.0f} units a batch: %{y:.3f} per unit<extra></extra>",
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [row.batch_size],
+                "y": [row.unit_cost],
+                "mode": "markers+text",
+                "name": row.label,
+                "text": [f"{row.label}: {row.unit_cost:.2f}"],
+                "textposition": "top right",
+                "marker": {"size": 16, "color": PALETTE[index]},
+                "hovertemplate": "%{x:,.0f} units a batch: %{y:.3f} per unit<extra></extra>",
+            }
         )
-    figure.update_xaxes(title="Units per batch", rangemode="tozero")
-    return _layout(figure, title, "Unit cost", height=400)
+    return _figure(
+        traces,
+        title,
+        "Unit cost",
+        height=400,
+        layout={"xaxis": {"title": {"text": "Units per batch"}, "rangemode": "tozero"}},
+    )
 
 
 def plan_chart(weekly: pd.DataFrame, title: str = "Production plan against demand") -> go.Figure:
     """Weekly production (bars) against demand (line), unmet demand in red and the projected
     stock on a second axis. ``weekly`` has week, demand, production, unmet, inventory."""
-    figure = go.Figure(layout=BLANK)
-    figure.add_trace(
-        go.Bar(
-            x=weekly["week"],
-            y=weekly["production"],
-            name="production",
-            marker_color=PALETTE[0],
-            hovertemplate="made %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        )
-    )
-    figure.add_trace(
-        go.Bar(
-            x=weekly["week"],
-            y=weekly["unmet"],
-            name="unmet demand",
-            marker_color=PALETTE[5],
-            hovertemplate="unmet %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=weekly["week"],
-            y=weekly["demand"],
-            name="demand",
-            mode="lines+markers",
-            line={"color": "#111111", "width": 3},
-            hovertemplate="demand %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=weekly["week"],
-            y=weekly["inventory"],
-            name="stock (right)",
-            mode="lines",
-            yaxis="y2",
-            line={"color": PALETTE[2], "width": 3, "dash": "dot"},
-            hovertemplate="stock %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        )
-    )
-    _layout(figure, title, "Units per week", height=440)
-    figure.update_layout(
+    week = weekly["week"]
+    traces = [
         {
+            "type": "bar",
+            "x": week,
+            "y": weekly["production"],
+            "name": "production",
+            "marker": {"color": PALETTE[0]},
+            "hovertemplate": "made %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "bar",
+            "x": week,
+            "y": weekly["unmet"],
+            "name": "unmet demand",
+            "marker": {"color": PALETTE[5]},
+            "hovertemplate": "unmet %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "scatter",
+            "x": week,
+            "y": weekly["demand"],
+            "name": "demand",
+            "mode": "lines+markers",
+            "line": {"color": "#111111", "width": 3},
+            "hovertemplate": "demand %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "scatter",
+            "x": week,
+            "y": weekly["inventory"],
+            "name": "stock (right)",
+            "mode": "lines",
+            "yaxis": "y2",
+            "line": {"color": PALETTE[2], "width": 3, "dash": "dot"},
+            "hovertemplate": "stock %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+    ]
+    return _figure(
+        traces,
+        title,
+        "Units per week",
+        height=440,
+        layout={
             "barmode": "stack",
             "yaxis2": {
                 "overlaying": "y",
@@ -406,6 +454,5 @@ def plan_chart(weekly: pd.DataFrame, title: str = "Production plan against deman
                 "title": {"text": "Stock"},
                 "separatethousands": True,
             },
-        }
+        },
     )
-    return figure
