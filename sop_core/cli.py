@@ -24,6 +24,7 @@ from sop_core.errors import SopError
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import (
     RunSummary,
+    backfill_runs,
     backtest_report,
     driver_report,
     forecast_frame,
@@ -183,11 +184,27 @@ def _current_run(args: argparse.Namespace) -> RunSummary:
         progress=ProgressBar(args.quiet),
         on_wait=_print_wait,
         reuse=not getattr(args, "force", False),
+        history_end=getattr(args, "history_end", None),
     )
 
 
 def command_forecast(args: argparse.Namespace) -> int:
     args.horizon_weeks = args.horizon
+    if args.backfill:
+        past = backfill_runs(
+            args.db,
+            args.backfill,
+            args.backfill_step,
+            ForecastSettings(horizon=args.horizon),
+            jobs=args.jobs,
+            progress=ProgressBar(args.quiet),
+            on_wait=_print_wait,
+        )
+        if not args.json:
+            print(
+                f"Past runs {', '.join(str(p.run_id) for p in past)} as of "
+                f"{past[0].history_end} to {past[-1].history_end}."
+            )
     summary = _current_run(args)
     if args.out:
         with db.connect(args.db, on_wait=_print_wait) as con:
@@ -378,6 +395,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forecast.add_argument(
         "--force", action="store_true", help="refit every SKU even when nothing changed"
+    )
+    forecast.add_argument(
+        "--history-end",
+        type=_date,
+        default=None,
+        metavar="DATE",
+        help="forecast as of the week of DATE (YYYY-MM-DD), leaving out the later history",
+    )
+    forecast.add_argument(
+        "--backfill",
+        type=_positive_int,
+        default=0,
+        metavar="N",
+        help="first make N past runs, as of every --backfill-step weeks before the end of the "
+        "history, so accuracy by forecast lag has something to measure (0)",
+    )
+    forecast.add_argument(
+        "--backfill-step", type=_positive_int, default=2, metavar="WEEKS", help="(2)"
     )
     forecast.add_argument("--json", action="store_true", help="print the run summary as JSON")
     forecast.set_defaults(handler=command_forecast)

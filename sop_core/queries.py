@@ -423,11 +423,12 @@ def production_vs_sales(
 
 
 def latest_forecast_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
-    """The newest forecast run: ``run_id``, ``created_at``, ``history_end``, ``horizon``,
-    ``skus`` (None when there is none yet)."""
+    """The current forecast run (the newest on the latest history; past runs made for
+    accuracy are older): ``run_id``, ``created_at``, ``history_end``, ``horizon``, ``skus``
+    (None when there is none yet)."""
     row = con.execute(
         "SELECT run_id, created_at, history_end, horizon, skus FROM forecast_runs "
-        "ORDER BY run_id DESC LIMIT 1"
+        "ORDER BY history_end DESC, run_id DESC LIMIT 1"
     ).fetchone()
     if row is None:
         return None

@@ -13,9 +13,11 @@ For each SKU the history decides the method:
 - ``zero`` and ``flat`` series: their obvious forecast.
 - a Prophet failure falls back to Theta (or seasonal naive), and says so.
 
-The baseline is the forecast with no future promotion and prices at the SKU's recent regular
-level. Regular SKUs are forecast in ``jobs`` worker processes; the final Prophet fit of each
-runs Prophet's Stan optimiser, the backtest refits solve the same objective in numpy.
+The forecast knows the promotions already in the calendar (the ``promotions`` table) and
+holds prices at the SKU's recent regular level; anything else (a new promotion, a price
+change) is a scenario lever on top of it. Regular SKUs are forecast in ``jobs`` worker
+processes; the final Prophet fit of each runs Prophet's Stan optimiser, the backtest refits
+solve the same objective in numpy.
 """
 
 from __future__ import annotations
@@ -121,6 +123,10 @@ class SkuInput:
     drivers: np.ndarray  # (weeks, len(names)), zeros where no value
     names: list[str]
     discount_shift: np.ndarray  # log(1 - depth), channel-weighted
+    # Promotions known for the weeks after the history (horizon, len(names)) and the log price
+    # shift of their discounts (horizon,); None when nothing is known.
+    planned: np.ndarray | None = None
+    planned_shift: np.ndarray | None = None
 
 
 def classify(units: np.ndarray, settings: ForecastSettings) -> str:
@@ -157,6 +163,12 @@ def sku_input(panel: Panel, row: int) -> SkuInput:
         drivers=np.nan_to_num(drivers[:, usable], nan=0.0),
         names=[DRIVERS[i] for i in usable],
         discount_shift=panel.discount_log_ratio[row, start:],
+        planned=None if panel.planned is None else panel.planned[row][:, usable],
+        planned_shift=(
+            None
+            if panel.planned_discount_log_ratio is None
+            else panel.planned_discount_log_ratio[row]
+        ),
     )
 
 
@@ -196,6 +208,15 @@ def _prophet_at(
     if origin == 0:
         future_weeks = inp.weeks[-1] + np.arange(1, horizon + 1) * np.timedelta64(7, "D")
         future = np.tile(base, (horizon, 1))
+        if inp.planned is not None:
+            # The promotions already in the calendar, at the regular price moved by each
+            # planned discount (as the backtest does with the promotions that happened).
+            known = min(horizon, len(inp.planned))
+            for i, name in enumerate(names):
+                if name == "log_price_ratio":
+                    future[:known, i] = base[i] + inp.planned_shift[:known]
+                else:
+                    future[:known, i] = inp.planned[:known, i]
     else:
         future_weeks = inp.weeks[train : train + horizon]
         # Promotions are planned ahead, so the backtest knows them; the regular price is
@@ -308,7 +329,7 @@ def forecast_regular(inp: SkuInput, settings: ForecastSettings, workdir: Path) -
         final, history, error = None, inp.units, str(failure)[:160]
     theta = _theta(history, settings.horizon, intervals=True)
     if theta is not None:
-        options["theta"] = theta
+        options["theta"] = _with_effect(theta, final.future_effect if final else None)
     if "prophet" in options and "theta" in options:
         options["ensemble"] = _ensemble(options["prophet"], options["theta"])
 

@@ -8,9 +8,10 @@ life without a row are weeks without sales.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -46,6 +47,13 @@ class Panel:
     # Per SKU: does its own history hold any price at all? (A SKU never promoted is told by
     # the data; a SKU without prices is not.)
     sku_has_prices: np.ndarray | None = None
+    # Each SKU's share of units by channel over its history (``(SKUs, channels)``).
+    channel_weights: np.ndarray | None = None
+    # Promotions known for the weeks after the history (``(SKUs, horizon, len(DRIVERS))``,
+    # channel-weighted like the history's drivers; the price column is unused) and the
+    # channel-weighted log(1 - depth) they move the net price by (``(SKUs, horizon)``).
+    planned: np.ndarray | None = None
+    planned_discount_log_ratio: np.ndarray | None = None
 
     @property
     def history_end(self) -> np.datetime64:
@@ -66,22 +74,104 @@ class Panel:
             digest.update(self.weeks[self.first_index[row] :].tobytes())
             digest.update(np.nan_to_num(self.units[row], nan=-1.0).tobytes())
             digest.update(np.nan_to_num(self.drivers[row], nan=-9.0).tobytes())
+            if self.planned is not None:
+                digest.update(self.planned[row].tobytes())
             result.append(digest.hexdigest()[:32])
         return result
 
 
-def load_panel(con: duckdb.DuckDBPyConnection) -> Panel:
-    """Read ``sales_history`` and ``products`` into a ``Panel``."""
+def load_panel(
+    con: duckdb.DuckDBPyConnection,
+    history_end: dt.date | None = None,
+    horizon: int | None = None,
+) -> Panel:
+    """Read ``sales_history`` and ``products`` into a ``Panel``.
+
+    ``history_end`` cuts the history after that week (a forecast as it would have been made
+    then). With ``horizon``, the promotions of the ``promotions`` table in the ``horizon``
+    weeks after the history are attached as known future drivers: promotions are planned
+    ahead, so a forecast knows the ones already in the calendar.
+    """
     rows = con.execute(
         """
         SELECT s.week, s.sku, s.channel, s.units, s.net_price, s.list_price,
                s.discount_depth, s.feature, s.display
         FROM sales_history s
+        WHERE ?::DATE IS NULL OR s.week <= ?::DATE
         ORDER BY s.sku, s.week, s.channel
-        """
+        """,
+        [history_end, history_end],
     ).df()
     products = con.execute("SELECT sku, family, brand FROM products").df().set_index("sku")
-    return panel_from_frame(rows, products)
+    panel = panel_from_frame(rows, products)
+    if history_end is not None and panel.history_end < np.datetime64(history_end, "D") - 6:
+        raise ValueError(
+            f"The history ends on {panel.history_end}, before the week of {history_end}."
+        )
+    if horizon and panel.has_promotions:
+        end = panel.history_end
+        promotions = con.execute(
+            """
+            SELECT sku, channel, start_week, end_week, discount_depth, feature, display
+            FROM promotions
+            WHERE end_week >= ?::DATE AND start_week <= ?::DATE + INTERVAL (7 * ?) DAY
+            """,
+            [str(end), str(end), horizon],
+        ).df()
+        panel = with_planned_promotions(panel, promotions, horizon)
+    return panel
+
+
+def with_planned_promotions(panel: Panel, promotions: pd.DataFrame, horizon: int) -> Panel:
+    """``panel`` with the promotions in the ``horizon`` weeks after its history as known future
+    drivers. ``promotions`` has ``sku, channel`` (empty: every channel), ``start_week``,
+    ``end_week``, ``discount_depth``, ``feature`` and ``display``."""
+    n, c = len(panel.skus), len(panel.channels)
+    depth, feature, display = (np.zeros((n, c, horizon + 1)) for _ in range(3))
+    # Index 0 is the last week of the history (for the dip after a promotion ending then).
+    first = panel.history_end
+    sku_row = {sku: i for i, sku in enumerate(panel.skus)}
+    channel_col = {ch: i for i, ch in enumerate(panel.channels)}
+    for promo in promotions.itertuples(index=False):
+        row = sku_row.get(promo.sku)
+        if row is None:
+            continue
+        if isinstance(promo.channel, str):
+            if promo.channel not in channel_col:
+                continue
+            cols = [channel_col[promo.channel]]
+        else:
+            cols = list(range(c))
+        start = np.datetime64(pd.Timestamp(promo.start_week).date(), "D")
+        end = np.datetime64(pd.Timestamp(promo.end_week).date(), "D")
+        lo = max(0, int((start - first) / np.timedelta64(7, "D")))
+        hi = min(horizon, int((end - first) / np.timedelta64(7, "D")))
+        if hi < lo:
+            continue
+        for col in cols:
+            span = slice(lo, hi + 1)
+            depth[row, col, span] = np.maximum(depth[row, col, span], promo.discount_depth)
+            feature[row, col, span] = np.maximum(feature[row, col, span], promo.feature)
+            display[row, col, span] = np.maximum(display[row, col, span], promo.display)
+    weights = panel.channel_weights
+    if weights is None:
+        weights = np.full((n, c), 1.0 / c)
+
+    def weighted(values: np.ndarray) -> np.ndarray:
+        return np.einsum("nc,ncw->nw", weights, values)
+
+    post = np.where(depth[:, :, 1:] == 0, depth[:, :, :-1], 0.0)
+    future = depth[:, :, 1:]
+    planned = np.zeros((n, horizon, len(DRIVERS)))
+    planned[:, :, DRIVERS.index("discount_depth")] = weighted(future)
+    planned[:, :, DRIVERS.index("feature")] = weighted(feature[:, :, 1:])
+    planned[:, :, DRIVERS.index("display")] = weighted(display[:, :, 1:])
+    planned[:, :, DRIVERS.index("post_promotion")] = weighted(post)
+    return replace(
+        panel,
+        planned=planned,
+        planned_discount_log_ratio=weighted(np.log1p(-np.minimum(future, 0.99))),
+    )
 
 
 def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
@@ -170,4 +260,5 @@ def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
         has_prices=has_prices,
         has_promotions=has_promotions,
         sku_has_prices=sku_has_prices,
+        channel_weights=weights,
     )

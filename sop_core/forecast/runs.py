@@ -9,6 +9,7 @@ run with the same parameters.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -45,7 +46,7 @@ LOG_90 = float(np.log(0.9))
 # Drivers that need the SKU's own prices: without them the data cannot tell.
 PRICE_DRIVERS = {"price_elasticity"}
 # Bump when the engine's maths changes: stored runs of another version are not reused.
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 # The least spread of true effects between SKUs of a family we are willing to assume: with a
 # handful of noisy estimates the data cannot show the spread, and assuming none would make
 # every SKU's interval as narrow as the family mean's.
@@ -82,6 +83,7 @@ def refresh_forecast(
     progress: Progress | None = None,
     on_wait: db.WaitCallback | None = None,
     reuse: bool = True,
+    history_end: dt.date | None = None,
 ) -> RunSummary:
     """Run the forecast for the database at ``path`` (or reuse a stored run).
 
@@ -97,6 +99,9 @@ def refresh_forecast(
         Told when another process holds the database.
     reuse
         Reuse stored work where data and parameters are unchanged.
+    history_end
+        Forecast as of this week: the history after it is left out (a past run, for
+        accuracy by forecast lag).
     """
     settings = settings or ForecastSettings()
     if not 1 <= settings.horizon <= 104:
@@ -109,7 +114,7 @@ def refresh_forecast(
     db.ensure_schema(path, on_wait=on_wait)
     with db.connect(path, on_wait=on_wait) as con:
         try:
-            panel = load_panel(con)
+            panel = load_panel(con, history_end, settings.horizon)
         except ValueError as error:
             raise InputError(str(error)) from None
         parameters = settings.to_json()
@@ -122,9 +127,12 @@ def refresh_forecast(
         if same and reuse:
             report(1.0, "Unchanged data: reusing the stored forecast")
             return _summary(con, same[0], True, time.perf_counter() - started)
+        # SKU fingerprints include the history's end, so only a run as of the same week can
+        # lend its unchanged SKUs.
         previous = con.execute(
-            "SELECT run_id FROM forecast_runs WHERE parameters = ? ORDER BY run_id DESC LIMIT 1",
-            [parameters],
+            "SELECT run_id FROM forecast_runs WHERE parameters = ? AND history_end = ? "
+            "ORDER BY run_id DESC LIMIT 1",
+            [parameters, str(panel.history_end)],
         ).fetchone()
         reused: dict[int, SkuForecast] = {}
         if previous and reuse:
@@ -515,9 +523,52 @@ def _covariance_back(values: dict[str, tuple[float, float]]) -> float:
 
 
 def latest_run(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The newest forecast run, or None."""
-    row = con.execute("SELECT max(run_id) FROM forecast_runs").fetchone()
-    return row[0] if row and row[0] is not None else None
+    """The current forecast run (the newest of those on the latest history), or None."""
+    row = con.execute(
+        "SELECT run_id FROM forecast_runs ORDER BY history_end DESC, run_id DESC LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def backfill_runs(
+    path: Path | str,
+    count: int,
+    step: int = 2,
+    settings: ForecastSettings | None = None,
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    on_wait: db.WaitCallback | None = None,
+) -> list[RunSummary]:
+    """Make the runs a weekly forecasting routine would have stored: one as of ``step``,
+    ``2 * step``, ... ``count * step`` weeks before the end of the history (runs already
+    stored are reused). Accuracy by forecast lag compares them with what was then sold."""
+    if not 1 <= count <= 52 or not 1 <= step <= 13:
+        raise InputError(
+            f"Backfill between 1 and 52 runs, 1 to 13 weeks apart (got {count}, {step})."
+        )
+    report = progress or (lambda fraction, message: None)
+    with db.connect(path, on_wait=on_wait) as con:
+        last = con.execute("SELECT max(week) FROM sales_history").fetchone()[0]
+    if last is None:
+        raise InputError("There is no sales history to forecast.")
+    summaries = []
+    for index in range(count):
+        as_of = last - dt.timedelta(weeks=step * (count - index))
+
+        def told(fraction: float, message: str, index: int = index, as_of=as_of) -> None:
+            report(
+                (index + fraction) / count,
+                f"Run {index + 1} of {count} (as of {as_of:%d %b %Y}): {message}",
+            )
+
+        summaries.append(
+            refresh_forecast(
+                path, settings, jobs=jobs, progress=told, on_wait=on_wait, history_end=as_of
+            )
+        )
+    report(1.0, "Done")
+    return summaries
 
 
 def forecast_frame(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
