@@ -501,7 +501,8 @@ DATA_DICTIONARY.update(
         ),
         "forecast_rows": (
             "The baseline forecast of a run by SKU and week: the promotions already in the "
-            "calendar included, prices at today's regular level. Totals by family, brand or channel are sums of these rows.",
+            "calendar included, prices at today's regular level. Totals by family, brand or "
+            "channel are sums of these rows.",
             {
                 "run_id": "Run (`forecast_runs.run_id`).",
                 "sku": "SKU.",
