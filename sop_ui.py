@@ -328,6 +328,39 @@ def supply_data(run_id: int) -> Any:
     return _supply_data(str(path), run_id, db.data_version(path))
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _demand_cube(path: str, run_id: int, version: tuple[int, int]) -> Any:
+    from sop_core.demand import load_demand_cube
+
+    with db.connect(path) as con:
+        return load_demand_cube(con, _plan_base(path, run_id, version))
+
+
+def demand_cube(run_id: int) -> Any:
+    """Actuals, statistical forecast, consensus and approved plan of a run as arrays (cached:
+    switching the Demand review's scope only sums them)."""
+    path = database_path()
+    return _demand_cube(str(path), run_id, db.data_version(path))
+
+
+def backfill_with_progress(count: int, step: int = 2) -> None:
+    """Make ``count`` past forecast runs (for accuracy by lag) with a progress bar, then rerun."""
+    from sop_core.forecast.runs import backfill_runs
+
+    label = "Making past forecasts"
+    bar = st.progress(0.0, text=label)
+    backfill_runs(
+        database_path(),
+        count,
+        step,
+        progress=lambda fraction, message: bar.progress(
+            min(fraction, 1.0), text=f"{label}: {message}"
+        ),
+    )
+    bar.empty()
+    st.rerun()
+
+
 def scope_caption(current: Scope, channels: bool = True) -> str:
     """``Showing fragrance; all channels.`` for the page's caption."""
     families = ", ".join(current.families) if current.families else "all families"

@@ -1,75 +1,274 @@
-"""Demand review: is the history understood, and (later) is the forecast believable?"""
+"""Demand review: is the forecast believable, where did it miss, what does the team plan on?"""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import streamlit as st
 
 import sop_ui
-from sop_core import charts
+from sop_core import charts, consensus
+from sop_core.demand import next_weeks
+from sop_core.errors import InputError
+
+LEVEL_LABELS = {"total": "Total", "family": "Family", "brand": "Brand", "channel": "Channel"}
+LEVEL_LABELS["sku"] = "SKU"
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
-scope = sop_ui.scope()
-last_week = facts["history_last_week"]
+sidebar = sop_ui.scope()
+currency = facts["currency"]
 
 st.title("Demand review")
-st.caption(sop_ui.scope_caption(scope))
+run = sop_ui.require_forecast()
+cube = sop_ui.demand_cube(run["run_id"])
+base = cube.base
+in_force = sop_ui.load("consensus_overrides", True)
 
-year = sop_ui.load("period_totals", scope, last_week, 52).set_index("period")
-quarter = sop_ui.load("period_totals", scope, last_week, 13).set_index("period")
+st.caption(
+    f"Forecast run {run['run_id']} on the history to the week of {run['history_end']:%d %b %Y}, "
+    f"made {run['created_at']:%d %b %Y %H:%M}. Consensus = statistical forecast + "
+    f"{len(in_force)} override(s) in force. {sop_ui.scope_caption(sidebar)}"
+)
+
+left, middle, right, button = st.columns([4, 3, 3, 2], vertical_alignment="bottom")
+with left:
+    level = st.segmented_control(
+        "Scope",
+        list(LEVEL_LABELS),
+        format_func=LEVEL_LABELS.get,
+        default="total",
+        required=True,
+        key="demand_level",
+        bind="query-params",
+    )
+with middle:
+    options = cube.choices(level, sidebar.families)
+    if level == "total":
+        target = None
+        st.selectbox("Which", ["Everything in the sidebar's filters"], disabled=True)
+    elif not options:
+        st.warning(f"No {LEVEL_LABELS[level].lower()} in the sidebar's families.")
+        st.stop()
+    else:
+        labels = cube.sku_labels() if level == "sku" else {}
+        target = st.selectbox(
+            LEVEL_LABELS[level],
+            options,
+            key=f"demand_{level}",
+            bind="query-params",
+            format_func=lambda value: labels.get(value, value),
+        )
+with right:
+    measure = st.segmented_control(
+        "Measure",
+        ["units", "revenue"],
+        default="units",
+        key="demand_measure",
+        format_func=lambda m: "Units" if m == "units" else f"Revenue ({currency})",
+        required=True,
+    )
+with button:
+    refresh = st.button(
+        "Refresh forecast",
+        icon=":material/refresh:",
+        help="Refit on the latest sales (unchanged SKUs are reused; the page stays usable "
+        "for everyone else meanwhile).",
+        width="stretch",
+    )
+if refresh:
+    sop_ui.refresh_forecast_with_progress()
+
+scope_name = "Total" if level == "total" else f"{LEVEL_LABELS[level]} {target}"
+series = cube.series(level, target, measure, sidebar.families, sidebar.channels)
+table = next_weeks(series)
+unit = "units" if measure == "units" else currency
+
+# --- KPIs: the next 13 weeks -------------------------------------------------------------
+planned = table["consensus"].sum()
+statistical = table["statistical"].sum()
+last_year = table["last_year"].sum()
+fmt = sop_ui.units if measure == "units" else (lambda v: sop_ui.money(v, currency))
+promoted = (table["on"].str.contains("promotion")).sum()
 sop_ui.kpi_row(
     [
         sop_ui.Kpi(
-            "Units, last 52 weeks",
-            sop_ui.units(year.loc["current", "units"]),
-            sop_ui.change(year.loc["current", "units"], year.loc["last_year", "units"]),
+            "Consensus, next 13 weeks",
+            fmt(planned),
+            sop_ui.change(planned, last_year),
+            help="The plan the team agrees on: the statistical forecast plus overrides.",
         ),
         sop_ui.Kpi(
-            "Revenue, last 52 weeks",
-            sop_ui.money(year.loc["current", "revenue"], facts["currency"]),
-            sop_ui.change(year.loc["current", "revenue"], year.loc["last_year", "revenue"]),
+            "Consensus vs statistical",
+            fmt(planned - statistical),
+            sop_ui.change(planned, statistical),
+            change_label="vs the statistical forecast",
         ),
         sop_ui.Kpi(
-            "Units per week, last 13 weeks",
-            sop_ui.units(quarter.loc["current", "units"] / 13),
-            sop_ui.change(quarter.loc["current", "units"], quarter.loc["last_year", "units"]),
+            "80% range, next 13 weeks",
+            f"{fmt(table['lower_80'].sum())} - {fmt(table['upper_80'].sum())}",
+            note="statistical forecast",
         ),
-        sop_ui.Kpi(
-            "Sold on promotion, last 52 weeks", f"{year.loc['current', 'promoted_share']:.0%}"
-        ),
+        sop_ui.Kpi("Promotion weeks ahead", f"{promoted} of 13", note="shaded on the chart"),
     ]
 )
 
-measure = st.segmented_control(
-    "Measure",
-    ["units", "revenue"],
-    default="units",
-    key="demand_measure",
-    format_func=lambda m: "Units" if m == "units" else f"Revenue ({facts['currency']})",
-    required=True,
-)
-weekly = sop_ui.load("weekly_sales_by_family", scope)
 sop_ui.chart(
-    charts.weekly_history_chart(
-        weekly, value=measure, title=f"Weekly {measure} by family", currency=facts["currency"]
+    charts.demand_chart(
+        series,
+        f"{scope_name}: weekly {measure}",
+        "Units per week" if measure == "units" else f"Revenue per week ({currency})",
+        approved_name=cube.approved_name,
     ),
-    key="demand_history",
+    key="demand_chart",
 )
+for warning in base.consensus_warnings:
+    st.warning(warning, icon=":material/warning:")
 
-st.subheader("Last 52 weeks by family and channel")
-by_channel = sop_ui.load("totals_by_family_channel", scope, last_week, 52)
+st.subheader("Next 13 weeks")
+number = st.column_config.NumberColumn
 sop_ui.table(
-    by_channel,
-    family="Family",
-    channel="Channel",
-    units=st.column_config.NumberColumn("Units", format="localized"),
-    revenue=st.column_config.NumberColumn(f"Revenue ({facts['currency']})", format="localized"),
-    units_last_year=st.column_config.NumberColumn("Units a year earlier", format="localized"),
-    units_vs_last_year=st.column_config.NumberColumn("Change", format="percent"),
+    table,
+    fit=True,
+    week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
+    statistical=number("Statistical", format="localized"),
+    lower_80=number("Low 80%", format="localized"),
+    upper_80=number("High 80%", format="localized"),
+    consensus=number("Consensus", format="localized"),
+    override=number("Overrides", format="localized"),
+    approved=number(f"Approved ({cube.approved_name or 'none yet'})", format="localized"),
+    last_year=number("A year earlier", format="localized"),
+    vs_last_year=number("vs a year earlier", format="percent"),
+    on=st.column_config.TextColumn("What is on"),
 )
 
-sop_ui.not_built_yet(
-    "The statistical forecast with its 80%/95% bands, accuracy by forecast lag (WAPE, bias, "
-    "MASE), consensus overrides with reasons and history, and forecast value added. Today "
-    "this page shows the sales history those will be built on."
-)
+# --- Consensus overrides -------------------------------------------------------------------
+st.subheader("Consensus overrides")
+weeks = [w.astype("datetime64[D]").astype(dt.date) for w in base.weeks]
+override_scope = "the total" if level == "total" else f"{LEVEL_LABELS[level].lower()} {target}"
+with st.form("override_form", clear_on_submit=False, border=True):
+    st.markdown(
+        f"Change the plan for **{override_scope}** (the scope chosen above; all its SKUs and "
+        "channels: the sidebar's filters do not narrow an override). A change in units is "
+        "spread over the SKUs and channels in proportion to the statistical forecast."
+    )
+    first_col, mode_col, amount_col = st.columns([3, 2, 2])
+    with first_col:
+        first, last = st.select_slider(
+            "Weeks",
+            options=weeks,
+            value=(weeks[0], weeks[min(3, len(weeks) - 1)]),
+            format_func=lambda d: f"{d:%d %b %Y}",
+            key="override_weeks",
+        )
+    with mode_col:
+        mode = st.selectbox(
+            "Change", consensus.MODES, format_func=consensus.MODE_LABELS.get, key="override_mode"
+        )
+    with amount_col:
+        amount = st.number_input(
+            "Amount (% or units per week)", value=10.0, step=5.0, key="override_amount"
+        )
+    reason = st.text_input(
+        "Reason (required)",
+        key="override_reason",
+        placeholder="e.g. new listing at a retailer from week 50",
+        max_chars=200,
+    )
+    submitted = st.form_submit_button("Apply override", type="primary")
+if submitted:
+    override = consensus.Override(
+        level, target, first, last, mode, amount, reason, author=sop_ui.user_name()
+    )
+    try:
+        number_id, before, after = consensus.add_override(
+            sop_ui.database_path(),
+            base,
+            base.statistical_by_channel,
+            override,
+            run_id=run["run_id"],
+            cycle=run["history_end"],
+        )
+    except InputError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        st.session_state["override_done"] = (
+            f"Override {number_id} saved: {override.validated().describe()}. "
+            f"{scope_name} over those weeks: {before:,.0f} → {after:,.0f} units."
+        )
+        st.rerun()
+if "override_done" in st.session_state:
+    st.success(st.session_state.pop("override_done"), icon=":material/check_circle:")
+
+history = sop_ui.load("consensus_overrides", False)
+if history.empty:
+    st.caption("No overrides yet: the consensus is the statistical forecast.")
+else:
+    sop_ui.table(
+        history[
+            [
+                "override_id",
+                "created_at",
+                "author",
+                "scope",
+                "change",
+                "reason",
+                "units_before",
+                "units_after",
+                "status",
+            ]
+        ],
+        override_id=number("No."),
+        created_at=st.column_config.DatetimeColumn("Made", format="DD MMM HH:mm"),
+        author="Who",
+        scope="Scope",
+        change="Change",
+        reason="Reason",
+        units_before=number("Units before", format="localized"),
+        units_after=number("Units after", format="localized"),
+        status="Status",
+    )
+    undoable = history[history["status"] == "in force"]
+    if not undoable.empty:
+        pick, go = st.columns([5, 1], vertical_alignment="bottom")
+        with pick:
+            chosen = st.selectbox(
+                "Undo an override",
+                undoable["override_id"].tolist(),
+                format_func=lambda i: (
+                    f"{i}: {undoable.set_index('override_id').loc[i, 'scope']}, "
+                    f"{undoable.set_index('override_id').loc[i, 'change']}"
+                ),
+                key="undo_pick",
+            )
+        with go:
+            if st.button("Undo", key="undo_override", width="stretch"):
+                try:
+                    consensus.undo_override(
+                        sop_ui.database_path(), int(chosen), sop_ui.user_name(), run["history_end"]
+                    )
+                except InputError as error:
+                    st.error(str(error), icon=":material/error:")
+                else:
+                    st.session_state["override_done"] = f"Override {chosen} undone."
+                    st.rerun()
+
+# --- The sales history ----------------------------------------------------------------------
+with st.expander("Sales history by family", expanded=False):
+    weekly = sop_ui.load("weekly_sales_by_family", sidebar)
+    sop_ui.chart(
+        charts.weekly_history_chart(
+            weekly, value=measure, title=f"Weekly {measure} by family", currency=currency
+        ),
+        key="demand_history",
+    )
+    by_channel = sop_ui.load("totals_by_family_channel", sidebar, facts["history_last_week"], 52)
+    sop_ui.table(
+        by_channel,
+        family="Family",
+        channel="Channel",
+        units=number("Units, last 52 weeks", format="localized"),
+        revenue=number(f"Revenue ({currency})", format="localized"),
+        units_last_year=number("Units a year earlier", format="localized"),
+        units_vs_last_year=number("Change", format="percent"),
+    )

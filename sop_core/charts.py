@@ -456,3 +456,179 @@ def plan_chart(weekly: pd.DataFrame, title: str = "Production plan against deman
             },
         },
     )
+
+
+def demand_chart(
+    series: pd.DataFrame,
+    title: str,
+    y_title: str = "Units per week",
+    approved_name: str | None = None,
+    history_weeks: int = 52,
+) -> go.Figure:
+    """Actuals, the statistical forecast with its 80% and 95% bands, the consensus and the
+    approved plan, with promotion weeks shaded and holidays marked along the top.
+
+    ``series`` is ``DemandCube.series``: ``week, actual, statistical, lower_80, upper_80,
+    lower_95, upper_95, consensus, approved, promoted, promoted_share, holiday``. The view
+    opens on the last ``history_weeks`` of history and the whole horizon (zoom out for more).
+    """
+    future = series[series["statistical"].notna()]
+    past = series[series["actual"].notna()]
+    week = future["week"]
+
+    def band(upper: str, lower: str, name: str, alpha: float) -> list[dict]:
+        return [
+            {
+                "type": "scatter",
+                "x": week,
+                "y": future[upper],
+                "mode": "lines",
+                "line": {"width": 0},
+                "showlegend": False,
+                "hoverinfo": "skip",
+                "name": f"upper {name}",
+            },
+            {
+                "type": "scatter",
+                "x": week,
+                "y": future[lower],
+                "mode": "lines",
+                "line": {"width": 0},
+                "fill": "tonexty",
+                "fillcolor": f"rgba(0, 114, 178, {alpha})",
+                "name": f"{name} band",
+                "hoverinfo": "skip",
+            },
+        ]
+
+    traces = [
+        *band("upper_95", "lower_95", "95%", 0.10),
+        *band("upper_80", "lower_80", "80%", 0.20),
+        {
+            "type": "scatter",
+            "x": past["week"],
+            "y": past["actual"],
+            "mode": "lines",
+            "name": "actual",
+            "line": {"color": "#111111", "width": 3},
+            "hovertemplate": "actual %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "scatter",
+            "x": week,
+            "y": future["statistical"],
+            "mode": "lines",
+            "name": "statistical",
+            "line": {"color": PALETTE[0], "width": 3, "dash": "dash"},
+            "hovertemplate": "statistical %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "scatter",
+            "x": week,
+            "y": future["consensus"],
+            "mode": "lines+markers",
+            "name": "consensus",
+            "line": {"color": PALETTE[5], "width": 4},
+            "marker": {"size": 6},
+            "hovertemplate": "consensus %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+    ]
+    if approved_name and future["approved"].notna().any():
+        traces.append(
+            {
+                "type": "scatter",
+                "x": week,
+                "y": future["approved"],
+                "mode": "lines",
+                "name": f"approved: {approved_name}",
+                "line": {"color": PALETTE[2], "width": 3, "dash": "dot"},
+                "hovertemplate": "approved %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+            }
+        )
+    top = float(
+        np.nanmax(series[["actual", "upper_80", "consensus"]].to_numpy(dtype=float), initial=0)
+    )
+    promoted = series[series["promoted"]]
+    half_week = pd.Timedelta(days=3.5)
+    shapes = [
+        {
+            "type": "rect",
+            "xref": "x",
+            "yref": "paper",
+            "x0": w - half_week,
+            "x1": w + half_week,
+            "y0": 0,
+            "y1": 1,
+            "fillcolor": "rgba(204, 121, 167, 0.18)",
+            "line": {"width": 0},
+            "layer": "below",
+        }
+        for w in promoted["week"]
+    ]
+    if len(promoted):
+        traces.append(
+            {
+                "type": "scatter",
+                "x": promoted["week"],
+                "y": np.zeros(len(promoted)),
+                "mode": "markers",
+                "name": "promotion week",
+                "marker": {"symbol": "square", "size": 12, "color": "rgba(204, 121, 167, 0.5)"},
+                "customdata": promoted["promoted_share"],
+                "hovertemplate": "promotion: %{customdata:.0%} of volume<extra>"
+                "%{x|%d %b %Y}</extra>",
+            }
+        )
+    holidays = series[series["holiday"] != ""]
+    if len(holidays):
+        traces.append(
+            {
+                "type": "scatter",
+                "x": holidays["week"],
+                "y": np.full(len(holidays), top * 1.06),
+                "mode": "markers",
+                "name": "holiday",
+                "marker": {"symbol": "triangle-down", "size": 13, "color": "#444444"},
+                "text": holidays["holiday"],
+                "hovertemplate": "%{text}<extra>%{x|%d %b %Y}</extra>",
+            }
+        )
+    start = week.iloc[0] if len(week) else series["week"].iloc[-1]
+    shapes.append(
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": start - half_week,
+            "x1": start - half_week,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": "#444444", "width": 2, "dash": "dot"},
+        }
+    )
+    first = start - pd.Timedelta(weeks=history_weeks)
+    return _figure(
+        traces,
+        title,
+        y_title,
+        height=520,
+        layout={
+            "shapes": shapes,
+            "annotations": [
+                {
+                    "x": start - half_week,
+                    "y": 1,
+                    "xref": "x",
+                    "yref": "paper",
+                    "text": "forecast →",
+                    "showarrow": False,
+                    "xanchor": "left",
+                    "yanchor": "top",
+                    "font": {"size": FONT_SIZE},
+                }
+            ],
+            "xaxis": {"range": [first, series["week"].iloc[-1] + half_week]},
+            "yaxis": {"rangemode": "tozero", "range": [0, top * 1.12] if top > 0 else None},
+            "hovermode": "x unified",
+        },
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from sop_core import schema
+from sop_core import consensus, schema
 
 
 @dataclass(frozen=True)
@@ -452,3 +452,9 @@ def stored_scenario(con: duckdb.DuckDBPyConnection, name: str) -> Any:
     from sop_core.scenario_store import load_scenario
 
     return load_scenario(con, name)
+
+
+def consensus_overrides(con: duckdb.DuckDBPyConnection, in_force: bool = False) -> pd.DataFrame:
+    """The consensus overrides, newest first (``in_force``: only those not undone)."""
+    frame = consensus.override_history(con)
+    return frame[frame["status"] == "in force"] if in_force else frame

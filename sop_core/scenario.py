@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sop_core import queries
+from sop_core.consensus import active_overrides, apply_overrides
 from sop_core.errors import InputError
 from sop_core.weeks import week_start
 
@@ -265,6 +266,20 @@ class PlanBase:
     errors: dict[str, np.ndarray]  # driver -> standard error
     max_discount_seen: np.ndarray
     price_change_seen: np.ndarray  # largest relative move of the regular price seen
+    # The plan's baseline is the consensus (statistical forecast + the team's overrides);
+    # these keep both per channel, exactly, and the statistical 95% band (SKUs x weeks).
+    statistical_by_channel: np.ndarray | None = None
+    consensus_by_channel: np.ndarray | None = None
+    lower_95: np.ndarray | None = None
+    upper_95: np.ndarray | None = None
+    consensus_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def statistical(self) -> np.ndarray:
+        """The statistical forecast (SKUs x weeks), before the team's overrides."""
+        if self.statistical_by_channel is None:
+            return self.baseline
+        return self.statistical_by_channel.sum(axis=1)
 
     def scope_mask(self, scope: str, target: str | None) -> np.ndarray:
         """SKUs a lever applies to (for a channel scope: every SKU)."""
@@ -346,6 +361,8 @@ class PlanBase:
 
     @functools.cached_property
     def baseline_by_channel(self) -> np.ndarray:
+        if self.consensus_by_channel is not None:
+            return self.consensus_by_channel
         return self.baseline[:, None, :] * self.channel_share[:, :, None]
 
     @functools.cached_property
@@ -372,12 +389,18 @@ class PlanBase:
 
 
 def load_plan_base(
-    con: duckdb.DuckDBPyConnection, run_id: int, weeks: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    weeks: int | None = None,
+    *,
+    consensus: bool = True,
 ) -> PlanBase:
-    """Build the arrays for the forecast run ``run_id`` (its first ``weeks`` weeks)."""
+    """Build the arrays for the forecast run ``run_id`` (its first ``weeks`` weeks). The
+    baseline is the consensus: the run's statistical forecast with the team's overrides in
+    force (``consensus=False``: the statistical forecast alone)."""
     rows = con.execute(
-        "SELECT sku, week, forecast, lower_80, upper_80 FROM forecast_rows WHERE run_id = ? "
-        "ORDER BY sku, week",
+        "SELECT sku, week, forecast, lower_80, upper_80, lower_95, upper_95 FROM forecast_rows "
+        "WHERE run_id = ? ORDER BY sku, week",
         [run_id],
     ).df()
     if rows.empty:
@@ -469,6 +492,32 @@ def load_plan_base(
         .to_numpy()
     )
 
+    statistical = grid("forecast")
+    statistical_c = statistical[:, None, :] * share[:, :, None]
+    consensus_c, warnings = statistical_c, []
+    lower, upper = grid("lower_80"), grid("upper_80")
+    overrides = active_overrides(con) if consensus else []
+    baseline = statistical
+    if overrides:
+        labels = Labels(
+            skus,
+            products["family"].fillna("unassigned").to_numpy(dtype=object),
+            products["brand"].fillna("unassigned").to_numpy(dtype=object),
+            channels,
+            all_weeks,
+        )
+        consensus_c, warnings = apply_overrides(statistical_c, labels, overrides)
+        baseline = consensus_c.sum(axis=1)
+        # The band moves with the consensus; where the statistical forecast is zero, the
+        # consensus is the band.
+        ratio = np.divide(baseline, statistical, out=np.ones_like(baseline), where=statistical > 0)
+        lower = np.where(statistical > 0, lower * ratio, baseline)
+        upper = np.where(statistical > 0, upper * ratio, baseline)
+        totals = consensus_c.sum(axis=2)
+        volume = totals.sum(axis=1, keepdims=True)
+        share = np.divide(totals, volume, out=share.copy(), where=volume > 0)
+        regular_price = (share * channel_price).sum(axis=1)
+
     drivers = con.execute(
         "SELECT sku, driver, estimate, standard_error FROM driver_effects WHERE run_id = ?",
         [run_id],
@@ -487,9 +536,9 @@ def load_plan_base(
         brands=products["brand"].fillna("unassigned").to_numpy(dtype=object),
         channels=channels,
         weeks=all_weeks,
-        baseline=grid("forecast"),
-        lower_80=grid("lower_80"),
-        upper_80=grid("upper_80"),
+        baseline=baseline,
+        lower_80=lower,
+        upper_80=upper,
         channel_share=share,
         channel_price=channel_price,
         list_price=list_price,
@@ -507,7 +556,23 @@ def load_plan_base(
         errors=errors,
         max_discount_seen=np.nan_to_num(history["max_discount"].to_numpy(dtype=float)),
         price_change_seen=np.nan_to_num(np.expm1(history["price_move"].to_numpy(dtype=float))),
+        statistical_by_channel=statistical_c,
+        consensus_by_channel=consensus_c,
+        lower_95=grid("lower_95"),
+        upper_95=grid("upper_95"),
+        consensus_warnings=warnings,
     )
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The labels of a SKU x channel x week array (what ``consensus`` needs of a plan)."""
+
+    skus: np.ndarray
+    families: np.ndarray
+    brands: np.ndarray
+    channels: np.ndarray
+    weeks: np.ndarray
 
 
 @dataclass
@@ -543,7 +608,13 @@ class ScenarioResult:
     def revised_by_channel(self) -> np.ndarray:
         if self.channel_volume is not None:
             return self.channel_volume
-        return self.revised[:, None, :] * self.base.channel_share[:, :, None]
+        factor = np.divide(
+            self.revised,
+            self.base.baseline,
+            out=np.ones_like(self.revised),
+            where=self.base.baseline > 0,
+        )
+        return self.base.baseline_by_channel * factor[:, None, :]
 
     @functools.cached_property
     def revenue_by_channel(self) -> np.ndarray:
@@ -584,9 +655,7 @@ class ScenarioResult:
             else np.ones(len(base.channels), dtype=bool)
         )
         revised = self.revised_by_channel[:, chosen].sum(axis=1)
-        baseline = (base.baseline[:, None, :] * base.channel_share[:, :, None])[:, chosen].sum(
-            axis=1
-        )
+        baseline = base.baseline_by_channel[:, chosen].sum(axis=1)
         # What the chosen channels hold of each SKU's volume, for the SKU-level figures.
         part = np.divide(revised, self.revised, out=np.zeros_like(revised), where=self.revised > 0)
         part_base = np.divide(
@@ -663,7 +732,7 @@ class ScenarioResult:
         """Totals over the horizon by ``family``, ``brand``, ``sku`` or ``channel``."""
         base = self.base
         if level == "channel":
-            baseline = base.baseline[:, None, :] * base.channel_share[:, :, None]
+            baseline = base.baseline_by_channel
             share = np.divide(
                 self.revised_by_channel,
                 self.revised[:, None, :],
@@ -778,7 +847,6 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     # (three times less to compute) and split by channel at the end.
     by_channel = any(lever.scope == "channel" for lever in scenario.levers)
     c = len(base.channels) if by_channel else 1
-    shares = base.channel_share if by_channel else np.ones((n, 1))
     prices = base.channel_price if by_channel else base.regular_price[:, None]
     promo_log = np.zeros((n, c, w))  # promotions (they cannibalise and count for the ROI)
     campaign_log = np.zeros((n, c, w))  # campaigns (they cannibalise too)
@@ -815,7 +883,7 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
         else:  # distribution
             _add(other_log, cells, np.full(len(rows), np.log1p(lever.change)))
 
-    baseline_c = base.baseline[:, None, :] * shares[:, :, None]
+    baseline_c = base.baseline_by_channel if by_channel else base.baseline[:, None, :]
     revised_c, promotion_margin, promotion_spend = _volumes_and_roi(
         base,
         scenario,

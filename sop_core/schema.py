@@ -293,6 +293,36 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        5,
+        "Demand review: consensus overrides with their history",
+        """
+        CREATE SEQUENCE override_ids START 1;
+        CREATE TABLE consensus_overrides (
+            override_id INTEGER PRIMARY KEY DEFAULT nextval('override_ids'),
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            author VARCHAR NOT NULL,
+            level VARCHAR NOT NULL
+                CHECK (level IN ('total', 'family', 'brand', 'channel', 'sku')),
+            target VARCHAR,
+            first_week DATE NOT NULL,
+            last_week DATE NOT NULL CHECK (last_week >= first_week),
+            mode VARCHAR NOT NULL CHECK (mode IN ('percent', 'units', 'set')),
+            amount DOUBLE NOT NULL,
+            reason VARCHAR NOT NULL CHECK (length(trim(reason)) > 0),
+            run_id INTEGER,
+            cycle DATE NOT NULL,
+            units_before DOUBLE NOT NULL,
+            units_after DOUBLE NOT NULL,
+            undone_at TIMESTAMP,
+            undone_by VARCHAR,
+            undone_cycle DATE
+        );
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -662,6 +692,32 @@ DATA_DICTIONARY.update(
                 "available_hours": "Standard hours plus the calendar and the scenario's "
                 "capacity changes.",
                 "overtime_hours": "Hours beyond the available ones (overtime).",
+            },
+        ),
+        "consensus_overrides": (
+            "The team's changes to the statistical forecast (consensus = statistical + "
+            "overrides, applied in the order they were made). An override on a family, brand, "
+            "channel or the total is spread down to SKUs and channels in proportion to the "
+            "statistical forecast. Undo marks a row undone; nothing is deleted.",
+            {
+                "override_id": "Override number, in the order they were made.",
+                "created_at": "When it was made (UTC).",
+                "author": "Who made it.",
+                "level": "Scope: `total`, `family`, `brand`, `channel` or `sku`.",
+                "target": "The family, brand, channel or SKU (empty for the total).",
+                "first_week": "First week it changes (Monday).",
+                "last_week": "Last week it changes (Monday).",
+                "mode": "`percent` (change by `amount` %), `units` (add `amount` units per "
+                "week, negative to take away) or `set` (make the scope `amount` units per week).",
+                "amount": "The change, in the unit `mode` says.",
+                "reason": "Why (required).",
+                "run_id": "Forecast run it was made on.",
+                "cycle": "History end of that run: the planning cycle it belongs to.",
+                "units_before": "The scope's consensus over its weeks just before.",
+                "units_after": "The scope's consensus over its weeks just after.",
+                "undone_at": "When it was undone (empty: in force).",
+                "undone_by": "Who undid it.",
+                "undone_cycle": "The planning cycle it was undone in.",
             },
         ),
     }

@@ -1,0 +1,259 @@
+"""The demand review's numbers: history and forecast of any scope, in units or revenue.
+
+``load_demand_cube`` reads, once per forecast run and data change, everything the Demand
+review page shows as arrays (SKU x channel x week): the actuals, the statistical forecast with
+its bands, the consensus (statistical + overrides, from the run's ``PlanBase``), the last
+approved scenario's targets, promotion weeks and holidays. Switching the scope then only
+sums arrays, with no query and no model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sop_core.consensus import LEVELS, scope_cells
+from sop_core.errors import InputError
+from sop_core.scenario import PlanBase, apply_scenario
+from sop_core.weeks import holiday_weeks
+
+MEASURES = ("units", "revenue")
+# A week counts as a promotion week of a scope when at least this share of the scope's volume
+# is on promotion (a SKU's own promotion always counts).
+PROMOTED_SHARE = 0.15
+
+
+@dataclass
+class DemandCube:
+    """Actuals and forecasts of a run, ready to sum for any scope."""
+
+    base: PlanBase
+    history_weeks: np.ndarray  # datetime64[D]
+    actual_units: np.ndarray  # (SKUs, channels, history weeks)
+    actual_revenue: np.ndarray
+    promoted_history: np.ndarray  # (SKUs, channels, history weeks) bool
+    promoted_future: np.ndarray  # (SKUs, channels, weeks) bool: promotions in the calendar
+    approved_name: str | None = None
+    approved_by_channel: np.ndarray | None = None  # (SKUs, channels, weeks)
+
+    def choices(self, level: str, families: tuple[str, ...] = ()) -> list[str]:
+        """The names a scope level offers (empty for the total), within ``families``."""
+        base = self.base
+        keep = np.isin(base.families, list(families)) if families else slice(None)
+        if level == "channel":
+            keep = slice(None)
+        values = {
+            "family": base.families,
+            "brand": base.brands,
+            "channel": base.channels,
+            "sku": base.skus,
+        }.get(level)
+        return [] if values is None else sorted({str(v) for v in values[keep]})
+
+    def sku_labels(self) -> dict[str, str]:
+        """``sku -> "sku name"`` for pickers."""
+        return {str(s): f"{s}  {n}" for s, n in zip(self.base.skus, self.base.names, strict=True)}
+
+    def series(
+        self,
+        level: str,
+        target: str | None,
+        measure: str = "units",
+        families: tuple[str, ...] = (),
+        channels: tuple[str, ...] = (),
+    ) -> pd.DataFrame:
+        """One row per week, history then horizon: ``week, actual, statistical, lower_80,
+        upper_80, lower_95, upper_95, consensus, approved, promoted_share, promoted, holiday``
+        for the scope (narrowed to ``families`` and ``channels`` when given), in units or
+        revenue. The bands add the SKUs' bands (a cautious width)."""
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}")
+        base = self.base
+        rows, columns = scope_cells(base, level, target)
+        if families:
+            rows = rows & np.isin(base.families, list(families))
+        if channels:
+            columns = columns & np.isin(base.channels, list(channels))
+        block = np.ix_(rows, columns)
+
+        def total(values: np.ndarray) -> np.ndarray:
+            return values[block].sum(axis=(0, 1))
+
+        price = base.channel_price[:, :, None] if measure == "revenue" else 1.0
+        statistical_c = base.statistical_by_channel
+        statistical = total(statistical_c * price)
+        # The SKU bands belong to the scope by its channels' part of each SKU's forecast,
+        # and turn into money at the scope's average price of the week.
+        sku_total = statistical_c.sum(axis=1)
+        part = np.divide(
+            statistical_c[:, columns].sum(axis=1),
+            sku_total,
+            out=np.zeros_like(sku_total),
+            where=sku_total > 0,
+        )
+        units = total(statistical_c)
+        to_measure = np.divide(statistical, units, out=np.zeros_like(units), where=units > 0)
+        bands = {
+            name: (getattr(base, name) * part)[rows].sum(axis=0) * to_measure
+            for name in ("lower_80", "upper_80", "lower_95", "upper_95")
+        }
+        future_units = total(base.consensus_by_channel)
+        promoted_future = np.divide(
+            total(base.consensus_by_channel * self.promoted_future),
+            future_units,
+            out=np.zeros_like(future_units),
+            where=future_units > 0,
+        )
+        history = self.actual_revenue if measure == "revenue" else self.actual_units
+        history_units = total(self.actual_units)
+        promoted_history = np.divide(
+            total(self.actual_units * self.promoted_history),
+            history_units,
+            out=np.zeros_like(history_units),
+            where=history_units > 0,
+        )
+        approved = (
+            total(self.approved_by_channel * price)
+            if self.approved_by_channel is not None
+            else np.full(len(base.weeks), np.nan)
+        )
+        nan_history = np.full(len(self.history_weeks), np.nan)
+        frame = pd.DataFrame(
+            {
+                "week": pd.to_datetime(np.concatenate([self.history_weeks, base.weeks])),
+                "actual": np.concatenate([total(history), np.full(len(base.weeks), np.nan)]),
+                "statistical": np.concatenate([nan_history, statistical]),
+                **{name: np.concatenate([nan_history, values]) for name, values in bands.items()},
+                "consensus": np.concatenate(
+                    [nan_history, total(base.consensus_by_channel * price)]
+                ),
+                "approved": np.concatenate([nan_history, approved]),
+                "promoted_share": np.concatenate([promoted_history, promoted_future]),
+            }
+        )
+        holidays = holiday_weeks(pd.DatetimeIndex(frame["week"]))
+        names = holidays.groupby("week")["holiday"].agg(", ".join)
+        frame["holiday"] = frame["week"].map(names).fillna("")
+        single = level == "sku"
+        frame["promoted"] = frame["promoted_share"] > (0 if single else PROMOTED_SHARE)
+        return frame
+
+
+def next_weeks(series: pd.DataFrame, weeks: int = 13) -> pd.DataFrame:
+    """The table under the chart, from ``series``: the next ``weeks`` weeks with the
+    statistical forecast, the consensus, the team's change, the approved plan, the same
+    week a year earlier, and what is on (promotions, holidays)."""
+    frame = series
+    future = frame[frame["statistical"].notna()].head(weeks).copy()
+    by_week = frame.set_index("week")["actual"]
+    future["last_year"] = (future["week"] - pd.Timedelta(weeks=52)).map(by_week).to_numpy()
+    future["override"] = future["consensus"] - future["statistical"]
+    future["vs_last_year"] = (
+        future["consensus"] / future["last_year"].where(future["last_year"] > 0) - 1
+    )
+    future["on"] = [
+        ", ".join(
+            part
+            for part in (
+                f"promotion ({share:.0%} of volume)" if promoted else "",
+                holiday,
+            )
+            if part
+        )
+        for promoted, share, holiday in zip(
+            future["promoted"], future["promoted_share"], future["holiday"], strict=True
+        )
+    ]
+    return future[
+        [
+            "week",
+            "statistical",
+            "lower_80",
+            "upper_80",
+            "consensus",
+            "override",
+            "approved",
+            "last_year",
+            "vs_last_year",
+            "on",
+        ]
+    ].reset_index(drop=True)
+
+
+def load_demand_cube(
+    con: duckdb.DuckDBPyConnection, base: PlanBase, history_weeks: int = 104
+) -> DemandCube:
+    """Read the last ``history_weeks`` of actuals, the promotion calendar and the last approved
+    scenario for ``base`` (a run's plan arrays, consensus included)."""
+    sku_index = {sku: i for i, sku in enumerate(base.skus)}
+    channel_index = {ch: i for i, ch in enumerate(base.channels)}
+    # The history shown ends where the run's forecast starts.
+    start = _date(base.weeks[0])
+    rows = con.execute(
+        """
+        SELECT s.week, s.sku, s.channel, s.units,
+               s.units * coalesce(s.net_price, p.list_price, 0) AS revenue,
+               s.discount_depth > 0 OR s.feature > 0 OR s.display > 0 AS promoted
+        FROM sales_history s JOIN products p USING (sku)
+        WHERE s.week >= ?::DATE - 7 * ? AND s.week < ?::DATE
+        """,
+        [start, history_weeks, start],
+    ).df()
+    last = pd.Timestamp(start) - pd.Timedelta(7, "D")
+    weeks = pd.date_range(end=last, periods=history_weeks, freq="7D").to_numpy("datetime64[D]")
+    shape = (len(base.skus), len(base.channels), len(weeks))
+    actual_units, actual_revenue = np.zeros(shape), np.zeros(shape)
+    promoted_history = np.zeros(shape, dtype=bool)
+    i = rows["sku"].map(sku_index)
+    j = rows["channel"].map(channel_index)
+    known = i.notna() & j.notna()
+    t = np.searchsorted(weeks, rows["week"].to_numpy("datetime64[D]"))
+    cells = (i[known].astype(int).to_numpy(), j[known].astype(int).to_numpy(), t[known.to_numpy()])
+    actual_units[cells] = rows.loc[known, "units"].to_numpy(dtype=float)
+    actual_revenue[cells] = rows.loc[known, "revenue"].to_numpy(dtype=float)
+    promoted_history[cells] = rows.loc[known, "promoted"].to_numpy(dtype=bool)
+
+    promoted_future = np.zeros((len(base.skus), len(base.channels), len(base.weeks)), dtype=bool)
+    promotions = con.execute(
+        "SELECT sku, channel, start_week, end_week FROM promotions "
+        "WHERE end_week >= ? AND start_week <= ?",
+        [_date(base.weeks[0]), _date(base.weeks[-1])],
+    ).fetchall()
+    for sku, channel, start, end in promotions:
+        if sku not in sku_index:
+            continue
+        span = (base.weeks >= np.datetime64(start, "D")) & (base.weeks <= np.datetime64(end, "D"))
+        if channel in channel_index:
+            promoted_future[sku_index[sku], channel_index[channel], span] = True
+        elif not channel:
+            promoted_future[sku_index[sku], :, span] = True
+
+    cube = DemandCube(base, weeks, actual_units, actual_revenue, promoted_history, promoted_future)
+    approved = approved_plan(con, base)
+    if approved is not None:
+        cube.approved_name, cube.approved_by_channel = approved
+    return cube
+
+
+def approved_plan(con: duckdb.DuckDBPyConnection, base: PlanBase) -> tuple[str, np.ndarray] | None:
+    """The most recently approved scenario and its targets on ``base`` (per channel)."""
+    from sop_core.scenario_store import load_scenario
+
+    row = con.execute(
+        "SELECT name FROM scenarios WHERE status = 'approved' ORDER BY updated_at DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        result = apply_scenario(base, load_scenario(con, row[0]).scenario)
+    except InputError:  # a lever on a family or SKU this run no longer has
+        return None
+    return row[0], result.revised_by_channel
+
+
+def _date(value: np.datetime64) -> dt.date:
+    return value.astype("datetime64[D]").astype(dt.date)
