@@ -343,6 +343,49 @@ def demand_cube(run_id: int) -> Any:
     return _demand_cube(str(path), run_id, db.data_version(path))
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _accuracy_frames(path: str, version: tuple[int, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sop_core import accuracy
+
+    with db.connect(path) as con:
+        return accuracy.with_consensus(con, accuracy.lag_frame(con)), accuracy.history_frame(con)
+
+
+def accuracy_lags() -> list[int]:
+    """The forecast lags the stored runs can be scored at (empty: no past forecasts yet)."""
+    path = database_path()
+    frame, _ = _accuracy_frames(str(path), db.data_version(path))
+    return sorted(int(lag) for lag in frame["lag"].unique())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _accuracy(
+    path: str, version: tuple[int, int], level: str, target: str | None, lag: int
+) -> dict[str, Any]:
+    from sop_core import accuracy
+
+    frame, history = _accuracy_frames(path, version)
+    overridden = bool((frame["consensus"] != frame["statistical"]).any())
+    by_lag = accuracy.accuracy_by_lag(frame, history, level, target)
+    if overridden:
+        consensus = accuracy.accuracy_by_lag(frame, history, level, target, forecast="consensus")
+        by_lag["consensus_wape"] = consensus["wape"].to_numpy()
+    return {
+        "by_lag": by_lag,
+        "by_sku": accuracy.accuracy_by_sku(frame, history, lag, level, target),
+        "value_added": accuracy.value_added(frame, history, level, target, lag),
+        "origins": int(frame["origin"].nunique()),
+        "overridden": overridden,
+    }
+
+
+def accuracy(level: str, target: str | None, lag: int) -> dict[str, Any]:
+    """Accuracy of the scope from the stored runs (cached per data version): ``by_lag``,
+    ``by_sku`` at ``lag`` (the exception list), ``value_added`` at ``lag``, ``origins``."""
+    path = database_path()
+    return _accuracy(str(path), db.data_version(path), level, target, lag)
+
+
 def backfill_with_progress(count: int, step: int = 2) -> None:
     """Make ``count`` past forecast runs (for accuracy by lag) with a progress bar, then rerun."""
     from sop_core.forecast.runs import backfill_runs

@@ -90,6 +90,8 @@ statistical = table["statistical"].sum()
 last_year = table["last_year"].sum()
 fmt = sop_ui.units if measure == "units" else (lambda v: sop_ui.money(v, currency))
 promoted = (table["on"].str.contains("promotion")).sum()
+low, high = table["lower_80"].sum(), table["upper_80"].sum()
+spread = (high - low) / 2 / statistical if statistical > 0 else 0.0
 sop_ui.kpi_row(
     [
         sop_ui.Kpi(
@@ -100,14 +102,16 @@ sop_ui.kpi_row(
         ),
         sop_ui.Kpi(
             "Consensus vs statistical",
-            fmt(planned - statistical),
+            ("+" if planned > statistical + 0.5 else "") + fmt(planned - statistical),
             sop_ui.change(planned, statistical),
             change_label="vs the statistical forecast",
         ),
         sop_ui.Kpi(
-            "80% range, next 13 weeks",
-            f"{fmt(table['lower_80'].sum())} - {fmt(table['upper_80'].sum())}",
-            note="statistical forecast",
+            "Forecast uncertainty",
+            f"±{spread:.0%}" if statistical > 0 else "-",
+            note=f"80% range {fmt(low)} - {fmt(high)}",
+            help="Half the width of the statistical forecast's 80% range over the next 13 "
+            "weeks, as a share of the forecast.",
         ),
         sop_ui.Kpi("Promotion weeks ahead", f"{promoted} of 13", note="shaded on the chart"),
     ]
@@ -127,8 +131,11 @@ for warning in base.consensus_warnings:
 
 st.subheader("Next 13 weeks")
 number = st.column_config.NumberColumn
+shown = table.round({c: 0 for c in table.columns if c not in ("week", "vs_last_year", "on")})
+if cube.approved_name is None:
+    shown = shown.drop(columns="approved")
 sop_ui.table(
-    table,
+    shown,
     fit=True,
     week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
     statistical=number("Statistical", format="localized"),
@@ -136,11 +143,108 @@ sop_ui.table(
     upper_80=number("High 80%", format="localized"),
     consensus=number("Consensus", format="localized"),
     override=number("Overrides", format="localized"),
-    approved=number(f"Approved ({cube.approved_name or 'none yet'})", format="localized"),
+    approved=number(f"Approved: {cube.approved_name}", format="localized"),
     last_year=number("A year earlier", format="localized"),
     vs_last_year=number("vs a year earlier", format="percent"),
     on=st.column_config.TextColumn("What is on"),
 )
+
+# --- Accuracy ------------------------------------------------------------------------------
+st.subheader("Forecast accuracy")
+lags = sop_ui.accuracy_lags()
+if not lags:
+    st.info(
+        "Accuracy by lag compares what past forecasts said with what was then sold. There "
+        "are no past forecasts of closed weeks yet: a weekly forecasting routine stores them. "
+        "Make them now from the history, as that routine would have (8 forecasts, two weeks "
+        "apart; about a minute for the sample company).",
+        icon=":material/history:",
+    )
+    if st.button("Make past forecasts", key="backfill", icon=":material/history:"):
+        sop_ui.backfill_with_progress(8)
+else:
+    lag = st.select_slider(
+        "Forecast lag: how many weeks ahead the forecast was made",
+        options=lags,
+        value=4 if 4 in lags else lags[0],
+        key="accuracy_lag",
+    )
+    scores = sop_ui.accuracy(level, target, lag)
+    at_lag = scores["by_lag"].set_index("lag").loc[lag]
+    steps = scores["value_added"].set_index("step")
+    sop_ui.kpi_row(
+        [
+            sop_ui.Kpi(
+                f"WAPE at lag {lag}",
+                f"{at_lag['wape']:.1%}",
+                note=f"seasonal naive {at_lag['naive_wape']:.1%}",
+                help="Weighted absolute percentage error: the sum of absolute errors over the "
+                "units sold, on closed weeks.",
+            ),
+            sop_ui.Kpi(
+                "Bias",
+                f"{at_lag['bias']:+.1%}",
+                note="over-forecast" if at_lag["bias"] > 0 else "under-forecast",
+            ),
+            sop_ui.Kpi(
+                "MASE",
+                f"{at_lag['mase']:.2f}",
+                note=f"seasonal naive {at_lag['naive_mase']:.2f}",
+                help="Mean absolute error over the seasonal naive forecast's in-sample error: "
+                "below 1 beats last year's same week.",
+            ),
+            sop_ui.Kpi(
+                "Value added by overrides",
+                (
+                    f"{steps.loc['consensus', 'wape_gain_vs_previous']:+.1%} WAPE"
+                    if scores["overridden"]
+                    else "no overrides yet"
+                ),
+                note="consensus vs statistical, closed weeks",
+                help="Positive: the team's overrides made the forecast more accurate.",
+            ),
+        ]
+    )
+    st.caption(
+        f"From {scores['origins']} past forecast(s) of {scope_name.lower()} against the weeks "
+        "that have since closed (the sidebar's filters do not apply here)."
+    )
+    chart_col, value_col = st.columns([3, 2])
+    with chart_col:
+        sop_ui.chart(
+            charts.accuracy_chart(scores["by_lag"], f"{scope_name}: accuracy by lag"),
+            key="accuracy_chart",
+        )
+    with value_col:
+        st.markdown("**Forecast value added** (closed weeks at this lag)")
+        sop_ui.table(
+            scores["value_added"],
+            fit=True,
+            step="Step",
+            wape=number("WAPE", format="percent"),
+            bias=number("Bias", format="percent"),
+            mase=number("MASE", format="%.2f"),
+            weeks=number("Weeks"),
+            wape_gain_vs_previous=number("Gain vs step before", format="percent"),
+        )
+    st.markdown(
+        f"**Exceptions at lag {lag}**: SKUs ranked by business impact (absolute error x price)"
+    )
+    sop_ui.table(
+        scores["by_sku"].head(10).round({"error_units": 0, "impact": 0}),
+        fit=True,
+        sku="SKU",
+        family="Family",
+        brand="Brand",
+        model="Model",
+        wape=number("WAPE", format="percent"),
+        bias=number("Bias", format="percent"),
+        mase=number("MASE", format="%.2f"),
+        naive_wape=number("Naive WAPE", format="percent"),
+        error_units=number("Error (units)", format="localized"),
+        impact=number(f"Impact ({currency})", format="localized"),
+        weeks=number("Weeks"),
+    )
 
 # --- Consensus overrides -------------------------------------------------------------------
 st.subheader("Consensus overrides")
@@ -205,7 +309,7 @@ if history.empty:
     st.caption("No overrides yet: the consensus is the statistical forecast.")
 else:
     sop_ui.table(
-        history[
+        history.round({"units_before": 0, "units_after": 0})[
             [
                 "override_id",
                 "created_at",

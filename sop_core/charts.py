@@ -617,18 +617,53 @@ def demand_chart(
             "annotations": [
                 {
                     "x": start - half_week,
-                    "y": 1,
+                    "y": 0.02,
                     "xref": "x",
                     "yref": "paper",
-                    "text": "forecast →",
+                    "text": " forecast →",
                     "showarrow": False,
                     "xanchor": "left",
-                    "yanchor": "top",
+                    "yanchor": "bottom",
                     "font": {"size": FONT_SIZE},
                 }
             ],
             "xaxis": {"range": [first, series["week"].iloc[-1] + half_week]},
             "yaxis": {"rangemode": "tozero", "range": [0, top * 1.12] if top > 0 else None},
             "hovermode": "x unified",
+        },
+    )
+
+
+def accuracy_chart(by_lag: pd.DataFrame, title: str) -> go.Figure:
+    """WAPE by forecast lag: the statistical forecast against seasonal naive (and the
+    consensus where the team overrode it). ``by_lag`` is ``accuracy.accuracy_by_lag`` output,
+    with ``consensus_wape`` when there is a consensus to show."""
+    lines = [
+        ("wape", "statistical", PALETTE[0], "solid"),
+        ("naive_wape", "seasonal naive", "#7f7f7f", "dot"),
+    ]
+    if "consensus_wape" in by_lag:
+        lines.append(("consensus_wape", "consensus", PALETTE[5], "solid"))
+    traces = [
+        {
+            "type": "scatter",
+            "x": by_lag["lag"],
+            "y": by_lag[column],
+            "mode": "lines+markers",
+            "name": name,
+            "line": {"color": colour, "width": 4, "dash": dash},
+            "marker": {"size": 10},
+            "hovertemplate": f"{name}: %{{y:.1%}}<extra>lag %{{x}} weeks</extra>",
+        }
+        for column, name, colour, dash in lines
+    ]
+    return _figure(
+        traces,
+        title,
+        "WAPE (lower is better)",
+        height=380,
+        layout={
+            "xaxis": {"title": {"text": "Weeks ahead the forecast was made (lag)"}, "dtick": 1},
+            "yaxis": {"tickformat": ".0%", "rangemode": "tozero"},
         },
     )

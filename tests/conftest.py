@@ -54,3 +54,15 @@ def forecast_db(tmp_path_factory: pytest.TempPathFactory, sample_db_master: Path
     shutil.copy(sample_db_master, path)
     refresh_forecast(path, jobs=2)
     return path
+
+
+@pytest.fixture(scope="session")
+def backfilled_db(tmp_path_factory: pytest.TempPathFactory, forecast_db: Path) -> Path:
+    """The sample with its forecast and three past runs (as of 2, 4 and 6 weeks before the
+    end of the history), for accuracy by lag; built once."""
+    from sop_core.forecast.runs import backfill_runs
+
+    path = tmp_path_factory.mktemp("backfilled") / "sop.duckdb"
+    shutil.copy(forecast_db, path)
+    backfill_runs(path, 3, 2, jobs=2)
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -26,7 +27,6 @@ PAGES = [
 # Pages whose issue is not done yet say so in a "Not built yet" box; finished pages do not.
 UNFINISHED = {
     "pages/overview.py",
-    "pages/demand.py",
     "pages/plan.py",
     "pages/data.py",
 }
@@ -96,13 +96,115 @@ def test_overview_units_tile_matches_the_database(app_env):
     assert metrics(at)["Units sold, last 13 weeks"] == f"{units / 1e6:,.1f}M"
 
 
-def test_demand_review_switches_to_revenue(app_env):
+def trace(figure: dict, name: str) -> np.ndarray:
+    (found,) = [t for t in figure["data"] if t.get("name") == name]
+    return values(found["y"])
+
+
+def test_demand_review_switches_scope_and_measure(app_env):
     at = open_app("pages/demand.py")
-    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "Units"
-    at.segmented_control(key="demand_measure").set_value("revenue").run()
+    total = figures(at)[0]
+    assert total["layout"]["title"]["text"] == "Total: weekly units"
+    names = [t["name"] for t in total["data"]]
+    for expected in ["actual", "statistical", "consensus", "80% band", "95% band", "holiday"]:
+        assert expected in names
+    assert len(at.dataframe[0].value) == 13  # the next 13 weeks
+
+    at.segmented_control(key="demand_level").set_value("family").run()
+    at.selectbox(key="demand_family").set_value("fragrance").run()
     assert not at.exception
-    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "Revenue (EUR)"
-    assert len(at.dataframe[0].value) == 15  # 5 families x 3 channels
+    family = figures(at)[0]
+    assert family["layout"]["title"]["text"] == "Family fragrance: weekly units"
+    fragrance = trace(family, "statistical")
+    assert 0 < fragrance.sum() < trace(total, "statistical").sum()
+    weekly = count(
+        app_env,
+        "SELECT sum(units) FROM sales_history JOIN products USING (sku) "
+        "WHERE family = 'fragrance' AND week = DATE '2026-11-16'",
+    )
+    assert trace(family, "actual")[-1] == pytest.approx(weekly)
+
+    at.segmented_control(key="demand_measure").set_value("revenue").run()
+    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "Revenue per week (EUR)"
+    assert trace(figures(at)[0], "statistical").sum() > fragrance.sum()  # prices above 1 EUR
+
+
+def override_form(at: AppTest, mode: str, amount: float, reason: str) -> None:
+    at.selectbox(key="override_mode").set_value(mode)
+    at.number_input(key="override_amount").set_value(amount)
+    at.text_input(key="override_reason").set_value(reason)
+    (submit,) = [b for b in at.button if b.label == "Apply override"]
+    submit.click().run()
+
+
+def test_an_override_is_persisted_shows_in_the_consensus_and_undo_restores_it(app_env):
+    at = open_app("pages/demand.py")
+    at.sidebar.text_input(key="user").set_value("Ana").run()
+    at.segmented_control(key="demand_level").set_value("family").run()
+    at.selectbox(key="demand_family").set_value("skincare").run()
+    before = figures(at)[0]
+    statistical = trace(before, "statistical")
+    assert np.array_equal(trace(before, "consensus"), statistical)
+
+    override_form(at, "units", 1000, "")
+    assert "reason is required" in at.error[0].value
+    assert count(app_env, "SELECT count(*) FROM consensus_overrides") == 0
+
+    override_form(at, "units", 1000, "Listing at a new retailer")
+    assert not at.exception and not at.error
+    assert "Override 1 saved" in at.success[0].value
+    con = duckdb.connect(str(app_env))
+    try:
+        row = con.execute(
+            "SELECT author, level, target, mode, amount, reason, units_after - units_before "
+            "FROM consensus_overrides"
+        ).fetchall()
+    finally:
+        con.close()
+    assert row == [
+        ("Ana", "family", "skincare", "units", 1000.0, "Listing at a new retailer", 4000.0)
+    ]
+    after = figures(at)[0]
+    # The first four forecast weeks (the form's default) carry exactly 1,000 more units each.
+    change = trace(after, "consensus") - statistical
+    assert change[:4] == pytest.approx([1000.0] * 4)
+    assert np.allclose(change[4:], 0)
+    assert metrics(at)["Consensus vs statistical"] == "+4.0k"
+    assert len(at.dataframe[1].value) == 1  # the history
+
+    # Every page that uses the demand plan sees it: the scenario baseline on Promotions.
+    at.switch_page("pages/promotions.py").run()
+    assert not at.exception
+
+    at.switch_page("pages/demand.py").run()
+    at.button(key="undo_override").click().run()
+    assert "Override 1 undone" in at.success[0].value
+    assert np.allclose(trace(figures(at)[0], "consensus"), statistical)
+    assert count(app_env, "SELECT count(*) FROM consensus_overrides WHERE undone_by = 'Ana'") == 1
+
+
+def test_demand_review_offers_past_forecasts_when_there_are_none(app_env):
+    at = open_app("pages/demand.py")
+    assert any("no past forecasts" in i.value for i in at.info)
+    assert at.button(key="backfill").label == "Make past forecasts"
+
+
+def test_demand_review_scores_accuracy_by_lag_and_value_added(backfilled_db, tmp_path, monkeypatch):
+    path = tmp_path / "app.duckdb"
+    shutil.copy(backfilled_db, path)
+    monkeypatch.setenv("SOP_DB", str(path))
+    monkeypatch.setenv("SOP_SAMPLE_AS_OF", AS_OF.isoformat())
+    at = open_app("pages/demand.py")
+    assert not at.exception and not at.error
+    assert at.select_slider(key="accuracy_lag").options == ["1", "2", "3", "4", "5", "6"]
+    total = metrics(at)["WAPE at lag 4"]
+    assert total.endswith("%") and 0 < float(total[:-1]) < 50
+    assert [f["layout"]["title"]["text"] for f in figures(at)][1] == "Total: accuracy by lag"
+    exceptions = at.dataframe[2].value
+    assert len(exceptions) == 10 and exceptions["impact"].is_monotonic_decreasing
+    at.segmented_control(key="demand_level").set_value("sku").run()
+    at.selectbox(key="demand_sku").set_value(exceptions["sku"].iloc[0]).run()
+    assert metrics(at)["WAPE at lag 4"] != total  # the top exception misses more than the total
 
 
 def test_supply_shows_every_line_and_the_overloads_ahead(app_env):
