@@ -196,12 +196,13 @@ else:
             sop_ui.Kpi(
                 "Value added by overrides",
                 (
-                    f"{steps.loc['consensus', 'wape_gain_vs_previous']:+.1%} WAPE"
+                    f"{steps.loc['consensus', 'wape_gain_vs_previous']:+.1%}"
                     if scores["overridden"]
-                    else "no overrides yet"
+                    else "none yet"
                 ),
-                note="consensus vs statistical, closed weeks",
-                help="Positive: the team's overrides made the forecast more accurate.",
+                note="WAPE points, consensus vs statistical",
+                help="How much the team's overrides improved WAPE on closed weeks (positive: "
+                "they helped). 'None yet' until overrides meet closed weeks.",
             ),
         ]
     )

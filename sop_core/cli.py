@@ -20,7 +20,7 @@ from typing import NoReturn
 import duckdb
 
 from sop_core import db, queries, schema
-from sop_core.errors import SopError
+from sop_core.errors import InputError, SopError
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import (
     RunSummary,
@@ -248,6 +248,56 @@ def command_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_accuracy(args: argparse.Namespace) -> int:
+    from sop_core import accuracy
+
+    with db.connect(args.db, on_wait=_print_wait) as con:
+        frame = accuracy.with_consensus(con, accuracy.lag_frame(con))
+        history = accuracy.history_frame(con)
+    if frame.empty:
+        raise InputError(
+            "No stored forecast has reached a closed week yet. Make past runs with "
+            "`python -m sop_core forecast --db PATH --backfill 8`."
+        )
+    if args.level != "total" and args.value not in set(history[args.level]):
+        raise InputError(f"There is no {args.level} called {args.value!r} in the sales history.")
+    by_lag = accuracy.accuracy_by_lag(frame, history, args.level, args.value)
+    steps = accuracy.value_added(frame, history, args.level, args.value, args.lag)
+    exceptions = accuracy.accuracy_by_sku(frame, history, args.lag, args.level, args.value)
+    report = {
+        "scope": {"level": args.level, "value": args.value, "lag": args.lag},
+        "origins": int(frame["origin"].nunique()),
+        "by_lag": _records(by_lag),
+        "value_added": _records(steps),
+        "exceptions": _records(exceptions.head(args.top)),
+    }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    scope = args.level if args.value is None else f"{args.level} {args.value}"
+    print(f"Accuracy of {scope} from {report['origins']} stored runs, on closed weeks:")
+    print(f"  {'lag':>4}{'WAPE':>8}{'bias':>9}{'MASE':>7}{'naive WAPE':>12}{'weeks':>7}")
+    for row in by_lag.itertuples():
+        print(
+            f"  {row.lag:>4}{row.wape:>8.1%}{row.bias:>+9.1%}{row.mase:>7.2f}"
+            f"{row.naive_wape:>12.1%}{row.weeks:>7}"
+        )
+    lag = "every lag" if args.lag is None else f"lag {args.lag}"
+    print(
+        f"Forecast value added ({lag}): "
+        + ", ".join(f"{row.step} {row.wape:.1%}" for row in steps.itertuples())
+    )
+    print(f"Exceptions ({lag}), by absolute error x price:")
+    for row in exceptions.head(args.top).itertuples():
+        print(f"  {row.sku:<12}{row.model:<14}WAPE {row.wape:>6.1%}  impact {row.impact:>12,.0f}")
+    return 0
+
+
+def _records(frame) -> list[dict]:
+    """Rows as JSON-ready dicts (NaN as null, dates as ISO text)."""
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
 def command_drivers(args: argparse.Namespace) -> int:
     summary = _current_run(args)
     with db.connect(args.db, on_wait=_print_wait) as con:
@@ -433,6 +483,34 @@ def build_parser() -> argparse.ArgumentParser:
         help='print {"overall": {model: {wape, bias, mase}}, "per_sku": [...]}',
     )
     backtest.set_defaults(handler=command_backtest)
+
+    scored = commands.add_parser(
+        "accuracy",
+        help="accuracy by forecast lag from the stored runs",
+        description="What past forecast runs said against what was then sold, on closed weeks: "
+        "WAPE, bias and MASE by lag against seasonal naive, forecast value added (naive, "
+        "statistical, consensus) and the exceptions ranked by business impact. Reads stored "
+        "runs only (make past ones with forecast --backfill).",
+    )
+    scored.add_argument("--db", required=True, type=Path, help="database file")
+    scored.add_argument(
+        "--level",
+        choices=("total", "family", "brand", "channel", "sku"),
+        default="total",
+        help="scope (total)",
+    )
+    scored.add_argument("--value", default=None, help="the family, brand, channel or SKU")
+    scored.add_argument(
+        "--lag", type=_positive_int, default=None, help="lag for value added and exceptions (all)"
+    )
+    scored.add_argument("--top", type=_positive_int, default=10, help="exceptions listed (10)")
+    scored.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"scope", "origins", "by_lag": [...], "value_added": [...], '
+        '"exceptions": [...]}',
+    )
+    scored.set_defaults(handler=command_accuracy)
 
     drivers = commands.add_parser(
         "drivers",

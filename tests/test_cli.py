@@ -140,3 +140,20 @@ def test_init_force_waits_for_a_reader_and_says_so(sample_db: Path):
     con = duckdb.connect(str(sample_db))
     assert con.execute("SELECT count(*) FROM products").fetchone()[0] == 6
     con.close()
+
+
+def test_accuracy_reports_lags_value_added_and_exceptions(backfilled_db, sample_db):
+    result = run_cli("accuracy", "--db", str(backfilled_db), "--lag", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [row["lag"] for row in report["by_lag"]] == [1, 2, 3, 4, 5, 6]
+    assert report["origins"] == 3
+    assert [row["step"] for row in report["value_added"]] == ["naive", "statistical", "consensus"]
+    impacts = [row["impact"] for row in report["exceptions"]]
+    assert len(impacts) == 10 and impacts == sorted(impacts, reverse=True)
+
+    unknown = run_cli("accuracy", "--db", str(backfilled_db), "--level", "family", "--value", "x")
+    assert unknown.returncode != 0 and "no family called 'x'" in unknown.stderr
+    none_yet = run_cli("accuracy", "--db", str(sample_db))
+    assert none_yet.returncode != 0 and "--backfill" in none_yet.stderr
+    assert "Traceback" not in unknown.stderr + none_yet.stderr
