@@ -83,6 +83,32 @@ def _figure(
     return go.Figure({"data": traces, "layout": _merge(common, layout or {})})
 
 
+def _weekly_line(
+    x: pd.Series,
+    y: pd.Series,
+    name: str,
+    colour: str,
+    *,
+    width: int = 3,
+    dash: str = "solid",
+    markers: bool = False,
+    label: str | None = None,
+) -> dict:
+    """A weekly series as a line trace whose hover says ``label 12,345`` and the week."""
+    trace = {
+        "type": "scatter",
+        "x": x,
+        "y": y,
+        "mode": "lines+markers" if markers else "lines",
+        "name": name,
+        "line": {"color": colour, "width": width, "dash": dash},
+        "hovertemplate": f"{label or name} %{{y:,.0f}}<extra>%{{x|%d %b %Y}}</extra>",
+    }
+    if markers:
+        trace["marker"] = {"size": 6}
+    return trace
+
+
 def weekly_history_chart(
     weekly: pd.DataFrame,
     value: str = "units",
@@ -294,25 +320,16 @@ def scenario_chart(weekly: pd.DataFrame, title: str = "Baseline and revised volu
             "name": "80% band",
             "hoverinfo": "skip",
         },
-        {
-            "type": "scatter",
-            "x": week,
-            "y": weekly["baseline"],
-            "mode": "lines",
-            "name": "baseline",
-            "line": {"color": "#7f7f7f", "width": 3, "dash": "dot"},
-            "hovertemplate": "baseline %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        },
-        {
-            "type": "scatter",
-            "x": week,
-            "y": weekly["revised"],
-            "mode": "lines+markers",
-            "name": "revised target",
-            "line": {"color": PALETTE[0], "width": 4},
-            "marker": {"size": 6},
-            "hovertemplate": "revised %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        },
+        _weekly_line(week, weekly["baseline"], "baseline", "#7f7f7f", dash="dot"),
+        _weekly_line(
+            week,
+            weekly["revised"],
+            "revised target",
+            PALETTE[0],
+            width=4,
+            markers=True,
+            label="revised",
+        ),
     ]
     return _figure(
         traces, title, "Units per week", height=430, layout={"yaxis": {"rangemode": "tozero"}}
@@ -504,46 +521,20 @@ def demand_chart(
     traces = [
         *band("upper_95", "lower_95", "95%", 0.10),
         *band("upper_80", "lower_80", "80%", 0.20),
-        {
-            "type": "scatter",
-            "x": past["week"],
-            "y": past["actual"],
-            "mode": "lines",
-            "name": "actual",
-            "line": {"color": "#111111", "width": 3},
-            "hovertemplate": "actual %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        },
-        {
-            "type": "scatter",
-            "x": week,
-            "y": future["statistical"],
-            "mode": "lines",
-            "name": "statistical",
-            "line": {"color": PALETTE[0], "width": 3, "dash": "dash"},
-            "hovertemplate": "statistical %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        },
-        {
-            "type": "scatter",
-            "x": week,
-            "y": future["consensus"],
-            "mode": "lines+markers",
-            "name": "consensus",
-            "line": {"color": PALETTE[5], "width": 4},
-            "marker": {"size": 6},
-            "hovertemplate": "consensus %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-        },
+        _weekly_line(past["week"], past["actual"], "actual", "#111111"),
+        _weekly_line(week, future["statistical"], "statistical", PALETTE[0], dash="dash"),
+        _weekly_line(week, future["consensus"], "consensus", PALETTE[5], width=4, markers=True),
     ]
     if approved_name and future["approved"].notna().any():
         traces.append(
-            {
-                "type": "scatter",
-                "x": week,
-                "y": future["approved"],
-                "mode": "lines",
-                "name": f"approved: {approved_name}",
-                "line": {"color": PALETTE[2], "width": 3, "dash": "dot"},
-                "hovertemplate": "approved %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
-            }
+            _weekly_line(
+                week,
+                future["approved"],
+                f"approved: {approved_name}",
+                PALETTE[2],
+                dash="dot",
+                label="approved",
+            )
         )
     top = float(
         np.nanmax(series[["actual", "upper_80", "consensus"]].to_numpy(dtype=float), initial=0)

@@ -89,32 +89,19 @@ class DemandCube:
         # The SKU bands belong to the scope by its channels' part of each SKU's forecast,
         # and turn into money at the scope's average price of the week.
         sku_total = statistical_c.sum(axis=1)
-        part = np.divide(
-            statistical_c[:, columns].sum(axis=1),
-            sku_total,
-            out=np.zeros_like(sku_total),
-            where=sku_total > 0,
-        )
-        units = total(statistical_c)
-        to_measure = np.divide(statistical, units, out=np.zeros_like(units), where=units > 0)
+        part = _share(statistical_c[:, columns].sum(axis=1), sku_total)
+        to_measure = _share(statistical, total(statistical_c))
         bands = {
             name: (getattr(base, name) * part)[rows].sum(axis=0) * to_measure
             for name in ("lower_80", "upper_80", "lower_95", "upper_95")
         }
         future_units = total(base.consensus_by_channel)
-        promoted_future = np.divide(
-            total(base.consensus_by_channel * self.promoted_future),
-            future_units,
-            out=np.zeros_like(future_units),
-            where=future_units > 0,
+        promoted_future = _share(
+            total(base.consensus_by_channel * self.promoted_future), future_units
         )
         history = self.actual_revenue if measure == "revenue" else self.actual_units
-        history_units = total(self.actual_units)
-        promoted_history = np.divide(
-            total(self.actual_units * self.promoted_history),
-            history_units,
-            out=np.zeros_like(history_units),
-            where=history_units > 0,
+        promoted_history = _share(
+            total(self.actual_units * self.promoted_history), total(self.actual_units)
         )
         approved = (
             total(self.approved_by_channel * price)
@@ -257,3 +244,8 @@ def approved_plan(con: duckdb.DuckDBPyConnection, base: PlanBase) -> tuple[str, 
 
 def _date(value: np.datetime64) -> dt.date:
     return value.astype("datetime64[D]").astype(dt.date)
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """``part / whole``, 0 where ``whole`` is 0."""
+    return np.divide(part, whole, out=np.zeros_like(whole, dtype=float), where=whole > 0)
