@@ -30,7 +30,7 @@ from sop_core.forecast.runs import (
     forecast_frame,
     refresh_forecast,
 )
-from sop_core.sample import SampleConfig, build_sample_database
+from sop_core.sample import SampleConfig, build_empty_database, build_sample_database
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -76,6 +76,20 @@ def _print_wait(message: str, waited: float) -> None:
 
 
 def command_init(args: argparse.Namespace) -> int:
+    if args.empty:
+        build_empty_database(
+            args.db,
+            force=args.force,
+            company_name=args.company,
+            currency=args.currency,
+            on_wait=_print_wait,
+        )
+        print(
+            f"Created {args.db} with the schema (version {schema.SCHEMA_VERSION}) and no data. "
+            f"Import your files with: python -m sop_core import --db {args.db} --table "
+            "sales_history FILE"
+        )
+        return 0
     config = SampleConfig(
         skus=args.skus, weeks=args.weeks, seed=args.seed, as_of=args.as_of, lines=args.lines
     )
@@ -95,6 +109,73 @@ def command_init(args: argparse.Namespace) -> int:
         f"Built {args.db}: {counts['products']} SKUs, {counts['production_lines']} lines, "
         f"{counts['sales_history']:,} weekly sales rows in {seconds:.1f} s."
     )
+    return 0
+
+
+def command_import(args: argparse.Namespace) -> int:
+    from sop_core.importer import import_file, parse_mapping
+
+    if not args.file.is_file():
+        raise InputError(f"There is no file at {args.file}.")
+    report = import_file(
+        args.db,
+        args.table,
+        args.file,
+        mapping=parse_mapping(args.map),
+        dry_run=args.dry_run,
+        author=args.author or os.environ.get("USER") or "cli",
+        on_wait=_print_wait,
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "written": report.written,
+                    "table": report.table,
+                    "file": report.file_name,
+                    "sha256": report.sha256,
+                    "rows_in_file": report.rows_in_file,
+                    "rows_added": report.rows_added,
+                    "rows_replaced": report.rows_replaced,
+                    "products_created": report.products_created,
+                    "columns": report.columns,
+                    "issues": [
+                        {"severity": i.severity, "message": i.text(), "lines": i.lines}
+                        for i in report.issues
+                    ],
+                }
+            )
+        )
+    else:
+        for issue in report.issues:
+            if issue.severity != "error":
+                print(f"{issue.severity}: {issue.text()}")
+    if not report.ok:
+        print(f"error: {report.summary()}", file=sys.stderr)
+        for issue in report.errors[:20]:
+            print(f"  {issue.text()}", file=sys.stderr)
+        return EXIT_FAILURE
+    if not args.json:
+        print(report.summary() + (" (dry run: nothing written)" if args.dry_run else ""))
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from sop_core.export import export_table
+
+    if args.table == "all":
+        if not args.out.is_dir():
+            raise InputError(f"With --table all, --out must be an existing folder ({args.out}).")
+        with db.connect(args.db, on_wait=_print_wait) as con:
+            tables = list(schema.table_columns(con))
+        suffix = f".{args.format or 'csv'}"
+        for table in tables:
+            rows = export_table(args.db, table, args.out / f"{table}{suffix}", args.format)
+            print(f"{table}: {rows:,} rows")
+        return 0
+    rows = export_table(args.db, args.table, args.out, args.format)
+    print(f"Wrote {rows:,} rows of {args.table} to {args.out}.")
     return 0
 
 
@@ -401,8 +482,53 @@ def build_parser() -> argparse.ArgumentParser:
         "(YYYY-MM-DD; default today)",
     )
     init.add_argument("--force", action="store_true", help="replace an existing database")
+    init.add_argument(
+        "--empty",
+        action="store_true",
+        help="the schema and no data, for your own data (see the import command)",
+    )
+    init.add_argument("--company", default="My company", help="company name with --empty")
+    init.add_argument("--currency", default="EUR", help="currency with --empty (EUR)")
     init.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     init.set_defaults(handler=command_init)
+
+    from sop_core.importer import SPECS
+
+    importer = commands.add_parser(
+        "import",
+        help="import a CSV, Excel or Parquet file into an input table",
+        description="Check a file against the table's rules (types, ranges, known SKUs, "
+        "duplicate keys, week boundaries) and write it in one transaction: rows with the same "
+        "key are replaced, the rest added, and the import is logged. Any error: nothing is "
+        "written, the problems go to stderr and the exit code is 1.",
+    )
+    importer.add_argument("--db", required=True, type=Path, help="database file")
+    importer.add_argument("--table", required=True, choices=list(SPECS), help="table to fill")
+    importer.add_argument("file", type=Path, help="CSV, Excel (.xlsx) or Parquet file")
+    importer.add_argument(
+        "--map",
+        default=None,
+        metavar="TARGET=SOURCE,...",
+        help="which file column feeds which table column, e.g. units=qty,sku=item",
+    )
+    importer.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    importer.add_argument("--author", default=None, help="who imports (default: $USER)")
+    importer.add_argument("--json", action="store_true", help="print the report as JSON")
+    importer.set_defaults(handler=command_import)
+
+    exporter = commands.add_parser(
+        "export",
+        help="export a table to CSV, Parquet or Excel",
+        description="Write a table (or all of them into a folder) to CSV, Parquet or Excel. "
+        "Text a spreadsheet would run as a formula is escaped in CSV and Excel.",
+    )
+    exporter.add_argument("--db", required=True, type=Path, help="database file")
+    exporter.add_argument("--table", required=True, help="table name, or all")
+    exporter.add_argument("--out", required=True, type=Path, help="output file (folder for all)")
+    exporter.add_argument(
+        "--format", choices=("csv", "parquet", "xlsx"), default=None, help="(from --out)"
+    )
+    exporter.set_defaults(handler=command_export)
 
     info = commands.add_parser(
         "info",

@@ -879,16 +879,51 @@ def build_sample_database(
     when complete, so a crash or an error never leaves a half-built database behind. Replacing
     an existing database waits (telling ``on_wait``) while another process uses it.
     """
-    path = Path(path)
+    report = progress or (lambda fraction, message: None)
+    _check_target(Path(path), force)
+    tables = generate(config or SampleConfig(), progress=lambda f, m: report(0.8 * f, m))
+    report(0.82, "Writing the database")
+    _write_new_database(Path(path), tables, on_wait)
+    report(1.0, "Done")
+    return {name: len(frame) for name, frame in tables.items()}
+
+
+def build_empty_database(
+    path: Path | str,
+    *,
+    force: bool = False,
+    company_name: str = "My company",
+    currency: str = "EUR",
+    week_start: str = "MON",
+    on_wait: db.WaitCallback | None = None,
+) -> None:
+    """Create a database with the schema, the company settings and no data: the start for a
+    company's own data (``python -m sop_core init --empty``)."""
+    _check_target(Path(path), force)
+    settings = pd.DataFrame(
+        {
+            "key": ["company_name", "currency", "week_start", "generated_by"],
+            "value": [company_name, currency, week_start, "init --empty"],
+        }
+    )
+    _write_new_database(Path(path), {"company_settings": settings}, on_wait)
+
+
+def _check_target(path: Path, force: bool) -> None:
     if not path.parent.is_dir():
         raise InputError(f"The directory {path.parent} does not exist.")
     if path.exists() and not force:
         raise InputError(f"{path} already exists; use --force to replace it.")
-    report = progress or (lambda fraction, message: None)
-    tables = generate(config or SampleConfig(), progress=lambda f, m: report(0.8 * f, m))
+
+
+def _write_new_database(
+    path: Path, tables: dict[str, pd.DataFrame], on_wait: db.WaitCallback | None
+) -> None:
+    """Write ``tables`` into a new database next to ``path`` and move it into place only when
+    complete, so a crash or an error never leaves a half-built database behind. Replacing an
+    existing database waits (telling ``on_wait``) while another process uses it."""
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}")
     try:
-        report(0.82, "Writing the database")
         with db.connect(temporary, create=True) as con:
             schema.migrate(con)
             con.execute("BEGIN TRANSACTION")
@@ -898,5 +933,3 @@ def build_sample_database(
     finally:
         temporary.unlink(missing_ok=True)
         Path(f"{temporary}.wal").unlink(missing_ok=True)
-    report(1.0, "Done")
-    return {name: len(frame) for name, frame in tables.items()}

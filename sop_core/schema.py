@@ -323,6 +323,29 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        6,
+        "Bring your own data: the import log",
+        """
+        CREATE SEQUENCE import_ids START 1;
+        CREATE TABLE import_log (
+            import_id INTEGER PRIMARY KEY DEFAULT nextval('import_ids'),
+            imported_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            author VARCHAR NOT NULL,
+            table_name VARCHAR NOT NULL,
+            file_name VARCHAR NOT NULL,
+            file_sha256 VARCHAR NOT NULL,
+            rows_in_file BIGINT NOT NULL,
+            rows_added BIGINT NOT NULL,
+            rows_replaced BIGINT NOT NULL,
+            products_created INTEGER NOT NULL DEFAULT 0,
+            notices VARCHAR
+        );
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -718,6 +741,23 @@ DATA_DICTIONARY.update(
                 "undone_at": "When it was undone (empty: in force).",
                 "undone_by": "Who undid it.",
                 "undone_cycle": "The planning cycle it was undone in.",
+            },
+        ),
+        "import_log": (
+            "Every import that landed: who, when, which file (name and SHA-256), rows added and "
+            "replaced. Imports with errors write nothing, here or anywhere.",
+            {
+                "import_id": "Import number.",
+                "imported_at": "When it landed (UTC).",
+                "author": "Who imported it.",
+                "table_name": "Table it filled.",
+                "file_name": "File name as given.",
+                "file_sha256": "SHA-256 of the file's bytes.",
+                "rows_in_file": "Data rows in the file.",
+                "rows_added": "Rows new to the table.",
+                "rows_replaced": "Rows that replaced rows with the same key.",
+                "products_created": "SKUs created from a sales file.",
+                "notices": "Warnings and notices of the import, one per line.",
             },
         ),
     }
