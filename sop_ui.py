@@ -351,37 +351,45 @@ def _accuracy_frames(path: str, version: tuple[int, int]) -> tuple[pd.DataFrame,
         return accuracy.with_consensus(con, accuracy.lag_frame(con)), accuracy.history_frame(con)
 
 
-def accuracy_lags() -> list[int]:
-    """The forecast lags the stored runs can be scored at (empty: no past forecasts yet)."""
+def has_past_forecasts() -> bool:
+    """Whether any stored run has forecast a week that has since closed."""
     path = database_path()
     frame, _ = _accuracy_frames(str(path), db.data_version(path))
-    return sorted(int(lag) for lag in frame["lag"].unique())
+    return not frame.empty
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _accuracy(
-    path: str, version: tuple[int, int], level: str, target: str | None, lag: int
+    path: str, version: tuple[int, int], level: str, target: str | None, lag: int | None
 ) -> dict[str, Any]:
     from sop_core import accuracy
 
     frame, history = _accuracy_frames(path, version)
-    overridden = bool((frame["consensus"] != frame["statistical"]).any())
+    scoped = frame if level == "total" else frame[frame[level] == target]
+    overridden = bool((scoped["consensus"] != scoped["statistical"]).any())
     by_lag = accuracy.accuracy_by_lag(frame, history, level, target)
+    by_lag = by_lag[by_lag["weeks"] > 0]
     if overridden:
         consensus = accuracy.accuracy_by_lag(frame, history, level, target, forecast="consensus")
-        by_lag["consensus_wape"] = consensus["wape"].to_numpy()
-    return {
+        by_lag = by_lag.merge(
+            consensus[["lag", "wape"]].rename(columns={"wape": "consensus_wape"}), on="lag"
+        )
+    scores = {
         "by_lag": by_lag,
-        "by_sku": accuracy.accuracy_by_sku(frame, history, lag, level, target),
-        "value_added": accuracy.value_added(frame, history, level, target, lag),
-        "origins": int(frame["origin"].nunique()),
+        "origins": int(scoped["origin"].nunique()),
         "overridden": overridden,
     }
+    if lag is not None:
+        scores["by_sku"] = accuracy.accuracy_by_sku(frame, history, lag, level, target)
+        scores["value_added"] = accuracy.value_added(frame, history, level, target, lag)
+    return scores
 
 
-def accuracy(level: str, target: str | None, lag: int) -> dict[str, Any]:
-    """Accuracy of the scope from the stored runs (cached per data version): ``by_lag``,
-    ``by_sku`` at ``lag`` (the exception list), ``value_added`` at ``lag``, ``origins``."""
+def accuracy(level: str, target: str | None, lag: int | None = None) -> dict[str, Any]:
+    """Accuracy of the scope from the stored runs (cached per data version): ``by_lag`` (the
+    lags the scope has closed weeks for), ``origins``, ``overridden`` (whether the team's
+    overrides touched its closed weeks) and, with ``lag``, ``by_sku`` (the exception list) and
+    ``value_added`` at that lag."""
     path = database_path()
     return _accuracy(str(path), db.data_version(path), level, target, lag)
 

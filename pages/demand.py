@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import streamlit as st
 
 import sop_ui
@@ -11,8 +12,10 @@ from sop_core import charts, consensus
 from sop_core.demand import next_weeks
 from sop_core.errors import InputError
 
-LEVEL_LABELS = {"total": "Total", "family": "Family", "brand": "Brand", "channel": "Channel"}
-LEVEL_LABELS["sku"] = "SKU"
+LEVEL_LABELS = dict(
+    zip(consensus.LEVELS, ("Total", "Family", "Brand", "Channel", "SKU"), strict=True)
+)
+LARGE_CHANGE = 0.5  # an override moving its scope by more than this asks for a confirmation
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
@@ -23,7 +26,7 @@ st.title("Demand review")
 run = sop_ui.require_forecast()
 cube = sop_ui.demand_cube(run["run_id"])
 base = cube.base
-in_force = sop_ui.load("consensus_overrides", True)
+in_force = sop_ui.load("consensus_overrides", True)  # on weeks of this forecast
 
 st.caption(
     f"Forecast run {run['run_id']} on the history to the week of {run['history_end']:%d %b %Y}, "
@@ -44,11 +47,13 @@ with left:
     )
 with middle:
     options = cube.choices(level, sidebar.families)
+    if level == "channel" and sidebar.channels:
+        options = [c for c in options if c in sidebar.channels]
     if level == "total":
         target = None
         st.selectbox("Which", ["Everything in the sidebar's filters"], disabled=True)
     elif not options:
-        st.warning(f"No {LEVEL_LABELS[level].lower()} in the sidebar's families.")
+        st.warning(f"No {LEVEL_LABELS[level].lower()} in the sidebar's filters.")
         st.stop()
     else:
         labels = cube.sku_labels() if level == "sku" else {}
@@ -151,8 +156,8 @@ sop_ui.table(
 
 # --- Accuracy ------------------------------------------------------------------------------
 st.subheader("Forecast accuracy")
-lags = sop_ui.accuracy_lags()
-if not lags:
+scope_lags = sop_ui.accuracy(level, target)["by_lag"]["lag"].tolist()
+if not sop_ui.has_past_forecasts():
     st.info(
         "Accuracy by lag compares what past forecasts said with what was then sold. There "
         "are no past forecasts of closed weeks yet: a weekly forecasting routine stores them. "
@@ -162,11 +167,17 @@ if not lags:
     )
     if st.button("Make past forecasts", key="backfill", icon=":material/history:"):
         sop_ui.backfill_with_progress(8)
+elif not scope_lags:
+    st.info(
+        f"No past forecast of {scope_name.lower()} has reached a closed week yet (a new item, "
+        "or one the past forecasts did not cover).",
+        icon=":material/info:",
+    )
 else:
     lag = st.select_slider(
         "Forecast lag: how many weeks ahead the forecast was made",
-        options=lags,
-        value=4 if 4 in lags else lags[0],
+        options=scope_lags,
+        value=4 if 4 in scope_lags else scope_lags[0],
         key="accuracy_lag",
     )
     scores = sop_ui.accuracy(level, target, lag)
@@ -196,9 +207,11 @@ else:
             sop_ui.Kpi(
                 "Value added by overrides",
                 (
-                    f"{steps.loc['consensus', 'wape_gain_vs_previous']:+.1%}"
-                    if scores["overridden"]
-                    else "none yet"
+                    "none yet"
+                    if not scores["overridden"]
+                    else "n/a"
+                    if np.isnan(steps.loc["consensus", "wape_gain_vs_previous"])
+                    else f"{steps.loc['consensus', 'wape_gain_vs_previous']:+.1%}"
                 ),
                 note="WAPE points, consensus vs statistical",
                 help="How much the team's overrides improved WAPE on closed weeks (positive: "
@@ -281,10 +294,9 @@ with st.form("override_form", clear_on_submit=False, border=True):
         max_chars=200,
     )
     submitted = st.form_submit_button("Apply override", type="primary")
-if submitted:
-    override = consensus.Override(
-        level, target, first, last, mode, amount, reason, author=sop_ui.user_name()
-    )
+
+
+def save_override(override: consensus.Override) -> None:
     try:
         number_id, before, after = consensus.add_override(
             sop_ui.database_path(),
@@ -301,6 +313,41 @@ if submitted:
             f"Override {number_id} saved: {override.validated().describe()}. "
             f"{scope_name} over those weeks: {before:,.0f} → {after:,.0f} units."
         )
+        st.rerun()
+
+
+if submitted:
+    st.session_state.pop("override_pending", None)
+    override = consensus.Override(
+        level, target, first, last, mode, amount, reason, author=sop_ui.user_name()
+    )
+    try:
+        before, after = consensus.scope_change(
+            base, base.statistical_by_channel, base.consensus_by_channel, override
+        )
+    except InputError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        if abs(after - before) > LARGE_CHANGE * before:
+            # A big move is more often a slip (a % typed as units, "set" left at its
+            # default) than a plan: ask once.
+            st.session_state["override_pending"] = (override, before, after)
+        else:
+            save_override(override)
+pending = st.session_state.get("override_pending")
+if pending:
+    override, before, after = pending
+    st.warning(
+        f"{override.validated().describe()} takes {scope_name} over those weeks from "
+        f"{before:,.0f} to {after:,.0f} units. Is that what you mean?",
+        icon=":material/warning:",
+    )
+    yes, no, _ = st.columns([2, 1, 5])
+    if yes.button("Yes, apply it", key="override_confirm", type="primary"):
+        st.session_state.pop("override_pending")
+        save_override(override)
+    if no.button("Cancel", key="override_cancel"):
+        st.session_state.pop("override_pending")
         st.rerun()
 if "override_done" in st.session_state:
     st.success(st.session_state.pop("override_done"), icon=":material/check_circle:")
@@ -334,16 +381,16 @@ else:
         status="Status",
     )
     undoable = history[history["status"] == "in force"]
+    described = dict(
+        zip(undoable["override_id"], undoable["scope"] + ", " + undoable["change"], strict=True)
+    )
     if not undoable.empty:
         pick, go = st.columns([5, 1], vertical_alignment="bottom")
         with pick:
             chosen = st.selectbox(
                 "Undo an override",
                 undoable["override_id"].tolist(),
-                format_func=lambda i: (
-                    f"{i}: {undoable.set_index('override_id').loc[i, 'scope']}, "
-                    f"{undoable.set_index('override_id').loc[i, 'change']}"
-                ),
+                format_func=lambda i: f"{i}: {described[i]}",
                 key="undo_pick",
             )
         with go:

@@ -23,9 +23,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from sop_core.consensus import LEVELS
 from sop_core.errors import InputError
 
-LEVELS = ("total", "family", "brand", "channel", "sku")
 FORECASTS = ("statistical", "consensus")
 SEASON = 52
 
@@ -156,8 +156,7 @@ def with_consensus(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.Da
     """``frame`` (``lag_frame``) with its ``consensus`` column filled in: each origin's
     statistical forecast with the overrides in force in that planning cycle (made in it or
     before, not undone by then), applied as the Demand review applies them."""
-    from sop_core.consensus import active_overrides, apply_overrides
-    from sop_core.scenario import Labels
+    from sop_core.consensus import Labels, active_overrides, apply_overrides
 
     frame = frame.copy()
     for origin, rows in frame.groupby("origin", sort=False):

@@ -34,13 +34,25 @@ MODE_LABELS = {
 
 
 class Grid(Protocol):
-    """What an override is applied on: the labels of a SKU x channel x week array."""
+    """What an override is applied on: the labels of a SKU x channel x week array (a
+    ``PlanBase``, or ``Labels``)."""
 
     skus: np.ndarray
     families: np.ndarray
     brands: np.ndarray
     channels: np.ndarray
     weeks: np.ndarray  # datetime64[D], Mondays
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Just the labels of a SKU x channel x week array."""
+
+    skus: np.ndarray
+    families: np.ndarray
+    brands: np.ndarray
+    channels: np.ndarray
+    weeks: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -164,15 +176,20 @@ def apply_override(
             raise InputError(message)
         warning = message + " It stops at zero there."
         delta = np.maximum(delta, -total)
-    # Spread in proportion to the statistical forecast; a cut the statistical weights cannot
-    # take without going negative (after earlier overrides) is spread over the consensus.
-    weights = statistical[block]
-    for share in (weights, now, np.ones_like(now)):
-        sums = share.sum(axis=(0, 1))
-        spread = np.divide(share, sums, out=np.zeros_like(share), where=sums > 0)
-        new = now + spread * delta
-        if (sums > 0).all() and (new >= -1e-9).all():
-            break
+    # Each week's change is spread over the scope's cells in proportion to the statistical
+    # forecast of the cells still in the plan (a channel or SKU the team has set to zero stays
+    # at zero). Where that cannot take a cut without a cell going below zero (after earlier
+    # overrides), in proportion to the consensus; where the scope holds nothing, by the
+    # statistical forecast, or evenly.
+    statistical_block = statistical[block]
+    new = now.copy()
+    placed = np.zeros(total.shape, dtype=bool)
+    for weights in (statistical_block * (now > 0), now, statistical_block, np.ones_like(now)):
+        sums = weights.sum(axis=(0, 1))
+        trial = now + np.divide(weights, sums, out=np.zeros_like(weights), where=sums > 0) * delta
+        fits = ~placed & (sums > 0) & (trial >= -1e-9).all(axis=(0, 1))
+        new[:, :, fits] = trial[:, :, fits]
+        placed |= fits
     result = consensus.copy()
     result[block] = np.maximum(new, 0.0)
     return result, warning
@@ -232,13 +249,36 @@ def override_cycles(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
 
 
 def override_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every override, newest first, with a readable scope, change and status."""
+    """Every override, newest first, with a readable scope and change and its status: ``in
+    force``, ``undone``, or ``expired`` (all its weeks are before the current forecast)."""
     frame = con.execute("SELECT * FROM consensus_overrides ORDER BY override_id DESC").df()
+    row = con.execute(
+        "SELECT first_week FROM forecast_runs ORDER BY history_end DESC, run_id DESC LIMIT 1"
+    ).fetchone()
     records = frame.to_dict("records")
     frame["scope"] = [_override(r).scope_text() for r in records]
     frame["change"] = [_override(r).describe().split(": ", 1)[1] for r in records]
-    frame["status"] = np.where(frame["undone_at"].isna(), "in force", "undone")
+    expired = (
+        pd.to_datetime(frame["last_week"]) < pd.Timestamp(row[0])
+        if row
+        else np.zeros(len(frame), dtype=bool)
+    )
+    frame["status"] = np.select(
+        [frame["undone_at"].notna(), expired], ["undone", "expired"], "in force"
+    )
     return frame
+
+
+def scope_change(
+    grid: Grid, statistical: np.ndarray, current: np.ndarray, override: Override
+) -> tuple[float, float]:
+    """The scope's volume over the override's weeks before and after it is applied on
+    ``current`` (the consensus of the moment); ``InputError`` if it would go below zero."""
+    override = override.validated()
+    after, _ = apply_override(current, statistical, grid, override, strict=True)
+    rows, columns = scope_cells(grid, override.level, override.target)
+    block = np.ix_(rows, columns, week_cells(grid, override.first_week, override.last_week))
+    return float(current[block].sum()), float(after[block].sum())
 
 
 def add_override(
@@ -256,7 +296,6 @@ def add_override(
     override = override.validated()
     if not (override.author or "").strip():
         raise InputError("Say who you are (your name in the sidebar) before changing the plan.")
-    rows, columns = scope_cells(grid, override.level, override.target)
     weeks = week_cells(grid, override.first_week, override.last_week)
     if not weeks.any():
         raise InputError(
@@ -265,10 +304,8 @@ def add_override(
             f"{_date(grid.weeks[-1]):%d %b %Y})."
         )
     with db.transaction(path) as con:
-        before, _ = apply_overrides(statistical, grid, active_overrides(con))
-        after, _ = apply_override(before, statistical, grid, override, strict=True)
-        block = np.ix_(rows, columns, weeks)
-        units_before, units_after = float(before[block].sum()), float(after[block].sum())
+        current, _ = apply_overrides(statistical, grid, active_overrides(con))
+        units_before, units_after = scope_change(grid, statistical, current, override)
         (override_id,) = con.execute(
             "INSERT INTO consensus_overrides (author, level, target, first_week, last_week, "
             "mode, amount, reason, run_id, cycle, units_before, units_after) "

@@ -18,7 +18,7 @@ import pandas as pd
 
 from sop_core.consensus import LEVELS, scope_cells
 from sop_core.errors import InputError
-from sop_core.scenario import PlanBase, apply_scenario
+from sop_core.scenario import PlanBase, ScenarioResult, apply_scenario
 from sop_core.weeks import holiday_weeks
 
 MEASURES = ("units", "revenue")
@@ -38,7 +38,8 @@ class DemandCube:
     promoted_history: np.ndarray  # (SKUs, channels, history weeks) bool
     promoted_future: np.ndarray  # (SKUs, channels, weeks) bool: promotions in the calendar
     approved_name: str | None = None
-    approved_by_channel: np.ndarray | None = None  # (SKUs, channels, weeks)
+    approved_by_channel: np.ndarray | None = None  # (SKUs, channels, weeks) units
+    approved_revenue_by_channel: np.ndarray | None = None
 
     def choices(self, level: str, families: tuple[str, ...] = ()) -> list[str]:
         """The names a scope level offers (empty for the total), within ``families``."""
@@ -92,8 +93,8 @@ class DemandCube:
         part = _share(statistical_c[:, columns].sum(axis=1), sku_total)
         to_measure = _share(statistical, total(statistical_c))
         bands = {
-            name: (getattr(base, name) * part)[rows].sum(axis=0) * to_measure
-            for name in ("lower_80", "upper_80", "lower_95", "upper_95")
+            name: (band * part)[rows].sum(axis=0) * to_measure
+            for name, band in base.statistical_bands.items()
         }
         future_units = total(base.consensus_by_channel)
         promoted_future = _share(
@@ -103,11 +104,12 @@ class DemandCube:
         promoted_history = _share(
             total(self.actual_units * self.promoted_history), total(self.actual_units)
         )
-        approved = (
-            total(self.approved_by_channel * price)
-            if self.approved_by_channel is not None
-            else np.full(len(base.weeks), np.nan)
-        )
+        if self.approved_by_channel is None:
+            approved = np.full(len(base.weeks), np.nan)
+        elif measure == "revenue":  # at the scenario's own prices and discounts
+            approved = total(self.approved_revenue_by_channel)
+        else:
+            approved = total(self.approved_by_channel)
         nan_history = np.full(len(self.history_weeks), np.nan)
         frame = pd.DataFrame(
             {
@@ -222,12 +224,18 @@ def load_demand_cube(
     cube = DemandCube(base, weeks, actual_units, actual_revenue, promoted_history, promoted_future)
     approved = approved_plan(con, base)
     if approved is not None:
-        cube.approved_name, cube.approved_by_channel = approved
+        name, result = approved
+        cube.approved_name = name
+        cube.approved_by_channel = result.revised_by_channel
+        cube.approved_revenue_by_channel = result.revenue_by_channel
     return cube
 
 
-def approved_plan(con: duckdb.DuckDBPyConnection, base: PlanBase) -> tuple[str, np.ndarray] | None:
-    """The most recently approved scenario and its targets on ``base`` (per channel)."""
+def approved_plan(
+    con: duckdb.DuckDBPyConnection, base: PlanBase
+) -> tuple[str, ScenarioResult] | None:
+    """The most recently approved scenario, its levers applied to ``base`` (today's consensus;
+    a frozen plan of record is the meeting cockpit's to keep)."""
     from sop_core.scenario_store import load_scenario
 
     row = con.execute(
@@ -239,7 +247,7 @@ def approved_plan(con: duckdb.DuckDBPyConnection, base: PlanBase) -> tuple[str, 
         result = apply_scenario(base, load_scenario(con, row[0]).scenario)
     except InputError:  # a lever on a family or SKU this run no longer has
         return None
-    return row[0], result.revised_by_channel
+    return row[0], result
 
 
 def _date(value: np.datetime64) -> dt.date:

@@ -455,6 +455,7 @@ def stored_scenario(con: duckdb.DuckDBPyConnection, name: str) -> Any:
 
 
 def consensus_overrides(con: duckdb.DuckDBPyConnection, in_force: bool = False) -> pd.DataFrame:
-    """The consensus overrides, newest first (``in_force``: only those not undone)."""
+    """The consensus overrides, newest first (``in_force``: only those neither undone nor
+    expired)."""
     frame = consensus.override_history(con)
     return frame[frame["status"] == "in force"] if in_force else frame

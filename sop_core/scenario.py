@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sop_core import queries
-from sop_core.consensus import active_overrides, apply_overrides
+from sop_core.consensus import Labels, active_overrides, apply_overrides
 from sop_core.errors import InputError
 from sop_core.weeks import week_start
 
@@ -48,6 +48,7 @@ OVERRIDABLE = {
 UNCERTAIN_ELASTICITY = 0.5  # standard error above which a price response is flagged
 UNCERTAIN_UPLIFT = 0.15  # the same for the log-uplift of a 10% discount
 LOG_90 = float(np.log(0.9))
+BANDS = ("lower_80", "upper_80", "lower_95", "upper_95")
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,8 @@ class PlanBase:
     consensus_by_channel: np.ndarray | None = None
     lower_95: np.ndarray | None = None
     upper_95: np.ndarray | None = None
+    # The statistical forecast's own bands (``BANDS``), before the team's overrides moved them.
+    statistical_bands: dict[str, np.ndarray] = field(default_factory=dict)
     consensus_warnings: list[str] = field(default_factory=list)
 
     @property
@@ -372,6 +375,17 @@ class PlanBase:
     @functools.cached_property
     def revenue_base(self) -> np.ndarray:
         return self.revenue_base_by_channel.sum(axis=1)
+
+    @functools.cached_property
+    def weekly_price(self) -> np.ndarray:
+        """Average regular price per unit of each SKU and week, at that week's channel mix."""
+        price = np.divide(
+            self.revenue_base,
+            self.baseline,
+            out=np.zeros_like(self.baseline),
+            where=self.baseline > 0,
+        )
+        return np.where(self.baseline > 0, price, self.regular_price[:, None])
 
     @functools.cached_property
     def margin_base(self) -> np.ndarray:
@@ -495,7 +509,8 @@ def load_plan_base(
     statistical = grid("forecast")
     statistical_c = statistical[:, None, :] * share[:, :, None]
     consensus_c, warnings = statistical_c, []
-    lower, upper = grid("lower_80"), grid("upper_80")
+    statistical_bands = {name: grid(name) for name in BANDS}
+    bands = dict(statistical_bands)
     overrides = active_overrides(con) if consensus else []
     baseline = statistical
     if overrides:
@@ -511,8 +526,10 @@ def load_plan_base(
         # The band moves with the consensus; where the statistical forecast is zero, the
         # consensus is the band.
         ratio = np.divide(baseline, statistical, out=np.ones_like(baseline), where=statistical > 0)
-        lower = np.where(statistical > 0, lower * ratio, baseline)
-        upper = np.where(statistical > 0, upper * ratio, baseline)
+        bands = {
+            name: np.where(statistical > 0, band * ratio, baseline)
+            for name, band in statistical_bands.items()
+        }
         totals = consensus_c.sum(axis=2)
         volume = totals.sum(axis=1, keepdims=True)
         share = np.divide(totals, volume, out=share.copy(), where=volume > 0)
@@ -537,8 +554,8 @@ def load_plan_base(
         channels=channels,
         weeks=all_weeks,
         baseline=baseline,
-        lower_80=lower,
-        upper_80=upper,
+        lower_80=bands["lower_80"],
+        upper_80=bands["upper_80"],
         channel_share=share,
         channel_price=channel_price,
         list_price=list_price,
@@ -558,21 +575,11 @@ def load_plan_base(
         price_change_seen=np.nan_to_num(np.expm1(history["price_move"].to_numpy(dtype=float))),
         statistical_by_channel=statistical_c,
         consensus_by_channel=consensus_c,
-        lower_95=grid("lower_95"),
-        upper_95=grid("upper_95"),
+        lower_95=bands["lower_95"],
+        upper_95=bands["upper_95"],
+        statistical_bands=statistical_bands,
         consensus_warnings=warnings,
     )
-
-
-@dataclass(frozen=True)
-class Labels:
-    """The labels of a SKU x channel x week array (what ``consensus`` needs of a plan)."""
-
-    skus: np.ndarray
-    families: np.ndarray
-    brands: np.ndarray
-    channels: np.ndarray
-    weeks: np.ndarray
 
 
 @dataclass
@@ -847,7 +854,9 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     # (three times less to compute) and split by channel at the end.
     by_channel = any(lever.scope == "channel" for lever in scenario.levers)
     c = len(base.channels) if by_channel else 1
-    prices = base.channel_price if by_channel else base.regular_price[:, None]
+    # Prices as (SKUs, channels, 1) per channel, or (SKUs, 1, weeks) for all channels together
+    # (each week at its own channel mix, which the team's overrides may move).
+    prices = base.channel_price[:, :, None] if by_channel else base.weekly_price[:, None, :]
     promo_log = np.zeros((n, c, w))  # promotions (they cannibalise and count for the ROI)
     campaign_log = np.zeros((n, c, w))  # campaigns (they cannibalise too)
     dip_log = np.zeros((n, c, w))  # the week after a promotion
@@ -931,7 +940,7 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
             channel_revenue=revenue_c,
         )
     price_factor, flat_discount = np.exp(price_log[:, 0]), discount[:, 0]
-    listed = base.regular_price[:, None] * price_factor
+    listed = base.weekly_price * price_factor
     revenue = revised * listed * (1 - flat_discount)
     return ScenarioResult(
         **common,
@@ -1000,7 +1009,7 @@ def _volumes_and_roi(
         rows = np.flatnonzero(np.isin(base.family_index, base.family_index[touched]))
         alone = volume(promo_log, dip_log, rows)
         depth = np.minimum(discount[rows], 0.95)
-        price = prices[rows][:, :, None]
+        price = prices[rows]
         variable = base.variable_cost[rows][:, None]
         gained = (alone * price * (1 - depth)).sum(axis=1) - alone.sum(axis=1) * variable
         before = (baseline_c[rows] * price).sum(axis=1) - base.baseline[rows] * variable

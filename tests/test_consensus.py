@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sop_core import consensus, db
-from sop_core.consensus import Override, add_override, apply_override, apply_overrides
+from sop_core.consensus import Labels, Override, add_override, apply_override, apply_overrides
 from sop_core.errors import InputError
 from sop_core.forecast.runs import latest_run
-from sop_core.scenario import Labels, load_plan_base
+from sop_core.scenario import load_plan_base
 
 WEEKS = np.array(["2027-01-04", "2027-01-11", "2027-01-18"], dtype="datetime64[D]")
 GRID = Labels(
@@ -207,3 +207,47 @@ def test_a_refused_override_writes_nothing(plan_db):
             add_override(plan_db, base, base.statistical_by_channel, bad, run_id=run, cycle=cycle)
     with db.connect(plan_db) as con:
         assert con.execute("SELECT count(*) FROM consensus_overrides").fetchone()[0] == 0
+
+
+def test_a_channel_set_to_zero_stays_at_zero_when_its_family_is_raised():
+    closed = override("channel", "online", "set", 0)
+    raised = override("family", "alpha", "units", 100)
+    result, _ = apply_overrides(STATISTICAL, GRID, [closed, raised])
+    assert result[:, 1, 1] == pytest.approx([0.0, 0.0, 0.0])
+    assert family_week(result, "alpha", 1) == pytest.approx(80 + 100)
+
+
+def test_each_week_is_spread_on_its_own_even_where_a_week_has_no_forecast():
+    grid = Labels(
+        np.array(["S"], dtype=object),
+        np.array(["f"], dtype=object),
+        np.array(["b"], dtype=object),
+        np.array(["retail", "online"], dtype=object),
+        WEEKS[:2],
+    )
+    statistical = np.array([[[10.0, 0.0], [90.0, 0.0]]])
+    change = Override("total", None, dt.date(2027, 1, 4), JAN_11, "set", 20, "x", "y")
+    result, warning = apply_override(statistical, statistical, grid, change, strict=True)
+    assert warning is None
+    assert result.sum(axis=(0, 1)) == pytest.approx([20.0, 20.0])
+    assert result[0, :, 0] == pytest.approx([2.0, 18.0])  # by the statistical forecast
+    assert result[0, :, 1] == pytest.approx([10.0, 10.0])  # nothing forecast: evenly
+
+
+def test_after_a_channel_override_an_empty_scenario_is_the_consensus_week_by_week(plan_db):
+    from sop_core.scenario import Scenario, apply_scenario
+
+    base, run, cycle = plan(plan_db)
+    channel = base.channels[0]
+    first, last = base.weeks[0].astype(dt.date), base.weeks[3].astype(dt.date)
+    change = Override("channel", channel, first, last, "percent", 200, "listing", "Ana")
+    add_override(plan_db, base, base.statistical_by_channel, change, run_id=run, cycle=cycle)
+    revised, _, _ = plan(plan_db)
+    result = apply_scenario(revised, Scenario("nothing"))
+    assert np.allclose(result.revenue, revised.revenue_base)
+    assert np.allclose(result.revised_by_channel, revised.baseline_by_channel)
+    # The bands move with the consensus and stay nested.
+    assert (revised.lower_95 <= revised.lower_80 + 1e-9).all()
+    assert (revised.upper_80 <= revised.upper_95 + 1e-9).all()
+    # The statistical forecast's own bands do not move.
+    assert np.array_equal(revised.statistical_bands["upper_80"], base.statistical_bands["upper_80"])

@@ -150,6 +150,13 @@ def test_an_override_is_persisted_shows_in_the_consensus_and_undo_restores_it(ap
     assert "reason is required" in at.error[0].value
     assert count(app_env, "SELECT count(*) FROM consensus_overrides") == 0
 
+    # A slip (the whole family set to 10 units a week) asks first; cancelling writes nothing.
+    override_form(at, "set", 10, "Typo")
+    assert "Is that what you mean?" in at.warning[0].value
+    at.button(key="override_cancel").click().run()
+    assert count(app_env, "SELECT count(*) FROM consensus_overrides") == 0
+    assert not at.warning
+
     override_form(at, "units", 1000, "Listing at a new retailer")
     assert not at.exception and not at.error
     assert "Override 1 saved" in at.success[0].value

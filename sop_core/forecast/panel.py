@@ -136,7 +136,7 @@ def with_planned_promotions(panel: Panel, promotions: pd.DataFrame, horizon: int
         row = sku_row.get(promo.sku)
         if row is None:
             continue
-        if isinstance(promo.channel, str):
+        if isinstance(promo.channel, str) and promo.channel:
             if promo.channel not in channel_col:
                 continue
             cols = [channel_col[promo.channel]]
