@@ -31,11 +31,15 @@ import numpy as np  # noqa: E402
 import plotly.express as px  # noqa: E402
 
 from sop_core import charts, db  # noqa: E402
-from sop_core.consensus import Override, apply_override  # noqa: E402
+from sop_core.consensus import (  # noqa: E402
+    Labels,
+    Override,
+    apply_override,
+)
 from sop_core.demand import load_demand_cube, next_weeks  # noqa: E402
 from sop_core.forecast.runs import latest_run, refresh_forecast  # noqa: E402
 from sop_core.sample import SampleConfig, build_sample_database  # noqa: E402
-from sop_core.scenario import Labels, load_plan_base  # noqa: E402
+from sop_core.scenario import load_plan_base  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 25)
 PEER_SQL = """
