@@ -412,6 +412,51 @@ def backfill_with_progress(count: int, step: int = 2) -> None:
     st.rerun()
 
 
+def uploaded_file(upload: Any) -> Path:
+    """An uploaded file saved under the system's temporary folder, named by its content (the
+    same upload is written once)."""
+    import hashlib
+    import tempfile
+
+    data = upload.getvalue()
+    folder = Path(tempfile.gettempdir()) / "sop-uploads"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:20]}{Path(upload.name).suffix.lower()}"
+    if not path.exists():
+        path.write_bytes(data)
+    return path
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _check_import(
+    path: str,
+    version: tuple[int, int],
+    table: str,
+    source: str,
+    file_name: str,
+    mapping: tuple[tuple[str, str], ...],
+) -> Any:
+    from sop_core.importer import import_file
+
+    return import_file(
+        path, table, source, file_name=file_name, mapping=dict(mapping), dry_run=True
+    )
+
+
+def check_import(table: str, source: Path, file_name: str, mapping: dict[str, str]) -> Any:
+    """The importer's report on ``source`` for ``table`` without writing (cached per file,
+    mapping and data version)."""
+    path = database_path()
+    return _check_import(
+        str(path),
+        db.data_version(path),
+        table,
+        str(source),
+        file_name,
+        tuple(sorted(mapping.items())),
+    )
+
+
 def scope_caption(current: Scope, channels: bool = True) -> str:
     """``Showing fragrance; all channels.`` for the page's caption."""
     families = ", ".join(current.families) if current.families else "all families"

@@ -1,11 +1,14 @@
-"""Data: what is in the database, where it lives, and what each table means."""
+"""Data: what is in the database, bringing your own data in, and taking any table out."""
 
 from __future__ import annotations
+
+import functools
 
 import streamlit as st
 
 import sop_ui
-from sop_core import schema
+from sop_core import importer, schema
+from sop_core.export import export_bytes
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
@@ -34,6 +37,146 @@ sop_ui.kpi_row(
     ]
 )
 
+# --- Import -----------------------------------------------------------------------------------
+st.subheader("Import your own data")
+AUTOMATIC = "(automatic)"
+pick, check = st.columns([2, 3])
+with pick:
+    table = st.selectbox(
+        "Into table",
+        importer.input_tables(),
+        key="import_table",
+        format_func=lambda t: t.replace("_", " ").capitalize(),
+    )
+    spec = importer.SPECS[table]
+    needed = ", ".join(c.name for c in spec.columns if c.required)
+    optional = ", ".join(c.name for c in spec.columns if not c.required)
+    st.caption(
+        f"Needs **{needed}**"
+        + (f"; may have {optional}" if optional else "")
+        + ". Rows with the same "
+        f"{' + '.join(spec.key)} as rows already there replace them."
+    )
+    attempt = st.session_state.get("import_attempt", 0)
+    upload = st.file_uploader(
+        "File (CSV, Excel or Parquet)",
+        type=["csv", "txt", "tsv", "xlsx", "parquet"],
+        key=f"import_upload_{attempt}",
+    )
+if "import_done" in st.session_state:
+    check.success(st.session_state.pop("import_done"), icon=":material/check_circle:")
+with check:
+    if upload is None:
+        st.info(
+            "Choose the table and a file. Nothing is written until you have seen the check "
+            "and confirmed; a file with any error writes nothing at all.",
+            icon=":material/upload_file:",
+        )
+    else:
+        source = sop_ui.uploaded_file(upload)
+        mapping = {
+            column.name: st.session_state[f"map_{table}_{column.name}"]
+            for column in spec.columns
+            if st.session_state.get(f"map_{table}_{column.name}", AUTOMATIC) != AUTOMATIC
+        }
+        report = sop_ui.check_import(table, source, upload.name, mapping)
+        file_columns = [*report.columns.values(), *report.ignored]
+        if file_columns:
+            with st.expander("Column mapping", expanded=not report.ok):
+                grid = st.columns(3)
+                for index, column in enumerate(spec.columns):
+                    choices = [AUTOMATIC, *file_columns]
+                    grid[index % 3].selectbox(
+                        column.name + (" (required)" if column.required else ""),
+                        choices,
+                        key=f"map_{table}_{column.name}",
+                        help=f"Found: {report.columns.get(column.name, 'nothing')}",
+                    )
+        errors = report.errors
+        if errors:
+            st.error(
+                report.summary() + "\n\n" + "\n".join(f"- {issue.text()}" for issue in errors[:20]),
+                icon=":material/error:",
+            )
+        for severity, show in (("warning", st.warning), ("notice", st.info)):
+            found = [i.text() for i in report.issues if i.severity == severity]
+            if found:
+                show("\n".join(f"- {text}" for text in found))
+        if report.preview is not None:
+            st.caption(
+                f"The first rows as they will be stored ({report.rows_in_file:,} in the file):"
+            )
+            sop_ui.table(report.preview)
+        if report.ok and st.button(
+            f"Import {report.rows_to_write:,} rows into {table.replace('_', ' ')}",
+            type="primary",
+            key="import_confirm",
+            icon=":material/publish:",
+        ):
+            bar = st.progress(0.0, text="Importing")
+            done = importer.import_file(
+                path,
+                table,
+                source,
+                file_name=upload.name,
+                mapping=mapping,
+                author=sop_ui.user_name(),
+                progress=lambda fraction, message: bar.progress(fraction, text=message),
+            )
+            bar.empty()
+            if done.written:
+                st.session_state["import_done"] = done.summary()
+                st.session_state["import_attempt"] = attempt + 1  # a fresh uploader
+                st.rerun()
+            st.error(done.summary() + "\n\n" + "\n".join(f"- {i.text()}" for i in done.errors))
+
+log = sop_ui.load("import_log")
+if not log.empty:
+    st.markdown("**Imports so far**")
+    sop_ui.table(
+        log,
+        import_id=st.column_config.NumberColumn("No."),
+        imported_at=st.column_config.DatetimeColumn("When", format="DD MMM YYYY HH:mm"),
+        author="Who",
+        table_name="Table",
+        file_name="File",
+        rows_in_file=st.column_config.NumberColumn("Rows in file", format="localized"),
+        rows_added=st.column_config.NumberColumn("Added", format="localized"),
+        rows_replaced=st.column_config.NumberColumn("Replaced", format="localized"),
+        products_created=st.column_config.NumberColumn("New products"),
+        sha256="SHA-256",
+    )
+
+# --- Export -----------------------------------------------------------------------------------
+st.subheader("Export")
+what, kind, get = st.columns([3, 2, 2], vertical_alignment="bottom")
+with what:
+    tables = counts["table"].tolist()
+    chosen = st.selectbox("Table", tables, index=tables.index("sales_history"), key="export_table")
+with kind:
+    fmt = st.segmented_control(
+        "Format",
+        ["csv", "xlsx", "parquet"],
+        default="csv",
+        required=True,
+        key="export_format",
+        format_func={"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}.get,
+    )
+with get:
+    st.download_button(
+        f"Download {chosen}.{fmt}",
+        data=functools.partial(export_bytes, str(path), chosen, fmt),
+        file_name=f"{chosen}.{fmt}",
+        on_click="ignore",
+        icon=":material/download:",
+        key="export_download",
+    )
+st.caption(
+    "Text a spreadsheet would run as a formula (starting with =, +, -, @) is written with a "
+    "leading apostrophe in CSV and Excel files."
+)
+
+# --- What is there ---------------------------------------------------------------------------
 left, right = st.columns([2, 3])
 with left:
     st.subheader("Rows per table")
@@ -49,9 +192,3 @@ with right:
         with st.expander(f"`{table}`"):
             st.markdown(description)
             st.markdown("\n".join(f"- `{name}`: {text}" for name, text in columns.items()))
-
-sop_ui.not_built_yet(
-    "Importing your own sales, products, lines, calendar, stock, promotions and prices from "
-    "CSV, Excel or Parquet with validation, and exporting every table. Today the database is "
-    "the built-in sample company (or one built with `python -m sop_core init`)."
-)

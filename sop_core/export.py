@@ -82,3 +82,13 @@ def export_table(path: Path | str, table: str, out: Path | str, fmt: str | None 
 
 def _literal(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def export_bytes(path: Path | str, table: str, fmt: str) -> bytes:
+    """``table`` as the bytes of a CSV, Parquet or Excel file (for a download button)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sop-export-") as folder:
+        out = Path(folder) / f"{table}.{fmt}"
+        export_table(path, table, out, fmt)
+        return out.read_bytes()

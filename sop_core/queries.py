@@ -459,3 +459,12 @@ def consensus_overrides(con: duckdb.DuckDBPyConnection, in_force: bool = False) 
     expired)."""
     frame = consensus.override_history(con)
     return frame[frame["status"] == "in force"] if in_force else frame
+
+
+def import_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every import that landed, newest first."""
+    return con.execute(
+        "SELECT import_id, imported_at, author, table_name, file_name, rows_in_file, "
+        "rows_added, rows_replaced, products_created, left(file_sha256, 12) AS sha256 "
+        "FROM import_log ORDER BY import_id DESC"
+    ).df()

@@ -276,3 +276,39 @@ def test_demand_review_scope_switch_and_an_override(server, browser):
     print(json.dumps(result))
     assert result["median_seconds"] < 5, result  # a sanity bound; the target is in BENCHMARKS
     page.close()
+
+
+def test_import_a_file_on_the_data_page(server, browser, tmp_path):
+    """Upload a file with a bad row (nothing written, the row named), then a good one, check
+    the preview and import it."""
+    from playwright.sync_api import expect
+
+    bad = tmp_path / "stock.csv"
+    bad.write_text("Week,Item,Stock\n2026-11-16,SKN-0001,50\n2026-11-16,SKN-0002,-4\n")
+    good = tmp_path / "stock-fixed.csv"
+    good.write_text("Week,Item,Stock\n2026-11-16,SKN-0001,50\n2026-11-16,SKN-0002,4\n")
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server}/data")
+    wait_for_page(page, "Data")
+    page.locator("[data-testid='stSelectbox']", has_text="Into table").click()
+    page.get_by_role("option", name="Inventory").click()
+    page.wait_for_selector(IDLE)
+    uploader = page.locator("[data-testid='stFileUploader'] input[type=file]")
+    uploader.set_input_files(str(bad))
+    expect(page.locator("[data-testid='stAlertContentError']")).to_contain_text(
+        "units on hand is negative", timeout=15_000
+    )
+    expect(page.locator("[data-testid='stAlertContentError']")).to_contain_text("line 3")
+    page.screenshot(path=ARTIFACTS / "data-import-error.png", full_page=True)
+
+    uploader.set_input_files(str(good))
+    button = page.get_by_role("button", name="Import 2 rows into inventory")
+    expect(button).to_be_visible(timeout=15_000)
+    button.click()
+    expect(page.locator("[data-testid='stAlertContentSuccess']")).to_contain_text(
+        "Imported stock-fixed.csv into inventory", timeout=15_000
+    )
+    page.wait_for_selector(IDLE)
+    _assert_no_error_boxes(page, "Data after an import")
+    page.screenshot(path=ARTIFACTS / "data-import-done.png", full_page=True)
+    page.close()

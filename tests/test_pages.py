@@ -28,7 +28,6 @@ PAGES = [
 UNFINISHED = {
     "pages/overview.py",
     "pages/plan.py",
-    "pages/data.py",
 }
 
 
@@ -263,8 +262,23 @@ def test_data_page_counts_rows(app_env):
     at = open_app("pages/data.py")
     rows = count(app_env, "SELECT count(*) FROM sales_history")
     assert metrics(at)["Weekly sales rows"] == f"{rows:,}"
-    table = at.dataframe[0].value.set_index("table")["rows"]
+    table = at.dataframe[-1].value.set_index("table")["rows"]
     assert table["products"] == 40
+    assert at.selectbox(key="import_table").options[0] == "Products"
+    assert any("Choose the table and a file" in i.value for i in at.info)
+    assert at.get("download_button")  # the export
+
+
+def test_data_page_lists_the_imports(app_env, tmp_path):
+    from tests.helpers import run_cli
+
+    stock = tmp_path / "stock.csv"
+    stock.write_text("week,sku,units_on_hand\n2026-11-16,SKN-0001,5\n")
+    done = run_cli("import", "--db", str(app_env), "--table", "inventory", str(stock))
+    assert done.returncode == 0, done.stderr
+    at = open_app("pages/data.py")
+    log = at.dataframe[0].value
+    assert log.iloc[0]["file_name"] == "stock.csv" and log.iloc[0]["rows_replaced"] == 1
 
 
 def test_filter_survives_a_page_switch(app_env):
