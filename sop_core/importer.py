@@ -632,8 +632,10 @@ def _check(
             typed.append(name)
     if not report.ok:
         return
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {', '.join(typed)} FROM _mapped")
-    _fill_defaults(con, spec)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {_with_defaults(spec)} "
+        f"FROM (SELECT {', '.join(typed)} FROM _mapped)"
+    )
     moved = [c.name for c in spec.columns if c.kind == "date"]
     if moved:
         count = con.execute(
@@ -668,16 +670,28 @@ def _check(
         report.preview = con.execute(f"SELECT {names} FROM _typed ORDER BY _line LIMIT 20").df()
 
 
-def _fill_defaults(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+def _with_defaults(spec: TableSpec) -> str:
+    """The select list that fills empty values with the column's default, in the same pass
+    that types them (an UPDATE afterwards would rewrite every row of a big file)."""
+    named = spec.key[0] in KEYS_OF.values() and any(c.name == "name" for c in spec.columns)
+    parts = ["*"]
+    replaced = []
     for column in spec.columns:
         if column.default is not None:
-            con.execute(
-                f"UPDATE _typed SET {column.name} = ? WHERE {column.name} IS NULL",
-                [column.default],
+            default = (
+                str(int(column.default))
+                if column.kind == "integer"
+                else repr(float(column.default))
+                if column.kind == "number"
+                else "'" + str(column.default).replace("'", "''") + "'"
             )
-    if spec.key[0] in KEYS_OF.values() and any(c.name == "name" for c in spec.columns):
-        # A product, line or channel without a name is called by its code.
-        con.execute(f"UPDATE _typed SET name = {spec.key[0]} WHERE name IS NULL")
+            replaced.append(f"coalesce({column.name}, {default}) AS {column.name}")
+        elif named and column.name == "name":
+            # A product, line or channel without a name is called by its code.
+            replaced.append(f"coalesce(name, {spec.key[0]}) AS name")
+    if replaced:
+        parts = ["* REPLACE (" + ", ".join(replaced) + ")"]
+    return ", ".join(parts)
 
 
 def _sales(con: duckdb.DuckDBPyConnection, report: ImportReport) -> None:
