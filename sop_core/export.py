@@ -18,6 +18,8 @@ from sop_core.errors import InputError
 EXPORT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
 EXCEL_MAX_ROWS = 1_048_575  # one row for the header
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters below space other than tab, newline and carriage return: a workbook refuses them.
+CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F]"
 
 
 def export_format(out: Path, fmt: str | None) -> str:
@@ -31,8 +33,9 @@ def export_format(out: Path, fmt: str | None) -> str:
     return EXPORT_FORMATS[suffix]
 
 
-def _escaped_select(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """``SELECT`` of ``table`` with formula-like text given a leading apostrophe."""
+def _escaped_select(con: duckdb.DuckDBPyConnection, table: str, excel: bool = False) -> str:
+    """``SELECT`` of ``table`` with formula-like text given a leading apostrophe (and, for
+    Excel, the control characters a workbook cannot hold removed)."""
     starts = ", ".join(f"'{c}'" if c not in "\t\r" else f"chr({ord(c)})" for c in FORMULA_START)
     columns = []
     for name, kind in con.execute(
@@ -42,9 +45,10 @@ def _escaped_select(con: duckdb.DuckDBPyConnection, table: str) -> str:
     ).fetchall():
         quoted = '"' + name.replace('"', '""') + '"'
         if kind == "VARCHAR":
+            text = f"regexp_replace({quoted}, '{CONTROL}', '', 'g')" if excel else quoted
             columns.append(
-                f"CASE WHEN left({quoted}, 1) IN ({starts}) THEN '''' || {quoted} "
-                f"ELSE {quoted} END AS {quoted}"
+                f"CASE WHEN left({text}, 1) IN ({starts}) THEN '''' || {text} "
+                f"ELSE {text} END AS {quoted}"
             )
         else:
             columns.append(quoted)
@@ -59,6 +63,16 @@ def export_table(path: Path | str, table: str, out: Path | str, fmt: str | None 
     if not out.parent.exists():
         raise InputError(f"The folder {out.parent} does not exist.")
     temporary = out.with_name(f".{out.name}.partial")
+    try:
+        rows = _write(path, table, temporary, kind)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    temporary.replace(out)
+    return rows
+
+
+def _write(path: Path | str, table: str, temporary: Path, kind: str) -> int:
     with db.connect(path) as con:
         if table not in schema.table_columns(con):
             raise InputError(f"There is no table called {table!r} in {path}.")
@@ -74,9 +88,8 @@ def export_table(path: Path | str, table: str, out: Path | str, fmt: str | None 
                     f"{table} has {rows:,} rows, more than an Excel sheet holds; export it as "
                     "CSV or Parquet."
                 )
-            frame = con.execute(_escaped_select(con, table)).df()
+            frame = con.execute(_escaped_select(con, table, excel=True)).df()
             frame.to_excel(temporary, sheet_name=table[:31], index=False, engine="openpyxl")
-    temporary.replace(out)
     return int(rows)
 
 

@@ -15,9 +15,12 @@ SKUs become products (with a warning saying what is missing), a missing channel 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from sop_core.errors import InputError
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xls": "excel"}
 FORMATS[".parquet"] = "parquet"
 MAX_NUMBER = 1e12  # anything bigger is a typo or a unit mix-up, not a weekly volume or price
+MAX_INTEGER = 2**31 - 1  # whole-number columns are 32-bit
 SHOWN_LINES = 8  # rows quoted per problem; the count says how many in all
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y")
 WEEKDAYS = {"MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6, "SUN": 7}
@@ -348,7 +352,7 @@ def import_file(
         report_progress(0.7, "Writing")
         try:
             _write(con, table, spec, report, author)
-        except duckdb.ConstraintException as error:
+        except (duckdb.ConstraintException, duckdb.ConversionException) as error:
             # A rule the checks above do not know: nothing was written (the transaction
             # rolled back); say which rule in the database's words.
             report.issues.append(
@@ -381,12 +385,17 @@ def _stage(
             encoding = _encoding(data)
             if encoding != "utf-8":
                 report.issues.append(Issue("notice", f"Read as {encoding} text (not UTF-8)."))
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () + 1 AS _line, * "
-                "FROM read_csv(?, all_varchar = true, header = true, encoding = ?, "
-                "null_padding = true)",
-                [str(source), encoding],
-            )
+            with contextlib.ExitStack() as stack:
+                if encoding in ("utf-16", "utf-32"):
+                    # DuckDB reads little-endian UTF-16 only: hand it the text as UTF-8.
+                    source = stack.enter_context(_utf8_copy(data, encoding))
+                    encoding = "utf-8"
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () + 1 "
+                    "AS _line, * FROM read_csv(?, all_varchar = true, header = true, "
+                    "encoding = ?, null_padding = true)",
+                    [str(source), encoding],
+                )
         elif kind == "parquet":
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () + 1 AS _line, "
@@ -418,6 +427,8 @@ def _stage(
 
 
 def _encoding(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "utf-32"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     try:
@@ -427,6 +438,16 @@ def _encoding(data: bytes) -> str:
         if error.start < 1_000_000 - 4:
             return "latin-1"
     return "utf-8"
+
+
+@contextmanager
+def _utf8_copy(data: bytes, encoding: str) -> Iterator[Path]:
+    """``data`` decoded (by its byte-order mark) and written as UTF-8 to a temporary file,
+    removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="sop-import-") as folder:
+        path = Path(folder) / "file.csv"
+        path.write_bytes(data.decode(encoding).encode("utf-8"))
+        yield path
 
 
 def _first_line(error: BaseException) -> str:
@@ -533,12 +554,21 @@ def _problem(
     return int(count)
 
 
+def _not_time(column: str) -> str:
+    """SQL: the value has something after its date that is not a time of day (a date from a
+    spreadsheet may carry ``00:00:00``; anything else is not a date)."""
+    return (
+        f"(strpos({column}, ' ') > 0 AND "
+        f"TRY_CAST(trim(substr({column}, strpos({column}, ' '))) AS TIME) IS NULL)"
+    )
+
+
 def _date_format(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
     """The first date format every value of ``column`` parses with (None: none does)."""
     for pattern in DATE_FORMATS:
         bad = con.execute(
             f"SELECT count(*) FROM _mapped WHERE {column} IS NOT NULL "
-            f"AND try_strptime(split_part({column}, ' ', 1), ?) IS NULL",
+            f"AND (try_strptime(split_part({column}, ' ', 1), ?) IS NULL OR {_not_time(column)})",
             [pattern],
         ).fetchone()[0]
         if bad == 0:
@@ -567,8 +597,8 @@ def _check(
                     report,
                     "error",
                     f"{label} is not a date (write dates as YYYY-MM-DD)",
-                    f"{name} IS NOT NULL AND try_strptime(split_part({name}, ' ', 1), "
-                    "'%Y-%m-%d') IS NULL",
+                    f"{name} IS NOT NULL AND (try_strptime(split_part({name}, ' ', 1), "
+                    f"'%Y-%m-%d') IS NULL OR {_not_time(name)})",
                 )
                 typed.append(f"NULL::DATE AS {name}")
                 continue
@@ -589,6 +619,16 @@ def _check(
                 "point for decimals)",
                 f"{name} IS NOT NULL AND {value} IS NULL",
             )
+            if column.kind == "integer":
+                # TRY_CAST rounds 1.5 to 2: a fraction is an error, not a rounding.
+                _problem(
+                    con,
+                    report,
+                    "error",
+                    f"{label} is not a whole number, or is above {MAX_INTEGER:,}",
+                    f"{value} IS NOT NULL AND (TRY_CAST({name} AS DOUBLE) <> {value} "
+                    f"OR abs({value}) > {MAX_INTEGER})",
+                )
             if column.kind == "number":
                 _problem(
                     con,
