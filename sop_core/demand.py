@@ -2,8 +2,8 @@
 
 ``load_demand_cube`` reads, once per forecast run and data change, everything the Demand
 review page shows as arrays (SKU x channel x week): the actuals, the statistical forecast with
-its bands, the consensus (statistical + overrides, from the run's ``PlanBase``), the last
-approved scenario's targets, promotion weeks and holidays. Switching the scope then only
+its bands, the consensus (statistical + overrides, from the run's ``PlanBase``), the latest
+plan of record's frozen targets, promotion weeks and holidays. Switching the scope then only
 sums arrays, with no query and no model.
 """
 
@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sop_core.consensus import LEVELS, scope_cells
-from sop_core.errors import InputError
-from sop_core.scenario import PlanBase, ScenarioResult, apply_scenario
+from sop_core.scenario import PlanBase
 from sop_core.weeks import holiday_weeks
 
 MEASURES = ("units", "revenue")
@@ -176,8 +175,8 @@ def next_weeks(series: pd.DataFrame, weeks: int = 13) -> pd.DataFrame:
 def load_demand_cube(
     con: duckdb.DuckDBPyConnection, base: PlanBase, history_weeks: int = 104
 ) -> DemandCube:
-    """Read the last ``history_weeks`` of actuals, the promotion calendar and the last approved
-    scenario for ``base`` (a run's plan arrays, consensus included)."""
+    """Read the last ``history_weeks`` of actuals, the promotion calendar and the latest plan
+    of record for ``base`` (a run's plan arrays, consensus included)."""
     sku_index = {sku: i for i, sku in enumerate(base.skus)}
     channel_index = {ch: i for i, ch in enumerate(base.channels)}
     # The history shown ends where the run's forecast starts.
@@ -224,30 +223,45 @@ def load_demand_cube(
     cube = DemandCube(base, weeks, actual_units, actual_revenue, promoted_history, promoted_future)
     approved = approved_plan(con, base)
     if approved is not None:
-        name, result = approved
-        cube.approved_name = name
-        cube.approved_by_channel = result.revised_by_channel
-        cube.approved_revenue_by_channel = result.revenue_by_channel
+        cube.approved_name, cube.approved_by_channel, cube.approved_revenue_by_channel = approved
     return cube
 
 
 def approved_plan(
     con: duckdb.DuckDBPyConnection, base: PlanBase
-) -> tuple[str, ScenarioResult] | None:
-    """The most recently approved scenario, its levers applied to ``base`` (today's consensus;
-    a frozen plan of record is the meeting cockpit's to keep)."""
-    from sop_core.scenario_store import load_scenario
-
+) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """The latest plan of record on ``base``'s grid: its name, and its frozen targets' units
+    and revenue per SKU, channel and week (split by channel like today's consensus; NaN for
+    weeks it did not freeze)."""
     row = con.execute(
-        "SELECT name FROM scenarios WHERE status = 'approved' ORDER BY updated_at DESC LIMIT 1"
+        "SELECT plan_version, scenario FROM plans_of_record ORDER BY plan_version DESC LIMIT 1"
     ).fetchone()
     if row is None:
         return None
-    try:
-        result = apply_scenario(base, load_scenario(con, row[0]).scenario)
-    except InputError:  # a lever on a family or SKU this run no longer has
-        return None
-    return row[0], result
+    frozen = con.execute(
+        "SELECT sku, week, target, revenue FROM plan_of_record_targets WHERE plan_version = ?",
+        [row[0]],
+    ).df()
+    units = np.full(base.baseline.shape, np.nan)
+    revenue = np.full(base.baseline.shape, np.nan)
+    i = frozen["sku"].map({sku: k for k, sku in enumerate(base.skus)})
+    j = frozen["week"].map(
+        {pd.Timestamp(w): k for k, w in enumerate(base.weeks.astype("datetime64[ns]"))}
+    )
+    known = (i.notna() & j.notna()).to_numpy()
+    cells = (i[known].astype(int).to_numpy(), j[known].astype(int).to_numpy())
+    units[cells] = frozen.loc[known, "target"].to_numpy(dtype=float)
+    revenue[cells] = frozen.loc[known, "revenue"].to_numpy(dtype=float)
+    split = base.baseline_by_channel
+    sku_total = split.sum(axis=1, keepdims=True)
+    share = np.divide(
+        split,
+        sku_total,
+        out=np.broadcast_to(base.channel_share[:, :, None], split.shape).copy(),
+        where=sku_total > 0,
+    )
+    name = f"plan of record v{row[0]} ({row[1]})"
+    return name, units[:, None, :] * share, revenue[:, None, :] * share
 
 
 def _date(value: np.datetime64) -> dt.date:

@@ -393,9 +393,8 @@ def save_plan(
     """Store a plan (summary, production, stock and line rows) in one transaction."""
     base = result.base
     w = plan.demand.shape[1]
-    weeks = pd.to_datetime(base.weeks[:w])
     summary = plan.summary(result.available[:, :w])
-    routes = supply.routes
+    frames = plan_tables(plan, result, supply)
     with db.transaction(path) as con:
         plan_id = con.execute(
             "INSERT INTO production_plans (scenario, run_id, horizon, status, total_cost, "
@@ -414,43 +413,52 @@ def save_plan(
                 settings.to_json(),
             ],
         ).fetchone()[0]
-        r_idx, t_idx = np.nonzero(plan.production > 0.5)
-        frames = {
-            "plan_rows": pd.DataFrame(
-                {
-                    "plan_id": plan_id,
-                    "sku": base.skus[routes["sku_index"].to_numpy()[r_idx]],
-                    "line": base.lines[routes["line_index"].to_numpy()[r_idx]],
-                    "week": weeks[t_idx],
-                    "production": plan.production[r_idx, t_idx],
-                }
-            )
-            .groupby(["plan_id", "sku", "line", "week"], as_index=False)["production"]
-            .sum(),
-            "plan_stock": pd.DataFrame(
-                {
-                    "plan_id": plan_id,
-                    "sku": np.repeat(base.skus, w),
-                    "week": np.tile(weeks, len(base.skus)),
-                    "demand": plan.demand.ravel(),
-                    "inventory": plan.inventory.ravel(),
-                    "unmet": plan.unmet.ravel(),
-                }
-            ),
-            "plan_lines": pd.DataFrame(
-                {
-                    "plan_id": plan_id,
-                    "line": np.repeat(base.lines, w),
-                    "week": np.tile(weeks, len(base.lines)),
-                    "hours": plan.hours.ravel(),
-                    "available_hours": result.available[:, :w].ravel(),
-                    "overtime_hours": plan.overtime.ravel(),
-                }
-            ),
-        }
         for table, frame in frames.items():
-            db.insert_frame(con, table, frame)
+            db.insert_frame(con, table, frame.assign(plan_id=plan_id))
     return plan_id
+
+
+def plan_tables(
+    plan: ProductionPlan, result: ScenarioResult, supply: SupplyData
+) -> dict[str, pd.DataFrame]:
+    """A plan as the rows it is stored in: ``plan_rows`` (production by SKU, line and week,
+    non-zero only), ``plan_stock`` (demand, stock and unmet by SKU and week) and
+    ``plan_lines`` (hours, available and overtime by line and week)."""
+    base = result.base
+    w = plan.demand.shape[1]
+    weeks = pd.to_datetime(base.weeks[:w])
+    routes = supply.routes
+    r_idx, t_idx = np.nonzero(plan.production > 0.5)
+    return {
+        "plan_rows": pd.DataFrame(
+            {
+                "sku": base.skus[routes["sku_index"].to_numpy()[r_idx]],
+                "line": base.lines[routes["line_index"].to_numpy()[r_idx]],
+                "week": weeks[t_idx],
+                "production": plan.production[r_idx, t_idx],
+            }
+        )
+        .groupby(["sku", "line", "week"], as_index=False)["production"]
+        .sum(),
+        "plan_stock": pd.DataFrame(
+            {
+                "sku": np.repeat(base.skus, w),
+                "week": np.tile(weeks, len(base.skus)),
+                "demand": plan.demand.ravel(),
+                "inventory": plan.inventory.ravel(),
+                "unmet": plan.unmet.ravel(),
+            }
+        ),
+        "plan_lines": pd.DataFrame(
+            {
+                "line": np.repeat(base.lines, w),
+                "week": np.tile(weeks, len(base.lines)),
+                "hours": plan.hours.ravel(),
+                "available_hours": result.available[:, :w].ravel(),
+                "overtime_hours": plan.overtime.ravel(),
+            }
+        ),
+    }
 
 
 def plan_frames(plan: ProductionPlan, result: ScenarioResult) -> dict[str, pd.DataFrame]:

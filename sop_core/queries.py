@@ -468,3 +468,19 @@ def import_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "rows_added, rows_replaced, products_created, left(file_sha256, 12) AS sha256 "
         "FROM import_log ORDER BY import_id DESC"
     ).df()
+
+
+def plans_of_record(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every approved plan of record, newest first."""
+    return con.execute(
+        "SELECT plan_version, approved_at, approved_by, scenario, run_id, history_end, weeks, "
+        "volume, revenue, margin, unmet_units, overtime_hours, max_utilisation, note "
+        "FROM plans_of_record ORDER BY plan_version DESC"
+    ).df()
+
+
+def decision_log(con: duckdb.DuckDBPyConnection, today: dt.date) -> pd.DataFrame:
+    """The decisions and assumptions log (see ``sop_core.decisions.decision_log``)."""
+    from sop_core.decisions import decision_log as log
+
+    return log(con, today)

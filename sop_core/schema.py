@@ -346,6 +346,80 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        7,
+        "Meeting cockpit: plans of record (frozen at approval) and the decisions log",
+        """
+        CREATE TABLE plans_of_record (
+            plan_version INTEGER PRIMARY KEY,
+            approved_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            approved_by VARCHAR NOT NULL,
+            scenario VARCHAR NOT NULL,
+            scenario_version INTEGER,
+            definition VARCHAR NOT NULL,
+            run_id INTEGER NOT NULL,
+            history_end DATE NOT NULL,
+            overrides VARCHAR NOT NULL,
+            note VARCHAR,
+            weeks INTEGER NOT NULL,
+            volume DOUBLE NOT NULL,
+            revenue DOUBLE NOT NULL,
+            margin DOUBLE NOT NULL,
+            unmet_units DOUBLE NOT NULL,
+            overtime_hours DOUBLE NOT NULL,
+            max_utilisation DOUBLE NOT NULL,
+            content_sha256 VARCHAR NOT NULL
+        );
+        CREATE TABLE plan_of_record_targets (
+            plan_version INTEGER NOT NULL,
+            sku VARCHAR NOT NULL,
+            week DATE NOT NULL,
+            statistical DOUBLE NOT NULL,
+            consensus DOUBLE NOT NULL,
+            target DOUBLE NOT NULL,
+            lower_80 DOUBLE NOT NULL,
+            upper_80 DOUBLE NOT NULL,
+            revenue DOUBLE NOT NULL,
+            margin DOUBLE NOT NULL,
+            PRIMARY KEY (plan_version, sku, week)
+        );
+        CREATE TABLE plan_of_record_production (
+            plan_version INTEGER NOT NULL,
+            sku VARCHAR NOT NULL,
+            line VARCHAR NOT NULL,
+            week DATE NOT NULL,
+            production DOUBLE NOT NULL,
+            PRIMARY KEY (plan_version, sku, line, week)
+        );
+        CREATE TABLE plan_of_record_capacity (
+            plan_version INTEGER NOT NULL,
+            line VARCHAR NOT NULL,
+            week DATE NOT NULL,
+            hours DOUBLE NOT NULL,
+            available_hours DOUBLE NOT NULL,
+            overtime_hours DOUBLE NOT NULL,
+            PRIMARY KEY (plan_version, line, week)
+        );
+        CREATE SEQUENCE decision_ids START 1;
+        CREATE TABLE decisions (
+            decision_id INTEGER PRIMARY KEY DEFAULT nextval('decision_ids'),
+            kind VARCHAR NOT NULL CHECK (kind IN ('decision', 'assumption')),
+            text VARCHAR NOT NULL CHECK (length(trim(text)) > 0),
+            owner VARCHAR NOT NULL,
+            due_date DATE,
+            scenario VARCHAR,
+            status VARCHAR NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done', 'dropped')),
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            created_by VARCHAR NOT NULL,
+            updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_by VARCHAR NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1
+        );
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -758,6 +832,85 @@ DATA_DICTIONARY.update(
                 "rows_replaced": "Rows that replaced rows with the same key.",
                 "products_created": "SKUs created from a sales file.",
                 "notices": "Warnings and notices of the import, one per line.",
+            },
+        ),
+        "plans_of_record": (
+            "Each approved plan of record: a frozen, versioned snapshot of a scenario's targets "
+            "and its production plan. Never changed once written; a new approval is a new "
+            "version and the earlier ones stay.",
+            {
+                "plan_version": "Version, 1 for the first approval, then 2, 3, ...",
+                "approved_at": "When it was approved (UTC).",
+                "approved_by": "Who approved it.",
+                "scenario": "Scenario approved (`Baseline` for no levers).",
+                "scenario_version": "The scenario's saved version that was approved.",
+                "definition": "The scenario's levers, overrides and capacity changes (JSON).",
+                "run_id": "Forecast run the targets come from.",
+                "history_end": "Last week of history behind that forecast.",
+                "overrides": "Consensus overrides in force at approval (their numbers, JSON).",
+                "note": "The approver's note.",
+                "weeks": "Weeks frozen.",
+                "volume": "Target units over those weeks.",
+                "revenue": "Target revenue over those weeks.",
+                "margin": "Target gross margin over those weeks.",
+                "unmet_units": "Demand the production plan could not meet.",
+                "overtime_hours": "Overtime hours the production plan uses.",
+                "max_utilisation": "Highest line-week load of the production plan.",
+                "content_sha256": "SHA-256 of the frozen rows: proves the snapshot unchanged.",
+            },
+        ),
+        "plan_of_record_targets": (
+            "Sales targets of a plan of record by SKU and week.",
+            {
+                "plan_version": "Plan of record.",
+                "sku": "SKU.",
+                "week": "Week (Monday).",
+                "statistical": "Statistical forecast.",
+                "consensus": "Consensus (statistical + overrides).",
+                "target": "Volume target (the consensus with the scenario's levers).",
+                "lower_80": "Lower bound of the target's 80% band.",
+                "upper_80": "Upper bound of the target's 80% band.",
+                "revenue": "Target revenue.",
+                "margin": "Target gross margin.",
+            },
+        ),
+        "plan_of_record_production": (
+            "Production targets of a plan of record by SKU, line and week (non-zero rows).",
+            {
+                "plan_version": "Plan of record.",
+                "sku": "SKU.",
+                "line": "Line.",
+                "week": "Week (Monday).",
+                "production": "Units to produce.",
+            },
+        ),
+        "plan_of_record_capacity": (
+            "Line load of a plan of record by line and week.",
+            {
+                "plan_version": "Plan of record.",
+                "line": "Line.",
+                "week": "Week (Monday).",
+                "hours": "Hours the production plan uses.",
+                "available_hours": "Hours available (the scenario's capacity changes included).",
+                "overtime_hours": "Overtime hours.",
+            },
+        ),
+        "decisions": (
+            "The meeting's decisions (with owner and due date) and the assumptions behind a "
+            "scenario (with owner and expiry date).",
+            {
+                "decision_id": "Number.",
+                "kind": "`decision` or `assumption`.",
+                "text": "What was decided or assumed.",
+                "owner": "Who owns it.",
+                "due_date": "Due date of a decision; expiry date of an assumption.",
+                "scenario": "Scenario an assumption belongs to (empty: none).",
+                "status": "`open`, `done` or `dropped`.",
+                "created_at": "When it was recorded (UTC).",
+                "created_by": "Who recorded it.",
+                "updated_at": "Last change (UTC).",
+                "updated_by": "Who changed it last.",
+                "version": "Increases with every change (a stale edit is refused).",
             },
         ),
     }
