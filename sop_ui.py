@@ -457,6 +457,29 @@ def check_import(table: str, source: Path, file_name: str, mapping: dict[str, st
     )
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _comparison(
+    path: str, run_id: int, version: tuple[int, int], names: tuple[str, ...], weeks: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from sop_core.comparison import compare
+    from sop_core.scenario import Scenario
+
+    with db.connect(path) as con:
+        scenarios = [
+            queries.stored_scenario(con, name).scenario if name != BASELINE else Scenario(name)
+            for name in names
+        ]
+    return compare(
+        _plan_base(path, run_id, version), _supply_data(path, run_id, version), scenarios, weeks
+    )
+
+
+def comparison(run_id: int, names: list[str], weeks: int = 26) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scenarios side by side (cached per data version): see ``sop_core.comparison.compare``."""
+    path = database_path()
+    return _comparison(str(path), run_id, db.data_version(path), tuple(names), weeks)
+
+
 def scope_caption(current: Scope, channels: bool = True) -> str:
     """``Showing fragrance; all channels.`` for the page's caption."""
     families = ", ".join(current.families) if current.families else "all families"

@@ -1,52 +1,255 @@
-"""Plan & decisions: stock position and production against sales, ahead of the decisions."""
+"""Plan & decisions: compare scenarios, approve the plan of record, log decisions."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import streamlit as st
 
 import sop_ui
-from sop_core import charts
+from sop_core import charts, decisions
+from sop_core.comparison import METRICS
+from sop_core.errors import ConflictError, InputError
+from sop_core.plan_of_record import approve
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
 scope = sop_ui.scope()
-last_week = facts["history_last_week"]
+currency = facts["currency"]
+number = st.column_config.NumberColumn
 
 st.title("Plan & decisions")
-st.caption("Stock and production have no channel; the family filter applies.")
-
-cover = sop_ui.load("inventory_cover", scope, 13)
-made = sop_ui.load("production_vs_sales", scope, last_week, 13)
-low = cover[cover["weeks_of_cover"] < 2]
-
-produced_share = made["units_produced"].sum() / max(made["units_sold"].sum(), 1)
-sop_ui.kpi_row(
-    [
-        sop_ui.Kpi("Stock on hand (units)", sop_ui.units(cover["units_on_hand"].sum())),
-        sop_ui.Kpi(
-            "Stock value at variable cost",
-            sop_ui.money(cover["stock_value"].sum(), facts["currency"]),
-        ),
-        sop_ui.Kpi("SKUs under 2 weeks of cover", f"{len(low)}"),
-        sop_ui.Kpi("Produced vs sold, last 13 weeks", f"{produced_share:.0%}"),
-    ]
+run = sop_ui.require_forecast()
+st.caption(
+    f"Forecast run {run['run_id']} on the history to the week of {run['history_end']:%d %b %Y}; "
+    "every scenario starts from the consensus."
 )
 
-left, right = st.columns([3, 2])
-with left:
-    sop_ui.chart(charts.cover_chart(cover), key="plan_cover")
-with right:
-    st.subheader("Last 13 weeks by family")
+# --- Scenario comparison -------------------------------------------------------------------
+st.subheader("Compare scenarios")
+names = [sop_ui.BASELINE, *sop_ui.load("scenario_names")]
+chosen_now = sop_ui.selected_scenario()
+default = [sop_ui.BASELINE] + ([chosen_now] if chosen_now else names[1:2])
+picked = st.multiselect(
+    "Scenarios (the first is the reference)",
+    names,
+    default=default,
+    max_selections=4,
+    key="compare",
+)
+horizon = st.select_slider("Weeks compared", [4, 8, 13, 26], value=13, key="compare_weeks")
+if len(picked) < 2:
+    st.info("Choose two to four scenarios to compare.", icon=":material/compare_arrows:")
+else:
+    with st.spinner("Planning each scenario on the same lines and stock..."):
+        table, weekly = sop_ui.comparison(run["run_id"], picked, horizon)
+    reference = table.iloc[0]
+    tiles = []
+    for other in table.iloc[1:].itertuples():
+        tiles.append(
+            sop_ui.Kpi(
+                f"{other.scenario}: revenue",
+                sop_ui.money(other.revenue, currency),
+                sop_ui.change(other.revenue, reference["revenue"]),
+                change_label=f"vs {reference['scenario']}",
+            )
+        )
+        tiles.append(
+            sop_ui.Kpi(
+                f"{other.scenario}: unmet demand",
+                sop_ui.units(other.unmet_units),
+                note=f"{reference['scenario']}: {sop_ui.units(reference['unmet_units'])}",
+            )
+        )
+    sop_ui.kpi_row(tiles[:4])
+    left, right = st.columns([3, 2])
+    with left:
+        sop_ui.chart(charts.comparison_chart(weekly), key="compare_chart")
+    with right:
+        shown = table.set_index("scenario")[list(METRICS)].T
+        shown.index = [METRICS[m] for m in shown.index]
+        differs = table.set_index("scenario")[[f"{m}_change" for m in METRICS]].T
+        differs.index = shown.index
+
+        def highlight(column):
+            # The differences from the reference, green up and red down (for unmet demand,
+            # overtime and utilisation, up is worse).
+            worse_up = {METRICS[m] for m in ("unmet_units", "overtime_hours", "peak_utilisation")}
+            styles = []
+            for metric, delta in differs[column.name].items():
+                if abs(delta) < 1e-6:
+                    styles.append("")
+                elif (delta > 0) != (metric in worse_up):
+                    styles.append("background-color: #d8f0e3")
+                else:
+                    styles.append("background-color: #f8d9d6")
+            return styles
+
+        styled = shown.style.apply(highlight).format(
+            lambda v: f"{v:.0%}" if 0 <= v <= 5 and v != int(v) else f"{v:,.0f}"
+        )
+        st.dataframe(styled)
+        st.caption(
+            f"Same forecast run ({run['run_id']}); cells differing from the reference shaded."
+        )
+
+# --- Approval ------------------------------------------------------------------------------
+st.subheader("Approve the plan of record")
+to_approve = chosen_now or sop_ui.BASELINE
+with st.form("approve_form", border=True):
+    st.markdown(
+        f"Freeze **{to_approve}** (the sidebar's scenario) as the next plan of record: its sales "
+        "targets by SKU and week, the production plan by line and its line load. Later edits "
+        "never change an approved version."
+    )
+    weeks = st.select_slider("Weeks to freeze", [13, 26, 52], value=26, key="approve_weeks")
+    note = st.text_input("Note", key="approve_note", max_chars=200)
+    go = st.form_submit_button("Approve", type="primary", icon=":material/verified:")
+if go:
+    stored = sop_ui.stored_scenario(chosen_now) if chosen_now else None
+    try:
+        with st.spinner("Planning production and freezing the plan..."):
+            done = approve(
+                sop_ui.database_path(),
+                chosen_now,
+                sop_ui.user_name(),
+                note=note,
+                weeks=weeks,
+                expected_version=stored.version if stored else None,
+            )
+    except (InputError, ConflictError) as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        sop_ui.reload_scenario_draft()
+        st.session_state["approved"] = (
+            f"Plan of record version {done.plan_version} approved: {done.scenario}, "
+            f"{done.weeks} weeks, {sop_ui.units(done.volume)} units, "
+            f"{sop_ui.money(done.revenue, currency)} revenue."
+        )
+        st.rerun()
+if "approved" in st.session_state:
+    st.success(st.session_state.pop("approved"), icon=":material/verified:")
+versions = sop_ui.load("plans_of_record")
+if versions.empty:
+    st.caption("No plan of record yet.")
+else:
     sop_ui.table(
-        made,
-        family="Family",
-        units_produced=st.column_config.NumberColumn("Produced", format="localized"),
-        units_sold=st.column_config.NumberColumn("Sold", format="localized"),
-        hours_used=st.column_config.NumberColumn("Line hours", format="%.0f"),
+        versions,
+        plan_version=number("Version"),
+        approved_at=st.column_config.DatetimeColumn("Approved", format="DD MMM YYYY HH:mm"),
+        approved_by="By",
+        scenario="Scenario",
+        run_id=number("Forecast run"),
+        history_end=st.column_config.DateColumn("History to", format="DD MMM YYYY"),
+        weeks=number("Weeks"),
+        volume=number("Volume", format="localized"),
+        revenue=number(f"Revenue ({currency})", format="localized"),
+        margin=number(f"Margin ({currency})", format="localized"),
+        unmet_units=number("Unmet", format="localized"),
+        overtime_hours=number("Overtime h", format="localized"),
+        max_utilisation=number("Peak load", format="percent"),
+        note="Note",
     )
 
+# --- Decisions and assumptions -------------------------------------------------------------
+st.subheader("Decisions and assumptions")
+today = dt.date.today()
+with st.form("decision_form", clear_on_submit=True, border=True):
+    kind_col, owner_col, date_col = st.columns([2, 2, 2])
+    kind = kind_col.segmented_control(
+        "Record",
+        decisions.KINDS,
+        default="decision",
+        required=True,
+        key="decision_kind",
+        format_func=str.capitalize,
+    )
+    owner = owner_col.text_input("Owner", key="decision_owner", max_chars=60)
+    due = date_col.date_input(
+        "Due (decision) or expires (assumption)",
+        value=today + dt.timedelta(days=14),
+        key="decision_due",
+    )
+    text = st.text_input("What", key="decision_text", max_chars=500)
+    record = st.form_submit_button("Record", icon=":material/add_task:")
+if record:
+    try:
+        decisions.add_item(
+            sop_ui.database_path(),
+            kind,
+            text,
+            owner,
+            sop_ui.user_name(),
+            due_date=due,
+            scenario=chosen_now if kind == "assumption" else None,
+        )
+    except InputError as error:
+        st.error(str(error), icon=":material/error:")
+    else:
+        st.rerun()
+log = sop_ui.load("decision_log", today)
+if log.empty:
+    st.caption("Nothing recorded yet.")
+else:
+    sop_ui.table(
+        log[["decision_id", "kind", "text", "owner", "due_date", "scenario", "state"]],
+        decision_id=number("No."),
+        kind="Kind",
+        text=st.column_config.TextColumn("What", width="large"),
+        owner="Owner",
+        due_date=st.column_config.DateColumn("Due / expires", format="DD MMM YYYY"),
+        scenario="Scenario",
+        state="State",
+    )
+    pick_col, status_col, button_col = st.columns([4, 2, 1], vertical_alignment="bottom")
+    item = pick_col.selectbox(
+        "Item",
+        log["decision_id"].tolist(),
+        format_func=lambda i: f"{i}: {log.set_index('decision_id').loc[i, 'text'][:80]}",
+        key="decision_pick",
+    )
+    status = status_col.selectbox("Status", decisions.STATUSES, key="decision_status")
+    if button_col.button("Update", key="decision_update"):
+        version = int(log.set_index("decision_id").loc[item, "version"])
+        try:
+            decisions.set_status(
+                sop_ui.database_path(), int(item), status, sop_ui.user_name(), version
+            )
+        except (InputError, ConflictError) as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            st.rerun()
+
+# --- Stock and production ------------------------------------------------------------------
+with st.expander("Stock and production position", expanded=False):
+    st.caption("Stock and production have no channel; the family filter applies.")
+    cover = sop_ui.load("inventory_cover", scope, 13)
+    made = sop_ui.load("production_vs_sales", scope, facts["history_last_week"], 13)
+    low = cover[cover["weeks_of_cover"] < 2]
+    produced_share = made["units_produced"].sum() / max(made["units_sold"].sum(), 1)
+    sop_ui.kpi_row(
+        [
+            sop_ui.Kpi("Stock on hand (units)", sop_ui.units(cover["units_on_hand"].sum())),
+            sop_ui.Kpi(
+                "Stock value at variable cost", sop_ui.money(cover["stock_value"].sum(), currency)
+            ),
+            sop_ui.Kpi("SKUs under 2 weeks of cover", f"{len(low)}"),
+            sop_ui.Kpi("Produced vs sold, last 13 weeks", f"{produced_share:.0%}"),
+        ]
+    )
+    left, right = st.columns([3, 2])
+    with left:
+        sop_ui.chart(charts.cover_chart(cover), key="plan_cover")
+    with right:
+        sop_ui.table(
+            made,
+            family="Family",
+            units_produced=number("Produced", format="localized"),
+            units_sold=number("Sold", format="localized"),
+            hours_used=number("Line hours", format="%.0f"),
+        )
+
 sop_ui.not_built_yet(
-    "Scenario comparison, approval of the plan of record as a frozen snapshot, what changed "
-    "since the last approved plan, the decisions and assumptions log, and the meeting pack "
-    "(Excel and HTML). Today this page shows the stock and production position."
+    "What changed since the last approved plan (a waterfall by cause) and the meeting pack "
+    "(Excel workbook and HTML report)."
 )

@@ -658,3 +658,23 @@ def accuracy_chart(by_lag: pd.DataFrame, title: str) -> go.Figure:
             "yaxis": {"tickformat": ".0%", "rangemode": "tozero"},
         },
     )
+
+
+def comparison_chart(weekly: pd.DataFrame, title: str = "Weekly volume by scenario") -> go.Figure:
+    """One line per scenario (``weekly``: ``week, scenario, volume``); the first is drawn
+    thickest, as the reference the others are compared with."""
+    traces = [
+        _weekly_line(
+            rows["week"],
+            rows["volume"],
+            name,
+            PALETTE[index % len(PALETTE)],
+            width=5 if index == 0 else 3,
+            dash="solid" if index == 0 else ("dash", "dot", "dashdot")[(index - 1) % 3],
+            markers=index == 0,
+        )
+        for index, (name, rows) in enumerate(weekly.groupby("scenario", sort=False))
+    ]
+    return _figure(
+        traces, title, "Units per week", height=420, layout={"yaxis": {"rangemode": "tozero"}}
+    )

@@ -16,6 +16,7 @@ from tests.conftest import AS_OF
 from tests.helpers import hold_lock
 
 ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "Baseline (no levers)"
 PAGES = [
     "pages/overview.py",
     "pages/demand.py",
@@ -432,3 +433,31 @@ def test_without_a_forecast_the_page_offers_to_make_one(tmp_path: Path, monkeypa
     assert not at.exception, at.exception
     assert metrics(at)["Volume vs baseline"]
     assert count(path, "SELECT count(*) FROM forecast_runs") == 1
+
+
+def test_plan_page_compares_approves_and_logs_decisions(app_env):
+    from sop_core.scenario import Scenario
+    from sop_core.scenario_store import create_scenario
+
+    create_scenario(app_env, Scenario("Price up", cannibalisation=0.2), "Ana", 1)
+    at = open_app("pages/plan.py")
+    at.sidebar.text_input(key="user").set_value("Ana").run()
+    at.multiselect(key="compare").set_value([BASELINE, "Price up"]).run()
+    assert not at.exception and not at.error
+    assert "Price up: revenue" in metrics(at)
+    assert figures(at)[0]["layout"]["title"]["text"] == "Weekly volume by scenario"
+
+    (approve_button,) = [b for b in at.button if b.label == "Approve"]
+    approve_button.click().run()
+    assert "Plan of record version 1 approved: Baseline" in at.success[0].value
+    assert count(app_env, "SELECT count(*) FROM plans_of_record WHERE approved_by = 'Ana'") == 1
+
+    at.text_input(key="decision_owner").set_value("Ops")
+    at.text_input(key="decision_text").set_value("Add a Saturday shift on the tube line")
+    (record,) = [b for b in at.button if b.label == "Record"]
+    record.click().run()
+    assert not at.error
+    assert count(app_env, "SELECT count(*) FROM decisions WHERE owner = 'Ops'") == 1
+    at.selectbox(key="decision_status").set_value("done")
+    at.button(key="decision_update").click().run()
+    assert count(app_env, "SELECT count(*) FROM decisions WHERE status = 'done'") == 1
