@@ -480,6 +480,38 @@ def comparison(run_id: int, names: list[str], weeks: int = 26) -> tuple[pd.DataF
     return _comparison(str(path), run_id, db.data_version(path), tuple(names), weeks)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _overview(path: str, run_id: int, version: tuple[int, int], scenario_name: str | None) -> Any:
+    from sop_core import accuracy
+    from sop_core.cockpit import overview
+    from sop_core.scenario import Scenario
+
+    with db.connect(path) as con:
+        scenario = (
+            queries.stored_scenario(con, scenario_name).scenario
+            if scenario_name
+            else Scenario(BASELINE)
+        )
+    frame, history = _accuracy_frames(path, version)
+    misses = None
+    if not frame.empty:
+        lag = 4 if (frame["lag"] == 4).any() else int(frame["lag"].min())
+        misses = accuracy.accuracy_by_sku(frame, history, lag)
+    return overview(
+        _plan_base(path, run_id, version),
+        _supply_data(path, run_id, version),
+        scenario,
+        demand_misses=misses,
+    )
+
+
+def overview(run_id: int, scenario_name: str | None) -> Any:
+    """The Overview's figures for the saved scenario ``scenario_name`` (None: the baseline),
+    cached per data version: see ``sop_core.cockpit.overview``."""
+    path = database_path()
+    return _overview(str(path), run_id, db.data_version(path), scenario_name)
+
+
 def scope_caption(current: Scope, channels: bool = True) -> str:
     """``Showing fragrance; all channels.`` for the page's caption."""
     families = ", ".join(current.families) if current.families else "all families"
@@ -514,7 +546,8 @@ def change(current: float, previous: float) -> str | None:
     """A relative change such as ``+4.2%`` (None without a base)."""
     if not previous:
         return None
-    return f"{current / previous - 1:+.1%}"
+    ratio = round(current / previous - 1, 4) + 0.0  # + 0.0: no "-0.0%" from rounding noise
+    return f"{ratio:+.1%}"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
-"""Overview: the projector's first screen - where sales stand and the meeting's agenda."""
+"""Overview: the projector's first screen - where demand and supply stand, what needs a
+decision, and the meeting's agenda."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import streamlit as st
 
@@ -12,60 +15,156 @@ facts = sop_ui.facts()
 scope = sop_ui.scope()
 last_week = facts["history_last_week"]
 currency = facts["currency"]
+run = sop_ui.latest_run()
+scenario_name = sop_ui.selected_scenario()
 
 st.title("Overview")
+
+
+def agenda() -> None:
+    st.subheader("Agenda")
+    steps = st.columns(4)
+    steps[0].page_link("pages/demand.py", label="1. Demand review", icon=":material/trending_up:")
+    steps[1].page_link("pages/supply.py", label="2. Supply review", icon=":material/factory:")
+    steps[2].page_link(
+        "pages/promotions.py",
+        label="3. Reconciliation: promotions & pricing",
+        icon=":material/sell:",
+    )
+    steps[3].page_link("pages/plan.py", label="4. Decisions", icon=":material/task_alt:")
+
+
+def sales_history() -> None:
+    totals = sop_ui.load("period_totals", scope, last_week, 13).set_index("period")
+    current, last_year = totals.loc["current"], totals.loc["last_year"]
+    sop_ui.kpi_row(
+        [
+            sop_ui.Kpi(
+                "Units sold, last 13 weeks",
+                sop_ui.units(current["units"]),
+                sop_ui.change(current["units"], last_year["units"]),
+            ),
+            sop_ui.Kpi(
+                "Revenue, last 13 weeks",
+                sop_ui.money(current["revenue"], currency),
+                sop_ui.change(current["revenue"], last_year["revenue"]),
+            ),
+            sop_ui.Kpi(
+                "Sold on promotion",
+                f"{current['promoted_share']:.0%}",
+                note=f"{last_year['promoted_share']:.0%} a year earlier",
+            ),
+        ]
+    )
+    weekly = sop_ui.load("weekly_sales_by_family", scope)
+    sop_ui.chart(
+        charts.weekly_history_chart(weekly, title="Weekly units sold by family"), key="history"
+    )
+
+
+if run is None:
+    st.caption(f"{facts['company_name']} - sales to the week of {last_week:%d %b %Y}.")
+    st.info(
+        "There is no demand forecast yet, so this screen shows the sales history. Make the "
+        "forecast to see demand against supply and what needs a decision.",
+        icon=":material/info:",
+    )
+    if st.button("Make the forecast now", type="primary", key="make_forecast"):
+        sop_ui.refresh_forecast_with_progress("Making the forecast")
+    sales_history()
+    agenda()
+    st.stop()
+
+figures = sop_ui.overview(run["run_id"], scenario_name)
+kpis = figures.kpis
+base = sop_ui.plan_base(run["run_id"])
+first, last = base.weeks[0].astype(object), base.weeks[figures.weeks - 1].astype(object)
+year_ago = sop_ui.load(
+    "period_totals", queries.Scope(), last - dt.timedelta(days=364), 13
+).set_index("period")
+approved = sop_ui.load("plan_of_record_totals", first, last)
 st.caption(
-    f"{facts['company_name']} - sales to the week of {last_week:%d %b %Y}. "
-    f"{sop_ui.scope_caption(scope)}"
+    f"{facts['company_name']} · next {figures.weeks} weeks from {first:%d %b %Y} · "
+    f"{scenario_name or 'baseline (no levers)'} on forecast run {run['run_id']}"
+    + (
+        f" · plan of record v{approved['plan_version']} ({approved['scenario']})"
+        if approved
+        else " · no plan of record approved yet"
+    )
 )
 
-totals = sop_ui.load("period_totals", scope, last_week, 13).set_index("period")
-current, last_year = totals.loc["current"], totals.loc["last_year"]
-load = sop_ui.load("line_utilisation_history", last_week, 13, scope)
-peak = queries.busiest(load)
-
-sop_ui.kpi_row(
-    [
+demand = kpis["target"]
+tiles = [
+    sop_ui.Kpi(
+        "Demand, next 13 weeks",
+        sop_ui.units(demand),
+        sop_ui.change(demand, year_ago.loc["current", "units"]),
+        help="The consensus with the scenario's levers, against the same weeks a year earlier.",
+    ),
+    sop_ui.Kpi(
+        "Consensus vs statistical",
+        sop_ui.change(kpis["consensus"], kpis["statistical"]) or "0%",
+        note="the team's overrides",
+    ),
+    sop_ui.Kpi(
+        "Peak line load",
+        f"{kpis['peak_utilisation']:.0%}",
+        note=f"{kpis['peak_line']}, week of {kpis['peak_week']:%d %b}",
+    ),
+    sop_ui.Kpi(
+        "Unmet demand",
+        sop_ui.units(kpis["unmet_units"]),
+        note=f"{kpis['unmet_units'] / demand:.1%} of demand" if demand else None,
+    ),
+]
+if approved and approved["revenue"]:
+    tiles += [
         sop_ui.Kpi(
-            "Units sold, last 13 weeks",
-            sop_ui.units(current["units"]),
-            sop_ui.change(current["units"], last_year["units"]),
+            "Revenue",
+            sop_ui.money(kpis["revenue"], currency),
+            sop_ui.change(kpis["revenue"], approved["revenue"]),
+            change_label=f"vs plan of record v{approved['plan_version']}",
         ),
         sop_ui.Kpi(
-            "Revenue, last 13 weeks",
-            sop_ui.money(current["revenue"], currency),
-            sop_ui.change(current["revenue"], last_year["revenue"]),
-        ),
-        sop_ui.Kpi(
-            "Sold on promotion",
-            f"{current['promoted_share']:.0%}",
-            note=f"{last_year['promoted_share']:.0%} a year earlier",
-        ),
-        sop_ui.Kpi(
-            "Peak load from sales, 13 weeks",
-            f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
-            note=f"line {peak['line']}, week of {peak['week']:%d %b}" if peak is not None else None,
-            help="Hours needed to make one week's sales over that week's available hours, on "
-            "the busiest line (lines making the chosen families).",
+            "Margin",
+            sop_ui.money(kpis["margin"], currency),
+            sop_ui.change(kpis["margin"], approved["margin"]),
+            change_label=f"vs plan of record v{approved['plan_version']}",
         ),
     ]
-)
+else:
+    tiles.append(
+        sop_ui.Kpi("Revenue", sop_ui.money(kpis["revenue"], currency), note="no plan of record yet")
+    )
+sop_ui.kpi_row(tiles)
 
-weekly = sop_ui.load("weekly_sales_by_family", scope)
-sop_ui.chart(charts.weekly_history_chart(weekly, title="Weekly units sold by family"))
+left, right = st.columns([3, 2])
+with left:
+    sop_ui.chart(
+        charts.plan_chart(figures.weekly, title="Demand and what the lines can make"),
+        key="overview_supply",
+    )
+with right:
+    st.subheader("What needs a decision")
+    if figures.exceptions.empty:
+        st.success("Nothing: the lines make all demand and no forecast missed badly.")
+    else:
+        sop_ui.table(
+            figures.exceptions.head(8),
+            kind="Side",
+            item="SKU",
+            detail=st.column_config.TextColumn("What", width="large"),
+            impact=st.column_config.NumberColumn(f"At stake ({currency})", format="localized"),
+        )
+        st.caption(
+            "Supply: margin of the demand the plan cannot meet. "
+            "Demand: past forecast error x price."
+        )
 
-st.subheader("Agenda")
-agenda = st.columns(4)
-agenda[0].page_link("pages/demand.py", label="1. Demand review", icon=":material/trending_up:")
-agenda[1].page_link("pages/supply.py", label="2. Supply review", icon=":material/factory:")
-agenda[2].page_link(
-    "pages/promotions.py", label="3. Reconciliation: promotions & pricing", icon=":material/sell:"
-)
-agenda[3].page_link("pages/plan.py", label="4. Decisions", icon=":material/task_alt:")
-
+agenda()
+with st.expander("Sales history", expanded=False):
+    st.caption(sop_ui.scope_caption(scope))
+    sales_history()
 sop_ui.not_built_yet(
-    "This screen shows the sales history only. The forecast KPIs (consensus vs statistical "
-    "forecast, unmet demand, revenue and margin against the last approved plan), demand vs "
-    "supply over the planning horizon and the exceptions ranked by business impact come with "
-    "the forecast, scenario and plan work."
+    "Presentation mode (large type, one key chart per screen, stepping through the agenda)."
 )

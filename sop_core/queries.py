@@ -484,3 +484,26 @@ def decision_log(con: duckdb.DuckDBPyConnection, today: dt.date) -> pd.DataFrame
     from sop_core.decisions import decision_log as log
 
     return log(con, today)
+
+
+def plan_of_record_totals(
+    con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date
+) -> dict[str, Any] | None:
+    """The latest plan of record's volume, revenue and margin over the weeks ``first`` to
+    ``last`` (None when nothing is approved yet)."""
+    row = con.execute(
+        """
+        WITH latest AS (SELECT max(plan_version) AS v FROM plans_of_record)
+        SELECT p.plan_version, p.scenario, p.approved_at, sum(t.target), sum(t.revenue),
+               sum(t.margin)
+        FROM plans_of_record p JOIN latest ON p.plan_version = latest.v
+        LEFT JOIN plan_of_record_targets t
+            ON t.plan_version = p.plan_version AND t.week BETWEEN ? AND ?
+        GROUP BY ALL
+        """,
+        [first, last],
+    ).fetchone()
+    if row is None:
+        return None
+    keys = ("plan_version", "scenario", "approved_at", "volume", "revenue", "margin")
+    return dict(zip(keys, row, strict=True))

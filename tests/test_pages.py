@@ -75,17 +75,17 @@ def test_every_page_renders_real_figures_and_says_what_is_missing(app_env, page)
     assert [m.label for m in at.sidebar.multiselect] == ["Family", "Channel"]
 
 
-def test_overview_kpis_and_chart_follow_the_family_filter(app_env):
+def test_overview_history_follows_the_family_filter(app_env):
     at = open_app()
     everything = metrics(at)["Units sold, last 13 weeks"]
-    traces = [t["name"] for t in figures(at)[0]["data"]]
-    assert {"skincare", "fragrance", "makeup", "haircare", "body care"} <= set(traces)
-
+    history = figures(at)[1]
+    assert {"skincare", "fragrance", "makeup", "haircare", "body care"} <= {
+        t["name"] for t in history["data"]
+    }
     at.sidebar.multiselect(key="family").set_value(["fragrance"]).run()
     assert not at.exception
-    assert [t["name"] for t in figures(at)[0]["data"]] == ["fragrance", "holiday"]
+    assert [t["name"] for t in figures(at)[1]["data"]] == ["fragrance", "holiday"]
     assert metrics(at)["Units sold, last 13 weeks"] != everything
-    assert "fragrance" in at.caption[0].value
 
 
 def test_overview_units_tile_matches_the_database(app_env):
@@ -94,6 +94,26 @@ def test_overview_units_tile_matches_the_database(app_env):
         app_env, "SELECT sum(units) FROM sales_history WHERE week > DATE '2026-11-16' - 91"
     )
     assert metrics(at)["Units sold, last 13 weeks"] == f"{units / 1e6:,.1f}M"
+
+
+def test_overview_shows_demand_against_supply_and_the_plan_of_record(app_env):
+    from sop_core.plan_of_record import approve
+
+    at = open_app()
+    assert not at.exception and not at.error
+    demand = count(
+        app_env,
+        "SELECT sum(forecast) FROM forecast_rows WHERE week < DATE '2026-11-23' + 91",
+    )
+    assert metrics(at)["Demand, next 13 weeks"] == f"{demand / 1e6:,.1f}M"
+    assert figures(at)[0]["layout"]["title"]["text"] == "Demand and what the lines can make"
+    assert "no plan of record approved yet" in at.caption[0].value
+    approve(app_env, None, "Ana", weeks=13)
+    at = open_app()
+    assert "plan of record v1 (Baseline)" in at.caption[0].value
+    assert "Revenue" in metrics(at) and "Margin" in metrics(at)
+    margin = next(m for m in at.metric if m.label == "Margin")
+    assert margin.delta == "+0.0%"  # the baseline is what was approved
 
 
 def trace(figure: dict, name: str) -> np.ndarray:
