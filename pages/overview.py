@@ -149,12 +149,12 @@ with right:
     if figures.exceptions.empty:
         st.success("Nothing: the lines make all demand and no forecast missed badly.")
     else:
-        sop_ui.table(
-            figures.exceptions.head(8),
-            kind="Side",
-            item="SKU",
-            detail=st.column_config.TextColumn("What", width="large"),
-            impact=st.column_config.NumberColumn(f"At stake ({currency})", format="localized"),
+        top = figures.exceptions.head(8)
+        st.table(
+            top.assign(impact=top["impact"].map(lambda v: sop_ui.money(v, currency))).rename(
+                columns={"kind": "Side", "item": "SKU", "detail": "What", "impact": "At stake"}
+            ),
+            hide_index=True,
         )
         st.caption(
             "Supply: margin of the demand the plan cannot meet. "
@@ -162,9 +162,6 @@ with right:
         )
 
 agenda()
-with st.expander("Sales history", expanded=False):
-    st.caption(sop_ui.scope_caption(scope))
-    sales_history()
 sop_ui.not_built_yet(
     "Presentation mode (large type, one key chart per screen, stepping through the agenda)."
 )

@@ -121,9 +121,10 @@ def test_changing_the_filter_redraws_the_chart(server, browser):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    page.goto(server)
-    wait_for_page(page, "Overview")
-    legend = page.locator("[data-testid='stPlotlyChart'] .legend").first
+    page.goto(f"{server}/demand")
+    wait_for_page(page, "Demand review")
+    page.get_by_text("Sales history by family").click()
+    legend = page.locator("[data-testid='stExpander'] [data-testid='stPlotlyChart'] .legend").first
     expect(legend).to_contain_text("skincare")
     family = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").first
     family.click()
@@ -133,7 +134,7 @@ def test_changing_the_filter_redraws_the_chart(server, browser):
     expect(legend).not_to_contain_text("skincare", timeout=15_000)
     expect(legend).to_contain_text("makeup")
     page.wait_for_selector(IDLE)
-    _assert_no_error_boxes(page, "Overview, makeup only")
+    _assert_no_error_boxes(page, "Demand review, makeup only")
     assert "family=makeup" in page.url
     page.close()
 

@@ -75,27 +75,6 @@ def test_every_page_renders_real_figures_and_says_what_is_missing(app_env, page)
     assert [m.label for m in at.sidebar.multiselect] == ["Family", "Channel"]
 
 
-def test_overview_history_follows_the_family_filter(app_env):
-    at = open_app()
-    everything = metrics(at)["Units sold, last 13 weeks"]
-    history = figures(at)[1]
-    assert {"skincare", "fragrance", "makeup", "haircare", "body care"} <= {
-        t["name"] for t in history["data"]
-    }
-    at.sidebar.multiselect(key="family").set_value(["fragrance"]).run()
-    assert not at.exception
-    assert [t["name"] for t in figures(at)[1]["data"]] == ["fragrance", "holiday"]
-    assert metrics(at)["Units sold, last 13 weeks"] != everything
-
-
-def test_overview_units_tile_matches_the_database(app_env):
-    at = open_app()
-    units = count(
-        app_env, "SELECT sum(units) FROM sales_history WHERE week > DATE '2026-11-16' - 91"
-    )
-    assert metrics(at)["Units sold, last 13 weeks"] == f"{units / 1e6:,.1f}M"
-
-
 def test_overview_shows_demand_against_supply_and_the_plan_of_record(app_env):
     from sop_core.plan_of_record import approve
 
@@ -481,3 +460,21 @@ def test_plan_page_compares_approves_and_logs_decisions(app_env):
     at.selectbox(key="decision_status").set_value("done")
     at.button(key="decision_update").click().run()
     assert count(app_env, "SELECT count(*) FROM decisions WHERE status = 'done'") == 1
+
+
+def test_overview_before_any_forecast_shows_the_history_by_family(sample_db, monkeypatch):
+    monkeypatch.setenv("SOP_DB", str(sample_db))
+    monkeypatch.setenv("SOP_SAMPLE_AS_OF", AS_OF.isoformat())
+    at = open_app()
+    assert at.button(key="make_forecast").label == "Make the forecast now"
+    everything = metrics(at)["Units sold, last 13 weeks"]
+    units = count(
+        sample_db, "SELECT sum(units) FROM sales_history WHERE week > DATE '2026-11-16' - 91"
+    )
+    assert everything == f"{units / 1e6:,.1f}M"
+    assert {"skincare", "fragrance", "makeup", "haircare", "body care"} <= {
+        t["name"] for t in figures(at)[0]["data"]
+    }
+    at.sidebar.multiselect(key="family").set_value(["fragrance"]).run()
+    assert [t["name"] for t in figures(at)[0]["data"]] == ["fragrance", "holiday"]
+    assert metrics(at)["Units sold, last 13 weeks"] != everything
