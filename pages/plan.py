@@ -249,7 +249,54 @@ with st.expander("Stock and production position", expanded=False):
             hours_used=number("Line hours", format="%.0f"),
         )
 
+# --- Meeting pack --------------------------------------------------------------------------
+st.subheader("Meeting pack")
+st.caption(
+    f"For {chosen_now or 'the latest plan of record (or the baseline)'}: an Excel workbook "
+    "(summary, targets by SKU and week, production and capacity by line and week, decisions) "
+    "and an HTML report with the charts that opens offline, and a PDF of it where Chromium "
+    "is installed."
+)
+if st.button("Build the meeting pack", key="build_pack", icon=":material/inventory_2:"):
+    import tempfile
+    from pathlib import Path
+
+    from sop_core.pack import build_pack
+
+    bar = st.progress(0.0, text="Building the meeting pack")
+    with tempfile.TemporaryDirectory(prefix="sop-pack-") as folder:
+        try:
+            files = build_pack(
+                sop_ui.database_path(),
+                Path(folder),
+                chosen_now,
+                progress=lambda fraction, message: bar.progress(fraction, text=message),
+            )
+        except InputError as error:
+            st.error(str(error), icon=":material/error:")
+        else:
+            st.session_state["pack"] = {kind: (p.name, p.read_bytes()) for kind, p in files.items()}
+    bar.empty()
+pack = st.session_state.get("pack")
+if pack:
+    columns = st.columns(len(pack))
+    mimes = {
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "html": "text/html",
+        "pdf": "application/pdf",
+    }
+    for column, (kind, (name, data)) in zip(columns, pack.items(), strict=True):
+        column.download_button(
+            f"Download {kind.upper()}",
+            data=data,
+            file_name=name,
+            mime=mimes[kind],
+            on_click="ignore",
+            key=f"pack_{kind}",
+            icon=":material/download:",
+        )
+
 sop_ui.not_built_yet(
-    "What changed since the last approved plan (a waterfall by cause) and the meeting pack "
-    "(Excel workbook and HTML report)."
+    "What changed since the last approved plan: a waterfall of the volume and revenue change "
+    "by cause (new actuals and forecast refresh, overrides, promotions, pricing, capacity)."
 )

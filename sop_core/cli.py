@@ -179,6 +179,21 @@ def command_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_pack(args: argparse.Namespace) -> int:
+    from sop_core.pack import build_pack
+
+    started = time.perf_counter()
+    files = build_pack(
+        args.db, args.out, args.scenario, weeks=args.weeks, progress=ProgressBar(args.quiet)
+    )
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
+    if "pdf" not in files:
+        print("pdf: not made (Chromium is not installed); the HTML report opens in any browser")
+    print(f"Meeting pack written in {time.perf_counter() - started:.1f} s.")
+    return 0
+
+
 def command_info(args: argparse.Namespace) -> int:
     with db.connect(args.db, on_wait=_print_wait) as con:
         counts = queries.table_row_counts(con)
@@ -515,6 +530,21 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--author", default=None, help="who imports (default: $USER)")
     importer.add_argument("--json", action="store_true", help="print the report as JSON")
     importer.set_defaults(handler=command_import)
+
+    pack = commands.add_parser(
+        "pack",
+        help="write the meeting pack (Excel workbook, HTML report, PDF)",
+        description="Write the meeting pack for a scenario (default: the latest plan of "
+        "record's, or the baseline): an Excel workbook with the targets by SKU x week, "
+        "production and capacity by line x week and the decisions; a self-contained HTML "
+        "report with the interactive charts; and a PDF of it where Chromium is installed.",
+    )
+    pack.add_argument("--db", required=True, type=Path, help="database file")
+    pack.add_argument("--out", required=True, type=Path, help="folder to write into")
+    pack.add_argument("--scenario", default=None, help="saved scenario (default: see above)")
+    pack.add_argument("--weeks", type=_positive_int, default=26, help="weeks covered (26)")
+    pack.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    pack.set_defaults(handler=command_pack)
 
     exporter = commands.add_parser(
         "export",

@@ -8,9 +8,11 @@ they are (it is read by programs, not run by spreadsheets).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from sop_core import db, schema
 from sop_core.errors import InputError
@@ -105,3 +107,20 @@ def export_bytes(path: Path | str, table: str, fmt: str) -> bytes:
         out = Path(folder) / f"{table}.{fmt}"
         export_table(path, table, out, fmt)
         return out.read_bytes()
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text a spreadsheet would run as a formula given a leading apostrophe
+    and control characters a workbook refuses removed (for frames written to Excel)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(_escape_cell)
+    return frame
+
+
+def _escape_cell(value):
+    if not isinstance(value, str):
+        return value
+    value = re.sub(CONTROL, "", value)
+    return "'" + value if value.startswith(FORMULA_START) else value

@@ -64,6 +64,7 @@ def approve(
     approved_by = (approved_by or "").strip()
     if not approved_by:
         raise InputError("Say who approves the plan (your name in the sidebar).")
+    db.ensure_schema(path)
     with db.connect(path) as con:
         row = con.execute(
             "SELECT run_id, history_end FROM forecast_runs "

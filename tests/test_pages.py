@@ -478,3 +478,11 @@ def test_overview_before_any_forecast_shows_the_history_by_family(sample_db, mon
     at.sidebar.multiselect(key="family").set_value(["fragrance"]).run()
     assert [t["name"] for t in figures(at)[0]["data"]] == ["fragrance", "holiday"]
     assert metrics(at)["Units sold, last 13 weeks"] != everything
+
+
+def test_plan_page_builds_the_meeting_pack(app_env):
+    at = open_app("pages/plan.py")
+    at.button(key="build_pack").click().run()
+    assert not at.exception and not at.error
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download XLSX" in labels and "Download HTML" in labels

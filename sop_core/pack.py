@@ -1,0 +1,219 @@
+"""The meeting pack: what the room leaves with.
+
+``build_pack`` writes, for a scenario (or the latest plan of record's scenario, or the
+baseline), an Excel workbook (summary, targets by SKU x week, production by SKU x line x week,
+capacity by line x week, decisions and assumptions) and a self-contained HTML report with the
+interactive charts (plotly.js inside: it opens offline), and, where Chromium is installed, a
+PDF of that report printed by Chromium.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import plotly.io as pio
+
+from sop_core import capacity, charts, db
+from sop_core.decisions import decision_log
+from sop_core.errors import InputError
+from sop_core.export import escape_formulas
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+SHEETS = ("Summary", "Targets", "Production", "Capacity", "Decisions")
+
+
+def build_pack(
+    path: Path | str,
+    out: Path | str,
+    scenario_name: str | None = None,
+    *,
+    weeks: int = 26,
+    pdf: bool = True,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Path]:
+    """Write the pack into the folder ``out``; return the files written by kind (``xlsx``,
+    ``html`` and, with Chromium, ``pdf``)."""
+    from sop_core.planning import PlanSettings, load_supply, plan_frames, plan_tables, solve_plan
+    from sop_core.scenario import Scenario, apply_scenario, load_plan_base
+    from sop_core.scenario_store import load_scenario
+
+    report = progress or (lambda fraction, message: None)
+    out = Path(out)
+    if not out.is_dir():
+        raise InputError(f"The folder {out} does not exist.")
+    report(0.05, "Reading the plan")
+    db.ensure_schema(path)
+    with db.connect(path) as con:
+        row = con.execute(
+            "SELECT run_id FROM forecast_runs ORDER BY history_end DESC, run_id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise InputError("There is no forecast yet: make the forecast before the pack.")
+        base = load_plan_base(con, row[0])
+        supply = load_supply(con, base)
+        company = dict(con.execute("SELECT key, value FROM company_settings").fetchall())
+        approved = con.execute(
+            "SELECT plan_version, scenario, approved_by, approved_at FROM plans_of_record "
+            "ORDER BY plan_version DESC LIMIT 1"
+        ).fetchone()
+        if scenario_name is None and approved and approved[1] != "Baseline":
+            scenario_name = approved[1]
+        scenario = (
+            load_scenario(con, scenario_name).scenario if scenario_name else Scenario("Baseline")
+        )
+        decisions = decision_log(con)
+    report(0.2, "Planning production")
+    result = apply_scenario(base, scenario)
+    w = min(weeks, result.revised.shape[1])
+    plan = solve_plan(result, supply, PlanSettings(), w)
+    summary = plan.summary(result.available[:, :w])
+    tables = plan_tables(plan, result, supply)
+    weekly_plan = plan_frames(plan, result)["weekly"]
+    targets = result.targets()
+    targets = (
+        targets[targets["week"] < pd.Timestamp(base.weeks[w])] if w < len(base.weeks) else targets
+    )
+    name = scenario_name or "Baseline"
+    currency = company.get("currency", "EUR")
+    kpis = {
+        "Company": company.get("company_name", ""),
+        "Scenario": name,
+        "Forecast run": base.run_id,
+        "Weeks": w,
+        "First week": pd.Timestamp(base.weeks[0]).date(),
+        "Volume target (units)": round(float(result.revised[:, :w].sum())),
+        f"Revenue ({currency})": round(float(result.revenue[:, :w].sum())),
+        f"Gross margin ({currency})": round(float(result.margin[:, :w].sum())),
+        "Unmet demand (units)": summary["unmet_units"],
+        "Overtime (hours)": summary["overtime_hours"],
+        "Peak line utilisation": summary["max_utilisation"],
+        "Plan of record": f"v{approved[0]} ({approved[1]}), approved by {approved[2]}"
+        if approved
+        else "none approved yet",
+        "Made": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+    stem = f"sop-pack-{pd.Timestamp(base.weeks[0]):%Y-%m-%d}-{_slug(name)}"
+    files = {"xlsx": out / f"{stem}.xlsx", "html": out / f"{stem}.html"}
+
+    report(0.45, "Writing the workbook")
+    sheets = {
+        "Summary": pd.DataFrame({"item": list(kpis), "value": [str(v) for v in kpis.values()]}),
+        "Targets": targets,
+        "Production": tables["plan_rows"],
+        "Capacity": tables["plan_lines"],
+        "Decisions": decisions.drop(columns=["version"], errors="ignore"),
+    }
+    partial = files["xlsx"].with_name(f".{files['xlsx'].name}.partial")
+    try:
+        with pd.ExcelWriter(partial, engine="openpyxl") as writer:
+            for sheet, frame in sheets.items():
+                escape_formulas(frame).to_excel(writer, sheet_name=sheet, index=False)
+        partial.replace(files["xlsx"])
+    finally:
+        partial.unlink(missing_ok=True)
+
+    report(0.7, "Writing the report")
+    view = capacity.load_view(result)
+    load = view.frame()
+    load = load[load["week"] < pd.Timestamp(base.weeks[w])] if w < len(base.weeks) else load
+    figures = [
+        charts.plan_chart(weekly_plan, title="Demand and what the lines can make"),
+        charts.scenario_chart(
+            result.weekly().head(w), title=f"{name}: targets against the consensus"
+        ),
+        charts.utilisation_heatmap(load, "Line load from the targets, by week"),
+    ]
+    files["html"].write_text(_report_html(kpis, figures, decisions, currency), encoding="utf-8")
+
+    if pdf:
+        report(0.85, "Printing the PDF")
+        printed = print_pdf(files["html"], out / f"{stem}.pdf")
+        if printed:
+            files["pdf"] = printed
+    report(1.0, "Done")
+    return files
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "plan"
+
+
+def _report_html(kpis: dict, figures: list, decisions: pd.DataFrame, currency: str) -> str:
+    parts = []
+    for index, figure in enumerate(figures):
+        parts.append(
+            pio.to_html(
+                figure,
+                full_html=False,
+                include_plotlyjs=index == 0,  # plotly.js once, inline: the file opens offline
+                config={"displaylogo": False},
+            )
+        )
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_show(v))}</td></tr>"
+        for k, v in kpis.items()
+    )
+    shown = decisions[["kind", "text", "owner", "due_date", "state"]] if len(decisions) else None
+    log = (
+        shown.to_html(index=False, escape=True, na_rep="")
+        if shown is not None
+        else "<p>No decisions recorded.</p>"
+    )
+    title = f"S&amp;OP meeting pack: {html.escape(str(kpis['Scenario']))}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2rem; color: #111; font-size: 16px; }}
+h1 {{ font-size: 2rem; }} table {{ border-collapse: collapse; margin: 1rem 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.35rem 0.7rem; text-align: left; }}
+th {{ background: #f3f3f3; }} .chart {{ page-break-inside: avoid; margin: 1.5rem 0; }}
+</style></head><body>
+<h1>{title}</h1>
+<table>{rows}</table>
+{"".join(f'<div class="chart">{part}</div>' for part in parts)}
+<h2>Decisions and assumptions</h2>
+{log}
+</body></html>
+"""
+
+
+def _show(value) -> str:
+    if isinstance(value, float) and 0 <= value <= 5 and value != int(value):
+        return f"{value:.0%}"
+    if isinstance(value, int | float):
+        return f"{value:,.0f}"
+    return str(value)
+
+
+def print_pdf(report: Path, pdf: Path, timeout: float = 90) -> Path | None:
+    """Print the HTML report to PDF with Chromium (None where Chromium is not installed or
+    fails: the HTML report is the pack then)."""
+    browser = next((shutil.which(name) for name in CHROMIUM_NAMES if shutil.which(name)), None)
+    if browser is None:
+        return None
+    try:
+        subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--run-all-compositor-stages-before-draw",
+                "--virtual-time-budget=10000",
+                f"--print-to-pdf={pdf}",
+                "--no-pdf-header-footer",
+                report.resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return pdf if pdf.exists() and pdf.stat().st_size > 0 else None

@@ -1,0 +1,60 @@
+"""The meeting pack: the files are read back, not just written."""
+
+from __future__ import annotations
+
+import shutil
+
+import openpyxl
+import pytest
+
+from sop_core import db, decisions
+from sop_core.pack import SHEETS, build_pack
+from sop_core.plan_of_record import approve
+from tests.helpers import run_cli
+
+
+@pytest.fixture()
+def pack_db(forecast_db, tmp_path):
+    path = tmp_path / "sop.duckdb"
+    shutil.copy(forecast_db, path)
+    return path
+
+
+def test_the_pack_holds_the_targets_capacity_decisions_and_charts(pack_db, tmp_path):
+    decisions.add_item(pack_db, "decision", "=cmd|' /C calc'!A0 extra shift", "Ops", "Ana")
+    approval = approve(pack_db, None, "Ana", weeks=13)
+    out = tmp_path / "pack"
+    out.mkdir()
+    files = build_pack(pack_db, out, weeks=13)
+
+    book = openpyxl.load_workbook(files["xlsx"], read_only=True)
+    assert book.sheetnames == list(SHEETS)
+    targets = list(book["Targets"].iter_rows(values_only=True))
+    header, rows = targets[0], targets[1:]
+    revised = header.index("revised")
+    assert sum(r[revised] for r in rows) == pytest.approx(approval.volume)
+    with db.connect(pack_db) as con:
+        skus = con.execute("SELECT count(*) FROM products").fetchone()[0]
+        lines = con.execute("SELECT count(*) FROM production_lines").fetchone()[0]
+    assert len(rows) == 13 * skus
+    assert book["Capacity"].max_row - 1 == 13 * lines
+    decision = [r for r in book["Decisions"].iter_rows(values_only=True) if "extra shift" in str(r)]
+    assert decision and any(str(c).startswith("'=cmd") for c in decision[0])  # escaped
+    summary = dict(book["Summary"].iter_rows(min_row=2, values_only=True))
+    assert summary["Plan of record"].startswith("v1 (Baseline)")
+
+    report = files["html"].read_text(encoding="utf-8")
+    assert "Demand and what the lines can make" in report and "Line load" in report
+    assert report.count("Plotly.newPlot") == 3
+    # plotly.js is inside, no script is fetched: it opens offline.
+    assert '<script src="http' not in report and len(report) > 3_000_000
+    if shutil.which("chromium"):
+        assert files["pdf"].read_bytes().startswith(b"%PDF")
+
+
+def test_the_cli_writes_the_pack_and_refuses_a_missing_folder(pack_db, tmp_path):
+    done = run_cli("pack", "--db", str(pack_db), "--out", str(tmp_path), "--weeks", "8", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.glob("sop-pack-*.xlsx")) and list(tmp_path.glob("sop-pack-*.html"))
+    missing = run_cli("pack", "--db", str(pack_db), "--out", str(tmp_path / "nope"))
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
