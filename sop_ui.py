@@ -512,6 +512,28 @@ def overview(run_id: int, scenario_name: str | None) -> Any:
     return _overview(str(path), run_id, db.data_version(path), scenario_name)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _what_changed(
+    path: str, run_id: int, version: tuple[int, int], scenario_name: str | None
+) -> pd.DataFrame | None:
+    from sop_core.changes import what_changed
+    from sop_core.scenario import Scenario
+
+    with db.connect(path) as con:
+        scenario = (
+            queries.stored_scenario(con, scenario_name).scenario
+            if scenario_name
+            else Scenario(BASELINE)
+        )
+        return what_changed(con, _plan_base(path, run_id, version), scenario)
+
+
+def what_changed(run_id: int, scenario_name: str | None) -> pd.DataFrame | None:
+    """The waterfall from the latest plan of record to the scenario now (cached)."""
+    path = database_path()
+    return _what_changed(str(path), run_id, db.data_version(path), scenario_name)
+
+
 def scope_caption(current: Scope, channels: bool = True) -> str:
     """``Showing fragrance; all channels.`` for the page's caption."""
     families = ", ".join(current.families) if current.families else "all families"

@@ -296,7 +296,27 @@ if pack:
             icon=":material/download:",
         )
 
-sop_ui.not_built_yet(
-    "What changed since the last approved plan: a waterfall of the volume and revenue change "
-    "by cause (new actuals and forecast refresh, overrides, promotions, pricing, capacity)."
-)
+# --- What changed -------------------------------------------------------------------------
+st.subheader("What changed since the last approved plan")
+changes = sop_ui.what_changed(run["run_id"], chosen_now)
+if changes is None:
+    st.caption("Nothing approved yet (or no week in common with the approved plan).")
+else:
+    st.caption(
+        f"Plan of record v{changes.attrs['version']} ({changes.attrs['scenario']}) against "
+        f"{chosen_now or 'the baseline'} now, weeks of {changes.attrs['first']:%d %b} to "
+        f"{changes.attrs['last']:%d %b %Y}. Capacity changes move production, not targets."
+    )
+    volume_col, revenue_col = st.columns(2)
+    with volume_col:
+        sop_ui.chart(
+            charts.waterfall_chart(changes, "volume", "Volume: approved to now", "Units"),
+            key="changes_volume",
+        )
+    with revenue_col:
+        sop_ui.chart(
+            charts.waterfall_chart(
+                changes, "revenue", "Revenue: approved to now", f"Revenue ({currency})"
+            ),
+            key="changes_revenue",
+        )

@@ -28,7 +28,6 @@ PAGES = [
 # Pages whose issue is not done yet say so in a "Not built yet" box; finished pages do not.
 UNFINISHED = {
     "pages/overview.py",
-    "pages/plan.py",
 }
 
 
@@ -460,6 +459,10 @@ def test_plan_page_compares_approves_and_logs_decisions(app_env):
     at.selectbox(key="decision_status").set_value("done")
     at.button(key="decision_update").click().run()
     assert count(app_env, "SELECT count(*) FROM decisions WHERE status = 'done'") == 1
+
+    # After the approval, what changed against it: the baseline now is the approved plan.
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert "Volume: approved to now" in titles and "Revenue: approved to now" in titles
 
 
 def test_overview_before_any_forecast_shows_the_history_by_family(sample_db, monkeypatch):

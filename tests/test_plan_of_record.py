@@ -149,3 +149,45 @@ def test_decisions_and_assumptions(sample_db):
         assert np.array_equal(
             sorted(decisions.decision_log(con, today)["status"]), ["done", "open", "open"]
         )
+
+
+def test_what_changed_splits_the_change_by_cause_and_adds_up(plan_db):
+    from sop_core.changes import what_changed
+
+    with db.connect(plan_db) as con:
+        base = load_plan_base(con, latest_run(con))
+    approve(plan_db, None, "Ana", weeks=13)
+    first = base.weeks[0].astype(dt.date)
+    add_override(
+        plan_db,
+        base,
+        base.statistical_by_channel,
+        Override("total", None, first, first, "units", 5000, "big order", "Ben"),
+        run_id=base.run_id,
+        cycle=dt.date(2026, 11, 16),
+    )
+    promo = Scenario(
+        "Promo",
+        [
+            Lever(
+                "promotion",
+                "family",
+                "skincare",
+                base.weeks[2].astype(dt.date),
+                base.weeks[4].astype(dt.date),
+                discount=0.25,
+            )
+        ],
+    )
+    with db.connect(plan_db) as con:
+        revised = load_plan_base(con, latest_run(con))
+        changes = what_changed(con, revised, promo).set_index("cause")
+    volume = changes["volume"]
+    assert volume.iloc[1:-1].sum() == pytest.approx(volume["plan now"] - volume["approved plan"])
+    assert changes["revenue"].iloc[1:-1].sum() == pytest.approx(
+        changes["revenue"]["plan now"] - changes["revenue"]["approved plan"]
+    )
+    assert volume["new actuals and forecast refresh"] == pytest.approx(0, abs=1e-6)
+    assert volume["overrides"] == pytest.approx(5000)
+    assert volume["promotions"] > 0
+    assert volume["pricing"] == pytest.approx(0, abs=1e-6)
