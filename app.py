@@ -22,6 +22,7 @@ def pages() -> list[st.Page]:
         st.Page("pages/supply.py", title="Supply & capacity", icon=":material/factory:"),
         st.Page("pages/plan.py", title="Plan & decisions", icon=":material/task_alt:"),
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
+        st.Page("pages/present.py", title="Present", icon=":material/slideshow:"),
     ]
 
 

@@ -162,6 +162,8 @@ with right:
         )
 
 agenda()
-sop_ui.not_built_yet(
-    "Presentation mode (large type, one key chart per screen, stepping through the agenda)."
+st.page_link(
+    "pages/present.py",
+    label="Present the agenda: one chart per screen, large type",
+    icon=":material/slideshow:",
 )

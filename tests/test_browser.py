@@ -313,3 +313,28 @@ def test_import_a_file_on_the_data_page(server, browser, tmp_path):
     _assert_no_error_boxes(page, "Data after an import")
     page.screenshot(path=ARTIFACTS / "data-import-done.png", full_page=True)
     page.close()
+
+
+def test_presentation_mode_walks_the_agenda(server, browser):
+    """Step through the agenda full screen, a screenshot per step; a link reopens a step."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    page.goto(f"{server}/present")
+    wait_for_page(page, "Where we stand", timeout_ms=60_000)
+    assert page.locator("[data-testid='stSidebar']").is_hidden()
+    page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=30_000)
+    steps = ["1. Demand review", "2. Supply review", "3. Reconciliation", "4. Decisions"]
+    page.screenshot(path=ARTIFACTS / "present-0.png")
+    for index, title in enumerate(steps, start=1):
+        page.get_by_role("button", name="Next ▶").click()
+        expect(page.locator("h1").first).to_contain_text(title, timeout=15_000)
+        page.wait_for_selector(IDLE, timeout=15_000)
+        _assert_no_error_boxes(page, f"Presentation, {title}")
+        page.screenshot(path=ARTIFACTS / f"present-{index}.png")
+        if index == 2:
+            supply_link = page.url
+    assert "step=" in supply_link
+    page.goto(supply_link)  # the link reopens the same screen
+    wait_for_page(page, "2. Supply review", timeout_ms=30_000)
+    page.close()

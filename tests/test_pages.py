@@ -24,11 +24,10 @@ PAGES = [
     "pages/supply.py",
     "pages/plan.py",
     "pages/data.py",
+    "pages/present.py",
 ]
 # Pages whose issue is not done yet say so in a "Not built yet" box; finished pages do not.
-UNFINISHED = {
-    "pages/overview.py",
-}
+UNFINISHED: set[str] = set()
 
 
 def open_app(page: str | None = None) -> AppTest:
@@ -489,3 +488,22 @@ def test_plan_page_builds_the_meeting_pack(app_env):
     assert not at.exception and not at.error
     labels = [b.label for b in at.get("download_button")]
     assert "Download XLSX" in labels and "Download HTML" in labels
+
+
+def test_presentation_mode_steps_through_the_agenda(app_env):
+    from sop_core.plan_of_record import approve
+
+    approve(app_env, None, "Ana", weeks=13)
+    at = open_app("pages/present.py")
+    titles = []
+    for step in range(5):
+        assert not at.exception and not at.error
+        titles.append(at.title[0].value)
+        assert figures(at) or step == 4  # one key chart per screen; the last is the log
+        if step < 4:
+            at.button(key="next").click().run()
+    assert titles[1] == "1. Demand review" and titles[4] == "4. Decisions"
+    assert at.button(key="next").disabled
+    assert at.segmented_control(key="step").value == 4
+    at.button(key="previous").click().run()
+    assert at.segmented_control(key="step").value == 3

@@ -1,0 +1,146 @@
+"""Presentation mode: the agenda on the projector, one key chart per screen, large type.
+
+The step and the scenario are in the URL (``/present?step=3&scenario=...``), so a link
+reopens the same screen; Previous and Next step through the agenda.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import sop_ui
+from sop_core import capacity, charts
+from sop_core.demand import next_weeks
+from sop_core.scenario import Scenario, apply_scenario
+
+STEPS = (
+    "Where we stand",
+    "1. Demand review",
+    "2. Supply review",
+    "3. Reconciliation: what changed",
+    "4. Decisions",
+)
+
+sop_ui.require_shell()
+# Nothing but the content: no sidebar, no navigation bar, larger type.
+st.html(
+    """<style>
+    [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+    header[data-testid="stHeader"] {display: none;}
+    .stMainBlockContainer {padding-top: 1.5rem; max-width: 100%;}
+    .stMainBlockContainer p, .stMainBlockContainer li {font-size: 1.5rem;}
+    [data-testid="stMetricValue"], [data-testid="stMetricValue"] * {
+        font-size: 3.2rem !important; line-height: 1.2;}
+    [data-testid="stMetricLabel"] p {font-size: 1.4rem;}
+    </style>"""
+)
+facts = sop_ui.facts()
+currency = facts["currency"]
+run = sop_ui.require_forecast()
+scenario_name = sop_ui.selected_scenario()
+step = st.segmented_control(
+    "Agenda",
+    list(range(len(STEPS))),
+    format_func=lambda i: STEPS[i],
+    default=0,
+    required=True,
+    key="step",
+    bind="query-params",
+    label_visibility="collapsed",
+)
+
+
+def go(to: int) -> None:
+    st.session_state["step"] = to
+
+
+back, title, forward = st.columns([1, 6, 1], vertical_alignment="center")
+back.button("◀ Previous", disabled=step == 0, on_click=go, args=(step - 1,), key="previous")
+forward.button("Next ▶", disabled=step == len(STEPS) - 1, on_click=go, args=(step + 1,), key="next")
+title.title(STEPS[step])
+st.caption(
+    f"{facts['company_name']} · {scenario_name or 'baseline (no levers)'} · forecast run "
+    f"{run['run_id']}"
+)
+
+base = sop_ui.plan_base(run["run_id"])
+if step == 0:
+    figures = sop_ui.overview(run["run_id"], scenario_name)
+    kpis = figures.kpis
+    sop_ui.kpi_row(
+        [
+            sop_ui.Kpi("Demand, next 13 weeks", sop_ui.units(kpis["target"])),
+            sop_ui.Kpi("Peak line load", f"{kpis['peak_utilisation']:.0%}"),
+            sop_ui.Kpi("Unmet demand", sop_ui.units(kpis["unmet_units"])),
+            sop_ui.Kpi("Revenue", sop_ui.money(kpis["revenue"], currency)),
+        ]
+    )
+    sop_ui.chart(
+        charts.plan_chart(figures.weekly, title="Demand and what the lines can make"),
+        key="present_overview",
+    )
+elif step == 1:
+    cube = sop_ui.demand_cube(run["run_id"])
+    series = cube.series("total", None)
+    table = next_weeks(series)
+    sop_ui.kpi_row(
+        [
+            sop_ui.Kpi(
+                "Consensus, next 13 weeks",
+                sop_ui.units(table["consensus"].sum()),
+                sop_ui.change(table["consensus"].sum(), table["last_year"].sum()),
+            ),
+            sop_ui.Kpi(
+                "Consensus vs statistical",
+                sop_ui.change(table["consensus"].sum(), table["statistical"].sum()) or "0%",
+            ),
+        ]
+    )
+    sop_ui.chart(
+        charts.demand_chart(series, "Total demand", approved_name=cube.approved_name),
+        key="present_demand",
+    )
+elif step == 2:
+    scenario = (
+        sop_ui.stored_scenario(scenario_name).scenario if scenario_name else Scenario("baseline")
+    )
+    view = capacity.load_view(apply_scenario(base, scenario))
+    sop_ui.chart(
+        charts.utilisation_heatmap(view.frame(), "Line load: the targets against the hours"),
+        key="present_supply",
+    )
+elif step == 3:
+    changes = sop_ui.what_changed(run["run_id"], scenario_name)
+    if changes is None:
+        st.info("No plan of record has been approved yet: nothing to compare with.")
+    else:
+        sop_ui.chart(
+            charts.waterfall_chart(
+                changes,
+                "volume",
+                f"Volume: plan of record v{changes.attrs['version']} to now",
+                "Units",
+            ),
+            key="present_changes",
+        )
+else:
+    import datetime as dt
+
+    log = sop_ui.load("decision_log", dt.date.today())
+    open_items = log[log["status"] == "open"]
+    if open_items.empty:
+        st.info("No open decisions or assumptions.")
+    else:
+        st.table(
+            open_items[["kind", "text", "owner", "due_date", "state"]].rename(
+                columns={
+                    "kind": "Kind",
+                    "text": "What",
+                    "owner": "Owner",
+                    "due_date": "Due",
+                    "state": "State",
+                }
+            ),
+            hide_index=True,
+        )
+st.page_link("pages/overview.py", label="Leave presentation mode", icon=":material/close:")
