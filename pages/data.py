@@ -80,7 +80,7 @@ with check:
             if st.session_state.get(f"map_{table}_{column.name}", AUTOMATIC) != AUTOMATIC
         }
         report = sop_ui.check_import(table, source, upload.name, mapping)
-        file_columns = [*report.columns.values(), *report.ignored]
+        file_columns = report.file_columns
         if file_columns:
             with st.expander("Column mapping", expanded=not report.ok):
                 grid = st.columns(3)

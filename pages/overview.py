@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
 import sop_ui
@@ -108,28 +109,40 @@ tiles = [
     ),
     sop_ui.Kpi(
         "Peak line load",
-        f"{kpis['peak_utilisation']:.0%}",
-        note=f"{kpis['peak_line']}, week of {kpis['peak_week']:%d %b}",
+        f"{kpis['peak_utilisation']:.0%}" if kpis["peak_week"] is not None else "n/a",
+        note=f"{kpis['peak_line']}, week of {kpis['peak_week']:%d %b}"
+        if kpis["peak_week"] is not None
+        else "no production plan",
     ),
     sop_ui.Kpi(
         "Unmet demand",
-        sop_ui.units(kpis["unmet_units"]),
-        note=f"{kpis['unmet_units'] / demand:.1%} of demand" if demand else None,
+        sop_ui.units(kpis["unmet_units"]) if kpis["peak_week"] is not None else "n/a",
+        note=f"{kpis['unmet_units'] / demand:.1%} of demand"
+        if demand and kpis["peak_week"] is not None
+        else None,
     ),
 ]
 if approved and approved["revenue"]:
+    # Like for like: today's plan over the weeks the plan of record covers.
+    common = figures.money[
+        (figures.money["week"] >= pd.Timestamp(approved["first_week"]))
+        & (figures.money["week"] <= pd.Timestamp(approved["last_week"]))
+    ]
+    against = f"vs plan of record v{approved['plan_version']}"
+    if approved["weeks"] < figures.weeks:
+        against += f", {approved['weeks']} weeks in common"
     tiles += [
         sop_ui.Kpi(
             "Revenue",
             sop_ui.money(kpis["revenue"], currency),
-            sop_ui.change(kpis["revenue"], approved["revenue"]),
-            change_label=f"vs plan of record v{approved['plan_version']}",
+            sop_ui.change(common["revenue"].sum(), approved["revenue"]),
+            change_label=against,
         ),
         sop_ui.Kpi(
             "Margin",
             sop_ui.money(kpis["margin"], currency),
-            sop_ui.change(kpis["margin"], approved["margin"]),
-            change_label=f"vs plan of record v{approved['plan_version']}",
+            sop_ui.change(common["margin"].sum(), approved["margin"]),
+            change_label=against,
         ),
     ]
 else:
@@ -137,6 +150,8 @@ else:
         sop_ui.Kpi("Revenue", sop_ui.money(kpis["revenue"], currency), note="no plan of record yet")
     )
 sop_ui.kpi_row(tiles)
+for note in figures.notes:
+    st.warning(note, icon=":material/warning:")
 
 left, right = st.columns([3, 2])
 with left:

@@ -43,6 +43,8 @@ if len(picked) < 2:
 else:
     with st.spinner("Planning each scenario on the same lines and stock..."):
         table, weekly = sop_ui.comparison(run["run_id"], picked, horizon)
+    for note in table.attrs.get("notes", []):
+        st.warning(note, icon=":material/warning:")
     reference = table.iloc[0]
     tiles = []
     for other in table.iloc[1:].itertuples():
@@ -85,9 +87,14 @@ else:
                     styles.append("background-color: #f8d9d6")
             return styles
 
-        styled = shown.style.apply(highlight).format(
-            lambda v: f"{v:.0%}" if 0 <= v <= 5 and v != int(v) else f"{v:,.0f}"
+        percent = METRICS["peak_utilisation"]
+        text = shown.apply(
+            lambda row: row.map(
+                (lambda v: f"{v:.0%}") if row.name == percent else (lambda v: f"{v:,.0f}")
+            ),
+            axis=1,
         )
+        styled = text.style.apply(highlight)
         st.dataframe(styled)
         st.caption(
             f"Same forecast run ({run['run_id']}); cells differing from the reference shaded."
@@ -105,8 +112,17 @@ with st.form("approve_form", border=True):
     weeks = st.select_slider("Weeks to freeze", [13, 26, 52], value=26, key="approve_weeks")
     note = st.text_input("Note", key="approve_note", max_chars=200)
     go = st.form_submit_button("Approve", type="primary", icon=":material/verified:")
-if go:
-    stored = sop_ui.stored_scenario(chosen_now) if chosen_now else None
+draft = sop_ui.scenario_draft()
+if go and draft["dirty"]:
+    st.error(
+        f"{to_approve} has changes that are not saved: save them (or reload the saved "
+        "version) on Promotions & pricing, then approve. Only a saved scenario can become the "
+        "plan of record.",
+        icon=":material/error:",
+    )
+elif go:
+    # The version this session opened: a save by someone else since then stops the approval.
+    stored = draft["stored"]
     try:
         with st.spinner("Planning production and freezing the plan..."):
             done = approve(
@@ -120,7 +136,7 @@ if go:
     except (InputError, ConflictError) as error:
         st.error(str(error), icon=":material/error:")
     else:
-        sop_ui.reload_scenario_draft()
+        sop_ui.reload_scenario_draft()  # the scenario is now approved, a new version
         st.session_state["approved"] = (
             f"Plan of record version {done.plan_version} approved: {done.scenario}, "
             f"{done.weeks} weeks, {sop_ui.units(done.volume)} units, "
@@ -302,6 +318,8 @@ changes = sop_ui.what_changed(run["run_id"], chosen_now)
 if changes is None:
     st.caption("Nothing approved yet (or no week in common with the approved plan).")
 else:
+    for note in changes.attrs.get("notes", []):
+        st.warning(note, icon=":material/warning:")
     st.caption(
         f"Plan of record v{changes.attrs['version']} ({changes.attrs['scenario']}) against "
         f"{chosen_now or 'the baseline'} now, weeks of {changes.attrs['first']:%d %b} to "

@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sop_core.scenario import PlanBase, Scenario, apply_scenario
+from sop_core.scenario import PlanBase, Scenario, applicable, apply_scenario
 
 KINDS = (
     ("promotions", ("promotion",)),
@@ -74,7 +74,9 @@ def what_changed(
     first, last = pd.Timestamp(base.weeks[weeks[0]]), pd.Timestamp(base.weeks[weeks[-1]])
     frozen = frozen[(frozen["week"] >= first) & (frozen["week"] <= last)]
     then = frozen[["statistical", "consensus", "target", "revenue"]].sum()
-    approved = Scenario.from_json(name, definition)
+    scenario, notes = applicable(base, scenario)
+    approved, left_out = applicable(base, Scenario.from_json(name, definition))
+    notes += left_out
 
     statistical_now = float(base.statistical[:, weeks].sum())
     consensus_now = float(base.baseline[:, weeks].sum())
@@ -106,5 +108,5 @@ def what_changed(
     rows.append(("prices and mix", 0.0, revenue_now - explained_revenue))
     rows.append(("plan now", target_now, revenue_now))
     frame = pd.DataFrame(rows, columns=["cause", "volume", "revenue"])
-    frame.attrs.update(version=version, scenario=name, first=first, last=last)
+    frame.attrs.update(version=version, scenario=name, first=first, last=last, notes=notes)
     return frame

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sop_core.errors import InputError
 from sop_core.planning import PlanSettings, SupplyData, plan_frames, solve_plan
-from sop_core.scenario import PlanBase, Scenario, apply_scenario
+from sop_core.scenario import PlanBase, Scenario, applicable, apply_scenario
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Overview:
     kpis: dict[str, float]
     weekly: pd.DataFrame  # week, demand, production, unmet, inventory
     exceptions: pd.DataFrame  # kind, item, detail, impact
+    money: pd.DataFrame  # week, revenue, margin
+    notes: list[str]  # what could not be applied or planned
 
 
 def overview(
@@ -38,14 +41,51 @@ def overview(
     ``plan_weeks``, so stock can be built ahead of the weeks shown). ``demand_misses`` is
     ``accuracy.accuracy_by_sku`` output, when there is one."""
     plan_weeks = min(max(plan_weeks, weeks), base.baseline.shape[1])
+    scenario, notes = applicable(base, scenario)
     result = apply_scenario(base, scenario)
-    plan = solve_plan(result, supply, PlanSettings(), plan_weeks)
     span = slice(0, weeks)
+    try:
+        plan = solve_plan(result, supply, PlanSettings(), plan_weeks)
+    except InputError as error:  # no lines with speeds yet (a company's sales-only data)
+        notes.append(f"No production plan: {error}")
+        plan = None
+    kpis = {
+        "consensus": float(base.baseline[:, span].sum()),
+        "statistical": float(base.statistical[:, span].sum()),
+        "target": float(result.revised[:, span].sum()),
+        "revenue": float(result.revenue[:, span].sum()),
+        "margin": float(result.margin[:, span].sum()),
+        "unmet_units": float("nan"),
+        "peak_utilisation": float("nan"),
+        "peak_line": "",
+        "peak_week": None,
+    }
+    money = pd.DataFrame(
+        {
+            "week": pd.to_datetime(base.weeks[span]),
+            "revenue": result.revenue[:, span].sum(axis=0),
+            "margin": result.margin[:, span].sum(axis=0),
+        }
+    )
+    if plan is None:
+        weekly = pd.DataFrame(
+            {
+                "week": money["week"],
+                "demand": result.revised[:, span].sum(axis=0),
+                "production": np.nan,
+                "unmet": np.nan,
+                "inventory": np.nan,
+            }
+        )
+        exceptions = _exceptions(base, result, None, weeks, demand_misses)
+        return Overview(weeks, kpis, weekly, exceptions, money, notes)
     available = result.available[:, span]
     utilisation = np.divide(
         plan.hours[:, span], available, out=np.zeros_like(available), where=available > 0
     )
-    peak_line, peak_week = np.unravel_index(np.argmax(utilisation), utilisation.shape)
+    peak_line, peak_week = (
+        np.unravel_index(np.argmax(utilisation), utilisation.shape) if utilisation.size else (0, 0)
+    )
     kpis = {
         "consensus": float(base.baseline[:, span].sum()),
         "statistical": float(base.statistical[:, span].sum()),
@@ -58,12 +98,13 @@ def overview(
         "peak_week": pd.Timestamp(base.weeks[peak_week]) if utilisation.size else None,
     }
     weekly = plan_frames(plan, result)["weekly"].head(weeks)
-    return Overview(weeks, kpis, weekly, _exceptions(base, result, plan, weeks, demand_misses))
+    exceptions = _exceptions(base, result, plan, weeks, demand_misses)
+    return Overview(weeks, kpis, weekly, exceptions, money, notes)
 
 
 def _exceptions(base, result, plan, weeks: int, misses: pd.DataFrame | None) -> pd.DataFrame:
     unit_margin = np.maximum(base.weekly_price[:, :weeks] - base.variable_cost[:, None], 0.0)
-    unmet = plan.unmet[:, :weeks]
+    unmet = plan.unmet[:, :weeks] if plan is not None else np.zeros_like(unit_margin)
     at_risk = (unmet * unit_margin).sum(axis=1)
     rows = []
     for i in np.flatnonzero(unmet.sum(axis=1) > 0.5):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from sop_core.errors import InputError
 from sop_core.planning import PlanSettings, SupplyData, solve_plan
-from sop_core.scenario import PlanBase, Scenario, apply_scenario
+from sop_core.scenario import PlanBase, Scenario, applicable, apply_scenario
 
 METRICS = {
     "volume": "Volume (units)",
@@ -37,8 +37,10 @@ def compare(
         raise InputError("Compare two to four scenarios.")
     settings = settings or PlanSettings()
     weeks = min(weeks, base.baseline.shape[1])
-    rows, weekly = [], []
+    rows, weekly, notes = [], [], []
     for scenario in scenarios:
+        scenario, left_out = applicable(base, scenario)
+        notes += left_out
         result = apply_scenario(base, scenario)
         plan = solve_plan(result, supply, settings, weeks)
         available = result.available[:, :weeks]
@@ -69,4 +71,5 @@ def compare(
     table = pd.DataFrame(rows)
     for metric in METRICS:
         table[f"{metric}_change"] = table[metric] - table[metric].iloc[0]
+    table.attrs["notes"] = notes
     return table, pd.concat(weekly, ignore_index=True)

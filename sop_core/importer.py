@@ -35,6 +35,8 @@ FORMATS[".parquet"] = "parquet"
 MAX_NUMBER = 1e12  # anything bigger is a typo or a unit mix-up, not a weekly volume or price
 MAX_INTEGER = 2**31 - 1  # whole-number columns are 32-bit
 SHOWN_LINES = 8  # rows quoted per problem; the count says how many in all
+FIRST_YEAR, LAST_YEAR = 1990, 2100  # a two-digit year (26 for 2026) reads as year 26
+AMBIGUOUS = "ambiguous"
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y")
 WEEKDAYS = {"MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6, "SUN": 7}
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -260,6 +262,7 @@ class ImportReport:
     rows_replaced: int = 0
     products_created: int = 0
     columns: dict[str, str] = field(default_factory=dict)  # table column -> file column
+    file_columns: list[str] = field(default_factory=list)  # the file's, in its order
     ignored: list[str] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     preview: pd.DataFrame | None = None
@@ -465,6 +468,7 @@ def _map_columns(
     """Build ``_mapped`` (one text column per table column, empty text as NULL) and record
     which file column feeds each."""
     file_columns = [c for c in _columns(con, "_raw") if c != "_line"]
+    report.file_columns = file_columns
     by_normal = {_normal(c): c for c in file_columns}
     targets = {c.name for c in spec.columns}
     for target, source in mapping.items():
@@ -564,16 +568,23 @@ def _not_time(column: str) -> str:
 
 
 def _date_format(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
-    """The first date format every value of ``column`` parses with (None: none does)."""
+    """The date format every value of ``column`` parses with, with a year between 1990 and
+    2100 (None: none does; ``AMBIGUOUS`` when both day/month and month/day read every value,
+    as 05/01/2026 could be either)."""
+    if not con.execute(f"SELECT count({column}) FROM _mapped").fetchone()[0]:
+        return DATE_FORMATS[0]  # no dates at all: nothing to tell apart
+    fits = []
     for pattern in DATE_FORMATS:
+        parsed = f"try_strptime(split_part({column}, ' ', 1), '{pattern}')"
         bad = con.execute(
-            f"SELECT count(*) FROM _mapped WHERE {column} IS NOT NULL "
-            f"AND (try_strptime(split_part({column}, ' ', 1), ?) IS NULL OR {_not_time(column)})",
-            [pattern],
+            f"SELECT count(*) FROM _mapped WHERE {column} IS NOT NULL AND ({parsed} IS NULL "
+            f"OR NOT year({parsed}) BETWEEN {FIRST_YEAR} AND {LAST_YEAR} OR {_not_time(column)})"
         ).fetchone()[0]
         if bad == 0:
-            return pattern
-    return None
+            fits.append(pattern)
+    if "%d/%m/%Y" in fits and "%m/%d/%Y" in fits:
+        return AMBIGUOUS
+    return fits[0] if fits else None
 
 
 def _check(
@@ -591,15 +602,35 @@ def _check(
             _problem(con, report, "error", f"{label} is empty", f"{name} IS NULL")
         if column.kind == "date":
             pattern = _date_format(con, name)
+            if pattern == AMBIGUOUS:
+                report.issues.append(
+                    Issue(
+                        "error",
+                        f"{label}: dates such as 05/01/2026 could be 5 January or 1 May and "
+                        "nothing in the file tells which; write them as YYYY-MM-DD.",
+                    )
+                )
+                typed.append(f"NULL::DATE AS {name}")
+                continue
             if pattern is None:
+                parsed = f"try_strptime(split_part({name}, ' ', 1), '%Y-%m-%d')"
                 _problem(
                     con,
                     report,
                     "error",
-                    f"{label} is not a date (write dates as YYYY-MM-DD)",
-                    f"{name} IS NOT NULL AND (try_strptime(split_part({name}, ' ', 1), "
-                    f"'%Y-%m-%d') IS NULL OR {_not_time(name)})",
+                    f"{label} is not a date between {FIRST_YEAR} and {LAST_YEAR} (write "
+                    "dates as YYYY-MM-DD, with four-digit years)",
+                    f"{name} IS NOT NULL AND ({parsed} IS NULL OR NOT year({parsed}) "
+                    f"BETWEEN {FIRST_YEAR} AND {LAST_YEAR} OR {_not_time(name)})",
                 )
+                if report.ok:  # every value is wrong in some other format: say so once
+                    report.issues.append(
+                        Issue(
+                            "error",
+                            f"{label}: the dates are not in one format the importer "
+                            "reads (YYYY-MM-DD, DD/MM/YYYY, MM/DD/YYYY, DD.MM.YYYY).",
+                        )
+                    )
                 typed.append(f"NULL::DATE AS {name}")
                 continue
             value = f"CAST(strptime(split_part({name}, ' ', 1), '{pattern}') AS DATE)"

@@ -40,7 +40,7 @@ def build_pack(
     """Write the pack into the folder ``out``; return the files written by kind (``xlsx``,
     ``html`` and, with Chromium, ``pdf``)."""
     from sop_core.planning import PlanSettings, load_supply, plan_frames, plan_tables, solve_plan
-    from sop_core.scenario import Scenario, apply_scenario, load_plan_base
+    from sop_core.scenario import Scenario, applicable, apply_scenario, load_plan_base
     from sop_core.scenario_store import load_scenario
 
     report = progress or (lambda fraction, message: None)
@@ -59,16 +59,21 @@ def build_pack(
         supply = load_supply(con, base)
         company = dict(con.execute("SELECT key, value FROM company_settings").fetchall())
         approved = con.execute(
-            "SELECT plan_version, scenario, approved_by, approved_at FROM plans_of_record "
-            "ORDER BY plan_version DESC LIMIT 1"
+            "SELECT plan_version, scenario, approved_by, approved_at, definition "
+            "FROM plans_of_record ORDER BY plan_version DESC LIMIT 1"
         ).fetchone()
-        if scenario_name is None and approved and approved[1] != "Baseline":
+        if scenario_name:
+            scenario = load_scenario(con, scenario_name).scenario
+        elif approved:
+            # The approved scenario's levers as they were frozen (it may have been edited,
+            # renamed or deleted since), on today's forecast.
+            scenario = Scenario.from_json(approved[1], approved[4])
             scenario_name = approved[1]
-        scenario = (
-            load_scenario(con, scenario_name).scenario if scenario_name else Scenario("Baseline")
-        )
+        else:
+            scenario = Scenario("Baseline")
         decisions = decision_log(con)
     report(0.2, "Planning production")
+    scenario, notes = applicable(base, scenario)
     result = apply_scenario(base, scenario)
     w = min(weeks, result.revised.shape[1])
     plan = solve_plan(result, supply, PlanSettings(), w)
@@ -92,10 +97,13 @@ def build_pack(
         f"Gross margin ({currency})": round(float(result.margin[:, :w].sum())),
         "Unmet demand (units)": summary["unmet_units"],
         "Overtime (hours)": summary["overtime_hours"],
-        "Peak line utilisation": summary["max_utilisation"],
+        "Peak line utilisation": f"{summary['max_utilisation']:.0%}",
         "Plan of record": f"v{approved[0]} ({approved[1]}), approved by {approved[2]}"
         if approved
         else "none approved yet",
+        "Targets": f"{name}'s levers on forecast run {base.run_id} (the plan of record's frozen "
+        "rows are in the database: plan_of_record_targets)",
+        "Left out": " ".join(notes) or "nothing",
         "Made": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
     }
     stem = f"sop-pack-{pd.Timestamp(base.weeks[0]):%Y-%m-%d}-{_slug(name)}"
@@ -103,7 +111,7 @@ def build_pack(
 
     report(0.45, "Writing the workbook")
     sheets = {
-        "Summary": pd.DataFrame({"item": list(kpis), "value": [str(v) for v in kpis.values()]}),
+        "Summary": pd.DataFrame({"item": list(kpis), "value": list(kpis.values())}),
         "Targets": targets,
         "Production": tables["plan_rows"],
         "Capacity": tables["plan_lines"],
@@ -184,10 +192,10 @@ th {{ background: #f3f3f3; }} .chart {{ page-break-inside: avoid; margin: 1.5rem
 
 
 def _show(value) -> str:
-    if isinstance(value, float) and 0 <= value <= 5 and value != int(value):
-        return f"{value:.0%}"
-    if isinstance(value, int | float):
-        return f"{value:,.0f}"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) < 10 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
 
 

@@ -85,67 +85,75 @@ def approve(
     frames = _frames(result, plan_tables(plan, result, supply), w)
     digest = content_hash(frames)
     seen = expected_version if expected_version is not None else (stored and stored.version)
-    with db.transaction(path) as con:
-        if stored is not None:
-            now = con.execute(
-                "SELECT version, updated_by, updated_at FROM scenarios WHERE scenario_id = ?",
-                [stored.scenario_id],
-            ).fetchone()
-            if now is None:
-                raise InputError(f"The scenario {scenario_name!r} was deleted meanwhile.")
-            if now[0] != seen:
-                raise ConflictError(
-                    f"{now[1]} saved {scenario_name!r} at {now[2]:%H:%M:%S} after you opened "
-                    "it; nothing was approved. Review their version and approve again."
-                )
-        version = con.execute(
-            "SELECT coalesce(max(plan_version), 0) + 1 FROM plans_of_record"
-        ).fetchone()[0]
-        totals = frames["plan_of_record_targets"]
-        approval = Approval(
-            int(version),
-            scenario_name or BASELINE,
-            w,
-            float(totals["target"].sum()),
-            float(totals["revenue"].sum()),
-            float(totals["margin"].sum()),
-            float(summary["unmet_units"]),
-            float(summary["overtime_hours"]),
-            float(summary["max_utilisation"]),
-        )
-        con.execute(
-            "INSERT INTO plans_of_record (plan_version, approved_by, scenario, scenario_version, "
-            "definition, run_id, history_end, overrides, note, weeks, volume, revenue, margin, "
-            "unmet_units, overtime_hours, max_utilisation, content_sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                version,
-                approved_by,
-                approval.scenario,
-                stored.version + 1 if stored else None,
-                scenario.to_json(),
-                run_id,
-                history_end,
-                json.dumps(overrides),
-                note.strip() or None,
+    try:
+        with db.transaction(path) as con:
+            if stored is not None:
+                now = con.execute(
+                    "SELECT version, updated_by, updated_at FROM scenarios WHERE scenario_id = ?",
+                    [stored.scenario_id],
+                ).fetchone()
+                if now is None:
+                    raise InputError(f"The scenario {scenario_name!r} was deleted meanwhile.")
+                if now[0] != seen:
+                    raise ConflictError(
+                        f"{now[1]} saved {scenario_name!r} at {now[2]:%H:%M:%S} after you opened "
+                        "it; nothing was approved. Review their version and approve again."
+                    )
+            version = con.execute(
+                "SELECT coalesce(max(plan_version), 0) + 1 FROM plans_of_record"
+            ).fetchone()[0]
+            totals = frames["plan_of_record_targets"]
+            approval = Approval(
+                int(version),
+                scenario_name or BASELINE,
                 w,
-                approval.volume,
-                approval.revenue,
-                approval.margin,
-                approval.unmet_units,
-                approval.overtime_hours,
-                approval.max_utilisation,
-                digest,
-            ],
-        )
-        for table, frame in frames.items():
-            db.insert_frame(con, table, frame.assign(plan_version=version))
-        if stored is not None:
-            con.execute(
-                "UPDATE scenarios SET status = 'approved', version = version + 1, "
-                "updated_at = current_timestamp, updated_by = ? WHERE scenario_id = ?",
-                [approved_by, stored.scenario_id],
+                float(totals["target"].sum()),
+                float(totals["revenue"].sum()),
+                float(totals["margin"].sum()),
+                float(summary["unmet_units"]),
+                float(summary["overtime_hours"]),
+                float(summary["max_utilisation"]),
             )
+            con.execute(
+                "INSERT INTO plans_of_record (plan_version, approved_by, scenario, "
+                "scenario_version, definition, run_id, history_end, overrides, note, weeks, "
+                "volume, revenue, margin, unmet_units, overtime_hours, max_utilisation, "
+                "content_sha256) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    version,
+                    approved_by,
+                    approval.scenario,
+                    stored.version + 1 if stored else None,
+                    scenario.to_json(),
+                    run_id,
+                    history_end,
+                    json.dumps(overrides),
+                    note.strip() or None,
+                    w,
+                    approval.volume,
+                    approval.revenue,
+                    approval.margin,
+                    approval.unmet_units,
+                    approval.overtime_hours,
+                    approval.max_utilisation,
+                    digest,
+                ],
+            )
+            for table, frame in frames.items():
+                db.insert_frame(con, table, frame.assign(plan_version=version))
+            if stored is not None:
+                con.execute(
+                    "UPDATE scenarios SET status = 'approved', version = version + 1, "
+                    "updated_at = current_timestamp, updated_by = ? WHERE scenario_id = ?",
+                    [approved_by, stored.scenario_id],
+                )
+    except duckdb.ConstraintException:
+        # Another approval took the same version number at the same moment.
+        raise ConflictError(
+            "Someone approved a plan at the same moment; nothing of yours was frozen. "
+            "Look at the plan of record versions and approve again if still needed."
+        ) from None
     return approval
 
 

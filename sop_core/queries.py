@@ -490,12 +490,13 @@ def plan_of_record_totals(
     con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date
 ) -> dict[str, Any] | None:
     """The latest plan of record's volume, revenue and margin over the weeks ``first`` to
-    ``last`` (None when nothing is approved yet)."""
+    ``last`` it covers (``first_week``, ``last_week``, ``weeks``), None when nothing is
+    approved yet."""
     row = con.execute(
         """
         WITH latest AS (SELECT max(plan_version) AS v FROM plans_of_record)
         SELECT p.plan_version, p.scenario, p.approved_at, sum(t.target), sum(t.revenue),
-               sum(t.margin)
+               sum(t.margin), min(t.week), max(t.week), count(DISTINCT t.week)
         FROM plans_of_record p JOIN latest ON p.plan_version = latest.v
         LEFT JOIN plan_of_record_targets t
             ON t.plan_version = p.plan_version AND t.week BETWEEN ? AND ?
@@ -505,5 +506,15 @@ def plan_of_record_totals(
     ).fetchone()
     if row is None:
         return None
-    keys = ("plan_version", "scenario", "approved_at", "volume", "revenue", "margin")
+    keys = (
+        "plan_version",
+        "scenario",
+        "approved_at",
+        "volume",
+        "revenue",
+        "margin",
+        "first_week",
+        "last_week",
+        "weeks",
+    )
     return dict(zip(keys, row, strict=True))

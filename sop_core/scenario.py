@@ -1133,3 +1133,21 @@ def baseline_only(name: str = "Baseline") -> Scenario:
 def with_lever(scenario: Scenario, lever: Lever) -> Scenario:
     """A copy of ``scenario`` with one more lever."""
     return replace(scenario, levers=[*scenario.levers, lever.validated()])
+
+
+def applicable(base: PlanBase, scenario: Scenario) -> tuple[Scenario, list[str]]:
+    """``scenario`` without the levers whose family, brand, SKU or channel this forecast no
+    longer has (a product line ended, a channel closed), and a note for each one left out: a
+    view of the plan still shows, and says what it could not apply."""
+    kept, notes = [], []
+    for lever in scenario.levers:
+        try:
+            if lever.scope == "channel":
+                base.channel_slice(lever.scope, lever.target)
+            else:
+                base.scope_mask(lever.scope, lever.target)
+        except InputError as error:
+            notes.append(f"{scenario.name}: {lever.describe()} is left out. {error}")
+            continue
+        kept.append(lever)
+    return replace(scenario, levers=kept), notes

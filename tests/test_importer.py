@@ -219,3 +219,22 @@ def test_init_empty_makes_a_database_with_no_data(tmp_path):
     assert ("company_name", "Acme") in rows(path, "SELECT key, value FROM company_settings")
     again = run_cli("init", "--db", str(path), "--empty")
     assert again.returncode != 0 and "already exists" in again.stderr
+
+
+def test_two_digit_years_and_ambiguous_day_month_are_refused(sample_db, tmp_path):
+    short = tmp_path / "short.csv"
+    short.write_text("week,sku,units_on_hand\n23.11.26,SKN-0001,12\n")
+    (issue,) = import_file(sample_db, "inventory", short).errors
+    assert "four-digit years" in issue.text() and "line 2" in issue.text()
+    either = tmp_path / "either.csv"
+    either.write_text("week,sku,units_on_hand\n05/01/2026,SKN-0001,12\n06/02/2026,SKN-0002,3\n")
+    (issue,) = import_file(sample_db, "inventory", either).errors
+    assert "could be 5 January or 1 May" in issue.text()
+    clear = tmp_path / "clear.csv"
+    clear.write_text("week,sku,units_on_hand\n13/01/2026,SKN-0001,12\n06/02/2026,SKN-0002,3\n")
+    report = import_file(sample_db, "inventory", clear)
+    assert report.ok and report.written
+    assert rows(
+        sample_db,
+        "SELECT units_on_hand FROM inventory WHERE sku = 'SKN-0002' AND week = '2026-02-02'",
+    ) == [(3.0,)]

@@ -349,7 +349,7 @@ def test_the_app_waits_for_a_short_write_by_another_process(app_env, monkeypatch
     finally:
         holder.wait(timeout=30)
     assert not at.exception and not at.error
-    assert metrics(at)["Units sold, last 13 weeks"]
+    assert metrics(at)["Demand, next 13 weeks"]
 
 
 def test_a_database_without_history_says_so(tmp_path: Path, monkeypatch):
