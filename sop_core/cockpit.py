@@ -83,20 +83,14 @@ def overview(
     utilisation = np.divide(
         plan.hours[:, span], available, out=np.zeros_like(available), where=available > 0
     )
-    peak_line, peak_week = (
-        np.unravel_index(np.argmax(utilisation), utilisation.shape) if utilisation.size else (0, 0)
-    )
-    kpis = {
-        "consensus": float(base.baseline[:, span].sum()),
-        "statistical": float(base.statistical[:, span].sum()),
-        "target": float(result.revised[:, span].sum()),
-        "revenue": float(result.revenue[:, span].sum()),
-        "margin": float(result.margin[:, span].sum()),
-        "unmet_units": float(plan.unmet[:, span].sum()),
-        "peak_utilisation": float(utilisation.max()) if utilisation.size else 0.0,
-        "peak_line": str(base.lines[peak_line]) if utilisation.size else "",
-        "peak_week": pd.Timestamp(base.weeks[peak_week]) if utilisation.size else None,
-    }
+    if utilisation.size:
+        peak_line, peak_week = np.unravel_index(np.argmax(utilisation), utilisation.shape)
+        kpis.update(
+            peak_utilisation=float(utilisation.max()),
+            peak_line=str(base.lines[peak_line]),
+            peak_week=pd.Timestamp(base.weeks[peak_week]),
+        )
+    kpis["unmet_units"] = float(plan.unmet[:, span].sum())
     weekly = plan_frames(plan, result)["weekly"].head(weeks)
     exceptions = _exceptions(base, result, plan, weeks, demand_misses)
     return Overview(weeks, kpis, weekly, exceptions, money, notes)
