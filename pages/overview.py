@@ -133,21 +133,23 @@ if approved and approved["revenue"]:
         against += f", {approved['weeks']} weeks in common"
     tiles += [
         sop_ui.Kpi(
-            "Revenue",
-            sop_ui.money(kpis["revenue"], currency),
+            f"Revenue ({currency})",
+            sop_ui.units(kpis["revenue"]),
             sop_ui.change(common["revenue"].sum(), approved["revenue"]),
             change_label=against,
         ),
         sop_ui.Kpi(
-            "Margin",
-            sop_ui.money(kpis["margin"], currency),
+            f"Margin ({currency})",
+            sop_ui.units(kpis["margin"]),
             sop_ui.change(common["margin"].sum(), approved["margin"]),
             change_label=against,
         ),
     ]
 else:
     tiles.append(
-        sop_ui.Kpi("Revenue", sop_ui.money(kpis["revenue"], currency), note="no plan of record yet")
+        sop_ui.Kpi(
+            f"Revenue ({currency})", sop_ui.units(kpis["revenue"]), note="no plan of record yet"
+        )
     )
 sop_ui.kpi_row(tiles)
 for note in figures.notes:

@@ -469,7 +469,8 @@ def plan_chart(weekly: pd.DataFrame, title: str = "Production plan against deman
                 "rangemode": "tozero",
                 "showgrid": False,
                 "title": {"text": "Stock"},
-                "separatethousands": True,
+                "tickformat": "~s",
+                "automargin": True,
             },
         },
     )

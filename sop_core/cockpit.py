@@ -113,6 +113,21 @@ def _exceptions(base, result, plan, weeks: int, misses: pd.DataFrame | None) -> 
                 "impact": float(at_risk[i]),
             }
         )
+    if plan is not None:
+        overtime_cost = PlanSettings().overtime_cost_per_hour
+        for li in np.flatnonzero(plan.overtime[:, :weeks].sum(axis=1) > 0.5):
+            busy = np.flatnonzero(plan.overtime[li, :weeks] > 0.5)
+            first, last = pd.Timestamp(base.weeks[busy[0]]), pd.Timestamp(base.weeks[busy[-1]])
+            hours = float(plan.overtime[li, :weeks].sum())
+            rows.append(
+                {
+                    "kind": "supply",
+                    "item": f"line {base.lines[li]}",
+                    "detail": f"{hours:,.0f} overtime hours to make the plan, weeks of "
+                    f"{first:%d %b} to {last:%d %b}",
+                    "impact": hours * overtime_cost,
+                }
+            )
     if misses is not None and not misses.empty:
         for miss in misses.head(10).itertuples():
             rows.append(

@@ -27,6 +27,10 @@ def test_overview_numbers_and_a_lever_on_a_family_that_is_gone(forecast_db, tmp_
     assert figures.weekly["demand"].sum() == pytest.approx(figures.kpis["target"])
     assert figures.exceptions["impact"].is_monotonic_decreasing
     assert figures.kpis["peak_utilisation"] > 0 and figures.kpis["peak_week"] is not None
+    # The sample's December peak needs overtime: a supply item, priced at the overtime rate.
+    assert figures.kpis["peak_utilisation"] > 1
+    overtime = figures.exceptions[figures.exceptions["detail"].str.contains("overtime hours")]
+    assert not overtime.empty and (overtime["impact"] > 0).all()
 
     # A company with sales but no line speeds yet: demand still shows, supply says why not.
     with db.transaction(path) as con:

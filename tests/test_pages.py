@@ -88,8 +88,8 @@ def test_overview_shows_demand_against_supply_and_the_plan_of_record(app_env):
     approve(app_env, None, "Ana", weeks=13)
     at = open_app()
     assert "plan of record v1 (Baseline)" in at.caption[0].value
-    assert "Revenue" in metrics(at) and "Margin" in metrics(at)
-    margin = next(m for m in at.metric if m.label == "Margin")
+    assert "Revenue (EUR)" in metrics(at) and "Margin (EUR)" in metrics(at)
+    margin = next(m for m in at.metric if m.label == "Margin (EUR)")
     assert margin.delta == "+0.0%"  # the baseline is what was approved
 
 
