@@ -31,8 +31,8 @@ def test_the_pack_holds_the_targets_capacity_decisions_and_charts(pack_db, tmp_p
     assert book.sheetnames == list(SHEETS)
     targets = list(book["Targets"].iter_rows(values_only=True))
     header, rows = targets[0], targets[1:]
-    revised = header.index("revised")
-    assert sum(r[revised] for r in rows) == pytest.approx(approval.volume)
+    target = header.index("target")  # the plan of record's rows, as frozen
+    assert sum(r[target] for r in rows) == pytest.approx(approval.volume)
     with db.connect(pack_db) as con:
         skus = con.execute("SELECT count(*) FROM products").fetchone()[0]
         lines = con.execute("SELECT count(*) FROM production_lines").fetchone()[0]
@@ -41,10 +41,11 @@ def test_the_pack_holds_the_targets_capacity_decisions_and_charts(pack_db, tmp_p
     decision = [r for r in book["Decisions"].iter_rows(values_only=True) if "extra shift" in str(r)]
     assert decision and any(str(c).startswith("'=cmd") for c in decision[0])  # escaped
     summary = dict(book["Summary"].iter_rows(min_row=2, values_only=True))
-    assert summary["Plan of record"].startswith("v1 (Baseline)")
+    assert summary["Plan of record"].startswith("v1, approved by Ana")
+    assert summary["Targets"] == "as frozen at approval"
 
     report = files["html"].read_text(encoding="utf-8")
-    assert "Demand and what the lines can make" in report and "Line load" in report
+    assert "Sales targets and planned production" in report and "Line load" in report
     assert report.count("Plotly.newPlot") == 3
     # plotly.js is inside, no script is fetched: it opens offline.
     assert '<script src="http' not in report and len(report) > 3_000_000
@@ -58,3 +59,15 @@ def test_the_cli_writes_the_pack_and_refuses_a_missing_folder(pack_db, tmp_path)
     assert list(tmp_path.glob("sop-pack-*.xlsx")) and list(tmp_path.glob("sop-pack-*.html"))
     missing = run_cli("pack", "--db", str(pack_db), "--out", str(tmp_path / "nope"))
     assert missing.returncode != 0 and "does not exist" in missing.stderr
+
+
+def test_a_named_scenario_is_planned_today_and_says_so(pack_db, tmp_path):
+    from sop_core.scenario import Scenario
+    from sop_core.scenario_store import create_scenario
+
+    create_scenario(pack_db, Scenario("Push"), "Ana", 1)
+    files = build_pack(pack_db, tmp_path, "Push", weeks=8, pdf=False)
+    book = openpyxl.load_workbook(files["xlsx"], read_only=True)
+    summary = dict(book["Summary"].iter_rows(min_row=2, values_only=True))
+    assert summary["Scenario"] == "Push" and "not frozen" in summary["Targets"]
+    assert "Demand and what the lines can make" in files["html"].read_text(encoding="utf-8")
