@@ -534,8 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
     pack = commands.add_parser(
         "pack",
         help="write the meeting pack (Excel workbook, HTML report, PDF)",
-        description="Write the meeting pack for a scenario (default: the latest plan of "
-        "record's, or the baseline): an Excel workbook with the targets by SKU x week, "
+        description="Write the meeting pack: the latest plan of record as frozen (with "
+        "--scenario: that scenario planned on today's forecast; with nothing approved: the "
+        "baseline): an Excel workbook with the targets by SKU x week, "
         "production and capacity by line x week and the decisions; a self-contained HTML "
         "report with the interactive charts; and a PDF of it where Chromium is installed.",
     )
