@@ -270,18 +270,25 @@ def latest_run() -> dict[str, Any] | None:
     return load("latest_forecast_run")
 
 
+@contextmanager
+def progress_bar(label: str) -> Iterator[Any]:
+    """A progress bar for long work: yields the ``progress(fraction, message)`` callback the
+    engine's functions take, and clears the bar when the work ends (or fails)."""
+    bar = st.progress(0.0, text=label)
+    try:
+        yield lambda fraction, message: bar.progress(
+            min(max(fraction, 0.0), 1.0), text=f"{label}: {message}"
+        )
+    finally:
+        bar.empty()
+
+
 def refresh_forecast_with_progress(label: str = "Refreshing the forecast") -> None:
     """Run (or reuse) the forecast with a progress bar, then rerun the page."""
     from sop_core.forecast.runs import refresh_forecast
 
-    bar = st.progress(0.0, text=label)
-    refresh_forecast(
-        database_path(),
-        progress=lambda fraction, message: bar.progress(
-            min(fraction, 1.0), text=f"{label}: {message}"
-        ),
-    )
-    bar.empty()
+    with progress_bar(label) as progress:
+        refresh_forecast(database_path(), progress=progress)
     st.rerun()
 
 
@@ -300,8 +307,15 @@ def require_forecast() -> dict[str, Any]:
     st.stop()
 
 
+def _fresh(cached: Any, *args: Any) -> Any:
+    """Call a cached loader with the database path and its current data version first: a
+    changed file is a new cache entry, so nothing stale is ever served."""
+    path = database_path()
+    return cached(str(path), db.data_version(path), *args)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _plan_base(path: str, run_id: int, version: tuple[int, int]) -> Any:
+def _plan_base(path: str, version: tuple[int, int], run_id: int) -> Any:
     from sop_core.scenario import load_plan_base
 
     with db.connect(path) as con:
@@ -310,37 +324,34 @@ def _plan_base(path: str, run_id: int, version: tuple[int, int]) -> Any:
 
 def plan_base(run_id: int) -> Any:
     """The scenario arrays of a forecast run, built once and shared (read-only)."""
-    path = database_path()
-    return _plan_base(str(path), run_id, db.data_version(path))
+    return _fresh(_plan_base, run_id)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _supply_data(path: str, run_id: int, version: tuple[int, int]) -> Any:
+def _supply_data(path: str, version: tuple[int, int], run_id: int) -> Any:
     from sop_core.planning import load_supply
 
     with db.connect(path) as con:
-        return load_supply(con, _plan_base(path, run_id, version))
+        return load_supply(con, _plan_base(path, version, run_id))
 
 
 def supply_data(run_id: int) -> Any:
     """Routings, standard hours and stock on hand for the production plan (cached)."""
-    path = database_path()
-    return _supply_data(str(path), run_id, db.data_version(path))
+    return _fresh(_supply_data, run_id)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _demand_cube(path: str, run_id: int, version: tuple[int, int]) -> Any:
+def _demand_cube(path: str, version: tuple[int, int], run_id: int) -> Any:
     from sop_core.demand import load_demand_cube
 
     with db.connect(path) as con:
-        return load_demand_cube(con, _plan_base(path, run_id, version))
+        return load_demand_cube(con, _plan_base(path, version, run_id))
 
 
 def demand_cube(run_id: int) -> Any:
     """Actuals, statistical forecast, consensus and approved plan of a run as arrays (cached:
     switching the Demand review's scope only sums them)."""
-    path = database_path()
-    return _demand_cube(str(path), run_id, db.data_version(path))
+    return _fresh(_demand_cube, run_id)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -353,8 +364,7 @@ def _accuracy_frames(path: str, version: tuple[int, int]) -> tuple[pd.DataFrame,
 
 def has_past_forecasts() -> bool:
     """Whether any stored run has forecast a week that has since closed."""
-    path = database_path()
-    frame, _ = _accuracy_frames(str(path), db.data_version(path))
+    frame, _ = _fresh(_accuracy_frames)
     return not frame.empty
 
 
@@ -390,25 +400,15 @@ def accuracy(level: str, target: str | None, lag: int | None = None) -> dict[str
     lags the scope has closed weeks for), ``origins``, ``overridden`` (whether the team's
     overrides touched its closed weeks) and, with ``lag``, ``by_sku`` (the exception list) and
     ``value_added`` at that lag."""
-    path = database_path()
-    return _accuracy(str(path), db.data_version(path), level, target, lag)
+    return _fresh(_accuracy, level, target, lag)
 
 
 def backfill_with_progress(count: int, step: int = 2) -> None:
     """Make ``count`` past forecast runs (for accuracy by lag) with a progress bar, then rerun."""
     from sop_core.forecast.runs import backfill_runs
 
-    label = "Making past forecasts"
-    bar = st.progress(0.0, text=label)
-    backfill_runs(
-        database_path(),
-        count,
-        step,
-        progress=lambda fraction, message: bar.progress(
-            min(fraction, 1.0), text=f"{label}: {message}"
-        ),
-    )
-    bar.empty()
+    with progress_bar("Making past forecasts") as progress:
+        backfill_runs(database_path(), count, step, progress=progress)
     st.rerun()
 
 
@@ -446,20 +446,12 @@ def _check_import(
 def check_import(table: str, source: Path, file_name: str, mapping: dict[str, str]) -> Any:
     """The importer's report on ``source`` for ``table`` without writing (cached per file,
     mapping and data version)."""
-    path = database_path()
-    return _check_import(
-        str(path),
-        db.data_version(path),
-        table,
-        str(source),
-        file_name,
-        tuple(sorted(mapping.items())),
-    )
+    return _fresh(_check_import, table, str(source), file_name, tuple(sorted(mapping.items())))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _comparison(
-    path: str, run_id: int, version: tuple[int, int], names: tuple[str, ...], weeks: int
+    path: str, version: tuple[int, int], run_id: int, names: tuple[str, ...], weeks: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sop_core.comparison import compare
     from sop_core.scenario import Scenario
@@ -470,18 +462,17 @@ def _comparison(
             for name in names
         ]
     return compare(
-        _plan_base(path, run_id, version), _supply_data(path, run_id, version), scenarios, weeks
+        _plan_base(path, version, run_id), _supply_data(path, version, run_id), scenarios, weeks
     )
 
 
 def comparison(run_id: int, names: list[str], weeks: int = 26) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scenarios side by side (cached per data version): see ``sop_core.comparison.compare``."""
-    path = database_path()
-    return _comparison(str(path), run_id, db.data_version(path), tuple(names), weeks)
+    return _fresh(_comparison, run_id, tuple(names), weeks)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _overview(path: str, run_id: int, version: tuple[int, int], scenario_name: str | None) -> Any:
+def _overview(path: str, version: tuple[int, int], run_id: int, scenario_name: str | None) -> Any:
     from sop_core import accuracy
     from sop_core.cockpit import overview
     from sop_core.scenario import Scenario
@@ -498,8 +489,8 @@ def _overview(path: str, run_id: int, version: tuple[int, int], scenario_name: s
         lag = 4 if (frame["lag"] == 4).any() else int(frame["lag"].min())
         misses = accuracy.accuracy_by_sku(frame, history, lag)
     return overview(
-        _plan_base(path, run_id, version),
-        _supply_data(path, run_id, version),
+        _plan_base(path, version, run_id),
+        _supply_data(path, version, run_id),
         scenario,
         demand_misses=misses,
     )
@@ -508,13 +499,12 @@ def _overview(path: str, run_id: int, version: tuple[int, int], scenario_name: s
 def overview(run_id: int, scenario_name: str | None) -> Any:
     """The Overview's figures for the saved scenario ``scenario_name`` (None: the baseline),
     cached per data version: see ``sop_core.cockpit.overview``."""
-    path = database_path()
-    return _overview(str(path), run_id, db.data_version(path), scenario_name)
+    return _fresh(_overview, run_id, scenario_name)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _what_changed(
-    path: str, run_id: int, version: tuple[int, int], scenario_name: str | None
+    path: str, version: tuple[int, int], run_id: int, scenario_name: str | None
 ) -> pd.DataFrame | None:
     from sop_core.changes import what_changed
     from sop_core.scenario import Scenario
@@ -525,13 +515,12 @@ def _what_changed(
             if scenario_name
             else Scenario(BASELINE)
         )
-        return what_changed(con, _plan_base(path, run_id, version), scenario)
+        return what_changed(con, _plan_base(path, version, run_id), scenario)
 
 
 def what_changed(run_id: int, scenario_name: str | None) -> pd.DataFrame | None:
     """The waterfall from the latest plan of record to the scenario now (cached)."""
-    path = database_path()
-    return _what_changed(str(path), run_id, db.data_version(path), scenario_name)
+    return _fresh(_what_changed, run_id, scenario_name)
 
 
 def scope_caption(current: Scope, channels: bool = True) -> str:
@@ -541,11 +530,6 @@ def scope_caption(current: Scope, channels: bool = True) -> str:
         return f"Showing {families}."
     chosen = ", ".join(current.channels) if current.channels else "all channels"
     return f"Showing {families}; {chosen}."
-
-
-def not_built_yet(text: str) -> None:
-    """Say plainly what this page does not do yet."""
-    st.info(f"**Not built yet.** {text}", icon=":material/construction:")
 
 
 def money(value: float, currency: str = "EUR") -> str:

@@ -113,17 +113,16 @@ with check:
             key="import_confirm",
             icon=":material/publish:",
         ):
-            bar = st.progress(0.0, text="Importing")
-            done = importer.import_file(
-                path,
-                table,
-                source,
-                file_name=upload.name,
-                mapping=mapping,
-                author=sop_ui.user_name(),
-                progress=lambda fraction, message: bar.progress(fraction, text=message),
-            )
-            bar.empty()
+            with sop_ui.progress_bar("Importing") as progress:
+                done = importer.import_file(
+                    path,
+                    table,
+                    source,
+                    file_name=upload.name,
+                    mapping=mapping,
+                    author=sop_ui.user_name(),
+                    progress=progress,
+                )
             if done.written:
                 st.session_state["import_done"] = done.summary()
                 st.session_state["import_attempt"] = attempt + 1  # a fresh uploader

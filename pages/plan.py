@@ -279,20 +279,16 @@ if st.button("Build the meeting pack", key="build_pack", icon=":material/invento
 
     from sop_core.pack import build_pack
 
-    bar = st.progress(0.0, text="Building the meeting pack")
     with tempfile.TemporaryDirectory(prefix="sop-pack-") as folder:
         try:
-            files = build_pack(
-                sop_ui.database_path(),
-                Path(folder),
-                chosen_now,
-                progress=lambda fraction, message: bar.progress(fraction, text=message),
-            )
+            with sop_ui.progress_bar("Building the meeting pack") as progress:
+                files = build_pack(
+                    sop_ui.database_path(), Path(folder), chosen_now, progress=progress
+                )
         except InputError as error:
             st.error(str(error), icon=":material/error:")
         else:
             st.session_state["pack"] = {kind: (p.name, p.read_bytes()) for kind, p in files.items()}
-    bar.empty()
 pack = st.session_state.get("pack")
 if pack:
     columns = st.columns(len(pack))

@@ -109,6 +109,22 @@ def _weekly_line(
     return trace
 
 
+def _band(x: pd.Series, upper: pd.Series, lower: pd.Series, name: str, alpha: float) -> list[dict]:
+    """A shaded band between ``lower`` and ``upper`` (two traces: the upper edge, then the lower
+    one filled up to it), in the forecast's blue at opacity ``alpha``."""
+    edge = {"type": "scatter", "x": x, "mode": "lines", "line": {"width": 0}, "hoverinfo": "skip"}
+    return [
+        {**edge, "y": upper, "showlegend": False, "name": f"upper {name}"},
+        {
+            **edge,
+            "y": lower,
+            "fill": "tonexty",
+            "fillcolor": f"rgba(0, 114, 178, {alpha})",
+            "name": f"{name} band",
+        },
+    ]
+
+
 def weekly_history_chart(
     weekly: pd.DataFrame,
     value: str = "units",
@@ -299,27 +315,7 @@ def scenario_chart(weekly: pd.DataFrame, title: str = "Baseline and revised volu
     """
     week = weekly["week"]
     traces = [
-        {
-            "type": "scatter",
-            "x": week,
-            "y": weekly["upper_80"],
-            "mode": "lines",
-            "line": {"width": 0},
-            "showlegend": False,
-            "hoverinfo": "skip",
-            "name": "upper 80%",
-        },
-        {
-            "type": "scatter",
-            "x": week,
-            "y": weekly["lower_80"],
-            "mode": "lines",
-            "line": {"width": 0},
-            "fill": "tonexty",
-            "fillcolor": "rgba(0, 114, 178, 0.15)",
-            "name": "80% band",
-            "hoverinfo": "skip",
-        },
+        *_band(week, weekly["upper_80"], weekly["lower_80"], "80%", 0.15),
         _weekly_line(week, weekly["baseline"], "baseline", "#7f7f7f", dash="dot"),
         _weekly_line(
             week,
@@ -494,34 +490,9 @@ def demand_chart(
     past = series[series["actual"].notna()]
     week = future["week"]
 
-    def band(upper: str, lower: str, name: str, alpha: float) -> list[dict]:
-        return [
-            {
-                "type": "scatter",
-                "x": week,
-                "y": future[upper],
-                "mode": "lines",
-                "line": {"width": 0},
-                "showlegend": False,
-                "hoverinfo": "skip",
-                "name": f"upper {name}",
-            },
-            {
-                "type": "scatter",
-                "x": week,
-                "y": future[lower],
-                "mode": "lines",
-                "line": {"width": 0},
-                "fill": "tonexty",
-                "fillcolor": f"rgba(0, 114, 178, {alpha})",
-                "name": f"{name} band",
-                "hoverinfo": "skip",
-            },
-        ]
-
     traces = [
-        *band("upper_95", "lower_95", "95%", 0.10),
-        *band("upper_80", "lower_80", "80%", 0.20),
+        *_band(week, future["upper_95"], future["lower_95"], "95%", 0.10),
+        *_band(week, future["upper_80"], future["lower_80"], "80%", 0.20),
         _weekly_line(past["week"], past["actual"], "actual", "#111111"),
         _weekly_line(week, future["statistical"], "statistical", PALETTE[0], dash="dash"),
         _weekly_line(week, future["consensus"], "consensus", PALETTE[5], width=4, markers=True),
