@@ -570,18 +570,22 @@ def _not_time(column: str) -> str:
 def _date_format(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
     """The date format every value of ``column`` parses with, with a year between 1990 and
     2100 (None: none does; ``AMBIGUOUS`` when both day/month and month/day read every value,
-    as 05/01/2026 could be either)."""
-    if not con.execute(f"SELECT count({column}) FROM _mapped").fetchone()[0]:
-        return DATE_FORMATS[0]  # no dates at all: nothing to tell apart
-    fits = []
+    as 05/01/2026 could be either). Checked on the distinct values, in one pass: a big file
+    holds few different dates."""
+    bad = []
     for pattern in DATE_FORMATS:
-        parsed = f"try_strptime(split_part({column}, ' ', 1), '{pattern}')"
-        bad = con.execute(
-            f"SELECT count(*) FROM _mapped WHERE {column} IS NOT NULL AND ({parsed} IS NULL "
-            f"OR NOT year({parsed}) BETWEEN {FIRST_YEAR} AND {LAST_YEAR} OR {_not_time(column)})"
-        ).fetchone()[0]
-        if bad == 0:
-            fits.append(pattern)
+        parsed = f"try_strptime(split_part(d, ' ', 1), '{pattern}')"
+        bad.append(
+            f"count(*) FILTER (WHERE {parsed} IS NULL OR NOT year({parsed}) "
+            f"BETWEEN {FIRST_YEAR} AND {LAST_YEAR} OR {_not_time('d')})"
+        )
+    values, *counts = con.execute(
+        f"WITH v AS (SELECT DISTINCT {column} AS d FROM _mapped WHERE {column} IS NOT NULL) "
+        f"SELECT count(*), {', '.join(bad)} FROM v"
+    ).fetchone()
+    if not values:
+        return DATE_FORMATS[0]  # no dates at all: nothing to tell apart
+    fits = [pattern for pattern, count in zip(DATE_FORMATS, counts, strict=True) if count == 0]
     if "%d/%m/%Y" in fits and "%m/%d/%Y" in fits:
         return AMBIGUOUS
     return fits[0] if fits else None
