@@ -594,8 +594,51 @@ def _date_format(con: duckdb.DuckDBPyConnection, column: str) -> str | None:
 def _check(
     con: duckdb.DuckDBPyConnection, table: str, spec: TableSpec, report: ImportReport
 ) -> None:
-    """Check ``_mapped`` value by value and build ``_typed``; errors and notices go into
+    """Check ``_mapped`` for ``table`` and build ``_typed``; errors and notices go into
     ``report``."""
+    typecheck(con, spec, report)
+    if not report.ok:
+        return
+    special = {"sales_history": _sales, "promotions": _promotions}.get(table)
+    if special:
+        special(con, report)
+    if report.ok:
+        _duplicates(con, spec, report)
+    if report.ok:
+        _references(con, table, spec, report)
+    if report.ok and table == "sales_history":
+        _gaps(con, report)
+    if report.ok:
+        report.rows_to_write = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
+        keys = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
+        report.rows_replaced = con.execute(
+            f"SELECT count(*) FROM _typed s WHERE EXISTS (SELECT 1 FROM {table} t WHERE {keys})"
+        ).fetchone()[0]
+        report.rows_added = report.rows_to_write - report.rows_replaced
+        names = ", ".join(c.name for c in spec.columns)
+        report.preview = con.execute(f"SELECT {names} FROM _typed ORDER BY _line LIMIT 20").df()
+
+
+def read_file(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    source: Path,
+    report: ImportReport,
+    mapping: dict[str, str] | None = None,
+) -> bool:
+    """Read ``source`` into the temporary table ``_typed`` with ``spec``'s columns, mapped,
+    typed and range-checked (dates on the company's week start); False when it has errors
+    (in ``report``). How other inputs (a promotion plan) share the importer's checks."""
+    if not _stage(con, source, source.read_bytes(), report.file_name, report):
+        return False
+    _map_columns(con, spec, mapping or {}, report)
+    if report.ok:
+        typecheck(con, spec, report)
+    return report.ok
+
+
+def typecheck(con: duckdb.DuckDBPyConnection, spec: TableSpec, report: ImportReport) -> None:
+    """Check ``_mapped`` value by value against ``spec`` and build ``_typed``."""
     settings = dict(con.execute("SELECT key, value FROM company_settings").fetchall())
     start = WEEKDAYS.get(str(settings.get("week_start", "MON")).upper()[:3], 1)
     typed = ["_line"]
@@ -725,24 +768,6 @@ def _check(
                     f"{DAY_NAMES[start - 1]}).",
                 )
             )
-    special = {"sales_history": _sales, "promotions": _promotions}.get(table)
-    if special:
-        special(con, report)
-    if report.ok:
-        _duplicates(con, spec, report)
-    if report.ok:
-        _references(con, table, spec, report)
-    if report.ok and table == "sales_history":
-        _gaps(con, report)
-    if report.ok:
-        report.rows_to_write = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
-        keys = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
-        report.rows_replaced = con.execute(
-            f"SELECT count(*) FROM _typed s WHERE EXISTS (SELECT 1 FROM {table} t WHERE {keys})"
-        ).fetchone()[0]
-        report.rows_added = report.rows_to_write - report.rows_replaced
-        names = ", ".join(c.name for c in spec.columns)
-        report.preview = con.execute(f"SELECT {names} FROM _typed ORDER BY _line LIMIT 20").df()
 
 
 def _with_defaults(spec: TableSpec) -> str:

@@ -7,9 +7,10 @@ by ``load_plan_base``: a lever move never refits a model and never touches the d
 
 How a lever moves volume (all effects are on log units, per SKU, from ``driver_effects``):
 
-- promotion: ``promo_depth x discount + price_elasticity x log(1 - discount) + feature x
-  feature_support + display x display_support``, and in the week after it ends
-  ``post_promotion x discount`` (the dip). In one channel it lifts only that channel's share.
+- promotion: ``share x (promo_depth x discount + price_elasticity x log(1 - discount)) +
+  feature x feature_support + display x display_support``, and in the week after it ends
+  ``post_promotion x discount x share`` (the dip); ``share`` is the part of the distribution
+  taking part (1 by default). In one channel it lifts only that channel's share.
 - price change: ``price_elasticity x log(1 + change)`` from its first week.
 - campaign and distribution: ``log(1 + change)``: the uplift or the change in distribution
   the marketer assumes.
@@ -69,6 +70,9 @@ class Lever:
     feature: float = 0.0
     display: float = 0.0
     change: float = 0.0
+    # The share of the SKUs' distribution (stores, customers) the discount runs in: 20% off in
+    # stores selling 40% of the volume is ``discount=0.2, share=0.4``.
+    share: float = 1.0
 
     def validated(self) -> Lever:
         if self.kind not in LEVER_KINDS:
@@ -79,6 +83,11 @@ class Lever:
             raise InputError(f"Say which {self.scope} the {self.kind} applies to.")
         if not 0 <= self.discount <= 0.9:
             raise InputError(f"A discount must be between 0% and 90% (got {self.discount:.0%}).")
+        if not 0 < self.share <= 1:
+            raise InputError(
+                f"The share of distribution on promotion must be above 0% and at most 100% "
+                f"(got {self.share:.0%})."
+            )
         for name in ("feature", "display"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
@@ -103,7 +112,10 @@ class Lever:
         if self.kind == "promotion":
             extras = [f"feature {self.feature:.0%}"] if self.feature else []
             extras += [f"display {self.display:.0%}"] if self.display else []
-            what = f"{self.discount:.0%} off" + (f" ({', '.join(extras)})" if extras else "")
+            what = f"{self.discount:.0%} off"
+            if self.share < 1:
+                what += f" in {self.share:.0%} of distribution"
+            what += f" ({', '.join(extras)})" if extras else ""
         elif self.kind == "price":
             what = f"price {self.change:+.1%}"
         elif self.kind == "campaign":
@@ -872,16 +884,21 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
         if weeks.stop <= weeks.start:
             continue  # outside the horizon: no effect, and no dip either
         if lever.kind == "promotion":
+            # In part of the distribution, the discount's drivers scale with the share taking
+            # part (as the forecast's channel-weighted drivers do), and so does the money given.
             lift = (
-                effects["promo_depth"][rows] * lever.discount
-                + elasticity[rows] * np.log1p(-lever.discount)
+                lever.share
+                * (
+                    effects["promo_depth"][rows] * lever.discount
+                    + elasticity[rows] * np.log1p(-lever.discount)
+                )
                 + effects["feature"][rows] * lever.feature
                 + effects["display"][rows] * lever.display
             )
             _add(promo_log, cells, lift)
-            _add(discount, cells, np.full(len(rows), lever.discount))
+            _add(discount, cells, np.full(len(rows), lever.discount * lever.share))
             if weeks.stop < w:
-                dip = effects["post_promotion"][rows] * lever.discount
+                dip = effects["post_promotion"][rows] * lever.discount * lever.share
                 _add(dip_log, _at_week(cells, weeks.stop), dip)
         elif lever.kind == "price":
             change = np.full(len(rows), np.log1p(lever.change))
@@ -1062,67 +1079,93 @@ def scenario_warnings(
     base: PlanBase, scenario: Scenario, effects: dict[str, np.ndarray] | None = None
 ) -> list[str]:
     """Levers beyond what the history has seen, resting on effects too uncertain to trust,
-    or on effects the data cannot tell at all (those levers change nothing for those SKUs)."""
+    or on effects the data cannot tell at all (those levers change nothing for those SKUs).
+
+    One note per concern: with one lever it names the lever; with many (a plan file's
+    hundreds) it counts them and the SKUs concerned, so the page is not a wall of warnings."""
     effects = effects if effects is not None else effective_effects(base, scenario)
-    notes = []
+    found: dict[str, list[tuple[Lever, np.ndarray, np.ndarray]]] = {}
+
+    def concern(key: str, lever: Lever, skus: np.ndarray, flagged: np.ndarray) -> None:
+        if flagged.any():
+            found.setdefault(key, []).append((lever, skus, flagged))
+
     for lever in scenario.levers:
         if lever.kind not in ("promotion", "price"):
             continue
         skus = base.scope_mask(lever.scope, lever.target)
-        count = int(skus.sum())
         driver = "promo_depth" if lever.kind == "promotion" else "price_elasticity"
         unknown = skus & np.isnan(effects[driver])
-        if unknown.any() and (lever.discount or lever.change):
-            what = "promotions" if lever.kind == "promotion" else "prices"
-            notes.append(
-                f"{lever.describe()}: the data holds no {what} "
-                f"for {int(unknown.sum())} of {count} SKUs, so the lever changes nothing for "
-                "them; override the effect (Effects behind the lever) to plan with one."
-            )
+        if lever.discount or lever.change:
+            concern(f"unknown_{lever.kind}", lever, skus, unknown)
         if lever.kind == "promotion" and lever.discount > 0:
             never = skus & ~unknown & (base.max_discount_seen <= 0)
-            beyond = skus & ~unknown & ~never & (lever.discount > base.max_discount_seen + 1e-9)
-            if never.any():
-                notes.append(
-                    f"{lever.describe()}: {int(never.sum())} of {count} SKUs were never "
-                    "promoted; their response is their family's (or all SKUs')."
-                )
-            if beyond.any():
-                deepest = float(base.max_discount_seen[beyond].max())
-                notes.append(
-                    f"{lever.describe()}: deeper than any discount {int(beyond.sum())} of "
-                    f"{count} SKUs had in their history (deepest {deepest:.0%}); the response "
-                    "is extrapolated."
-                )
-            error = base.errors["promo_10pct"][skus & ~unknown]
-            shaky = int((error > UNCERTAIN_UPLIFT).sum())
-            if shaky:
-                notes.append(
-                    f"{lever.describe()}: the promotion response of {shaky} of {count} SKUs "
-                    f"is uncertain (more than {UNCERTAIN_UPLIFT:.0%} either way per 10% off); "
-                    "treat the volume change as a rough guide."
-                )
-        change = lever.change if lever.kind == "price" else -lever.discount
-        error = base.errors["price_elasticity"][skus & ~np.isnan(effects["price_elasticity"])]
-        shaky = int((error > UNCERTAIN_ELASTICITY).sum())
-        if shaky and change:
-            notes.append(
-                f"{lever.describe()}: the price response of {shaky} of {count} SKUs is "
-                f"uncertain (standard error above {UNCERTAIN_ELASTICITY}); treat the volume "
-                "change as a rough guide."
+            concern("never", lever, skus, never)
+            concern(
+                "deeper",
+                lever,
+                skus,
+                skus & ~unknown & ~never & (lever.discount > base.max_discount_seen + 1e-9),
+            )
+            concern(
+                "shaky_promotion",
+                lever,
+                skus,
+                skus & ~unknown & (np.nan_to_num(base.errors["promo_10pct"]) > UNCERTAIN_UPLIFT),
+            )
+        if lever.change if lever.kind == "price" else lever.discount:
+            shaky = np.nan_to_num(base.errors["price_elasticity"]) > UNCERTAIN_ELASTICITY
+            concern(
+                "shaky_price", lever, skus, skus & ~np.isnan(effects["price_elasticity"]) & shaky
             )
         if lever.kind == "price":
-            seen = base.price_change_seen[skus]
-            beyond = int((abs(lever.change) > seen + 1e-9).sum())
-            if beyond:
-                notes.append(
-                    f"{lever.describe()}: a bigger price move than {beyond} of {count} SKUs saw "
-                    f"in their history (largest {seen.max():.0%}); the elasticity is "
-                    "extrapolated."
-                )
+            beyond = abs(lever.change) > base.price_change_seen + 1e-9
+            concern("bigger_move", lever, skus, skus & beyond)
+    notes = [_concern_note(key, items, base) for key, items in found.items()]
     for override in scenario.overrides:
         notes.append(f"Effect override: {override.describe()} (instead of the estimate).")
     return notes
+
+
+def _concern_note(
+    key: str, items: list[tuple[Lever, np.ndarray, np.ndarray]], base: PlanBase
+) -> str:
+    """One warning for every lever with the same concern (``scenario_warnings``)."""
+    first = items[0][0]
+    flagged = np.logical_or.reduce([f for _, _, f in items])
+    count = int(np.logical_or.reduce([s for _, s, _ in items]).sum())
+    if len(items) == 1:
+        who = f"{first.describe()}: "
+    else:
+        who = f"{len(items)} levers (the first: {first.describe()}): "
+    of = f"{int(flagged.sum())} of {count} SKUs"
+    if key == "deeper":
+        deepest = float(base.max_discount_seen[flagged].max())
+        return (
+            f"{who}deeper than any discount {of} had in their history (deepest "
+            f"{deepest:.0%}); the response is extrapolated."
+        )
+    if key == "bigger_move":
+        largest = float(base.price_change_seen[flagged].max())
+        return (
+            f"{who}a bigger price move than {of} saw in their history (largest "
+            f"{largest:.0%}); the elasticity is extrapolated."
+        )
+    return (
+        who
+        + {
+            "unknown_promotion": f"the data holds no promotions for {of}, so the lever changes "
+            "nothing for them; override the effect (Effects behind the lever) to plan with one.",
+            "unknown_price": f"the data holds no prices for {of}, so the lever changes nothing "
+            "for them; override the effect (Effects behind the lever) to plan with one.",
+            "never": f"{of} were never promoted; their response is their family's (or all SKUs').",
+            "shaky_promotion": f"the promotion response of {of} is uncertain (more than "
+            f"{UNCERTAIN_UPLIFT:.0%} either way per 10% off); treat the volume change as a rough "
+            "guide.",
+            "shaky_price": f"the price response of {of} is uncertain (standard error above "
+            f"{UNCERTAIN_ELASTICITY}); treat the volume change as a rough guide.",
+        }[key]
+    )
 
 
 def baseline_only(name: str = "Baseline") -> Scenario:
@@ -1139,7 +1182,7 @@ def applicable(base: PlanBase, scenario: Scenario) -> tuple[Scenario, list[str]]
     """``scenario`` without the levers whose family, brand, SKU or channel this forecast no
     longer has (a product line ended, a channel closed), and a note for each one left out: a
     view of the plan still shows, and says what it could not apply."""
-    kept, notes = [], []
+    kept, missing = [], {}
     for lever in scenario.levers:
         try:
             if lever.scope == "channel":
@@ -1147,7 +1190,14 @@ def applicable(base: PlanBase, scenario: Scenario) -> tuple[Scenario, list[str]]
             else:
                 base.scope_mask(lever.scope, lever.target)
         except InputError as error:
-            notes.append(f"{scenario.name}: {lever.describe()} is left out. {error}")
+            missing.setdefault(str(error), []).append(lever)
             continue
         kept.append(lever)
+    notes = [
+        f"{scenario.name}: {levers[0].describe()} is left out. {error}"
+        if len(levers) == 1
+        else f"{scenario.name}: {len(levers)} levers (the first: {levers[0].describe()}) are "
+        f"left out. {error}"
+        for error, levers in missing.items()
+    ]
     return replace(scenario, levers=kept), notes

@@ -1,0 +1,180 @@
+"""Revised volume targets out, for production scheduling and finance.
+
+Per SKU and week: ``sku, week, baseline, revised, lower_80, upper_80``. ``baseline`` is the
+consensus (the statistical forecast with the team's overrides), ``revised`` the baseline with
+a scenario's or a plan file's levers applied through the fitted driver effects: the same
+maths as the Promotions & pricing page (``scenario.apply_scenario``). The targets of an
+approved plan of record come out the same way, exactly as frozen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sop_core import db
+from sop_core.errors import InputError
+from sop_core.export import escape_formulas
+from sop_core.promo_plan import PlanReport, read_plan
+from sop_core.scenario import Scenario, ScenarioResult, applicable, apply_scenario, load_plan_base
+
+COLUMNS = ("sku", "week", "baseline", "revised", "lower_80", "upper_80")
+FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
+DECIMALS = 2
+
+
+@dataclass
+class Targets:
+    """Targets and where they come from."""
+
+    frame: pd.DataFrame  # COLUMNS
+    source: str  # "baseline", "scenario NAME", "plan FILE" or "plan of record vN"
+    run_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+    plan: PlanReport | None = None
+
+
+def result_targets(result: ScenarioResult, weeks: int | None = None) -> pd.DataFrame:
+    """A scenario's targets (its first ``weeks`` weeks), in ``COLUMNS``."""
+    base = result.base
+    span = slice(0, weeks)
+    n, w = result.revised[:, span].shape
+    return pd.DataFrame(
+        {
+            "sku": np.repeat(base.skus, w),
+            "week": np.tile(pd.to_datetime(base.weeks[span]), n),
+            "baseline": base.baseline[:, span].ravel(),
+            "revised": result.revised[:, span].ravel(),
+            "lower_80": result.lower_80[:, span].ravel(),
+            "upper_80": result.upper_80[:, span].ravel(),
+        }
+    )
+
+
+def compute_targets(
+    path: Path | str,
+    *,
+    scenario: str | None = None,
+    plan: Path | str | None = None,
+    plan_of_record: int | None = None,
+    mapping: dict[str, str] | None = None,
+    horizon: int = 26,
+    cannibalisation: float | None = None,
+) -> Targets:
+    """Targets for ``horizon`` weeks from the current forecast: with the levers of the saved
+    ``scenario``, of the ``plan`` file, or none (the baseline); or the frozen targets of
+    plan of record version ``plan_of_record`` (0: the latest)."""
+    if sum(x is not None for x in (scenario, plan, plan_of_record)) > 1:
+        raise InputError("Give one of a scenario, a plan file or a plan of record, not several.")
+    if horizon < 1:
+        raise InputError("The horizon must be at least one week.")
+    if plan_of_record is not None:
+        return _plan_of_record(path, plan_of_record, horizon)
+    report = None
+    if plan is not None:
+        report = read_plan(path, plan, mapping=mapping)
+        if not report.ok:
+            raise PlanFileError(report)
+    with db.connect(path) as con:
+        run = con.execute(
+            "SELECT run_id, horizon FROM forecast_runs ORDER BY history_end DESC, run_id DESC "
+            "LIMIT 1"
+        ).fetchone()
+        if run is None:
+            raise InputError(
+                "There is no forecast yet: run `python -m sop_core forecast --db ...` first."
+            )
+        if scenario is not None:
+            from sop_core.scenario_store import load_scenario
+
+            chosen = load_scenario(con, scenario).scenario
+            source = f"scenario {scenario}"
+        elif report is not None:
+            chosen = report.scenario(Path(plan).name)
+            source = f"plan {Path(plan).name}"
+        else:
+            chosen, source = Scenario("Baseline"), "baseline"
+        base = load_plan_base(con, run[0], horizon)
+    notes = []
+    if horizon > len(base.weeks):
+        notes.append(
+            f"The forecast covers {len(base.weeks)} weeks; the targets stop there "
+            f"({horizon} asked for)."
+        )
+    if cannibalisation is not None:
+        if not 0 <= cannibalisation <= 1:
+            raise InputError("Cannibalisation is a share between 0 and 1.")
+        chosen.cannibalisation = cannibalisation
+    chosen, left_out = applicable(base, chosen)
+    result = apply_scenario(base, chosen)
+    notes += left_out + result.warnings
+    return Targets(result_targets(result), source, run[0], notes, report)
+
+
+class PlanFileError(InputError):
+    """A plan file with errors: ``report`` has them, each with its lines."""
+
+    def __init__(self, report: PlanReport):
+        super().__init__(report.summary())
+        self.report = report
+
+
+def _plan_of_record(path: Path | str, version: int, horizon: int) -> Targets:
+    with db.connect(path) as con:
+        if not version:
+            version = con.execute("SELECT max(plan_version) FROM plans_of_record").fetchone()[0]
+            if version is None:
+                raise InputError("No plan of record has been approved yet.")
+        elif not con.execute(
+            "SELECT 1 FROM plans_of_record WHERE plan_version = ?", [version]
+        ).fetchone():
+            raise InputError(f"There is no plan of record version {version}.")
+        frame = con.execute(
+            """
+            WITH weeks AS (
+                SELECT week, dense_rank() OVER (ORDER BY week) AS n
+                FROM (SELECT DISTINCT week FROM plan_of_record_targets WHERE plan_version = ?)
+            )
+            SELECT sku, week, consensus AS baseline, target AS revised, lower_80, upper_80
+            FROM plan_of_record_targets JOIN weeks USING (week)
+            WHERE plan_version = ? AND n <= ?
+            ORDER BY sku, week
+            """,
+            [version, version, horizon],
+        ).df()
+    return Targets(frame, f"plan of record v{version}")
+
+
+def write_targets(frame: pd.DataFrame, out: Path | str, fmt: str | None = None) -> int:
+    """Write ``frame`` (``COLUMNS``) to CSV or Excel; the file appears complete or not at all.
+    Return the rows written."""
+    out = Path(out)
+    kind = fmt or FORMATS.get(out.suffix.lower())
+    if kind not in FORMATS.values():
+        raise InputError(f"{out.name}: name the targets file .csv or .xlsx (or give --format).")
+    if not out.parent.exists():
+        raise InputError(f"The folder {out.parent} does not exist.")
+    temporary = out.with_name(f".{out.name}.partial")
+    try:
+        temporary.write_bytes(targets_bytes(frame, kind))
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    temporary.replace(out)
+    return len(frame)
+
+
+def targets_bytes(frame: pd.DataFrame, kind: str) -> bytes:
+    """``frame`` as the bytes of a CSV or Excel file (weeks as dates, units to 2 decimals)."""
+    table = escape_formulas(frame[list(COLUMNS)]).assign(week=pd.to_datetime(frame["week"]).dt.date)
+    table = table.round(DECIMALS)
+    if kind == "csv":
+        return table.to_csv(index=False, lineterminator="\n").encode()
+    import io
+
+    buffer = io.BytesIO()
+    table.to_excel(buffer, sheet_name="targets", index=False, engine="openpyxl")
+    return buffer.getvalue()
