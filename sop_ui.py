@@ -450,6 +450,39 @@ def check_import(table: str, source: Path, file_name: str, mapping: dict[str, st
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def _check_plan(
+    path: str,
+    version: tuple[int, int],
+    source: str,
+    file_name: str,
+    mapping: tuple[tuple[str, str], ...],
+) -> Any:
+    from sop_core.promo_plan import read_plan
+
+    return read_plan(path, source, file_name=file_name, mapping=dict(mapping))
+
+
+def check_plan(source: Path, file_name: str, mapping: dict[str, str]) -> Any:
+    """A promotion and price plan file read into levers (``promo_plan.read_plan``), cached
+    per file, mapping and data version."""
+    return _fresh(_check_plan, str(source), file_name, tuple(sorted(mapping.items())))
+
+
+def show_issues(report: Any) -> None:
+    """An import's or a plan file's errors, warnings and notices, each with its lines."""
+    errors = report.errors
+    if errors:
+        st.error(
+            report.summary() + "\n\n" + "\n".join(f"- {issue.text()}" for issue in errors[:20]),
+            icon=":material/error:",
+        )
+    for severity, show in (("warning", st.warning), ("notice", st.info)):
+        found = [i.text() for i in report.issues if i.severity == severity]
+        if found:
+            show("\n".join(f"- {text}" for text in found))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
 def _comparison(
     path: str, version: tuple[int, int], run_id: int, names: tuple[str, ...], weeks: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -92,16 +92,7 @@ with check:
                         key=f"map_{table}_{column.name}",
                         help=f"Found: {report.columns.get(column.name, 'nothing')}",
                     )
-        errors = report.errors
-        if errors:
-            st.error(
-                report.summary() + "\n\n" + "\n".join(f"- {issue.text()}" for issue in errors[:20]),
-                icon=":material/error:",
-            )
-        for severity, show in (("warning", st.warning), ("notice", st.info)):
-            found = [i.text() for i in report.issues if i.severity == severity]
-            if found:
-                show("\n".join(f"- {text}" for text in found))
+        sop_ui.show_issues(report)
         if report.preview is not None:
             st.caption(
                 f"The first rows as they will be stored ({report.rows_in_file:,} in the file):"

@@ -7,6 +7,8 @@ The scenario workspace is one fragment: moving a lever re-renders only it. Every
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -15,12 +17,15 @@ import streamlit as st
 import sop_ui
 from sop_core import charts
 from sop_core.errors import SopError
+from sop_core.importer import parse_mapping
+from sop_core.promo_plan import plan_frame
 from sop_core.scenario import (
     OVERRIDABLE,
     EffectOverride,
     Lever,
     apply_scenario,
 )
+from sop_core.targets import result_targets, targets_bytes
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
@@ -83,6 +88,16 @@ def lever_editor() -> Lever:
         st.select_slider("From the week of", WEEK_LABELS, value=DEFAULT_FROM, key="lever_from")
     if kind == "promotion":
         st.slider("Discount", 0, 60, 0, 5, format="%d%%", key="lever_discount")
+        st.slider(
+            "In share of distribution",
+            5,
+            100,
+            100,
+            5,
+            format="%d%%",
+            key="lever_share",
+            help="The part of the SKUs' volume (stores, customers) the discount runs in.",
+        )
         st.slider("Feature (share of stores)", 0, 100, 0, 25, format="%d%%", key="lever_feature")
         st.slider("Display (share of stores)", 0, 100, 0, 25, format="%d%%", key="lever_display")
     else:
@@ -113,6 +128,7 @@ def lever_from_state() -> Lever:
             start,
             end,
             discount=state.get("lever_discount", 0) / 100,
+            share=state.get("lever_share", 100) / 100,
             feature=state.get("lever_feature", 0) / 100,
             display=state.get("lever_display", 0) / 100,
         )
@@ -328,7 +344,9 @@ def show_results(result, preview: Lever) -> None:
         format_func=str.capitalize,
     )
     sop_ui.table(
-        result.by(level),
+        result.by(level).round(
+            {"baseline": 0, "revised": 0, "revenue": 0, "margin": 0, "change": 0}
+        ),
         fit=True,
         **{level: level.capitalize()},
         baseline=st.column_config.NumberColumn("Baseline units", format="localized"),
@@ -338,6 +356,18 @@ def show_results(result, preview: Lever) -> None:
         change=st.column_config.NumberColumn("Change", format="localized"),
         change_share=st.column_config.NumberColumn("Change %", format="percent"),
     )
+    downloads = st.columns(2)
+    for column, kind, label in ((downloads[0], "csv", "CSV"), (downloads[1], "xlsx", "Excel")):
+        column.download_button(
+            f"Download the targets ({label})",
+            data=functools.partial(_targets_file, result, kind),
+            file_name=f"targets.{kind}",
+            key=f"targets_{kind}",
+            icon=":material/download:",
+            on_click="ignore",
+            help="sku, week, baseline, revised, lower_80, upper_80 for every SKU and week "
+            "(the same file as `python -m sop_core targets`).",
+        )
     if st.toggle("Show revised targets by SKU and week", key="show_targets"):
         targets = result.targets()
         changed = targets[targets["change"].abs() > 0.5]
@@ -371,22 +401,145 @@ def scenario_panel() -> None:
             on_click=add_lever,
             type="primary",
         )
-        st.caption("In this scenario" if current["levers"] else "No levers in this scenario yet.")
-        for index, lever in enumerate(current["levers"]):
-            row = st.columns([5, 1])
-            row[0].markdown(f"{index + 1}. {lever.describe()}")
-            row[1].button(
-                "",
-                icon=":material/close:",
-                key=f"remove_{index}",
-                help="Remove this lever",
-                on_click=remove,
-                args=("levers", index),
-            )
     with effects:
         effects_panel(current, preview)
     with saving:
         sop_ui.scenario_bar(run["run_id"])
+    levers_table(current)
+    plan_import(current)
+
+
+PERCENTS = ("discount", "share", "feature", "display", "change")
+
+
+def levers_table(current: dict) -> None:
+    """The scenario's levers as a table: edit a value in place, or select rows and delete
+    them. Values outside a lever's range are refused with the lever's own message."""
+    levers = current["levers"]
+    if not levers:
+        st.caption("No levers in this scenario yet.")
+        return
+    frame = plan_frame(levers)
+    frame.insert(2, "applies_to", [_applies_to(lever) for lever in levers])
+    promotion = frame["kind"] == "promotion"
+    for column in PERCENTS:
+        values = (frame[column] * 100).round(1)
+        relevant = promotion if column != "change" else ~promotion
+        frame[column] = values.where(relevant)
+    key = "levers_table_" + str(abs(hash(tuple(levers))))
+    st.caption(
+        f"In this scenario: {len(levers):,} lever(s). Edit a value, or select rows to delete."
+    )
+    st.data_editor(
+        frame.drop(columns=["scope", "target"]),
+        key=key,
+        num_rows="delete",
+        hide_index=True,
+        disabled=["kind", "applies_to"],
+        on_change=edit_levers,
+        args=(key,),
+        column_config={
+            "kind": st.column_config.TextColumn("Lever"),
+            "applies_to": st.column_config.TextColumn("Applies to"),
+            "start_week": st.column_config.DateColumn("From", format="DD MMM YYYY"),
+            "end_week": st.column_config.DateColumn("To", format="DD MMM YYYY"),
+            "discount": st.column_config.NumberColumn("Discount %", format="%.0f%%"),
+            "share": st.column_config.NumberColumn("Share %", format="%.0f%%"),
+            "feature": st.column_config.NumberColumn("Feature %", format="%.0f%%"),
+            "display": st.column_config.NumberColumn("Display %", format="%.0f%%"),
+            "change": st.column_config.NumberColumn("Change %", format="%+.1f%%"),
+        },
+    )
+    if message := st.session_state.pop("levers_error", None):
+        st.error(message, icon=":material/error:")
+
+
+def _applies_to(lever: Lever) -> str:
+    return "everything" if lever.scope == "all" else f"{lever.scope} {lever.target}"
+
+
+def edit_levers(key: str) -> None:
+    """Apply the levers table's edits and deletions to the draft (all or none)."""
+    changes = st.session_state.get(key) or {}
+    current = draft()
+    levers = list(current["levers"])
+    try:
+        for index, edit in (changes.get("edited_rows") or {}).items():
+            values = {}
+            for column, value in edit.items():
+                if column in PERCENTS:
+                    values[column] = 0.0 if value is None else float(value) / 100
+                elif column in ("start_week", "end_week"):
+                    values[column] = dt.date.fromisoformat(str(value)[:10]) if value else None
+            levers[int(index)] = replace(levers[int(index)], **values).validated()
+    except (SopError, TypeError, ValueError) as error:
+        st.session_state["levers_error"] = f"Not changed: {error}"
+        return
+    deleted = set(changes.get("deleted_rows") or [])
+    current["levers"] = [lever for i, lever in enumerate(levers) if i not in deleted]
+    current["dirty"] = True
+
+
+def plan_import(current: dict) -> None:
+    """Marketing's plan file in: checked like any import, then its levers join (or replace)
+    the scenario's, to edit and save as usual."""
+    attempt = st.session_state.get("plan_attempt", 0)
+    with st.expander("Import a promotion and price plan (CSV or Excel)"):
+        st.caption(
+            "One row per week and scope: `week`, one of `sku`, `family`, `brand` or `channel` "
+            "(none: everything), `discount` (0.2 = 20% off), optional `share` of distribution "
+            "taking part, `feature` and `display` (share of stores, 0 to 1), optional net "
+            "`price` for SKU rows (with a discount it must agree with the list price less the "
+            "discount; without one it is a price change). Consecutive weeks with the same "
+            "values become one lever."
+        )
+        upload = st.file_uploader(
+            "Plan file", type=["csv", "txt", "xlsx"], key=f"plan_upload_{attempt}"
+        )
+        mapping_text = st.text_input(
+            "Column names, if yours differ (target=your column, ...)",
+            placeholder="week=Woche,discount=Rabatt",
+            key="plan_map",
+        )
+        if upload is None:
+            return
+        try:
+            mapping = parse_mapping(mapping_text)
+        except SopError as error:
+            st.error(str(error), icon=":material/error:")
+            return
+        plan = sop_ui.check_plan(sop_ui.uploaded_file(upload), upload.name, mapping)
+        sop_ui.show_issues(plan)
+        if not plan.ok:
+            return
+        st.success(plan.summary(), icon=":material/check_circle:")
+        left, right = st.columns(2)
+        left.button(
+            f"Add {len(plan.levers):,} lever(s) to the scenario",
+            key="plan_add",
+            type="primary",
+            on_click=take_plan,
+            args=(plan.levers, False),
+            disabled=not plan.levers,
+        )
+        right.button(
+            "Replace the scenario's levers with the plan",
+            key="plan_replace",
+            on_click=take_plan,
+            args=(plan.levers, True),
+            disabled=not plan.levers,
+        )
+
+
+def take_plan(levers: list[Lever], replace_all: bool) -> None:
+    current = draft()
+    current["levers"] = [*([] if replace_all else current["levers"]), *levers]
+    current["dirty"] = True
+    st.session_state["plan_attempt"] = st.session_state.get("plan_attempt", 0) + 1
+
+
+def _targets_file(result, kind: str) -> bytes:
+    return targets_bytes(result_targets(result), kind)
 
 
 def _change(delta: float, base_value: float) -> str | None:

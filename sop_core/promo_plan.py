@@ -93,6 +93,10 @@ class PlanReport:
     def issues(self) -> list[Issue]:
         return self.report.issues
 
+    @property
+    def errors(self) -> list[Issue]:
+        return self.report.errors
+
     def summary(self) -> str:
         if not self.ok:
             return self.report.summary()

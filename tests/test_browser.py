@@ -224,6 +224,45 @@ def test_a_lever_move_redraws_the_chart(server, browser):
     page.close()
 
 
+def test_a_plan_file_becomes_editable_levers(server, browser, tmp_path):
+    """Upload marketing's plan with a contradictory price (the row is named, nothing taken),
+    then a good one: its levers join the scenario, show in the levers table and move the
+    revised volume."""
+    from playwright.sync_api import expect
+
+    bad = tmp_path / "plan-bad.csv"
+    bad.write_text("week,sku,discount,price\n2026-12-07,SKN-0001,0.2,1.00\n")
+    good = tmp_path / "plan.csv"
+    good.write_text(
+        "Woche,family,discount,feature\n"
+        "2026-12-07,fragrance,0.2,1\n2026-12-14,fragrance,0.2,1\n2027-01-04,skincare,0.15,0.5\n"
+    )
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server}/promotions")
+    wait_for_page(page, "Promotions & pricing", timeout_ms=60_000)
+    page.get_by_text("Import a promotion and price plan").click()
+    uploader = page.locator("[data-testid='stFileUploader'] input[type=file]")
+    uploader.set_input_files(str(bad))
+    error = page.locator("[data-testid='stAlertContentError']")
+    expect(error).to_contain_text("disagrees with the list price", timeout=15_000)
+    expect(error).to_contain_text("line 2")
+    page.locator("[data-testid='stTextInput']", has_text="Column names").locator("input").fill(
+        "week=Woche"
+    )
+    page.keyboard.press("Enter")
+    uploader.set_input_files(str(good))
+    button = page.get_by_role("button", name="Add 2 lever(s) to the scenario")
+    expect(button).to_be_visible(timeout=15_000)
+    button.click()
+    page.wait_for_selector(IDLE, timeout=15_000)
+    expect(page.get_by_text("In this scenario: 2 lever(s)")).to_be_visible(timeout=15_000)
+    _assert_no_error_boxes(page, "Promotions & pricing after a plan import")
+    volume = page.locator("[data-testid='stMetric']", has_text="Volume").first.inner_text()
+    assert "+0.0%" not in volume
+    page.screenshot(path=ARTIFACTS / "promotions-plan-file.png", full_page=True)
+    page.close()
+
+
 CHART_TITLE = (
     "() => { const t = document.querySelector('[data-testid=stPlotlyChart] .gtitle');"
     " return t ? t.textContent : ''; }"
