@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -35,6 +36,11 @@ def open_app(page: str | None = None) -> AppTest:
     if page:
         at.switch_page(page).run()
     return at
+
+
+def levers_shown(at: AppTest) -> pd.DataFrame:
+    """The Promotions page's table of the scenario's levers."""
+    return next(t.value for t in at.dataframe if "applies_to" in t.value.columns)
 
 
 def figures(at: AppTest) -> list[dict]:
@@ -389,7 +395,10 @@ def test_a_scenario_is_saved_and_selected_everywhere(app_env):
     at.slider(key="lever_discount").set_value(25).run()
     at.button(key="add_lever").click().run()
     assert at.slider(key="lever_discount").value == 0  # reset, so it is not counted twice
-    assert any(m.value.startswith("1. 25% off, family fragrance") for m in at.markdown)
+    shown = levers_shown(at)
+    assert shown[["kind", "applies_to", "discount"]].values.tolist() == [
+        ["promotion", "family fragrance", 25.0]
+    ]
     at.text_input(key="new_name").set_value("Fragrance push").run()
     next(b for b in at.button if b.label == "Save as new scenario").click().run()
     assert not at.exception and not at.error
@@ -415,7 +424,7 @@ def test_a_stale_save_gets_a_message_and_a_reload(app_env):
     assert not at.exception
     assert any("ben saved 'Shared'" in e.value for e in at.error)
     next(b for b in at.button if b.label == "Reload their version").click().run()
-    assert any(m.value.startswith("1. campaign uplift +10%") for m in at.markdown)
+    assert levers_shown(at)[["kind", "change"]].values.tolist() == [["campaign", 10.0]]
 
 
 def test_without_a_forecast_the_page_offers_to_make_one(tmp_path: Path, monkeypatch):
