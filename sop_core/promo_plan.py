@@ -143,6 +143,7 @@ def read_plan(
             return plan
         rows = _rows(con, plan.scope)
         _horizon_notice(con, rows, report)
+        _calendar_overlap(con, plan.scope, report)
     plan.rows_used = len(rows)
     plan.levers = levers_from_rows(rows, plan.scope)
     return plan
@@ -298,6 +299,37 @@ def _horizon_notice(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, report) 
                 "notice",
                 f"{outside:,} row(s) fall outside the forecast's weeks ({span[0]:%d %b %Y} to "
                 f"{span[1]:%d %b %Y}); they change nothing until a forecast covers them.",
+            )
+        )
+
+
+def _calendar_overlap(con: duckdb.DuckDBPyConnection, scope: str, report) -> None:
+    """Plan rows on weeks the promotions calendar already holds for their SKUs: the forecast
+    counts those promotions already, and the plan's lever comes on top."""
+    match = {
+        "all": "TRUE",
+        "sku": "p.sku = t.sku",
+        "family": "p.family = t.family",
+        "brand": "p.brand = t.brand",
+        "channel": "TRUE",
+    }[scope]
+    channel = "AND (c.channel IS NULL OR c.channel = t.channel)" if scope == "channel" else ""
+    count, lines = con.execute(
+        f"""
+        SELECT count(*), list(_line ORDER BY _line)[1:8] FROM _priced t
+        WHERE (coalesce(discount, 0) > 0 OR feature > 0 OR display > 0) AND EXISTS (
+            SELECT 1 FROM promotions c JOIN products p USING (sku)
+            WHERE {match} {channel} AND t.week BETWEEN c.start_week AND c.end_week)
+        """
+    ).fetchone()
+    if count:
+        report.issues.append(
+            Issue(
+                "warning",
+                "the promotions calendar already has a promotion for these SKUs and weeks; "
+                "the forecast counts it, and the plan's promotion comes on top of it",
+                [int(x) for x in lines],
+                int(count),
             )
         )
 
