@@ -94,6 +94,15 @@ def test_drivers_recover_the_sample_truth(forecast_db: Path):
     assert same_sign.mean() >= 0.9
     never = merged[merged["promoted_weeks"] == 0]
     assert (never["promo_uplift_source"] == "family").all()
+    # Feature and display run in part of the stores (shares 0.5 to 1, weighted by channel)
+    # while list prices step up every year: their intervals still hold the truth.
+    for driver in ("feature_uplift", "display_uplift"):
+        inside = (merged[f"{driver}_lower"] <= merged[f"{driver}_true"]) & (
+            merged[f"{driver}_true"] <= merged[f"{driver}_upper"]
+        )
+        assert inside.mean() >= 0.7, driver
+        assert (merged[f"{driver}_lower"] < merged[f"{driver}_upper"]).all(), driver
+        assert (never[f"{driver}_source"] == "family").all(), driver
 
 
 def test_unchanged_data_reuses_the_run_and_a_change_refits_only_that_sku(

@@ -637,8 +637,9 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 
 def driver_report(con: duckdb.DuckDBPyConnection, run_id: int) -> list[dict]:
-    """Per SKU: price elasticity with its 95% interval, promotion uplift per 10% discount,
-    feature and display uplift, the post-promotion dip and how sure we are. ``None`` where the
+    """Per SKU: price elasticity, promotion uplift per 10% discount, feature and display
+    uplift (full support), each with its 95% interval and where it comes from (``sku``,
+    ``sku+family`` or ``family``), the post-promotion dip and how sure we are. ``None`` where the
     data cannot tell."""
     effects = con.execute(
         "SELECT sku, driver, estimate, standard_error, raw_standard_error, source "
@@ -657,8 +658,8 @@ def driver_report(con: duckdb.DuckDBPyConnection, run_id: int) -> list[dict]:
         values = {r.driver: r for r in group.itertuples(index=False)}
         elasticity, e_se, e_raw_se, e_source = _effect(values, "price_elasticity")
         promo, p_se, p_raw_se, p_source = _effect(values, "promo_10pct")
-        feature = _effect(values, "feature")[0]
-        display = _effect(values, "display")[0]
+        feature, f_se, _, f_source = _effect(values, "feature")
+        display, d_se, _, d_source = _effect(values, "display")
         post = _effect(values, "post_promotion")[0]
         report.append(
             {
@@ -674,6 +675,12 @@ def driver_report(con: duckdb.DuckDBPyConnection, run_id: int) -> list[dict]:
                 "promo_uplift_source": p_source,
                 "feature_uplift": _round(_uplift(feature)),
                 "display_uplift": _round(_uplift(display)),
+                "feature_uplift_lower": _round(_uplift(_shift(feature, -1.96, f_se))),
+                "feature_uplift_upper": _round(_uplift(_shift(feature, 1.96, f_se))),
+                "feature_uplift_source": f_source,
+                "display_uplift_lower": _round(_uplift(_shift(display, -1.96, d_se))),
+                "display_uplift_upper": _round(_uplift(_shift(display, 1.96, d_se))),
+                "display_uplift_source": d_source,
                 "post_promo_dip_after_25pct": _round(
                     None if post is None else -float(np.expm1(0.25 * post))
                 ),
