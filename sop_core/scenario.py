@@ -1090,34 +1090,36 @@ def scenario_warnings(
         if flagged.any():
             found.setdefault(key, []).append((lever, skus, flagged))
 
+    # Per SKU, once (a plan file has thousands of levers).
+    unknown_of = {
+        "promotion": np.isnan(effects["promo_depth"]),
+        "price": np.isnan(effects["price_elasticity"]),
+    }
+    never_promoted = base.max_discount_seen <= 0
+    shaky_promotion = np.nan_to_num(base.errors["promo_10pct"]) > UNCERTAIN_UPLIFT
+    shaky_price = (np.nan_to_num(base.errors["price_elasticity"]) > UNCERTAIN_ELASTICITY) & (
+        ~unknown_of["price"]
+    )
     for lever in scenario.levers:
         if lever.kind not in ("promotion", "price"):
             continue
         skus = base.scope_mask(lever.scope, lever.target)
-        driver = "promo_depth" if lever.kind == "promotion" else "price_elasticity"
-        unknown = skus & np.isnan(effects[driver])
+        unknown = skus & unknown_of[lever.kind]
         if lever.discount or lever.change:
             concern(f"unknown_{lever.kind}", lever, skus, unknown)
         if lever.kind == "promotion" and lever.discount > 0:
-            never = skus & ~unknown & (base.max_discount_seen <= 0)
+            known = skus & ~unknown
+            never = known & never_promoted
             concern("never", lever, skus, never)
             concern(
                 "deeper",
                 lever,
                 skus,
-                skus & ~unknown & ~never & (lever.discount > base.max_discount_seen + 1e-9),
+                known & ~never & (lever.discount > base.max_discount_seen + 1e-9),
             )
-            concern(
-                "shaky_promotion",
-                lever,
-                skus,
-                skus & ~unknown & (np.nan_to_num(base.errors["promo_10pct"]) > UNCERTAIN_UPLIFT),
-            )
+            concern("shaky_promotion", lever, skus, known & shaky_promotion)
         if lever.change if lever.kind == "price" else lever.discount:
-            shaky = np.nan_to_num(base.errors["price_elasticity"]) > UNCERTAIN_ELASTICITY
-            concern(
-                "shaky_price", lever, skus, skus & ~np.isnan(effects["price_elasticity"]) & shaky
-            )
+            concern("shaky_price", lever, skus, skus & shaky_price)
         if lever.kind == "price":
             beyond = abs(lever.change) > base.price_change_seen + 1e-9
             concern("bigger_move", lever, skus, skus & beyond)
