@@ -174,8 +174,11 @@ def _print_plan_errors(report) -> None:
 def command_import_plan(args: argparse.Namespace) -> int:
     from sop_core.importer import parse_mapping
     from sop_core.promo_plan import read_plan
+    from sop_core.scenario import checked_cannibalisation
     from sop_core.scenario_store import create_scenario, load_scenario, save_scenario
 
+    if args.cannibalisation is not None:
+        checked_cannibalisation(args.cannibalisation)
     plan = read_plan(args.db, args.file, mapping=parse_mapping(args.map))
     result = {
         "ok": plan.ok,

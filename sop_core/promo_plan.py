@@ -40,7 +40,7 @@ from sop_core.importer import (
     _problem,
     read_file,
 )
-from sop_core.scenario import Lever, Scenario
+from sop_core.scenario import Lever, Scenario, checked_cannibalisation
 
 SCOPE_COLUMNS = ("sku", "family", "brand", "channel")  # most specific first
 PRICE_TOLERANCE = 0.02  # a net price within 2% (or a cent) of list less discount agrees
@@ -112,7 +112,7 @@ class PlanReport:
             raise InputError(self.report.summary())
         scenario = Scenario(name=name, levers=list(self.levers))
         if cannibalisation is not None:
-            scenario.cannibalisation = cannibalisation
+            scenario.cannibalisation = checked_cannibalisation(cannibalisation)
         return scenario
 
 
@@ -253,10 +253,10 @@ def _check_rows(con: duckdb.DuckDBPyConnection, plan: PlanReport) -> None:
         con,
         report,
         "error",
-        "the net price without a discount is a price change, and it is more than four "
-        "times today's list price or the SKU has no list price",
+        "the net price without a discount is a price change, and it is below a tenth or "
+        "above four times today's list price, or the SKU has no list price",
         "price IS NOT NULL AND discount IS NULL AND "
-        "(coalesce(list_now, 0) <= 0 OR price > 4 * list_now)",
+        "(coalesce(list_now, 0) <= 0 OR price > 4 * list_now OR price < 0.1 * list_now)",
         "_priced",
     )
 

@@ -223,6 +223,16 @@ class Scenario:
         return cls(name, levers, overrides, float(data.get("cannibalisation", 0.3)), capacity)
 
 
+def checked_cannibalisation(rate: float) -> float:
+    """``rate`` if it is a share of the promoted gain a family can give up (0 to 1)."""
+    if not 0 <= rate <= 1:
+        raise InputError(
+            f"Cannibalisation is the share of a promotion's extra volume taken from the rest "
+            f"of its family, between 0 and 1 (got {rate:g})."
+        )
+    return float(rate)
+
+
 def _with_dates(item: dict) -> dict:
     return {
         **item,
@@ -297,14 +307,29 @@ class PlanBase:
         return self.statistical_by_channel.sum(axis=1)
 
     def scope_mask(self, scope: str, target: str | None) -> np.ndarray:
-        """SKUs a lever applies to (for a channel scope: every SKU)."""
+        """SKUs a lever applies to (for a channel scope: every SKU), read-only."""
         if scope in ("all", "channel"):
-            return np.ones(len(self.skus), dtype=bool)
-        values = {"family": self.families, "brand": self.brands, "sku": self.skus}[scope]
-        mask = values == target
-        if not mask.any():
+            return self._members("all")[None]
+        mask = self._members(scope).get(target)
+        if mask is None:
             raise InputError(f"There is no {scope} called {target!r}.")
         return mask
+
+    def _members(self, scope: str) -> dict[str | None, np.ndarray]:
+        """Per family, brand or SKU, the mask of its SKUs; built once per scope (a plan file
+        has thousands of levers, each asking)."""
+        cache = self.__dict__.setdefault("_member_masks", {})
+        if scope not in cache:
+            if scope == "all":
+                masks = {None: np.ones(len(self.skus), dtype=bool)}
+            else:
+                values = {"family": self.families, "brand": self.brands, "sku": self.skus}[scope]
+                keys, index = np.unique(values.astype(str), return_inverse=True)
+                masks = {key: index == i for i, key in enumerate(keys)}
+            for mask in masks.values():
+                mask.setflags(write=False)
+            cache[scope] = masks
+        return cache[scope]
 
     def week_mask(self, start: dt.date | None, end: dt.date | None) -> np.ndarray:
         first = np.datetime64(start) if start else self.weeks[0]

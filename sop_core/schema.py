@@ -673,7 +673,10 @@ DATA_DICTIONARY.update(
             "price); `promo_depth` per unit of discount depth on top of the price effect; "
             "`promo_10pct` the whole effect of a 10% discount (price and promotion together); "
             "`feature`, `display` at full support; `post_promotion` per unit of the previous "
-            "week's discount depth.",
+            "week's discount depth. Each is shrunk on its own, so `promo_depth` need not equal "
+            "(`promo_10pct` - `price_elasticity` x ln 0.9) / 0.1: scenarios and targets take "
+            "the discount's effect from `promo_10pct` (what the `drivers` command reports) "
+            "and derive the depth term that way.",
             {
                 "run_id": "Run.",
                 "sku": "SKU.",

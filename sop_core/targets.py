@@ -19,7 +19,14 @@ from sop_core import db
 from sop_core.errors import InputError
 from sop_core.export import escape_formulas
 from sop_core.promo_plan import PlanReport, read_plan
-from sop_core.scenario import Scenario, ScenarioResult, applicable, apply_scenario, load_plan_base
+from sop_core.scenario import (
+    Scenario,
+    ScenarioResult,
+    applicable,
+    apply_scenario,
+    checked_cannibalisation,
+    load_plan_base,
+)
 
 COLUMNS = ("sku", "week", "baseline", "revised", "lower_80", "upper_80")
 FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
@@ -105,9 +112,7 @@ def compute_targets(
             f"({horizon} asked for)."
         )
     if cannibalisation is not None:
-        if not 0 <= cannibalisation <= 1:
-            raise InputError("Cannibalisation is a share between 0 and 1.")
-        chosen.cannibalisation = cannibalisation
+        chosen.cannibalisation = checked_cannibalisation(cannibalisation)
     chosen, left_out = applicable(base, chosen)
     result = apply_scenario(base, chosen)
     notes += left_out + result.warnings
