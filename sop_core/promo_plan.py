@@ -349,9 +349,11 @@ def levers_from_rows(rows: pd.DataFrame, scope: str) -> list[Lever]:
         part = part.assign(week=week[part.index]).sort_values(
             ["target", "week"], na_position="first"
         )
-        key = part[["target", *values]].astype(str).agg("|".join, axis=1)
-        gap = part["week"].diff() != pd.Timedelta(days=7)
-        run = (gap | (key != key.shift())).cumsum()
+        # A new lever where the scope or a value changes, or a week is missing.
+        changed = part["week"].diff() != pd.Timedelta(days=7)
+        for column in ("target", *values):
+            changed |= part[column].ne(part[column].shift())
+        run = changed.cumsum()
         spans = part.groupby(run, sort=False).agg(
             target=("target", "first"),
             start=("week", "min"),

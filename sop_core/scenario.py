@@ -315,6 +315,14 @@ class PlanBase:
             raise InputError(f"There is no {scope} called {target!r}.")
         return mask
 
+    def scope_rows(self, scope: str, target: str | None) -> np.ndarray:
+        """The row numbers of ``scope_mask``."""
+        rows = self.__dict__.setdefault("_member_rows", {})
+        key = ("all", None) if scope in ("all", "channel") else (scope, target)
+        if key not in rows:
+            rows[key] = np.flatnonzero(self.scope_mask(scope, target))
+        return rows[key]
+
     def _members(self, scope: str) -> dict[str | None, np.ndarray]:
         """Per family, brand or SKU, the mask of its SKUs; built once per scope (a plan file
         has thousands of levers, each asking)."""
@@ -339,6 +347,13 @@ class PlanBase:
     def week_span(self, start: dt.date | None, end: dt.date | None) -> slice:
         """The weeks from ``start`` to ``end`` (inclusive) as a slice of the horizon; a date
         counts for the week that contains it (the slice is empty outside the horizon)."""
+        spans = self.__dict__.setdefault("_week_spans", {})
+        span = spans.get((start, end))
+        if span is None:
+            span = spans[(start, end)] = self._week_span(start, end)
+        return span
+
+    def _week_span(self, start: dt.date | None, end: dt.date | None) -> slice:
         first = np.searchsorted(self.weeks, np.datetime64(week_start(start), "D")) if start else 0
         last = (
             np.searchsorted(self.weeks, np.datetime64(week_start(end), "D"), side="right")
@@ -894,45 +909,30 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     # Prices as (SKUs, channels, 1) per channel, or (SKUs, 1, weeks) for all channels together
     # (each week at its own channel mix, which the team's overrides may move).
     prices = base.channel_price[:, :, None] if by_channel else base.weekly_price[:, None, :]
-    promo_log = np.zeros((n, c, w))  # promotions (they cannibalise and count for the ROI)
-    campaign_log = np.zeros((n, c, w))  # campaigns (they cannibalise too)
-    dip_log = np.zeros((n, c, w))  # the week after a promotion
-    other_log = np.zeros((n, c, w))  # price changes and distribution
-    price_log = np.zeros((n, c, w))
-    discount = np.zeros((n, c, w))
-    for lever in scenario.levers:
-        lever.validated()
-        rows = np.flatnonzero(base.scope_mask(lever.scope, lever.target))
-        weeks = base.week_span(lever.start_week, lever.end_week)
-        channels = base.channel_slice(lever.scope, lever.target) if by_channel else slice(None)
-        cells = (rows, channels, weeks)
-        if weeks.stop <= weeks.start:
-            continue  # outside the horizon: no effect, and no dip either
-        if lever.kind == "promotion":
-            # In part of the distribution, the discount's drivers scale with the share taking
-            # part (as the forecast's channel-weighted drivers do), and so does the money given.
-            lift = (
-                lever.share
-                * (
-                    effects["promo_depth"][rows] * lever.discount
-                    + elasticity[rows] * np.log1p(-lever.discount)
-                )
-                + effects["feature"][rows] * lever.feature
-                + effects["display"][rows] * lever.display
-            )
-            _add(promo_log, cells, lift)
-            _add(discount, cells, np.full(len(rows), lever.discount * lever.share))
-            if weeks.stop < w:
-                dip = effects["post_promotion"][rows] * lever.discount * lever.share
-                _add(dip_log, _at_week(cells, weeks.stop), dip)
-        elif lever.kind == "price":
-            change = np.full(len(rows), np.log1p(lever.change))
-            _add(other_log, cells, elasticity[rows] * change)
-            _add(price_log, cells, change)
-        elif lever.kind == "campaign":
-            _add(campaign_log, cells, np.full(len(rows), np.log1p(lever.change)))
-        else:  # distribution
-            _add(other_log, cells, np.full(len(rows), np.log1p(lever.change)))
+    cells = _lever_cells(base, scenario.levers, by_channel, (n, c, w))
+    promotion, price = cells["promotion"], cells["price"]
+    # In part of the distribution, the discount's drivers scale with the share taking part (as
+    # the forecast's channel-weighted drivers do), and so does the money given.
+    promo_log = promotion.add(
+        promotion.share
+        * (
+            effects["promo_depth"][promotion.row] * promotion.discount
+            + elasticity[promotion.row] * np.log1p(-promotion.discount)
+        )
+        + effects["feature"][promotion.row] * promotion.feature
+        + effects["display"][promotion.row] * promotion.display
+    )  # promotions (they cannibalise and count for the ROI)
+    discount = promotion.add(promotion.discount * promotion.share)
+    dip_log = promotion.add(  # the week after a promotion (none after the horizon)
+        effects["post_promotion"][promotion.row] * promotion.discount * promotion.share,
+        weeks=(promotion.stop, promotion.stop + 1),
+    )
+    price_change = np.log1p(price.change)
+    price_log = price.add(price_change)
+    other_log = price.add(elasticity[price.row] * price_change) + cells["distribution"].add(
+        np.log1p(cells["distribution"].change)
+    )  # price changes and distribution
+    campaign_log = cells["campaign"].add(np.log1p(cells["campaign"].change))
 
     baseline_c = base.baseline_by_channel if by_channel else base.baseline[:, None, :]
     revised_c, promotion_margin, promotion_spend = _volumes_and_roi(
@@ -994,18 +994,81 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     )
 
 
-def _add(target: np.ndarray, cells: tuple, per_sku: np.ndarray) -> None:
-    """Add a per-SKU value to the (SKU, channel, week) cells of a lever."""
-    rows, channels, weeks = cells
-    if isinstance(channels, slice):
-        target[rows, channels, weeks] += per_sku[:, None, None]
-    else:
-        target[rows, channels, weeks] += per_sku[:, None]
+@dataclass
+class _Cells:
+    """The (SKU, channel, weeks) cells of every lever of one kind, one entry per SKU a lever
+    touches, with that lever's values; ``add`` turns per-entry values into a (SKUs, channels,
+    weeks) array in one numpy pass (a plan file has thousands of levers)."""
+
+    shape: tuple[int, int, int]
+    row: np.ndarray
+    channel: np.ndarray  # -1: every channel
+    start: np.ndarray
+    stop: np.ndarray
+    discount: np.ndarray
+    share: np.ndarray
+    feature: np.ndarray
+    display: np.ndarray
+    change: np.ndarray
+
+    def add(self, values: np.ndarray, weeks: tuple | None = None) -> np.ndarray:
+        """``values`` (one per entry) added over each entry's weeks (``weeks``: other
+        ``(start, stop)`` per entry, clipped to the horizon)."""
+        n, c, w = self.shape
+        start, stop = weeks if weeks is not None else (self.start, self.stop)
+        start, stop = np.minimum(start, w), np.minimum(stop, w)
+        span = np.maximum(stop - start, 0)
+        total = int(span.sum())
+        if not total:
+            return np.zeros(self.shape)
+        offset = np.arange(total) - np.repeat(np.cumsum(span) - span, span)
+        week = np.repeat(start, span) + offset
+        row, channel = np.repeat(self.row, span), np.repeat(self.channel, span)
+        value = np.repeat(np.broadcast_to(values, self.row.shape), span)
+        every = channel < 0  # the same value in each channel
+        if every.any():
+            row = np.concatenate([row[~every], np.repeat(row[every], c)])
+            week = np.concatenate([week[~every], np.repeat(week[every], c)])
+            value = np.concatenate([value[~every], np.repeat(value[every], c)])
+            channel = np.concatenate([channel[~every], np.tile(np.arange(c), int(every.sum()))])
+        flat = (row * c + channel) * w + week
+        return np.bincount(flat, weights=value, minlength=n * c * w).reshape(self.shape)
 
 
-def _at_week(cells: tuple, week: int) -> tuple:
-    rows, channels, _ = cells
-    return rows, channels, slice(week, week + 1)
+def _lever_cells(
+    base: PlanBase, levers: list[Lever], by_channel: bool, shape: tuple[int, int, int]
+) -> dict[str, _Cells]:
+    """Per lever kind, the cells of its levers inside the horizon (a lever outside it has no
+    effect, and no dip either)."""
+    parts: dict[str, list[tuple]] = {kind: [] for kind in LEVER_KINDS}
+    for lever in levers:
+        lever.validated()
+        weeks = base.week_span(lever.start_week, lever.end_week)
+        if weeks.stop <= weeks.start:
+            continue
+        rows = base.scope_rows(lever.scope, lever.target)
+        channel = base.channel_slice(lever.scope, lever.target) if by_channel else slice(None)
+        parts[lever.kind].append(
+            (rows, -1 if isinstance(channel, slice) else channel, weeks.start, weeks.stop, lever)
+        )
+    cells = {}
+    for kind, found in parts.items():
+        # One entry per SKU a lever touches: each lever's values repeated over its SKUs.
+        counts = np.array([len(part[0]) for part in found], dtype=int)
+        columns = list(zip(*found, strict=True)) if found else [[]] * 5
+        values = {
+            name: [getattr(lever, name) for lever in columns[4]]
+            for name in ("discount", "share", "feature", "display", "change")
+        }
+        cells[kind] = _Cells(
+            shape,
+            row=np.concatenate(columns[0]) if found else np.zeros(0, dtype=int),
+            channel=np.repeat(np.array(columns[1], dtype=int), counts),
+            start=np.repeat(np.array(columns[2], dtype=int), counts),
+            stop=np.repeat(np.array(columns[3], dtype=int), counts),
+            **{name: np.repeat(np.array(v, dtype=float), counts) for name, v in values.items()},
+        )
+    return cells
 
 
 def _volumes_and_roi(

@@ -9,15 +9,18 @@ approved plan of record come out the same way, exactly as frozen.
 
 from __future__ import annotations
 
+import io
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from sop_core import db
 from sop_core.errors import InputError
-from sop_core.export import escape_formulas
+from sop_core.export import CONTROL, escape_formulas
 from sop_core.promo_plan import PlanReport, read_plan
 from sop_core.scenario import (
     Scenario,
@@ -173,13 +176,24 @@ def write_targets(frame: pd.DataFrame, out: Path | str, fmt: str | None = None) 
 
 
 def targets_bytes(frame: pd.DataFrame, kind: str) -> bytes:
-    """``frame`` as the bytes of a CSV or Excel file (weeks as dates, units to 2 decimals)."""
-    table = escape_formulas(frame[list(COLUMNS)]).assign(week=pd.to_datetime(frame["week"]).dt.date)
-    table = table.round(DECIMALS)
+    """``frame`` as the bytes of a CSV or Excel file (weeks as dates, units to 2 decimals,
+    a SKU code a spreadsheet would run as a formula escaped)."""
+    sku = frame["sku"].astype(str)
+    risky = sku.str.match(r"[=+\-@\t\r]") | sku.str.contains(CONTROL, regex=True)
+    rows = frame[list(COLUMNS)].round(DECIMALS)
+    rows["sku"] = sku.mask(risky, escape_formulas(frame.loc[risky, ["sku"]])["sku"])
+    rows["week"] = pd.to_datetime(frame["week"])
     if kind == "csv":
-        return table.to_csv(index=False, lineterminator="\n").encode()
-    import io
-
+        # DuckDB writes the CSV: pandas' float formatting is the slow part of a big file.
+        with tempfile.TemporaryDirectory(prefix="sop-targets-") as folder:
+            out = Path(folder) / "targets.csv"
+            duckdb.sql(
+                "COPY (SELECT sku, strftime(week, '%Y-%m-%d') AS week, baseline, revised, "
+                f"lower_80, upper_80 FROM rows) TO '{out}' (HEADER, DELIMITER ',')"
+            )
+            return out.read_bytes()
     buffer = io.BytesIO()
-    table.to_excel(buffer, sheet_name="targets", index=False, engine="openpyxl")
+    rows.assign(week=rows["week"].dt.date).to_excel(
+        buffer, sheet_name="targets", index=False, engine="openpyxl"
+    )
     return buffer.getvalue()
