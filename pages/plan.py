@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import streamlit as st
 
@@ -11,12 +12,20 @@ from sop_core import charts, decisions
 from sop_core.comparison import METRICS
 from sop_core.errors import ConflictError, InputError
 from sop_core.plan_of_record import approve
+from sop_core.targets import compute_targets, targets_bytes
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
 scope = sop_ui.scope()
 currency = facts["currency"]
 number = st.column_config.NumberColumn
+
+
+def plan_of_record_targets(version: int) -> bytes:
+    """The frozen targets of plan of record ``version`` as a CSV file."""
+    frozen = compute_targets(sop_ui.database_path(), plan_of_record=version, horizon=52)
+    return targets_bytes(frozen.frame, "csv")
+
 
 st.title("Plan & decisions")
 run = sop_ui.require_forecast()
@@ -165,6 +174,18 @@ else:
         overtime_hours=number("Overtime h", format="localized"),
         max_utilisation=number("Peak load", format="percent"),
         note="Note",
+    )
+    latest = int(versions["plan_version"].max())
+    st.download_button(
+        f"Download the targets of version {latest} (CSV) for scheduling and finance",
+        data=functools.partial(plan_of_record_targets, latest),
+        file_name=f"plan_of_record_v{latest}_targets.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="plan_of_record_targets",
+        icon=":material/download:",
+        help="sku, week, baseline, revised, lower_80, upper_80 exactly as frozen (the same "
+        "file as `python -m sop_core targets --plan-of-record`).",
     )
 
 # --- Decisions and assumptions -------------------------------------------------------------

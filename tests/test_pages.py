@@ -457,6 +457,8 @@ def test_plan_page_compares_approves_and_logs_decisions(app_env):
     approve_button.click().run()
     assert "Plan of record version 1 approved: Baseline" in at.success[0].value
     assert count(app_env, "SELECT count(*) FROM plans_of_record WHERE approved_by = 'Ana'") == 1
+    labels = [b.label for b in at.get("download_button")]
+    assert any(label.startswith("Download the targets of version 1") for label in labels)
 
     at.text_input(key="decision_owner").set_value("Ops")
     at.text_input(key="decision_text").set_value("Add a Saturday shift on the tube line")
