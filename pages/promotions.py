@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ import sop_ui
 from sop_core import charts
 from sop_core.errors import SopError
 from sop_core.importer import parse_mapping
-from sop_core.promo_plan import plan_frame
+from sop_core.promo_plan import edited_levers, lever_table
 from sop_core.scenario import (
     OVERRIDABLE,
     EffectOverride,
@@ -409,9 +408,6 @@ def scenario_panel() -> None:
     plan_import(current)
 
 
-PERCENTS = ("discount", "share", "feature", "display", "change")
-
-
 def levers_table(current: dict) -> None:
     """The scenario's levers as a table: edit a value in place, or select rows and delete
     them. Values outside a lever's range are refused with the lever's own message."""
@@ -419,19 +415,12 @@ def levers_table(current: dict) -> None:
     if not levers:
         st.caption("No levers in this scenario yet.")
         return
-    frame = plan_frame(levers)
-    frame.insert(2, "applies_to", [_applies_to(lever) for lever in levers])
-    promotion = frame["kind"] == "promotion"
-    for column in PERCENTS:
-        values = (frame[column] * 100).round(1)
-        relevant = promotion if column != "change" else ~promotion
-        frame[column] = values.where(relevant)
     key = "levers_table_" + str(abs(hash(tuple(levers))))
     st.caption(
         f"In this scenario: {len(levers):,} lever(s). Edit a value, or select rows to delete."
     )
     st.data_editor(
-        frame.drop(columns=["scope", "target"]),
+        lever_table(levers),
         key=key,
         num_rows="delete",
         hide_index=True,
@@ -454,29 +443,14 @@ def levers_table(current: dict) -> None:
         st.error(message, icon=":material/error:")
 
 
-def _applies_to(lever: Lever) -> str:
-    return "everything" if lever.scope == "all" else f"{lever.scope} {lever.target}"
-
-
 def edit_levers(key: str) -> None:
     """Apply the levers table's edits and deletions to the draft (all or none)."""
-    changes = st.session_state.get(key) or {}
     current = draft()
-    levers = list(current["levers"])
     try:
-        for index, edit in (changes.get("edited_rows") or {}).items():
-            values = {}
-            for column, value in edit.items():
-                if column in PERCENTS:
-                    values[column] = 0.0 if value is None else float(value) / 100
-                elif column in ("start_week", "end_week"):
-                    values[column] = dt.date.fromisoformat(str(value)[:10]) if value else None
-            levers[int(index)] = replace(levers[int(index)], **values).validated()
-    except (SopError, TypeError, ValueError) as error:
+        current["levers"] = edited_levers(current["levers"], st.session_state.get(key) or {})
+    except SopError as error:
         st.session_state["levers_error"] = f"Not changed: {error}"
         return
-    deleted = set(changes.get("deleted_rows") or [])
-    current["levers"] = [lever for i, lever in enumerate(levers) if i not in deleted]
     current["dirty"] = True
 
 

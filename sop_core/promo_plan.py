@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -382,38 +382,54 @@ def levers_from_rows(rows: pd.DataFrame, scope: str) -> list[Lever]:
     return sorted(levers, key=lambda lever: (lever.start_week or dt.date.min, lever.kind))
 
 
-def plan_frame(levers: list[Lever]) -> pd.DataFrame:
-    """Levers as rows of a plan file (``week`` per week, its scope column, ``discount``,
-    ``share``, ``feature``, ``display``, ``price_change``): what the page shows and edits."""
+PERCENTS = ("discount", "share", "feature", "display", "change")
+DATES = ("start_week", "end_week")
+
+
+def lever_table(levers: list[Lever]) -> pd.DataFrame:
+    """Levers as a table to read and edit: ``kind``, ``applies_to``, ``start_week``,
+    ``end_week`` and the values in percent (``discount``, ``share``, ``feature`` and
+    ``display`` for promotions, ``change`` for the others; empty where they do not apply)."""
+    promotion = [lever.kind == "promotion" for lever in levers]
     return pd.DataFrame(
-        [
-            {
-                "kind": lever.kind,
-                "scope": lever.scope,
-                "target": lever.target,
-                "start_week": lever.start_week,
-                "end_week": lever.end_week,
-                "discount": lever.discount,
-                "share": lever.share,
-                "feature": lever.feature,
-                "display": lever.display,
-                "change": lever.change,
-            }
-            for lever in levers
-        ],
-        columns=[
-            "kind",
-            "scope",
-            "target",
-            "start_week",
-            "end_week",
-            "discount",
-            "share",
-            "feature",
-            "display",
-            "change",
-        ],
+        {
+            "kind": [lever.kind for lever in levers],
+            "applies_to": [
+                "everything" if lever.scope == "all" else f"{lever.scope} {lever.target}"
+                for lever in levers
+            ],
+            **{name: [getattr(lever, name) for lever in levers] for name in DATES},
+            **{
+                name: [
+                    round(getattr(lever, name) * 100, 1) if promoted == (name != "change") else None
+                    for lever, promoted in zip(levers, promotion, strict=True)
+                ]
+                for name in PERCENTS
+            },
+        },
+        columns=["kind", "applies_to", *DATES, *PERCENTS],
     )
+
+
+def edited_levers(levers: list[Lever], changes: dict) -> list[Lever]:
+    """``levers`` after a table's edits (``edited_rows``: row -> {column: value}, values in
+    percent, dates as ISO text) and deletions (``deleted_rows``). A value a lever cannot take
+    raises ``InputError`` with the lever's own message, and nothing changes."""
+    levers = list(levers)
+    for index, edit in (changes.get("edited_rows") or {}).items():
+        row = int(index)
+        try:
+            values = {}
+            for column, value in edit.items():
+                if column in PERCENTS:
+                    values[column] = 0.0 if value is None else float(value) / 100
+                elif column in DATES:
+                    values[column] = dt.date.fromisoformat(str(value)[:10]) if value else None
+            levers[row] = replace(levers[row], **values).validated()
+        except (InputError, TypeError, ValueError) as error:
+            raise InputError(f"Lever {row + 1}: {error}") from None
+    deleted = {int(i) for i in changes.get("deleted_rows") or []}
+    return [lever for i, lever in enumerate(levers) if i not in deleted]
 
 
 def holdout_plan(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) -> pd.DataFrame:

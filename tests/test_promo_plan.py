@@ -1054,3 +1054,32 @@ def test_the_holdout_plan_is_the_history_s_promotions_and_reads_back(shared_db, 
     assert any("outside the forecast's weeks" in i.text() for i in report.issues)
     covered = sum((lever.end_week - lever.start_week) // WEEK + 1 for lever in report.levers)
     assert covered == len(plan)
+
+
+def test_the_levers_table_shows_percents_and_takes_edits_and_deletions():
+    """What the Promotions page's levers table shows and how its edits land (all or none)."""
+    from sop_core.promo_plan import edited_levers, lever_table
+
+    first, second = dt.date(2026, 12, 7), dt.date(2026, 12, 14)
+    levers = [
+        Lever("promotion", "family", "fragrance", first, second, discount=0.2, share=0.5),
+        Lever("price", "sku", "SKN-0001", first, None, change=0.03),
+    ]
+    table = lever_table(levers)
+    assert table["applies_to"].tolist() == ["family fragrance", "sku SKN-0001"]
+    assert table.loc[0, ["discount", "share"]].tolist() == [20.0, 50.0]
+    assert pd.isna(table.loc[0, "change"]) and pd.isna(table.loc[1, "discount"])
+    assert table.loc[1, "change"] == 3.0
+
+    edited = edited_levers(
+        levers,
+        {"edited_rows": {0: {"discount": 30, "end_week": "2026-12-21"}}, "deleted_rows": [1]},
+    )
+    assert edited == [
+        Lever("promotion", "family", "fragrance", first, dt.date(2026, 12, 21), 0.3, share=0.5)
+    ]
+    with pytest.raises(InputError, match="Lever 1: A discount must be between 0% and 90%"):
+        edited_levers(levers, {"edited_rows": {0: {"discount": 95}}, "deleted_rows": [1]})
+    with pytest.raises(InputError, match=r"Lever 2: .*ends .* before it starts"):
+        edited_levers(levers, {"edited_rows": {1: {"end_week": "2026-11-30"}}})
+    assert edited_levers(levers, {}) == levers
