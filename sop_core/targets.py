@@ -21,6 +21,7 @@ import pandas as pd
 from sop_core import db
 from sop_core.errors import InputError
 from sop_core.export import CONTROL, escape_formulas
+from sop_core.forecast.runs import latest_run
 from sop_core.promo_plan import PlanReport, read_plan
 from sop_core.scenario import (
     Scenario,
@@ -89,11 +90,8 @@ def compute_targets(
         if not report.ok:
             raise PlanFileError(report)
     with db.connect(path) as con:
-        run = con.execute(
-            "SELECT run_id, horizon FROM forecast_runs ORDER BY history_end DESC, run_id DESC "
-            "LIMIT 1"
-        ).fetchone()
-        if run is None:
+        run_id = latest_run(con)
+        if run_id is None:
             raise InputError(
                 "There is no forecast yet: run `python -m sop_core forecast --db ...` first."
             )
@@ -107,7 +105,7 @@ def compute_targets(
             source = f"plan {Path(plan).name}"
         else:
             chosen, source = Scenario("Baseline"), "baseline"
-        base = load_plan_base(con, run[0], horizon)
+        base = load_plan_base(con, run_id, horizon)
     notes = []
     if horizon > len(base.weeks):
         notes.append(
@@ -119,7 +117,7 @@ def compute_targets(
     chosen, left_out = applicable(base, chosen)
     result = apply_scenario(base, chosen)
     notes += left_out + result.warnings
-    return Targets(result_targets(result), source, run[0], notes, report)
+    return Targets(result_targets(result), source, run_id, notes, report)
 
 
 class PlanFileError(InputError):
