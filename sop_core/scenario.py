@@ -925,7 +925,7 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     discount = promotion.add(promotion.discount * promotion.share)
     dip_log = promotion.add(  # the week after a promotion (none after the horizon)
         effects["post_promotion"][promotion.row] * promotion.discount * promotion.share,
-        weeks=(promotion.stop, promotion.stop + 1),
+        after=True,
     )
     price_change = np.log1p(price.change)
     price_log = price.add(price_change)
@@ -1011,28 +1011,38 @@ class _Cells:
     display: np.ndarray
     change: np.ndarray
 
-    def add(self, values: np.ndarray, weeks: tuple | None = None) -> np.ndarray:
-        """``values`` (one per entry) added over each entry's weeks (``weeks``: other
-        ``(start, stop)`` per entry, clipped to the horizon)."""
-        n, c, w = self.shape
-        start, stop = weeks if weeks is not None else (self.start, self.stop)
-        start, stop = np.minimum(start, w), np.minimum(stop, w)
-        span = np.maximum(stop - start, 0)
-        total = int(span.sum())
-        if not total:
+    def add(self, values: np.ndarray, after: bool = False) -> np.ndarray:
+        """``values`` (one per entry) added over each entry's weeks (``after``: in the week
+        after them, if still in the horizon)."""
+        flat, entry = self._spread(after)
+        if not len(flat):
             return np.zeros(self.shape)
-        offset = np.arange(total) - np.repeat(np.cumsum(span) - span, span)
-        week = np.repeat(start, span) + offset
-        row, channel = np.repeat(self.row, span), np.repeat(self.channel, span)
-        value = np.repeat(np.broadcast_to(values, self.row.shape), span)
-        every = channel < 0  # the same value in each channel
-        if every.any():
-            row = np.concatenate([row[~every], np.repeat(row[every], c)])
-            week = np.concatenate([week[~every], np.repeat(week[every], c)])
-            value = np.concatenate([value[~every], np.repeat(value[every], c)])
-            channel = np.concatenate([channel[~every], np.tile(np.arange(c), int(every.sum()))])
-        flat = (row * c + channel) * w + week
-        return np.bincount(flat, weights=value, minlength=n * c * w).reshape(self.shape)
+        weights = np.broadcast_to(values, self.row.shape)[entry]
+        size = self.shape[0] * self.shape[1] * self.shape[2]
+        return np.bincount(flat, weights=weights, minlength=size).reshape(self.shape)
+
+    def _spread(self, after: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The flat cell number of every (entry, channel, week) the entries cover, and its
+        entry; computed once per kind of week span."""
+        cache = self.__dict__.setdefault("_spreads", {})
+        if after not in cache:
+            _, c, w = self.shape
+            start, stop = (self.stop, self.stop + 1) if after else (self.start, self.stop)
+            start, stop = np.minimum(start, w), np.minimum(stop, w)
+            span = stop - start
+            entry = np.repeat(np.arange(len(self.row)), span)
+            week = start[entry] + np.arange(len(entry)) - np.repeat(np.cumsum(span) - span, span)
+            first = self.row[entry] * c  # the entry's SKU, its first channel
+            channel = self.channel[entry]
+            every = channel < 0  # the same value in each channel
+            flat = np.concatenate(
+                [
+                    (first[~every] + channel[~every]) * w + week[~every],
+                    ((first[every, None] + np.arange(c)) * w + week[every, None]).ravel(),
+                ]
+            )
+            cache[after] = (flat, np.concatenate([entry[~every], np.repeat(entry[every], c)]))
+        return cache[after]
 
 
 def _lever_cells(
