@@ -23,7 +23,7 @@ number = st.column_config.NumberColumn
 
 def plan_of_record_targets(version: int) -> bytes:
     """The frozen targets of plan of record ``version`` as a CSV file."""
-    frozen = compute_targets(sop_ui.database_path(), plan_of_record=version, horizon=52)
+    frozen = compute_targets(sop_ui.database_path(), plan_of_record=version)
     return targets_bytes(frozen.frame, "csv")
 
 

@@ -415,7 +415,10 @@ def levers_table(current: dict) -> None:
     if not levers:
         st.caption("No levers in this scenario yet.")
         return
-    key = "levers_table_" + str(abs(hash(tuple(levers))))
+    # A new table when the levers change, or when an edit was refused (so the refused value
+    # does not stay on screen, nor come back with the next edit).
+    attempt = st.session_state.get("levers_attempt", 0)
+    key = f"levers_table_{abs(hash(tuple(levers)))}_{attempt}"
     st.caption(
         f"In this scenario: {len(levers):,} lever(s). Edit a value, or select rows to delete."
     )
@@ -450,6 +453,7 @@ def edit_levers(key: str) -> None:
         current["levers"] = edited_levers(current["levers"], st.session_state.get(key) or {})
     except SopError as error:
         st.session_state["levers_error"] = f"Not changed: {error}"
+        st.session_state["levers_attempt"] = st.session_state.get("levers_attempt", 0) + 1
         return
     current["dirty"] = True
 

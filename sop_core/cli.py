@@ -28,6 +28,7 @@ from sop_core.forecast.runs import (
     backtest_report,
     driver_report,
     forecast_frame,
+    latest_run,
     refresh_forecast,
 )
 from sop_core.sample import SampleConfig, build_empty_database, build_sample_database
@@ -196,7 +197,7 @@ def command_import_plan(args: argparse.Namespace) -> int:
         user = args.author or os.environ.get("USER") or "cli"
         scenario = plan.scenario(args.scenario, args.cannibalisation)
         with db.connect(args.db, on_wait=_print_wait) as con:
-            run = con.execute("SELECT max(run_id) FROM forecast_runs").fetchone()[0]
+            run = latest_run(con)
             exists = con.execute(
                 "SELECT 1 FROM scenarios WHERE name = ?", [args.scenario]
             ).fetchone()
@@ -733,7 +734,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="VERSION",
         help="an approved plan of record (no version: the latest)",
     )
-    targets.add_argument("--horizon", type=_positive_int, default=26, help="weeks (26)")
+    targets.add_argument(
+        "--horizon",
+        type=_positive_int,
+        default=None,
+        help="weeks (26; a plan of record: all its frozen weeks)",
+    )
     targets.add_argument("--out", required=True, type=Path, help="file to write (.csv, .xlsx)")
     targets.add_argument("--format", choices=["csv", "xlsx"], default=None)
     targets.add_argument(

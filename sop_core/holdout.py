@@ -70,7 +70,12 @@ def plan_holdout(
     plan_file = workdir / "holdout_plan.csv"
     plan.to_csv(plan_file, index=False)
     told(0.1, f"Forecasting from the history up to {cutoff:%d %b %Y}")
-    refresh_forecast(
+    if plan.empty:
+        raise InputError(
+            f"The {weeks} held-out weeks have no promotion in the sales history: there is no "
+            "plan to test."
+        )
+    run = refresh_forecast(
         copy,
         settings or ForecastSettings(horizon=weeks),
         jobs=jobs,
@@ -78,7 +83,10 @@ def plan_holdout(
         progress=lambda fraction, message: told(0.1 + 0.8 * fraction, message),
     )
     told(0.9, "Applying the plan and scoring the targets")
-    targets = compute_targets(copy, plan=plan_file, horizon=weeks, cannibalisation=cannibalisation)
+    # The run just made (the copy may hold later ones: the database's own forecast).
+    targets = compute_targets(
+        copy, plan=plan_file, horizon=weeks, cannibalisation=cannibalisation, run_id=run.run_id
+    )
     frame = targets.frame.assign(week=lambda f: pd.to_datetime(f["week"]))
     frame = frame.merge(
         actual.assign(week=lambda f: pd.to_datetime(f["week"])), on=["sku", "week"], how="left"
@@ -97,6 +105,8 @@ def plan_holdout(
     for name, mask in (("promoted", promoted), ("unpromoted", ~promoted)):
         part = frame[mask]
         actual_sum = float(part["units"].sum())
+        if actual_sum <= 0:
+            raise InputError(f"Nothing was sold on the held-out {name} SKU-weeks to compare with.")
         baseline = float(np.abs(part["baseline"] - part["units"]).sum()) / actual_sum
         revised = float(np.abs(part["revised"] - part["units"]).sum()) / actual_sum
         figures[f"{name}_sku_weeks"] = int(mask.sum())

@@ -10,7 +10,7 @@ A plan file (CSV or Excel) has a row per week and scope:
 - ``feature`` and ``display``: 0/1, or the share of stores taking part, 0 to 1;
 - ``price`` (optional, SKU rows only): the net price. With a discount it must agree with the
   week's list price less the discount (a plan that contradicts itself is reported, not
-  fixed); without one it is a price change against today's list price.
+  fixed); without one it is a price change against that week's list price.
 
 Other column names map with ``target=source`` as in the importer, whose checks the file
 goes through first (types, ranges, dates, every problem with its line). Consecutive weeks
@@ -29,6 +29,7 @@ import pandas as pd
 
 from sop_core import db
 from sop_core.errors import InputError
+from sop_core.forecast.runs import latest_run
 from sop_core.importer import (
     SHARE,
     SKU,
@@ -217,15 +218,14 @@ def _check_rows(con: duckdb.DuckDBPyConnection, plan: PlanReport) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _priced AS
-        SELECT t.*, p.list_price AS list_now,
-               coalesce(c.list_price, p.list_price) AS list_then
+        SELECT t.*, coalesce(c.list_price, p.list_price) AS list_then
         FROM _typed t
         JOIN products p USING (sku)
         ASOF LEFT JOIN price_changes c ON c.sku = t.sku AND t.week >= c.effective_week
         """
         if scope == "sku"
         else "CREATE OR REPLACE TEMP TABLE _priced AS "
-        "SELECT *, NULL::DOUBLE AS list_now, NULL::DOUBLE AS list_then FROM _typed"
+        "SELECT *, NULL::DOUBLE AS list_then FROM _typed"
     )
     expected = "list_then * (1 - discount)"
     disagrees = (
@@ -254,9 +254,9 @@ def _check_rows(con: duckdb.DuckDBPyConnection, plan: PlanReport) -> None:
         report,
         "error",
         "the net price without a discount is a price change, and it is below a tenth or "
-        "above four times today's list price, or the SKU has no list price",
+        "above four times that week's list price, or the SKU has no list price",
         "price IS NOT NULL AND discount IS NULL AND "
-        "(coalesce(list_now, 0) <= 0 OR price > 4 * list_now OR price < 0.1 * list_now)",
+        "(coalesce(list_then, 0) <= 0 OR price > 4 * list_then OR price < 0.1 * list_then)",
         "_priced",
     )
 
@@ -270,10 +270,10 @@ def _rows(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
         SELECT week, {target} AS target, coalesce(discount, 0) AS discount, share, feature,
                display,
                CASE WHEN price IS NOT NULL AND discount IS NULL
-                    THEN price / list_now - 1 END AS change
+                    THEN price / list_then - 1 END AS change
         FROM _priced
         WHERE coalesce(discount, 0) > 0 OR feature > 0 OR display > 0
-              OR (price IS NOT NULL AND discount IS NULL)
+              OR (price IS NOT NULL AND discount IS NULL AND abs(price / list_then - 1) > 1e-9)
         ORDER BY target, week
         """
     ).df()
@@ -281,8 +281,7 @@ def _rows(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
 
 def _horizon_notice(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, report) -> None:
     span = con.execute(
-        "SELECT min(week), max(week) FROM forecast_rows WHERE run_id = "
-        "(SELECT max(run_id) FROM forecast_runs)"
+        "SELECT min(week), max(week) FROM forecast_rows WHERE run_id = ?", [latest_run(con)]
     ).fetchone()
     if rows.empty:
         report.issues.append(

@@ -35,6 +35,7 @@ from sop_core.scenario import (
 COLUMNS = ("sku", "week", "baseline", "revised", "lower_80", "upper_80")
 FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
 DECIMALS = 2
+DEFAULT_HORIZON = 26
 
 
 @dataclass
@@ -72,25 +73,33 @@ def compute_targets(
     plan: Path | str | None = None,
     plan_of_record: int | None = None,
     mapping: dict[str, str] | None = None,
-    horizon: int = 26,
+    horizon: int | None = None,
     cannibalisation: float | None = None,
+    run_id: int | None = None,
 ) -> Targets:
-    """Targets for ``horizon`` weeks from the current forecast: with the levers of the saved
-    ``scenario``, of the ``plan`` file, or none (the baseline); or the frozen targets of
-    plan of record version ``plan_of_record`` (0: the latest)."""
+    """Targets for ``horizon`` weeks (26 by default) from the current forecast (or forecast
+    run ``run_id``): with the levers of the saved ``scenario``, of the ``plan`` file, or none
+    (the baseline); or the frozen targets of plan of record version ``plan_of_record`` (0:
+    the latest; all its weeks by default)."""
     if sum(x is not None for x in (scenario, plan, plan_of_record)) > 1:
         raise InputError("Give one of a scenario, a plan file or a plan of record, not several.")
-    if horizon < 1:
+    if horizon is not None and horizon < 1:
         raise InputError("The horizon must be at least one week.")
     if plan_of_record is not None:
+        if cannibalisation is not None:
+            raise InputError(
+                "A plan of record's targets are frozen as approved; cannibalisation cannot "
+                "change them."
+            )
         return _plan_of_record(path, plan_of_record, horizon)
+    horizon = horizon or DEFAULT_HORIZON
     report = None
     if plan is not None:
         report = read_plan(path, plan, mapping=mapping)
         if not report.ok:
             raise PlanFileError(report)
     with db.connect(path) as con:
-        run_id = latest_run(con)
+        run_id = run_id or latest_run(con)
         if run_id is None:
             raise InputError(
                 "There is no forecast yet: run `python -m sop_core forecast --db ...` first."
@@ -128,7 +137,7 @@ class PlanFileError(InputError):
         self.report = report
 
 
-def _plan_of_record(path: Path | str, version: int, horizon: int) -> Targets:
+def _plan_of_record(path: Path | str, version: int, horizon: int | None) -> Targets:
     with db.connect(path) as con:
         if not version:
             version = con.execute("SELECT max(plan_version) FROM plans_of_record").fetchone()[0]
@@ -149,9 +158,18 @@ def _plan_of_record(path: Path | str, version: int, horizon: int) -> Targets:
             WHERE plan_version = ? AND n <= ?
             ORDER BY sku, week
             """,
-            [version, version, horizon],
+            [version, version, horizon or 10_000],
         ).df()
-    return Targets(frame, f"plan of record v{version}")
+    weeks = frame["week"].nunique()
+    notes = (
+        [
+            f"Plan of record v{version} froze {weeks} weeks; the targets stop there ({horizon} "
+            "asked for)."
+        ]
+        if horizon and horizon > weeks
+        else []
+    )
+    return Targets(frame, f"plan of record v{version}", notes=notes)
 
 
 def write_targets(frame: pd.DataFrame, out: Path | str, fmt: str | None = None) -> int:
@@ -166,10 +184,10 @@ def write_targets(frame: pd.DataFrame, out: Path | str, fmt: str | None = None) 
     temporary = out.with_name(f".{out.name}.partial")
     try:
         temporary.write_bytes(targets_bytes(frame, kind))
+        temporary.replace(out)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    temporary.replace(out)
     return len(frame)
 
 
@@ -183,12 +201,15 @@ def targets_bytes(frame: pd.DataFrame, kind: str) -> bytes:
     rows["week"] = pd.to_datetime(frame["week"])
     if kind == "csv":
         # DuckDB writes the CSV: pandas' float formatting is the slow part of a big file.
+        # (a private in-memory connection: sessions download at the same time)
         with tempfile.TemporaryDirectory(prefix="sop-targets-") as folder:
             out = Path(folder) / "targets.csv"
-            duckdb.sql(
-                "COPY (SELECT sku, strftime(week, '%Y-%m-%d') AS week, baseline, revised, "
-                f"lower_80, upper_80 FROM rows) TO '{out}' (HEADER, DELIMITER ',')"
-            )
+            with duckdb.connect() as con:
+                con.register("targets", rows)
+                con.execute(
+                    "COPY (SELECT sku, strftime(week, '%Y-%m-%d') AS week, baseline, revised, "
+                    f"lower_80, upper_80 FROM targets) TO '{out}' (HEADER, DELIMITER ',')"
+                )
             return out.read_bytes()
     buffer = io.BytesIO()
     rows.assign(week=rows["week"].dt.date).to_excel(

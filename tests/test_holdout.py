@@ -142,3 +142,26 @@ def test_the_figures_match_an_independent_scoring(holdout):
             error = np.abs(targets[column].to_numpy()[mask] - actual[mask]).sum()
             wape = error / actual[mask].sum()
             assert wape == pytest.approx(figures[f"wape_{name}_{column}"], abs=1e-4)
+
+
+def test_the_command_scores_the_run_it_makes_on_a_database_with_its_own_forecast(
+    forecast_db: Path, tmp_path: Path, capsys, holdout
+):
+    """A real database already has a forecast, later than the holdout's: the command must
+    score the run it makes (the same figures as on the bare sample), not the latest one."""
+    import json
+    import shutil
+
+    from sop_core.cli import main
+
+    path = tmp_path / "sop.duckdb"
+    shutil.copy(forecast_db, path)
+    code = main(
+        ["holdout", "--db", str(path), "--cannibalisation", "0", "--json", "--quiet", "--jobs", "2"]
+    )
+    assert code == 0
+    figures = json.loads(capsys.readouterr().out)
+    expected = {k: v for k, v in holdout["figures"].items() if k != "plan_file"}
+    assert figures == expected
+    with db.connect(path) as con:  # the database itself is only read
+        assert con.execute("SELECT count(*) FROM forecast_runs").fetchone()[0] == 1

@@ -301,7 +301,7 @@ def bad_plans(facts: Facts) -> dict[str, tuple[str, str, list[int]]]:
         ),
         "price alone above four times list": (
             f"week,sku,price\n{good.rsplit(',', 1)[0]},{facts.list_price[hero] * 5:.2f}\n",
-            "above four times today's list price",
+            "above four times that week's list price",
             [2],
         ),
     }
@@ -440,8 +440,10 @@ def test_a_price_alone_is_a_price_change_and_a_consistent_net_price_is_accepted(
                 "discount": 0.2,
                 "price": round(facts.new_list * 0.8, 2),
             },
-            # a price alone is a change against today's list price
-            {"week": after + WEEK, "sku": repriced, "price": facts.new_list},
+            # a price alone is a change against that week's list price ...
+            {"week": after + WEEK, "sku": repriced, "price": round(facts.new_list * 1.05, 2)},
+            # ... so restating the scheduled list price changes nothing
+            {"week": after + 2 * WEEK, "sku": repriced, "price": facts.new_list},
         ],
     )
     report = read_plan(shared_db, path)
@@ -454,7 +456,7 @@ def test_a_price_alone_is_a_price_change_and_a_consistent_net_price_is_accepted(
     ]
     assert prices[0].change == pytest.approx(lower / listed - 1, abs=1e-6)
     assert prices[1].change == pytest.approx(
-        facts.new_list / facts.list_price[repriced] - 1, abs=1e-6
+        round(facts.new_list * 1.05, 2) / facts.new_list - 1, abs=1e-6
     )
     assert all(p.discount == 0 and p.feature == 0 and p.display == 0 for p in prices)
     assert sorted((p.target, p.start_week, p.discount) for p in promotions) == sorted(
