@@ -713,8 +713,9 @@ def scenario_bar(based_on: int) -> None:
             key="scenario_status",
             label_visibility="collapsed",
         )
-        buttons = st.columns(4)
-        if buttons[0].button(
+        # One row that wraps, each button as wide as its label (fixed columns cut the labels).
+        buttons = st.container(horizontal=True)
+        if buttons.button(
             "Save", type="primary", disabled=not (current["dirty"] or status != stored.status)
         ):
             saved = save_scenario(
@@ -722,19 +723,19 @@ def scenario_bar(based_on: int) -> None:
             )
             current.update(stored=saved, dirty=False)
             st.rerun(scope="app")
-        with buttons[1].popover("Rename"):
+        with buttons.popover("Rename"):
             new = st.text_input("New name", value=stored.scenario.name, key="rename_to")
             if st.button("Rename", key="do_rename"):
                 renamed = rename_scenario(path, stored, new, user)
                 open_scenario(renamed.scenario.name)
-        with buttons[2].popover("Duplicate"):
+        with buttons.popover("Duplicate"):
             new = st.text_input(
                 "Name of the copy", value=f"{stored.scenario.name} (copy)", key="copy_to"
             )
             if st.button("Duplicate", key="do_copy"):
                 copy = duplicate_scenario(path, stored.scenario.name, new, user)
                 open_scenario(copy.scenario.name)
-        with buttons[3].popover("Delete"):
+        with buttons.popover("Delete"):
             st.write(f"Delete **{stored.scenario.name}** for everyone?")
             if st.button("Delete", key="do_delete"):
                 delete_scenario(path, stored)

@@ -391,7 +391,7 @@ def scenario_panel() -> None:
     fragment (a click here reruns the page; a lever move above reruns only the fragment)."""
     current = draft()
     preview = lever_from_state()
-    levers, effects, saving = st.columns([2, 2, 2], gap="large")
+    levers, effects, saving = st.columns([3, 3, 4], gap="large")
     with levers:
         st.button(
             "Add the lever to the scenario",
