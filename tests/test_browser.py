@@ -263,6 +263,72 @@ def test_a_plan_file_becomes_editable_levers(server, browser, tmp_path):
     page.close()
 
 
+def _edit_cell(page, find_grid, column: int, text: str, landed) -> None:
+    """Type ``text`` into the first row's cell ``column`` (0: the first data column) of the
+    data editor ``find_grid()`` returns, the keyboard way a planner does, until ``landed()``
+    (a canvas grid sometimes takes the first click as focus only; the edit is idempotent)."""
+    for _ in range(3):
+        box = find_grid().bounding_box()
+        page.mouse.click(box["x"] + 80, box["y"] + 35 + 17)
+        page.wait_for_timeout(300)
+        for _ in range(column):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(300)
+        page.keyboard.press("Control+A")
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(500)
+        page.wait_for_selector(IDLE, timeout=15_000)
+        for _ in range(20):
+            if landed():
+                return
+            page.wait_for_timeout(250)
+    raise AssertionError(f"the edit to {text!r} did not land")
+
+
+def test_a_lever_is_edited_in_the_levers_table(server, browser, tmp_path):
+    """Deepen a plan's discount in the levers table: the revised volume follows. A discount
+    no lever can take is refused with the lever's message, and nothing changes."""
+    from playwright.sync_api import expect
+
+    plan = tmp_path / "plan.csv"
+    plan.write_text("week,family,discount\n2026-12-07,fragrance,0.2\n")
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server}/promotions")
+    wait_for_page(page, "Promotions & pricing", timeout_ms=60_000)
+    page.get_by_text("Import a promotion and price plan").click()
+    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(plan))
+    page.get_by_role("button", name="Add 1 lever(s) to the scenario").click()
+    caption = page.get_by_text("In this scenario: 1 lever(s)")
+    expect(caption).to_be_visible(timeout=15_000)
+    page.wait_for_selector(IDLE, timeout=15_000)
+
+    def volume() -> str:
+        return page.locator("[data-testid='stMetric']", has_text="Volume").first.inner_text()
+
+    def levers_grid():
+        caption.scroll_into_view_if_needed()
+        top = caption.bounding_box()["y"]
+        grids = page.locator("[data-testid='stDataFrame']")
+        return next(
+            grids.nth(i) for i in range(grids.count()) if grids.nth(i).bounding_box()["y"] > top
+        )
+
+    errors = page.locator("[data-testid='stAlertContentError']")
+    at_20 = volume()
+    # Lever, Applies to, From, To, Discount %: the fifth column.
+    _edit_cell(page, levers_grid, 4, "30", lambda: volume() != at_20)
+    at_30 = volume()
+    _assert_no_error_boxes(page, "Promotions & pricing after a table edit")
+
+    _edit_cell(page, levers_grid, 4, "95", lambda: errors.count() > 0)
+    expect(errors).to_contain_text("A discount must be between 0% and 90%")
+    assert volume() == at_30  # the refused value changed nothing
+    page.screenshot(path=ARTIFACTS / "promotions-levers-table.png", full_page=True)
+    page.close()
+
+
 CHART_TITLE = (
     "() => { const t = document.querySelector('[data-testid=stPlotlyChart] .gtitle');"
     " return t ? t.textContent : ''; }"
