@@ -427,7 +427,8 @@ def test_presentation_mode_walks_the_agenda(server, browser):
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     page.goto(f"{server}/present")
     wait_for_page(page, "Where we stand", timeout_ms=60_000)
-    assert page.locator("[data-testid='stSidebar']").is_hidden()
+    # The page's style hides the sidebar once the browser has applied it (not instantly).
+    expect(page.locator("[data-testid='stSidebar']")).to_be_hidden(timeout=10_000)
     page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=30_000)
     steps = ["1. Demand review", "2. Supply review", "3. Reconciliation", "4. Decisions"]
     page.screenshot(path=ARTIFACTS / "present-0.png")
