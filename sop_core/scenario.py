@@ -308,36 +308,28 @@ class PlanBase:
 
     def scope_mask(self, scope: str, target: str | None) -> np.ndarray:
         """SKUs a lever applies to (for a channel scope: every SKU), read-only."""
-        if scope in ("all", "channel"):
-            return self._members("all")[None]
-        mask = self._members(scope).get(target)
-        if mask is None:
-            raise InputError(f"There is no {scope} called {target!r}.")
-        return mask
+        return self._scope(scope, target)[0]
 
     def scope_rows(self, scope: str, target: str | None) -> np.ndarray:
         """The row numbers of ``scope_mask``."""
-        rows = self.__dict__.setdefault("_member_rows", {})
-        key = ("all", None) if scope in ("all", "channel") else (scope, target)
-        if key not in rows:
-            rows[key] = np.flatnonzero(self.scope_mask(scope, target))
-        return rows[key]
+        return self._scope(scope, target)[1]
 
-    def _members(self, scope: str) -> dict[str | None, np.ndarray]:
-        """Per family, brand or SKU, the mask of its SKUs; built once per scope (a plan file
-        has thousands of levers, each asking)."""
-        cache = self.__dict__.setdefault("_member_masks", {})
-        if scope not in cache:
-            if scope == "all":
-                masks = {None: np.ones(len(self.skus), dtype=bool)}
+    def _scope(self, scope: str, target: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """The mask and rows of a lever's scope, built once per scope and target asked for (a
+        plan file's thousands of levers ask again and again)."""
+        key = ("all", None) if scope in ("all", "channel") else (scope, target)
+        cache = self.__dict__.setdefault("_scopes", {})
+        if key not in cache:
+            if key[0] == "all":
+                mask = np.ones(len(self.skus), dtype=bool)
             else:
                 values = {"family": self.families, "brand": self.brands, "sku": self.skus}[scope]
-                keys, index = np.unique(values.astype(str), return_inverse=True)
-                masks = {key: index == i for i, key in enumerate(keys)}
-            for mask in masks.values():
-                mask.setflags(write=False)
-            cache[scope] = masks
-        return cache[scope]
+                mask = values == target
+                if not mask.any():
+                    raise InputError(f"There is no {scope} called {target!r}.")
+            mask.setflags(write=False)
+            cache[key] = (mask, np.flatnonzero(mask))
+        return cache[key]
 
     def week_mask(self, start: dt.date | None, end: dt.date | None) -> np.ndarray:
         first = np.datetime64(start) if start else self.weeks[0]
