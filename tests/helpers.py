@@ -140,3 +140,91 @@ def wait_for_page(page, title: str, timeout_ms: int = 30_000) -> None:
         ".every(c => c.querySelector('.main-svg'))",
         timeout=timeout_ms,
     )
+
+
+# ---- a slider move, timed in the page (tests/test_browser.py, benchmarks/bench_browser.py) ----
+
+# The last line (on the scenario chart: the revised target) of the ``n``-th plotly chart a
+# planner can see. When a fragment reruns, Streamlit mounts the new chart as a new element (a
+# chart's id follows its figure) and keeps the previous one in the page, marked stale and
+# collapsed to zero height, until the run has finished. That hidden copy is not what anyone
+# sees, so it is skipped.
+VISIBLE_LINE = """(n) => {
+  const charts = Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]'))
+    .filter(c => c.getBoundingClientRect().height > 0 && !c.closest('[data-stale=true]'));
+  const lines = charts[n] ? charts[n].querySelectorAll('.scatterlayer .trace path.js-line') : [];
+  return lines.length ? lines[lines.length - 1].getAttribute('d') : '';
+}"""
+
+# Armed before a key press: from the keydown (page clock), milliseconds until the visible
+# chart's line differs from ``before`` ("chart") and until the rerun has finished, every other
+# result of the fragment in place too ("settled").
+_ARM_MOVE = (
+    """([before, n, timeoutMs]) => {
+  const line = """
+    + VISIBLE_LINE
+    + """;
+  window.__sopMove = new Promise((resolve, reject) => {
+    document.addEventListener('keydown', () => {
+      const t0 = performance.now();
+      const app = document.querySelector('[data-testid=stApp]');
+      let chart = null;
+      const check = () => {
+        const now = performance.now() - t0;
+        if (chart === null) { const d = line(n); if (d && d !== before) chart = now; }
+        // Finished: the stApp's state is back to notRunning and Streamlit has cleared the
+        // fragment's stale elements. (A short run's steps can reach React in one batch, so the
+        // state is not always seen to change; the new chart cannot appear before the run.)
+        if (chart !== null && app.getAttribute('data-test-script-state') === 'notRunning'
+            && !document.querySelector('[data-stale=true]')) {
+          observer.disconnect(); clearTimeout(timer); resolve({chart, settled: now});
+        }
+      };
+      const observer = new MutationObserver(check);
+      observer.observe(document.body,
+        {subtree: true, childList: true, attributes: true, characterData: true});
+      const timer = setTimeout(() => {
+        observer.disconnect();
+        reject(new Error(`the rerun did not finish with a redrawn chart within ${timeoutMs} ms`
+          + ` (chart: ${chart} ms, state: ${app.getAttribute('data-test-script-state')}, `
+          + `stale elements: ${document.querySelectorAll('[data-stale=true]').length})`));
+      }, timeoutMs);
+    }, {once: true, capture: true});
+  });
+}"""
+)
+
+
+def time_slider_moves(
+    page, label: str, keys: list[str], chart: int = 0, timeout_ms: int = 15_000
+) -> list[dict[str, float]]:
+    """Press each of ``keys`` on the slider labelled ``label``; for each press, seconds from the
+    key press until the ``chart``-th visible chart shows a new line (``chart``) and until the
+    rerun has finished (``settled``), both on the page's own clock."""
+    slider = page.locator("[data-testid='stSlider']", has_text=label).get_by_role("slider")
+    timings = []
+    for key in keys:
+        before = _steady_line(page, chart, timeout_ms)
+        slider.focus()
+        page.evaluate(_ARM_MOVE, [before, chart, timeout_ms])
+        page.keyboard.press(key)
+        moved = page.evaluate("window.__sopMove")
+        timings.append({name: round(ms / 1000, 4) for name, ms in moved.items()})
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    return timings
+
+
+def _steady_line(page, chart: int, timeout_ms: int) -> str:
+    """The chart's line once the page has stopped changing it (a page can rerun once more
+    right after it first settles, for instance to write its state into the URL)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    line = page.evaluate(VISIBLE_LINE, chart)
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(150)
+        page.wait_for_selector(IDLE, timeout=timeout_ms)
+        now = page.evaluate(VISIBLE_LINE, chart)
+        if now and now == line:
+            return line
+        line = now
+    raise AssertionError(f"chart {chart} did not settle within {timeout_ms} ms")
