@@ -149,12 +149,30 @@ def wait_for_page(page, title: str, timeout_ms: int = 30_000) -> None:
 # chart's id follows its figure) and keeps the previous one in the page, marked stale and
 # collapsed to zero height, until the run has finished. That hidden copy is not what anyone
 # sees, so it is skipped.
-VISIBLE_LINE = """(n) => {
-  const charts = Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]'))
-    .filter(c => c.getBoundingClientRect().height > 0 && !c.closest('[data-stale=true]'));
-  const lines = charts[n] ? charts[n].querySelectorAll('.scatterlayer .trace path.js-line') : [];
+_VISIBLE_CHARTS = (
+    "Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]'))"
+    ".filter(c => c.getBoundingClientRect().height > 0 && !c.closest('[data-stale=true]'))"
+)
+VISIBLE_LINE = (
+    """(n) => {
+  const chart = """
+    + _VISIBLE_CHARTS
+    + """[n];
+  const lines = chart ? chart.querySelectorAll('.scatterlayer .trace path.js-line') : [];
   return lines.length ? lines[lines.length - 1].getAttribute('d') : '';
 }"""
+)
+# The y values of the ``n``-th visible chart's trace called ``name``, as plotly drew them.
+VISIBLE_TRACE = (
+    """([n, name]) => {
+  const chart = """
+    + _VISIBLE_CHARTS
+    + """[n];
+  const trace = chart.querySelector('.js-plotly-plot')._fullData.find(t => t.name === name);
+  return Array.from(trace.y);
+}"""
+)
+
 
 # Armed before a key press: from the keydown (page clock), milliseconds until the visible
 # chart's line differs from ``before`` ("chart") and until the rerun has finished, every other

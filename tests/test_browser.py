@@ -7,6 +7,7 @@ replaces docs/screenshot-overview.png (the README's picture).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -15,13 +16,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from sop_core import db
+from sop_core.forecast.runs import latest_run
+from sop_core.scenario import Lever, Scenario, apply_scenario, load_plan_base
 from tests.helpers import (
     BROWSER_ARGS,
     CHROMIUM,
     IDLE,
     VISIBLE_LINE,
+    VISIBLE_TRACE,
     serve_streamlit,
     stop,
     time_slider_moves,
@@ -196,7 +202,7 @@ def _rebuild_and_reload(browser, server, database, run_cli, expect) -> None:
     page.close()
 
 
-def test_a_lever_move_redraws_the_chart(server, browser):
+def test_a_lever_move_redraws_the_chart(server, browser, forecast_db):
     """Move the discount slider; time each move until the chart a planner sees shows the new
     revised line, and until the whole fragment (KPIs, capacity, tables) has rerun."""
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -207,6 +213,16 @@ def test_a_lever_move_redraws_the_chart(server, browser):
     assert page.evaluate(VISIBLE_LINE, 0) != before
     _assert_no_error_boxes(page, "Promotions & pricing after lever moves")
     assert "35%" in page.locator("[data-testid='stSlider']", has_text="Discount").inner_text()
+    # The chart on screen shows the engine's numbers for the lever on screen: 35% off
+    # everything in the editor's default weeks (the third and fourth of the horizon).
+    shown = np.array(page.evaluate(VISIBLE_TRACE, [0, "revised target"]))
+    with db.connect(forecast_db) as con:
+        base = load_plan_base(con, latest_run(con))
+    weeks = base.weeks[2].astype(dt.date), base.weeks[3].astype(dt.date)
+    lever = Lever("promotion", "all", None, *weeks, discount=0.35)
+    expected = apply_scenario(base, Scenario("unsaved", [lever])).weekly()["revised"]
+    np.testing.assert_allclose(shown, expected, rtol=1e-9)
+    assert not np.allclose(shown, apply_scenario(base, Scenario("none")).weekly()["revised"])
     volume = page.locator("[data-testid='stMetric']", has_text="Volume").first.inner_text()
     assert "+0.0%" not in volume
     page.screenshot(path=ARTIFACTS / "promotions-levers.png", full_page=True)
