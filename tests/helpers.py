@@ -233,8 +233,8 @@ def time_slider_moves(
 
 
 def _steady_line(page, chart: int, timeout_ms: int) -> str:
-    """The chart's line once the page has stopped changing it (a page can rerun once more
-    right after it first settles, for instance to write its state into the URL)."""
+    """The chart's line once it has stopped changing: right after a page first settles its
+    chart can still be redrawn (seen once as a "move" timed at 8 ms, before any rerun)."""
     deadline = time.monotonic() + timeout_ms / 1000
     page.wait_for_selector(IDLE, timeout=timeout_ms)
     line = page.evaluate(VISIBLE_LINE, chart)
