@@ -162,6 +162,15 @@ VISIBLE_LINE = (
   return lines.length ? lines[lines.length - 1].getAttribute('d') : '';
 }"""
 )
+VISIBLE_TITLE = (
+    """(n) => {
+  const chart = """
+    + _VISIBLE_CHARTS
+    + """[n];
+  const title = chart ? chart.querySelector('.gtitle') : null;
+  return title ? title.textContent : '';
+}"""
+)
 # The y values of the ``n``-th visible chart's trace called ``name``, as plotly drew them.
 VISIBLE_TRACE = (
     """([n, name]) => {

@@ -27,6 +27,7 @@ from tests.helpers import (
     CHROMIUM,
     IDLE,
     VISIBLE_LINE,
+    VISIBLE_TITLE,
     VISIBLE_TRACE,
     serve_streamlit,
     stop,
@@ -277,20 +278,52 @@ def test_a_plan_file_becomes_editable_levers(server, browser, tmp_path):
     page.close()
 
 
+# The grid's focused cell ("glide-cell-<column>-<row>", column 0 being the row markers), or
+# "editor" while the cell's editor is open, with what it holds.
+FOCUSED_CELL = """() => {
+  const a = document.activeElement;
+  if (a && a.classList.contains('gdg-input')) return 'editor:' + a.value;
+  return a ? (a.getAttribute('data-testid') || '') : '';
+}"""
+
+
 def _edit_cell(page, find_grid, column: int, text: str, landed) -> None:
     """Type ``text`` into the first row's cell ``column`` (0: the first data column) of the
-    data editor ``find_grid()`` returns, the keyboard way a planner does, until ``landed()``
-    (a canvas grid sometimes takes the first click as focus only; the edit is idempotent)."""
+    data editor ``find_grid()`` returns, the keyboard way a planner does, until ``landed()``.
+    Each step waits for the grid to show it took the previous one (the cell in focus, the
+    editor open, the text in it): under load a fixed pause let keys reach the wrong place."""
+    from playwright.sync_api import Error
+
+    def until(expected: str) -> bool:
+        """Whether the focus comes to ``expected`` (a prefix, ending in ":") within 5 s."""
+        try:
+            page.wait_for_function(
+                f"([e]) => {{ const f = ({FOCUSED_CELL})();"
+                " return e.endsWith(':') ? f.startsWith(e) : f === e; }",
+                arg=[expected],
+                timeout=5_000,
+            )
+        except Error:
+            return False
+        return True
+
     for _ in range(3):
         box = find_grid().bounding_box()
         page.mouse.click(box["x"] + 80, box["y"] + 35 + 17)
-        page.wait_for_timeout(300)
+        if not until("glide-cell-1-0"):
+            continue
         for _ in range(column):
             page.keyboard.press("ArrowRight")
+        if not until(f"glide-cell-{column + 1}-0"):
+            continue
         page.keyboard.press("Enter")
-        page.wait_for_timeout(300)
+        if not until("editor:"):
+            continue
         page.keyboard.press("Control+A")
         page.keyboard.type(text)
+        if not until(f"editor:{text}"):
+            page.keyboard.press("Escape")
+            continue
         page.keyboard.press("Enter")
         page.wait_for_timeout(500)
         page.wait_for_selector(IDLE, timeout=15_000)
@@ -298,7 +331,9 @@ def _edit_cell(page, find_grid, column: int, text: str, landed) -> None:
             if landed():
                 return
             page.wait_for_timeout(250)
-    raise AssertionError(f"the edit to {text!r} did not land")
+    page.screenshot(path=ARTIFACTS / f"levers-edit-{text}-failed.png", full_page=True)
+    focus = page.evaluate(FOCUSED_CELL)
+    raise AssertionError(f"the edit to {text!r} did not land (in focus: {focus!r})")
 
 
 def test_a_lever_is_edited_in_the_levers_table(server, browser, tmp_path):
@@ -343,10 +378,9 @@ def test_a_lever_is_edited_in_the_levers_table(server, browser, tmp_path):
     page.close()
 
 
-CHART_TITLE = (
-    "() => { const t = document.querySelector('[data-testid=stPlotlyChart] .gtitle');"
-    " return t ? t.textContent : ''; }"
-)
+# The first visible chart's title once it differs from ``b`` (an empty title, while a chart is
+# being replaced, is no change).
+NEW_TITLE = f"([b]) => {{ const t = ({VISIBLE_TITLE})(0); return t && t !== b; }}"
 
 
 def test_demand_review_scope_switch_and_an_override(server, browser):
@@ -360,14 +394,14 @@ def test_demand_review_scope_switch_and_an_override(server, browser):
     scope = page.locator("[data-testid='stButtonGroup']").first
     timings = []
     for level in ["Family", "Total", "Channel", "Total", "Brand", "Total", "SKU", "Total"]:
-        before = page.evaluate(CHART_TITLE)
+        before = page.evaluate(VISIBLE_TITLE, 0)
         started = time.perf_counter()
         scope.get_by_text(level, exact=True).click()
-        page.wait_for_function(f"([b]) => ({CHART_TITLE})() !== b", arg=[before], timeout=15_000)
+        page.wait_for_function(NEW_TITLE, arg=[before], timeout=15_000)
         timings.append(time.perf_counter() - started)
         page.wait_for_selector(IDLE, timeout=15_000)
         _assert_no_error_boxes(page, f"Demand review, scope {level}")
-        assert page.evaluate(CHART_TITLE).startswith(level)
+        assert page.evaluate(VISIBLE_TITLE, 0).startswith(level)
     scope.get_by_text("Family", exact=True).click()
     page.wait_for_selector(IDLE, timeout=15_000)
     page.screenshot(path=ARTIFACTS / "demand-family.png", full_page=True)
