@@ -3,31 +3,33 @@
 One discount slider, the forecast's weekly total scaled by a fixed uplift per point of
 discount, a ``plotly.express`` line chart and one metric, all in a fragment. Nothing else on
 the page: it is as little as a live what-if page can show, so its timings are near the
-floor of a Streamlit slider-to-chart round trip on this machine. Reads ``SOP_DB``.
+floor of a Streamlit slider-to-chart round trip on this machine. Reads ``SOP_DB`` (once, with
+``sop_core.db``'s lock retry, as the benchmark's other servers share the file).
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
-import duckdb
 import pandas as pd
 import plotly.express as px
 import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sop_core import db  # its lock retry: the benchmark's servers share the file
 
 st.set_page_config(layout="wide")
 
 
 @st.cache_data
 def weekly_forecast(path: str) -> pd.DataFrame:
-    con = duckdb.connect(path, read_only=True)
-    try:
+    with db.connect(path) as con:
         return con.execute(
             "SELECT week, sum(forecast) AS baseline FROM forecast_rows "
             "WHERE run_id = (SELECT max(run_id) FROM forecast_runs) GROUP BY week ORDER BY week"
         ).df()
-    finally:
-        con.close()
 
 
 weekly = weekly_forecast(os.environ["SOP_DB"])

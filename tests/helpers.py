@@ -183,51 +183,70 @@ VISIBLE_TRACE = (
 )
 
 
-# Armed before a key press: from the keydown (page clock), milliseconds until the visible
-# chart's line differs from ``before`` ("chart") and until the rerun has finished, every other
-# result of the fragment in place too ("settled").
-_ARM_MOVE = (
-    """([before, n, timeoutMs]) => {
-  const line = """
-    + VISIBLE_LINE
-    + """;
+# Armed before a key press: from the keydown (page clock), milliseconds until the chart a
+# planner sees shows a new line, painted ("chart"), and until the rerun has finished, every
+# other result of the fragment in place too ("settled"). The new chart is a chart element that
+# was not in the page when armed (Streamlit mounts a changed figure as a new element), so
+# neither the hidden stale copy nor another chart further down can be taken for it.
+_ARM_MOVE = """([before, n, timeoutMs]) => {
+  const all = () => Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]'));
+  const old = new Set(all());
+  const lineOf = (chart) => {
+    const lines = chart.querySelectorAll('.scatterlayer .trace path.js-line');
+    return lines.length ? lines[lines.length - 1].getAttribute('d') : '';
+  };
+  const app = document.querySelector('[data-testid=stApp]');
+  let t0 = null, found = false, chart = null, observer = null;
   window.__sopMove = new Promise((resolve, reject) => {
-    document.addEventListener('keydown', () => {
-      const t0 = performance.now();
-      const app = document.querySelector('[data-testid=stApp]');
-      let chart = null;
-      const check = () => {
-        const now = performance.now() - t0;
-        if (chart === null) { const d = line(n); if (d && d !== before) chart = now; }
-        // Finished: the stApp's state is back to notRunning and Streamlit has cleared the
-        // fragment's stale elements. (A short run's steps can reach React in one batch, so the
-        // state is not always seen to change; the new chart cannot appear before the run.)
-        if (chart !== null && app.getAttribute('data-test-script-state') === 'notRunning'
-            && !document.querySelector('[data-stale=true]')) {
-          observer.disconnect(); clearTimeout(timer); resolve({chart, settled: now});
+    const timer = setTimeout(() => {
+      if (observer) observer.disconnect();
+      reject(new Error(`no key press, or the rerun did not finish with a redrawn chart, `
+        + `within ${timeoutMs} ms (keydown: ${t0 !== null}, chart: ${chart} ms, state: `
+        + `${app.getAttribute('data-test-script-state')}, stale elements: `
+        + `${document.querySelectorAll('[data-stale=true]').length})`));
+    }, timeoutMs);
+    const finish = () => {
+      // Finished: the stApp's state is back to notRunning and Streamlit has cleared the
+      // fragment's stale elements. (A short run's steps can reach React in one batch, so the
+      // state is not always seen to change; the new chart cannot appear before the run.)
+      if (chart !== null && app.getAttribute('data-test-script-state') === 'notRunning'
+          && !document.querySelector('[data-stale=true]')) {
+        observer.disconnect(); clearTimeout(timer);
+        resolve({chart, settled: performance.now() - t0});
+      }
+    };
+    const check = (records) => {
+      if (!found && records.some(r => r.target.closest
+          && r.target.closest('[data-testid=stPlotlyChart]'))) {
+        const fresh = all().filter(c => !old.has(c) && !c.closest('[data-stale=true]')
+          && c.getBoundingClientRect().height > 0)[n];
+        const d = fresh ? lineOf(fresh) : '';
+        if (d && d !== before) {
+          found = true;
+          // Drawn into the page; on screen with the next frame, which is rendered right
+          // after its animation-frame callbacks.
+          requestAnimationFrame(() => { chart = performance.now() - t0; finish(); });
         }
-      };
-      const observer = new MutationObserver(check);
+      }
+      finish();
+    };
+    document.addEventListener('keydown', () => {
+      t0 = performance.now();
+      observer = new MutationObserver(check);
       observer.observe(document.body,
         {subtree: true, childList: true, attributes: true, characterData: true});
-      const timer = setTimeout(() => {
-        observer.disconnect();
-        reject(new Error(`the rerun did not finish with a redrawn chart within ${timeoutMs} ms`
-          + ` (chart: ${chart} ms, state: ${app.getAttribute('data-test-script-state')}, `
-          + `stale elements: ${document.querySelectorAll('[data-stale=true]').length})`));
-      }, timeoutMs);
     }, {once: true, capture: true});
   });
 }"""
-)
 
 
 def time_slider_moves(
     page, label: str, keys: list[str], chart: int = 0, timeout_ms: int = 15_000
 ) -> list[dict[str, float]]:
     """Press each of ``keys`` on the slider labelled ``label``; for each press, seconds from the
-    key press until the ``chart``-th visible chart shows a new line (``chart``) and until the
-    rerun has finished (``settled``), both on the page's own clock."""
+    key press until the ``chart``-th visible chart, redrawn as a new element, shows a new line
+    on screen (``chart``) and until the rerun has finished (``settled``), on the page's own
+    clock."""
     slider = page.locator("[data-testid='stSlider']", has_text=label).get_by_role("slider")
     timings = []
     for key in keys:

@@ -57,15 +57,19 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(forecast_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The dashboard served by `streamlit run` on 127.0.0.1, on a copy of the sample with its
-    forecast."""
-    folder = tmp_path_factory.mktemp("server")
-    database = folder / "sop.duckdb"
+def server_db(forecast_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served copy of the sample with its forecast (tests may write to it)."""
+    database = tmp_path_factory.mktemp("server") / "sop.duckdb"
     shutil.copy(forecast_db, database)
-    env = {"SOP_DB": str(database), "SOP_SAMPLE_AS_OF": "2026-11-25"}
+    return database
+
+
+@pytest.fixture(scope="module")
+def server(server_db: Path) -> Iterator[str]:
+    """The dashboard served by `streamlit run` on 127.0.0.1, on ``server_db``."""
+    env = {"SOP_DB": str(server_db), "SOP_SAMPLE_AS_OF": "2026-11-25"}
     try:
-        process, url = serve_streamlit(ROOT / "app.py", env, folder / "streamlit.log")
+        process, url = serve_streamlit(ROOT / "app.py", env, server_db.parent / "streamlit.log")
     except RuntimeError as error:
         pytest.fail(str(error))
     yield url
@@ -203,7 +207,7 @@ def _rebuild_and_reload(browser, server, database, run_cli, expect) -> None:
     page.close()
 
 
-def test_a_lever_move_redraws_the_chart(server, browser, forecast_db):
+def test_a_lever_move_redraws_the_chart(server, browser, server_db):
     """Move the discount slider; time each move until the chart a planner sees shows the new
     revised line, and until the whole fragment (KPIs, capacity, tables) has rerun."""
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -217,7 +221,7 @@ def test_a_lever_move_redraws_the_chart(server, browser, forecast_db):
     # The chart on screen shows the engine's numbers for the lever on screen: 35% off
     # everything in the editor's default weeks (the third and fourth of the horizon).
     shown = np.array(page.evaluate(VISIBLE_TRACE, [0, "revised target"]))
-    with db.connect(forecast_db) as con:
+    with db.connect(server_db) as con:
         base = load_plan_base(con, latest_run(con))
     weeks = base.weeks[2].astype(dt.date), base.weeks[3].astype(dt.date)
     lever = Lever("promotion", "all", None, *weeks, discount=0.35)
@@ -318,6 +322,7 @@ def _edit_cell(page, find_grid, column: int, text: str, landed) -> None:
             continue
         page.keyboard.press("Enter")
         if not until("editor:"):
+            page.keyboard.press("Escape")
             continue
         page.keyboard.press("Control+A")
         page.keyboard.type(text)
