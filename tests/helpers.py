@@ -149,19 +149,16 @@ def wait_for_page(page, title: str, timeout_ms: int = 30_000) -> None:
 # chart's id follows its figure) and keeps the previous one in the page, marked stale and
 # collapsed to zero height, until the run has finished. That hidden copy is not what anyone
 # sees, so it is skipped.
-_VISIBLE_CHARTS = (
-    "Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]'))"
-    ".filter(c => c.getBoundingClientRect().height > 0 && !c.closest('[data-stale=true]'))"
-)
-VISIBLE_LINE = (
-    """(n) => {
-  const chart = """
-    + _VISIBLE_CHARTS
-    + """[n];
+# JS: whether a chart element is on screen (not the hidden stale copy); the last line it draws.
+_SHOWN = "(c => c.getBoundingClientRect().height > 0 && !c.closest('[data-stale=true]'))"
+_LAST_LINE = """(chart => {
   const lines = chart ? chart.querySelectorAll('.scatterlayer .trace path.js-line') : [];
   return lines.length ? lines[lines.length - 1].getAttribute('d') : '';
-}"""
+})"""
+_VISIBLE_CHARTS = (
+    "Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]')).filter(" + _SHOWN + ")"
 )
+VISIBLE_LINE = "(n) => " + _LAST_LINE + "(" + _VISIBLE_CHARTS + "[n])"
 VISIBLE_TITLE = (
     """(n) => {
   const chart = """
@@ -188,13 +185,16 @@ VISIBLE_TRACE = (
 # other result of the fragment in place too ("settled"). The new chart is a chart element that
 # was not in the page when armed (Streamlit mounts a changed figure as a new element), so
 # neither the hidden stale copy nor another chart further down can be taken for it.
-_ARM_MOVE = """([before, n, timeoutMs]) => {
+_ARM_MOVE = (
+    """([before, n, timeoutMs]) => {
   const all = () => Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]'));
   const old = new Set(all());
-  const lineOf = (chart) => {
-    const lines = chart.querySelectorAll('.scatterlayer .trace path.js-line');
-    return lines.length ? lines[lines.length - 1].getAttribute('d') : '';
-  };
+  const shown = """
+    + _SHOWN
+    + """;
+  const lineOf = """
+    + _LAST_LINE
+    + """;
   const app = document.querySelector('[data-testid=stApp]');
   let t0 = null, found = false, chart = null, observer = null;
   window.__sopMove = new Promise((resolve, reject) => {
@@ -218,8 +218,7 @@ _ARM_MOVE = """([before, n, timeoutMs]) => {
     const check = (records) => {
       if (!found && records.some(r => r.target.closest
           && r.target.closest('[data-testid=stPlotlyChart]'))) {
-        const fresh = all().filter(c => !old.has(c) && !c.closest('[data-stale=true]')
-          && c.getBoundingClientRect().height > 0)[n];
+        const fresh = all().filter(c => !old.has(c) && shown(c))[n];
         const d = fresh ? lineOf(fresh) : '';
         if (d && d !== before) {
           found = true;
@@ -238,6 +237,7 @@ _ARM_MOVE = """([before, n, timeoutMs]) => {
     }, {once: true, capture: true});
   });
 }"""
+)
 
 
 def time_slider_moves(
