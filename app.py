@@ -11,7 +11,7 @@ import duckdb
 import streamlit as st
 
 import sop_ui
-from sop_core.errors import SopError
+from sop_core.data.errors import SopError
 
 
 def pages() -> list[st.Page]:

@@ -1,5 +1,5 @@
 """Streamlit glue shared by ``app.py`` and the pages: the database on first start, cached
-loaders over ``sop_core.queries``, the global filters and the page furniture.
+loaders over ``sop_core.data.stores``, the global filters and the page furniture.
 
 Pages stay thin: they call ``load(...)`` with a query name and widget values, and hand the
 frames to ``sop_core.charts``. Query results are cached, never connections: every load opens the
@@ -19,10 +19,19 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from sop_core import db, queries, settings
-from sop_core.errors import DatabaseBusyError, InputError, SopError
-from sop_core.queries import Scope
-from sop_core.sample import SampleConfig, build_sample_database
+from sop_core.data import db, settings
+from sop_core.data.errors import DatabaseBusyError, InputError, SopError
+from sop_core.data.sample import SampleConfig, build_sample_database
+from sop_core.data.stores import (
+    forecast_runs,
+    import_log,
+    master,
+    plans_of_record,
+    production,
+    sales,
+    scenarios,
+)
+from sop_core.data.stores.sales import Scope
 
 # A first attempt gives up quickly so the page can say what it is waiting for.
 QUICK_LOCK_WAIT = 1.0
@@ -118,16 +127,54 @@ def ensure_database() -> Path:
     return path
 
 
+def _load_scenario(con: Any, name: str) -> Any:
+    from sop_core.scenario.store import load_scenario
+
+    return load_scenario(con, name)
+
+
+def _driver_table(con: Any, run_id: int) -> pd.DataFrame:
+    from sop_core.forecast.runs import driver_report
+
+    return pd.DataFrame(driver_report(con, run_id))
+
+
+def _consensus_overrides(con: Any, in_force: bool = False) -> pd.DataFrame:
+    from sop_core.demand.consensus import override_history
+
+    frame = override_history(con)
+    return frame[frame["status"] == "in force"] if in_force else frame
+
+
+def _decision_log(con: Any, today: dt.date) -> pd.DataFrame:
+    from sop_core.meeting.decisions import decision_log
+
+    return decision_log(con, today)
+
+
+_QUERIES: dict[str, Any] = {
+    name: getattr(module, name)
+    for module in (forecast_runs, import_log, master, plans_of_record, production, sales, scenarios)
+    for name in dir(module)
+    if not name.startswith("_") and callable(getattr(module, name))
+}
+_QUERIES.update(
+    driver_table=_driver_table,
+    consensus_overrides=_consensus_overrides,
+    decision_log=_decision_log,
+)
+
+
 @st.cache_data(ttl=settings.seconds(settings.CACHE_TTL), max_entries=256, show_spinner=False)
 def _cached_query(name: str, path: str, version: tuple[int, int], args: tuple[Any, ...]) -> Any:
     # ``version`` is only part of the cache key: a changed file is a new entry.
-    function = getattr(queries, name)
+    function = _QUERIES[name]
     with db.connect(path, timeout=QUICK_LOCK_WAIT) as con:
         return function(con, *args)
 
 
 def load(name: str, *args: Any) -> Any:
-    """Run ``sop_core.queries.<name>(con, *args)`` through the cache.
+    """Run a store function ``<name>(con, *args)`` through the cache.
 
     When another process holds the database, say so with a spinner and keep waiting up to
     ``SOP_LOCK_TIMEOUT``; after that, raise ``DatabaseBusyError`` (shown by ``app.py``).
@@ -142,7 +189,7 @@ def load(name: str, *args: Any) -> Any:
 
 
 def facts() -> dict[str, Any]:
-    """Company facts and the history's range (see ``queries.company_facts``)."""
+    """Company facts and the history's range (see ``master.company_facts``)."""
     return load("company_facts")
 
 
@@ -221,7 +268,7 @@ def scenario_draft() -> dict:
     """The scenario being edited in this session (shared by every page), loaded from the
     database when the sidebar's choice changes: its stored version, levers, overrides,
     capacity changes, and whether it has unsaved changes."""
-    from sop_core.scenario import Scenario
+    from sop_core.scenario.levers import Scenario
 
     chosen = selected_scenario()
     current = st.session_state.get("scenario_draft")
@@ -249,7 +296,7 @@ def reload_scenario_draft() -> None:
 
 def edited_scenario(current: dict, name: str, extra: list | None = None) -> Any:
     """The scenario as edited in this session (plus ``extra`` levers being previewed)."""
-    from sop_core.scenario import Scenario
+    from sop_core.scenario.levers import Scenario
 
     return Scenario(
         name,
@@ -263,7 +310,7 @@ def edited_scenario(current: dict, name: str, extra: list | None = None) -> Any:
 def stored_scenario(name: str) -> Any:
     """The saved scenario ``name``, read fresh (its version matters for the next save)."""
     with db.connect(database_path(), on_wait=None) as con:
-        return queries.stored_scenario(con, name)
+        return _load_scenario(con, name)
 
 
 def latest_run() -> dict[str, Any] | None:
@@ -316,7 +363,7 @@ def _fresh(cached: Any, *args: Any) -> Any:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _plan_base(path: str, version: tuple[int, int], run_id: int) -> Any:
-    from sop_core.scenario import load_plan_base
+    from sop_core.demand.plan_base import load_plan_base
 
     with db.connect(path) as con:
         return load_plan_base(con, run_id)
@@ -329,7 +376,7 @@ def plan_base(run_id: int) -> Any:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _supply_data(path: str, version: tuple[int, int], run_id: int) -> Any:
-    from sop_core.planning import load_supply
+    from sop_core.supply.planning import load_supply
 
     with db.connect(path) as con:
         return load_supply(con, _plan_base(path, version, run_id))
@@ -342,7 +389,7 @@ def supply_data(run_id: int) -> Any:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _demand_cube(path: str, version: tuple[int, int], run_id: int) -> Any:
-    from sop_core.demand import load_demand_cube
+    from sop_core.demand.cube import load_demand_cube
 
     with db.connect(path) as con:
         return load_demand_cube(con, _plan_base(path, version, run_id))
@@ -356,7 +403,7 @@ def demand_cube(run_id: int) -> Any:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _accuracy_frames(path: str, version: tuple[int, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from sop_core import accuracy
+    from sop_core.demand import accuracy
 
     with db.connect(path) as con:
         return accuracy.with_consensus(con, accuracy.lag_frame(con)), accuracy.history_frame(con)
@@ -372,7 +419,7 @@ def has_past_forecasts() -> bool:
 def _accuracy(
     path: str, version: tuple[int, int], level: str, target: str | None, lag: int | None
 ) -> dict[str, Any]:
-    from sop_core import accuracy
+    from sop_core.demand import accuracy
 
     frame, history = _accuracy_frames(path, version)
     scoped = frame if level == "total" else frame[frame[level] == target]
@@ -436,7 +483,7 @@ def _check_import(
     file_name: str,
     mapping: tuple[tuple[str, str], ...],
 ) -> Any:
-    from sop_core.importer import import_file
+    from sop_core.data.importer import import_file
 
     return import_file(
         path, table, source, file_name=file_name, mapping=dict(mapping), dry_run=True
@@ -457,7 +504,7 @@ def _check_plan(
     file_name: str,
     mapping: tuple[tuple[str, str], ...],
 ) -> Any:
-    from sop_core.promo_plan import read_plan
+    from sop_core.scenario.plan_files import read_plan
 
     return read_plan(path, source, file_name=file_name, mapping=dict(mapping))
 
@@ -486,12 +533,12 @@ def show_issues(report: Any) -> None:
 def _comparison(
     path: str, version: tuple[int, int], run_id: int, names: tuple[str, ...], weeks: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from sop_core.comparison import compare
-    from sop_core.scenario import Scenario
+    from sop_core.meeting.comparison import compare
+    from sop_core.scenario.levers import Scenario
 
     with db.connect(path) as con:
         scenarios = [
-            queries.stored_scenario(con, name).scenario if name != BASELINE else Scenario(name)
+            _load_scenario(con, name).scenario if name != BASELINE else Scenario(name)
             for name in names
         ]
     return compare(
@@ -506,15 +553,13 @@ def comparison(run_id: int, names: list[str], weeks: int = 26) -> tuple[pd.DataF
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _overview(path: str, version: tuple[int, int], run_id: int, scenario_name: str | None) -> Any:
-    from sop_core import accuracy
-    from sop_core.cockpit import overview
-    from sop_core.scenario import Scenario
+    from sop_core.demand import accuracy
+    from sop_core.meeting.cockpit import overview
+    from sop_core.scenario.levers import Scenario
 
     with db.connect(path) as con:
         scenario = (
-            queries.stored_scenario(con, scenario_name).scenario
-            if scenario_name
-            else Scenario(BASELINE)
+            _load_scenario(con, scenario_name).scenario if scenario_name else Scenario(BASELINE)
         )
     frame, history = _accuracy_frames(path, version)
     misses = None
@@ -539,14 +584,12 @@ def overview(run_id: int, scenario_name: str | None) -> Any:
 def _what_changed(
     path: str, version: tuple[int, int], run_id: int, scenario_name: str | None
 ) -> pd.DataFrame | None:
-    from sop_core.changes import what_changed
-    from sop_core.scenario import Scenario
+    from sop_core.meeting.changes import what_changed
+    from sop_core.scenario.levers import Scenario
 
     with db.connect(path) as con:
         scenario = (
-            queries.stored_scenario(con, scenario_name).scenario
-            if scenario_name
-            else Scenario(BASELINE)
+            _load_scenario(con, scenario_name).scenario if scenario_name else Scenario(BASELINE)
         )
         return what_changed(con, _plan_base(path, version, run_id), scenario)
 
@@ -652,8 +695,8 @@ def _set_cannibalisation(scenario_id: int) -> None:
 def scenario_bar(based_on: int) -> None:
     """Save, save as, rename, duplicate, delete and status of the scenario being edited (the
     same bar on every page that edits a scenario)."""
-    from sop_core.errors import ConflictError
-    from sop_core.scenario_store import (
+    from sop_core.data.errors import ConflictError
+    from sop_core.scenario.store import (
         STATUSES,
         create_scenario,
         delete_scenario,

@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sop_core.forecast.runs import refresh_forecast  # noqa: E402
-from sop_core.sample import SampleConfig, build_sample_database  # noqa: E402
-from tests.helpers import (  # noqa: E402
+from sop_core.data.sample import SampleConfig, build_sample_database
+from sop_core.forecast.runs import refresh_forecast
+from tests.helpers import (
     BROWSER_ARGS,
     CHROMIUM,
     serve_streamlit,

@@ -6,7 +6,7 @@ cache cold), a new browser session on the running server (median of ``--repeats`
 revisit (reload, median). Peer: a bare Streamlit page with one metric and one plotly chart,
 measured the same way in the same run: the floor any Streamlit dashboard pays here.
 
-Pack: ``sop_core.pack.build_pack`` (workbook, HTML report, PDF where Chromium is installed),
+Pack: ``sop_core.meeting.pack.build_pack`` (workbook, HTML report, PDF where Chromium is installed),
 median of 3; peer: the naive way, each table with ``DataFrame.to_excel`` into its own
 workbook and each figure with ``Figure.write_html`` (plotly.js in every file).
 
@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sop_core.forecast.runs import refresh_forecast  # noqa: E402
-from sop_core.sample import SampleConfig, build_sample_database  # noqa: E402
-from tests.helpers import BROWSER_ARGS, CHROMIUM, serve_streamlit, stop, wait_for_page  # noqa: E402
+from sop_core.data.sample import SampleConfig, build_sample_database
+from sop_core.forecast.runs import refresh_forecast
+from tests.helpers import BROWSER_ARGS, CHROMIUM, serve_streamlit, stop, wait_for_page
 
 BARE = """
 import streamlit as st
@@ -87,10 +87,18 @@ def browser_times(script: Path, env: dict, log: Path, repeats: int, nav: str | N
 
 
 def pack_times(path: Path, folder: Path) -> dict:
-    from sop_core import charts, db
-    from sop_core.pack import build_pack
-    from sop_core.planning import PlanSettings, load_supply, plan_frames, plan_tables, solve_plan
-    from sop_core.scenario import Scenario, apply_scenario, load_plan_base
+    from sop_core import charts
+    from sop_core.data import db
+    from sop_core.demand.plan_base import load_plan_base
+    from sop_core.meeting.pack import build_pack
+    from sop_core.scenario.levers import Scenario, apply_scenario
+    from sop_core.supply.planning import (
+        PlanSettings,
+        load_supply,
+        plan_frames,
+        plan_tables,
+        solve_plan,
+    )
 
     ours = []
     for index in range(3):

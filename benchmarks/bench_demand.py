@@ -27,19 +27,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import plotly.express as px  # noqa: E402
+import numpy as np
+import plotly.express as px
 
-from sop_core import charts, db  # noqa: E402
-from sop_core.consensus import (  # noqa: E402
+from sop_core import charts
+from sop_core.data import db
+from sop_core.data.sample import SampleConfig, build_sample_database
+from sop_core.demand.consensus import (
     Labels,
     Override,
     apply_override,
 )
-from sop_core.demand import load_demand_cube, next_weeks  # noqa: E402
-from sop_core.forecast.runs import latest_run, refresh_forecast  # noqa: E402
-from sop_core.sample import SampleConfig, build_sample_database  # noqa: E402
-from sop_core.scenario import load_plan_base  # noqa: E402
+from sop_core.demand.cube import load_demand_cube, next_weeks
+from sop_core.demand.plan_base import load_plan_base
+from sop_core.forecast.runs import latest_run, refresh_forecast
 
 AS_OF = dt.date(2026, 11, 25)
 PEER_SQL = """

@@ -30,10 +30,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sop_core import db  # noqa: E402
-from sop_core.forecast.classical import seasonal_naive  # noqa: E402
-from sop_core.forecast.runs import backtest_report, driver_report, refresh_forecast  # noqa: E402
-from sop_core.sample import SampleConfig, build_sample_database  # noqa: E402
+from sop_core.data import db
+from sop_core.data.sample import SampleConfig, build_sample_database
+from sop_core.forecast.classical import seasonal_naive
+from sop_core.forecast.runs import backtest_report, driver_report, refresh_forecast
 
 AS_OF = dt.date(2026, 11, 25)
 HORIZON = 26

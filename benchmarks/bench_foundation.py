@@ -30,9 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sop_core import db, queries  # noqa: E402
-from sop_core.sample import SampleConfig, build_sample_database, generate  # noqa: E402
-from tests.helpers import BROWSER_ARGS, CHROMIUM, serve_streamlit, stop, wait_for_page  # noqa: E402
+from sop_core.data import db
+from sop_core.data.sample import SampleConfig, build_sample_database, generate
+from sop_core.data.stores import sales
+from tests.helpers import BROWSER_ARGS, CHROMIUM, serve_streamlit, stop, wait_for_page
 
 AS_OF = dt.date(2026, 11, 25)
 WEEKLY_SQL = """
@@ -108,7 +109,7 @@ def bench_unit_of_work(folder: Path, repeats: int) -> dict[str, float]:
 
     def ours() -> None:
         with db.connect(duck) as con:
-            queries.weekly_sales_by_family(con, queries.Scope())
+            sales.weekly_sales_by_family(con, sales.Scope())
 
     def peer() -> None:
         con = sqlite3.connect(lite)

@@ -4,7 +4,7 @@ importer, and the Overview page's queries on that database, each beside pandas i
 Data: a generated company (20,000 SKUs x 3 channels x 167 weeks = 10,020,000 sales rows at full
 scale, 12 lines, a few capacity exceptions) written as CSV files by DuckDB ``COPY``.
 
-Import. Ours: ``sop_core.importer.import_file(db, "sales_history", csv)`` into an empty
+Import. Ours: ``sop_core.data.importer.import_file(db, "sales_history", csv)`` into an empty
 database (``build_empty_database``, then the lines, products and capacity CSVs through the same
 importer): read as text, map the columns, one SQL check per rule, duplicate keys, known SKUs,
 gaps, and one transaction that writes the rows and the import log. Peer: ``pandas.read_csv``
@@ -12,7 +12,7 @@ and a plain DuckDB ``INSERT ... SELECT`` of the DataFrame into the same (empty) 
 checks at all: the least a pandas-based app could do to land the file. Both include opening
 and closing the database.
 
-Overview queries. Ours: each ``sop_core.queries`` function the Overview page (and the shell
+Overview queries. Ours: each ``sop_core.data.stores`` function the Overview page (and the shell
 around it) loads, on a fresh connection per run as the app does (open, query, close), median
 of ``--repeats`` runs. Peer: the same results computed with pandas on DataFrames already in
 memory (the tables loaded once, untimed), the way a pandas dashboard would. The two are checked
@@ -51,9 +51,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sop_core import db, importer, queries  # noqa: E402
-from sop_core.queries import Scope  # noqa: E402
-from sop_core.sample import build_empty_database  # noqa: E402
+from sop_core.data import db
+from sop_core.data.sample import build_empty_database
+from sop_core.data.stores import importer, master, production, sales, scenarios
+from sop_core.data.stores.sales import Scope
 
 AS_OF = dt.date(2026, 11, 25)
 LAST_WEEK = AS_OF - dt.timedelta(days=AS_OF.weekday())  # the Monday of AS_OF's week
@@ -326,14 +327,14 @@ def overview_queries() -> dict[str, tuple[Callable[..., Any], tuple[Any, ...]]]:
     """What the shell and the Overview page load, with the page's arguments (no filters)."""
     scope = Scope()
     return {
-        "company_facts": (queries.company_facts, ()),
-        "scenario_names": (queries.scenario_names, ()),
-        "period_totals": (queries.period_totals, (scope, LAST_WEEK, OVERVIEW_WEEKS)),
+        "company_facts": (master.company_facts, ()),
+        "scenario_names": (scenarios.scenario_names, ()),
+        "period_totals": (sales.period_totals, (scope, LAST_WEEK, OVERVIEW_WEEKS)),
         "line_utilisation_history": (
-            queries.line_utilisation_history,
+            production.line_utilisation_history,
             (LAST_WEEK, OVERVIEW_WEEKS, scope),
         ),
-        "weekly_sales_by_family": (queries.weekly_sales_by_family, (scope,)),
+        "weekly_sales_by_family": (sales.weekly_sales_by_family, (scope,)),
     }
 
 

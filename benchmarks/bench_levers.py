@@ -28,11 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sop_core import db  # noqa: E402
-from sop_core.forecast.engine import ForecastSettings  # noqa: E402
-from sop_core.forecast.runs import refresh_forecast  # noqa: E402
-from sop_core.sample import SampleConfig, build_sample_database  # noqa: E402
-from sop_core.scenario import Lever, Scenario, apply_scenario, load_plan_base  # noqa: E402
+from sop_core.data import db
+from sop_core.data.sample import SampleConfig, build_sample_database
+from sop_core.demand.plan_base import load_plan_base
+from sop_core.forecast.engine import ForecastSettings
+from sop_core.forecast.runs import refresh_forecast
+from sop_core.scenario.levers import Lever, Scenario, apply_scenario
 
 AS_OF = dt.date(2026, 11, 25)
 WEEKS = 52

@@ -28,12 +28,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sop_core import capacity, db, queries  # noqa: E402
-from sop_core.forecast.engine import ForecastSettings  # noqa: E402
-from sop_core.forecast.runs import refresh_forecast  # noqa: E402
-from sop_core.planning import chase_plan, load_supply, solve_plan  # noqa: E402
-from sop_core.sample import SampleConfig, build_sample_database  # noqa: E402
-from sop_core.scenario import Scenario, apply_scenario, load_plan_base  # noqa: E402
+from sop_core.data import db
+from sop_core.data.sample import SampleConfig, build_sample_database
+from sop_core.data.stores import production
+from sop_core.demand.plan_base import load_plan_base
+from sop_core.forecast.engine import ForecastSettings
+from sop_core.forecast.runs import refresh_forecast
+from sop_core.scenario.levers import Scenario, apply_scenario
+from sop_core.supply import capacity
+from sop_core.supply.planning import chase_plan, load_supply, solve_plan
 
 AS_OF = dt.date(2026, 11, 25)
 
@@ -93,7 +96,7 @@ def bench_utilisation(folder: Path) -> dict:
             "SELECT p.sku, p.default_line AS line, p.units_per_hour, l.oee FROM products p "
             "JOIN production_lines l ON l.line = p.default_line"
         ).df()
-        hours = queries.available_hours(con, base.weeks[0].astype(dt.date), len(base.weeks))
+        hours = production.available_hours(con, base.weeks[0].astype(dt.date), len(base.weeks))
     scenario = Scenario("baseline")
 
     def ours() -> None:

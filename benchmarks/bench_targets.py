@@ -47,12 +47,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sop_core import db  # noqa: E402
-from sop_core.forecast.engine import ForecastSettings  # noqa: E402
-from sop_core.forecast.runs import refresh_forecast  # noqa: E402
-from sop_core.holdout import plan_holdout  # noqa: E402
-from sop_core.promo_plan import holdout_plan, read_plan  # noqa: E402
-from sop_core.sample import SampleConfig, build_sample_database  # noqa: E402
+from sop_core.data import db
+from sop_core.data.sample import SampleConfig, build_sample_database
+from sop_core.forecast.engine import ForecastSettings
+from sop_core.forecast.runs import refresh_forecast
+from sop_core.scenario.holdout import plan_holdout
+from sop_core.scenario.plan_files import holdout_plan, read_plan
 
 AS_OF = dt.date(2026, 11, 25)
 WEEKS = 26

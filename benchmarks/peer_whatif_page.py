@@ -4,7 +4,7 @@ One discount slider, the forecast's weekly total scaled by a fixed uplift per po
 discount, a ``plotly.express`` line chart and one metric, all in a fragment. Nothing else on
 the page: it is as little as a live what-if page can show, so its timings are near the
 floor of a Streamlit slider-to-chart round trip on this machine. Reads ``SOP_DB`` (once, with
-``sop_core.db``'s lock retry, as the benchmark's other servers share the file).
+``sop_core.data.db``'s lock retry, as the benchmark's other servers share the file).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import plotly.express as px
 import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from sop_core import db  # its lock retry: the benchmark's servers share the file
+from sop_core.data import db  # its lock retry: the benchmark's servers share the file
 
 st.set_page_config(layout="wide")
 

@@ -7,8 +7,8 @@ import functools
 import streamlit as st
 
 import sop_ui
-from sop_core import importer, schema
-from sop_core.export import export_bytes
+from sop_core.data import importer, schema
+from sop_core.data.export import export_bytes
 
 sop_ui.require_shell()
 facts = sop_ui.facts()

@@ -8,9 +8,10 @@ import numpy as np
 import streamlit as st
 
 import sop_ui
-from sop_core import charts, consensus
-from sop_core.demand import next_weeks
-from sop_core.errors import InputError
+from sop_core import charts
+from sop_core.data.errors import InputError
+from sop_core.demand import consensus
+from sop_core.demand.cube import next_weeks
 
 LEVEL_LABELS = dict(
     zip(consensus.LEVELS, ("Total", "Family", "Brand", "Channel", "SKU"), strict=True)

@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 import sop_ui
-from sop_core import charts, queries
+from sop_core import charts
+from sop_core.data.stores import sales
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
@@ -80,9 +81,9 @@ figures = sop_ui.overview(run["run_id"], scenario_name)
 kpis = figures.kpis
 base = sop_ui.plan_base(run["run_id"])
 first, last = base.weeks[0].astype(object), base.weeks[figures.weeks - 1].astype(object)
-year_ago = sop_ui.load(
-    "period_totals", queries.Scope(), last - dt.timedelta(days=364), 13
-).set_index("period")
+year_ago = sop_ui.load("period_totals", sales.Scope(), last - dt.timedelta(days=364), 13).set_index(
+    "period"
+)
 approved = sop_ui.load("plan_of_record_totals", first, last)
 st.caption(
     f"{facts['company_name']} · next {figures.weeks} weeks from {first:%d %b %Y} · "

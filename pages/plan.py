@@ -8,11 +8,12 @@ import functools
 import streamlit as st
 
 import sop_ui
-from sop_core import charts, decisions
-from sop_core.comparison import METRICS
-from sop_core.errors import ConflictError, InputError
-from sop_core.plan_of_record import approve
-from sop_core.targets import compute_targets, targets_bytes
+from sop_core import charts
+from sop_core.data.errors import ConflictError, InputError
+from sop_core.meeting import decisions
+from sop_core.meeting.comparison import METRICS
+from sop_core.meeting.plan_of_record import approve
+from sop_core.scenario.targets import compute_targets, targets_bytes
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
@@ -298,7 +299,7 @@ if st.button("Build the meeting pack", key="build_pack", icon=":material/invento
     import tempfile
     from pathlib import Path
 
-    from sop_core.pack import build_pack
+    from sop_core.meeting.pack import build_pack
 
     with tempfile.TemporaryDirectory(prefix="sop-pack-") as folder:
         try:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 import sop_ui
-from sop_core import capacity, charts
-from sop_core.demand import next_weeks
-from sop_core.scenario import Scenario, apply_scenario
+from sop_core import charts
+from sop_core.demand.cube import next_weeks
+from sop_core.scenario.levers import Scenario, apply_scenario
+from sop_core.supply import capacity
 
 STEPS = (
     "Where we stand",

@@ -15,16 +15,16 @@ import streamlit as st
 
 import sop_ui
 from sop_core import charts
-from sop_core.errors import SopError
-from sop_core.importer import parse_mapping
-from sop_core.promo_plan import edited_levers, lever_table
-from sop_core.scenario import (
+from sop_core.data.errors import SopError
+from sop_core.data.importer import parse_mapping
+from sop_core.scenario.levers import (
     OVERRIDABLE,
     EffectOverride,
     Lever,
     apply_scenario,
 )
-from sop_core.targets import result_targets, targets_bytes
+from sop_core.scenario.plan_files import edited_levers, lever_table
+from sop_core.scenario.targets import result_targets, targets_bytes
 
 sop_ui.require_shell()
 facts = sop_ui.facts()

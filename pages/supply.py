@@ -13,16 +13,18 @@ import pandas as pd
 import streamlit as st
 
 import sop_ui
-from sop_core import capacity, charts, queries
-from sop_core.errors import SopError
-from sop_core.planning import (
+from sop_core import charts
+from sop_core.data.errors import SopError
+from sop_core.data.stores import production
+from sop_core.scenario.levers import CapacityChange, apply_scenario
+from sop_core.supply import capacity
+from sop_core.supply.planning import (
     PlanSettings,
     chase_plan,
     plan_frames,
     save_plan,
     solve_plan,
 )
-from sop_core.scenario import CapacityChange, apply_scenario
 
 sop_ui.require_shell()
 facts = sop_ui.facts()
@@ -61,7 +63,7 @@ st.caption(
     f"{WEEK_LABELS[0]}). {sop_ui.scope_caption(scope, channels=False)} Lines make for every "
     "channel, so the channel filter does not apply here."
 )
-peak = queries.busiest(load)
+peak = production.busiest(load)
 over = load[load["gap_hours"] > 1e-6]
 likely = load[(load["overload_probability"] >= 0.5)]
 sop_ui.kpi_row(

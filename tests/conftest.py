@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sop_core.sample import SampleConfig, build_sample_database  # noqa: E402
+from sop_core.data.sample import SampleConfig, build_sample_database  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 25)
 SAMPLE = SampleConfig(skus=40, weeks=160, seed=7, as_of=AS_OF)

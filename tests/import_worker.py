@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sop_core import db, importer  # noqa: E402
+from sop_core.data import (
+    db,
+    importer,
+)
 
 STARTED = time.monotonic()
 

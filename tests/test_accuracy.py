@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_core import accuracy, db
-from sop_core.errors import InputError
+from sop_core.data import db
+from sop_core.data.errors import InputError
+from sop_core.demand import accuracy
 from sop_core.forecast.runs import backfill_runs
 
 START = dt.date(2024, 1, 1)
@@ -323,8 +324,8 @@ def test_backfilled_sample_runs_beat_the_seasonal_naive(forecast_db: Path, tmp_p
 def test_value_added_scores_the_overrides_in_force_at_each_origin(tmp_path):
     """An override made in the cycle of origin 65 (family face +10 units a week over the
     first two forecast weeks) lifts that origin's consensus; one made later does not count."""
-    from sop_core.consensus import Override, add_override
-    from sop_core.scenario import load_plan_base
+    from sop_core.demand.consensus import Override, add_override
+    from sop_core.demand.plan_base import load_plan_base
 
     path = tmp_path / "tiny.duckdb"
     db.ensure_schema(path)

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sop_core import db
+from sop_core.data import db
+from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
-from sop_core.scenario import Lever, Scenario, apply_scenario, load_plan_base
+from sop_core.scenario.levers import Lever, Scenario, apply_scenario
 from tests.helpers import (
     BROWSER_ARGS,
     CHROMIUM,

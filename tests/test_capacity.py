@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sop_core import capacity, db
-from sop_core.errors import InputError
-from sop_core.scenario import CapacityChange, Lever, Scenario, apply_scenario, load_plan_base
+from sop_core.data import db
+from sop_core.data.errors import InputError
+from sop_core.demand.plan_base import load_plan_base
+from sop_core.scenario.levers import CapacityChange, Lever, Scenario, apply_scenario
+from sop_core.supply import capacity
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sop_core import charts, queries
-from sop_core.queries import Scope
+from sop_core import charts
+from sop_core.data.stores import production, sales
+from sop_core.data.stores.sales import Scope
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def con(sample_db_master: Path):
 
 
 def test_history_chart_has_one_trace_per_family_and_holiday_marks(con):
-    figure = charts.weekly_history_chart(queries.weekly_sales_by_family(con, Scope()))
+    figure = charts.weekly_history_chart(sales.weekly_sales_by_family(con, Scope()))
     names = [trace.name for trace in figure.data]
     assert names[:5] == ["body care", "fragrance", "haircare", "makeup", "skincare"]
     assert names[-1] == "holiday"
@@ -29,24 +30,24 @@ def test_history_chart_has_one_trace_per_family_and_holiday_marks(con):
 
 def test_history_chart_follows_the_filter(con):
     figure = charts.weekly_history_chart(
-        queries.weekly_sales_by_family(con, Scope(families=("fragrance",)))
+        sales.weekly_sales_by_family(con, Scope(families=("fragrance",)))
     )
     assert [t.name for t in figure.data] == ["fragrance", "holiday"]
 
 
 def test_heatmap_grid_is_lines_by_weeks(con):
-    load = queries.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
+    load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
     figure = charts.utilisation_heatmap(load, "Utilisation")
     heat = figure.data[0]
     assert len(heat.z) == load["line"].nunique() and len(heat.z[0]) == 52
 
 
 def test_cover_chart_marks_the_safety_level(con):
-    figure = charts.cover_chart(queries.inventory_cover(con, Scope()), limit=10)
+    figure = charts.cover_chart(production.inventory_cover(con, Scope()), limit=10)
     assert len(figure.data[0].x) == 10
     assert figure.layout.shapes[0].x0 == 2.0
 
 
 def test_lift_chart_labels_each_depth(con):
-    figure = charts.lift_by_depth_chart(queries.promotion_lift_by_depth(con, Scope()))
+    figure = charts.lift_by_depth_chart(sales.promotion_lift_by_depth(con, Scope()))
     assert figure.data[0].x[0] == "10%"

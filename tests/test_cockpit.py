@@ -7,11 +7,12 @@ import shutil
 import numpy as np
 import pytest
 
-from sop_core import db
-from sop_core.cockpit import overview
+from sop_core.data import db
+from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
-from sop_core.planning import load_supply
-from sop_core.scenario import Lever, Scenario, load_plan_base
+from sop_core.meeting.cockpit import overview
+from sop_core.scenario.levers import Lever, Scenario
+from sop_core.supply.planning import load_supply
 
 
 def test_overview_numbers_and_a_lever_on_a_family_that_is_gone(forecast_db, tmp_path):

@@ -10,11 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sop_core import consensus, db
-from sop_core.consensus import Labels, Override, add_override, apply_override, apply_overrides
-from sop_core.errors import InputError
+from sop_core.data import db
+from sop_core.data.errors import InputError
+from sop_core.demand import consensus
+from sop_core.demand.consensus import (
+    Labels,
+    Override,
+    add_override,
+    apply_override,
+    apply_overrides,
+)
+from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
-from sop_core.scenario import load_plan_base
 
 WEEKS = np.array(["2027-01-04", "2027-01-11", "2027-01-18"], dtype="datetime64[D]")
 GRID = Labels(
@@ -235,7 +242,7 @@ def test_each_week_is_spread_on_its_own_even_where_a_week_has_no_forecast():
 
 
 def test_after_a_channel_override_an_empty_scenario_is_the_consensus_week_by_week(plan_db):
-    from sop_core.scenario import Scenario, apply_scenario
+    from sop_core.scenario.levers import Scenario, apply_scenario
 
     base, run, cycle = plan(plan_db)
     channel = base.channels[0]

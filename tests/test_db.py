@@ -6,8 +6,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sop_core import db
-from sop_core.errors import DatabaseBusyError, DatabaseMissingError
+from sop_core.data import db
+from sop_core.data.errors import DatabaseBusyError, DatabaseMissingError
 from tests.helpers import hold_lock
 
 

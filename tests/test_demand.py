@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sop_core import charts, db
-from sop_core.demand import load_demand_cube, next_weeks
+from sop_core import charts
+from sop_core.data import db
+from sop_core.demand.cube import load_demand_cube, next_weeks
+from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
-from sop_core.scenario import load_plan_base
 
 
 @pytest.fixture(scope="module")

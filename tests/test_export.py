@@ -7,9 +7,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from sop_core import db
-from sop_core.errors import InputError
-from sop_core.export import export_bytes, export_table
+from sop_core.data import db
+from sop_core.data.errors import InputError
+from sop_core.data.export import export_bytes, export_table
 from tests.helpers import run_cli
 
 NASTY = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "plain"]

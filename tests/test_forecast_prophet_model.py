@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sop_core.data.calendar import retail_holidays
 from sop_core.forecast import prophet_model
 from sop_core.forecast.panel import DRIVERS, load_panel
-from sop_core.weeks import retail_holidays
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_core import db
+from sop_core.data import db
 from sop_core.forecast.runs import backtest_report, driver_report, refresh_forecast
 from tests.helpers import run_cli
 

@@ -6,7 +6,7 @@ as a plan file, and scores the targets against what was sold. The issue's target
 promoted SKU-weeks the revised targets' WAPE at least 30% below the baseline's; on the others
 no worse.
 
-Cannibalisation is 0 here: the sample company's generator (``sop_core/sample.py``) simulates
+Cannibalisation is 0 here: the sample company's generator (``sop_core/data/sample.py``) simulates
 no cannibalisation between SKUs, so the truth this proof scores against has none. The default
 0.3 is a planner's assumption for a real company; with it, the unpromoted SKU-weeks lose the
 volume a cannibalisation the sample does not have would take, and their WAPE gets about 5%
@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_core import db
-from sop_core.holdout import plan_holdout
-from sop_core.targets import compute_targets
+from sop_core.data import db
+from sop_core.scenario.holdout import plan_holdout
+from sop_core.scenario.targets import compute_targets
 
 WEEKS = 26
 

@@ -37,13 +37,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sop_core import consensus, db, decisions
-from sop_core.errors import ConflictError, DatabaseBusyError
-from sop_core.export import FORMULA_START, export_table
+from sop_core.data import db
+from sop_core.data.errors import ConflictError, DatabaseBusyError
+from sop_core.data.export import FORMULA_START, export_table
+from sop_core.data.importer import SPECS, ImportReport, import_file
+from sop_core.demand import consensus
+from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
-from sop_core.importer import SPECS, ImportReport, import_file
-from sop_core.scenario import Lever, Scenario, load_plan_base
-from sop_core.scenario_store import create_scenario, load_scenario, save_scenario
+from sop_core.meeting import decisions
+from sop_core.scenario.levers import Lever, Scenario
+from sop_core.scenario.store import create_scenario, load_scenario, save_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).resolve().parent / "import_worker.py"

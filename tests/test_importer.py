@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_core import db
-from sop_core.importer import SPECS, import_file, parse_mapping
-from sop_core.sample import build_empty_database
-from sop_core.schema import INPUT_TABLES, table_columns
+from sop_core.data import db
+from sop_core.data.importer import SPECS, import_file, parse_mapping
+from sop_core.data.sample import build_empty_database
+from sop_core.data.schema import INPUT_TABLES, table_columns
 from tests.helpers import run_cli
 
 
@@ -49,7 +49,7 @@ def test_every_input_table_has_import_rules_for_every_column():
     for table in INPUT_TABLES:
         assert table in SPECS, table
     con = duckdb.connect()
-    from sop_core import schema
+    from sop_core.data import schema
 
     schema.migrate(con)
     live = table_columns(con)

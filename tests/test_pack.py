@@ -7,9 +7,10 @@ import shutil
 import openpyxl
 import pytest
 
-from sop_core import db, decisions
-from sop_core.pack import SHEETS, build_pack
-from sop_core.plan_of_record import approve
+from sop_core.data import db
+from sop_core.meeting import decisions
+from sop_core.meeting.pack import SHEETS, build_pack
+from sop_core.meeting.plan_of_record import approve
 from tests.helpers import run_cli
 
 
@@ -62,8 +63,8 @@ def test_the_cli_writes_the_pack_and_refuses_a_missing_folder(pack_db, tmp_path)
 
 
 def test_a_named_scenario_is_planned_today_and_says_so(pack_db, tmp_path):
-    from sop_core.scenario import Scenario
-    from sop_core.scenario_store import create_scenario
+    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.store import create_scenario
 
     create_scenario(pack_db, Scenario("Push"), "Ana", 1)
     files = build_pack(pack_db, tmp_path, "Push", weeks=8, pdf=False)

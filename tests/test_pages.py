@@ -80,7 +80,7 @@ def test_every_page_renders_real_figures_and_says_what_is_missing(app_env, page)
 
 
 def test_overview_shows_demand_against_supply_and_the_plan_of_record(app_env):
-    from sop_core.plan_of_record import approve
+    from sop_core.meeting.plan_of_record import approve
 
     at = open_app()
     assert not at.exception and not at.error
@@ -297,7 +297,7 @@ def test_filter_survives_a_page_switch(app_env):
 
 def test_a_filter_that_empties_a_period_shows_zeros(tmp_path: Path, monkeypatch):
     # With 5 SKUs and seed 1 the only haircare SKU is a new launch: nothing a year ago.
-    from sop_core.sample import SampleConfig, build_sample_database
+    from sop_core.data.sample import SampleConfig, build_sample_database
 
     path = tmp_path / "tiny.duckdb"
     build_sample_database(path, SampleConfig(skus=5, seed=1, as_of=AS_OF))
@@ -361,7 +361,7 @@ def test_the_app_waits_for_a_short_write_by_another_process(app_env, monkeypatch
 
 
 def test_a_database_without_history_says_so(tmp_path: Path, monkeypatch):
-    from sop_core import db
+    from sop_core.data import db
 
     path = tmp_path / "own.duckdb"
     db.ensure_schema(path)
@@ -412,8 +412,8 @@ def test_a_scenario_is_saved_and_selected_everywhere(app_env):
 
 
 def test_a_stale_save_gets_a_message_and_a_reload(app_env):
-    from sop_core.scenario import Lever, Scenario
-    from sop_core.scenario_store import create_scenario, save_scenario
+    from sop_core.scenario.levers import Lever, Scenario
+    from sop_core.scenario.store import create_scenario, save_scenario
 
     created = create_scenario(app_env, Scenario("Shared"), "ana", 1)
     at = open_app("pages/promotions.py")
@@ -430,7 +430,7 @@ def test_a_stale_save_gets_a_message_and_a_reload(app_env):
 
 
 def test_without_a_forecast_the_page_offers_to_make_one(tmp_path: Path, monkeypatch):
-    from sop_core.sample import SampleConfig, build_sample_database
+    from sop_core.data.sample import SampleConfig, build_sample_database
 
     path = tmp_path / "fresh.duckdb"
     build_sample_database(path, SampleConfig(skus=8, weeks=110, seed=2, as_of=AS_OF))
@@ -444,8 +444,8 @@ def test_without_a_forecast_the_page_offers_to_make_one(tmp_path: Path, monkeypa
 
 
 def test_plan_page_compares_approves_and_logs_decisions(app_env):
-    from sop_core.scenario import Scenario
-    from sop_core.scenario_store import create_scenario
+    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.store import create_scenario
 
     create_scenario(app_env, Scenario("Price up", cannibalisation=0.2), "Ana", 1)
     at = open_app("pages/plan.py")
@@ -504,7 +504,7 @@ def test_plan_page_builds_the_meeting_pack(app_env):
 
 
 def test_presentation_mode_steps_through_the_agenda(app_env):
-    from sop_core.plan_of_record import approve
+    from sop_core.meeting.plan_of_record import approve
 
     approve(app_env, None, "Ana", weeks=13)
     at = open_app("pages/present.py")

@@ -8,13 +8,15 @@ import shutil
 import numpy as np
 import pytest
 
-from sop_core import db, decisions
-from sop_core.consensus import Override, add_override
-from sop_core.errors import ConflictError, InputError
+from sop_core.data import db
+from sop_core.data.errors import ConflictError, InputError
+from sop_core.demand.consensus import Override, add_override
+from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
-from sop_core.plan_of_record import approve, load_frozen, verify
-from sop_core.scenario import Lever, Scenario, load_plan_base
-from sop_core.scenario_store import create_scenario, load_scenario, save_scenario
+from sop_core.meeting import decisions
+from sop_core.meeting.plan_of_record import approve, load_frozen, verify
+from sop_core.scenario.levers import Lever, Scenario
+from sop_core.scenario.store import create_scenario, load_scenario, save_scenario
 
 
 @pytest.fixture()
@@ -152,7 +154,7 @@ def test_decisions_and_assumptions(sample_db):
 
 
 def test_what_changed_splits_the_change_by_cause_and_adds_up(plan_db):
-    from sop_core.changes import what_changed
+    from sop_core.meeting.changes import what_changed
 
     with db.connect(plan_db) as con:
         base = load_plan_base(con, latest_run(con))

@@ -10,22 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sop_core import db
-from sop_core.errors import InputError
-from sop_core.planning import (
+from sop_core.data import db
+from sop_core.data.errors import InputError
+from sop_core.demand.plan_base import DRIVERS, PlanBase, load_plan_base
+from sop_core.scenario.levers import Scenario, apply_scenario
+from sop_core.supply.planning import (
     PlanSettings,
     SupplyData,
     build_plan,
     chase_plan,
     load_supply,
     solve_plan,
-)
-from sop_core.scenario import (
-    DRIVERS,
-    PlanBase,
-    Scenario,
-    apply_scenario,
-    load_plan_base,
 )
 
 # In these tiny cases a unit takes an hour, so an hour of overtime must cost less than the

@@ -15,27 +15,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sop_core import db
 from sop_core.cli import main
-from sop_core.consensus import Override, add_override
-from sop_core.errors import InputError
-from sop_core.importer import parse_mapping
-from sop_core.plan_of_record import approve, load_frozen
-from sop_core.promo_plan import holdout_plan, read_plan
-from sop_core.scenario import (
+from sop_core.data import db
+from sop_core.data.errors import InputError
+from sop_core.data.importer import parse_mapping
+from sop_core.demand.consensus import Override, add_override
+from sop_core.demand.plan_base import PlanBase, load_plan_base
+from sop_core.meeting.plan_of_record import approve, load_frozen
+from sop_core.scenario.levers import (
     CapacityChange,
     EffectOverride,
     Lever,
-    PlanBase,
     Scenario,
     applicable,
     apply_scenario,
     effective_effects,
-    load_plan_base,
     scenario_warnings,
 )
-from sop_core.scenario_store import create_scenario, load_scenario
-from sop_core.targets import COLUMNS, write_targets
+from sop_core.scenario.plan_files import holdout_plan, read_plan
+from sop_core.scenario.store import create_scenario, load_scenario
+from sop_core.scenario.targets import COLUMNS, write_targets
 
 WEEK = dt.timedelta(weeks=1)
 GERMAN = {"week": "Woche", "sku": "Artikel", "discount": "Rabatt", "share": "Anteil"}
@@ -1060,7 +1059,7 @@ def test_the_holdout_plan_is_the_history_s_promotions_and_reads_back(shared_db, 
 
 def test_the_levers_table_shows_percents_and_takes_edits_and_deletions():
     """What the Promotions page's levers table shows and how its edits land (all or none)."""
-    from sop_core.promo_plan import edited_levers, lever_table
+    from sop_core.scenario.plan_files import edited_levers, lever_table
 
     first, second = dt.date(2026, 12, 7), dt.date(2026, 12, 14)
     levers = [

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_core import queries
-from sop_core.errors import InputError
-from sop_core.sample import FAMILIES, SampleConfig, build_sample_database, generate
+from sop_core.data.errors import InputError
+from sop_core.data.sample import FAMILIES, SampleConfig, build_sample_database, generate
+from sop_core.data.stores import production
 from tests.conftest import AS_OF, SAMPLE
 
 
@@ -167,7 +167,7 @@ def test_other_sizes_and_seeds_hold_together(tmp_path: Path, skus, seed, weeks):
     path = tmp_path / "s.duckdb"
     build_sample_database(path, SampleConfig(skus=skus, seed=seed, weeks=weeks, as_of=AS_OF))
     con = duckdb.connect(str(path))
-    load = queries.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
+    load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
     speeds = con.execute("SELECT min(units_per_hour) FROM products").fetchone()[0]
     con.close()
     # No line is overloaded most of the year (new launches are sized by their selling weeks).
@@ -211,7 +211,7 @@ def test_bigger_batches_cut_unit_cost(tables):
 
 def test_peak_season_overloads_a_line(sample_db_master: Path):
     con = duckdb.connect(str(sample_db_master))
-    load = queries.line_utilisation_history(con, dt.date(2026, 11, 16), 156)
+    load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 156)
     con.close()
     peak = load[load["week"].dt.month.isin([11, 12]) & (load["available_hours"] > 0)]
     assert (peak["utilisation"] > 1.0).any()
@@ -236,7 +236,7 @@ def test_build_is_atomic_and_refuses_to_overwrite(tmp_path: Path):
 
 def test_a_failed_build_leaves_nothing_behind(tmp_path: Path, monkeypatch):
     path = tmp_path / "company.duckdb"
-    from sop_core import sample
+    from sop_core.data import sample
 
     def broken_write(con, tables):
         con.execute("INSERT INTO channels VALUES ('retail', 'Retail', NULL)")

@@ -10,16 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sop_core import db
-from sop_core.errors import InputError
+from sop_core.data import db
+from sop_core.data.errors import InputError
+from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import driver_report
-from sop_core.scenario import (
+from sop_core.scenario.levers import (
     EffectOverride,
     Lever,
     Scenario,
     apply_scenario,
     effective_effects,
-    load_plan_base,
 )
 
 FAMILIES = ("skincare", "haircare", "fragrance", "makeup", "body care")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sop_core import db
-from sop_core.errors import ConflictError, InputError
-from sop_core.scenario import Lever, Scenario
-from sop_core.scenario_store import (
+from sop_core.data import db
+from sop_core.data.errors import ConflictError, InputError
+from sop_core.scenario.levers import Lever, Scenario
+from sop_core.scenario.store import (
     create_scenario,
     delete_scenario,
     duplicate_scenario,

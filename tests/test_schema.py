@@ -5,8 +5,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sop_core import schema
-from sop_core.errors import SchemaError
+from sop_core.data import schema
+from sop_core.data.errors import SchemaError
 
 ROOT = Path(__file__).resolve().parent.parent
 

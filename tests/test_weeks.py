@@ -4,7 +4,7 @@ import datetime as dt
 
 import pandas as pd
 
-from sop_core.weeks import holiday_weeks, last_complete_week, retail_holidays, week_start
+from sop_core.data.calendar import holiday_weeks, last_complete_week, retail_holidays, week_start
 
 
 def test_week_key_is_the_monday():

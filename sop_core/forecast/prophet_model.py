@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sop_core.weeks import retail_holidays
+from sop_core.data.calendar import retail_holidays
 
 
 def _stan_program() -> Path:

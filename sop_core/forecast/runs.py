@@ -21,8 +21,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sop_core import db
-from sop_core.errors import InputError
+from sop_core.data import db
+from sop_core.data.errors import InputError
 from sop_core.forecast.classical import Forecast
 from sop_core.forecast.engine import (
     BacktestSums,

@@ -1,0 +1,77 @@
+"""The one registry of settings, read from environment variables.
+
+Every setting is declared here once, with its default and a sentence for the README; a test
+fails when a setting is missing from the README.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """An environment variable the app or the CLI reads."""
+
+    env: str
+    default: str
+    description: str
+
+    def value(self) -> str:
+        return os.environ.get(self.env, self.default)
+
+
+DATABASE = Setting(
+    "SOP_DB",
+    str(REPOSITORY_ROOT / "data" / "sop.duckdb"),
+    "Path of the DuckDB file the dashboard opens. Built from the sample company on first "
+    "start when it does not exist.",
+)
+LOCK_TIMEOUT = Setting(
+    "SOP_LOCK_TIMEOUT",
+    "30",
+    "Seconds to wait, retrying, while another process (a scheduled forecast or import) holds "
+    "the database file, before giving up with a clear message.",
+)
+CACHE_TTL = Setting(
+    "SOP_CACHE_TTL",
+    "300",
+    "Seconds the dashboard keeps a query result before reading the database again; a change "
+    "to the database file is picked up at once regardless.",
+)
+SAMPLE_SKUS = Setting(
+    "SOP_SAMPLE_SKUS",
+    "40",
+    "Number of SKUs of the sample company built on first start.",
+)
+SAMPLE_AS_OF = Setting(
+    "SOP_SAMPLE_AS_OF",
+    "",
+    "Date (YYYY-MM-DD) the sample history ends before; empty means today.",
+)
+
+SETTINGS: tuple[Setting, ...] = (DATABASE, LOCK_TIMEOUT, CACHE_TTL, SAMPLE_SKUS, SAMPLE_AS_OF)
+
+
+def database_path() -> Path:
+    """Return the configured database path."""
+    return Path(DATABASE.value()).expanduser()
+
+
+def seconds(setting: Setting) -> float:
+    """A setting holding seconds; a value that is not a number >= 0 falls back to the default
+    (a typo in an environment variable must not take the dashboard down)."""
+    try:
+        value = float(setting.value())
+    except ValueError:
+        return float(setting.default)
+    return value if value >= 0 else float(setting.default)
+
+
+def lock_timeout() -> float:
+    """Seconds to wait for another process to release the database."""
+    return seconds(LOCK_TIMEOUT)

@@ -1,0 +1,178 @@
+"""Sales history, promotions and prices: the reads the demand and promotion pages show.
+
+A ``Scope`` carries the global filters; every value that comes from a user is a bound
+parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The global filters: empty tuples mean everything."""
+
+    families: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+
+    def parameters(self) -> dict[str, Any]:
+        return {"families": list(self.families), "channels": list(self.channels)}
+
+
+ALL = Scope()  # no filter: the whole company
+
+
+# Filters on products aliased ``p`` and on a table aliased ``s`` that has a channel column.
+FAMILY_FILTER = "(len($families::VARCHAR[]) = 0 OR list_contains($families::VARCHAR[], p.family))"
+
+
+CHANNEL_FILTER = "(len($channels::VARCHAR[]) = 0 OR list_contains($channels::VARCHAR[], s.channel))"
+
+
+def weekly_sales_by_family(con: duckdb.DuckDBPyConnection, scope: Scope) -> pd.DataFrame:
+    """Weekly units and revenue by family: ``week, family, units, revenue, promoted_units``."""
+    return con.execute(
+        f"""
+        SELECT s.week, p.family,
+               sum(s.units) AS units,
+               sum(s.units * coalesce(s.net_price, s.list_price, p.list_price)) AS revenue,
+               sum(CASE WHEN s.discount_depth > 0 THEN s.units ELSE 0 END) AS promoted_units
+        FROM sales_history s JOIN products p USING (sku)
+        WHERE {FAMILY_FILTER} AND {CHANNEL_FILTER}
+        GROUP BY ALL ORDER BY s.week, p.family
+        """,
+        scope.parameters(),
+    ).df()
+
+
+def period_totals(
+    con: duckdb.DuckDBPyConnection, scope: Scope, last_week: dt.date, weeks: int
+) -> pd.DataFrame:
+    """Units, revenue and promoted share for the ``weeks`` ending ``last_week`` and the same
+    weeks a year (52 weeks) earlier. Columns: ``period`` (``current``/``last_year``), ``units``,
+    ``revenue``, ``promoted_share``."""
+    return con.execute(
+        f"""
+        WITH periods AS (
+            SELECT 'current' AS period, $last_week::DATE - 7 * ($weeks - 1) AS first,
+                   $last_week::DATE AS last
+            UNION ALL
+            SELECT 'last_year', $last_week::DATE - 7 * ($weeks - 1) - 364,
+                   $last_week::DATE - 364
+        )
+        SELECT periods.period,
+               coalesce(sum(s.units), 0) AS units,
+               coalesce(sum(s.units * coalesce(s.net_price, s.list_price, p.list_price)), 0)
+                   AS revenue,
+               coalesce(sum(CASE WHEN s.discount_depth > 0 THEN s.units END)
+                        / nullif(sum(s.units), 0), 0) AS promoted_share
+        FROM periods
+        LEFT JOIN (
+            sales_history s JOIN products p ON p.sku = s.sku
+                AND {FAMILY_FILTER} AND {CHANNEL_FILTER}
+        ) ON s.week BETWEEN periods.first AND periods.last
+        GROUP BY periods.period ORDER BY periods.period
+        """,
+        {**scope.parameters(), "last_week": last_week, "weeks": weeks},
+    ).df()
+
+
+def totals_by_family_channel(
+    con: duckdb.DuckDBPyConnection, scope: Scope, last_week: dt.date, weeks: int = 52
+) -> pd.DataFrame:
+    """Units and revenue by family and channel over the last ``weeks`` with the change vs the
+    same weeks a year earlier (``units_vs_last_year`` as a fraction)."""
+    return (
+        con.execute(
+            f"""
+        SELECT p.family, s.channel,
+               sum(CASE WHEN s.week > $last_week::DATE - 7 * $weeks THEN s.units END) AS units,
+               sum(CASE WHEN s.week > $last_week::DATE - 7 * $weeks
+                        THEN s.units * coalesce(s.net_price, s.list_price, p.list_price) END)
+                   AS revenue,
+               sum(CASE WHEN s.week > $last_week::DATE - 7 * $weeks - 364
+                         AND s.week <= $last_week::DATE - 364 THEN s.units END)
+                   AS units_last_year
+        FROM sales_history s JOIN products p USING (sku)
+        WHERE {FAMILY_FILTER} AND {CHANNEL_FILTER}
+        GROUP BY ALL ORDER BY p.family, s.channel
+        """,
+            {**scope.parameters(), "last_week": last_week, "weeks": weeks},
+        )
+        .df()
+        .assign(
+            units_vs_last_year=lambda f: (
+                f["units"] / f["units_last_year"].where(f["units_last_year"] > 0) - 1
+            )
+        )
+    )
+
+
+def promotion_lift_by_depth(con: duckdb.DuckDBPyConnection, scope: Scope) -> pd.DataFrame:
+    """Observed sales lift of promoted weeks by discount depth band.
+
+    The lift compares a promoted week with the same SKU and channel's median unpromoted week of
+    that quarter: a raw, descriptive figure (season and price are not separated out).
+    Columns: ``depth_band`` (e.g. ``20%``), ``events`` (promoted weeks), ``median_lift``.
+    """
+    return con.execute(
+        f"""
+        WITH scoped AS (
+            SELECT s.*, date_trunc('quarter', s.week) AS quarter
+            FROM sales_history s JOIN products p USING (sku)
+            WHERE {FAMILY_FILTER} AND {CHANNEL_FILTER}
+        ),
+        baseline AS (
+            SELECT sku, channel, quarter, median(units) AS base_units
+            FROM scoped WHERE discount_depth = 0 GROUP BY ALL
+        )
+        SELECT (round(discount_depth * 20) * 5)::INTEGER AS depth_percent,
+               count(*) AS promoted_weeks,
+               median(units / base_units) - 1 AS median_lift
+        FROM scoped JOIN baseline USING (sku, channel, quarter)
+        WHERE discount_depth > 0 AND base_units > 0
+        GROUP BY ALL ORDER BY depth_percent
+        """,
+        scope.parameters(),
+    ).df()
+
+
+def promotions_between(
+    con: duckdb.DuckDBPyConnection, scope: Scope, first_week: dt.date, last_week: dt.date
+) -> pd.DataFrame:
+    """Promotion events overlapping the week range, with product and family."""
+    return con.execute(
+        f"""
+        SELECT s.promotion_id, s.name, s.sku, p.name AS product, p.family, s.channel,
+               s.start_week, s.end_week, s.discount_depth, s.feature, s.display, s.status
+        FROM promotions s JOIN products p USING (sku)
+        WHERE s.end_week >= $first AND s.start_week <= $last
+          AND {FAMILY_FILTER}
+          AND (s.channel IS NULL OR {CHANNEL_FILTER})
+        ORDER BY s.start_week, p.family, s.sku
+        """,
+        {**scope.parameters(), "first": first_week, "last": last_week},
+    ).df()
+
+
+def price_changes_after(
+    con: duckdb.DuckDBPyConnection, scope: Scope, after_week: dt.date
+) -> pd.DataFrame:
+    """List price changes effective after ``after_week`` (announced ones)."""
+    return con.execute(
+        f"""
+        SELECT c.sku, p.name AS product, p.family, c.effective_week, c.previous_list_price,
+               c.list_price, c.list_price / nullif(c.previous_list_price, 0) - 1 AS change,
+               c.reason
+        FROM price_changes c JOIN products p USING (sku)
+        WHERE c.effective_week > $after AND {FAMILY_FILTER}
+        ORDER BY c.effective_week, p.family, c.sku
+        """,
+        {"families": list(scope.families), "after": after_week},
+    ).df()

@@ -1,0 +1,512 @@
+"""Forecast accuracy by lag: past forecast runs against what was then sold.
+
+Every stored run (the newest per ``history_end``) forecast some weeks that have since closed.
+``lag_frame`` lines those forecasts up with the actuals and a seasonal naive forecast, one row
+per origin, SKU, channel and week. The other functions score a scope (the whole company, a
+family, a brand, a channel or a SKU) from that frame:
+
+- the scope's series is summed over its SKUs and channels per (origin, week) before any error
+  is taken, so errors that cancel within a family do not count against the family;
+- WAPE = sum |F - A| / sum A, bias = sum (F - A) / sum A (positive: over-forecast);
+- MASE = mean over (origin, week) of |F - A| / scale, where the scale is the mean absolute
+  seasonal-naive error |y_t - y_{t-52}| of the scope's summed weekly history up to and
+  including that origin (what the forecaster could have known). Pairs whose origin has no
+  usable scale (under 53 weeks of history, or a flat series) are left out of MASE only;
+- a zero denominator (no units sold, no scale) gives NaN, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sop_core.data.errors import InputError
+from sop_core.demand.consensus import LEVELS
+
+FORECASTS = ("statistical", "consensus")
+SEASON = 52
+
+LAG_COLUMNS = [
+    "origin",
+    "run_id",
+    "lag",
+    "sku",
+    "family",
+    "brand",
+    "channel",
+    "week",
+    "actual",
+    "statistical",
+    "naive",
+    "consensus",
+    "price",
+    "model",
+]
+HISTORY_COLUMNS = ["week", "sku", "family", "brand", "channel", "units"]
+LAG_METRICS = ["lag", "wape", "bias", "mase", "naive_wape", "naive_bias", "naive_mase", "weeks"]
+SKU_METRICS = [
+    "sku",
+    "family",
+    "brand",
+    "model",
+    "wape",
+    "bias",
+    "mase",
+    "naive_wape",
+    "error_units",
+    "impact",
+    "weeks",
+]
+VALUE_ADDED_COLUMNS = ["step", "wape", "bias", "mase", "weeks", "wape_gain_vs_previous"]
+
+_LAG_SQL = """
+WITH closed AS (
+    SELECT max(week) AS last_week FROM sales_history
+),
+newest AS (
+    SELECT history_end, max(run_id) AS run_id FROM forecast_runs GROUP BY history_end
+),
+forecasts AS (
+    SELECT n.run_id, n.history_end AS origin, f.sku, f.week, f.forecast, f.model
+    FROM newest n
+    JOIN forecast_rows f ON f.run_id = n.run_id
+    CROSS JOIN closed
+    WHERE f.week <= closed.last_week
+),
+cells AS (
+    SELECT f.*, s.channel, s.share
+    FROM forecasts f
+    JOIN forecast_channel_shares s ON s.run_id = f.run_id AND s.sku = f.sku
+    UNION ALL
+    -- A channel the SKU sold in that the run gave no share: forecast nothing there.
+    SELECT f.*, h.channel, 0.0 AS share
+    FROM forecasts f
+    JOIN sales_history h ON h.sku = f.sku AND h.week = f.week
+    WHERE NOT EXISTS (
+        SELECT 1 FROM forecast_channel_shares s
+        WHERE s.run_id = f.run_id AND s.sku = f.sku AND s.channel = h.channel
+    )
+),
+lagged AS (
+    SELECT c.*,
+           CAST(date_diff('day', c.origin, c.week) // 7 AS INTEGER) AS lag,
+           -- Seasonal naive as it could be made at the origin: the same week a year (or two)
+           -- earlier, never a week after the origin.
+           CAST(c.week - 7 * ? * CAST(ceil(date_diff('day', c.origin, c.week) / (7.0 * ?))
+                AS INTEGER) AS DATE) AS naive_week
+    FROM cells c
+),
+first_weeks AS (
+    SELECT sku, min(week) AS first_week FROM sales_history GROUP BY sku
+),
+prices AS (
+    SELECT sku, sum(units * net_price) / nullif(sum(units), 0) AS net_price
+    FROM sales_history
+    WHERE net_price IS NOT NULL
+    GROUP BY sku
+)
+SELECT l.origin, l.run_id, l.lag, l.sku, p.family, p.brand, l.channel, l.week,
+       coalesce(a.units, 0.0) AS actual,
+       l.forecast * l.share AS statistical,
+       CASE WHEN l.naive_week >= fw.first_week THEN coalesce(n.units, 0.0) END AS naive,
+       l.forecast * l.share AS consensus,
+       coalesce(pr.net_price, p.list_price) AS price,
+       coalesce(m.model, l.model) AS model
+FROM lagged l
+LEFT JOIN products p ON p.sku = l.sku
+LEFT JOIN first_weeks fw ON fw.sku = l.sku
+LEFT JOIN prices pr ON pr.sku = l.sku
+LEFT JOIN forecast_models m ON m.run_id = l.run_id AND m.sku = l.sku
+LEFT JOIN sales_history a ON a.sku = l.sku AND a.channel = l.channel AND a.week = l.week
+LEFT JOIN sales_history n ON n.sku = l.sku AND n.channel = l.channel AND n.week = l.naive_week
+ORDER BY l.origin, l.sku, l.channel, l.week
+"""
+
+
+def lag_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every stored run's forecast of a closed week next to what was sold.
+
+    Only the newest run per ``history_end`` counts, and only weeks up to the last week of
+    ``sales_history``. One row per (origin, SKU, channel, week).
+
+    Returns
+    -------
+    DataFrame
+        ``origin`` (the run's ``history_end``), ``run_id``, ``lag`` (weeks after the origin; the
+        first forecast week is lag 1), ``sku``, ``family``, ``brand``, ``channel``, ``week``,
+        ``actual`` (units sold, 0 without a sales row), ``statistical`` (the run's SKU forecast
+        times its channel share), ``naive`` (units of the same SKU and channel 52 weeks earlier,
+        104 for lags over 52, so never after the origin; NaN before the SKU's first week),
+        ``consensus`` (equal to ``statistical`` here), ``price`` (units-weighted average net
+        price over the history, else the list price) and ``model`` (serving the SKU in that
+        run). Empty, with these columns, when no forecast week has closed yet.
+    """
+    frame = con.execute(_LAG_SQL, [SEASON, SEASON]).df()
+    frame["lag"] = frame["lag"].astype("int64")
+    frame["run_id"] = frame["run_id"].astype("int64")
+    for column in ("actual", "statistical", "naive", "consensus", "price"):
+        frame[column] = frame[column].astype("float64")
+    return frame[LAG_COLUMNS]
+
+
+def with_consensus(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (``lag_frame``) with its ``consensus`` column filled in: each origin's
+    statistical forecast with the overrides in force in that planning cycle (made in it or
+    before, not undone by then), applied as the Demand review applies them."""
+    from sop_core.demand.consensus import Labels, active_overrides, apply_overrides
+
+    frame = frame.copy()
+    for origin, rows in frame.groupby("origin", sort=False):
+        overrides = active_overrides(con, cycle=pd.Timestamp(origin).date())
+        if not overrides:
+            continue
+        skus, i = np.unique(rows["sku"].to_numpy(dtype=object), return_inverse=True)
+        channels, j = np.unique(rows["channel"].to_numpy(dtype=object), return_inverse=True)
+        weeks, k = np.unique(rows["week"].to_numpy("datetime64[D]"), return_inverse=True)
+        first = rows.groupby("sku")[["family", "brand"]].first().reindex(skus)
+        statistical = np.zeros((len(skus), len(channels), len(weeks)))
+        statistical[i, j, k] = rows["statistical"].to_numpy(dtype=float)
+        labels = Labels(
+            skus,
+            first["family"].to_numpy(dtype=object),
+            first["brand"].to_numpy(dtype=object),
+            channels,
+            weeks,
+        )
+        consensus, _ = apply_overrides(statistical, labels, overrides)
+        frame.loc[rows.index, "consensus"] = consensus[i, j, k]
+    return frame
+
+
+def history_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The weekly sales history with product attributes, the input of the MASE scale.
+
+    Returns ``week, sku, family, brand, channel, units``.
+    """
+    frame = con.execute(
+        "SELECT h.week, h.sku, p.family, p.brand, h.channel, h.units "
+        "FROM sales_history h LEFT JOIN products p ON p.sku = h.sku "
+        "ORDER BY h.sku, h.channel, h.week"
+    ).df()
+    frame["units"] = frame["units"].astype("float64")
+    return frame[HISTORY_COLUMNS]
+
+
+def seasonal_naive_scale(
+    history: pd.DataFrame,
+    origins: Iterable,
+    level: str = "total",
+    value: str | None = None,
+) -> pd.Series:
+    """The MASE scale of a scope at each origin.
+
+    The scope's units are summed per week (weeks without a row inside its life count as 0);
+    the scale at an origin is the mean |y_t - y_{t-52}| over the weeks up to and including the
+    origin. NaN where there is no such pair or the mean is 0.
+
+    Parameters
+    ----------
+    history
+        ``history_frame`` output (at least ``week, sku, channel, units`` and the level column).
+    origins
+        Forecast origins (week keys).
+    level, value
+        The scope, as in ``accuracy_by_lag``.
+
+    Returns
+    -------
+    Series
+        Scale indexed by origin.
+    """
+    _check_scope(level, value)
+    scoped = _in_scope(history, level, value)
+    scales = _scales(scoped, pd.to_datetime(pd.Index(list(origins))).unique().to_numpy(), [])
+    return scales.set_index("origin")["scale"]
+
+
+def accuracy_by_lag(
+    frame: pd.DataFrame,
+    history: pd.DataFrame,
+    level: str = "total",
+    value: str | None = None,
+    lags: Iterable[int] | None = None,
+    forecast: str = "statistical",
+) -> pd.DataFrame:
+    """Accuracy of a scope by forecast lag, next to the seasonal naive forecast.
+
+    Parameters
+    ----------
+    frame
+        ``lag_frame`` output.
+    history
+        ``history_frame`` output: the MASE scale is taken on the scope's summed history.
+    level
+        ``total``, ``family``, ``brand``, ``channel`` or ``sku``.
+    value
+        The family, brand, channel or SKU (ignored for ``total``).
+    lags
+        Lags to keep (default: all).
+    forecast
+        ``statistical`` or ``consensus``.
+
+    Returns
+    -------
+    DataFrame
+        One row per lag: ``lag, wape, bias, mase, naive_wape, naive_bias, naive_mase, weeks``
+        (``weeks``: origin-week pairs scored). The forecast is scored on every cell; the naive
+        metrics only on cells that have a naive value (a SKU younger than a year has none), with
+        the actuals of those same cells.
+    """
+    _check_scope(level, value)
+    _check_forecast(forecast)
+    cells = _in_scope(frame, level, value)
+    if lags is not None:
+        cells = cells[cells["lag"].isin(list(lags))]
+    if cells.empty:
+        return pd.DataFrame(columns=LAG_METRICS)
+    # (origin, lag) names one week of one run: the pair every error is taken on.
+    pairs = _pairs(cells, ["lag", "origin"], forecast)
+    scoped_history = _in_scope(history, level, value)
+    scales = _scales(scoped_history, pairs["origin"].unique(), [])
+    pairs = pairs.merge(scales, on="origin", how="left")
+    result = _score(pairs, ["lag"]).reset_index()
+    return result[LAG_METRICS].sort_values("lag", ignore_index=True)
+
+
+def accuracy_by_sku(
+    frame: pd.DataFrame,
+    history: pd.DataFrame,
+    lag: int | None = None,
+    level: str = "total",
+    value: str | None = None,
+    forecast: str = "statistical",
+) -> pd.DataFrame:
+    """The exception list: accuracy per SKU, biggest business impact first.
+
+    Each SKU's series is summed over the scope's channels per (origin, week) before errors are
+    taken (with ``level="channel"`` only that channel counts).
+
+    Parameters
+    ----------
+    frame, history
+        ``lag_frame`` and ``history_frame`` output.
+    lag
+        Score only this lag (default: every lag, each origin-week pair once).
+    level, value
+        Scope filter, as in ``accuracy_by_lag``.
+    forecast
+        ``statistical`` or ``consensus``.
+
+    Returns
+    -------
+    DataFrame
+        ``sku, family, brand, model`` (of the latest origin), ``wape, bias, mase, naive_wape``,
+        ``error_units`` (sum |F - A|), ``impact`` (``error_units`` x the SKU's price) and
+        ``weeks``, sorted by ``impact`` descending.
+    """
+    _check_scope(level, value)
+    _check_forecast(forecast)
+    cells = _in_scope(frame, level, value)
+    if lag is not None:
+        cells = cells[cells["lag"] == lag]
+    if cells.empty:
+        return pd.DataFrame(columns=SKU_METRICS)
+    pairs = _pairs(cells, ["sku", "origin", "lag"], forecast)
+    scoped_history = _in_scope(history, level, value)
+    scales = _scales(scoped_history, pairs["origin"].unique(), ["sku"])
+    pairs = pairs.merge(scales, on=["sku", "origin"], how="left")
+    scores = _score(pairs, ["sku"])
+    latest = cells.loc[cells["origin"].groupby(cells["sku"]).idxmax()].set_index("sku")
+    scores = scores.join(latest[["family", "brand", "model", "price"]])
+    scores["error_units"] = scores["abs_error"]
+    scores["impact"] = scores["abs_error"] * scores["price"]
+    scores = scores.reset_index().sort_values(
+        ["impact", "error_units"], ascending=False, na_position="last", ignore_index=True
+    )
+    return scores[SKU_METRICS]
+
+
+def value_added(
+    frame: pd.DataFrame,
+    history: pd.DataFrame,
+    level: str = "total",
+    value: str | None = None,
+    lag: int | None = None,
+) -> pd.DataFrame:
+    """Forecast value added: does each step beat the one before it?
+
+    The steps naive -> statistical -> consensus are scored on the same cells (those with a
+    naive value), so the comparison is like for like; their WAPE can therefore differ slightly
+    from ``accuracy_by_lag``, which scores the forecast on every cell.
+
+    Parameters
+    ----------
+    frame, history
+        ``lag_frame`` and ``history_frame`` output.
+    level, value
+        The scope, as in ``accuracy_by_lag``.
+    lag
+        Score only this lag (default: every lag).
+
+    Returns
+    -------
+    DataFrame
+        Rows ``naive``, ``statistical``, ``consensus`` with ``step, wape, bias, mase, weeks`` and
+        ``wape_gain_vs_previous`` (previous step's WAPE minus this one's; positive: this step
+        made the forecast better; NaN for ``naive``).
+    """
+    _check_scope(level, value)
+    cells = _in_scope(frame, level, value)
+    if lag is not None:
+        cells = cells[cells["lag"] == lag]
+    cells = cells[cells["naive"].notna()]
+    steps = ("naive", "statistical", "consensus")
+    if cells.empty:
+        empty = pd.DataFrame({"step": list(steps)})
+        for column in VALUE_ADDED_COLUMNS[1:]:
+            empty[column] = np.nan
+        empty["weeks"] = 0
+        return empty[VALUE_ADDED_COLUMNS]
+    pairs = cells.groupby(["origin", "lag"], sort=False)[["actual", *steps]].sum().reset_index()
+    scoped_history = _in_scope(history, level, value)
+    scales = _scales(scoped_history, pairs["origin"].unique(), [])
+    pairs = pairs.merge(scales, on="origin", how="left")
+    # Score the three steps as three copies of the pairs, one group each.
+    stacked = pd.concat(
+        [pairs.assign(step=step, forecast=pairs[step]) for step in steps], ignore_index=True
+    ).assign(naive=np.nan, naive_actual=np.nan)
+    scores = _score(stacked, ["step"]).reindex(list(steps))
+    result = scores[["wape", "bias", "mase", "weeks"]].rename_axis("step").reset_index()
+    result["wape_gain_vs_previous"] = result["wape"].shift(1) - result["wape"]
+    return result[VALUE_ADDED_COLUMNS]
+
+
+def _check_scope(level: str, value: str | None) -> None:
+    if level not in LEVELS:
+        raise InputError(f"Unknown level {level!r}; choose one of {', '.join(LEVELS)}.")
+    if level != "total" and value is None:
+        raise InputError(f"Name the {level} to score.")
+
+
+def _check_forecast(forecast: str) -> None:
+    if forecast not in FORECASTS:
+        raise InputError(f"Unknown forecast {forecast!r}; choose one of {', '.join(FORECASTS)}.")
+
+
+def _in_scope(frame: pd.DataFrame, level: str, value: str | None) -> pd.DataFrame:
+    # The whole company: no copy of a frame of millions of rows.
+    if level == "total":
+        return frame
+    return frame[frame[level] == value]
+
+
+def _pairs(cells: pd.DataFrame, keys: list[str], forecast: str) -> pd.DataFrame:
+    """Sum the cells per key: forecast and actual over all cells, naive (and the actual it is
+    scored against) over the cells that have one."""
+    work = pd.DataFrame(
+        {
+            **{key: cells[key] for key in keys},
+            "forecast": cells[forecast],
+            "actual": cells["actual"],
+            "naive": cells["naive"],
+            "naive_actual": cells["actual"].where(cells["naive"].notna()),
+        }
+    )
+    return work.groupby(keys, sort=False).sum(min_count=1).reset_index()
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    # NaN where the denominator is 0 or missing, without a division warning.
+    return numerator / denominator.where(denominator > 0)
+
+
+def _score(pairs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """WAPE, bias and MASE of forecast and naive per ``by`` from (key, origin, week) pairs
+    with ``forecast, actual, naive, naive_actual, scale``."""
+    error = pairs["forecast"] - pairs["actual"]
+    naive_error = pairs["naive"] - pairs["naive_actual"]
+    work = pd.DataFrame(
+        {
+            **{key: pairs[key] for key in by},
+            "abs_error": error.abs(),
+            "error": error,
+            "actual": pairs["actual"],
+            "scaled": error.abs() / pairs["scale"],
+            "naive_abs_error": naive_error.abs(),
+            "naive_error": naive_error,
+            "naive_actual": pairs["naive_actual"],
+            "naive_scaled": naive_error.abs() / pairs["scale"],
+        }
+    )
+    grouped = work.groupby(by, sort=True)
+    sums = grouped[
+        ["abs_error", "error", "actual", "naive_abs_error", "naive_error", "naive_actual"]
+    ].sum()
+    means = grouped[["scaled", "naive_scaled"]].mean()
+    return pd.DataFrame(
+        {
+            "wape": _ratio(sums["abs_error"], sums["actual"]),
+            "bias": _ratio(sums["error"], sums["actual"]),
+            "mase": means["scaled"],
+            "naive_wape": _ratio(sums["naive_abs_error"], sums["naive_actual"]),
+            "naive_bias": _ratio(sums["naive_error"], sums["naive_actual"]),
+            "naive_mase": means["naive_scaled"],
+            "abs_error": sums["abs_error"],
+            "weeks": grouped.size(),
+        }
+    )
+
+
+def _scales(history: pd.DataFrame, origins: np.ndarray, keys: list[str]) -> pd.DataFrame:
+    """Seasonal-naive MASE scale per group of ``keys`` and origin, on each group's weekly
+    series summed over its rows; columns ``keys..., origin, scale``."""
+    origins = np.asarray(origins)
+    columns = [*keys, "origin", "scale"]
+    if history.empty or len(origins) == 0:
+        return pd.DataFrame(
+            {**{key: pd.Series(dtype="object") for key in keys}, "origin": origins[:0], "scale": []}
+        )[columns]
+    weeks = history["week"].to_numpy().astype("datetime64[D]")
+    start = weeks.min()
+    week_index = ((weeks - start) // np.timedelta64(7, "D")).astype(np.int64)
+    n_weeks = int(week_index.max()) + 1
+    if keys:
+        grouped = history.groupby(keys, sort=True, dropna=False)
+        group = grouped.ngroup().to_numpy()
+        labels = grouped.size().index.to_frame(index=False)
+    else:
+        group = np.zeros(len(history), dtype=np.int64)
+        labels = pd.DataFrame(index=[0])
+    n_groups = len(labels)
+
+    series = np.zeros((n_groups, n_weeks))
+    np.add.at(series, (group, week_index), history["units"].to_numpy(dtype=float))
+    first = np.full(n_groups, n_weeks)
+    np.minimum.at(first, group, week_index)
+    series[np.arange(n_weeks)[None, :] < first[:, None]] = np.nan
+
+    # Column j of the running sums covers the pairs (t, t - 52) for t <= j + 52.
+    gaps = np.abs(series[:, SEASON:] - series[:, :-SEASON])
+    known = ~np.isnan(gaps)
+    running_total = np.cumsum(np.where(known, gaps, 0.0), axis=1)
+    running_count = np.cumsum(known, axis=1)
+
+    origin_days = origins.astype("datetime64[D]")
+    column = ((origin_days - start) // np.timedelta64(7, "D")).astype(np.int64) - SEASON
+    column = np.minimum(column, gaps.shape[1] - 1)
+    usable = column >= 0
+    take = np.clip(column, 0, None)
+    scale = np.full((n_groups, len(origins)), np.nan)
+    if gaps.shape[1] and usable.any():
+        total = running_total[:, take[usable]]
+        count = running_count[:, take[usable]]
+        mean = np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+        scale[:, usable] = np.where(mean > 0, mean, np.nan)
+
+    result = labels.loc[labels.index.repeat(len(origins))].reset_index(drop=True)
+    result["origin"] = np.tile(origins, n_groups)
+    result["scale"] = scale.ravel()
+    return result[columns]

@@ -1,0 +1,353 @@
+"""Consensus overrides: the team's changes to the statistical forecast, and their history.
+
+Consensus = statistical forecast + overrides, applied in the order they were made, at the
+grain of SKU x channel x week. An override names a scope (the total, a family, a brand, a
+channel or a SKU), a range of weeks and a change: a percentage, units per week to add (or take
+away), or a volume per week to set. A change in units is spread down to the scope's SKUs and
+channels in proportion to the statistical forecast, so the scope's total moves by exactly the
+override. Overrides are never deleted: undo marks one undone, and the history keeps who did
+what, when, why, and the scope's volume before and after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from sop_core.data import db
+from sop_core.data.calendar import week_start
+from sop_core.data.errors import InputError
+
+LEVELS = ("total", "family", "brand", "channel", "sku")
+MODES = ("percent", "units", "set")
+MODE_LABELS = {
+    "percent": "Change by %",
+    "units": "Add units per week",
+    "set": "Set units per week",
+}
+
+
+class Grid(Protocol):
+    """What an override is applied on: the labels of a SKU x channel x week array (a
+    ``PlanBase``, or ``Labels``)."""
+
+    skus: np.ndarray
+    families: np.ndarray
+    brands: np.ndarray
+    channels: np.ndarray
+    weeks: np.ndarray  # datetime64[D], Mondays
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Just the labels of a SKU x channel x week array."""
+
+    skus: np.ndarray
+    families: np.ndarray
+    brands: np.ndarray
+    channels: np.ndarray
+    weeks: np.ndarray
+
+
+@dataclass(frozen=True)
+class Override:
+    """One change to the forecast for a scope and a range of weeks."""
+
+    level: str
+    target: str | None
+    first_week: dt.date
+    last_week: dt.date
+    mode: str
+    amount: float
+    reason: str
+    author: str = ""
+    override_id: int | None = None
+
+    def validated(self) -> Override:
+        """The override with its weeks on Mondays, or ``InputError`` saying what is wrong."""
+        if self.level not in LEVELS:
+            raise InputError(f"The scope must be one of {', '.join(LEVELS)}.")
+        if self.level != "total" and not self.target:
+            raise InputError(f"Choose which {self.level} to change.")
+        if self.mode not in MODES:
+            raise InputError(f"The change must be one of {', '.join(MODES)}.")
+        amount = float(self.amount)
+        if not np.isfinite(amount):
+            raise InputError("The change must be a number.")
+        if self.mode == "percent" and amount < -100:
+            raise InputError("A volume cannot fall by more than 100%.")
+        if self.mode == "set" and amount < 0:
+            raise InputError("A volume cannot be set below zero.")
+        if not (self.reason or "").strip():
+            raise InputError("Say why: a reason is required for every override.")
+        first, last = week_start(self.first_week), week_start(self.last_week)
+        if last < first:
+            raise InputError("The last week comes before the first week.")
+        return Override(
+            self.level,
+            None if self.level == "total" else self.target,
+            first,
+            last,
+            self.mode,
+            amount,
+            self.reason.strip(),
+            self.author,
+            self.override_id,
+        )
+
+    def scope_text(self) -> str:
+        return "Total" if self.level == "total" else f"{self.level.capitalize()} {self.target}"
+
+    def describe(self) -> str:
+        """``Family fragrance, 07 Dec - 28 Dec 2026: +10%``."""
+        change = {
+            "percent": f"{self.amount:+g}%",
+            "units": f"{self.amount:+,.0f} units/week",
+            "set": f"= {self.amount:,.0f} units/week",
+        }[self.mode]
+        weeks = f"{self.first_week:%d %b} - {self.last_week:%d %b %Y}"
+        return f"{self.scope_text()}, {weeks}: {change}"
+
+
+def scope_cells(grid: Grid, level: str, target: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The SKU and channel masks of a scope (``InputError`` for an unknown name)."""
+    rows = np.ones(len(grid.skus), dtype=bool)
+    columns = np.ones(len(grid.channels), dtype=bool)
+    if level == "total":
+        return rows, columns
+    if level == "channel":
+        columns = grid.channels == target
+        if not columns.any():
+            raise InputError(f"There is no channel called {target!r}.")
+        return rows, columns
+    values = {"family": grid.families, "brand": grid.brands, "sku": grid.skus}.get(level)
+    if values is None:
+        raise InputError(f"The scope must be one of {', '.join(LEVELS)}.")
+    rows = values == target
+    if not rows.any():
+        raise InputError(f"There is no {level} called {target!r}.")
+    return rows, columns
+
+
+def week_cells(grid: Grid, first: dt.date, last: dt.date) -> np.ndarray:
+    """The horizon weeks from ``first`` to ``last`` (inclusive) as a boolean mask."""
+    return (grid.weeks >= np.datetime64(first, "D")) & (grid.weeks <= np.datetime64(last, "D"))
+
+
+def apply_override(
+    consensus: np.ndarray,
+    statistical: np.ndarray,
+    grid: Grid,
+    override: Override,
+    *,
+    strict: bool = False,
+) -> tuple[np.ndarray, str | None]:
+    """``consensus`` (SKUs x channels x weeks) with ``override`` applied, and a warning when
+    it had to be cut short (a cut that would go below zero stops at zero; with ``strict``
+    it raises ``InputError`` instead). Weeks outside the horizon are left alone."""
+    rows, columns = scope_cells(grid, override.level, override.target)
+    weeks = week_cells(grid, override.first_week, override.last_week)
+    if not weeks.any():
+        return consensus, None
+    block = np.ix_(rows, columns, weeks)
+    now = consensus[block]
+    total = now.sum(axis=(0, 1))  # per week
+    if override.mode == "percent":
+        new = now * (1 + override.amount / 100)
+        result = consensus.copy()
+        result[block] = new
+        return result, None
+    delta = np.full(total.shape, override.amount) - (total if override.mode == "set" else 0)
+    warning = None
+    short = total + delta < -1e-9
+    if short.any():
+        message = (
+            f"{override.describe()} would take the volume below zero in "
+            f"{int(short.sum())} week(s): the consensus there is only "
+            f"{total[short].min():,.0f} units."
+        )
+        if strict:
+            raise InputError(message)
+        warning = message + " It stops at zero there."
+        delta = np.maximum(delta, -total)
+    # Each week's change is spread over the scope's cells in proportion to the statistical
+    # forecast of the cells still in the plan (a channel or SKU the team has set to zero stays
+    # at zero). Where that cannot take a cut without a cell going below zero (after earlier
+    # overrides), in proportion to the consensus; where the scope holds nothing, by the
+    # statistical forecast, or evenly.
+    statistical_block = statistical[block]
+    new = now.copy()
+    placed = np.zeros(total.shape, dtype=bool)
+    for weights in (statistical_block * (now > 0), now, statistical_block, np.ones_like(now)):
+        sums = weights.sum(axis=(0, 1))
+        trial = now + np.divide(weights, sums, out=np.zeros_like(weights), where=sums > 0) * delta
+        fits = ~placed & (sums > 0) & (trial >= -1e-9).all(axis=(0, 1))
+        new[:, :, fits] = trial[:, :, fits]
+        placed |= fits
+    result = consensus.copy()
+    result[block] = np.maximum(new, 0.0)
+    return result, warning
+
+
+def apply_overrides(
+    statistical: np.ndarray, grid: Grid, overrides: list[Override]
+) -> tuple[np.ndarray, list[str]]:
+    """The consensus: ``statistical`` with every override applied in order, and warnings."""
+    consensus = statistical
+    warnings = []
+    for override in overrides:
+        consensus, warning = apply_override(consensus, statistical, grid, override)
+        if warning:
+            warnings.append(warning)
+    return consensus, warnings
+
+
+def _override(row: dict) -> Override:
+    return Override(
+        row["level"],
+        row["target"],
+        row["first_week"],
+        row["last_week"],
+        row["mode"],
+        row["amount"],
+        row["reason"],
+        row["author"],
+        row["override_id"],
+    )
+
+
+def active_overrides(
+    con: duckdb.DuckDBPyConnection, cycle: dt.date | None = None
+) -> list[Override]:
+    """The overrides in force, in the order they were made. With ``cycle``: those in force
+    in that planning cycle (made in it or before, not undone by then)."""
+    if cycle is None:
+        where, parameters = "undone_at IS NULL", []
+    else:
+        where = "cycle <= ? AND (undone_cycle IS NULL OR undone_cycle > ?)"
+        parameters = [cycle, cycle]
+    frame = con.execute(
+        f"SELECT * FROM consensus_overrides WHERE {where} ORDER BY override_id", parameters
+    ).df()
+    return [_override(row) for row in frame.to_dict("records")]
+
+
+def override_cycles(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    """The planning cycles overrides were made in."""
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT cycle FROM consensus_overrides ORDER BY cycle"
+        ).fetchall()
+    ]
+
+
+def override_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every override, newest first, with a readable scope and change and its status: ``in
+    force``, ``undone``, or ``expired`` (all its weeks are before the current forecast)."""
+    frame = con.execute("SELECT * FROM consensus_overrides ORDER BY override_id DESC").df()
+    row = con.execute(
+        "SELECT first_week FROM forecast_runs ORDER BY history_end DESC, run_id DESC LIMIT 1"
+    ).fetchone()
+    records = frame.to_dict("records")
+    frame["scope"] = [_override(r).scope_text() for r in records]
+    frame["change"] = [_override(r).describe().split(": ", 1)[1] for r in records]
+    expired = (
+        pd.to_datetime(frame["last_week"]) < pd.Timestamp(row[0])
+        if row
+        else np.zeros(len(frame), dtype=bool)
+    )
+    frame["status"] = np.select(
+        [frame["undone_at"].notna(), expired], ["undone", "expired"], "in force"
+    )
+    return frame
+
+
+def scope_change(
+    grid: Grid, statistical: np.ndarray, current: np.ndarray, override: Override
+) -> tuple[float, float]:
+    """The scope's volume over the override's weeks before and after it is applied on
+    ``current`` (the consensus of the moment); ``InputError`` if it would go below zero."""
+    override = override.validated()
+    after, _ = apply_override(current, statistical, grid, override, strict=True)
+    rows, columns = scope_cells(grid, override.level, override.target)
+    block = np.ix_(rows, columns, week_cells(grid, override.first_week, override.last_week))
+    return float(current[block].sum()), float(after[block].sum())
+
+
+def add_override(
+    path: Path | str,
+    grid: Grid,
+    statistical: np.ndarray,
+    override: Override,
+    *,
+    run_id: int,
+    cycle: dt.date,
+) -> tuple[int, float, float]:
+    """Store ``override`` (made on forecast run ``run_id``): validated, checked against the
+    consensus of the moment, all in one transaction. Returns its id and the scope's volume
+    over its weeks before and after. Bad input raises ``InputError`` and writes nothing."""
+    override = override.validated()
+    if not (override.author or "").strip():
+        raise InputError("Say who you are (your name in the sidebar) before changing the plan.")
+    weeks = week_cells(grid, override.first_week, override.last_week)
+    if not weeks.any():
+        raise InputError(
+            f"The weeks {override.first_week:%d %b %Y} to {override.last_week:%d %b %Y} are "
+            f"outside the forecast horizon ({_date(grid.weeks[0]):%d %b %Y} to "
+            f"{_date(grid.weeks[-1]):%d %b %Y})."
+        )
+    with db.transaction(path) as con:
+        current, _ = apply_overrides(statistical, grid, active_overrides(con))
+        units_before, units_after = scope_change(grid, statistical, current, override)
+        (override_id,) = con.execute(
+            "INSERT INTO consensus_overrides (author, level, target, first_week, last_week, "
+            "mode, amount, reason, run_id, cycle, units_before, units_after) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING override_id",
+            [
+                override.author.strip(),
+                override.level,
+                override.target,
+                override.first_week,
+                override.last_week,
+                override.mode,
+                override.amount,
+                override.reason,
+                run_id,
+                cycle,
+                units_before,
+                units_after,
+            ],
+        ).fetchone()
+    return int(override_id), units_before, units_after
+
+
+def undo_override(path: Path | str, override_id: int, user: str, cycle: dt.date) -> None:
+    """Mark an override undone (it stays in the history). Undoing one already undone says
+    who did it first."""
+    with db.transaction(path) as con:
+        done = con.execute(
+            "UPDATE consensus_overrides SET undone_at = current_timestamp, undone_by = ?, "
+            "undone_cycle = ? WHERE override_id = ? AND undone_at IS NULL "
+            "RETURNING override_id",
+            [user.strip() or "planner", cycle, override_id],
+        ).fetchall()
+        if done:
+            return
+        row = con.execute(
+            "SELECT undone_by, undone_at FROM consensus_overrides WHERE override_id = ?",
+            [override_id],
+        ).fetchone()
+    if row is None:
+        raise InputError(f"There is no override number {override_id}.")
+    raise InputError(f"Override {override_id} was already undone by {row[0]} at {row[1]:%H:%M:%S}.")
+
+
+def _date(value: np.datetime64) -> dt.date:
+    return value.astype("datetime64[D]").astype(dt.date)

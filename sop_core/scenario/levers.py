@@ -1,0 +1,922 @@
+"""Scenarios: promotion, price, campaign and distribution levers that revise volume targets,
+revenue, margin and line hours, live.
+
+A scenario is a named list of levers plus, optionally, overrides of the estimated driver
+effects. Its maths runs on arrays already in memory (SKU x week), built once per forecast run
+by ``load_plan_base``: a lever move never refits a model and never touches the database.
+
+How a lever moves volume (all effects are on log units, per SKU, from ``driver_effects``):
+
+- promotion: ``share x (promo_depth x discount + price_elasticity x log(1 - discount)) +
+  feature x feature_support + display x display_support``, and in the week after it ends
+  ``post_promotion x discount x share`` (the dip); ``share`` is the part of the distribution
+  taking part (1 by default). In one channel it lifts only that channel's share.
+- price change: ``price_elasticity x log(1 + change)`` from its first week.
+- campaign and distribution: ``log(1 + change)``: the uplift or the change in distribution
+  the marketer assumes.
+- cannibalisation: a share of the extra volume a promotion or campaign wins for some SKUs of
+  a family comes out of the family's other SKUs that week (never more than they sell), so a
+  family never gains more than its promoted SKUs do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from sop_core.data.errors import InputError
+from sop_core.demand.plan_base import PlanBase
+
+LEVER_KINDS = ("promotion", "price", "campaign", "distribution")
+SCOPES = ("all", "family", "brand", "channel", "sku")
+# What a planner may override, in the units the Promotions page shows: the elasticity itself,
+# and uplifts as fractions (0.3 = +30%).
+OVERRIDABLE = {
+    "price_elasticity": "Price elasticity",
+    "promo_uplift_per_10pct": "Uplift per 10% discount",
+    "feature_uplift": "Feature uplift (full support)",
+    "display_uplift": "Display uplift (full support)",
+}
+UNCERTAIN_ELASTICITY = 0.5  # standard error above which a price response is flagged
+UNCERTAIN_UPLIFT = 0.15  # the same for the log-uplift of a 10% discount
+LOG_90 = float(np.log(0.9))
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One assumption of a scenario.
+
+    ``change`` is the price change (+0.05 = +5%), the campaign uplift or the distribution
+    change, depending on ``kind``. Weeks are week keys (Mondays); an empty ``end_week`` runs to
+    the end of the horizon.
+    """
+
+    kind: str
+    scope: str = "all"
+    target: str | None = None
+    start_week: dt.date | None = None
+    end_week: dt.date | None = None
+    discount: float = 0.0
+    feature: float = 0.0
+    display: float = 0.0
+    change: float = 0.0
+    # The share of the SKUs' distribution (stores, customers) the discount runs in: 20% off in
+    # stores selling 40% of the volume is ``discount=0.2, share=0.4``.
+    share: float = 1.0
+
+    def validated(self) -> Lever:
+        if self.kind not in LEVER_KINDS:
+            raise InputError(f"Unknown lever {self.kind!r}; use one of {', '.join(LEVER_KINDS)}.")
+        if self.scope not in SCOPES:
+            raise InputError(f"Unknown scope {self.scope!r}; use one of {', '.join(SCOPES)}.")
+        if self.scope != "all" and not self.target:
+            raise InputError(f"Say which {self.scope} the {self.kind} applies to.")
+        if not 0 <= self.discount <= 0.9:
+            raise InputError(f"A discount must be between 0% and 90% (got {self.discount:.0%}).")
+        if not 0 < self.share <= 1:
+            raise InputError(
+                f"The share of distribution on promotion must be above 0% and at most 100% "
+                f"(got {self.share:.0%})."
+            )
+        for name in ("feature", "display"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise InputError(
+                    f"{name.capitalize()} support must be between 0% and 100% of "
+                    f"stores (got {value:.0%})."
+                )
+        if not -0.9 <= self.change <= 3:
+            raise InputError(
+                f"A {self.kind} change must be between -90% and +300% (got {self.change:+.0%})."
+            )
+        if self.start_week and self.end_week and self.end_week < self.start_week:
+            raise InputError(
+                f"The {self.kind} ends ({self.end_week}) before it starts ({self.start_week})."
+            )
+        return self
+
+    def describe(self) -> str:
+        """A planner's one-line description, e.g. ``20% off, skincare, 7-21 Dec``."""
+        where = "everything" if self.scope == "all" else f"{self.scope} {self.target}"
+        when = _weeks_text(self.start_week, self.end_week)
+        if self.kind == "promotion":
+            extras = [f"feature {self.feature:.0%}"] if self.feature else []
+            extras += [f"display {self.display:.0%}"] if self.display else []
+            what = f"{self.discount:.0%} off"
+            if self.share < 1:
+                what += f" in {self.share:.0%} of distribution"
+            what += f" ({', '.join(extras)})" if extras else ""
+        elif self.kind == "price":
+            what = f"price {self.change:+.1%}"
+        elif self.kind == "campaign":
+            what = f"campaign uplift {self.change:+.0%}"
+        else:
+            what = f"distribution {self.change:+.0%}"
+        return f"{what}, {where}, {when}"
+
+
+@dataclass(frozen=True)
+class EffectOverride:
+    """A user's value for a driver effect, replacing the estimate for a scope of SKUs."""
+
+    driver: str
+    value: float
+    scope: str = "all"
+    target: str | None = None
+
+    def validated(self) -> EffectOverride:
+        if self.driver not in OVERRIDABLE:
+            raise InputError(
+                f"Unknown effect {self.driver!r}; use one of {', '.join(OVERRIDABLE)}."
+            )
+        if self.scope not in SCOPES or self.scope == "channel":
+            raise InputError("An effect override applies to all SKUs, a family, a brand or a SKU.")
+        if self.driver == "price_elasticity" and not -10 <= self.value <= 2:
+            raise InputError(f"A price elasticity of {self.value} is not plausible (-10 to 2).")
+        if self.driver != "price_elasticity" and not -0.9 <= self.value <= 5:
+            raise InputError(f"An uplift of {self.value:+.0%} is not plausible (-90% to +500%).")
+        return self
+
+    def describe(self) -> str:
+        where = "all SKUs" if self.scope == "all" else f"{self.scope} {self.target}"
+        value = f"{self.value:.2f}" if self.driver == "price_elasticity" else f"{self.value:+.0%}"
+        return f"{OVERRIDABLE[self.driver]} {value} for {where}"
+
+
+@dataclass(frozen=True)
+class CapacityChange:
+    """A supply assumption of a scenario: hours added to (an extra shift) or removed from (a
+    shutdown) a line's week, on top of the capacity calendar."""
+
+    line: str
+    start_week: dt.date | None
+    end_week: dt.date | None
+    hours: float
+    reason: str = ""
+
+    def validated(self) -> CapacityChange:
+        if not -168 <= self.hours <= 168:
+            raise InputError(
+                f"A line week has at most 168 hours; {self.hours:+g} is not a change it can take."
+            )
+        if self.start_week and self.end_week and self.end_week < self.start_week:
+            raise InputError("The capacity change ends before it starts.")
+        return self
+
+    def describe(self) -> str:
+        what = "extra" if self.hours >= 0 else "fewer"
+        reason = f" ({self.reason})" if self.reason else ""
+        return (
+            f"line {self.line}: {abs(self.hours):g} h {what} a week, "
+            f"{_weeks_text(self.start_week, self.end_week)}{reason}"
+        )
+
+
+@dataclass
+class Scenario:
+    """A named set of levers, effect overrides and capacity changes."""
+
+    name: str
+    levers: list[Lever] = field(default_factory=list)
+    overrides: list[EffectOverride] = field(default_factory=list)
+    cannibalisation: float = 0.3
+    capacity: list[CapacityChange] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "levers": [_lever_dict(lever) for lever in self.levers],
+                "overrides": [asdict(o) for o in self.overrides],
+                "cannibalisation": self.cannibalisation,
+                "capacity": [_lever_dict(change) for change in self.capacity],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, name: str, text: str) -> Scenario:
+        data = json.loads(text or "{}")
+        levers = [
+            Lever(
+                **{
+                    **item,
+                    **{
+                        k: dt.date.fromisoformat(item[k])
+                        for k in ("start_week", "end_week")
+                        if item.get(k)
+                    },
+                }
+            )
+            for item in data.get("levers", [])
+        ]
+        overrides = [EffectOverride(**item) for item in data.get("overrides", [])]
+        capacity = [CapacityChange(**_with_dates(item)) for item in data.get("capacity", [])]
+        return cls(name, levers, overrides, float(data.get("cannibalisation", 0.3)), capacity)
+
+
+def checked_cannibalisation(rate: float) -> float:
+    """``rate`` if it is a share of the promoted gain a family can give up (0 to 1)."""
+    if not 0 <= rate <= 1:
+        raise InputError(
+            f"Cannibalisation is the share of a promotion's extra volume taken from the rest "
+            f"of its family, between 0 and 1 (got {rate:g})."
+        )
+    return float(rate)
+
+
+def _with_dates(item: dict) -> dict:
+    return {
+        **item,
+        **{k: dt.date.fromisoformat(item[k]) for k in ("start_week", "end_week") if item.get(k)},
+    }
+
+
+def _lever_dict(lever: Lever | CapacityChange) -> dict:
+    data = asdict(lever)
+    for key in ("start_week", "end_week"):
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    return data
+
+
+def _weeks_text(start: dt.date | None, end: dt.date | None) -> str:
+    if start and end:
+        return f"weeks of {start:%d %b} to {end:%d %b %Y}"
+    if start:
+        return f"from the week of {start:%d %b %Y}"
+    if end:
+        return f"until the week of {end:%d %b %Y}"
+    return "every week"
+
+
+@dataclass
+class ScenarioResult:
+    """A scenario's revised targets and what they drive.
+
+    Volumes and money are kept per channel, ``(SKUs, channels, weeks)``, because a lever may
+    act in one channel only; the ``(SKUs, weeks)`` totals are sums over channels.
+    """
+
+    base: PlanBase
+    revised: np.ndarray  # (SKUs, weeks)
+    revenue: np.ndarray
+    lower_80: np.ndarray
+    upper_80: np.ndarray
+    margin_base: np.ndarray  # (SKUs, weeks)
+    margin: np.ndarray
+    discount_cost: np.ndarray
+    hours_base: np.ndarray  # (lines, weeks)
+    hours: np.ndarray
+    warnings: list[str]
+    promotion_margin_change: float = 0.0
+    promotion_spend: float = 0.0  # discounts given by the promotions alone
+    available_hours: np.ndarray | None = None  # with the scenario's capacity changes
+    # Per channel, when a lever acts in one channel only; otherwise derived on demand from
+    # the channel shares and prices, the price factor and the discount (SKUs x weeks).
+    channel_volume: np.ndarray | None = None
+    channel_revenue: np.ndarray | None = None
+    price_factor: np.ndarray | None = None
+    discount: np.ndarray | None = None
+
+    @functools.cached_property
+    def revised_by_channel(self) -> np.ndarray:
+        if self.channel_volume is not None:
+            return self.channel_volume
+        factor = np.divide(
+            self.revised,
+            self.base.baseline,
+            out=np.ones_like(self.revised),
+            where=self.base.baseline > 0,
+        )
+        return self.base.baseline_by_channel * factor[:, None, :]
+
+    @functools.cached_property
+    def revenue_by_channel(self) -> np.ndarray:
+        if self.channel_revenue is not None:
+            return self.channel_revenue
+        price = (
+            self.base.channel_price[:, :, None]
+            * (self.price_factor * (1 - self.discount))[:, None, :]
+        )
+        return self.revised_by_channel * price
+
+    @property
+    def revenue_base_by_channel(self) -> np.ndarray:
+        return self.base.revenue_base_by_channel
+
+    @property
+    def revenue_base(self) -> np.ndarray:
+        return self.base.revenue_base
+
+    @property
+    def available(self) -> np.ndarray:
+        """Available hours per line and week, the scenario's capacity changes included."""
+        return self.base.available_hours if self.available_hours is None else self.available_hours
+
+    def view(self, families: tuple[str, ...] = (), channels: tuple[str, ...] = ()) -> dict:
+        """Per SKU and week, the part of the scenario in the chosen families and channels:
+        ``baseline, revised, lower_80, upper_80, revenue_base, revenue, margin_base, margin``
+        (empty tuples: everything)."""
+        base = self.base
+        rows = (
+            np.isin(base.families, list(families))
+            if families
+            else np.ones(len(base.skus), dtype=bool)
+        )
+        chosen = (
+            np.isin(base.channels, list(channels))
+            if channels
+            else np.ones(len(base.channels), dtype=bool)
+        )
+        revised = self.revised_by_channel[:, chosen].sum(axis=1)
+        baseline = base.baseline_by_channel[:, chosen].sum(axis=1)
+        # What the chosen channels hold of each SKU's volume, for the SKU-level figures.
+        part = np.divide(revised, self.revised, out=np.zeros_like(revised), where=self.revised > 0)
+        part_base = np.divide(
+            baseline, base.baseline, out=np.zeros_like(baseline), where=base.baseline > 0
+        )
+        keep = rows[:, None]
+        return {
+            "baseline": np.where(keep, baseline, 0.0),
+            "revised": np.where(keep, revised, 0.0),
+            "lower_80": np.where(keep, self.lower_80 * part, 0.0),
+            "upper_80": np.where(keep, self.upper_80 * part, 0.0),
+            "revenue_base": np.where(
+                keep, self.revenue_base_by_channel[:, chosen].sum(axis=1), 0.0
+            ),
+            "revenue": np.where(keep, self.revenue_by_channel[:, chosen].sum(axis=1), 0.0),
+            "margin_base": np.where(keep, self.margin_base * part_base, 0.0),
+            "margin": np.where(keep, self.margin * part, 0.0),
+        }
+
+    def kpis(
+        self, families: tuple[str, ...] = (), channels: tuple[str, ...] = ()
+    ) -> dict[str, float]:
+        """Totals over the horizon: volume, revenue and margin with their changes (for the
+        chosen families and channels), promotion ROI (extra margin the promotions bring per
+        unit of money given in discounts) and overloaded line-weeks (whole scenario)."""
+        if families or channels:
+            part = {name: float(v.sum()) for name, v in self.view(families, channels).items()}
+        else:  # the whole scenario: no need to split by channel
+            part = {
+                "baseline": float(self.base.baseline.sum()),
+                "revised": float(self.revised.sum()),
+                "revenue_base": float(self.base.revenue_base.sum()),
+                "revenue": float(self.revenue.sum()),
+                "margin_base": float(self.margin_base.sum()),
+                "margin": float(self.margin.sum()),
+            }
+        spend = float(self.discount_cost.sum())
+        over = (self.hours > self.available + 1e-9) & (self.hours > 0)
+        over_base = (self.hours_base > self.base.available_hours + 1e-9) & (self.hours_base > 0)
+        return {
+            "baseline_volume": part["baseline"],
+            "volume": part["revised"],
+            "volume_change": part["revised"] - part["baseline"],
+            "baseline_revenue": part["revenue_base"],
+            "revenue": part["revenue"],
+            "revenue_change": part["revenue"] - part["revenue_base"],
+            "baseline_margin": part["margin_base"],
+            "margin": part["margin"],
+            "margin_change": part["margin"] - part["margin_base"],
+            "discount_cost": spend,
+            "promotion_roi": (
+                self.promotion_margin_change / self.promotion_spend
+                if self.promotion_spend > 0
+                else float("nan")
+            ),
+            "overloaded_line_weeks": int(over.sum()),
+            "overloaded_line_weeks_baseline": int(over_base.sum()),
+        }
+
+    def weekly(
+        self, families: tuple[str, ...] = (), channels: tuple[str, ...] = ()
+    ) -> pd.DataFrame:
+        """Weekly totals: baseline, revised with its 80% band, revenue and margin. The band
+        of a total adds the SKUs' bands: wider than the total's own band, a cautious width."""
+        part = self.view(families, channels)
+        return pd.DataFrame(
+            {
+                "week": pd.to_datetime(self.base.weeks),
+                **{name: values.sum(axis=0) for name, values in part.items()},
+            }
+        )
+
+    def by(self, level: str) -> pd.DataFrame:
+        """Totals over the horizon by ``family``, ``brand``, ``sku`` or ``channel``."""
+        base = self.base
+        if level == "channel":
+            baseline = base.baseline_by_channel
+            share = np.divide(
+                self.revised_by_channel,
+                self.revised[:, None, :],
+                out=np.zeros_like(self.revised_by_channel),
+                where=self.revised[:, None, :] > 0,
+            )
+            frame = pd.DataFrame(
+                {
+                    "channel": base.channels,
+                    "baseline": baseline.sum(axis=(0, 2)),
+                    "revised": self.revised_by_channel.sum(axis=(0, 2)),
+                    "revenue": self.revenue_by_channel.sum(axis=(0, 2)),
+                    "margin": (share * self.margin[:, None, :]).sum(axis=(0, 2)),
+                }
+            )
+        else:
+            keys = {"family": base.families, "brand": base.brands, "sku": base.skus}[level]
+            frame = (
+                pd.DataFrame(
+                    {
+                        level: keys,
+                        "baseline": base.baseline.sum(axis=1),
+                        "revised": self.revised.sum(axis=1),
+                        "revenue": self.revenue.sum(axis=1),
+                        "margin": self.margin.sum(axis=1),
+                    }
+                )
+                .groupby(level, as_index=False)
+                .sum()
+            )
+        frame["change"] = frame["revised"] - frame["baseline"]
+        frame["change_share"] = frame["change"] / frame["baseline"].where(frame["baseline"] > 0)
+        return frame
+
+    def targets(self) -> pd.DataFrame:
+        """Per SKU and week: baseline, revised target with its 80% band, change, revenue,
+        gross margin and line hours."""
+        n, w = self.revised.shape
+        return pd.DataFrame(
+            {
+                "sku": np.repeat(self.base.skus, w),
+                "family": np.repeat(self.base.families, w),
+                "week": np.tile(pd.to_datetime(self.base.weeks), n),
+                "baseline": self.base.baseline.ravel(),
+                "revised": self.revised.ravel(),
+                "lower_80": self.lower_80.ravel(),
+                "upper_80": self.upper_80.ravel(),
+                "change": (self.revised - self.base.baseline).ravel(),
+                "revenue": self.revenue.ravel(),
+                "margin": self.margin.ravel(),
+                "line_hours": (self.revised * self.base.hours_per_unit[:, None]).ravel(),
+            }
+        )
+
+    def line_load(self) -> pd.DataFrame:
+        """Per line and week: hours needed (baseline and revised) against available hours."""
+        lines, weeks = self.hours.shape
+        available = self.available
+        return pd.DataFrame(
+            {
+                "line": np.repeat(self.base.lines, weeks),
+                "line_name": np.repeat(self.base.line_names, weeks),
+                "week": np.tile(pd.to_datetime(self.base.weeks), lines),
+                "hours_base": self.hours_base.ravel(),
+                "hours": self.hours.ravel(),
+                "available_hours": available.ravel(),
+                "utilisation": (self.hours / np.where(available > 0, available, np.nan)).ravel(),
+            }
+        )
+
+
+def effective_effects(base: PlanBase, scenario: Scenario) -> dict[str, np.ndarray]:
+    """The log effects the scenario uses: the estimates with the user's overrides (an effect
+    the data cannot tell stays NaN, so it can be reported rather than silently zero).
+
+    A discount's response is ``promo_depth x discount + price_elasticity x log(1 - discount)``;
+    ``promo_depth`` is set so that a 10% discount gives exactly the uplift per 10% the
+    forecast engine reports (``drivers``), so what the page shows is what the levers do.
+    """
+    effects = {driver: values.copy() for driver, values in base.effects.items()}
+    uplift_10 = np.where(
+        np.isnan(effects["promo_10pct"]),
+        0.1 * effects["promo_depth"] + effects["price_elasticity"] * LOG_90,
+        effects["promo_10pct"],
+    )
+    for override in scenario.overrides:
+        override.validated()
+        mask = base.scope_mask(override.scope, override.target)
+        if override.driver == "price_elasticity":
+            effects["price_elasticity"][mask] = override.value
+        elif override.driver == "promo_uplift_per_10pct":
+            uplift_10[mask] = np.log1p(override.value)
+        else:
+            effects[override.driver.removesuffix("_uplift")][mask] = np.log1p(override.value)
+    elasticity = np.nan_to_num(effects["price_elasticity"])
+    effects["promo_depth"] = (uplift_10 - elasticity * LOG_90) / 0.1
+    return effects
+
+
+def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
+    """Revise the baseline with the scenario's levers: vectorised, no model refit.
+
+    Work is per SKU, channel and week; each lever touches only its SKUs (a row index), its
+    channel (or all) and its weeks (a slice). Sums by line and by family use precomputed
+    groupings, so a lever move over 1,000 SKUs x 52 weeks stays in milliseconds.
+    """
+    known = effective_effects(base, scenario)
+    effects = {driver: np.nan_to_num(values) for driver, values in known.items()}
+    elasticity = effects["price_elasticity"]
+    n, w = base.baseline.shape
+    # Without a channel lever every channel moves alike: work on one "all channels" column
+    # (three times less to compute) and split by channel at the end.
+    by_channel = any(lever.scope == "channel" for lever in scenario.levers)
+    c = len(base.channels) if by_channel else 1
+    # Prices as (SKUs, channels, 1) per channel, or (SKUs, 1, weeks) for all channels together
+    # (each week at its own channel mix, which the team's overrides may move).
+    prices = base.channel_price[:, :, None] if by_channel else base.weekly_price[:, None, :]
+    cells = _lever_cells(base, scenario.levers, by_channel, (n, c, w))
+    promotion, price = cells["promotion"], cells["price"]
+    # In part of the distribution, the discount's drivers scale with the share taking part (as
+    # the forecast's channel-weighted drivers do), and so does the money given.
+    promo_log = promotion.add(
+        promotion.share
+        * (
+            effects["promo_depth"][promotion.row] * promotion.discount
+            + elasticity[promotion.row] * np.log1p(-promotion.discount)
+        )
+        + effects["feature"][promotion.row] * promotion.feature
+        + effects["display"][promotion.row] * promotion.display
+    )  # promotions (they cannibalise and count for the ROI)
+    discount = promotion.add(promotion.discount * promotion.share)
+    dip_log = promotion.add(  # the week after a promotion (none after the horizon)
+        effects["post_promotion"][promotion.row] * promotion.discount * promotion.share,
+        after=True,
+    )
+    price_change = np.log1p(price.change)
+    price_log = price.add(price_change)
+    other_log = price.add(elasticity[price.row] * price_change) + cells["distribution"].add(
+        np.log1p(cells["distribution"].change)
+    )  # price changes and distribution
+    campaign_log = cells["campaign"].add(np.log1p(cells["campaign"].change))
+
+    baseline_c = base.baseline_by_channel if by_channel else base.baseline[:, None, :]
+    revised_c, promotion_margin, promotion_spend = _volumes_and_roi(
+        base,
+        scenario,
+        baseline_c,
+        prices,
+        promo_log,
+        campaign_log,
+        dip_log,
+        other_log,
+        discount,
+    )
+    # The SKU's change is the ratio of its channels' totals, so that without levers the
+    # revised target is the baseline exactly (not a sum of channel parts that rounds).
+    channel_total, baseline_total = revised_c.sum(axis=1), baseline_c.sum(axis=1)
+    factor = np.divide(
+        channel_total, baseline_total, out=np.ones_like(channel_total), where=baseline_total > 0
+    )
+    revised = base.baseline * factor
+    discount = np.minimum(discount, 0.95)
+    variable = base.variable_cost[:, None]
+    setups = base.setup_spend[:, None]
+    common = {
+        "base": base,
+        "revised": revised,
+        "lower_80": base.lower_80 * factor,
+        "upper_80": base.upper_80 * factor,
+        "margin_base": base.margin_base,
+        "hours_base": base.baseline_hours,
+        "hours": base.line_hours(revised),
+        "warnings": scenario_warnings(base, scenario, known),
+        "promotion_margin_change": promotion_margin,
+        "promotion_spend": promotion_spend,
+        "available_hours": capacity_with_changes(base, scenario.capacity),
+    }
+    if by_channel:
+        listed = base.channel_price[:, :, None] * np.exp(price_log)
+        revenue_c = revised_c * listed * (1 - discount)
+        revenue = revenue_c.sum(axis=1)
+        return ScenarioResult(
+            **common,
+            revenue=revenue,
+            margin=revenue - revised * variable - setups,
+            discount_cost=(revised_c * listed * discount).sum(axis=1),
+            channel_volume=revised_c,
+            channel_revenue=revenue_c,
+        )
+    price_factor, flat_discount = np.exp(price_log[:, 0]), discount[:, 0]
+    listed = base.weekly_price * price_factor
+    revenue = revised * listed * (1 - flat_discount)
+    return ScenarioResult(
+        **common,
+        revenue=revenue,
+        margin=revenue - revised * variable - setups,
+        discount_cost=revised * listed * flat_discount,
+        price_factor=price_factor,
+        discount=flat_discount,
+    )
+
+
+@dataclass
+class _Cells:
+    """The (SKU, channel, weeks) cells of every lever of one kind, one entry per SKU a lever
+    touches, with that lever's values; ``add`` turns per-entry values into a (SKUs, channels,
+    weeks) array in one numpy pass (a plan file has thousands of levers)."""
+
+    shape: tuple[int, int, int]
+    row: np.ndarray
+    channel: np.ndarray  # -1: every channel
+    start: np.ndarray
+    stop: np.ndarray
+    discount: np.ndarray
+    share: np.ndarray
+    feature: np.ndarray
+    display: np.ndarray
+    change: np.ndarray
+
+    def add(self, values: np.ndarray, after: bool = False) -> np.ndarray:
+        """``values`` (one per entry) added over each entry's weeks (``after``: in the week
+        after them, if still in the horizon)."""
+        flat, entry = self._spread(after)
+        if not len(flat):
+            return np.zeros(self.shape)
+        weights = np.broadcast_to(values, self.row.shape)[entry]
+        size = self.shape[0] * self.shape[1] * self.shape[2]
+        return np.bincount(flat, weights=weights, minlength=size).reshape(self.shape)
+
+    def _spread(self, after: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The flat cell number of every (entry, channel, week) the entries cover, and its
+        entry; computed once per kind of week span."""
+        cache = self.__dict__.setdefault("_spreads", {})
+        if after not in cache:
+            _, c, w = self.shape
+            start, stop = (self.stop, self.stop + 1) if after else (self.start, self.stop)
+            start, stop = np.minimum(start, w), np.minimum(stop, w)
+            span = stop - start
+            entry = np.repeat(np.arange(len(self.row)), span)
+            week = start[entry] + np.arange(len(entry)) - np.repeat(np.cumsum(span) - span, span)
+            first = self.row[entry] * c  # the entry's SKU, its first channel
+            channel = self.channel[entry]
+            every = channel < 0  # the same value in each channel
+            flat = np.concatenate(
+                [
+                    (first[~every] + channel[~every]) * w + week[~every],
+                    ((first[every, None] + np.arange(c)) * w + week[every, None]).ravel(),
+                ]
+            )
+            cache[after] = (flat, np.concatenate([entry[~every], np.repeat(entry[every], c)]))
+        return cache[after]
+
+
+def _lever_cells(
+    base: PlanBase, levers: list[Lever], by_channel: bool, shape: tuple[int, int, int]
+) -> dict[str, _Cells]:
+    """Per lever kind, the cells of its levers inside the horizon (a lever outside it has no
+    effect, and no dip either)."""
+    parts: dict[str, list[tuple]] = {kind: [] for kind in LEVER_KINDS}
+    for lever in levers:
+        lever.validated()
+        weeks = base.week_span(lever.start_week, lever.end_week)
+        if weeks.stop <= weeks.start:
+            continue
+        rows = base.scope_rows(lever.scope, lever.target)
+        channel = base.channel_slice(lever.scope, lever.target) if by_channel else slice(None)
+        parts[lever.kind].append(
+            (rows, -1 if isinstance(channel, slice) else channel, weeks.start, weeks.stop, lever)
+        )
+    cells = {}
+    for kind, found in parts.items():
+        # One entry per SKU a lever touches: each lever's values repeated over its SKUs.
+        counts = np.array([len(part[0]) for part in found], dtype=int)
+        columns = list(zip(*found, strict=True)) if found else [[]] * 5
+        values = {
+            name: [getattr(lever, name) for lever in columns[4]]
+            for name in ("discount", "share", "feature", "display", "change")
+        }
+        cells[kind] = _Cells(
+            shape,
+            row=np.concatenate(columns[0]) if found else np.zeros(0, dtype=int),
+            channel=np.repeat(np.array(columns[1], dtype=int), counts),
+            start=np.repeat(np.array(columns[2], dtype=int), counts),
+            stop=np.repeat(np.array(columns[3], dtype=int), counts),
+            **{name: np.repeat(np.array(v, dtype=float), counts) for name, v in values.items()},
+        )
+    return cells
+
+
+def _volumes_and_roi(
+    base: PlanBase,
+    scenario: Scenario,
+    baseline_c: np.ndarray,
+    prices: np.ndarray,
+    promo_log: np.ndarray,
+    campaign_log: np.ndarray,
+    dip_log: np.ndarray,
+    other_log: np.ndarray,
+    discount: np.ndarray,
+) -> tuple[np.ndarray, float, float]:
+    """Revised volume per SKU, channel and week; the margin the promotions alone add and the
+    discounts they give (for the promotion ROI)."""
+
+    rate = scenario.cannibalisation
+
+    def volume(uplift: np.ndarray, rest: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+        """Volume of ``rows`` (a slice or the rows of whole families, so that cannibalisation,
+        which stays within a family, is complete)."""
+        start = baseline_c[rows]
+        lift = uplift[rows]
+        result = start * np.exp(lift + rest[rows])
+        if rate > 0 and lift.any():
+            # A SKU-week with no promotion or campaign in any channel gives up volume to its
+            # family's promoted SKUs.
+            lifted = start * np.exp(lift)
+            donor = (lift == 0).all(axis=1)
+            take = _cannibalised_share(
+                base, lifted.sum(axis=1), (lifted - start).sum(axis=1), donor, rate, rows
+            )
+            if take is not None:
+                result = np.where(donor[:, None, :], result * (1 - take[:, None, :]), result)
+        return result
+
+    revised = volume(promo_log + campaign_log, dip_log + other_log, slice(None))
+    promotion_margin = promotion_spend = 0.0
+    if any(lever.kind == "promotion" for lever in scenario.levers):
+        # The promotions alone, dips included (no campaign, price or distribution change):
+        # only the families holding a promoted SKU can differ from the baseline.
+        touched = (promo_log != 0).any(axis=(1, 2)) | (dip_log != 0).any(axis=(1, 2))
+        rows = np.flatnonzero(np.isin(base.family_index, base.family_index[touched]))
+        alone = volume(promo_log, dip_log, rows)
+        depth = np.minimum(discount[rows], 0.95)
+        price = prices[rows]
+        variable = base.variable_cost[rows][:, None]
+        gained = (alone * price * (1 - depth)).sum(axis=1) - alone.sum(axis=1) * variable
+        before = (baseline_c[rows] * price).sum(axis=1) - base.baseline[rows] * variable
+        promotion_margin = float(gained.sum() - before.sum())
+        promotion_spend = float((alone * price * depth).sum())
+    return revised, promotion_margin, promotion_spend
+
+
+def capacity_with_changes(base: PlanBase, changes: list[CapacityChange]) -> np.ndarray:
+    """Available hours per line and week after a scenario's capacity changes (never below 0)."""
+    available = base.available_hours.copy()
+    lines = {line: i for i, line in enumerate(base.lines)}
+    for change in changes:
+        change.validated()
+        if change.line not in lines:
+            raise InputError(f"There is no line called {change.line!r}.")
+        span = base.week_span(change.start_week, change.end_week)
+        available[lines[change.line], span] += change.hours
+    return np.maximum(available, 0.0)
+
+
+def _cannibalised_share(
+    base: PlanBase,
+    promoted: np.ndarray,
+    gain: np.ndarray,
+    donor: np.ndarray,
+    rate: float,
+    rows: np.ndarray | slice = slice(None),
+) -> np.ndarray | None:
+    """Per SKU and week (of ``rows``, whole families), the share of volume a non-promoted
+    SKU loses to its family's promotions: ``rate`` of the promoted SKUs' extra volume, spread
+    over the family's other SKUs in proportion to what they sell, never more than they sell."""
+    extra = np.where(donor, 0.0, np.maximum(gain, 0.0))
+    if not extra.any():
+        return None
+    families = base.family_index[rows]
+    size = int(base.family_index.max()) + 1
+    take = np.zeros((size, extra.shape[1]))
+    pool = np.zeros_like(take)
+    if isinstance(rows, slice):
+        take, pool = base.family_sum(rate * extra), base.family_sum(np.where(donor, promoted, 0))
+    else:
+        np.add.at(take, families, rate * extra)
+        np.add.at(pool, families, np.where(donor, promoted, 0.0))
+    fraction = np.divide(np.minimum(take, pool), pool, out=np.zeros_like(pool), where=pool > 0)
+    return fraction[families]
+
+
+def scenario_warnings(
+    base: PlanBase, scenario: Scenario, effects: dict[str, np.ndarray] | None = None
+) -> list[str]:
+    """Levers beyond what the history has seen, resting on effects too uncertain to trust,
+    or on effects the data cannot tell at all (those levers change nothing for those SKUs).
+
+    One note per concern: with one lever it names the lever; with many (a plan file's
+    hundreds) it counts them and the SKUs concerned, so the page is not a wall of warnings."""
+    effects = effects if effects is not None else effective_effects(base, scenario)
+    found: dict[str, list[tuple[Lever, np.ndarray, np.ndarray]]] = {}
+
+    def concern(key: str, lever: Lever, skus: np.ndarray, flagged: np.ndarray) -> None:
+        if flagged.any():
+            found.setdefault(key, []).append((lever, skus, flagged))
+
+    # Per SKU, once (a plan file has thousands of levers).
+    unknown_of = {
+        "promotion": np.isnan(effects["promo_depth"]),
+        "price": np.isnan(effects["price_elasticity"]),
+    }
+    never_promoted = base.max_discount_seen <= 0
+    shaky_promotion = np.nan_to_num(base.errors["promo_10pct"]) > UNCERTAIN_UPLIFT
+    shaky_price = (np.nan_to_num(base.errors["price_elasticity"]) > UNCERTAIN_ELASTICITY) & (
+        ~unknown_of["price"]
+    )
+    for lever in scenario.levers:
+        if lever.kind not in ("promotion", "price"):
+            continue
+        skus = base.scope_mask(lever.scope, lever.target)
+        unknown = skus & unknown_of[lever.kind]
+        if lever.discount or lever.change:
+            concern(f"unknown_{lever.kind}", lever, skus, unknown)
+        if lever.kind == "promotion" and lever.discount > 0:
+            known = skus & ~unknown
+            never = known & never_promoted
+            concern("never", lever, skus, never)
+            concern(
+                "deeper",
+                lever,
+                skus,
+                known & ~never & (lever.discount > base.max_discount_seen + 1e-9),
+            )
+            concern("shaky_promotion", lever, skus, known & shaky_promotion)
+        if lever.change if lever.kind == "price" else lever.discount:
+            concern("shaky_price", lever, skus, skus & shaky_price)
+        if lever.kind == "price":
+            beyond = abs(lever.change) > base.price_change_seen + 1e-9
+            concern("bigger_move", lever, skus, skus & beyond)
+    notes = [_concern_note(key, items, base) for key, items in found.items()]
+    for override in scenario.overrides:
+        notes.append(f"Effect override: {override.describe()} (instead of the estimate).")
+    return notes
+
+
+def _concern_note(
+    key: str, items: list[tuple[Lever, np.ndarray, np.ndarray]], base: PlanBase
+) -> str:
+    """One warning for every lever with the same concern (``scenario_warnings``)."""
+    first = items[0][0]
+    flagged = np.logical_or.reduce([f for _, _, f in items])
+    count = int(np.logical_or.reduce([s for _, s, _ in items]).sum())
+    if len(items) == 1:
+        who = f"{first.describe()}: "
+    else:
+        who = f"{len(items)} levers (the first: {first.describe()}): "
+    of = f"{int(flagged.sum())} of {count} SKUs"
+    if key == "deeper":
+        deepest = float(base.max_discount_seen[flagged].max())
+        return (
+            f"{who}deeper than any discount {of} had in their history (deepest "
+            f"{deepest:.0%}); the response is extrapolated."
+        )
+    if key == "bigger_move":
+        largest = float(base.price_change_seen[flagged].max())
+        return (
+            f"{who}a bigger price move than {of} saw in their history (largest "
+            f"{largest:.0%}); the elasticity is extrapolated."
+        )
+    return (
+        who
+        + {
+            "unknown_promotion": f"the data holds no promotions for {of}, so the lever changes "
+            "nothing for them; override the effect (Effects behind the lever) to plan with one.",
+            "unknown_price": f"the data holds no prices for {of}, so the lever changes nothing "
+            "for them; override the effect (Effects behind the lever) to plan with one.",
+            "never": f"{of} were never promoted; their response is their family's (or all SKUs').",
+            "shaky_promotion": f"the promotion response of {of} is uncertain (more than "
+            f"{UNCERTAIN_UPLIFT:.0%} either way per 10% off); treat the volume change as a rough "
+            "guide.",
+            "shaky_price": f"the price response of {of} is uncertain (standard error above "
+            f"{UNCERTAIN_ELASTICITY}); treat the volume change as a rough guide.",
+        }[key]
+    )
+
+
+def baseline_only(name: str = "Baseline") -> Scenario:
+    """A scenario without levers: revised equals the baseline."""
+    return Scenario(name=name)
+
+
+def with_lever(scenario: Scenario, lever: Lever) -> Scenario:
+    """A copy of ``scenario`` with one more lever."""
+    return replace(scenario, levers=[*scenario.levers, lever.validated()])
+
+
+def applicable(base: PlanBase, scenario: Scenario) -> tuple[Scenario, list[str]]:
+    """``scenario`` without the levers whose family, brand, SKU or channel this forecast no
+    longer has (a product line ended, a channel closed), and a note for each one left out: a
+    view of the plan still shows, and says what it could not apply."""
+    kept, missing = [], {}
+    for lever in scenario.levers:
+        try:
+            if lever.scope == "channel":
+                base.channel_slice(lever.scope, lever.target)
+            else:
+                base.scope_mask(lever.scope, lever.target)
+        except InputError as error:
+            missing.setdefault(str(error), []).append(lever)
+            continue
+        kept.append(lever)
+    notes = [
+        f"{scenario.name}: {levers[0].describe()} is left out. {error}"
+        if len(levers) == 1
+        else f"{scenario.name}: {len(levers)} levers (the first: {levers[0].describe()}) are "
+        f"left out. {error}"
+        for error, levers in missing.items()
+    ]
+    return replace(scenario, levers=kept), notes

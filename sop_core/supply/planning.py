@@ -1,0 +1,543 @@
+"""The capacity-constrained production plan: a linear program solved with HiGHS.
+
+Decide, for every SKU, line it can run on (default and alternates) and week, how much to make,
+so that the volume targets are met at the least cost:
+
+- production costs materials (plus a small premium on an alternate line, to prefer the
+  default), stock costs a holding charge per unit and week, overtime costs per hour up to a
+  limit per line, demand that cannot be met costs a penalty (lost margin and goodwill), and
+  stock below safety stock costs a smaller penalty;
+- a line's hours (units / units per hour / OEE) stay within its available hours plus overtime;
+- stock flows: closing = opening + production - (demand - unmet), never negative, starting
+  from today's stock on hand.
+
+So the plan builds stock ahead of a peak when that is cheaper than overtime, uses alternate
+lines when the default is full, and leaves demand unmet only when capacity truly runs out.
+Batch setups are not in the program (they would make it an integer program); the batch
+economics are shown beside it.
+
+The peer, ``chase_plan``, produces each week's demand (topping up to safety stock) on the
+default line, up to the line's hours plus overtime, cutting all SKUs of a full line alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+
+from sop_core.data import db
+from sop_core.data.errors import InputError
+from sop_core.demand.plan_base import PlanBase
+from sop_core.scenario.levers import ScenarioResult
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """Costs and limits of the plan (money in the company's currency)."""
+
+    overtime_cost_per_hour: float = 95.0
+    overtime_share: float = 0.2  # overtime allowed, as a share of a line's standard hours
+    holding_rate_per_year: float = 0.25  # of the unit cost, per unit of stock held a year
+    unmet_penalty_factor: float = 1.5  # times the regular price, per unit not delivered
+    safety_weeks: float = 1.0  # safety stock, in weeks of average demand
+    safety_penalty_factor: float = 0.05  # of the unit cost, per unit-week below safety stock
+    alternate_premium: float = 0.03  # of the unit cost, per unit made on an alternate line
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass
+class SupplyData:
+    """What the plan needs beyond the scenario: routings, standard hours and stock."""
+
+    routes: pd.DataFrame  # sku_index, line_index, hours_per_unit, alternate (bool)
+    standard_hours: np.ndarray  # per line
+    opening_stock: np.ndarray  # per SKU
+
+
+def load_supply(con: duckdb.DuckDBPyConnection, base: PlanBase) -> SupplyData:
+    """Routings (default and alternate lines), standard hours and stock on hand for ``base``."""
+    sku_index = {sku: i for i, sku in enumerate(base.skus)}
+    line_index = {line: i for i, line in enumerate(base.lines)}
+    oee = dict(con.execute("SELECT line, oee FROM production_lines").fetchall())
+    routes = [
+        (i, base.line_index[i], base.hours_per_unit[i], False)
+        for i in range(len(base.skus))
+        if base.line_index[i] >= 0 and base.hours_per_unit[i] > 0
+    ]
+    for sku, line, speed in con.execute(
+        "SELECT sku, line, units_per_hour FROM product_lines ORDER BY sku, preference"
+    ).fetchall():
+        if sku in sku_index and line in line_index and speed > 0 and oee.get(line):
+            i, li = sku_index[sku], line_index[line]
+            if li != base.line_index[i]:
+                routes.append((i, li, 1.0 / (speed * oee[line]), True))
+    standard = dict(
+        con.execute("SELECT line, standard_hours_per_week FROM production_lines").fetchall()
+    )
+    stock = dict(
+        con.execute(
+            "SELECT sku, units_on_hand FROM inventory "
+            "WHERE week = (SELECT max(week) FROM inventory)"
+        ).fetchall()
+    )
+    return SupplyData(
+        routes=pd.DataFrame(
+            routes, columns=["sku_index", "line_index", "hours_per_unit", "alternate"]
+        ),
+        standard_hours=np.array([standard.get(line, 0.0) for line in base.lines], dtype=float),
+        opening_stock=np.array([stock.get(sku, 0.0) for sku in base.skus], dtype=float),
+    )
+
+
+@dataclass
+class ProductionPlan:
+    """A plan over SKUs x weeks (production per route), with its costs and status."""
+
+    method: str
+    status: str
+    production: np.ndarray  # (routes, weeks)
+    inventory: np.ndarray  # (SKUs, weeks), closing stock
+    unmet: np.ndarray  # (SKUs, weeks)
+    overtime: np.ndarray  # (lines, weeks)
+    hours: np.ndarray  # (lines, weeks)
+    demand: np.ndarray
+    costs: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def total_cost(self) -> float:
+        return float(sum(self.costs.values()))
+
+    def summary(self, available: np.ndarray) -> dict:
+        """The CLI's keys: status, total_cost, unmet_units, overtime_hours, max_utilisation,
+        seconds (plus the cost breakdown)."""
+        utilisation = np.divide(
+            self.hours, available, out=np.zeros_like(self.hours), where=available > 0
+        )
+        return {
+            "status": self.status,
+            "total_cost": round(self.total_cost, 2),
+            "unmet_units": round(float(self.unmet.sum()), 1),
+            "overtime_hours": round(float(self.overtime.sum()), 1),
+            "max_utilisation": round(float(utilisation.max()) if utilisation.size else 0.0, 4),
+            "seconds": round(self.seconds, 3),
+            "costs": {k: round(v, 2) for k, v in self.costs.items()},
+        }
+
+
+def _cost_inputs(base: PlanBase, settings: PlanSettings) -> dict[str, np.ndarray]:
+    unit = base.unit_cost
+    return {
+        "make": base.variable_cost,
+        "hold": unit * settings.holding_rate_per_year / 52.0,
+        "unmet": np.maximum(base.regular_price, unit) * settings.unmet_penalty_factor,
+        "short": unit * settings.safety_penalty_factor,
+        "alternate": unit * settings.alternate_premium,
+    }
+
+
+def plan_costs(
+    base: PlanBase,
+    supply: SupplyData,
+    settings: PlanSettings,
+    production: np.ndarray,
+    inventory: np.ndarray,
+    unmet: np.ndarray,
+    overtime: np.ndarray,
+    safety: np.ndarray,
+) -> dict[str, float]:
+    """The same cost accounting for every plan (the LP and the chase plan)."""
+    cost = _cost_inputs(base, settings)
+    routes = supply.routes
+    per_route = cost["make"][routes["sku_index"]] + np.where(
+        routes["alternate"], cost["alternate"][routes["sku_index"]], 0.0
+    )
+    return {
+        "production": float((per_route[:, None] * production).sum()),
+        "holding": float((cost["hold"][:, None] * inventory).sum()),
+        "overtime": float(settings.overtime_cost_per_hour * overtime.sum()),
+        "unmet_demand": float((cost["unmet"][:, None] * unmet).sum()),
+        "below_safety_stock": float(
+            (cost["short"][:, None] * np.maximum(safety[:, None] - inventory, 0.0)).sum()
+        ),
+    }
+
+
+def _safety_stock(demand: np.ndarray, settings: PlanSettings) -> np.ndarray:
+    return settings.safety_weeks * demand.mean(axis=1)
+
+
+def solve_plan(
+    result: ScenarioResult,
+    supply: SupplyData,
+    settings: PlanSettings = PlanSettings(),
+    weeks: int | None = None,
+) -> ProductionPlan:
+    """The least-cost plan for the scenario's volume targets (its first ``weeks`` weeks)."""
+    started = time.perf_counter()
+    base = result.base
+    demand = np.maximum(result.revised[:, :weeks], 0.0)
+    n, w = demand.shape
+    available = result.available[:, :w]
+    routes = supply.routes
+    r = len(routes)
+    n_lines = len(base.lines)
+    if r == 0:
+        raise InputError("No SKU has a production line with a speed; there is nothing to plan.")
+    cost = _cost_inputs(base, settings)
+    safety = _safety_stock(demand, settings)
+
+    # Variables, in blocks: production x[r, t], stock I[i, t], unmet U[i, t],
+    # below-safety S[i, t], overtime O[l, t].
+    x0, i0, u0, s0, o0 = 0, r * w, r * w + n * w, r * w + 2 * n * w, r * w + 3 * n * w
+    total = o0 + n_lines * w
+    route_sku = routes["sku_index"].to_numpy()
+    route_line = routes["line_index"].to_numpy()
+    route_hours = routes["hours_per_unit"].to_numpy()
+    make = cost["make"][route_sku] + np.where(
+        routes["alternate"], cost["alternate"][route_sku], 0.0
+    )
+    c = np.concatenate(
+        [
+            np.repeat(make, w),
+            np.repeat(cost["hold"], w),
+            np.repeat(cost["unmet"], w),
+            np.repeat(cost["short"], w),
+            np.full(n_lines * w, settings.overtime_cost_per_hour),
+        ]
+    )
+    t_index = np.arange(w)
+
+    # Stock balance (equality): I[i,t] - I[i,t-1] - sum_r x[r,t] - U[i,t] = -D[i,t]
+    # (I[i,-1] is the opening stock, moved to the right-hand side).
+    balance_row = (np.arange(n)[:, None] * w + t_index[None, :]).ravel()
+    later = (np.arange(n)[:, None] * w + t_index[None, 1:]).ravel()  # weeks with a t-1
+    route_rows = (route_sku[:, None] * w + t_index[None, :]).ravel()
+    rows = [balance_row, balance_row, later, route_rows]
+    cols = [
+        i0 + balance_row,
+        u0 + balance_row,
+        i0 + later - 1,
+        x0 + (np.arange(r)[:, None] * w + t_index[None, :]).ravel(),
+    ]
+    vals = [np.ones(n * w), -np.ones(n * w), -np.ones(len(later)), -np.ones(r * w)]
+    a_eq = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n * w, total)
+    )
+    b_eq = -demand.copy()
+    b_eq[:, 0] += supply.opening_stock
+    b_eq = b_eq.ravel()
+
+    # Line hours (inequality): sum_r h[r] x[r,t] - O[l,t] <= available[l,t]
+    cap_rows = (route_line[:, None] * w + t_index[None, :]).ravel()
+    cap_cols = x0 + (np.arange(r)[:, None] * w + t_index[None, :]).ravel()
+    cap_vals = np.repeat(route_hours, w)
+    over_rows = np.arange(n_lines * w)
+    # Safety stock (inequality): -I[i,t] - S[i,t] <= -safety[i]
+    safe_rows = n_lines * w + np.arange(n * w)
+    a_ub = sparse.csr_matrix(
+        (
+            np.concatenate([cap_vals, -np.ones(n_lines * w), -np.ones(n * w), -np.ones(n * w)]),
+            (
+                np.concatenate([cap_rows, over_rows, safe_rows, safe_rows]),
+                np.concatenate(
+                    [cap_cols, o0 + over_rows, i0 + np.arange(n * w), s0 + np.arange(n * w)]
+                ),
+            ),
+        ),
+        shape=(n_lines * w + n * w, total),
+    )
+    b_ub = np.concatenate([available.ravel(), np.repeat(-safety, w)])
+    overtime_limit = np.repeat(supply.standard_hours * settings.overtime_share, w)
+    bounds = np.zeros((total, 2))
+    bounds[:, 1] = np.inf
+    bounds[u0 : u0 + n * w, 1] = demand.ravel()
+    bounds[o0:, 1] = overtime_limit
+    solution = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if solution.status != 0 or solution.x is None:
+        raise InputError(f"The production plan could not be solved: {solution.message}")
+    x = np.maximum(solution.x, 0.0)
+    production = x[x0:i0].reshape(r, w)
+    inventory = x[i0:u0].reshape(n, w)
+    unmet = x[u0:s0].reshape(n, w)
+    overtime = x[o0:].reshape(n_lines, w)
+    hours = np.zeros((n_lines, w))
+    np.add.at(hours, route_line, production * route_hours[:, None])
+    return _priced(
+        "optimised",
+        "optimal",
+        base,
+        supply,
+        settings,
+        started,
+        production,
+        inventory,
+        unmet,
+        overtime,
+        hours,
+        demand,
+        safety,
+    )
+
+
+def _priced(
+    method: str,
+    status: str,
+    base: PlanBase,
+    supply: SupplyData,
+    settings: PlanSettings,
+    started: float,
+    production: np.ndarray,
+    inventory: np.ndarray,
+    unmet: np.ndarray,
+    overtime: np.ndarray,
+    hours: np.ndarray,
+    demand: np.ndarray,
+    safety: np.ndarray,
+) -> ProductionPlan:
+    """A plan with its costs, priced by the one cost accounting every plan shares."""
+    plan = ProductionPlan(
+        method,
+        status,
+        production,
+        inventory,
+        unmet,
+        overtime,
+        hours,
+        demand,
+        plan_costs(base, supply, settings, production, inventory, unmet, overtime, safety),
+    )
+    plan.seconds = time.perf_counter() - started
+    return plan
+
+
+def chase_plan(
+    result: ScenarioResult,
+    supply: SupplyData,
+    settings: PlanSettings = PlanSettings(),
+    weeks: int | None = None,
+) -> ProductionPlan:
+    """The naive peer: make each week's demand (topping up to safety stock) on the default
+    line, up to its hours plus overtime; a full line cuts every SKU alike."""
+    started = time.perf_counter()
+    base = result.base
+    demand = np.maximum(result.revised[:, :weeks], 0.0)
+    n, w = demand.shape
+    available = result.available[:, :w]
+    routes = supply.routes
+    default = routes[~routes["alternate"]]
+    route_of = np.full(n, -1)
+    route_of[default["sku_index"].to_numpy()] = default.index.to_numpy()
+    hours_per_unit = np.zeros(n)
+    hours_per_unit[default["sku_index"].to_numpy()] = default["hours_per_unit"].to_numpy()
+    line = np.full(n, -1)
+    line[default["sku_index"].to_numpy()] = default["line_index"].to_numpy()
+    safety = _safety_stock(demand, settings)
+    limit = supply.standard_hours * settings.overtime_share
+    stock = supply.opening_stock.copy()
+    production = np.zeros((len(routes), w))
+    inventory, unmet = np.zeros((n, w)), np.zeros((n, w))
+    overtime, hours = np.zeros((len(base.lines), w)), np.zeros((len(base.lines), w))
+    for t in range(w):
+        want = np.maximum(demand[:, t] + safety - stock, 0.0) * (line >= 0)
+        need = np.bincount(
+            line[line >= 0], weights=(want * hours_per_unit)[line >= 0], minlength=len(base.lines)
+        )
+        room = available[:, t] + limit
+        cut = np.divide(room, need, out=np.ones_like(need), where=need > room)
+        made = want * np.where(line >= 0, cut[np.maximum(line, 0)], 0.0)
+        used = np.bincount(
+            line[line >= 0], weights=(made * hours_per_unit)[line >= 0], minlength=len(base.lines)
+        )
+        hours[:, t] = used
+        overtime[:, t] = np.maximum(used - available[:, t], 0.0)
+        production[route_of[line >= 0], t] = made[line >= 0]
+        supplied = stock + made
+        unmet[:, t] = np.maximum(demand[:, t] - supplied, 0.0)
+        stock = np.maximum(supplied - demand[:, t], 0.0)
+        inventory[:, t] = stock
+    return _priced(
+        "chase",
+        "heuristic",
+        base,
+        supply,
+        settings,
+        started,
+        production,
+        inventory,
+        unmet,
+        overtime,
+        hours,
+        demand,
+        safety,
+    )
+
+
+def save_plan(
+    path: Path | str,
+    plan: ProductionPlan,
+    result: ScenarioResult,
+    supply: SupplyData,
+    scenario: str | None,
+    settings: PlanSettings,
+) -> int:
+    """Store a plan (summary, production, stock and line rows) in one transaction."""
+    base = result.base
+    w = plan.demand.shape[1]
+    summary = plan.summary(result.available[:, :w])
+    frames = plan_tables(plan, result, supply)
+    with db.transaction(path) as con:
+        plan_id = con.execute(
+            "INSERT INTO production_plans (scenario, run_id, horizon, status, total_cost, "
+            "unmet_units, overtime_hours, max_utilisation, seconds, parameters) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING plan_id",
+            [
+                scenario,
+                base.run_id,
+                w,
+                plan.status,
+                summary["total_cost"],
+                summary["unmet_units"],
+                summary["overtime_hours"],
+                summary["max_utilisation"],
+                plan.seconds,
+                settings.to_json(),
+            ],
+        ).fetchone()[0]
+        for table, frame in frames.items():
+            db.insert_frame(con, table, frame.assign(plan_id=plan_id))
+    return plan_id
+
+
+def plan_tables(
+    plan: ProductionPlan, result: ScenarioResult, supply: SupplyData
+) -> dict[str, pd.DataFrame]:
+    """A plan as the rows it is stored in: ``plan_rows`` (production by SKU, line and week,
+    non-zero only), ``plan_stock`` (demand, stock and unmet by SKU and week) and
+    ``plan_lines`` (hours, available and overtime by line and week)."""
+    base = result.base
+    w = plan.demand.shape[1]
+    weeks = pd.to_datetime(base.weeks[:w])
+    routes = supply.routes
+    r_idx, t_idx = np.nonzero(plan.production > 0.5)
+    return {
+        "plan_rows": pd.DataFrame(
+            {
+                "sku": base.skus[routes["sku_index"].to_numpy()[r_idx]],
+                "line": base.lines[routes["line_index"].to_numpy()[r_idx]],
+                "week": weeks[t_idx],
+                "production": plan.production[r_idx, t_idx],
+            }
+        )
+        .groupby(["sku", "line", "week"], as_index=False)["production"]
+        .sum(),
+        "plan_stock": pd.DataFrame(
+            {
+                "sku": np.repeat(base.skus, w),
+                "week": np.tile(weeks, len(base.skus)),
+                "demand": plan.demand.ravel(),
+                "inventory": plan.inventory.ravel(),
+                "unmet": plan.unmet.ravel(),
+            }
+        ),
+        "plan_lines": pd.DataFrame(
+            {
+                "line": np.repeat(base.lines, w),
+                "week": np.tile(weeks, len(base.lines)),
+                "hours": plan.hours.ravel(),
+                "available_hours": result.available[:, :w].ravel(),
+                "overtime_hours": plan.overtime.ravel(),
+            }
+        ),
+    }
+
+
+def plan_frames(plan: ProductionPlan, result: ScenarioResult) -> dict[str, pd.DataFrame]:
+    """Weekly totals for the page: ``weekly`` (demand, production, unmet, stock) and
+    ``lines`` (hours, available, overtime per line and week)."""
+    base = result.base
+    w = plan.demand.shape[1]
+    weeks = pd.to_datetime(base.weeks[:w])
+    weekly = pd.DataFrame(
+        {
+            "week": weeks,
+            "demand": plan.demand.sum(axis=0),
+            "production": plan.production.sum(axis=0),
+            "unmet": plan.unmet.sum(axis=0),
+            "inventory": plan.inventory.sum(axis=0),
+        }
+    )
+    lines = pd.DataFrame(
+        {
+            "line": np.repeat(base.lines, w),
+            "line_name": np.repeat(base.line_names, w),
+            "week": np.tile(weeks, len(base.lines)),
+            "hours": plan.hours.ravel(),
+            "available_hours": result.available[:, :w].ravel(),
+            "overtime_hours": plan.overtime.ravel(),
+        }
+    )
+    return {"weekly": weekly, "lines": lines}
+
+
+def horizon_weeks(result: ScenarioResult, weeks: int | None) -> int:
+    total = result.revised.shape[1]
+    if weeks is None:
+        return total
+    if not 1 <= weeks <= total:
+        raise InputError(
+            f"--horizon must be between 1 and {total} weeks (the forecast's horizon); got {weeks}."
+        )
+    return weeks
+
+
+def build_plan(
+    path: Path | str,
+    scenario_name: str | None = None,
+    horizon: int = 26,
+    settings: PlanSettings = PlanSettings(),
+    *,
+    jobs: int | None = None,
+    progress=None,
+    on_wait: db.WaitCallback | None = None,
+) -> tuple[ProductionPlan, ProductionPlan, ScenarioResult, int]:
+    """Plan a scenario's volume targets (the baseline when ``scenario_name`` is None) from the
+    current forecast (refreshed or reused first), store the plan, and return it with the chase
+    plan on the same data, the scenario result and the stored plan's id."""
+    from sop_core.demand.plan_base import load_plan_base
+    from sop_core.forecast.engine import ForecastSettings
+    from sop_core.forecast.runs import refresh_forecast
+    from sop_core.scenario.levers import Scenario, apply_scenario
+    from sop_core.scenario.store import load_scenario
+
+    if not 1 <= horizon <= 104:
+        raise InputError(f"--horizon must be between 1 and 104 weeks (got {horizon}).")
+    run = refresh_forecast(
+        path,
+        ForecastSettings(horizon=max(horizon, 26)),
+        jobs=jobs,
+        progress=progress,
+        on_wait=on_wait,
+    )
+    with db.connect(path, on_wait=on_wait) as con:
+        base = load_plan_base(con, run.run_id)
+        supply = load_supply(con, base)
+        scenario = (
+            load_scenario(con, scenario_name).scenario if scenario_name else Scenario("baseline")
+        )
+    result = apply_scenario(base, scenario)
+    weeks = horizon_weeks(result, horizon)
+    plan = solve_plan(result, supply, settings, weeks)
+    chase = chase_plan(result, supply, settings, weeks)
+    plan_id = save_plan(path, plan, result, supply, scenario_name, settings)
+    return plan, chase, result, plan_id
