@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sop_core.data.errors import InputError
+from sop_core.data.stores import forecast_runs, sales
 from sop_core.demand.consensus import LEVELS
 
 FORECASTS = ("statistical", "consensus")
@@ -62,69 +63,6 @@ SKU_METRICS = [
 ]
 VALUE_ADDED_COLUMNS = ["step", "wape", "bias", "mase", "weeks", "wape_gain_vs_previous"]
 
-_LAG_SQL = """
-WITH closed AS (
-    SELECT max(week) AS last_week FROM sales_history
-),
-newest AS (
-    SELECT history_end, max(run_id) AS run_id FROM forecast_runs GROUP BY history_end
-),
-forecasts AS (
-    SELECT n.run_id, n.history_end AS origin, f.sku, f.week, f.forecast, f.model
-    FROM newest n
-    JOIN forecast_rows f ON f.run_id = n.run_id
-    CROSS JOIN closed
-    WHERE f.week <= closed.last_week
-),
-cells AS (
-    SELECT f.*, s.channel, s.share
-    FROM forecasts f
-    JOIN forecast_channel_shares s ON s.run_id = f.run_id AND s.sku = f.sku
-    UNION ALL
-    -- A channel the SKU sold in that the run gave no share: forecast nothing there.
-    SELECT f.*, h.channel, 0.0 AS share
-    FROM forecasts f
-    JOIN sales_history h ON h.sku = f.sku AND h.week = f.week
-    WHERE NOT EXISTS (
-        SELECT 1 FROM forecast_channel_shares s
-        WHERE s.run_id = f.run_id AND s.sku = f.sku AND s.channel = h.channel
-    )
-),
-lagged AS (
-    SELECT c.*,
-           CAST(date_diff('day', c.origin, c.week) // 7 AS INTEGER) AS lag,
-           -- Seasonal naive as it could be made at the origin: the same week a year (or two)
-           -- earlier, never a week after the origin.
-           CAST(c.week - 7 * ? * CAST(ceil(date_diff('day', c.origin, c.week) / (7.0 * ?))
-                AS INTEGER) AS DATE) AS naive_week
-    FROM cells c
-),
-first_weeks AS (
-    SELECT sku, min(week) AS first_week FROM sales_history GROUP BY sku
-),
-prices AS (
-    SELECT sku, sum(units * net_price) / nullif(sum(units), 0) AS net_price
-    FROM sales_history
-    WHERE net_price IS NOT NULL
-    GROUP BY sku
-)
-SELECT l.origin, l.run_id, l.lag, l.sku, p.family, p.brand, l.channel, l.week,
-       coalesce(a.units, 0.0) AS actual,
-       l.forecast * l.share AS statistical,
-       CASE WHEN l.naive_week >= fw.first_week THEN coalesce(n.units, 0.0) END AS naive,
-       l.forecast * l.share AS consensus,
-       coalesce(pr.net_price, p.list_price) AS price,
-       coalesce(m.model, l.model) AS model
-FROM lagged l
-LEFT JOIN products p ON p.sku = l.sku
-LEFT JOIN first_weeks fw ON fw.sku = l.sku
-LEFT JOIN prices pr ON pr.sku = l.sku
-LEFT JOIN forecast_models m ON m.run_id = l.run_id AND m.sku = l.sku
-LEFT JOIN sales_history a ON a.sku = l.sku AND a.channel = l.channel AND a.week = l.week
-LEFT JOIN sales_history n ON n.sku = l.sku AND n.channel = l.channel AND n.week = l.naive_week
-ORDER BY l.origin, l.sku, l.channel, l.week
-"""
-
 
 def lag_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every stored run's forecast of a closed week next to what was sold.
@@ -144,7 +82,7 @@ def lag_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         price over the history, else the list price) and ``model`` (serving the SKU in that
         run). Empty, with these columns, when no forecast week has closed yet.
     """
-    frame = con.execute(_LAG_SQL, [SEASON, SEASON]).df()
+    frame = forecast_runs.closed_week_forecasts(con, SEASON)
     frame["lag"] = frame["lag"].astype("int64")
     frame["run_id"] = frame["run_id"].astype("int64")
     for column in ("actual", "statistical", "naive", "consensus", "price"):
@@ -186,11 +124,7 @@ def history_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
     Returns ``week, sku, family, brand, channel, units``.
     """
-    frame = con.execute(
-        "SELECT h.week, h.sku, p.family, p.brand, h.channel, h.units "
-        "FROM sales_history h LEFT JOIN products p ON p.sku = h.sku "
-        "ORDER BY h.sku, h.channel, h.week"
-    ).df()
+    frame = sales.units_by_sku_channel(con)
     frame["units"] = frame["units"].astype("float64")
     return frame[HISTORY_COLUMNS]
 

@@ -23,6 +23,7 @@ import pandas as pd
 from sop_core.data import db
 from sop_core.data.calendar import week_start
 from sop_core.data.errors import InputError
+from sop_core.data.stores import forecast_runs, overrides
 
 LEVELS = ("total", "family", "brand", "channel", "sku")
 MODES = ("percent", "units", "set")
@@ -227,40 +228,26 @@ def active_overrides(
 ) -> list[Override]:
     """The overrides in force, in the order they were made. With ``cycle``: those in force
     in that planning cycle (made in it or before, not undone by then)."""
-    if cycle is None:
-        where, parameters = "undone_at IS NULL", []
-    else:
-        where = "cycle <= ? AND (undone_cycle IS NULL OR undone_cycle > ?)"
-        parameters = [cycle, cycle]
-    frame = con.execute(
-        f"SELECT * FROM consensus_overrides WHERE {where} ORDER BY override_id", parameters
-    ).df()
+    frame = overrides.overrides_in_force(con, cycle)
     return [_override(row) for row in frame.to_dict("records")]
 
 
 def override_cycles(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
     """The planning cycles overrides were made in."""
-    return [
-        row[0]
-        for row in con.execute(
-            "SELECT DISTINCT cycle FROM consensus_overrides ORDER BY cycle"
-        ).fetchall()
-    ]
+    return overrides.override_cycles(con)
 
 
 def override_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every override, newest first, with a readable scope and change and its status: ``in
     force``, ``undone``, or ``expired`` (all its weeks are before the current forecast)."""
-    frame = con.execute("SELECT * FROM consensus_overrides ORDER BY override_id DESC").df()
-    row = con.execute(
-        "SELECT first_week FROM forecast_runs ORDER BY history_end DESC, run_id DESC LIMIT 1"
-    ).fetchone()
+    frame = overrides.all_overrides(con)
+    first_week = forecast_runs.latest_first_week(con)
     records = frame.to_dict("records")
     frame["scope"] = [_override(r).scope_text() for r in records]
     frame["change"] = [_override(r).describe().split(": ", 1)[1] for r in records]
     expired = (
-        pd.to_datetime(frame["last_week"]) < pd.Timestamp(row[0])
-        if row
+        pd.to_datetime(frame["last_week"]) < pd.Timestamp(first_week)
+        if first_week is not None
         else np.zeros(len(frame), dtype=bool)
     )
     frame["status"] = np.select(
@@ -306,44 +293,33 @@ def add_override(
     with db.transaction(path) as con:
         current, _ = apply_overrides(statistical, grid, active_overrides(con))
         units_before, units_after = scope_change(grid, statistical, current, override)
-        (override_id,) = con.execute(
-            "INSERT INTO consensus_overrides (author, level, target, first_week, last_week, "
-            "mode, amount, reason, run_id, cycle, units_before, units_after) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING override_id",
-            [
-                override.author.strip(),
-                override.level,
-                override.target,
-                override.first_week,
-                override.last_week,
-                override.mode,
-                override.amount,
-                override.reason,
-                run_id,
-                cycle,
-                units_before,
-                units_after,
-            ],
-        ).fetchone()
-    return int(override_id), units_before, units_after
+        override_id = overrides.insert_override(
+            con,
+            {
+                "author": override.author.strip(),
+                "level": override.level,
+                "target": override.target,
+                "first_week": override.first_week,
+                "last_week": override.last_week,
+                "mode": override.mode,
+                "amount": override.amount,
+                "reason": override.reason,
+                "run_id": run_id,
+                "cycle": cycle,
+                "units_before": units_before,
+                "units_after": units_after,
+            },
+        )
+    return override_id, units_before, units_after
 
 
 def undo_override(path: Path | str, override_id: int, user: str, cycle: dt.date) -> None:
     """Mark an override undone (it stays in the history). Undoing one already undone says
     who did it first."""
     with db.transaction(path) as con:
-        done = con.execute(
-            "UPDATE consensus_overrides SET undone_at = current_timestamp, undone_by = ?, "
-            "undone_cycle = ? WHERE override_id = ? AND undone_at IS NULL "
-            "RETURNING override_id",
-            [user.strip() or "planner", cycle, override_id],
-        ).fetchall()
-        if done:
+        if overrides.mark_undone(con, override_id, user.strip() or "planner", cycle):
             return
-        row = con.execute(
-            "SELECT undone_by, undone_at FROM consensus_overrides WHERE override_id = ?",
-            [override_id],
-        ).fetchone()
+        row = overrides.undone_by(con, override_id)
     if row is None:
         raise InputError(f"There is no override number {override_id}.")
     raise InputError(f"Override {override_id} was already undone by {row[0]} at {row[1]:%H:%M:%S}.")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sop_core.data.calendar import holiday_weeks
+from sop_core.data.stores import sales
 from sop_core.demand.consensus import LEVELS, scope_cells
 from sop_core.demand.plan_base import PlanBase
 
@@ -181,16 +182,7 @@ def load_demand_cube(
     channel_index = {ch: i for i, ch in enumerate(base.channels)}
     # The history shown ends where the run's forecast starts.
     start = _date(base.weeks[0])
-    rows = con.execute(
-        """
-        SELECT s.week, s.sku, s.channel, s.units,
-               s.units * coalesce(s.net_price, p.list_price, 0) AS revenue,
-               s.discount_depth > 0 OR s.feature > 0 OR s.display > 0 AS promoted
-        FROM sales_history s JOIN products p USING (sku)
-        WHERE s.week >= ?::DATE - 7 * ? AND s.week < ?::DATE
-        """,
-        [start, history_weeks, start],
-    ).df()
+    rows = sales.history_before(con, start, history_weeks)
     last = pd.Timestamp(start) - pd.Timedelta(7, "D")
     weeks = pd.date_range(end=last, periods=history_weeks, freq="7D").to_numpy("datetime64[D]")
     shape = (len(base.skus), len(base.channels), len(weeks))
@@ -206,18 +198,16 @@ def load_demand_cube(
     promoted_history[cells] = rows.loc[known, "promoted"].to_numpy(dtype=bool)
 
     promoted_future = np.zeros((len(base.skus), len(base.channels), len(base.weeks)), dtype=bool)
-    promotions = con.execute(
-        "SELECT sku, channel, start_week, end_week FROM promotions "
-        "WHERE end_week >= ? AND start_week <= ?",
-        [_date(base.weeks[0]), _date(base.weeks[-1])],
-    ).fetchall()
-    for sku, channel, start, end in promotions:
+    promotions = sales.promotions_overlapping(con, _date(base.weeks[0]), _date(base.weeks[-1]))
+    for sku, channel, start, end in promotions[
+        ["sku", "channel", "start_week", "end_week"]
+    ].itertuples(index=False):
         if sku not in sku_index:
             continue
         span = (base.weeks >= np.datetime64(start, "D")) & (base.weeks <= np.datetime64(end, "D"))
         if channel in channel_index:
             promoted_future[sku_index[sku], channel_index[channel], span] = True
-        elif not channel:
+        elif not isinstance(channel, str) or not channel:  # NULL or empty: every channel
             promoted_future[sku_index[sku], :, span] = True
 
     cube = DemandCube(base, weeks, actual_units, actual_revenue, promoted_history, promoted_future)

@@ -18,7 +18,8 @@ import pandas as pd
 
 from sop_core.data.calendar import week_start
 from sop_core.data.errors import InputError
-from sop_core.data.stores import production
+from sop_core.data.stores import forecast_runs, production, sales
+from sop_core.data.stores import products as product_store
 from sop_core.demand.consensus import Labels, active_overrides, apply_overrides
 
 DRIVERS = ("price_elasticity", "promo_depth", "promo_10pct", "feature", "display", "post_promotion")
@@ -223,80 +224,14 @@ def load_plan_base(
     """Build the arrays for the forecast run ``run_id`` (its first ``weeks`` weeks). The
     baseline is the consensus: the run's statistical forecast with the team's overrides in
     force (``consensus=False``: the statistical forecast alone)."""
-    rows = con.execute(
-        "SELECT sku, week, forecast, lower_80, upper_80, lower_95, upper_95 FROM forecast_rows "
-        "WHERE run_id = ? ORDER BY sku, week",
-        [run_id],
-    ).df()
-    if rows.empty:
-        raise InputError(f"Forecast run {run_id} has no rows.")
-    all_weeks = np.sort(rows["week"].unique()).astype("datetime64[D]")
-    if weeks:
-        all_weeks = all_weeks[:weeks]
-        rows = rows[rows["week"].isin(pd.to_datetime(all_weeks))]
-    skus = np.array(sorted(rows["sku"].unique()), dtype=object)
-    n, w = len(skus), len(all_weeks)
-
-    def grid(column: str) -> np.ndarray:
-        return rows[column].to_numpy(dtype=float).reshape(n, w)
-
-    products = (
-        con.execute(
-            """
-        SELECT p.sku, p.name, p.family, p.brand, p.list_price, p.unit_variable_cost,
-               p.setup_cost_per_batch, p.standard_batch_size, p.default_line,
-               p.units_per_hour, l.oee
-        FROM products p LEFT JOIN production_lines l ON l.line = p.default_line
-        """
-        )
-        .df()
-        .set_index("sku")
-        .reindex(skus)
-    )
-    channels_frame = con.execute(
-        "SELECT sku, channel, share FROM forecast_channel_shares WHERE run_id = ?", [run_id]
-    ).df()
-    channels = np.array(sorted(channels_frame["channel"].unique()), dtype=object)
-    share = (
-        channels_frame.pivot(index="sku", columns="channel", values="share")
-        .reindex(index=skus, columns=channels)
-        .fillna(0.0)
-        .to_numpy()
-    )
-    # Regular (unpromoted) net price per channel over the last 13 weeks of history.
-    prices = con.execute(
-        """
-        WITH last AS (SELECT max(week) AS week FROM sales_history)
-        SELECT s.sku, s.channel,
-               sum(s.units * s.net_price) / nullif(sum(s.units), 0) AS regular_price,
-               max(s.discount_depth) AS max_discount
-        FROM sales_history s, last
-        WHERE s.week > last.week - 91 AND s.discount_depth = 0 AND s.net_price IS NOT NULL
-        GROUP BY ALL
-        """
-    ).df()
+    forecast = _forecast_grid(con, run_id, weeks)
+    skus, all_weeks = forecast.skus, forecast.weeks
+    products = product_store.planning_facts(con).reindex(skus)
+    channels, share = _channel_shares(con, run_id, skus)
     list_price = products["list_price"].fillna(0.0).to_numpy(dtype=float)
-    channel_price = (
-        prices.pivot(index="sku", columns="channel", values="regular_price")
-        .reindex(index=skus, columns=channels)
-        .to_numpy(dtype=float)
-    )
-    channel_price = np.where(np.isfinite(channel_price), channel_price, list_price[:, None])
+    channel_price = _channel_prices(con, skus, channels, list_price)
     regular_price = (share * channel_price).sum(axis=1)
-    history = (
-        con.execute(
-            """
-        SELECT sku, max(discount_depth) AS max_discount,
-               max(ln(net_price / list_price)) FILTER (WHERE discount_depth = 0)
-                   - min(ln(net_price / list_price)) FILTER (WHERE discount_depth = 0)
-                   AS price_move
-        FROM sales_history WHERE net_price > 0 AND list_price > 0 GROUP BY sku
-        """
-        )
-        .df()
-        .set_index("sku")
-        .reindex(skus)
-    )
+    seen = sales.price_moves_seen(con).reindex(skus)
     batch = products["standard_batch_size"].to_numpy(dtype=float)
     unit_cost = products["unit_variable_cost"].fillna(0.0).to_numpy(dtype=float) + np.nan_to_num(
         products["setup_cost_per_batch"].to_numpy(dtype=float) / np.where(batch > 0, batch, np.nan)
@@ -304,23 +239,14 @@ def load_plan_base(
     speed = products["units_per_hour"].to_numpy(dtype=float)
     oee = products["oee"].to_numpy(dtype=float)
     hours_per_unit = np.nan_to_num(1.0 / (speed * oee), nan=0.0, posinf=0.0)
-
-    lines_frame = con.execute("SELECT line, name FROM production_lines ORDER BY line").df()
-    lines = lines_frame["line"].to_numpy(dtype=object)
-    line_lookup = {line: i for i, line in enumerate(lines)}
-    line_index = np.array([line_lookup.get(x, -1) for x in products["default_line"]])
-    hours = production.available_hours(con, all_weeks[0].astype(object), len(all_weeks))
-    available = (
-        hours.pivot(index="line", columns="week", values="available_hours")
-        .reindex(index=lines, columns=pd.to_datetime(all_weeks))
-        .fillna(0.0)
-        .to_numpy()
+    lines, line_names, line_index, available = _lines_and_hours(
+        con, products["default_line"], all_weeks
     )
 
-    statistical = grid("forecast")
+    statistical = forecast.grid("forecast")
     statistical_c = statistical[:, None, :] * share[:, :, None]
     consensus_c, warnings = statistical_c, []
-    statistical_bands = {name: grid(name) for name in BANDS}
+    statistical_bands = {name: forecast.grid(name) for name in BANDS}
     bands = dict(statistical_bands)
     overrides = active_overrides(con) if consensus else []
     baseline = statistical
@@ -345,16 +271,7 @@ def load_plan_base(
         volume = totals.sum(axis=1, keepdims=True)
         share = np.divide(totals, volume, out=share.copy(), where=volume > 0)
         regular_price = (share * channel_price).sum(axis=1)
-
-    drivers = con.execute(
-        "SELECT sku, driver, estimate, standard_error FROM driver_effects WHERE run_id = ?",
-        [run_id],
-    ).df()
-    effects, errors = {}, {}
-    for driver in DRIVERS:
-        subset = drivers[drivers["driver"] == driver].set_index("sku").reindex(skus)
-        effects[driver] = subset["estimate"].to_numpy(dtype=float)
-        errors[driver] = subset["standard_error"].to_numpy(dtype=float)
+    effects, errors = _driver_effects(con, run_id, skus)
 
     return PlanBase(
         run_id=run_id,
@@ -378,12 +295,12 @@ def load_plan_base(
         hours_per_unit=hours_per_unit,
         line_index=line_index,
         lines=lines,
-        line_names=lines_frame["name"].to_numpy(dtype=object),
+        line_names=line_names,
         available_hours=available,
         effects=effects,
         errors=errors,
-        max_discount_seen=np.nan_to_num(history["max_discount"].to_numpy(dtype=float)),
-        price_change_seen=np.nan_to_num(np.expm1(history["price_move"].to_numpy(dtype=float))),
+        max_discount_seen=np.nan_to_num(seen["max_discount"].to_numpy(dtype=float)),
+        price_change_seen=np.nan_to_num(np.expm1(seen["price_move"].to_numpy(dtype=float))),
         statistical_by_channel=statistical_c,
         consensus_by_channel=consensus_c,
         lower_95=bands["lower_95"],
@@ -391,3 +308,92 @@ def load_plan_base(
         statistical_bands=statistical_bands,
         consensus_warnings=warnings,
     )
+
+
+@dataclass(frozen=True)
+class _ForecastGrid:
+    """A run's forecast rows for its first weeks, sorted by SKU and week."""
+
+    rows: pd.DataFrame
+    skus: np.ndarray
+    weeks: np.ndarray  # datetime64[D]
+
+    def grid(self, column: str) -> np.ndarray:
+        """One column as SKUs x weeks."""
+        return self.rows[column].to_numpy(dtype=float).reshape(len(self.skus), len(self.weeks))
+
+
+def _forecast_grid(con: duckdb.DuckDBPyConnection, run_id: int, weeks: int | None) -> _ForecastGrid:
+    rows = forecast_runs.forecast_bands(con, run_id)
+    if rows.empty:
+        raise InputError(f"Forecast run {run_id} has no rows.")
+    all_weeks = np.sort(rows["week"].unique()).astype("datetime64[D]")
+    if weeks:
+        all_weeks = all_weeks[:weeks]
+        rows = rows[rows["week"].isin(pd.to_datetime(all_weeks))]
+    skus = np.array(sorted(rows["sku"].unique()), dtype=object)
+    return _ForecastGrid(rows, skus, all_weeks)
+
+
+def _channel_shares(
+    con: duckdb.DuckDBPyConnection, run_id: int, skus: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The run's channels and each SKU's share of volume in them (SKUs x channels)."""
+    frame = forecast_runs.channel_shares(con, run_id)
+    channels = np.array(sorted(frame["channel"].unique()), dtype=object)
+    share = (
+        frame.pivot(index="sku", columns="channel", values="share")
+        .reindex(index=skus, columns=channels)
+        .fillna(0.0)
+        .to_numpy()
+    )
+    return channels, share
+
+
+def _channel_prices(
+    con: duckdb.DuckDBPyConnection,
+    skus: np.ndarray,
+    channels: np.ndarray,
+    list_price: np.ndarray,
+) -> np.ndarray:
+    """Regular (unpromoted) net price per SKU and channel over the last 13 weeks of history,
+    the list price where a channel sold nothing at a regular price."""
+    prices = sales.regular_channel_prices(con, weeks=13)
+    channel_price = (
+        prices.pivot(index="sku", columns="channel", values="regular_price")
+        .reindex(index=skus, columns=channels)
+        .to_numpy(dtype=float)
+    )
+    return np.where(np.isfinite(channel_price), channel_price, list_price[:, None])
+
+
+def _lines_and_hours(
+    con: duckdb.DuckDBPyConnection, default_lines: pd.Series, weeks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The lines, their names, each SKU's line (-1 where none) and the available hours per
+    line and week (lines x weeks)."""
+    frame = product_store.line_names(con)
+    lines = frame["line"].to_numpy(dtype=object)
+    line_lookup = {line: i for i, line in enumerate(lines)}
+    line_index = np.array([line_lookup.get(x, -1) for x in default_lines])
+    hours = production.available_hours(con, weeks[0].astype(object), len(weeks))
+    available = (
+        hours.pivot(index="line", columns="week", values="available_hours")
+        .reindex(index=lines, columns=pd.to_datetime(weeks))
+        .fillna(0.0)
+        .to_numpy()
+    )
+    return lines, frame["name"].to_numpy(dtype=object), line_index, available
+
+
+def _driver_effects(
+    con: duckdb.DuckDBPyConnection, run_id: int, skus: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each driver's estimate and standard error per SKU (NaN where unknown)."""
+    drivers = forecast_runs.driver_effects(con, run_id)
+    effects, errors = {}, {}
+    for driver in DRIVERS:
+        subset = drivers[drivers["driver"] == driver].set_index("sku").reindex(skus)
+        effects[driver] = subset["estimate"].to_numpy(dtype=float)
+        errors[driver] = subset["standard_error"].to_numpy(dtype=float)
+    return effects, errors

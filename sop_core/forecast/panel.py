@@ -17,6 +17,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from sop_core.data.stores import products as product_store
+from sop_core.data.stores import sales
+
 # Driver regressors, in the order the model receives them.
 DRIVERS = ("discount_depth", "feature", "display", "log_price_ratio", "post_promotion")
 
@@ -92,32 +95,16 @@ def load_panel(
     weeks after the history are attached as known future drivers: promotions are planned
     ahead, so a forecast knows the ones already in the calendar.
     """
-    rows = con.execute(
-        """
-        SELECT s.week, s.sku, s.channel, s.units, s.net_price, s.list_price,
-               s.discount_depth, s.feature, s.display
-        FROM sales_history s
-        WHERE ?::DATE IS NULL OR s.week <= ?::DATE
-        ORDER BY s.sku, s.week, s.channel
-        """,
-        [history_end, history_end],
-    ).df()
-    products = con.execute("SELECT sku, family, brand FROM products").df().set_index("sku")
+    rows = sales.sales_rows(con, history_end)
+    products = product_store.product_groups(con)
     panel = panel_from_frame(rows, products)
     if history_end is not None and panel.history_end < np.datetime64(history_end, "D") - 6:
         raise ValueError(
             f"The history ends on {panel.history_end}, before the week of {history_end}."
         )
     if horizon and panel.has_promotions:
-        end = panel.history_end
-        promotions = con.execute(
-            """
-            SELECT sku, channel, start_week, end_week, discount_depth, feature, display
-            FROM promotions
-            WHERE end_week >= ?::DATE AND start_week <= ?::DATE + INTERVAL (7 * ?) DAY
-            """,
-            [str(end), str(end), horizon],
-        ).df()
+        end = panel.history_end.astype(dt.date)
+        promotions = sales.promotions_overlapping(con, end, end + dt.timedelta(weeks=horizon))
         panel = with_planned_promotions(panel, promotions, horizon)
     return panel
 

@@ -23,6 +23,9 @@ import pandas as pd
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
+from sop_core.data.stores import forecast_runs as runs_store
+from sop_core.data.stores import products as product_store
+from sop_core.data.stores import sales
 from sop_core.forecast.classical import Forecast
 from sop_core.forecast.engine import (
     BacktestSums,
@@ -120,23 +123,16 @@ def refresh_forecast(
         parameters = settings.to_json()
         prints = panel.fingerprints(f"{ENGINE_VERSION}|{parameters}|{panel.history_end}")
         fingerprint = run_fingerprint(panel, settings, prints)
-        same = con.execute(
-            "SELECT run_id FROM forecast_runs WHERE fingerprint = ? ORDER BY run_id DESC LIMIT 1",
-            [fingerprint],
-        ).fetchone()
-        if same and reuse:
+        same = runs_store.run_with_fingerprint(con, fingerprint)
+        if same is not None and reuse:
             report(1.0, "Unchanged data: reusing the stored forecast")
-            return _summary(con, same[0], True, time.perf_counter() - started)
+            return _summary(con, same, True, time.perf_counter() - started)
         # SKU fingerprints include the history's end, so only a run as of the same week can
         # lend its unchanged SKUs.
-        previous = con.execute(
-            "SELECT run_id FROM forecast_runs WHERE parameters = ? AND history_end = ? "
-            "ORDER BY run_id DESC LIMIT 1",
-            [parameters, str(panel.history_end)],
-        ).fetchone()
+        previous = runs_store.run_with_parameters(con, parameters, str(panel.history_end))
         reused: dict[int, SkuForecast] = {}
-        if previous and reuse:
-            reused = _load_unchanged(con, previous[0], panel, prints)
+        if previous is not None and reuse:
+            reused = _load_unchanged(con, previous, panel, prints)
 
     results, timings = forecast_panel(panel, settings, jobs=jobs, reused=reused, progress=report)
     for row, result in results.items():
@@ -154,7 +150,7 @@ def refresh_forecast(
             results,
             drivers,
             shares,
-            reused_from=previous[0] if reused else None,
+            reused_from=previous if reused else None,
             jobs=jobs,
             seconds=seconds,
             timings=timings,
@@ -168,16 +164,8 @@ def refresh_forecast(
 def _summary(
     con: duckdb.DuckDBPyConnection, run_id: int, reused: bool, seconds: float
 ) -> RunSummary:
-    skus, refit, history_end = con.execute(
-        "SELECT skus, skus_refit, history_end FROM forecast_runs WHERE run_id = ?", [run_id]
-    ).fetchone()
-    models = dict(
-        con.execute(
-            "SELECT model, count(*) FROM forecast_models WHERE run_id = ? GROUP BY model "
-            "ORDER BY count(*) DESC",
-            [run_id],
-        ).fetchall()
-    )
+    skus, refit, history_end = runs_store.run_counts(con, run_id)
+    models = runs_store.models_used(con, run_id)
     return RunSummary(
         run_id, reused, skus, 0 if reused else refit, seconds, models, str(history_end)
     )
@@ -316,26 +304,22 @@ def _write_run(
 ) -> int:
     horizon = settings.horizon
     first_week = panel.history_end + np.timedelta64(7, "D")
-    run_id = con.execute(
-        """
-        INSERT INTO forecast_runs (fingerprint, parameters, horizon, history_end, first_week,
-            skus, skus_refit, reused_from, jobs, seconds_total, seconds_models)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING run_id
-        """,
-        [
-            fingerprint,
-            settings.to_json(),
-            horizon,
-            str(panel.history_end),
-            str(first_week),
-            len(results),
-            sum(r.refit for r in results.values()),
-            reused_from,
-            jobs or os.cpu_count() or 1,
-            seconds,
-            timings.get("models", 0.0),
-        ],
-    ).fetchone()[0]
+    run_id = runs_store.insert_run(
+        con,
+        {
+            "fingerprint": fingerprint,
+            "parameters": settings.to_json(),
+            "horizon": horizon,
+            "history_end": str(panel.history_end),
+            "first_week": str(first_week),
+            "skus": len(results),
+            "skus_refit": sum(r.refit for r in results.values()),
+            "reused_from": reused_from,
+            "jobs": jobs or os.cpu_count() or 1,
+            "seconds_total": seconds,
+            "seconds_models": timings.get("models", 0.0),
+        },
+    )
     ordered = [results[row] for row in sorted(results)]
     weeks = first_week + np.arange(horizon) * np.timedelta64(7, "D")
     rows = pd.DataFrame(
@@ -413,14 +397,16 @@ def _write_run(
             "scaled_weeks",
         ],
     )
-    for table, frame in (
-        ("forecast_rows", rows),
-        ("forecast_models", models),
-        ("backtest_results", backtests),
-        ("driver_effects", drivers.assign(run_id=run_id)),
-        ("forecast_channel_shares", shares.assign(run_id=run_id)),
-    ):
-        db.insert_frame(con, table, frame)
+    runs_store.insert_run_frames(
+        con,
+        {
+            "forecast_rows": rows,
+            "forecast_models": models,
+            "backtest_results": backtests,
+            "driver_effects": drivers.assign(run_id=run_id),
+            "forecast_channel_shares": shares.assign(run_id=run_id),
+        },
+    )
     return run_id
 
 
@@ -428,11 +414,7 @@ def _load_unchanged(
     con: duckdb.DuckDBPyConnection, run_id: int, panel: Panel, prints: list[str]
 ) -> dict[int, SkuForecast]:
     """Results of SKUs whose fingerprint matches the earlier run ``run_id``."""
-    models = con.execute(
-        "SELECT sku, series_type, model, reason, fingerprint, history_weeks "
-        "FROM forecast_models WHERE run_id = ?",
-        [run_id],
-    ).df()
+    models = runs_store.sku_models(con, run_id)
     row_of = {sku: i for i, sku in enumerate(panel.skus)}
     unchanged = models[
         [
@@ -443,18 +425,9 @@ def _load_unchanged(
     if unchanged.empty:
         return {}
     skus = unchanged["sku"].tolist()
-    rows = con.execute(
-        "SELECT * FROM forecast_rows WHERE run_id = ? AND list_contains(?, sku) ORDER BY sku, week",
-        [run_id, skus],
-    ).df()
-    drivers = con.execute(
-        "SELECT sku, driver, raw_estimate, raw_standard_error FROM driver_effects "
-        "WHERE run_id = ? AND list_contains(?, sku) AND raw_estimate IS NOT NULL",
-        [run_id, skus],
-    ).df()
-    backtests = con.execute(
-        "SELECT * FROM backtest_results WHERE run_id = ? AND list_contains(?, sku)", [run_id, skus]
-    ).df()
+    rows = runs_store.run_rows(con, run_id, skus)
+    drivers = runs_store.raw_driver_estimates(con, run_id, skus)
+    backtests = runs_store.backtest_rows(con, run_id, skus=skus)
     by_sku_rows = dict(tuple(rows.groupby("sku")))
     by_sku_drivers = dict(tuple(drivers.groupby("sku")))
     by_sku_backtests = dict(tuple(backtests.groupby("sku")))
@@ -524,10 +497,7 @@ def _covariance_back(values: dict[str, tuple[float, float]]) -> float:
 
 def latest_run(con: duckdb.DuckDBPyConnection) -> int | None:
     """The current forecast run (the newest of those on the latest history), or None."""
-    row = con.execute(
-        "SELECT run_id FROM forecast_runs ORDER BY history_end DESC, run_id DESC LIMIT 1"
-    ).fetchone()
-    return row[0] if row else None
+    return runs_store.latest_run_id(con)
 
 
 def backfill_runs(
@@ -549,7 +519,7 @@ def backfill_runs(
         )
     report = progress or (lambda fraction, message: None)
     with db.connect(path, on_wait=on_wait) as con:
-        last = con.execute("SELECT max(week) FROM sales_history").fetchone()[0]
+        last = sales.last_history_week(con)
     if last is None:
         raise InputError("There is no sales history to forecast.")
     summaries = []
@@ -574,26 +544,14 @@ def backfill_runs(
 def forecast_frame(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
     """A run's rows with the CLI's columns: sku, week, forecast, lower_80, upper_80, lower_95,
     upper_95, model."""
-    return con.execute(
-        "SELECT sku, week, forecast, lower_80, upper_80, lower_95, upper_95, model "
-        "FROM forecast_rows WHERE run_id = ? ORDER BY sku, week",
-        [run_id],
-    ).df()
+    return runs_store.forecast_frame(con, run_id)
 
 
 def backtest_report(con: duckdb.DuckDBPyConnection, run_id: int, horizon: int) -> dict:
     """``{"overall": {model: {wape, bias, mase, skus}}, "per_sku": [...]}`` for one horizon."""
-    frame = con.execute(
-        "SELECT * FROM backtest_results WHERE run_id = ? AND horizon = ?", [run_id, horizon]
-    ).df()
+    frame = runs_store.backtest_rows(con, run_id, horizon=horizon)
     if frame.empty:
-        stored = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT horizon FROM backtest_results WHERE run_id = ? ORDER BY 1",
-                [run_id],
-            ).fetchall()
-        ]
+        stored = runs_store.backtest_horizons(con, run_id)
         raise InputError(
             f"No backtest for a {horizon}-week horizon in forecast run {run_id}"
             + (
@@ -624,9 +582,7 @@ def backtest_report(con: duckdb.DuckDBPyConnection, run_id: int, horizon: int) -
                 "mase": _ratio(row.scaled_abs_error_sum, row.scaled_weeks),
             }
         per_sku.append(entry)
-    served = dict(
-        con.execute("SELECT sku, model FROM forecast_models WHERE run_id = ?", [run_id]).fetchall()
-    )
+    served = runs_store.served_models(con, run_id)
     for entry in per_sku:
         entry["served_by"] = served.get(entry["sku"])
     return {"run_id": run_id, "horizon": horizon, "overall": overall, "per_sku": per_sku}
@@ -641,18 +597,9 @@ def driver_report(con: duckdb.DuckDBPyConnection, run_id: int) -> list[dict]:
     uplift (full support), each with its 95% interval and where it comes from (``sku``,
     ``sku+family`` or ``family``), the post-promotion dip and how sure we are. ``None`` where the
     data cannot tell."""
-    effects = con.execute(
-        "SELECT sku, driver, estimate, standard_error, raw_standard_error, source "
-        "FROM driver_effects WHERE run_id = ?",
-        [run_id],
-    ).df()
-    products = con.execute("SELECT sku, family FROM products").df().set_index("sku")["family"]
-    promoted = dict(
-        con.execute(
-            "SELECT sku, count(DISTINCT week) FROM sales_history WHERE discount_depth > 0 "
-            "GROUP BY sku"
-        ).fetchall()
-    )
+    effects = runs_store.driver_effects(con, run_id)
+    products = product_store.product_groups(con)["family"]
+    promoted = sales.promoted_weeks(con)
     report = []
     for sku, group in effects.groupby("sku", sort=True):
         values = {r.driver: r for r in group.itertuples(index=False)}

@@ -28,6 +28,111 @@ class Scope:
 ALL = Scope()  # no filter: the whole company
 
 
+def last_history_week(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The last week of sales history (None when there is none)."""
+    return con.execute("SELECT max(week) FROM sales_history").fetchone()[0]
+
+
+def sales_rows(con: duckdb.DuckDBPyConnection, history_end: dt.date | None = None) -> pd.DataFrame:
+    """Every sales row up to ``history_end`` (all without it), by SKU, week and channel:
+    ``week, sku, channel, units, net_price, list_price, discount_depth, feature, display``."""
+    return con.execute(
+        """
+        SELECT s.week, s.sku, s.channel, s.units, s.net_price, s.list_price,
+               s.discount_depth, s.feature, s.display
+        FROM sales_history s
+        WHERE ?::DATE IS NULL OR s.week <= ?::DATE
+        ORDER BY s.sku, s.week, s.channel
+        """,
+        [history_end, history_end],
+    ).df()
+
+
+def units_by_sku_channel(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Units sold per week, SKU and channel with the SKU's family and brand:
+    ``week, sku, family, brand, channel, units``, by SKU, channel and week."""
+    return con.execute(
+        "SELECT h.week, h.sku, p.family, p.brand, h.channel, h.units "
+        "FROM sales_history h LEFT JOIN products p ON p.sku = h.sku "
+        "ORDER BY h.sku, h.channel, h.week"
+    ).df()
+
+
+def history_before(con: duckdb.DuckDBPyConnection, start: dt.date, weeks: int) -> pd.DataFrame:
+    """The ``weeks`` weeks of sales before ``start``: ``week, sku, channel, units, revenue``
+    (at the net price, else the list price) and ``promoted`` (a discount, feature or display)."""
+    return con.execute(
+        """
+        SELECT s.week, s.sku, s.channel, s.units,
+               s.units * coalesce(s.net_price, p.list_price, 0) AS revenue,
+               s.discount_depth > 0 OR s.feature > 0 OR s.display > 0 AS promoted
+        FROM sales_history s JOIN products p USING (sku)
+        WHERE s.week >= ?::DATE - 7 * ? AND s.week < ?::DATE
+        """,
+        [start, weeks, start],
+    ).df()
+
+
+def promotions_overlapping(
+    con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date
+) -> pd.DataFrame:
+    """Calendar promotions running at some point from ``first`` to ``last``: ``sku, channel,
+    start_week, end_week, discount_depth, feature, display``."""
+    return con.execute(
+        """
+        SELECT sku, channel, start_week, end_week, discount_depth, feature, display
+        FROM promotions
+        WHERE end_week >= ?::DATE AND start_week <= ?::DATE
+        """,
+        [first, last],
+    ).df()
+
+
+def regular_channel_prices(con: duckdb.DuckDBPyConnection, weeks: int = 13) -> pd.DataFrame:
+    """Regular (unpromoted) net price per SKU and channel over the last ``weeks`` weeks of
+    history: ``sku, channel, regular_price, max_discount``."""
+    return con.execute(
+        """
+        WITH last AS (SELECT max(week) AS week FROM sales_history)
+        SELECT s.sku, s.channel,
+               sum(s.units * s.net_price) / nullif(sum(s.units), 0) AS regular_price,
+               max(s.discount_depth) AS max_discount
+        FROM sales_history s, last
+        WHERE s.week > last.week - 7 * ? AND s.discount_depth = 0 AND s.net_price IS NOT NULL
+        GROUP BY ALL
+        """,
+        [weeks],
+    ).df()
+
+
+def price_moves_seen(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per SKU, indexed by ``sku``: the deepest discount sold (``max_discount``) and the widest
+    move of the regular price in log terms (``price_move``)."""
+    return (
+        con.execute(
+            """
+            SELECT sku, max(discount_depth) AS max_discount,
+                   max(ln(net_price / list_price)) FILTER (WHERE discount_depth = 0)
+                       - min(ln(net_price / list_price)) FILTER (WHERE discount_depth = 0)
+                       AS price_move
+            FROM sales_history WHERE net_price > 0 AND list_price > 0 GROUP BY sku
+            """
+        )
+        .df()
+        .set_index("sku")
+    )
+
+
+def promoted_weeks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per SKU, the weeks it sold at a discount."""
+    return dict(
+        con.execute(
+            "SELECT sku, count(DISTINCT week) FROM sales_history WHERE discount_depth > 0 "
+            "GROUP BY sku"
+        ).fetchall()
+    )
+
+
 # Filters on products aliased ``p`` and on a table aliased ``s`` that has a channel column.
 FAMILY_FILTER = "(len($families::VARCHAR[]) = 0 OR list_contains($families::VARCHAR[], p.family))"
 
