@@ -1,4 +1,13 @@
-"""sop_core: the S&OP dashboard's domain library (data, forecasting, scenarios, capacity,
-planning, charts, reports and the CLI). It never imports streamlit."""
+"""sop_core: the S&OP dashboard's domain library. It never imports streamlit.
+
+One subpackage per step of the meeting, imported in one direction only (a room may import the
+rooms before it, never after):
+
+    data <- forecast <- demand <- scenario <- supply <- meeting
+
+``charts`` (plotly figures) imports only ``data``; ``meeting`` may use it for the pack. ``cli``
+sits on top and may import every room. Only ``data`` builds SQL. docs/ARCHITECTURE.md has the
+picture and where each kind of change goes.
+"""
 
 __version__ = "0.1.0"

@@ -1,0 +1,9 @@
+"""Scenarios: marketing's levers and the revised volume targets they give, live.
+
+Owns the levers and their maths (``levers``: promotions, prices, campaigns, distribution,
+cannibalisation, warnings), saved scenarios (``store``), marketing's plan files (``plan_files``),
+revised targets for scheduling and finance (``targets``) and the holdout proof that plan files
+improve the targets (``holdout``).
+
+May import: ``data``, ``forecast``, ``demand``.
+"""
