@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 WEEK_START = "MON"
@@ -27,11 +26,6 @@ def last_complete_week(as_of: dt.date) -> dt.date:
     A week runs Monday to Sunday; on a Monday the week that ended the day before is complete.
     """
     return week_start(as_of) - dt.timedelta(days=7)
-
-
-def week_range(first: dt.date, count: int) -> pd.DatetimeIndex:
-    """Return ``count`` consecutive week keys starting at the week containing ``first``."""
-    return pd.date_range(week_start(first), periods=count, freq="7D")
 
 
 def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
@@ -84,9 +78,3 @@ def holiday_weeks(weeks: pd.DatetimeIndex) -> pd.DataFrame:
         if h.week in keys
     ]
     return pd.DataFrame(rows, columns=["holiday", "date", "week"])
-
-
-def weeks_between(start: np.ndarray | pd.Series, end: np.ndarray | pd.Series) -> np.ndarray:
-    """Whole weeks from ``start`` to ``end`` (both week keys), elementwise."""
-    delta = pd.to_datetime(end).values - pd.to_datetime(start).values
-    return (delta / np.timedelta64(7, "D")).astype(int)

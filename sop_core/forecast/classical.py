@@ -7,12 +7,9 @@ Each returns weekly forecasts with 80% and 95% bounds as a ``Forecast``.
 from __future__ import annotations
 
 import itertools
-import os
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 SEASON = 52
 QUANTILES = (0.025, 0.10, 0.90, 0.975)
@@ -40,9 +37,6 @@ class Forecast:
             point + 1.28 * spread,
             point + 1.96 * spread,
         )
-
-    def scaled(self, factor: np.ndarray | float) -> Forecast:
-        return Forecast(*(np.maximum(a * factor, 0.0) for a in self.arrays()))
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (self.point, self.lower_95, self.lower_80, self.upper_80, self.upper_95)
@@ -104,45 +98,3 @@ def empirical_bounds(point: np.ndarray, log_errors: np.ndarray) -> Forecast:
     base = np.log1p(np.maximum(point, 0.0))
     bounds = [np.expm1(base + v) for v in q]
     return Forecast(point, *bounds).clipped()
-
-
-def theta_forecasts(
-    series: list[np.ndarray], weeks_end: list[np.datetime64], horizon: int, jobs: int
-) -> list[Forecast | None]:
-    """statsforecast's Theta (seasonal, 52 weeks) for many series at once.
-
-    ``series[i]`` ends with the week ``weeks_end[i]``. Series shorter than two seasons are
-    fitted without seasonality. Returns None where the model could not be fitted.
-    """
-    os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
-    from statsforecast import StatsForecast
-    from statsforecast.models import Theta
-
-    results: list[Forecast | None] = [None] * len(series)
-    for seasonal in (True, False):
-        chosen = [
-            i for i, s in enumerate(series) if (len(s) >= 2 * SEASON) == seasonal and len(s) >= 8
-        ]
-        if not chosen:
-            continue
-        frames = []
-        for i in chosen:
-            end = pd.Timestamp(weeks_end[i])
-            weeks = pd.date_range(end=end, periods=len(series[i]), freq="7D")
-            frames.append(pd.DataFrame({"unique_id": i, "ds": weeks, "y": series[i]}))
-        data = pd.concat(frames, ignore_index=True)
-        model = Theta(season_length=SEASON if seasonal else 1)
-        engine = StatsForecast(models=[model], freq="7D", n_jobs=max(1, jobs))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = engine.forecast(df=data, h=horizon, level=[80, 95])
-        for uid, rows in out.groupby("unique_id", sort=False):
-            rows = rows.sort_values("ds")
-            results[int(uid)] = Forecast(
-                rows["Theta"].to_numpy(),
-                rows["Theta-lo-95"].to_numpy(),
-                rows["Theta-lo-80"].to_numpy(),
-                rows["Theta-hi-80"].to_numpy(),
-                rows["Theta-hi-95"].to_numpy(),
-            ).clipped()
-    return results

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-import os
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -457,16 +456,3 @@ def predict_log(
     noise = rng.normal(0.0, fit_.sigma_obs, (samples, len(t)))
     paths = (trend[None, :] + extra_trend + other[None, :] + noise) * fit_.y_scale
     return yhat, paths
-
-
-def fitted_log(
-    fit_: ProphetFit, weeks: np.ndarray, regressors: dict[str, np.ndarray]
-) -> np.ndarray:
-    """The model's in-sample values (``log1p`` scale) for history weeks."""
-    yhat, _ = predict_log(fit_, weeks, regressors, 0, np.random.default_rng(0))
-    return yhat
-
-
-def stan_available() -> bool:
-    """True when Prophet's Stan executable is present and runnable."""
-    return STAN_PROGRAM.exists() and os.access(STAN_PROGRAM, os.X_OK)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -666,7 +665,3 @@ def _confidence(elasticity_se: float | None, promo_se: float | None) -> str:
         return "family"
     worst = max(elasticity_se or 0.0, 5 * (promo_se or 0.0))
     return "high" if worst <= 0.25 else "medium" if worst <= 0.5 else "low"
-
-
-def summary_json(summary: RunSummary) -> str:
-    return json.dumps(summary.__dict__)

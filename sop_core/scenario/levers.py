@@ -887,16 +887,6 @@ def _concern_note(
     )
 
 
-def baseline_only(name: str = "Baseline") -> Scenario:
-    """A scenario without levers: revised equals the baseline."""
-    return Scenario(name=name)
-
-
-def with_lever(scenario: Scenario, lever: Lever) -> Scenario:
-    """A copy of ``scenario`` with one more lever."""
-    return replace(scenario, levers=[*scenario.levers, lever.validated()])
-
-
 def applicable(base: PlanBase, scenario: Scenario) -> tuple[Scenario, list[str]]:
     """``scenario`` without the levers whose family, brand, SKU or channel this forecast no
     longer has (a product line ended, a channel closed), and a note for each one left out: a
