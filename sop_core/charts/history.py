@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import colour_for, figure
+from sop_core.charts.style import family_colours, figure
 from sop_core.data.calendar import holiday_weeks
 
 
@@ -14,11 +16,16 @@ def weekly_history_chart(
     value: str = "units",
     title: str = "Weekly sales by family",
     currency: str = "EUR",
+    families: Iterable[str] | None = None,
 ) -> go.Figure:
     """Stacked weekly history by family, with the retail holidays marked along the top.
 
-    ``weekly`` has columns ``week``, ``family`` and ``value``.
+    ``weekly`` has columns ``week``, ``family`` and ``value``. ``families`` is the company's
+    whole list of families (``company_facts()["families"]``): with it a family keeps its
+    colour when the filter hides others. Without it, the families in ``weekly`` are used.
     """
+    # A family in the data but not in the list (a stale list) still gets a colour.
+    colours = family_colours({*(families or ()), *weekly["family"]})
     traces = [
         {
             "type": "scatter",
@@ -27,10 +34,10 @@ def weekly_history_chart(
             "name": family,
             "mode": "lines",
             "stackgroup": "history",
-            "line": {"width": 1, "color": colour_for(family, index)},
+            "line": {"width": 1, "color": colours[family]},
             "hovertemplate": f"{family}<br>%{{x|%d %b %Y}}: %{{y:,.0f}}<extra></extra>",
         }
-        for index, (family, rows) in enumerate(weekly.groupby("family", sort=True))
+        for family, rows in weekly.groupby("family", sort=True)
     ]
     if not weekly.empty:
         weeks = pd.DatetimeIndex(sorted(weekly["week"].unique()))

@@ -18,20 +18,6 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 FONT_SIZE = 16
 
 
-FAMILY_COLOURS = {
-    "skincare": "#0072B2",
-    "haircare": "#E69F00",
-    "fragrance": "#CC79A7",
-    "makeup": "#D55E00",
-    "body care": "#009E73",
-}
-
-
-def colour_for(name: str, index: int = 0) -> str:
-    """The family's colour, or a palette colour for anything else."""
-    return FAMILY_COLOURS.get(name, PALETTE[index % len(PALETTE)])
-
-
 def family_colours(families: Iterable[str]) -> dict[str, str]:
     """Each family's colour: the palette entry at the family's position in the sorted list.
 
@@ -39,7 +25,7 @@ def family_colours(families: Iterable[str]) -> dict[str, str]:
     keeps its colour on every chart and page whatever else is shown; any company's families
     are coloured the same way. Past the palette's eight colours the palette starts over.
     """
-    ordered = sorted({str(family) for family in families})
+    ordered = sorted(set(families))
     return {family: PALETTE[position % len(PALETTE)] for position, family in enumerate(ordered)}
 
 
