@@ -582,11 +582,7 @@ def forecast_frame(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
 
 
 def backtest_report(con: duckdb.DuckDBPyConnection, run_id: int, horizon: int) -> dict:
-    """``{"overall": {model: {wape, bias, mase, skus}}, "per_sku": [...]}`` for one horizon.
-
-    MASE is ``sop_core.forecast.metrics``'s: each SKU's errors over its in-sample seasonal
-    naive error; ``overall`` averages the scaled weeks of every SKU.
-    """
+    """``{"overall": {model: {wape, bias, mase, skus}}, "per_sku": [...]}`` for one horizon."""
     frame = con.execute(
         "SELECT * FROM backtest_results WHERE run_id = ? AND horizon = ?", [run_id, horizon]
     ).df()
