@@ -25,7 +25,7 @@ def weekly_history_chart(
     colour when the filter hides others. Without it, the families in ``weekly`` are used.
     """
     # A family in the data but not in the list (a stale list) still gets a colour.
-    colours = family_colours({*(families or ()), *weekly["family"]})
+    colours = family_colours([*(families if families is not None else ()), *weekly["family"]])
     traces = [
         {
             "type": "scatter",
