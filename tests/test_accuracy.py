@@ -26,6 +26,7 @@ import pytest
 from sop_core.data import db
 from sop_core.data.errors import InputError
 from sop_core.demand import accuracy
+from sop_core.forecast import metrics
 from sop_core.forecast.runs import backfill_runs
 
 START = dt.date(2024, 1, 1)
@@ -204,6 +205,16 @@ def test_scale_is_taken_on_the_summed_history_up_to_each_origin(tiny):
     assert accuracy.seasonal_naive_scale(history, origins, "sku", "A").tolist() == [2, 2]
     # D is younger than a season at both origins: no scale.
     assert accuracy.seasonal_naive_scale(history, origins, "sku", "D").isna().all()
+
+
+def test_the_scope_scale_is_the_backtests_scale_of_the_summed_series(tiny):
+    # One MASE: accuracy by lag scales a scope as the backtest scales a SKU's history.
+    _, history = tiny
+    total = history.groupby("week")["units"].sum().sort_index().to_numpy()
+    for origin in (O1, O2):
+        scale = metrics.seasonal_naive_scale(total[: origin + 1])
+        assert scale == pytest.approx(TOTAL_SCALE[origin])
+        assert accuracy.seasonal_naive_scale(history, [monday(origin)]).iloc[0] == scale
 
 
 def test_errors_that_cancel_within_a_family_do_not_count_against_it(tiny):

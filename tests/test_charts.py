@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from sop_core import charts
@@ -51,3 +52,34 @@ def test_cover_chart_marks_the_safety_level(con):
 def test_lift_chart_labels_each_depth(con):
     figure = charts.lift_by_depth_chart(sales.promotion_lift_by_depth(con, Scope()))
     assert figure.data[0].x[0] == "10%"
+
+
+def _weekly(families: list[str]) -> pd.DataFrame:
+    weeks = pd.date_range("2026-01-05", periods=4, freq="7D")
+    return pd.DataFrame(
+        [(week, family, 10.0) for week in weeks for family in families],
+        columns=["week", "family", "units"],
+    )
+
+
+def _line_colours(figure) -> dict[str, str]:
+    return {t.name: t.line.color for t in figure.data if t.name != "holiday"}
+
+
+def test_family_colours_come_from_the_palette_by_sorted_position():
+    company = ["Zeta drinks", "alpha snacks", "Mu frozen", "Beta dairy", "Kappa bakery"]
+    colours = charts.family_colours(company)
+    assert len(set(colours.values())) == len(company)
+    assert set(colours.values()) <= set(charts.PALETTE)
+    assert [colours[f] for f in sorted(company)] == list(charts.PALETTE[: len(company)])
+
+
+def test_a_family_keeps_its_colour_when_the_filter_hides_others():
+    company = ["Zeta drinks", "alpha snacks", "Mu frozen", "Beta dairy", "Kappa bakery"]
+    everything = _line_colours(charts.weekly_history_chart(_weekly(company), families=company))
+    assert len(set(everything.values())) == len(company)
+    shown = ["Mu frozen", "Zeta drinks"]
+    filtered = _line_colours(charts.weekly_history_chart(_weekly(shown), families=company))
+    assert filtered == {family: everything[family] for family in shown}
+    # One mechanism: the chart's colours are exactly family_colours of the company's list.
+    assert everything == charts.family_colours(company)

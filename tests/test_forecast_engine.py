@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sop_core.forecast import classical, engine, prophet_model
+from sop_core.forecast import classical, engine, metrics, prophet_model
 from sop_core.forecast.engine import ForecastSettings, classify
 from sop_core.forecast.panel import load_panel, panel_from_frame
 
@@ -129,3 +129,12 @@ def test_mase_counts_only_weeks_with_a_scale():
     sums.add(np.array([10.0, 10.0]), np.array([11.0, 9.0]), 2.0)
     assert sums.weeks == 4 and sums.scaled_weeks == 2
     assert sums.scaled_abs_error_sum / sums.scaled_weeks == pytest.approx(0.5)
+
+
+def test_a_one_season_history_gives_no_mase_rather_than_a_lag_1_scale():
+    # 52 weeks of training: no week has last year's same week, so the backtest has no scale
+    # (it used to fall back to the lag-1 naive's error, a different scale).
+    scale = metrics.seasonal_naive_scale(np.arange(1.0, 53.0))
+    sums = engine.BacktestSums()
+    sums.add(np.array([60.0, 60.0]), np.array([50.0, 70.0]), scale)
+    assert sums.weeks == 2 and sums.scaled_weeks == 0 and sums.abs_error_sum == 20

@@ -8,10 +8,11 @@ family, a brand, a channel or a SKU) from that frame:
 - the scope's series is summed over its SKUs and channels per (origin, week) before any error
   is taken, so errors that cancel within a family do not count against the family;
 - WAPE = sum |F - A| / sum A, bias = sum (F - A) / sum A (positive: over-forecast);
-- MASE = mean over (origin, week) of |F - A| / scale, where the scale is the mean absolute
-  seasonal-naive error |y_t - y_{t-52}| of the scope's summed weekly history up to and
-  including that origin (what the forecaster could have known). Pairs whose origin has no
-  usable scale (under 53 weeks of history, or a flat series) are left out of MASE only;
+- MASE as ``sop_core.forecast.metrics`` defines it: mean over (origin, week) of |F - A| / scale,
+  the scale being the in-sample MAE of the seasonal naive, mean |y_t - y_{t-52}|, of the
+  scope's summed weekly history up to and including that origin (what the forecaster could
+  have known). Pairs whose origin has no scale (52 weeks of history or fewer, or a series
+  that repeats itself exactly) are left out of MASE only;
 - a zero denominator (no units sold, no scale) gives NaN, never an error.
 """
 
@@ -26,9 +27,10 @@ import pandas as pd
 from sop_core.data.errors import InputError
 from sop_core.data.stores import forecast_runs, sales
 from sop_core.demand.consensus import LEVELS
+from sop_core.forecast import metrics
+from sop_core.forecast.metrics import SEASON
 
 FORECASTS = ("statistical", "consensus")
-SEASON = 52
 
 LAG_COLUMNS = [
     "origin",
@@ -138,8 +140,9 @@ def seasonal_naive_scale(
     """The MASE scale of a scope at each origin.
 
     The scope's units are summed per week (weeks without a row inside its life count as 0);
-    the scale at an origin is the mean |y_t - y_{t-52}| over the weeks up to and including the
-    origin. NaN where there is no such pair or the mean is 0.
+    the scale at an origin is ``metrics.seasonal_naive_scales`` at that week: the mean
+    |y_t - y_{t-52}| over the weeks up to and including the origin. NaN where there is no such
+    pair or the mean is 0.
 
     Parameters
     ----------
@@ -368,11 +371,13 @@ def _score(pairs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
             "abs_error": error.abs(),
             "error": error,
             "actual": pairs["actual"],
-            "scaled": error.abs() / pairs["scale"],
+            "scaled": metrics.scaled_errors(pairs["forecast"], pairs["actual"], pairs["scale"]),
             "naive_abs_error": naive_error.abs(),
             "naive_error": naive_error,
             "naive_actual": pairs["naive_actual"],
-            "naive_scaled": naive_error.abs() / pairs["scale"],
+            "naive_scaled": metrics.scaled_errors(
+                pairs["naive"], pairs["naive_actual"], pairs["scale"]
+            ),
         }
     )
     grouped = work.groupby(by, sort=True)
@@ -422,23 +427,14 @@ def _scales(history: pd.DataFrame, origins: np.ndarray, keys: list[str]) -> pd.D
     np.minimum.at(first, group, week_index)
     series[np.arange(n_weeks)[None, :] < first[:, None]] = np.nan
 
-    # Column j of the running sums covers the pairs (t, t - 52) for t <= j + 52.
-    gaps = np.abs(series[:, SEASON:] - series[:, :-SEASON])
-    known = ~np.isnan(gaps)
-    running_total = np.cumsum(np.where(known, gaps, 0.0), axis=1)
-    running_count = np.cumsum(known, axis=1)
-
+    running = metrics.seasonal_naive_scales(series)
     origin_days = origins.astype("datetime64[D]")
-    column = ((origin_days - start) // np.timedelta64(7, "D")).astype(np.int64) - SEASON
-    column = np.minimum(column, gaps.shape[1] - 1)
+    # An origin after the history's last week has that week's scale; one before its start, none.
+    column = ((origin_days - start) // np.timedelta64(7, "D")).astype(np.int64)
+    column = np.minimum(column, n_weeks - 1)
     usable = column >= 0
-    take = np.clip(column, 0, None)
     scale = np.full((n_groups, len(origins)), np.nan)
-    if gaps.shape[1] and usable.any():
-        total = running_total[:, take[usable]]
-        count = running_count[:, take[usable]]
-        mean = np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
-        scale[:, usable] = np.where(mean > 0, mean, np.nan)
+    scale[:, usable] = running[:, column[usable]]
 
     result = labels.loc[labels.index.repeat(len(origins))].reset_index(drop=True)
     result["origin"] = np.tile(origins, n_groups)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SEASON = 52
+from sop_core.forecast.metrics import SEASON
+
 QUANTILES = (0.025, 0.10, 0.90, 0.975)
 
 
@@ -57,16 +58,6 @@ def seasonal_naive(history: np.ndarray, horizon: int) -> np.ndarray:
         last_year = history[-SEASON:]
         return np.resize(last_year, horizon) if horizon > SEASON else last_year[:horizon].copy()
     return np.full(horizon, history[-1] if len(history) else 0.0)
-
-
-def seasonal_naive_scale(history: np.ndarray) -> float:
-    """MASE denominator: mean absolute seasonal difference of the training data (lag 1 with
-    less than a year and a week)."""
-    lag = SEASON if len(history) > SEASON else 1
-    if len(history) <= lag:
-        return float("nan")
-    scale = float(np.mean(np.abs(history[lag:] - history[:-lag])))
-    return scale if scale > 0 else float("nan")
 
 
 def croston_sba(history: np.ndarray, horizon: int, alpha: float = 0.1) -> Forecast:

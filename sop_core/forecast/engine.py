@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sop_core.forecast import classical, prophet_model
+from sop_core.forecast import classical, metrics, prophet_model
 from sop_core.forecast.classical import QUANTILES, Forecast
 from sop_core.forecast.panel import DRIVERS, Panel
 from sop_core.forecast.prophet_model import ProphetSettings
@@ -80,6 +80,8 @@ class BacktestSums:
     scaled_weeks: int = 0  # weeks of origins with a seasonal-naive scale (for MASE)
 
     def add(self, actual: np.ndarray, forecast: np.ndarray, scale: float) -> None:
+        """Add one origin's weeks; ``scale`` is ``metrics.seasonal_naive_scale`` of the history
+        up to the origin (NaN: the weeks count in WAPE and bias, not in MASE)."""
         error = forecast - actual
         self.origins += 1
         self.weeks += len(actual)
@@ -87,7 +89,7 @@ class BacktestSums:
         self.abs_error_sum += float(np.abs(error).sum())
         self.error_sum += float(error.sum())
         if np.isfinite(scale):
-            self.scaled_abs_error_sum += float(np.abs(error).sum() / scale)
+            self.scaled_abs_error_sum += float(metrics.scaled_errors(forecast, actual, scale).sum())
             self.scaled_weeks += len(actual)
 
     @property
@@ -311,7 +313,7 @@ def forecast_regular(inp: SkuInput, settings: ForecastSettings, workdir: Path) -
                 theta = _with_effect(theta, fit.future_effect)
                 candidates["theta"] = theta.point
                 candidates["ensemble"] = _ensemble(fit.forecast, theta).point
-        scale = classical.seasonal_naive_scale(history)
+        scale = metrics.seasonal_naive_scale(history)
         for h in settings.backtest_horizons:
             if h <= length:
                 for model, values in candidates.items():

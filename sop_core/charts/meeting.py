@@ -1,0 +1,58 @@
+"""Meeting charts: scenarios side by side, and the walk from the approved plan to the plan
+now, cause by cause."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from sop_core.charts.style import PALETTE, figure, weekly_line
+
+
+def comparison_chart(weekly: pd.DataFrame, title: str = "Weekly volume by scenario") -> go.Figure:
+    """One line per scenario (``weekly``: ``week, scenario, volume``); the first is drawn
+    thickest, as the reference the others are compared with."""
+    traces = [
+        weekly_line(
+            rows["week"],
+            rows["volume"],
+            name,
+            PALETTE[index % len(PALETTE)],
+            width=5 if index == 0 else 3,
+            dash="solid" if index == 0 else ("dash", "dot", "dashdot")[(index - 1) % 3],
+            markers=index == 0,
+        )
+        for index, (name, rows) in enumerate(weekly.groupby("scenario", sort=False))
+    ]
+    return figure(
+        traces, title, "Units per week", height=420, layout={"yaxis": {"rangemode": "tozero"}}
+    )
+
+
+def waterfall_chart(changes: pd.DataFrame, value: str, title: str, y_title: str) -> go.Figure:
+    """From the approved plan to the plan now, one bar per cause (``changes``:
+    ``cause, volume, revenue``; first row the approved plan, last row the plan now)."""
+    shown = changes[(changes[value].abs() > 1e-6) | changes.index.isin([0, len(changes) - 1])]
+    measure = ["absolute", *["relative"] * (len(shown) - 2), "total"]
+    trace = {
+        "type": "waterfall",
+        "x": shown["cause"],
+        "y": shown[value],
+        "measure": measure,
+        "connector": {"line": {"color": "#999999"}},
+        "increasing": {"marker": {"color": PALETTE[2]}},
+        "decreasing": {"marker": {"color": PALETTE[5]}},
+        "totals": {"marker": {"color": PALETTE[0]}},
+        "texttemplate": "%{delta:+,.3s}",
+        "textposition": "outside",
+        "hovertemplate": "%{x}: %{y:,.0f}<extra></extra>",
+        "showlegend": False,
+    }
+    low = float(changes[value].iloc[[0, -1]].min())
+    return figure(
+        [trace],
+        title,
+        y_title,
+        height=440,
+        layout={"yaxis": {"range": [low * 0.9, None] if low > 0 else None}},
+    )

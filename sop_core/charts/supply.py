@@ -1,0 +1,267 @@
+"""Supply charts: line load (heatmap and one line's hours), the batch-size cost curve, the
+production plan against demand, and stock cover."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from sop_core.charts.style import PALETTE, figure
+
+# Load above this share of the available hours shows amber; above 100%, red.
+UTILISATION_WARNING = 0.85
+
+
+def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
+    """Line x week heatmap of utilisation (``line``, ``week``, ``utilisation``,
+    ``needed_hours``, ``available_hours``); red above 100%, amber above 85%."""
+    utilisation = utilisation.assign(
+        label=utilisation["line"] + "  " + utilisation.get("line_name", "")
+    )
+    grid = utilisation.pivot(index="label", columns="week", values="utilisation").sort_index(
+        ascending=False
+    )
+    needed = utilisation.pivot(index="label", columns="week", values="needed_hours")
+    available = utilisation.pivot(index="label", columns="week", values="available_hours")
+    needed, available = needed.reindex_like(grid), available.reindex_like(grid)
+    probability = None
+    if "overload_probability" in utilisation:
+        probability = utilisation.pivot(
+            index="label", columns="week", values="overload_probability"
+        ).reindex_like(grid)
+    heatmap = {
+        "type": "heatmap",
+        "z": grid.to_numpy(),
+        "x": grid.columns,
+        "y": grid.index,
+        "zmin": 0,
+        "zmax": 1.5,
+        "colorscale": [
+            [0.0, "#f7fbff"],
+            [0.5, "#6baed6"],
+            [UTILISATION_WARNING / 1.5, "#2171b5"],
+            [UTILISATION_WARNING / 1.5 + 0.001, "#ff9f1c"],
+            [1.0 / 1.5, "#ff9f1c"],
+            [1.0 / 1.5 + 0.001, "#d73027"],
+            [1.0, "#7f0000"],
+        ],
+        "colorbar": {
+            "title": {"text": "Load"},
+            "tickformat": ".0%",
+            "tickvals": [0, 0.5, UTILISATION_WARNING, 1.0, 1.5],
+        },
+        "customdata": np.dstack(
+            [needed.to_numpy(), available.to_numpy()]
+            + ([probability.to_numpy()] if probability is not None else [])
+        ),
+        "hovertemplate": "%{y}, week of %{x|%d %b %Y}<br>load %{z:.0%}<br>"
+        "%{customdata[0]:,.0f} h needed of %{customdata[1]:,.0f} h available"
+        + ("<br>%{customdata[2]:.0%} chance of overload" if probability is not None else "")
+        + "<extra></extra>",
+        "xgap": 1,
+        "ygap": 2,
+    }
+    # Rows shrink as lines are added, so a plant with many lines still fits on one screen.
+    row = 60 if len(grid) <= 8 else max(14, 480 // len(grid))
+    return figure(
+        [heatmap],
+        title,
+        "",
+        height=min(900, max(320, row * len(grid) + 160)),
+        # Weeks with no hours at all (a shutdown) have no utilisation: they show as grey.
+        layout={"plot_bgcolor": "#BDBDBD", "yaxis": {"type": "category", "automargin": True}},
+    )
+
+
+def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go.Figure:
+    """One line's weekly hours needed (bars, red above capacity) against its available hours
+    (a line) and the overtime band above it. ``load`` has ``week``, ``needed_hours``,
+    ``available_hours`` and ``overload_probability``."""
+    over = load["needed_hours"] > load["available_hours"] + 1e-9
+    traces = [
+        {
+            "type": "scatter",
+            "x": load["week"],
+            "y": load["available_hours"] + overtime_hours,
+            "mode": "lines",
+            "line": {"width": 0},
+            "showlegend": False,
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "x": load["week"],
+            "y": load["available_hours"],
+            "mode": "lines",
+            "fill": "tonexty",
+            "fillcolor": "rgba(230, 159, 0, 0.25)",
+            "line": {"color": "#111111", "width": 3},
+            "name": "capacity (overtime band above)",
+            "hovertemplate": "%{y:,.0f} h available<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "bar",
+            "x": load["week"],
+            "y": load["needed_hours"],
+            "name": "hours needed",
+            "marker": {"color": [PALETTE[5] if o else PALETTE[0] for o in over]},
+            "customdata": load["overload_probability"],
+            "hovertemplate": "%{y:,.0f} h needed, %{customdata:.0%} chance of overload"
+            "<extra>%{x|%d %b %Y}</extra>",
+        },
+    ]
+    return figure(
+        traces, title, "Hours per week", height=420, layout={"yaxis": {"rangemode": "tozero"}}
+    )
+
+
+def batch_cost_chart(curve: pd.DataFrame, points: pd.DataFrame, title: str) -> go.Figure:
+    """Unit cost against batch size (``curve``: batch_size, unit_cost) with the baseline and
+    scenario batches marked (``points``: label, batch_size, unit_cost)."""
+    traces = [
+        {
+            "type": "scatter",
+            "x": curve["batch_size"],
+            "y": curve["unit_cost"],
+            "mode": "lines",
+            "name": "unit cost",
+            "line": {"color": "#7f7f7f", "width": 3},
+            "hovertemplate": "batch %{x:,.0f}: %{y:.3f} per unit<extra></extra>",
+        }
+    ]
+    for index, row in enumerate(points.itertuples(index=False)):
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [row.batch_size],
+                "y": [row.unit_cost],
+                "mode": "markers+text",
+                "name": row.label,
+                "text": [f"{row.label}: {row.unit_cost:.2f}"],
+                "textposition": "top right",
+                "marker": {"size": 16, "color": PALETTE[index]},
+                "hovertemplate": "%{x:,.0f} units a batch: %{y:.3f} per unit<extra></extra>",
+            }
+        )
+    return figure(
+        traces,
+        title,
+        "Unit cost",
+        height=400,
+        layout={"xaxis": {"title": {"text": "Units per batch"}, "rangemode": "tozero"}},
+    )
+
+
+def plan_chart(weekly: pd.DataFrame, title: str = "Production plan against demand") -> go.Figure:
+    """Weekly production (bars) against demand (line), unmet demand in red and the projected
+    stock on a second axis. ``weekly`` has week, demand, production, unmet, inventory."""
+    week = weekly["week"]
+    traces = [
+        {
+            "type": "bar",
+            "x": week,
+            "y": weekly["production"],
+            "name": "production",
+            "marker": {"color": PALETTE[0]},
+            "hovertemplate": "made %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "bar",
+            "x": week,
+            "y": weekly["unmet"],
+            "name": "unmet demand",
+            "marker": {"color": PALETTE[5]},
+            "hovertemplate": "unmet %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "scatter",
+            "x": week,
+            "y": weekly["demand"],
+            "name": "demand",
+            "mode": "lines+markers",
+            "line": {"color": "#111111", "width": 3},
+            "hovertemplate": "demand %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+        {
+            "type": "scatter",
+            "x": week,
+            "y": weekly["inventory"],
+            "name": "stock (right)",
+            "mode": "lines",
+            "yaxis": "y2",
+            "line": {"color": PALETTE[2], "width": 3, "dash": "dot"},
+            "hovertemplate": "stock %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+        },
+    ]
+    return figure(
+        traces,
+        title,
+        "Units per week",
+        height=440,
+        layout={
+            "barmode": "stack",
+            "yaxis2": {
+                "overlaying": "y",
+                "side": "right",
+                "rangemode": "tozero",
+                "showgrid": False,
+                "title": {"text": "Stock"},
+                "tickformat": "~s",
+                "automargin": True,
+            },
+        },
+    )
+
+
+def cover_chart(cover: pd.DataFrame, limit: int = 15, safety_weeks: float = 2.0) -> go.Figure:
+    """Horizontal bars of the SKUs with the fewest weeks of cover (``sku``, ``product``,
+    ``weeks_of_cover``), with the safety level marked."""
+    rows = cover.dropna(subset=["weeks_of_cover"]).nsmallest(limit, "weeks_of_cover")
+    rows = rows.iloc[::-1]
+    colours = [PALETTE[5] if w < safety_weeks else PALETTE[0] for w in rows["weeks_of_cover"]]
+    bars = {
+        "type": "bar",
+        "x": rows["weeks_of_cover"],
+        "y": rows["sku"] + "  " + rows["product"],
+        "orientation": "h",
+        "marker": {"color": colours},
+        "text": [f"{w:.1f}" for w in rows["weeks_of_cover"]],
+        "textposition": "outside",
+        "hovertemplate": "%{y}: %{x:.1f} weeks of cover<extra></extra>",
+    }
+    top = float(rows["weeks_of_cover"].max()) if len(rows) else safety_weeks
+    safety = {"x0": safety_weeks, "x1": safety_weeks, "xref": "x", "yref": "paper"}
+    return figure(
+        [bars],
+        f"Lowest stock cover ({len(rows)} SKUs)",
+        "",
+        height=max(360, 34 * len(rows) + 150),
+        layout={
+            "yaxis": {"automargin": True},
+            "xaxis": {
+                "title": {"text": "Weeks of cover at recent sales"},
+                "range": [0, max(top, safety_weeks) * 1.15],
+            },
+            "shapes": [
+                {
+                    "type": "line",
+                    **safety,
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"dash": "dash", "color": "#444444"},
+                }
+            ],
+            "annotations": [
+                {
+                    "x": safety_weeks,
+                    "xref": "x",
+                    "y": 1,
+                    "yref": "paper",
+                    "yanchor": "bottom",
+                    "text": f"{safety_weeks:g} weeks",
+                    "showarrow": False,
+                }
+            ],
+        },
+    )
