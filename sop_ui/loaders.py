@@ -262,45 +262,48 @@ def plan_of_record_totals(first: dt.date, last: dt.date) -> PlanOfRecordTotals |
 
 
 def weekly_sales_by_family(scope: Scope) -> pd.DataFrame:
-    """Weekly units and revenue by family."""
+    """Weekly units and revenue by family: ``week, family, units, revenue, promoted_units``."""
     return _read(sales.weekly_sales_by_family, scope)
 
 
 def period_totals(scope: Scope, last_week: dt.date, weeks: int) -> pd.DataFrame:
-    """Units, revenue and promoted share of the ``weeks`` to ``last_week`` and a year earlier
-    (rows ``current`` and ``last_year`` in ``period``)."""
+    """Units, revenue and promoted share of the ``weeks`` ending ``last_week`` and of the same
+    weeks a year earlier (``period``: ``current``, ``last_year``)."""
     return _read(sales.period_totals, scope, last_week, weeks)
 
 
 def totals_by_family_channel(scope: Scope, last_week: dt.date, weeks: int = 52) -> pd.DataFrame:
-    """Units and revenue by family and channel over ``weeks`` to ``last_week``."""
+    """Units and revenue by family and channel over the ``weeks`` ending ``last_week``, with
+    the change against a year earlier."""
     return _read(sales.totals_by_family_channel, scope, last_week, weeks)
 
 
 def promotion_lift_by_depth(scope: Scope) -> pd.DataFrame:
-    """Observed lift of promoted weeks by discount depth."""
+    """Observed sales lift of promoted weeks by discount depth band."""
     return _read(sales.promotion_lift_by_depth, scope)
 
 
 def promotions_between(scope: Scope, first_week: dt.date, last_week: dt.date) -> pd.DataFrame:
-    """Promotions running between ``first_week`` and ``last_week``."""
+    """Promotion events overlapping ``first_week`` to ``last_week``."""
     return _read(sales.promotions_between, scope, first_week, last_week)
 
 
 def price_changes_after(scope: Scope, after_week: dt.date) -> pd.DataFrame:
-    """List price changes announced after ``after_week``."""
+    """List price changes effective after ``after_week`` (the announced ones)."""
     return _read(sales.price_changes_after, scope, after_week)
 
 
 def line_utilisation_history(
     last_week: dt.date, weeks: int = 52, scope: Scope = ALL
 ) -> pd.DataFrame:
-    """Load from past sales by line and week."""
+    """Hours each line would have needed for what was sold, against its available hours, by
+    week over the ``weeks`` ending ``last_week``."""
     return _read(production.line_utilisation_history, last_week, weeks, scope)
 
 
 def hours_used(last_week: dt.date, weeks: int = 52, scope: Scope = ALL) -> pd.DataFrame:
-    """Line hours recorded in production actuals against the hours available."""
+    """Line hours used in production actuals against the hours available, per line over the
+    ``weeks`` ending ``last_week``."""
     return _read(production.hours_used, last_week, weeks, scope)
 
 
