@@ -6,32 +6,32 @@ import functools
 
 import streamlit as st
 
-import sop_ui
 from sop_core.data import importer, schema
 from sop_core.data.export import export_bytes
+from sop_ui import filters, loaders, shell, widgets
 
-sop_ui.require_shell()
-facts = sop_ui.facts()
-path = sop_ui.database_path()
+shell.require_shell()
+facts = loaders.facts()
+path = loaders.database_path()
 
 st.title("Data")
 st.caption(f"Database: `{path}`")
 
-counts = sop_ui.load("table_row_counts")
-first, last = facts["history_first_week"], facts["history_last_week"]
+counts = loaders.table_row_counts()
+first, last = facts.history_first_week, facts.history_last_week
 sales_rows = int(counts.set_index("table").loc["sales_history", "rows"])
-sop_ui.kpi_row(
+widgets.kpi_row(
     [
-        sop_ui.Kpi("Tables", f"{len(counts)}"),
-        sop_ui.Kpi("Weekly sales rows", f"{sales_rows:,}"),
-        sop_ui.Kpi(
+        widgets.Kpi("Tables", f"{len(counts)}"),
+        widgets.Kpi("Weekly sales rows", f"{sales_rows:,}"),
+        widgets.Kpi(
             "History",
-            f"{facts['history_weeks']} weeks",
+            f"{facts.history_weeks} weeks",
             note=f"{first:%d %b %Y} to {last:%d %b %Y}" if first else None,
         ),
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Schema version",
-            f"{facts['schema_version']}",
+            f"{facts.schema_version}",
             note=f"{path.stat().st_size / 1e6:,.1f} MB on disk" if path.exists() else None,
         ),
     ]
@@ -73,13 +73,13 @@ with check:
             icon=":material/upload_file:",
         )
     else:
-        source = sop_ui.uploaded_file(upload)
+        source = loaders.uploaded_file(upload)
         mapping = {
             column.name: st.session_state[f"map_{table}_{column.name}"]
             for column in spec.columns
             if st.session_state.get(f"map_{table}_{column.name}", AUTOMATIC) != AUTOMATIC
         }
-        report = sop_ui.check_import(table, source, upload.name, mapping)
+        report = loaders.check_import(table, source, upload.name, mapping)
         file_columns = report.file_columns
         if file_columns:
             with st.expander("Column mapping", expanded=not report.ok):
@@ -92,26 +92,26 @@ with check:
                         key=f"map_{table}_{column.name}",
                         help=f"Found: {report.columns.get(column.name, 'nothing')}",
                     )
-        sop_ui.show_issues(report)
+        widgets.show_issues(report)
         if report.preview is not None:
             st.caption(
                 f"The first rows as they will be stored ({report.rows_in_file:,} in the file):"
             )
-            sop_ui.table(report.preview)
+            widgets.table(report.preview)
         if report.ok and st.button(
             f"Import {report.rows_to_write:,} rows into {table.replace('_', ' ')}",
             type="primary",
             key="import_confirm",
             icon=":material/publish:",
         ):
-            with sop_ui.progress_bar("Importing") as progress:
+            with widgets.progress_bar("Importing") as progress:
                 done = importer.import_file(
                     path,
                     table,
                     source,
                     file_name=upload.name,
                     mapping=mapping,
-                    author=sop_ui.user_name(),
+                    author=filters.user_name(),
                     progress=progress,
                 )
             if done.written:
@@ -120,10 +120,10 @@ with check:
                 st.rerun()
             st.error(done.summary() + "\n\n" + "\n".join(f"- {i.text()}" for i in done.errors))
 
-log = sop_ui.load("import_log")
+log = loaders.import_log()
 if not log.empty:
     st.markdown("**Imports so far**")
-    sop_ui.table(
+    widgets.table(
         log,
         import_id=st.column_config.NumberColumn("No."),
         imported_at=st.column_config.DatetimeColumn("When", format="DD MMM YYYY HH:mm"),
@@ -170,7 +170,7 @@ st.caption(
 left, right = st.columns([2, 3])
 with left:
     st.subheader("Rows per table")
-    sop_ui.table(
+    widgets.table(
         counts,
         fit=True,
         table="Table",

@@ -7,32 +7,33 @@ import datetime as dt
 import numpy as np
 import streamlit as st
 
-import sop_ui
 from sop_core import charts
 from sop_core.data.errors import InputError
 from sop_core.demand import consensus
 from sop_core.demand.cube import next_weeks
+from sop_ui import filters, loaders, shell, widgets
+from sop_ui.formatting import change, money, scope_caption, units
 
 LEVEL_LABELS = dict(
     zip(consensus.LEVELS, ("Total", "Family", "Brand", "Channel", "SKU"), strict=True)
 )
 LARGE_CHANGE = 0.5  # an override moving its scope by more than this asks for a confirmation
 
-sop_ui.require_shell()
-facts = sop_ui.facts()
-sidebar = sop_ui.scope()
-currency = facts["currency"]
+shell.require_shell()
+facts = loaders.facts()
+sidebar = filters.scope()
+currency = facts.currency
 
 st.title("Demand review")
-run = sop_ui.require_forecast()
-cube = sop_ui.demand_cube(run["run_id"])
+run = widgets.require_forecast()
+cube = loaders.demand_cube(run.run_id)
 base = cube.base
-in_force = sop_ui.load("consensus_overrides", True)  # on weeks of this forecast
+in_force = loaders.consensus_overrides(in_force=True)  # on weeks of this forecast
 
 st.caption(
-    f"Forecast run {run['run_id']} on the history to the week of {run['history_end']:%d %b %Y}, "
-    f"made {run['created_at']:%d %b %Y %H:%M}. Consensus = statistical forecast + "
-    f"{len(in_force)} override(s) in force. {sop_ui.scope_caption(sidebar)}"
+    f"Forecast run {run.run_id} on the history to the week of {run.history_end:%d %b %Y}, "
+    f"made {run.created_at:%d %b %Y %H:%M}. Consensus = statistical forecast + "
+    f"{len(in_force)} override(s) in force. {scope_caption(sidebar)}"
 )
 
 left, middle, right, button = st.columns([4, 3, 3, 2], vertical_alignment="bottom")
@@ -83,7 +84,7 @@ with button:
         width="stretch",
     )
 if refresh:
-    sop_ui.refresh_forecast_with_progress()
+    widgets.refresh_forecast_with_progress()
 
 scope_name = "Total" if level == "total" else f"{LEVEL_LABELS[level]} {target}"
 series = cube.series(level, target, measure, sidebar.families, sidebar.channels)
@@ -94,36 +95,36 @@ unit = "units" if measure == "units" else currency
 planned = table["consensus"].sum()
 statistical = table["statistical"].sum()
 last_year = table["last_year"].sum()
-fmt = sop_ui.units if measure == "units" else (lambda v: sop_ui.money(v, currency))
+fmt = units if measure == "units" else (lambda v: money(v, currency))
 promoted = (table["on"].str.contains("promotion")).sum()
 low, high = table["lower_80"].sum(), table["upper_80"].sum()
 spread = (high - low) / 2 / statistical if statistical > 0 else 0.0
-sop_ui.kpi_row(
+widgets.kpi_row(
     [
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Consensus, next 13 weeks",
             fmt(planned),
-            sop_ui.change(planned, last_year),
+            change(planned, last_year),
             help="The plan the team agrees on: the statistical forecast plus overrides.",
         ),
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Consensus vs statistical",
             ("+" if planned > statistical + 0.5 else "") + fmt(planned - statistical),
-            sop_ui.change(planned, statistical),
+            change(planned, statistical),
             change_label="vs the statistical forecast",
         ),
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Forecast uncertainty",
             f"±{spread:.0%}" if statistical > 0 else "-",
             note=f"80% range {fmt(low)} - {fmt(high)}",
             help="Half the width of the statistical forecast's 80% range over the next 13 "
             "weeks, as a share of the forecast.",
         ),
-        sop_ui.Kpi("Promotion weeks ahead", f"{promoted} of 13", note="shaded on the chart"),
+        widgets.Kpi("Promotion weeks ahead", f"{promoted} of 13", note="shaded on the chart"),
     ]
 )
 
-sop_ui.chart(
+widgets.chart(
     charts.demand_chart(
         series,
         f"{scope_name}: weekly {measure}",
@@ -140,7 +141,7 @@ number = st.column_config.NumberColumn
 shown = table.round({c: 0 for c in table.columns if c not in ("week", "vs_last_year", "on")})
 if cube.approved_name is None:
     shown = shown.drop(columns="approved")
-sop_ui.table(
+widgets.table(
     shown,
     fit=True,
     week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
@@ -157,8 +158,8 @@ sop_ui.table(
 
 # --- Accuracy ------------------------------------------------------------------------------
 st.subheader("Forecast accuracy")
-scope_lags = sop_ui.accuracy(level, target)["by_lag"]["lag"].tolist()
-if not sop_ui.has_past_forecasts():
+scope_lags = loaders.accuracy(level, target).by_lag["lag"].tolist()
+if not loaders.has_past_forecasts():
     st.info(
         "Accuracy by lag compares what past forecasts said with what was then sold. There "
         "are no past forecasts of closed weeks yet: a weekly forecasting routine stores them. "
@@ -167,7 +168,7 @@ if not sop_ui.has_past_forecasts():
         icon=":material/history:",
     )
     if st.button("Make past forecasts", key="backfill", icon=":material/history:"):
-        sop_ui.backfill_with_progress(8)
+        widgets.backfill_with_progress(8)
 elif not scope_lags:
     st.info(
         f"No past forecast of {scope_name.lower()} has reached a closed week yet (a new item, "
@@ -181,35 +182,35 @@ else:
         value=4 if 4 in scope_lags else scope_lags[0],
         key="accuracy_lag",
     )
-    scores = sop_ui.accuracy(level, target, lag)
-    at_lag = scores["by_lag"].set_index("lag").loc[lag]
-    steps = scores["value_added"].set_index("step")
-    sop_ui.kpi_row(
+    scores = loaders.accuracy(level, target, lag)
+    at_lag = scores.by_lag.set_index("lag").loc[lag]
+    steps = scores.value_added.set_index("step")
+    widgets.kpi_row(
         [
-            sop_ui.Kpi(
+            widgets.Kpi(
                 f"WAPE at lag {lag}",
                 f"{at_lag['wape']:.1%}",
                 note=f"seasonal naive {at_lag['naive_wape']:.1%}",
                 help="Weighted absolute percentage error: the sum of absolute errors over the "
                 "units sold, on closed weeks.",
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Bias",
                 f"{at_lag['bias']:+.1%}",
                 note="over-forecast" if at_lag["bias"] > 0 else "under-forecast",
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "MASE",
                 f"{at_lag['mase']:.2f}",
                 note=f"seasonal naive {at_lag['naive_mase']:.2f}",
                 help="Mean absolute error over the seasonal naive forecast's in-sample error: "
                 "below 1 beats last year's same week.",
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Value added by overrides",
                 (
                     "none yet"
-                    if not scores["overridden"]
+                    if not scores.overridden
                     else "n/a"
                     if np.isnan(steps.loc["consensus", "wape_gain_vs_previous"])
                     else f"{steps.loc['consensus', 'wape_gain_vs_previous']:+.1%}"
@@ -221,19 +222,19 @@ else:
         ]
     )
     st.caption(
-        f"From {scores['origins']} past forecast(s) of {scope_name.lower()} against the weeks "
+        f"From {scores.origins} past forecast(s) of {scope_name.lower()} against the weeks "
         "that have since closed (the sidebar's filters do not apply here)."
     )
     chart_col, value_col = st.columns([3, 2])
     with chart_col:
-        sop_ui.chart(
-            charts.accuracy_chart(scores["by_lag"], f"{scope_name}: accuracy by lag"),
+        widgets.chart(
+            charts.accuracy_chart(scores.by_lag, f"{scope_name}: accuracy by lag"),
             key="accuracy_chart",
         )
     with value_col:
         st.markdown("**Forecast value added** (closed weeks at this lag)")
-        sop_ui.table(
-            scores["value_added"],
+        widgets.table(
+            scores.value_added,
             fit=True,
             step="Step",
             wape=number("WAPE", format="percent"),
@@ -245,8 +246,8 @@ else:
     st.markdown(
         f"**Exceptions at lag {lag}**: SKUs ranked by business impact (absolute error x price)"
     )
-    sop_ui.table(
-        scores["by_sku"].head(10).round({"error_units": 0, "impact": 0}),
+    widgets.table(
+        scores.by_sku.head(10).round({"error_units": 0, "impact": 0}),
         fit=True,
         sku="SKU",
         family="Family",
@@ -300,12 +301,12 @@ with st.form("override_form", clear_on_submit=False, border=True):
 def save_override(override: consensus.Override) -> None:
     try:
         number_id, before, after = consensus.add_override(
-            sop_ui.database_path(),
+            loaders.database_path(),
             base,
             base.statistical_by_channel,
             override,
-            run_id=run["run_id"],
-            cycle=run["history_end"],
+            run_id=run.run_id,
+            cycle=run.history_end,
         )
     except InputError as error:
         st.error(str(error), icon=":material/error:")
@@ -320,7 +321,7 @@ def save_override(override: consensus.Override) -> None:
 if submitted:
     st.session_state.pop("override_pending", None)
     override = consensus.Override(
-        level, target, first, last, mode, amount, reason, author=sop_ui.user_name()
+        level, target, first, last, mode, amount, reason, author=filters.user_name()
     )
     try:
         before, after = consensus.scope_change(
@@ -353,11 +354,11 @@ if pending:
 if "override_done" in st.session_state:
     st.success(st.session_state.pop("override_done"), icon=":material/check_circle:")
 
-history = sop_ui.load("consensus_overrides", False)
+history = loaders.consensus_overrides()
 if history.empty:
     st.caption("No overrides yet: the consensus is the statistical forecast.")
 else:
-    sop_ui.table(
+    widgets.table(
         history.round({"units_before": 0, "units_after": 0})[
             [
                 "override_id",
@@ -398,7 +399,7 @@ else:
             if st.button("Undo", key="undo_override", width="stretch"):
                 try:
                     consensus.undo_override(
-                        sop_ui.database_path(), int(chosen), sop_ui.user_name(), run["history_end"]
+                        loaders.database_path(), int(chosen), filters.user_name(), run.history_end
                     )
                 except InputError as error:
                     st.error(str(error), icon=":material/error:")
@@ -408,15 +409,15 @@ else:
 
 # --- The sales history ----------------------------------------------------------------------
 with st.expander("Sales history by family", expanded=False):
-    weekly = sop_ui.load("weekly_sales_by_family", sidebar)
-    sop_ui.chart(
+    weekly = loaders.weekly_sales_by_family(sidebar)
+    widgets.chart(
         charts.weekly_history_chart(
             weekly, value=measure, title=f"Weekly {measure} by family", currency=currency
         ),
         key="demand_history",
     )
-    by_channel = sop_ui.load("totals_by_family_channel", sidebar, facts["history_last_week"], 52)
-    sop_ui.table(
+    by_channel = loaders.totals_by_family_channel(sidebar, facts.history_last_week, 52)
+    widgets.table(
         by_channel,
         family="Family",
         channel="Channel",

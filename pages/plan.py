@@ -7,39 +7,40 @@ import functools
 
 import streamlit as st
 
-import sop_ui
 from sop_core import charts
 from sop_core.data.errors import ConflictError, InputError
 from sop_core.meeting import decisions
 from sop_core.meeting.comparison import METRICS
 from sop_core.meeting.plan_of_record import approve
 from sop_core.scenario.targets import compute_targets, targets_bytes
+from sop_ui import drafts, filters, loaders, shell, widgets
+from sop_ui.formatting import change, money, units
 
-sop_ui.require_shell()
-facts = sop_ui.facts()
-scope = sop_ui.scope()
-currency = facts["currency"]
+shell.require_shell()
+facts = loaders.facts()
+scope = filters.scope()
+currency = facts.currency
 number = st.column_config.NumberColumn
 
 
 def plan_of_record_targets(version: int) -> bytes:
     """The frozen targets of plan of record ``version`` as a CSV file."""
-    frozen = compute_targets(sop_ui.database_path(), plan_of_record=version)
+    frozen = compute_targets(loaders.database_path(), plan_of_record=version)
     return targets_bytes(frozen.frame, "csv")
 
 
 st.title("Plan & decisions")
-run = sop_ui.require_forecast()
+run = widgets.require_forecast()
 st.caption(
-    f"Forecast run {run['run_id']} on the history to the week of {run['history_end']:%d %b %Y}; "
+    f"Forecast run {run.run_id} on the history to the week of {run.history_end:%d %b %Y}; "
     "every scenario starts from the consensus."
 )
 
 # --- Scenario comparison -------------------------------------------------------------------
 st.subheader("Compare scenarios")
-names = [sop_ui.BASELINE, *sop_ui.load("scenario_names")]
-chosen_now = sop_ui.selected_scenario()
-default = [sop_ui.BASELINE] + ([chosen_now] if chosen_now else names[1:2])
+names = [filters.BASELINE, *loaders.scenario_names()]
+chosen_now = filters.selected_scenario()
+default = [filters.BASELINE] + ([chosen_now] if chosen_now else names[1:2])
 picked = st.multiselect(
     "Scenarios (the first is the reference)",
     names,
@@ -52,31 +53,31 @@ if len(picked) < 2:
     st.info("Choose two to four scenarios to compare.", icon=":material/compare_arrows:")
 else:
     with st.spinner("Planning each scenario on the same lines and stock..."):
-        table, weekly = sop_ui.comparison(run["run_id"], picked, horizon)
+        table, weekly = loaders.comparison(run.run_id, picked, horizon)
     for note in table.attrs.get("notes", []):
         st.warning(note, icon=":material/warning:")
     reference = table.iloc[0]
     tiles = []
     for other in table.iloc[1:].itertuples():
         tiles.append(
-            sop_ui.Kpi(
+            widgets.Kpi(
                 f"{other.scenario}: revenue",
-                sop_ui.money(other.revenue, currency),
-                sop_ui.change(other.revenue, reference["revenue"]),
+                money(other.revenue, currency),
+                change(other.revenue, reference["revenue"]),
                 change_label=f"vs {reference['scenario']}",
             )
         )
         tiles.append(
-            sop_ui.Kpi(
+            widgets.Kpi(
                 f"{other.scenario}: unmet demand",
-                sop_ui.units(other.unmet_units),
-                note=f"{reference['scenario']}: {sop_ui.units(reference['unmet_units'])}",
+                units(other.unmet_units),
+                note=f"{reference['scenario']}: {units(reference['unmet_units'])}",
             )
         )
-    sop_ui.kpi_row(tiles[:4])
+    widgets.kpi_row(tiles[:4])
     left, right = st.columns([3, 2])
     with left:
-        sop_ui.chart(charts.comparison_chart(weekly), key="compare_chart")
+        widgets.chart(charts.comparison_chart(weekly), key="compare_chart")
     with right:
         shown = table.set_index("scenario")[list(METRICS)].T
         shown.index = [METRICS[m] for m in shown.index]
@@ -106,13 +107,11 @@ else:
         )
         styled = text.style.apply(highlight)
         st.dataframe(styled)
-        st.caption(
-            f"Same forecast run ({run['run_id']}); cells differing from the reference shaded."
-        )
+        st.caption(f"Same forecast run ({run.run_id}); cells differing from the reference shaded.")
 
 # --- Approval ------------------------------------------------------------------------------
 st.subheader("Approve the plan of record")
-to_approve = chosen_now or sop_ui.BASELINE
+to_approve = chosen_now or filters.BASELINE
 with st.form("approve_form", border=True):
     st.markdown(
         f"Freeze **{to_approve}** (the sidebar's scenario) as the next plan of record: its sales "
@@ -122,8 +121,8 @@ with st.form("approve_form", border=True):
     weeks = st.select_slider("Weeks to freeze", [13, 26, 52], value=26, key="approve_weeks")
     note = st.text_input("Note", key="approve_note", max_chars=200)
     go = st.form_submit_button("Approve", type="primary", icon=":material/verified:")
-draft = sop_ui.scenario_draft()
-if go and draft["dirty"]:
+draft = drafts.current()
+if go and draft.dirty:
     st.error(
         f"{to_approve} has changes that are not saved: save them (or reload the saved "
         "version) on Promotions & pricing, then approve. Only a saved scenario can become the "
@@ -132,13 +131,13 @@ if go and draft["dirty"]:
     )
 elif go:
     # The version this session opened: a save by someone else since then stops the approval.
-    stored = draft["stored"]
+    stored = draft.stored
     try:
         with st.spinner("Planning production and freezing the plan..."):
             done = approve(
-                sop_ui.database_path(),
+                loaders.database_path(),
                 chosen_now,
-                sop_ui.user_name(),
+                filters.user_name(),
                 note=note,
                 weeks=weeks,
                 expected_version=stored.version if stored else None,
@@ -146,20 +145,20 @@ elif go:
     except (InputError, ConflictError) as error:
         st.error(str(error), icon=":material/error:")
     else:
-        sop_ui.reload_scenario_draft()  # the scenario is now approved, a new version
+        drafts.reload()  # the scenario is now approved, a new version
         st.session_state["approved"] = (
             f"Plan of record version {done.plan_version} approved: {done.scenario}, "
-            f"{done.weeks} weeks, {sop_ui.units(done.volume)} units, "
-            f"{sop_ui.money(done.revenue, currency)} revenue."
+            f"{done.weeks} weeks, {units(done.volume)} units, "
+            f"{money(done.revenue, currency)} revenue."
         )
         st.rerun()
 if "approved" in st.session_state:
     st.success(st.session_state.pop("approved"), icon=":material/verified:")
-versions = sop_ui.load("plans_of_record")
+versions = loaders.plans_of_record()
 if versions.empty:
     st.caption("No plan of record yet.")
 else:
-    sop_ui.table(
+    widgets.table(
         versions,
         plan_version=number("Version"),
         approved_at=st.column_config.DatetimeColumn("Approved", format="DD MMM YYYY HH:mm"),
@@ -213,11 +212,11 @@ with st.form("decision_form", clear_on_submit=True, border=True):
 if record:
     try:
         decisions.add_item(
-            sop_ui.database_path(),
+            loaders.database_path(),
             kind,
             text,
             owner,
-            sop_ui.user_name(),
+            filters.user_name(),
             due_date=due,
             scenario=chosen_now if kind == "assumption" else None,
         )
@@ -225,11 +224,11 @@ if record:
         st.error(str(error), icon=":material/error:")
     else:
         st.rerun()
-log = sop_ui.load("decision_log", today)
+log = loaders.decision_log(today)
 if log.empty:
     st.caption("Nothing recorded yet.")
 else:
-    sop_ui.table(
+    widgets.table(
         log[["decision_id", "kind", "text", "owner", "due_date", "scenario", "state"]],
         decision_id=number("No."),
         kind="Kind",
@@ -251,7 +250,7 @@ else:
         version = int(log.set_index("decision_id").loc[item, "version"])
         try:
             decisions.set_status(
-                sop_ui.database_path(), int(item), status, sop_ui.user_name(), version
+                loaders.database_path(), int(item), status, filters.user_name(), version
             )
         except (InputError, ConflictError) as error:
             st.error(str(error), icon=":material/error:")
@@ -261,25 +260,25 @@ else:
 # --- Stock and production ------------------------------------------------------------------
 with st.expander("Stock and production position", expanded=False):
     st.caption("Stock and production have no channel; the family filter applies.")
-    cover = sop_ui.load("inventory_cover", scope, 13)
-    made = sop_ui.load("production_vs_sales", scope, facts["history_last_week"], 13)
+    cover = loaders.inventory_cover(scope, 13)
+    made = loaders.production_vs_sales(scope, facts.history_last_week, 13)
     low = cover[cover["weeks_of_cover"] < 2]
     produced_share = made["units_produced"].sum() / max(made["units_sold"].sum(), 1)
-    sop_ui.kpi_row(
+    widgets.kpi_row(
         [
-            sop_ui.Kpi("Stock on hand (units)", sop_ui.units(cover["units_on_hand"].sum())),
-            sop_ui.Kpi(
-                "Stock value at variable cost", sop_ui.money(cover["stock_value"].sum(), currency)
+            widgets.Kpi("Stock on hand (units)", units(cover["units_on_hand"].sum())),
+            widgets.Kpi(
+                "Stock value at variable cost", money(cover["stock_value"].sum(), currency)
             ),
-            sop_ui.Kpi("SKUs under 2 weeks of cover", f"{len(low)}"),
-            sop_ui.Kpi("Produced vs sold, last 13 weeks", f"{produced_share:.0%}"),
+            widgets.Kpi("SKUs under 2 weeks of cover", f"{len(low)}"),
+            widgets.Kpi("Produced vs sold, last 13 weeks", f"{produced_share:.0%}"),
         ]
     )
     left, right = st.columns([3, 2])
     with left:
-        sop_ui.chart(charts.cover_chart(cover), key="plan_cover")
+        widgets.chart(charts.cover_chart(cover), key="plan_cover")
     with right:
-        sop_ui.table(
+        widgets.table(
             made,
             family="Family",
             units_produced=number("Produced", format="localized"),
@@ -303,9 +302,9 @@ if st.button("Build the meeting pack", key="build_pack", icon=":material/invento
 
     with tempfile.TemporaryDirectory(prefix="sop-pack-") as folder:
         try:
-            with sop_ui.progress_bar("Building the meeting pack") as progress:
+            with widgets.progress_bar("Building the meeting pack") as progress:
                 files = build_pack(
-                    sop_ui.database_path(), Path(folder), chosen_now, progress=progress
+                    loaders.database_path(), Path(folder), chosen_now, progress=progress
                 )
         except InputError as error:
             st.error(str(error), icon=":material/error:")
@@ -332,7 +331,7 @@ if pack:
 
 # --- What changed -------------------------------------------------------------------------
 st.subheader("What changed since the last approved plan")
-changes = sop_ui.what_changed(run["run_id"], chosen_now)
+changes = loaders.what_changed(run.run_id, chosen_now)
 if changes is None:
     st.caption("Nothing approved yet (or no week in common with the approved plan).")
 else:
@@ -345,12 +344,12 @@ else:
     )
     volume_col, revenue_col = st.columns(2)
     with volume_col:
-        sop_ui.chart(
+        widgets.chart(
             charts.waterfall_chart(changes, "volume", "Volume: approved to now", "Units"),
             key="changes_volume",
         )
     with revenue_col:
-        sop_ui.chart(
+        widgets.chart(
             charts.waterfall_chart(
                 changes, "revenue", "Revenue: approved to now", f"Revenue ({currency})"
             ),

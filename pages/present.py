@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-import sop_ui
 from sop_core import charts
 from sop_core.demand.cube import next_weeks
 from sop_core.scenario.levers import Scenario, apply_scenario
 from sop_core.supply import capacity
+from sop_ui import filters, loaders, shell, widgets
+from sop_ui.formatting import change, money, units
 
 STEPS = (
     "Where we stand",
@@ -22,7 +23,7 @@ STEPS = (
     "4. Decisions",
 )
 
-sop_ui.require_shell()
+shell.require_shell()
 # Nothing but the content: no sidebar, no navigation bar, larger type.
 st.html(
     """<style>
@@ -35,10 +36,10 @@ st.html(
     [data-testid="stMetricLabel"] p {font-size: 1.4rem;}
     </style>"""
 )
-facts = sop_ui.facts()
-currency = facts["currency"]
-run = sop_ui.require_forecast()
-scenario_name = sop_ui.selected_scenario()
+facts = loaders.facts()
+currency = facts.currency
+run = widgets.require_forecast()
+scenario_name = filters.selected_scenario()
 step = st.segmented_control(
     "Agenda",
     list(range(len(STEPS))),
@@ -60,62 +61,61 @@ back.button("◀ Previous", disabled=step == 0, on_click=go, args=(step - 1,), k
 forward.button("Next ▶", disabled=step == len(STEPS) - 1, on_click=go, args=(step + 1,), key="next")
 title.title(STEPS[step])
 st.caption(
-    f"{facts['company_name']} · {scenario_name or 'baseline (no levers)'} · forecast run "
-    f"{run['run_id']}"
+    f"{facts.company_name} · {scenario_name or 'baseline (no levers)'} · forecast run {run.run_id}"
 )
 
-base = sop_ui.plan_base(run["run_id"])
+base = loaders.plan_base(run.run_id)
 if step == 0:
-    figures = sop_ui.overview(run["run_id"], scenario_name)
+    figures = loaders.overview(run.run_id, scenario_name)
     kpis = figures.kpis
-    sop_ui.kpi_row(
+    widgets.kpi_row(
         [
-            sop_ui.Kpi("Demand, next 13 weeks", sop_ui.units(kpis["target"])),
-            sop_ui.Kpi("Peak line load", f"{kpis['peak_utilisation']:.0%}"),
-            sop_ui.Kpi("Unmet demand", sop_ui.units(kpis["unmet_units"])),
-            sop_ui.Kpi("Revenue", sop_ui.money(kpis["revenue"], currency)),
+            widgets.Kpi("Demand, next 13 weeks", units(kpis["target"])),
+            widgets.Kpi("Peak line load", f"{kpis['peak_utilisation']:.0%}"),
+            widgets.Kpi("Unmet demand", units(kpis["unmet_units"])),
+            widgets.Kpi("Revenue", money(kpis["revenue"], currency)),
         ]
     )
-    sop_ui.chart(
+    widgets.chart(
         charts.plan_chart(figures.weekly, title="Demand and what the lines can make"),
         key="present_overview",
     )
 elif step == 1:
-    cube = sop_ui.demand_cube(run["run_id"])
+    cube = loaders.demand_cube(run.run_id)
     series = cube.series("total", None)
     table = next_weeks(series)
-    sop_ui.kpi_row(
+    widgets.kpi_row(
         [
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Consensus, next 13 weeks",
-                sop_ui.units(table["consensus"].sum()),
-                sop_ui.change(table["consensus"].sum(), table["last_year"].sum()),
+                units(table["consensus"].sum()),
+                change(table["consensus"].sum(), table["last_year"].sum()),
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Consensus vs statistical",
-                sop_ui.change(table["consensus"].sum(), table["statistical"].sum()) or "0%",
+                change(table["consensus"].sum(), table["statistical"].sum()) or "0%",
             ),
         ]
     )
-    sop_ui.chart(
+    widgets.chart(
         charts.demand_chart(series, "Total demand", approved_name=cube.approved_name),
         key="present_demand",
     )
 elif step == 2:
     scenario = (
-        sop_ui.stored_scenario(scenario_name).scenario if scenario_name else Scenario("baseline")
+        loaders.stored_scenario(scenario_name).scenario if scenario_name else Scenario("baseline")
     )
     view = capacity.load_view(apply_scenario(base, scenario))
-    sop_ui.chart(
+    widgets.chart(
         charts.utilisation_heatmap(view.frame(), "Line load: the targets against the hours"),
         key="present_supply",
     )
 elif step == 3:
-    changes = sop_ui.what_changed(run["run_id"], scenario_name)
+    changes = loaders.what_changed(run.run_id, scenario_name)
     if changes is None:
         st.info("No plan of record has been approved yet: nothing to compare with.")
     else:
-        sop_ui.chart(
+        widgets.chart(
             charts.waterfall_chart(
                 changes,
                 "volume",
@@ -127,7 +127,7 @@ elif step == 3:
 else:
     import datetime as dt
 
-    log = sop_ui.load("decision_log", dt.date.today())
+    log = loaders.decision_log(dt.date.today())
     open_items = log[log["status"] == "open"]
     if open_items.empty:
         st.info("No open decisions or assumptions.")

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import sop_ui
 from sop_core import charts
 from sop_core.data.errors import SopError
 from sop_core.data.importer import parse_mapping
@@ -25,16 +24,18 @@ from sop_core.scenario.levers import (
 )
 from sop_core.scenario.plan_files import edited_levers, lever_table
 from sop_core.scenario.targets import result_targets, targets_bytes
+from sop_ui import drafts, filters, loaders, shell, widgets
+from sop_ui.formatting import scope_caption, units
 
-sop_ui.require_shell()
-facts = sop_ui.facts()
-scope = sop_ui.scope()
-last_week = facts["history_last_week"]
+shell.require_shell()
+facts = loaders.facts()
+scope = filters.scope()
+last_week = facts.history_last_week
 
 st.title("Promotions & pricing")
-run = sop_ui.require_forecast()
-base = sop_ui.plan_base(run["run_id"])
-path = sop_ui.database_path()
+run = widgets.require_forecast()
+base = loaders.plan_base(run.run_id)
+path = loaders.database_path()
 KINDS = {
     "promotion": "Promotion",
     "price": "Price change",
@@ -66,11 +67,6 @@ CHANGE_SLIDERS = {  # label, lowest, highest, step (in %)
     "campaign": ("Campaign uplift", 0, 50, 5),
     "distribution": ("Distribution change", -50, 50, 5),
 }
-
-
-draft = sop_ui.scenario_draft
-reload_draft = sop_ui.reload_scenario_draft
-edited = sop_ui.edited_scenario
 
 
 def lever_editor() -> Lever:
@@ -139,9 +135,9 @@ def _week(label: str) -> dt.date:
 
 
 def add_lever() -> None:
-    current = draft()
-    current["levers"].append(lever_from_state().validated())
-    current["dirty"] = True
+    current = drafts.current()
+    current.levers.append(lever_from_state().validated())
+    current.dirty = True
     # The lever is in the scenario now: set the editor back to "no change" so it is not
     # previewed twice.
     for key in (
@@ -153,11 +149,11 @@ def add_lever() -> None:
         st.session_state[key] = 0
 
 
-def remove(kind: str, index: int) -> None:
-    current = draft()
-    if index < len(current[kind]):
-        current[kind].pop(index)
-        current["dirty"] = True
+def remove_override(index: int) -> None:
+    current = drafts.current()
+    if index < len(current.overrides):
+        current.overrides.pop(index)
+        current.dirty = True
 
 
 def add_override() -> None:
@@ -169,14 +165,14 @@ def add_override() -> None:
     except (SopError, TypeError, ValueError) as error:
         st.session_state["override_error"] = str(error)
         return
-    current = draft()
-    current["overrides"].append(override)
-    current["dirty"] = True
+    current = drafts.current()
+    current.overrides.append(override)
+    current.dirty = True
 
 
-def effects_panel(current: dict, preview: Lever) -> None:
+def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
     """The estimated effects behind the lever's SKUs, and the user's overrides of them."""
-    for index, override in enumerate(current["overrides"]):
+    for index, override in enumerate(current.overrides):
         row = st.columns([5, 1])
         row[0].markdown(f"Override: {override.describe()}")
         row[1].button(
@@ -184,15 +180,15 @@ def effects_panel(current: dict, preview: Lever) -> None:
             icon=":material/close:",
             key=f"remove_override_{index}",
             help="Use the estimate again",
-            on_click=remove,
-            args=("overrides", index),
+            on_click=remove_override,
+            args=(index,),
         )
 
     with st.expander("Effects behind the lever, and overrides"):
-        table = sop_ui.load("driver_table", run["run_id"])
+        table = loaders.driver_table(run.run_id)
         chosen = base.scope_mask(preview.scope, preview.target)
         shown = table[table["sku"].isin(base.skus[chosen])]
-        sop_ui.table(
+        widgets.table(
             shown[
                 [
                     "sku",
@@ -243,14 +239,14 @@ def effects_panel(current: dict, preview: Lever) -> None:
 
 @st.fragment
 def workspace() -> None:
-    current = draft()
+    current = drafts.current()
     # The lever comes from the widgets' state, so the results can be drawn first: after a
     # lever move the chart reaches the browser before anything else.
     preview = lever_from_state()
     editor, results = st.columns([1, 2], gap="large")
     with results:
         try:
-            result = apply_scenario(base, edited(current, current["for"] or "unsaved", [preview]))
+            result = apply_scenario(base, current.edited(current.name or "unsaved", [preview]))
         except SopError as error:
             st.error(str(error), icon=":material/error:")
         else:
@@ -262,33 +258,33 @@ def workspace() -> None:
 
 def show_results(result, preview: Lever) -> None:
     """Chart, KPIs, warnings, capacity effect and revised targets of the edited scenario."""
-    sop_ui.chart(
+    widgets.chart(
         charts.scenario_chart(result.weekly(scope.families, scope.channels)), key="scenario_chart"
     )
     kpi = result.kpis(scope.families, scope.channels)
-    currency = facts["currency"]
+    currency = facts.currency
     roi = kpi["promotion_roi"]
-    sop_ui.kpi_row(
+    widgets.kpi_row(
         [
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Volume vs baseline",
-                sop_ui.units(kpi["volume"]),
+                units(kpi["volume"]),
                 _change(kpi["volume_change"], kpi["baseline_volume"]),
                 change_label="",
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 f"Revenue ({currency})",
-                sop_ui.units(kpi["revenue"]),
+                units(kpi["revenue"]),
                 _change(kpi["revenue_change"], kpi["baseline_revenue"]),
                 change_label="",
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 f"Gross margin ({currency})",
-                sop_ui.units(kpi["margin"]),
+                units(kpi["margin"]),
                 _change(kpi["margin_change"], kpi["baseline_margin"]),
                 change_label="",
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Promotion ROI",
                 "n/a" if np.isnan(roi) else f"{roi:+.2f}",
                 note=f"per {currency} given" if not np.isnan(roi) else "no promotion",
@@ -298,8 +294,8 @@ def show_results(result, preview: Lever) -> None:
         ]
     )
     st.caption(
-        f"Previewing: {preview.describe()}. {sop_ui.scope_caption(scope)} "
-        f"Baseline: forecast run {run['run_id']}, {len(base.weeks)} weeks from "
+        f"Previewing: {preview.describe()}. {scope_caption(scope)} "
+        f"Baseline: forecast run {run.run_id}, {len(base.weeks)} weeks from "
         f"{WEEK_LABELS[0]}."
     )
     for note in result.warnings:
@@ -313,7 +309,7 @@ def show_results(result, preview: Lever) -> None:
             icon=":material/check_circle:",
         )
     else:
-        sop_ui.table(
+        widgets.table(
             over.assign(week=over["week"].dt.date)[
                 [
                     "line",
@@ -342,7 +338,7 @@ def show_results(result, preview: Lever) -> None:
         key="rollup",
         format_func=str.capitalize,
     )
-    sop_ui.table(
+    widgets.table(
         result.by(level).round(
             {"baseline": 0, "revised": 0, "revenue": 0, "margin": 0, "change": 0}
         ),
@@ -370,7 +366,7 @@ def show_results(result, preview: Lever) -> None:
     if st.toggle("Show revised targets by SKU and week", key="show_targets"):
         targets = result.targets()
         changed = targets[targets["change"].abs() > 0.5]
-        sop_ui.table(
+        widgets.table(
             (changed if not changed.empty else targets)
             .assign(week=lambda f: f["week"].dt.date)
             .head(500),
@@ -389,7 +385,7 @@ def show_results(result, preview: Lever) -> None:
 def scenario_panel() -> None:
     """The scenario's levers, effects and saving: deliberate actions, so outside the live
     fragment (a click here reruns the page; a lever move above reruns only the fragment)."""
-    current = draft()
+    current = drafts.current()
     preview = lever_from_state()
     levers, effects, saving = st.columns([3, 3, 4], gap="large")
     with levers:
@@ -403,15 +399,15 @@ def scenario_panel() -> None:
     with effects:
         effects_panel(current, preview)
     with saving:
-        sop_ui.scenario_bar(run["run_id"])
+        drafts.scenario_bar(run.run_id)
     levers_table(current)
     plan_import(current)
 
 
-def levers_table(current: dict) -> None:
+def levers_table(current: drafts.ScenarioDraft) -> None:
     """The scenario's levers as a table: edit a value in place, or select rows and delete
     them. Values outside a lever's range are refused with the lever's own message."""
-    levers = current["levers"]
+    levers = current.levers
     if not levers:
         st.caption("No levers in this scenario yet.")
         return
@@ -448,17 +444,17 @@ def levers_table(current: dict) -> None:
 
 def edit_levers(key: str) -> None:
     """Apply the levers table's edits and deletions to the draft (all or none)."""
-    current = draft()
+    current = drafts.current()
     try:
-        current["levers"] = edited_levers(current["levers"], st.session_state.get(key) or {})
+        current.levers = edited_levers(current.levers, st.session_state.get(key) or {})
     except SopError as error:
         st.session_state["levers_error"] = f"Not changed: {error}"
         st.session_state["levers_attempt"] = st.session_state.get("levers_attempt", 0) + 1
         return
-    current["dirty"] = True
+    current.dirty = True
 
 
-def plan_import(current: dict) -> None:
+def plan_import(current: drafts.ScenarioDraft) -> None:
     """Marketing's plan file in: checked like any import, then its levers join (or replace)
     the scenario's, to edit and save as usual."""
     attempt = st.session_state.get("plan_attempt", 0)
@@ -486,8 +482,8 @@ def plan_import(current: dict) -> None:
         except SopError as error:
             st.error(str(error), icon=":material/error:")
             return
-        plan = sop_ui.check_plan(sop_ui.uploaded_file(upload), upload.name, mapping)
-        sop_ui.show_issues(plan)
+        plan = loaders.check_plan(loaders.uploaded_file(upload), upload.name, mapping)
+        widgets.show_issues(plan)
         if not plan.ok:
             return
         st.success(plan.summary(), icon=":material/check_circle:")
@@ -510,9 +506,9 @@ def plan_import(current: dict) -> None:
 
 
 def take_plan(levers: list[Lever], replace_all: bool) -> None:
-    current = draft()
-    current["levers"] = [*([] if replace_all else current["levers"]), *levers]
-    current["dirty"] = True
+    current = drafts.current()
+    current.levers = [*([] if replace_all else current.levers), *levers]
+    current.dirty = True
     st.session_state["plan_attempt"] = st.session_state.get("plan_attempt", 0) + 1
 
 
@@ -529,35 +525,34 @@ scenario_panel()
 
 st.divider()
 st.header("What the history shows")
-year = sop_ui.load("period_totals", scope, last_week, 52).set_index("period")
-past = sop_ui.load("promotions_between", scope, last_week - dt.timedelta(weeks=51), last_week)
-planned = sop_ui.load(
-    "promotions_between",
+year = loaders.period_totals(scope, last_week, 52).set_index("period")
+past = loaders.promotions_between(scope, last_week - dt.timedelta(weeks=51), last_week)
+planned = loaders.promotions_between(
     scope,
     last_week + dt.timedelta(weeks=1),
     last_week + dt.timedelta(weeks=13),
 )
-prices = sop_ui.load("price_changes_after", scope, last_week)
-sop_ui.kpi_row(
+prices = loaders.price_changes_after(scope, last_week)
+widgets.kpi_row(
     [
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Sold on promotion, last 52 weeks", f"{year.loc['current', 'promoted_share']:.0%}"
         ),
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Promotion events, last 52 weeks",
             f"{len(past):,}",
             note=f"average depth {past['discount_depth'].mean():.0%}" if len(past) else None,
         ),
-        sop_ui.Kpi("Promotions planned, next 13 weeks", f"{len(planned):,}"),
-        sop_ui.Kpi(
+        widgets.Kpi("Promotions planned, next 13 weeks", f"{len(planned):,}"),
+        widgets.Kpi(
             "Announced list price changes",
             f"{len(prices):,}",
             note=f"average {prices['change'].mean():+.1%}" if len(prices) else None,
         ),
     ]
 )
-lift = sop_ui.load("promotion_lift_by_depth", scope)
-sop_ui.chart(charts.lift_by_depth_chart(lift))
+lift = loaders.promotion_lift_by_depth(scope)
+widgets.chart(charts.lift_by_depth_chart(lift))
 st.caption(
     "Observed lift: a promoted week against the same SKU and channel's median unpromoted week "
     "of the quarter. Raw history, with feature, display, season and holidays still mixed in; "
@@ -566,7 +561,7 @@ st.caption(
 left, right = st.columns(2)
 with left:
     st.subheader("Planned promotions, next 13 weeks")
-    sop_ui.table(
+    widgets.table(
         planned[
             [
                 "start_week",
@@ -587,7 +582,7 @@ with left:
     )
 with right:
     st.subheader("Announced list price changes")
-    sop_ui.table(
+    widgets.table(
         prices[["effective_week", "sku", "product", "previous_list_price", "list_price", "change"]],
         effective_week=st.column_config.DateColumn("From", format="DD MMM YYYY"),
         previous_list_price=st.column_config.NumberColumn("Old price", format="%.2f"),

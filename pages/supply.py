@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import sop_ui
 from sop_core import charts
 from sop_core.data.errors import SopError
 from sop_core.data.stores import production
@@ -25,18 +24,20 @@ from sop_core.supply.planning import (
     save_plan,
     solve_plan,
 )
+from sop_ui import drafts, filters, loaders, shell, widgets
+from sop_ui.formatting import money, scope_caption, units
 
-sop_ui.require_shell()
-facts = sop_ui.facts()
-scope = sop_ui.scope()
-last_week = facts["history_last_week"]
+shell.require_shell()
+facts = loaders.facts()
+scope = filters.scope()
+last_week = facts.history_last_week
 
 st.title("Supply & capacity")
-run = sop_ui.require_forecast()
-base = sop_ui.plan_base(run["run_id"])
-current = sop_ui.scenario_draft()
-name = current["for"] or "the baseline"
-scenario = sop_ui.edited_scenario(current, current["for"] or "baseline")
+run = widgets.require_forecast()
+base = loaders.plan_base(run.run_id)
+current = drafts.current()
+name = current.name or "the baseline"
+scenario = current.edited(current.name or "baseline")
 try:
     result = apply_scenario(base, scenario)
 except SopError as error:
@@ -59,33 +60,33 @@ exceptions = exceptions[exceptions["line"].isin(set(load["line"]))]
 WEEK_LABELS = [f"{pd.Timestamp(w):%d %b %Y}" for w in base.weeks]
 
 st.caption(
-    f"Volume targets of {name} (forecast run {run['run_id']}, {len(base.weeks)} weeks from "
-    f"{WEEK_LABELS[0]}). {sop_ui.scope_caption(scope, channels=False)} Lines make for every "
+    f"Volume targets of {name} (forecast run {run.run_id}, {len(base.weeks)} weeks from "
+    f"{WEEK_LABELS[0]}). {scope_caption(scope, channels=False)} Lines make for every "
     "channel, so the channel filter does not apply here."
 )
 peak = production.busiest(load)
 over = load[load["gap_hours"] > 1e-6]
 likely = load[(load["overload_probability"] >= 0.5)]
-sop_ui.kpi_row(
+widgets.kpi_row(
     [
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Peak load, forecast horizon",
             f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
             note=f"line {peak['line']}, week of {peak['week']:%d %b}" if peak is not None else None,
         ),
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Overloaded line-weeks",
             f"{len(over)}",
             note=f"{over['gap_hours'].sum():,.0f} h short" if len(over) else "none",
         ),
-        sop_ui.Kpi(
+        widgets.Kpi(
             "At least even odds of overload",
             f"{len(likely)}",
             note="line-weeks",
             help="Line-weeks whose hours needed exceed the hours "
             "available with a probability of 50% or more, from the forecast's uncertainty.",
         ),
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Idle lines",
             f"{int((exceptions['kind'] == 'idle line').sum())}",
             note=f"below {capacity.IDLE_LOAD:.0%} load",
@@ -93,7 +94,7 @@ sop_ui.kpi_row(
     ]
 )
 
-sop_ui.chart(
+widgets.chart(
     charts.utilisation_heatmap(
         load, "Load by line and week: the volume targets against the hours available"
     ),
@@ -114,7 +115,7 @@ with left:
     chosen = st.selectbox("Line", list(labels), format_func=labels.get, key="supply_line")
     line_index = list(base.lines).index(chosen)
     overtime = float(PlanSettings().overtime_share * base.available_hours[line_index].max())
-    sop_ui.chart(
+    widgets.chart(
         charts.line_load_chart(
             load[load["line"] == chosen], overtime, f"Load against capacity: {labels[chosen]}"
         ),
@@ -122,7 +123,7 @@ with left:
     )
 with right:
     st.subheader("Exceptions")
-    sop_ui.table(
+    widgets.table(
         exceptions[["kind", "line", "first_week", "last_week", "detail"]]
         .assign(
             first_week=lambda f: f["first_week"].dt.date, last_week=lambda f: f["last_week"].dt.date
@@ -138,18 +139,18 @@ with right:
 st.subheader("Capacity changes in this scenario")
 changes, editor = st.columns([3, 2], gap="large")
 with changes:
-    if not current["capacity"]:
+    if not current.capacity:
         st.caption("None yet: the hours are the lines' standard hours and the calendar.")
-    for index, change in enumerate(current["capacity"]):
+    for index, change in enumerate(current.capacity):
         row = st.columns([6, 1])
         row[0].markdown(f"{index + 1}. {change.describe()}")
         if row[1].button(
             "", icon=":material/close:", key=f"remove_capacity_{index}", help="Remove this change"
         ):
-            current["capacity"].pop(index)
-            current["dirty"] = True
+            current.capacity.pop(index)
+            current.dirty = True
             st.rerun()
-    sop_ui.scenario_bar(run["run_id"])
+    drafts.scenario_bar(run.run_id)
 with editor.form("capacity_change", border=True):
     line = st.selectbox(
         "Line",
@@ -184,8 +185,8 @@ with editor.form("capacity_change", border=True):
         except SopError as error:
             st.error(str(error), icon=":material/error:")
         else:
-            current["capacity"].append(change)
-            current["dirty"] = True
+            current.capacity.append(change)
+            current.dirty = True
             st.rerun()
 
 st.header("Batch economics")
@@ -204,12 +205,12 @@ with left:
     row = batches.set_index("sku").loc[sku]
     points = pd.DataFrame(
         {
-            "label": ["baseline", name if current["for"] else "scenario"],
+            "label": ["baseline", name if current.name else "scenario"],
             "batch_size": [row["batch_size_base"], row["batch_size"]],
             "unit_cost": [row["unit_cost_base"], row["unit_cost"]],
         }
     )
-    sop_ui.chart(
+    widgets.chart(
         charts.batch_cost_chart(
             capacity.unit_cost_curve(base, sku), points, f"Unit cost against batch size: {sku}"
         ),
@@ -220,16 +221,16 @@ with right:
         "The plant keeps its batch cadence, so more volume means bigger batches and the setup "
         "cost is spread over more units. Saving: setup cost per unit saved, times the volume."
     )
-    sop_ui.kpi_row(
+    widgets.kpi_row(
         [
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Setup cost saved by bigger batches",
-                sop_ui.money(batches["setup_saving"].sum(), facts["currency"]),
+                money(batches["setup_saving"].sum(), facts.currency),
             ),
-            sop_ui.Kpi("Changeovers per week", f"{batches['changeovers_per_week'].sum():,.1f}"),
+            widgets.Kpi("Changeovers per week", f"{batches['changeovers_per_week'].sum():,.1f}"),
         ]
     )
-    sop_ui.table(
+    widgets.table(
         batches.sort_values("setup_saving", ascending=False)[
             [
                 "sku",
@@ -261,11 +262,11 @@ st.caption(
 if st.button("Build the production plan", type="primary", key="build_plan"):
     with st.spinner("Solving the production plan..."):
         try:
-            supply = sop_ui.supply_data(run["run_id"])
+            supply = loaders.supply_data(run.run_id)
             plan = solve_plan(result, supply)
             chase = chase_plan(result, supply)
             plan_id = save_plan(
-                sop_ui.database_path(), plan, result, supply, current["for"], PlanSettings()
+                loaders.database_path(), plan, result, supply, current.name, PlanSettings()
             )
         except SopError as error:
             st.error(str(error), icon=":material/error:")
@@ -281,24 +282,24 @@ if stored_plan and stored_plan["for"] == scenario.to_json():
     plan, chase = stored_plan["plan"], stored_plan["chase"]
     summary = plan.summary(result.available)
     peer = chase.summary(result.available)
-    sop_ui.kpi_row(
+    widgets.kpi_row(
         [
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Plan cost",
-                sop_ui.money(summary["total_cost"], facts["currency"]),
-                note=f"chase plan {sop_ui.money(peer['total_cost'], facts['currency'])}",
+                money(summary["total_cost"], facts.currency),
+                note=f"chase plan {money(peer['total_cost'], facts.currency)}",
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Unmet demand",
-                sop_ui.units(summary["unmet_units"]),
-                note=f"chase plan {sop_ui.units(peer['unmet_units'])}",
+                units(summary["unmet_units"]),
+                note=f"chase plan {units(peer['unmet_units'])}",
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Overtime hours",
                 f"{summary['overtime_hours']:,.0f}",
                 note=f"chase plan {peer['overtime_hours']:,.0f}",
             ),
-            sop_ui.Kpi(
+            widgets.Kpi(
                 "Solved in",
                 f"{summary['seconds']:.2f} s",
                 note=f"plan {stored_plan['plan_id']} saved",
@@ -306,12 +307,12 @@ if stored_plan and stored_plan["for"] == scenario.to_json():
         ]
     )
     frames = plan_frames(plan, result)
-    sop_ui.chart(charts.plan_chart(frames["weekly"]), key="plan_chart")
+    widgets.chart(charts.plan_chart(frames["weekly"]), key="plan_chart")
     lines_frame = frames["lines"]
     busy = lines_frame[lines_frame["overtime_hours"] > 0.01]
     if not busy.empty:
         st.subheader("Overtime the plan uses")
-        sop_ui.table(
+        widgets.table(
             busy.assign(week=busy["week"].dt.date),
             line="Line",
             line_name="Name",
@@ -325,32 +326,32 @@ else:
 
 st.divider()
 st.header("What the lines did")
-history = sop_ui.load("line_utilisation_history", last_week, 52, scope)
-used = sop_ui.load("hours_used", last_week, 52, scope)
+history = loaders.line_utilisation_history(last_week, 52, scope)
+used = loaders.hours_used(last_week, 52, scope)
 actual = used["hours_used"].sum() / max(used["available_hours"].sum(), 1e-9)
-sop_ui.kpi_row(
+widgets.kpi_row(
     [
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Hours used, last 52 weeks",
             f"{actual:.0%}",
             note="of available hours",
             help="Line hours recorded in production actuals, changeovers included, over "
             "standard hours plus the capacity calendar.",
         ),
-        sop_ui.Kpi(
+        widgets.Kpi(
             "Weeks sales overloaded a line",
             f"{int((history['utilisation'] > 1).sum())}",
             note="line-weeks, last 52 weeks",
         ),
     ]
 )
-sop_ui.chart(
+widgets.chart(
     charts.utilisation_heatmap(history, "Load from past sales by line and week, last 52 weeks"),
     key="supply_heatmap",
 )
 st.subheader("Capacity calendar, next 26 weeks")
-sop_ui.table(
-    sop_ui.load("capacity_exceptions_after", last_week, 26),
+widgets.table(
+    loaders.capacity_exceptions_after(last_week, 26),
     week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
     line="Line",
     line_name="Name",

@@ -17,9 +17,10 @@ def test_every_setting_is_in_the_readme():
 
 
 def _navigation_pages() -> dict[str, str]:
-    """``{script path: title}`` of every ``st.Page(...)`` in app.py."""
+    """``{script path: title}`` of every ``st.Page(...)`` in the shell's navigation."""
     pages = {}
-    for node in ast.walk(ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))):
+    shell = ROOT / "sop_ui" / "shell.py"
+    for node in ast.walk(ast.parse(shell.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "Page":
             titles = [k.value.value for k in node.keywords if k.arg == "title"]
             pages[node.args[0].value] = titles[0]

@@ -1,0 +1,140 @@
+"""The furniture every page uses: KPI tiles, bordered charts, tables, an import's issues,
+progress bars for long work, and the guard that offers to make the first forecast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from sop_ui import loaders
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+    from streamlit.elements.lib.column_types import ColumnConfig
+
+    from sop_core.data.importer import ImportReport
+    from sop_core.scenario.plan_files import PlanReport
+
+# The ``progress(fraction, message)`` callback the engine's long functions take.
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One tile of a KPI row.
+
+    ``change`` is a movement, coloured (green up, red down) and described by
+    ``change_label``; ``note`` is neutral context, grey and without an arrow.
+    """
+
+    label: str
+    value: str
+    change: str | None = None
+    change_label: str = "vs last year"
+    note: str | None = None
+    help: str | None = None
+
+
+def kpi_row(tiles: list[Kpi]) -> None:
+    """A row of bordered KPI tiles, one column each."""
+    for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
+        if tile.change is not None:
+            column.metric(
+                tile.label,
+                tile.value,
+                tile.change,
+                border=True,
+                help=tile.help,
+                delta_description=tile.change_label or None,
+            )
+        else:
+            column.metric(
+                tile.label,
+                tile.value,
+                tile.note,
+                border=True,
+                help=tile.help,
+                delta_color="off",
+                delta_arrow="off",
+            )
+
+
+def chart(figure: go.Figure, key: str | None = None) -> None:
+    """A figure in a bordered container, full width."""
+    with st.container(border=True):
+        # theme=None keeps the projector styling of sop_core.charts (Streamlit's theme would
+        # shrink the fonts).
+        st.plotly_chart(figure, key=key, theme=None, config={"displaylogo": False})
+
+
+def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | ColumnConfig) -> None:
+    """A table without its index; ``fit`` sizes it to show every row without scrolling;
+    ``column_config`` names a column's label or its ``st.column_config`` by column."""
+    height = 38 + 35 * len(frame) if fit else "auto"
+    st.dataframe(frame, hide_index=True, column_config=column_config or None, height=height)
+
+
+def show_issues(report: ImportReport | PlanReport) -> None:
+    """An import's or a plan file's errors, warnings and notices, each with its lines."""
+    errors = report.errors
+    if errors:
+        st.error(
+            report.summary() + "\n\n" + "\n".join(f"- {issue.text()}" for issue in errors[:20]),
+            icon=":material/error:",
+        )
+    for severity, show in (("warning", st.warning), ("notice", st.info)):
+        found = [i.text() for i in report.issues if i.severity == severity]
+        if found:
+            show("\n".join(f"- {text}" for text in found))
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Progress]:
+    """A progress bar for long work: yields the ``progress(fraction, message)`` callback the
+    engine's functions take, and clears the bar when the work ends (or fails)."""
+    bar = st.progress(0.0, text=label)
+    try:
+        yield lambda fraction, message: bar.progress(
+            min(max(fraction, 0.0), 1.0), text=f"{label}: {message}"
+        )
+    finally:
+        bar.empty()
+
+
+def refresh_forecast_with_progress(label: str = "Refreshing the forecast") -> None:
+    """Run (or reuse) the forecast with a progress bar, then rerun the page."""
+    from sop_core.forecast.runs import refresh_forecast
+
+    with progress_bar(label) as progress:
+        refresh_forecast(loaders.database_path(), progress=progress)
+    st.rerun()
+
+
+def backfill_with_progress(count: int, step: int = 2) -> None:
+    """Make ``count`` past forecast runs (for accuracy by lag) with a progress bar, then rerun."""
+    from sop_core.forecast.runs import backfill_runs
+
+    with progress_bar("Making past forecasts") as progress:
+        backfill_runs(loaders.database_path(), count, step, progress=progress)
+    st.rerun()
+
+
+def require_forecast() -> loaders.ForecastRun:
+    """The latest forecast run; without one, offer to make it and stop the page."""
+    run = loaders.latest_run()
+    if run is not None:
+        return run
+    st.info(
+        "There is no demand forecast yet. Making one fits every SKU's model and backtest "
+        "(about 10 seconds for the sample company).",
+        icon=":material/info:",
+    )
+    if st.button("Make the forecast now", type="primary", key="make_forecast"):
+        refresh_forecast_with_progress("Making the forecast")
+    st.stop()
