@@ -412,7 +412,11 @@ with st.expander("Sales history by family", expanded=False):
     weekly = loaders.weekly_sales_by_family(sidebar)
     widgets.chart(
         charts.weekly_history_chart(
-            weekly, value=measure, title=f"Weekly {measure} by family", currency=currency
+            weekly,
+            value=measure,
+            title=f"Weekly {measure} by family",
+            currency=currency,
+            families=facts.families,
         ),
         key="demand_history",
     )

@@ -61,7 +61,10 @@ def sales_history() -> None:
     )
     weekly = loaders.weekly_sales_by_family(scope)
     widgets.chart(
-        charts.weekly_history_chart(weekly, title="Weekly units sold by family"), key="history"
+        charts.weekly_history_chart(
+            weekly, title="Weekly units sold by family", families=facts.families
+        ),
+        key="history",
     )
 
 
