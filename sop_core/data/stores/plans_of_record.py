@@ -1,4 +1,8 @@
-"""Plans of record: the approved, frozen plans and their targets."""
+"""Plans of record: the approved, frozen plans (who approved which scenario on which forecast
+run, its totals and content hash) and the rows each froze: targets, production and line load.
+
+``plan_of_record(con, version=None)`` is the one read of a version, the latest by default.
+Nothing here updates or deletes a version."""
 
 from __future__ import annotations
 
@@ -19,40 +23,6 @@ def plans_of_record(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "volume, revenue, margin, unmet_units, overtime_hours, max_utilisation, note "
         "FROM plans_of_record ORDER BY plan_version DESC"
     ).df()
-
-
-def plan_of_record_totals(
-    con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date
-) -> dict[str, Any] | None:
-    """The latest plan of record's volume, revenue and margin over the weeks ``first`` to
-    ``last`` it covers (``first_week``, ``last_week``, ``weeks``), None when nothing is
-    approved yet."""
-    row = con.execute(
-        """
-        WITH latest AS (SELECT max(plan_version) AS v FROM plans_of_record)
-        SELECT p.plan_version, p.scenario, p.approved_at, sum(t.target), sum(t.revenue),
-               sum(t.margin), min(t.week), max(t.week), count(DISTINCT t.week)
-        FROM plans_of_record p JOIN latest ON p.plan_version = latest.v
-        LEFT JOIN plan_of_record_targets t
-            ON t.plan_version = p.plan_version AND t.week BETWEEN ? AND ?
-        GROUP BY ALL
-        """,
-        [first, last],
-    ).fetchone()
-    if row is None:
-        return None
-    keys = (
-        "plan_version",
-        "scenario",
-        "approved_at",
-        "volume",
-        "revenue",
-        "margin",
-        "first_week",
-        "last_week",
-        "weeks",
-    )
-    return dict(zip(keys, row, strict=True))
 
 
 FROZEN_TABLES = ("plan_of_record_targets", "plan_of_record_production", "plan_of_record_capacity")
@@ -100,6 +70,30 @@ def plan_of_record(
             f"SELECT {columns} FROM plans_of_record WHERE plan_version = ?", [version]
         ).fetchone()
     return None if row is None else PlanOfRecord(*row)
+
+
+def plan_of_record_totals(
+    con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date
+) -> dict[str, Any] | None:
+    """The latest plan of record's volume, revenue and margin over the weeks ``first`` to
+    ``last`` it covers (``first_week``, ``last_week``, ``weeks``), None when nothing is
+    approved yet."""
+    latest = plan_of_record(con)
+    if latest is None:
+        return None
+    totals = con.execute(
+        "SELECT sum(target), sum(revenue), sum(margin), min(week), max(week), "
+        "count(DISTINCT week) FROM plan_of_record_targets "
+        "WHERE plan_version = ? AND week BETWEEN ? AND ?",
+        [latest.plan_version, first, last],
+    ).fetchone()
+    keys = ("volume", "revenue", "margin", "first_week", "last_week", "weeks")
+    return {
+        "plan_version": latest.plan_version,
+        "scenario": latest.scenario,
+        "approved_at": latest.approved_at,
+        **dict(zip(keys, totals, strict=True)),
+    }
 
 
 def next_plan_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -150,16 +144,23 @@ def frozen_targets(
     """The targets plan of record ``version`` froze (its first ``weeks`` weeks; all by
     default), by SKU and week: ``sku, week, statistical, consensus, target, lower_80,
     upper_80, revenue, margin``."""
+    columns = "sku, week, statistical, consensus, target, lower_80, upper_80, revenue, margin"
+    if weeks is None:
+        return con.execute(
+            f"SELECT {columns} FROM plan_of_record_targets WHERE plan_version = ? "
+            "ORDER BY sku, week",
+            [version],
+        ).df()
     return con.execute(
-        """
+        f"""
         WITH weeks AS (
             SELECT week, dense_rank() OVER (ORDER BY week) AS n
             FROM (SELECT DISTINCT week FROM plan_of_record_targets WHERE plan_version = $version)
         )
-        SELECT sku, week, statistical, consensus, target, lower_80, upper_80, revenue, margin
+        SELECT {columns}
         FROM plan_of_record_targets JOIN weeks USING (week)
         WHERE plan_version = $version AND n <= $weeks
         ORDER BY sku, week
         """,
-        {"version": version, "weeks": weeks or 10_000},
+        {"version": version, "weeks": weeks},
     ).df()
