@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from sop_core.data.stores import plans_of_record
 from sop_core.demand.plan_base import PlanBase
 from sop_core.scenario.levers import Scenario, applicable, apply_scenario
 
@@ -57,18 +58,11 @@ def what_changed(
     """The waterfall from the latest plan of record to ``scenario`` on ``base``: rows
     ``cause, volume, revenue`` from ``approved`` to ``now`` (None when nothing is approved or
     the two share no week)."""
-    row = con.execute(
-        "SELECT plan_version, definition, scenario FROM plans_of_record "
-        "ORDER BY plan_version DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
+    record = plans_of_record.plan_of_record(con)
+    if record is None:
         return None
-    version, definition, name = row
-    frozen = con.execute(
-        "SELECT sku, week, statistical, consensus, target, revenue FROM plan_of_record_targets "
-        "WHERE plan_version = ?",
-        [version],
-    ).df()
+    version, definition, name = record.plan_version, record.definition, record.scenario
+    frozen = plans_of_record.frozen_targets(con, version)
     weeks = np.flatnonzero(np.isin(base.weeks, frozen["week"].to_numpy("datetime64[D]")))
     if not len(weeks):
         return None

@@ -17,6 +17,7 @@ import pandas as pd
 
 from sop_core.data import db
 from sop_core.data.errors import ConflictError, InputError
+from sop_core.data.stores import decisions as decision_store
 
 KINDS = ("decision", "assumption")
 STATUSES = ("open", "done", "dropped")
@@ -45,12 +46,9 @@ def add_item(
     if kind == "assumption" and due_date is None:
         raise InputError("An assumption needs an expiry date (when to check it again).")
     with db.transaction(path) as con:
-        (number,) = con.execute(
-            "INSERT INTO decisions (kind, text, owner, due_date, scenario, created_by, "
-            "updated_by) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING decision_id",
-            [kind, text, owner, due_date, scenario, author or "planner", author or "planner"],
-        ).fetchone()
-    return int(number)
+        return decision_store.add_decision(
+            con, kind, text, owner, due_date, scenario, author or "planner"
+        )
 
 
 def set_status(path: Path | str, number: int, status: str, user: str, version: int) -> None:
@@ -58,23 +56,16 @@ def set_status(path: Path | str, number: int, status: str, user: str, version: i
     if status not in STATUSES:
         raise InputError(f"Status must be one of {', '.join(STATUSES)}.")
     with db.transaction(path) as con:
-        done = con.execute(
-            "UPDATE decisions SET status = ?, version = version + 1, "
-            "updated_at = current_timestamp, updated_by = ? "
-            "WHERE decision_id = ? AND version = ? RETURNING decision_id",
-            [status, (user or "planner").strip(), number, version],
-        ).fetchall()
-        if done:
+        if decision_store.set_decision_status(
+            con, number, status, (user or "planner").strip(), version
+        ):
             return
-        row = con.execute(
-            "SELECT updated_by, updated_at, status FROM decisions WHERE decision_id = ?",
-            [number],
-        ).fetchone()
-    if row is None:
+        now = decision_store.decision_stamp(con, number)
+    if now is None:
         raise InputError(f"There is no item number {number}.")
     raise ConflictError(
-        f"{row[0]} changed item {number} at {row[1]:%H:%M:%S} (it is now {row[2]}); nothing "
-        "was overwritten. Look again and retry."
+        f"{now.updated_by} changed item {number} at {now.updated_at:%H:%M:%S} (it is now "
+        f"{now.status}); nothing was overwritten. Look again and retry."
     )
 
 
@@ -82,9 +73,7 @@ def decision_log(con: duckdb.DuckDBPyConnection, today: dt.date | None = None) -
     """Every item, open ones first, with ``state``: ``open``, ``overdue`` (a decision past its
     due date), ``expired`` (an assumption past its expiry date), ``done`` or ``dropped``."""
     today = today or dt.date.today()
-    frame = con.execute(
-        "SELECT * FROM decisions ORDER BY status <> 'open', due_date NULLS LAST, decision_id"
-    ).df()
+    frame = decision_store.decision_rows(con)
     late = frame["due_date"].notna() & (pd.to_datetime(frame["due_date"]) < pd.Timestamp(today))
     is_open = frame["status"] == "open"
     frame["state"] = np.select(

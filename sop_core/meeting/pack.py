@@ -24,6 +24,8 @@ from sop_core import charts
 from sop_core.data import db
 from sop_core.data.errors import InputError
 from sop_core.data.export import escape_formulas
+from sop_core.data.stores import master, plans_of_record, production
+from sop_core.forecast.runs import latest_run
 from sop_core.meeting.decisions import decision_log
 from sop_core.meeting.plan_of_record import load_frozen
 from sop_core.supply import capacity
@@ -52,13 +54,9 @@ def build_pack(
     report(0.05, "Reading the plan")
     db.ensure_schema(path)
     with db.connect(path) as con:
-        company = dict(con.execute("SELECT key, value FROM company_settings").fetchall())
+        company = master.company_facts(con)
         decisions = decision_log(con)
-        approved = con.execute(
-            "SELECT plan_version, scenario, approved_by, approved_at, run_id, weeks, volume, "
-            "revenue, margin, unmet_units, overtime_hours, max_utilisation "
-            "FROM plans_of_record ORDER BY plan_version DESC LIMIT 1"
-        ).fetchone()
+        approved = plans_of_record.plan_of_record(con)
         currency = company.get("currency", "EUR")
         report(0.2, "Planning production" if scenario_name or not approved else "Reading it")
         if scenario_name or approved is None:
@@ -97,15 +95,14 @@ def build_pack(
     return files
 
 
-def _frozen(con: duckdb.DuckDBPyConnection, approved: tuple, currency: str) -> tuple:
+def _frozen(
+    con: duckdb.DuckDBPyConnection, approved: plans_of_record.PlanOfRecord, currency: str
+) -> tuple:
     """The plan of record as frozen: its own rows, nothing recomputed."""
-    version, name, by, at, run_id, weeks, volume, revenue, margin, unmet, overtime, peak = approved
-    frozen = load_frozen(con, version)
+    frozen = load_frozen(con, approved.plan_version)
     targets = frozen["plan_of_record_targets"]
     capacity_rows = frozen["plan_of_record_capacity"].merge(
-        con.execute("SELECT line, name AS line_name FROM production_lines").df(),
-        on="line",
-        how="left",
+        production.line_names(con), on="line", how="left"
     )
     weekly = targets.groupby("week", as_index=False)[
         ["consensus", "target", "lower_80", "upper_80"]
@@ -126,24 +123,25 @@ def _frozen(con: duckdb.DuckDBPyConnection, approved: tuple, currency: str) -> t
         / capacity_rows["available_hours"].where(capacity_rows["available_hours"] > 0),
     )
     kpis = {
-        "Scenario": name,
-        "Plan of record": f"v{version}, approved by {by} on {at:%Y-%m-%d %H:%M}",
-        "Forecast run": run_id,
-        "Weeks": weeks,
+        "Scenario": approved.scenario,
+        "Plan of record": f"v{approved.plan_version}, approved by {approved.approved_by} on "
+        f"{approved.approved_at:%Y-%m-%d %H:%M}",
+        "Forecast run": approved.run_id,
+        "Weeks": approved.weeks,
         "First week": pd.Timestamp(targets["week"].min()).date(),
-        "Volume target (units)": round(volume),
-        f"Revenue ({currency})": round(revenue),
-        f"Gross margin ({currency})": round(margin),
-        "Unmet demand (units)": round(unmet, 1),
-        "Overtime (hours)": round(overtime, 1),
-        "Peak line utilisation": f"{peak:.0%}",
+        "Volume target (units)": round(approved.volume),
+        f"Revenue ({currency})": round(approved.revenue),
+        f"Gross margin ({currency})": round(approved.margin),
+        "Unmet demand (units)": round(approved.unmet_units, 1),
+        "Overtime (hours)": round(approved.overtime_hours, 1),
+        "Peak line utilisation": f"{approved.max_utilisation:.0%}",
         "Targets": "as frozen at approval",
     }
     figures = [
         charts.comparison_chart(lines, title="Sales targets and planned production"),
         charts.scenario_chart(
             weekly.rename(columns={"consensus": "baseline", "target": "revised"}),
-            title=f"{name}: targets against the consensus",
+            title=f"{approved.scenario}: targets against the consensus",
         ),
         charts.utilisation_heatmap(load, "Line load of the plan, by week"),
     ]
@@ -160,7 +158,7 @@ def _planned(
     scenario_name: str | None,
     weeks: int,
     currency: str,
-    approved: tuple | None,
+    approved: plans_of_record.PlanOfRecord | None,
 ) -> tuple:
     """A scenario (or the baseline) planned on today's forecast, lines and stock."""
     from sop_core.demand.plan_base import load_plan_base
@@ -174,12 +172,10 @@ def _planned(
         solve_plan,
     )
 
-    row = con.execute(
-        "SELECT run_id FROM forecast_runs ORDER BY history_end DESC, run_id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
+    run_id = latest_run(con)
+    if run_id is None:
         raise InputError("There is no forecast yet: make the forecast before the pack.")
-    base = load_plan_base(con, row[0])
+    base = load_plan_base(con, run_id)
     supply = load_supply(con, base)
     scenario = load_scenario(con, scenario_name).scenario if scenario_name else Scenario("Baseline")
     scenario, notes = applicable(base, scenario)
@@ -198,7 +194,8 @@ def _planned(
     name = scenario_name or "Baseline"
     kpis = {
         "Scenario": name,
-        "Plan of record": f"v{approved[0]} ({approved[1]}), approved by {approved[2]}"
+        "Plan of record": f"v{approved.plan_version} ({approved.scenario}), approved by "
+        f"{approved.approved_by}"
         if approved
         else "none approved yet",
         "Forecast run": base.run_id,

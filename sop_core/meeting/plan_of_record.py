@@ -22,10 +22,12 @@ import pandas as pd
 
 from sop_core.data import db
 from sop_core.data.errors import ConflictError, InputError
+from sop_core.data.stores import plans_of_record, scenarios
 from sop_core.demand.consensus import active_overrides
+from sop_core.forecast.runs import latest_run
 
 BASELINE = "Baseline"
-TABLES = ("plan_of_record_targets", "plan_of_record_production", "plan_of_record_capacity")
+TABLES = plans_of_record.FROZEN_TABLES
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,9 @@ def approve(
         raise InputError("Say who approves the plan (your name in the sidebar).")
     db.ensure_schema(path)
     with db.connect(path) as con:
-        row = con.execute(
-            "SELECT run_id, history_end FROM forecast_runs "
-            "ORDER BY history_end DESC, run_id DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
+        run_id = latest_run(con)
+        if run_id is None:
             raise InputError("There is no forecast to approve yet: make the forecast first.")
-        run_id, history_end = row
         base = load_plan_base(con, run_id)
         supply = load_supply(con, base)
         stored = load_scenario(con, scenario_name) if scenario_name else None
@@ -95,23 +93,19 @@ def approve(
     try:
         with db.transaction(path) as con:
             if stored is not None:
-                now = con.execute(
-                    "SELECT version, updated_by, updated_at FROM scenarios WHERE scenario_id = ?",
-                    [stored.scenario_id],
-                ).fetchone()
+                now = scenarios.scenario_stamp(con, stored.scenario_id)
                 if now is None:
                     raise InputError(f"The scenario {scenario_name!r} was deleted meanwhile.")
-                if now[0] != seen:
+                if now.version != seen:
                     raise ConflictError(
-                        f"{now[1]} saved {scenario_name!r} at {now[2]:%H:%M:%S} after you opened "
-                        "it; nothing was approved. Review their version and approve again."
+                        f"{now.updated_by} saved {scenario_name!r} at {now.updated_at:%H:%M:%S} "
+                        "after you opened it; nothing was approved. Review their version and "
+                        "approve again."
                     )
-            version = con.execute(
-                "SELECT coalesce(max(plan_version), 0) + 1 FROM plans_of_record"
-            ).fetchone()[0]
+            version = plans_of_record.next_plan_version(con)
             totals = frames["plan_of_record_targets"]
             approval = Approval(
-                int(version),
+                version,
                 scenario_name or BASELINE,
                 w,
                 float(totals["target"].sum()),
@@ -121,40 +115,30 @@ def approve(
                 float(summary["overtime_hours"]),
                 float(summary["max_utilisation"]),
             )
-            con.execute(
-                "INSERT INTO plans_of_record (plan_version, approved_by, scenario, "
-                "scenario_version, definition, run_id, history_end, overrides, note, weeks, "
-                "volume, revenue, margin, unmet_units, overtime_hours, max_utilisation, "
-                "content_sha256) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    version,
-                    approved_by,
-                    approval.scenario,
-                    stored.version + 1 if stored else None,
-                    scenario.to_json(),
-                    run_id,
-                    history_end,
-                    json.dumps(overrides),
-                    note.strip() or None,
-                    w,
-                    approval.volume,
-                    approval.revenue,
-                    approval.margin,
-                    approval.unmet_units,
-                    approval.overtime_hours,
-                    approval.max_utilisation,
-                    digest,
-                ],
+            plans_of_record.record_plan_of_record(
+                con,
+                {
+                    "plan_version": version,
+                    "approved_by": approved_by,
+                    "scenario": approval.scenario,
+                    "scenario_version": stored.version + 1 if stored else None,
+                    "definition": scenario.to_json(),
+                    "run_id": run_id,
+                    "overrides": json.dumps(overrides),
+                    "note": note.strip() or None,
+                    "weeks": w,
+                    "volume": approval.volume,
+                    "revenue": approval.revenue,
+                    "margin": approval.margin,
+                    "unmet_units": approval.unmet_units,
+                    "overtime_hours": approval.overtime_hours,
+                    "max_utilisation": approval.max_utilisation,
+                    "content_sha256": digest,
+                },
+                frames,
             )
-            for table, frame in frames.items():
-                db.insert_frame(con, table, frame.assign(plan_version=version))
             if stored is not None:
-                con.execute(
-                    "UPDATE scenarios SET status = 'approved', version = version + 1, "
-                    "updated_at = current_timestamp, updated_by = ? WHERE scenario_id = ?",
-                    [approved_by, stored.scenario_id],
-                )
+                scenarios.mark_scenario_approved(con, stored.scenario_id, approved_by)
     except duckdb.ConstraintException:
         # Another approval took the same version number at the same moment.
         raise ConflictError(
@@ -204,19 +188,12 @@ def content_hash(frames: dict[str, pd.DataFrame]) -> str:
 
 def load_frozen(con: duckdb.DuckDBPyConnection, version: int) -> dict[str, pd.DataFrame]:
     """The rows of plan of record ``version``."""
-    return {
-        table: con.execute(
-            f"SELECT * EXCLUDE (plan_version) FROM {table} WHERE plan_version = ?", [version]
-        ).df()
-        for table in TABLES
-    }
+    return plans_of_record.frozen_rows(con, version)
 
 
 def verify(con: duckdb.DuckDBPyConnection, version: int) -> bool:
     """Whether plan of record ``version`` is exactly as it was approved."""
-    row = con.execute(
-        "SELECT content_sha256 FROM plans_of_record WHERE plan_version = ?", [version]
-    ).fetchone()
-    if row is None:
+    record = plans_of_record.plan_of_record(con, version)
+    if record is None:
         raise InputError(f"There is no plan of record version {version}.")
-    return content_hash(load_frozen(con, version)) == row[0]
+    return content_hash(load_frozen(con, version)) == record.content_sha256

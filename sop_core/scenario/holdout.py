@@ -21,6 +21,7 @@ import pandas as pd
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
+from sop_core.data.stores import sales, scenarios
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import refresh_forecast
 from sop_core.scenario.plan_files import holdout_plan
@@ -46,10 +47,9 @@ def plan_holdout(
     workdir = Path(workdir)
     copy = workdir / "holdout.duckdb"
     with db.connect(path) as con:
-        last = con.execute("SELECT max(week) FROM sales_history").fetchone()[0]
+        first_week, last = sales.sales_history_span(con)
         if last is None:
             raise InputError("There is no sales history to hold out.")
-        first_week = con.execute("SELECT min(week) FROM sales_history").fetchone()[0]
     cutoff = last - dt.timedelta(weeks=weeks)
     if (cutoff - first_week).days < 7 * 52:
         raise InputError(
@@ -59,14 +59,11 @@ def plan_holdout(
     shutil.copyfile(path, copy)
     told(0.05, "Copying the database and forgetting the held-out promotions")
     with db.connect(copy) as con:
-        # The calendar must not know the held-out weeks: the plan file brings them.
-        con.execute("DELETE FROM promotions WHERE end_week > ?", [cutoff])
-        con.execute("DELETE FROM consensus_overrides")  # the baseline is the forecast alone
+        # The calendar must not know the held-out weeks: the plan file brings them; the
+        # baseline is the forecast alone.
+        scenarios.forget_for_holdout(con, cutoff)
         plan = holdout_plan(con, cutoff + dt.timedelta(weeks=1), last)
-        actual = con.execute(
-            "SELECT sku, week, sum(units) AS units FROM sales_history WHERE week > ? GROUP BY ALL",
-            [cutoff],
-        ).df()
+        actual = sales.units_by_sku_week_after(con, cutoff)
     plan_file = workdir / "holdout_plan.csv"
     plan.to_csv(plan_file, index=False)
     told(0.1, f"Forecasting from the history up to {cutoff:%d %b %Y}")

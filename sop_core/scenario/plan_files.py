@@ -37,9 +37,9 @@ from sop_core.data.importer import (
     ImportReport,
     Issue,
     TableSpec,
-    _problem,
     read_file,
 )
+from sop_core.data.stores import sales, scenarios
 from sop_core.forecast.runs import latest_run
 from sop_core.scenario.levers import Lever, Scenario, checked_cannibalisation
 
@@ -175,114 +175,69 @@ def _scope(report: ImportReport) -> str:
     return present[0] if present else "all"
 
 
+def _flag(report: ImportReport, severity: str, message: str, found: scenarios.Found) -> None:
+    """Report the rows a check found (nothing when it found none)."""
+    count, lines = found
+    if count:
+        report.issues.append(Issue(severity, message, lines, count))
+
+
 def _check_rows(con: duckdb.DuckDBPyConnection, plan: PlanReport) -> None:
     report, scope = plan.report, plan.scope
     if scope != "all":
-        _problem(con, report, "error", f"{scope} is empty", f"{scope} IS NULL", "_typed")
-        known = {
-            "sku": "SELECT sku FROM products",
-            "family": "SELECT DISTINCT family FROM products",
-            "brand": "SELECT DISTINCT brand FROM products",
-            "channel": "SELECT channel FROM channels",
-        }[scope]
-        _problem(
-            con,
+        _flag(report, "error", f"{scope} is empty", scenarios.plan_rows_without_scope(con, scope))
+        _flag(
             report,
             "error",
             f"unknown {scope} (not in the database; check the spelling)",
-            f"{scope} IS NOT NULL AND {scope} NOT IN ({known})",
-            "_typed",
+            scenarios.plan_rows_unknown_scope(con, scope),
         )
-    target = scope if scope != "all" else "'all'"
-    _problem(
-        con,
+    _flag(
         report,
         "error",
         f"the same week{'' if scope == 'all' else ' and ' + scope} appears more than once",
-        f"_line IN (SELECT _line FROM (SELECT _line, count(*) OVER (PARTITION BY week, "
-        f"{target}) AS n FROM _typed) WHERE n > 1)",
-        "_typed",
+        scenarios.plan_rows_repeated(con, scope),
     )
     if scope != "sku":
-        _problem(
-            con,
+        _flag(
             report,
             "error",
             "a net price needs a sku column (the SKUs of a family, brand or channel have "
             "different list prices); give the discount instead",
-            "price IS NOT NULL",
-            "_typed",
+            scenarios.plan_rows_with_price(con),
         )
     if not report.ok:
         return
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _priced AS
-        SELECT t.*, coalesce(c.list_price, p.list_price) AS list_then
-        FROM _typed t
-        JOIN products p USING (sku)
-        ASOF LEFT JOIN price_changes c ON c.sku = t.sku AND t.week >= c.effective_week
-        """
-        if scope == "sku"
-        else "CREATE OR REPLACE TEMP TABLE _priced AS "
-        "SELECT *, NULL::DOUBLE AS list_then FROM _typed"
-    )
-    expected = "list_then * (1 - discount)"
-    disagrees = (
-        f"price IS NOT NULL AND discount IS NOT NULL AND abs(price - {expected}) > "
-        f"greatest(0.01, {PRICE_TOLERANCE} * {expected})"
-    )
-    example = con.execute(
-        f"SELECT _line, price, list_then, discount FROM _priced WHERE {disagrees} "
-        "ORDER BY _line LIMIT 1"
-    ).fetchone()
+    scenarios.price_plan_rows(con, scope)
+    example = scenarios.first_price_disagreement(con, PRICE_TOLERANCE)
     if example:
         line, price, listed, discount = example
-        _problem(
-            con,
+        _flag(
             report,
             "error",
             "the net price disagrees with the list price less the discount (line "
             f"{line}: {price:.2f}, where {listed:.2f} less {discount:.0%} is "
             f"{listed * (1 - discount):.2f}); correct the price or the discount, or leave "
             "one of them empty",
-            disagrees,
-            "_priced",
+            scenarios.price_disagreements(con, PRICE_TOLERANCE),
         )
-    _problem(
-        con,
+    _flag(
         report,
         "error",
         "the net price without a discount is a price change, and it is below a tenth or "
         "above four times that week's list price, or the SKU has no list price",
-        "price IS NOT NULL AND discount IS NULL AND "
-        "(coalesce(list_then, 0) <= 0 OR price > 4 * list_then OR price < 0.1 * list_then)",
-        "_priced",
+        scenarios.implausible_price_changes(con),
     )
 
 
 def _rows(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
     """The plan's rows that change something: ``week, target, discount, share, feature,
     display, change`` (``change``: a price change, NaN where none)."""
-    target = scope if scope != "all" else "NULL::VARCHAR"
-    return con.execute(
-        f"""
-        SELECT week, {target} AS target, coalesce(discount, 0) AS discount, share, feature,
-               display,
-               CASE WHEN price IS NOT NULL AND discount IS NULL
-                    THEN price / list_then - 1 END AS change
-        FROM _priced
-        WHERE coalesce(discount, 0) > 0 OR feature > 0 OR display > 0
-              OR (price IS NOT NULL AND discount IS NULL AND abs(price / list_then - 1) > 1e-9)
-        ORDER BY target, week
-        """
-    ).df()
+    return scenarios.plan_changes(con, scope)
 
 
 def _horizon_notice(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, report) -> None:
-    span = con.execute(
-        "SELECT min(week), max(week) FROM forecast_rows WHERE run_id = ?", [latest_run(con)]
-    ).fetchone()
+    span = scenarios.forecast_span(con, latest_run(con))
     if rows.empty:
         report.issues.append(
             Issue("warning", "The plan has no promotion, support or price in any row.")
@@ -305,32 +260,13 @@ def _horizon_notice(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, report) 
 def _calendar_overlap(con: duckdb.DuckDBPyConnection, scope: str, report) -> None:
     """Plan rows on weeks the promotions calendar already holds for their SKUs: the forecast
     counts those promotions already, and the plan's lever comes on top."""
-    match = {
-        "all": "TRUE",
-        "sku": "p.sku = t.sku",
-        "family": "p.family = t.family",
-        "brand": "p.brand = t.brand",
-        "channel": "TRUE",
-    }[scope]
-    channel = "AND (c.channel IS NULL OR c.channel = t.channel)" if scope == "channel" else ""
-    count, lines = con.execute(
-        f"""
-        SELECT count(*), list(_line ORDER BY _line)[1:8] FROM _priced t
-        WHERE (coalesce(discount, 0) > 0 OR feature > 0 OR display > 0) AND EXISTS (
-            SELECT 1 FROM promotions c JOIN products p USING (sku)
-            WHERE {match} {channel} AND t.week BETWEEN c.start_week AND c.end_week)
-        """
-    ).fetchone()
-    if count:
-        report.issues.append(
-            Issue(
-                "warning",
-                "the promotions calendar already has a promotion for these SKUs and weeks; "
-                "the forecast counts it, and the plan's promotion comes on top of it",
-                [int(x) for x in lines],
-                int(count),
-            )
-        )
+    _flag(
+        report,
+        "warning",
+        "the promotions calendar already has a promotion for these SKUs and weeks; "
+        "the forecast counts it, and the plan's promotion comes on top of it",
+        scenarios.plan_rows_on_calendar_promotions(con, scope),
+    )
 
 
 def levers_from_rows(rows: pd.DataFrame, scope: str) -> list[Lever]:
@@ -437,32 +373,4 @@ def holdout_plan(con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date) 
     (by channel, over its history, as the forecast weighs channels) that was, and the feature
     and display shares weighted the same way. How the holdout proof hands the engine the true
     plan."""
-    return con.execute(
-        """
-        WITH volume AS (
-            SELECT sku, channel, sum(units) AS units FROM sales_history GROUP BY sku, channel
-        ),
-        weights AS (
-            SELECT sku, channel, units / nullif(sum(units) OVER (PARTITION BY sku), 0) AS weight
-            FROM volume
-        ),
-        weekly AS (
-            SELECT s.week, s.sku,
-                   sum(w.weight * s.discount_depth) AS depth,
-                   sum(w.weight) FILTER (WHERE s.discount_depth > 0) AS share,
-                   sum(w.weight * s.feature) AS feature,
-                   sum(w.weight * s.display) AS display
-            FROM sales_history s JOIN weights w USING (sku, channel)
-            WHERE s.week BETWEEN ? AND ?
-            GROUP BY ALL
-        )
-        SELECT week, sku,
-               CASE WHEN depth > 0 THEN round(depth / share, 4) ELSE 0 END AS discount,
-               CASE WHEN depth > 0 THEN round(share, 4) ELSE 1 END AS share,
-               round(feature, 4) AS feature, round(display, 4) AS display
-        FROM weekly
-        WHERE depth > 0 OR feature > 0 OR display > 0
-        ORDER BY sku, week
-        """,
-        [first, last],
-    ).df()
+    return sales.promotions_as_plan(con, first, last)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from sop_core.data import db
 from sop_core.data.errors import ConflictError, InputError
+from sop_core.data.stores import scenarios
 from sop_core.scenario.levers import Scenario
 
 STATUSES = ("draft", "proposed", "approved")
@@ -51,23 +52,23 @@ def _taken(name: str) -> InputError:
 
 def list_scenarios(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every saved scenario (without its definition), newest change first."""
-    return con.execute(
-        "SELECT scenario_id, name, owner, status, based_on_run, version, created_at, "
-        "updated_at, updated_by FROM scenarios ORDER BY updated_at DESC, name"
-    ).df()
+    return scenarios.saved_scenarios(con)
 
 
 def load_scenario(con: duckdb.DuckDBPyConnection, name: str) -> StoredScenario:
-    row = con.execute(
-        "SELECT scenario_id, name, owner, status, based_on_run, definition, version, "
-        "created_at, updated_at, updated_by FROM scenarios WHERE name = ?",
-        [name],
-    ).fetchone()
+    row = scenarios.scenario_row(con, name)
     if row is None:
         raise InputError(f"There is no scenario called {name!r}; it may have been deleted.")
-    sid, name, owner, status, run, definition, version, created, updated, by = row
     return StoredScenario(
-        Scenario.from_json(name, definition), sid, version, owner, status, run, created, updated, by
+        Scenario.from_json(row.name, row.definition),
+        row.scenario_id,
+        row.version,
+        row.owner,
+        row.status,
+        row.based_on_run,
+        row.created_at,
+        row.updated_at,
+        row.updated_by,
     )
 
 
@@ -84,13 +85,9 @@ def create_scenario(
         raise InputError(f"Status must be one of {', '.join(STATUSES)}.")
     try:
         with db.transaction(path) as con:
-            if con.execute("SELECT 1 FROM scenarios WHERE name = ?", [name]).fetchone():
+            if scenarios.scenario_name_taken(con, name):
                 raise _taken(name)
-            con.execute(
-                "INSERT INTO scenarios (name, owner, status, based_on_run, definition, "
-                "updated_by) VALUES (?, ?, ?, ?, ?, ?)",
-                [name, owner, status, based_on_run, scenario.to_json(), owner],
-            )
+            scenarios.insert_scenario(con, name, owner, status, based_on_run, scenario.to_json())
             return load_scenario(con, name)
     except (duckdb.ConstraintException, ConflictError):
         raise _taken(name) from None  # someone took the name at the same moment
@@ -125,31 +122,30 @@ def _save(
     status: str,
 ) -> StoredScenario:
     with db.transaction(path) as con:
-        updated = con.execute(
-            "UPDATE scenarios SET definition = ?, status = ?, based_on_run = ?, "
-            "version = version + 1, updated_at = current_timestamp, updated_by = ? "
-            "WHERE scenario_id = ? AND version = ? RETURNING version",
-            [scenario.to_json(), status, based_on_run, user, stored.scenario_id, stored.version],
-        ).fetchall()
-        if not updated:
+        if not scenarios.update_scenario(
+            con,
+            stored.scenario_id,
+            stored.version,
+            scenario.to_json(),
+            status,
+            based_on_run,
+            user,
+        ):
             raise _conflict(con, stored)
         return load_scenario(con, stored.scenario.name)
 
 
 def _conflict(con: duckdb.DuckDBPyConnection, stored: StoredScenario) -> ConflictError | InputError:
-    now = con.execute(
-        "SELECT updated_by, updated_at, name FROM scenarios WHERE scenario_id = ?",
-        [stored.scenario_id],
-    ).fetchone()
+    now = scenarios.scenario_stamp(con, stored.scenario_id)
     if now is None:
         return InputError(
             f"The scenario {stored.scenario.name!r} was deleted by someone else; "
             "save yours under a new name to keep it."
         )
-    by, when, name = now
     return ConflictError(
-        f"{by} saved {name!r} at {when:%H:%M:%S} after you opened it; nothing was "
-        "overwritten. Reload to see their version, or save yours under a new name."
+        f"{now.updated_by} saved {now.name!r} at {now.updated_at:%H:%M:%S} after you opened "
+        "it; nothing was overwritten. Reload to see their version, or save yours under a new "
+        "name."
     )
 
 
@@ -171,18 +167,11 @@ def rename_scenario(
     new_name = _clean_name(new_name)
     try:
         with db.transaction(path) as con:
-            if con.execute(
-                "SELECT 1 FROM scenarios WHERE name = ? AND scenario_id <> ?",
-                [new_name, stored.scenario_id],
-            ).fetchone():
+            if scenarios.scenario_name_taken(con, new_name, other_than=stored.scenario_id):
                 raise _taken(new_name)
-            updated = con.execute(
-                "UPDATE scenarios SET name = ?, version = version + 1, "
-                "updated_at = current_timestamp, updated_by = ? "
-                "WHERE scenario_id = ? AND version = ? RETURNING version",
-                [new_name, user, stored.scenario_id, stored.version],
-            ).fetchall()
-            if not updated:
+            if not scenarios.rename_scenario_row(
+                con, stored.scenario_id, stored.version, new_name, user
+            ):
                 raise _conflict(con, stored)
             return load_scenario(con, new_name)
     except duckdb.ConstraintException:
@@ -192,9 +181,5 @@ def rename_scenario(
 def delete_scenario(path: Path | str, stored: StoredScenario) -> None:
     """Delete a scenario, unless someone saved it since it was loaded."""
     with db.transaction(path) as con:
-        deleted = con.execute(
-            "DELETE FROM scenarios WHERE scenario_id = ? AND version = ? RETURNING scenario_id",
-            [stored.scenario_id, stored.version],
-        ).fetchall()
-        if not deleted:
+        if not scenarios.delete_scenario_row(con, stored.scenario_id, stored.version):
             raise _conflict(con, stored)

@@ -10,17 +10,16 @@ approved plan of record come out the same way, exactly as frozen.
 from __future__ import annotations
 
 import io
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
 from sop_core.data.export import CONTROL, escape_formulas
+from sop_core.data.stores import plans_of_record, scenarios
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
 from sop_core.scenario.levers import (
@@ -139,27 +138,17 @@ class PlanFileError(InputError):
 
 def _plan_of_record(path: Path | str, version: int, horizon: int | None) -> Targets:
     with db.connect(path) as con:
-        if not version:
-            version = con.execute("SELECT max(plan_version) FROM plans_of_record").fetchone()[0]
-            if version is None:
-                raise InputError("No plan of record has been approved yet.")
-        elif not con.execute(
-            "SELECT 1 FROM plans_of_record WHERE plan_version = ?", [version]
-        ).fetchone():
-            raise InputError(f"There is no plan of record version {version}.")
-        frame = con.execute(
-            """
-            WITH weeks AS (
-                SELECT week, dense_rank() OVER (ORDER BY week) AS n
-                FROM (SELECT DISTINCT week FROM plan_of_record_targets WHERE plan_version = ?)
+        record = plans_of_record.plan_of_record(con, version or None)
+        if record is None:
+            raise InputError(
+                f"There is no plan of record version {version}."
+                if version
+                else "No plan of record has been approved yet."
             )
-            SELECT sku, week, consensus AS baseline, target AS revised, lower_80, upper_80
-            FROM plan_of_record_targets JOIN weeks USING (week)
-            WHERE plan_version = ? AND n <= ?
-            ORDER BY sku, week
-            """,
-            [version, version, horizon or 10_000],
-        ).df()
+        version = record.plan_version
+        frame = plans_of_record.frozen_targets(con, version, horizon)[
+            ["sku", "week", "consensus", "target", "lower_80", "upper_80"]
+        ].rename(columns={"consensus": "baseline", "target": "revised"})
     weeks = frame["week"].nunique()
     notes = (
         [
@@ -200,17 +189,7 @@ def targets_bytes(frame: pd.DataFrame, kind: str) -> bytes:
     rows["sku"] = sku.mask(risky, escape_formulas(frame.loc[risky, ["sku"]])["sku"])
     rows["week"] = pd.to_datetime(frame["week"])
     if kind == "csv":
-        # DuckDB writes the CSV: pandas' float formatting is the slow part of a big file.
-        # (a private in-memory connection: sessions download at the same time)
-        with tempfile.TemporaryDirectory(prefix="sop-targets-") as folder:
-            out = Path(folder) / "targets.csv"
-            with duckdb.connect() as con:
-                con.register("targets", rows)
-                con.execute(
-                    "COPY (SELECT sku, strftime(week, '%Y-%m-%d') AS week, baseline, revised, "
-                    f"lower_80, upper_80 FROM targets) TO '{out}' (HEADER, DELIMITER ',')"
-                )
-            return out.read_bytes()
+        return scenarios.targets_csv(rows)
     buffer = io.BytesIO()
     rows.assign(week=rows["week"].dt.date).to_excel(
         buffer, sheet_name="targets", index=False, engine="openpyxl"

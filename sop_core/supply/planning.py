@@ -35,6 +35,7 @@ from scipy.optimize import linprog
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
+from sop_core.data.stores import production, production_plans
 from sop_core.demand.plan_base import PlanBase
 from sop_core.scenario.levers import ScenarioResult
 
@@ -68,28 +69,19 @@ def load_supply(con: duckdb.DuckDBPyConnection, base: PlanBase) -> SupplyData:
     """Routings (default and alternate lines), standard hours and stock on hand for ``base``."""
     sku_index = {sku: i for i, sku in enumerate(base.skus)}
     line_index = {line: i for i, line in enumerate(base.lines)}
-    oee = dict(con.execute("SELECT line, oee FROM production_lines").fetchall())
+    oee = production.line_oee(con)
     routes = [
         (i, base.line_index[i], base.hours_per_unit[i], False)
         for i in range(len(base.skus))
         if base.line_index[i] >= 0 and base.hours_per_unit[i] > 0
     ]
-    for sku, line, speed in con.execute(
-        "SELECT sku, line, units_per_hour FROM product_lines ORDER BY sku, preference"
-    ).fetchall():
+    for sku, line, speed in production.product_routings(con):
         if sku in sku_index and line in line_index and speed > 0 and oee.get(line):
             i, li = sku_index[sku], line_index[line]
             if li != base.line_index[i]:
                 routes.append((i, li, 1.0 / (speed * oee[line]), True))
-    standard = dict(
-        con.execute("SELECT line, standard_hours_per_week FROM production_lines").fetchall()
-    )
-    stock = dict(
-        con.execute(
-            "SELECT sku, units_on_hand FROM inventory "
-            "WHERE week = (SELECT max(week) FROM inventory)"
-        ).fetchall()
-    )
+    standard = production.standard_hours_by_line(con)
+    stock = production.stock_on_hand(con)
     return SupplyData(
         routes=pd.DataFrame(
             routes, columns=["sku_index", "line_index", "hours_per_unit", "alternate"]
@@ -396,27 +388,20 @@ def save_plan(
     w = plan.demand.shape[1]
     summary = plan.summary(result.available[:, :w])
     frames = plan_tables(plan, result, supply)
+    stored = {
+        "scenario": scenario,
+        "run_id": base.run_id,
+        "horizon": w,
+        "status": plan.status,
+        "total_cost": summary["total_cost"],
+        "unmet_units": summary["unmet_units"],
+        "overtime_hours": summary["overtime_hours"],
+        "max_utilisation": summary["max_utilisation"],
+        "seconds": plan.seconds,
+        "parameters": settings.to_json(),
+    }
     with db.transaction(path) as con:
-        plan_id = con.execute(
-            "INSERT INTO production_plans (scenario, run_id, horizon, status, total_cost, "
-            "unmet_units, overtime_hours, max_utilisation, seconds, parameters) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING plan_id",
-            [
-                scenario,
-                base.run_id,
-                w,
-                plan.status,
-                summary["total_cost"],
-                summary["unmet_units"],
-                summary["overtime_hours"],
-                summary["max_utilisation"],
-                plan.seconds,
-                settings.to_json(),
-            ],
-        ).fetchone()[0]
-        for table, frame in frames.items():
-            db.insert_frame(con, table, frame.assign(plan_id=plan_id))
-    return plan_id
+        return production_plans.save_production_plan(con, stored, frames)
 
 
 def plan_tables(

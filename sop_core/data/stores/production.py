@@ -217,3 +217,38 @@ def production_vs_sales(
         """,
         {"families": list(scope.families), "last": last_week, "weeks": weeks},
     ).df()
+
+
+def line_names(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every line's name: ``line, line_name``."""
+    return con.execute("SELECT line, name AS line_name FROM production_lines").df()
+
+
+def line_oee(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Each line's OEE (overall equipment effectiveness), by line."""
+    return dict(con.execute("SELECT line, oee FROM production_lines").fetchall())
+
+
+def standard_hours_by_line(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Each line's standard hours per week, by line."""
+    return dict(
+        con.execute("SELECT line, standard_hours_per_week FROM production_lines").fetchall()
+    )
+
+
+def product_routings(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
+    """The lines each SKU can run on and its speed there, ``(sku, line, units_per_hour)``, by
+    SKU and then its order of preference."""
+    return con.execute(
+        "SELECT sku, line, units_per_hour FROM product_lines ORDER BY sku, preference"
+    ).fetchall()
+
+
+def stock_on_hand(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Units on hand per SKU in the latest inventory week (SKUs without a count are left out)."""
+    return dict(
+        con.execute(
+            "SELECT sku, units_on_hand FROM inventory "
+            "WHERE week = (SELECT max(week) FROM inventory)"
+        ).fetchall()
+    )

@@ -281,3 +281,55 @@ def price_changes_after(
         """,
         {"families": list(scope.families), "after": after_week},
     ).df()
+
+
+def sales_history_span(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last week of the sales history (``(None, None)`` when it is empty)."""
+    return con.execute("SELECT min(week), max(week) FROM sales_history").fetchone()
+
+
+def units_by_sku_week_after(con: duckdb.DuckDBPyConnection, after_week: dt.date) -> pd.DataFrame:
+    """Units sold per SKU and week after ``after_week`` (all channels): ``sku, week, units``."""
+    return con.execute(
+        "SELECT sku, week, sum(units) AS units FROM sales_history WHERE week > ? GROUP BY ALL",
+        [after_week],
+    ).df()
+
+
+def promotions_as_plan(
+    con: duckdb.DuckDBPyConnection, first: dt.date, last: dt.date
+) -> pd.DataFrame:
+    """The promotions the sales history records from week ``first`` to ``last``, per SKU and
+    week as a plan file's rows: ``week, sku, discount, share, feature, display``. The depth
+    where the SKU was on promotion, the share of its volume (by channel, over its history, as
+    the forecast weighs channels) that was, and the feature and display shares weighted the
+    same way; weeks without promotion or support are left out."""
+    return con.execute(
+        """
+        WITH volume AS (
+            SELECT sku, channel, sum(units) AS units FROM sales_history GROUP BY sku, channel
+        ),
+        weights AS (
+            SELECT sku, channel, units / nullif(sum(units) OVER (PARTITION BY sku), 0) AS weight
+            FROM volume
+        ),
+        weekly AS (
+            SELECT s.week, s.sku,
+                   sum(w.weight * s.discount_depth) AS depth,
+                   sum(w.weight) FILTER (WHERE s.discount_depth > 0) AS share,
+                   sum(w.weight * s.feature) AS feature,
+                   sum(w.weight * s.display) AS display
+            FROM sales_history s JOIN weights w USING (sku, channel)
+            WHERE s.week BETWEEN ? AND ?
+            GROUP BY ALL
+        )
+        SELECT week, sku,
+               CASE WHEN depth > 0 THEN round(depth / share, 4) ELSE 0 END AS discount,
+               CASE WHEN depth > 0 THEN round(share, 4) ELSE 1 END AS share,
+               round(feature, 4) AS feature, round(display, 4) AS display
+        FROM weekly
+        WHERE depth > 0 OR feature > 0 OR display > 0
+        ORDER BY sku, week
+        """,
+        [first, last],
+    ).df()

@@ -1,10 +1,353 @@
-"""Saved scenarios: their names, levers and versions."""
+"""Saved scenarios: their names, levers (as JSON) and versions; the promotion and price plan
+files checked on their way into a scenario; the targets file a scenario writes.
+
+Saves, renames and deletes name the version they started from (optimistic concurrency): they
+land only if the stored version is still that one, and say so by returning False otherwise.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
 import duckdb
+import pandas as pd
+
+from sop_core.data.importer import SHOWN_LINES
 
 
 def scenario_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Saved scenario names, alphabetical."""
     return [r[0] for r in con.execute("SELECT name FROM scenarios ORDER BY name").fetchall()]
+
+
+@dataclass(frozen=True)
+class ScenarioRow:
+    """A saved scenario as stored: its levers are the JSON ``definition``."""
+
+    scenario_id: int
+    name: str
+    owner: str
+    status: str
+    based_on_run: int | None
+    definition: str
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class ScenarioStamp:
+    """Who last changed a scenario, when, and the version and name that left it at."""
+
+    version: int
+    name: str
+    updated_by: str
+    updated_at: dt.datetime
+
+
+def saved_scenarios(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every saved scenario (without its definition), newest change first."""
+    return con.execute(
+        "SELECT scenario_id, name, owner, status, based_on_run, version, created_at, "
+        "updated_at, updated_by FROM scenarios ORDER BY updated_at DESC, name"
+    ).df()
+
+
+def scenario_row(con: duckdb.DuckDBPyConnection, name: str) -> ScenarioRow | None:
+    """The scenario called ``name`` (None when there is none)."""
+    row = con.execute(
+        "SELECT scenario_id, name, owner, status, based_on_run, definition, version, "
+        "created_at, updated_at, updated_by FROM scenarios WHERE name = ?",
+        [name],
+    ).fetchone()
+    return None if row is None else ScenarioRow(*row)
+
+
+def scenario_stamp(con: duckdb.DuckDBPyConnection, scenario_id: int) -> ScenarioStamp | None:
+    """The last change of scenario ``scenario_id`` (None when it was deleted)."""
+    row = con.execute(
+        "SELECT version, name, updated_by, updated_at FROM scenarios WHERE scenario_id = ?",
+        [scenario_id],
+    ).fetchone()
+    return None if row is None else ScenarioStamp(*row)
+
+
+def scenario_name_taken(
+    con: duckdb.DuckDBPyConnection, name: str, other_than: int | None = None
+) -> bool:
+    """Whether a scenario (other than scenario ``other_than``) is called ``name``."""
+    if other_than is None:
+        row = con.execute("SELECT 1 FROM scenarios WHERE name = ?", [name]).fetchone()
+    else:
+        row = con.execute(
+            "SELECT 1 FROM scenarios WHERE name = ? AND scenario_id <> ?", [name, other_than]
+        ).fetchone()
+    return row is not None
+
+
+def insert_scenario(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    owner: str,
+    status: str,
+    based_on_run: int | None,
+    definition: str,
+) -> None:
+    """Add a scenario at version 1 (a name in use raises ``duckdb.ConstraintException``)."""
+    con.execute(
+        "INSERT INTO scenarios (name, owner, status, based_on_run, definition, "
+        "updated_by) VALUES (?, ?, ?, ?, ?, ?)",
+        [name, owner, status, based_on_run, definition, owner],
+    )
+
+
+def update_scenario(
+    con: duckdb.DuckDBPyConnection,
+    scenario_id: int,
+    expected_version: int,
+    definition: str,
+    status: str,
+    based_on_run: int | None,
+    user: str,
+) -> bool:
+    """Save a scenario's definition, status and run as its next version, if it is still at
+    ``expected_version``; False (and nothing written) when it is not."""
+    updated = con.execute(
+        "UPDATE scenarios SET definition = ?, status = ?, based_on_run = ?, "
+        "version = version + 1, updated_at = current_timestamp, updated_by = ? "
+        "WHERE scenario_id = ? AND version = ? RETURNING version",
+        [definition, status, based_on_run, user, scenario_id, expected_version],
+    ).fetchall()
+    return bool(updated)
+
+
+def rename_scenario_row(
+    con: duckdb.DuckDBPyConnection,
+    scenario_id: int,
+    expected_version: int,
+    new_name: str,
+    user: str,
+) -> bool:
+    """Rename a scenario as its next version, if it is still at ``expected_version``; False
+    when it is not (a name in use raises ``duckdb.ConstraintException``)."""
+    updated = con.execute(
+        "UPDATE scenarios SET name = ?, version = version + 1, "
+        "updated_at = current_timestamp, updated_by = ? "
+        "WHERE scenario_id = ? AND version = ? RETURNING version",
+        [new_name, user, scenario_id, expected_version],
+    ).fetchall()
+    return bool(updated)
+
+
+def delete_scenario_row(
+    con: duckdb.DuckDBPyConnection, scenario_id: int, expected_version: int
+) -> bool:
+    """Delete a scenario, if it is still at ``expected_version``; False when it is not."""
+    deleted = con.execute(
+        "DELETE FROM scenarios WHERE scenario_id = ? AND version = ? RETURNING scenario_id",
+        [scenario_id, expected_version],
+    ).fetchall()
+    return bool(deleted)
+
+
+def mark_scenario_approved(con: duckdb.DuckDBPyConnection, scenario_id: int, user: str) -> None:
+    """Set a scenario's status to approved, as its next version."""
+    con.execute(
+        "UPDATE scenarios SET status = 'approved', version = version + 1, "
+        "updated_at = current_timestamp, updated_by = ? WHERE scenario_id = ?",
+        [user, scenario_id],
+    )
+
+
+# --- Plan files ------------------------------------------------------------------------------
+# A promotion and price plan is read by the importer into the temporary table ``_typed`` (one
+# row per file line, ``_line`` its number). These checks and reads run on it and on the table
+# ``_priced`` that ``price_plan_rows`` makes from it. ``scope`` is the plan's scope column:
+# ``sku``, ``family``, ``brand``, ``channel`` or ``all`` (none), chosen from a fixed list.
+
+Found = tuple[int, list[int]]
+"""How many rows a check found, and the first lines among them."""
+
+_SCOPES = ("all", "sku", "family", "brand", "channel")
+_KNOWN = {
+    "sku": "SELECT sku FROM products",
+    "family": "SELECT DISTINCT family FROM products",
+    "brand": "SELECT DISTINCT brand FROM products",
+    "channel": "SELECT channel FROM channels",
+}
+
+
+def _scope_column(scope: str) -> str:
+    if scope not in _SCOPES:
+        raise ValueError(f"unknown plan scope {scope!r}")
+    return scope
+
+
+def _found(con: duckdb.DuckDBPyConnection, table: str, where: str) -> Found:
+    count, lines = con.execute(
+        f"SELECT count(*), list(_line ORDER BY _line)[1:{SHOWN_LINES}] FROM {table} WHERE {where}"
+    ).fetchone()
+    return int(count), [int(x) for x in lines or []]
+
+
+def plan_rows_without_scope(con: duckdb.DuckDBPyConnection, scope: str) -> Found:
+    """Plan rows whose scope column is empty."""
+    return _found(con, "_typed", f"{_scope_column(scope)} IS NULL")
+
+
+def plan_rows_unknown_scope(con: duckdb.DuckDBPyConnection, scope: str) -> Found:
+    """Plan rows whose SKU, family, brand or channel the database does not know."""
+    column = _scope_column(scope)
+    return _found(con, "_typed", f"{column} IS NOT NULL AND {column} NOT IN ({_KNOWN[column]})")
+
+
+def plan_rows_repeated(con: duckdb.DuckDBPyConnection, scope: str) -> Found:
+    """Plan rows whose week (and scope) another row has too."""
+    target = _scope_column(scope) if scope != "all" else "'all'"
+    return _found(
+        con,
+        "_typed",
+        f"_line IN (SELECT _line FROM (SELECT _line, count(*) OVER (PARTITION BY week, "
+        f"{target}) AS n FROM _typed) WHERE n > 1)",
+    )
+
+
+def plan_rows_with_price(con: duckdb.DuckDBPyConnection) -> Found:
+    """Plan rows that give a net price."""
+    return _found(con, "_typed", "price IS NOT NULL")
+
+
+def price_plan_rows(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+    """Make ``_priced``: the plan rows with ``list_then``, the SKU's list price in the row's
+    week (price changes included; NULL unless the plan is by SKU)."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _priced AS
+        SELECT t.*, coalesce(c.list_price, p.list_price) AS list_then
+        FROM _typed t
+        JOIN products p USING (sku)
+        ASOF LEFT JOIN price_changes c ON c.sku = t.sku AND t.week >= c.effective_week
+        """
+        if _scope_column(scope) == "sku"
+        else "CREATE OR REPLACE TEMP TABLE _priced AS "
+        "SELECT *, NULL::DOUBLE AS list_then FROM _typed"
+    )
+
+
+def _disagrees(tolerance: float) -> str:
+    expected = "list_then * (1 - discount)"
+    return (
+        f"price IS NOT NULL AND discount IS NOT NULL AND abs(price - {expected}) > "
+        f"greatest(0.01, {float(tolerance)!r} * {expected})"
+    )
+
+
+def first_price_disagreement(
+    con: duckdb.DuckDBPyConnection, tolerance: float
+) -> tuple[int, float, float, float] | None:
+    """The first priced row whose net price is off the list price less the discount by more
+    than a cent and ``tolerance`` of it: ``(line, price, list_then, discount)``."""
+    return con.execute(
+        f"SELECT _line, price, list_then, discount FROM _priced WHERE {_disagrees(tolerance)} "
+        "ORDER BY _line LIMIT 1"
+    ).fetchone()
+
+
+def price_disagreements(con: duckdb.DuckDBPyConnection, tolerance: float) -> Found:
+    """Priced rows whose net price is off the list price less the discount (as
+    ``first_price_disagreement``)."""
+    return _found(con, "_priced", _disagrees(tolerance))
+
+
+def implausible_price_changes(con: duckdb.DuckDBPyConnection) -> Found:
+    """Priced rows with a net price and no discount (a price change) below a tenth or above
+    four times the week's list price, or without a list price."""
+    return _found(
+        con,
+        "_priced",
+        "price IS NOT NULL AND discount IS NULL AND "
+        "(coalesce(list_then, 0) <= 0 OR price > 4 * list_then OR price < 0.1 * list_then)",
+    )
+
+
+def plan_changes(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
+    """The priced rows that change something: ``week, target, discount, share, feature,
+    display, change`` (``change``: a price change, NaN where none)."""
+    target = _scope_column(scope) if scope != "all" else "NULL::VARCHAR"
+    return con.execute(
+        f"""
+        SELECT week, {target} AS target, coalesce(discount, 0) AS discount, share, feature,
+               display,
+               CASE WHEN price IS NOT NULL AND discount IS NULL
+                    THEN price / list_then - 1 END AS change
+        FROM _priced
+        WHERE coalesce(discount, 0) > 0 OR feature > 0 OR display > 0
+              OR (price IS NOT NULL AND discount IS NULL AND abs(price / list_then - 1) > 1e-9)
+        ORDER BY target, week
+        """
+    ).df()
+
+
+def plan_rows_on_calendar_promotions(con: duckdb.DuckDBPyConnection, scope: str) -> Found:
+    """Priced rows with a promotion or support on a week the promotions calendar already
+    holds for their SKUs (and channel, for a plan by channel)."""
+    match = {
+        "all": "TRUE",
+        "sku": "p.sku = t.sku",
+        "family": "p.family = t.family",
+        "brand": "p.brand = t.brand",
+        "channel": "TRUE",
+    }[_scope_column(scope)]
+    channel = "AND (c.channel IS NULL OR c.channel = t.channel)" if scope == "channel" else ""
+    return _found(
+        con,
+        "_priced t",
+        f"""(coalesce(discount, 0) > 0 OR feature > 0 OR display > 0) AND EXISTS (
+            SELECT 1 FROM promotions c JOIN products p USING (sku)
+            WHERE {match} {channel} AND t.week BETWEEN c.start_week AND c.end_week)""",
+    )
+
+
+def forecast_span(
+    con: duckdb.DuckDBPyConnection, run_id: int | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last week forecast run ``run_id`` covers (``(None, None)``: no rows)."""
+    # A forecast run's read, kept here beside the plan checks that need it until the forecast
+    # runs store has one.
+    return con.execute(
+        "SELECT min(week), max(week) FROM forecast_rows WHERE run_id = ?", [run_id]
+    ).fetchone()
+
+
+# --- Holdout proof ---------------------------------------------------------------------------
+
+
+def forget_for_holdout(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> None:
+    """On a copy of the database made for the holdout proof: delete the calendar's promotions
+    that end after ``cutoff`` (the plan file brings the held-out weeks' promotions) and every
+    consensus override (the baseline is the forecast alone). Never run it on the original."""
+    con.execute("DELETE FROM promotions WHERE end_week > ?", [cutoff])
+    con.execute("DELETE FROM consensus_overrides")
+
+
+# --- Targets files ---------------------------------------------------------------------------
+
+
+def targets_csv(rows: pd.DataFrame) -> bytes:
+    """Targets (``sku, week, baseline, revised, lower_80, upper_80``, weeks as timestamps) as
+    the bytes of a CSV file, weeks written as dates."""
+    # DuckDB writes the CSV: pandas' float formatting is the slow part of a big file.
+    # (a private in-memory connection: sessions download at the same time)
+    with tempfile.TemporaryDirectory(prefix="sop-targets-") as folder:
+        out = Path(folder) / "targets.csv"
+        with duckdb.connect() as con:
+            con.register("targets", rows)
+            con.execute(
+                "COPY (SELECT sku, strftime(week, '%Y-%m-%d') AS week, baseline, revised, "
+                f"lower_80, upper_80 FROM targets) TO '{out}' (HEADER, DELIMITER ',')"
+            )
+        return out.read_bytes()
