@@ -9,6 +9,7 @@ they are (it is read by programs, not run by spreadsheets).
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -124,3 +125,19 @@ def _escape_cell(value):
         return value
     value = re.sub(CONTROL, "", value)
     return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def targets_csv(rows: pd.DataFrame) -> bytes:
+    """Targets (``sku, week, baseline, revised, lower_80, upper_80``, weeks as timestamps) as
+    the bytes of a CSV file, weeks written as dates."""
+    # DuckDB writes the CSV: pandas' float formatting is the slow part of a big file.
+    # (a private in-memory connection: sessions download at the same time)
+    with tempfile.TemporaryDirectory(prefix="sop-targets-") as folder:
+        out = Path(folder) / "targets.csv"
+        with duckdb.connect() as con:
+            con.register("targets", rows)
+            con.execute(
+                "COPY (SELECT sku, strftime(week, '%Y-%m-%d') AS week, baseline, revised, "
+                f"lower_80, upper_80 FROM targets) TO '{out}' (HEADER, DELIMITER ',')"
+            )
+        return out.read_bytes()

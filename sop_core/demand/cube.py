@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sop_core.data.calendar import holiday_weeks
-from sop_core.data.stores import sales
+from sop_core.data.stores import plans_of_record, sales
 from sop_core.demand.consensus import LEVELS, scope_cells
 from sop_core.demand.plan_base import PlanBase
 
@@ -223,15 +223,10 @@ def approved_plan(
     """The latest plan of record on ``base``'s grid: its name, and its frozen targets' units
     and revenue per SKU, channel and week (split by channel like today's consensus; NaN for
     weeks it did not freeze)."""
-    row = con.execute(
-        "SELECT plan_version, scenario FROM plans_of_record ORDER BY plan_version DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
+    latest = plans_of_record.plan_of_record(con)
+    if latest is None:
         return None
-    frozen = con.execute(
-        "SELECT sku, week, target, revenue FROM plan_of_record_targets WHERE plan_version = ?",
-        [row[0]],
-    ).df()
+    frozen = plans_of_record.frozen_targets(con, latest.plan_version)
     units = np.full(base.baseline.shape, np.nan)
     revenue = np.full(base.baseline.shape, np.nan)
     i = frozen["sku"].map({sku: k for k, sku in enumerate(base.skus)})
@@ -250,7 +245,7 @@ def approved_plan(
         out=np.broadcast_to(base.channel_share[:, :, None], split.shape).copy(),
         where=sku_total > 0,
     )
-    name = f"plan of record v{row[0]} ({row[1]})"
+    name = f"plan of record v{latest.plan_version} ({latest.scenario})"
     return name, units[:, None, :] * share, revenue[:, None, :] * share
 
 

@@ -372,7 +372,7 @@ def _lines_and_hours(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The lines, their names, each SKU's line (-1 where none) and the available hours per
     line and week (lines x weeks)."""
-    frame = product_store.line_names(con)
+    frame = production.line_names(con)
     lines = frame["line"].to_numpy(dtype=object)
     line_lookup = {line: i for i, line in enumerate(lines)}
     line_index = np.array([line_lookup.get(x, -1) for x in default_lines])

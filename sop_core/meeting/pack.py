@@ -102,7 +102,7 @@ def _frozen(
     frozen = load_frozen(con, approved.plan_version)
     targets = frozen["plan_of_record_targets"]
     capacity_rows = frozen["plan_of_record_capacity"].merge(
-        production.line_names(con), on="line", how="left"
+        production.line_names(con).rename(columns={"name": "line_name"}), on="line", how="left"
     )
     weekly = targets.groupby("week", as_index=False)[
         ["consensus", "target", "lower_80", "upper_80"]

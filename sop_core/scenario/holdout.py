@@ -21,7 +21,7 @@ import pandas as pd
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
-from sop_core.data.stores import sales, scenarios
+from sop_core.data.stores import overrides, sales
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import refresh_forecast
 from sop_core.scenario.plan_files import holdout_plan
@@ -61,7 +61,8 @@ def plan_holdout(
     with db.connect(copy) as con:
         # The calendar must not know the held-out weeks: the plan file brings them; the
         # baseline is the forecast alone.
-        scenarios.forget_for_holdout(con, cutoff)
+        sales.delete_promotions_ending_after(con, cutoff)
+        overrides.delete_all_overrides(con)
         plan = holdout_plan(con, cutoff + dt.timedelta(weeks=1), last)
         actual = sales.units_by_sku_week_after(con, cutoff)
     plan_file = workdir / "holdout_plan.csv"

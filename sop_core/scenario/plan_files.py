@@ -39,7 +39,7 @@ from sop_core.data.importer import (
     TableSpec,
     read_file,
 )
-from sop_core.data.stores import sales, scenarios
+from sop_core.data.stores import forecast_runs, sales, scenarios
 from sop_core.forecast.runs import latest_run
 from sop_core.scenario.levers import Lever, Scenario, checked_cannibalisation
 
@@ -237,7 +237,7 @@ def _rows(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
 
 
 def _horizon_notice(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, report) -> None:
-    span = scenarios.forecast_span(con, latest_run(con))
+    span = forecast_runs.forecast_span(con, latest_run(con))
     if rows.empty:
         report.issues.append(
             Issue("warning", "The plan has no promotion, support or price in any row.")

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sop_core.data import db
+from sop_core.data import db, export
 from sop_core.data.errors import InputError
 from sop_core.data.export import CONTROL, escape_formulas
-from sop_core.data.stores import plans_of_record, scenarios
+from sop_core.data.stores import plans_of_record
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
 from sop_core.scenario.levers import (
@@ -189,7 +189,7 @@ def targets_bytes(frame: pd.DataFrame, kind: str) -> bytes:
     rows["sku"] = sku.mask(risky, escape_formulas(frame.loc[risky, ["sku"]])["sku"])
     rows["week"] = pd.to_datetime(frame["week"])
     if kind == "csv":
-        return scenarios.targets_csv(rows)
+        return export.targets_csv(rows)
     buffer = io.BytesIO()
     rows.assign(week=rows["week"].dt.date).to_excel(
         buffer, sheet_name="targets", index=False, engine="openpyxl"

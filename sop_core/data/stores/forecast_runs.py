@@ -136,6 +136,15 @@ def run_rows(
     ).df()
 
 
+def forecast_span(
+    con: duckdb.DuckDBPyConnection, run_id: int | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last week forecast run ``run_id`` covers (``(None, None)``: no rows)."""
+    return con.execute(
+        "SELECT min(week), max(week) FROM forecast_rows WHERE run_id = ?", [run_id]
+    ).fetchone()
+
+
 def forecast_frame(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
     """A run's rows with the CLI's columns: sku, week, forecast, lower_80, upper_80, lower_95,
     upper_95, model."""

@@ -75,3 +75,9 @@ def undone_by(
         "SELECT undone_by, undone_at FROM consensus_overrides WHERE override_id = ?",
         [override_id],
     ).fetchone()
+
+
+def delete_all_overrides(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete every override (the holdout proof does this on its own copy of the database, so
+    that its baseline is the forecast alone; never on the original)."""
+    con.execute("DELETE FROM consensus_overrides")

@@ -220,8 +220,8 @@ def production_vs_sales(
 
 
 def line_names(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every line's name: ``line, line_name``."""
-    return con.execute("SELECT line, name AS line_name FROM production_lines").df()
+    """Every production line's ``line`` code and ``name``, by code."""
+    return con.execute("SELECT line, name FROM production_lines ORDER BY line").df()
 
 
 def line_oee(con: duckdb.DuckDBPyConnection) -> dict[str, float]:

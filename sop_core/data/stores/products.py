@@ -1,5 +1,5 @@
 """The catalogue: products with their family, brand, prices, costs, batch sizes and the line
-that makes them."""
+that makes them (the lines themselves are in ``production``)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,3 @@ def planning_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         .df()
         .set_index("sku")
     )
-
-
-def line_names(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every production line's ``line`` code and ``name``, by code."""
-    return con.execute("SELECT line, name FROM production_lines ORDER BY line").df()

@@ -333,3 +333,9 @@ def promotions_as_plan(
         """,
         [first, last],
     ).df()
+
+
+def delete_promotions_ending_after(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> None:
+    """Delete the calendar's promotions that end after ``cutoff`` (the holdout proof does this
+    on its own copy of the database, never on the original)."""
+    con.execute("DELETE FROM promotions WHERE end_week > ?", [cutoff])

@@ -8,9 +8,7 @@ land only if the stored version is still that one, and say so by returning False
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -310,44 +308,3 @@ def plan_rows_on_calendar_promotions(con: duckdb.DuckDBPyConnection, scope: str)
             SELECT 1 FROM promotions c JOIN products p USING (sku)
             WHERE {match} {channel} AND t.week BETWEEN c.start_week AND c.end_week)""",
     )
-
-
-def forecast_span(
-    con: duckdb.DuckDBPyConnection, run_id: int | None
-) -> tuple[dt.date | None, dt.date | None]:
-    """The first and last week forecast run ``run_id`` covers (``(None, None)``: no rows)."""
-    # A forecast run's read, kept here beside the plan checks that need it until the forecast
-    # runs store has one.
-    return con.execute(
-        "SELECT min(week), max(week) FROM forecast_rows WHERE run_id = ?", [run_id]
-    ).fetchone()
-
-
-# --- Holdout proof ---------------------------------------------------------------------------
-
-
-def forget_for_holdout(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> None:
-    """On a copy of the database made for the holdout proof: delete the calendar's promotions
-    that end after ``cutoff`` (the plan file brings the held-out weeks' promotions) and every
-    consensus override (the baseline is the forecast alone). Never run it on the original."""
-    con.execute("DELETE FROM promotions WHERE end_week > ?", [cutoff])
-    con.execute("DELETE FROM consensus_overrides")
-
-
-# --- Targets files ---------------------------------------------------------------------------
-
-
-def targets_csv(rows: pd.DataFrame) -> bytes:
-    """Targets (``sku, week, baseline, revised, lower_80, upper_80``, weeks as timestamps) as
-    the bytes of a CSV file, weeks written as dates."""
-    # DuckDB writes the CSV: pandas' float formatting is the slow part of a big file.
-    # (a private in-memory connection: sessions download at the same time)
-    with tempfile.TemporaryDirectory(prefix="sop-targets-") as folder:
-        out = Path(folder) / "targets.csv"
-        with duckdb.connect() as con:
-            con.register("targets", rows)
-            con.execute(
-                "COPY (SELECT sku, strftime(week, '%Y-%m-%d') AS week, baseline, revised, "
-                f"lower_80, upper_80 FROM targets) TO '{out}' (HEADER, DELIMITER ',')"
-            )
-        return out.read_bytes()
