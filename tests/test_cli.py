@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from sop_core.cli.common import ProgressBar
 from tests.helpers import hold_lock, run_cli
 
 
@@ -157,3 +160,70 @@ def test_accuracy_reports_lags_value_added_and_exceptions(backfilled_db, sample_
     none_yet = run_cli("accuracy", "--db", str(sample_db))
     assert none_yet.returncode != 0 and "--backfill" in none_yet.stderr
     assert "Traceback" not in unknown.stderr + none_yet.stderr
+
+
+def test_help_lists_every_command_in_the_planners_order():
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert listed == [
+        "init",
+        "import",
+        "import-plan",
+        "targets",
+        "holdout",
+        "pack",
+        "export",
+        "info",
+        "forecast",
+        "backtest",
+        "accuracy",
+        "drivers",
+        "plan",
+        "dictionary",
+    ]
+
+
+def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_has_none(tmp_path: Path):
+    arguments = ["--skus", "6", "--weeks", "104", "--as-of", "2026-11-25"]
+    logged = run_cli("init", "--db", str(tmp_path / "a.duckdb"), *arguments)
+    assert logged.returncode == 0, logged.stderr
+    lines = logged.stderr.splitlines()
+    # A line each time the work moved on by a tenth: no carriage returns, no bar.
+    assert "\r" not in logged.stderr and "|" not in logged.stderr
+    assert 3 <= len(lines) <= 11, lines
+    percents = [int(line.split("%")[0]) for line in lines]
+    assert percents == sorted(percents) and all(b - a >= 10 for a, b in pairwise(percents))
+    assert lines[0] == "  4%  Designing products" and lines[-1] == "100%  Done"
+    quiet = run_cli("init", "--db", str(tmp_path / "b.duckdb"), *arguments, "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_progress_on_a_terminal_is_one_line_redrawn_in_place():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = ProgressBar(stream)
+    for fraction, message in [(0.0, "Reading the history"), (0.5, "Fitted 4 of 8"), (1.0, "Done")]:
+        progress(fraction, message)
+    text = stream.getvalue()
+    assert text.startswith("\r  0%|") and "Reading the history" in text
+    assert text.endswith("\n") and text.count("\n") == 1
+    assert text.rstrip().rsplit("\r", 1)[1].startswith("100%|") and "| Done [" in text
+
+
+def test_info_on_a_database_without_sales_history(tmp_path: Path):
+    empty = tmp_path / "empty.duckdb"
+    assert run_cli("init", "--db", str(empty), "--empty").returncode == 0
+    payload = json.loads(run_cli("info", "--db", str(empty), "--json").stdout)
+    assert payload["history_first_week"] is None and payload["tables"]["sales_history"] == 0
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE notes (x INTEGER)")
+    con.close()
+    result = run_cli("info", "--db", str(other), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["tables"] == {"notes": 0} and payload["history_last_week"] is None

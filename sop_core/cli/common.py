@@ -1,0 +1,198 @@
+"""What every command group shares: exit codes, the one-line-error parser, argument types,
+the lock-wait notice and the progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from tqdm import tqdm
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+Progress = Callable[[float, str], None]
+"""Called as ``progress(fraction_done, what_is_happening)``, as the engine reports."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def worker_count(text: str) -> int:
+    """A number of worker processes, 1 to four per core (argparse type)."""
+    value = positive_int(text)
+    cores = os.cpu_count() or 1
+    if not 1 <= value <= 4 * cores:
+        raise argparse.ArgumentTypeError(f"expected 1 to {4 * cores} worker processes, got {value}")
+    return value
+
+
+def iso_date(text: str) -> dt.date:
+    """A date as YYYY-MM-DD (argparse type)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def add_engine_options(command: argparse.ArgumentParser) -> None:
+    """``--db``, ``--jobs`` and ``--quiet``: the options of every command that may refit."""
+    command.add_argument("--db", required=True, type=Path, help="database file")
+    command.add_argument(
+        "--jobs",
+        type=worker_count,
+        default=None,
+        help="worker processes (default: one per core)",
+    )
+    command.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def author(args: argparse.Namespace) -> str:
+    """Who imports: ``--author``, else the login name."""
+    return args.author or os.environ.get("USER") or "cli"
+
+
+def issues_json(issues: Iterable[Any]) -> list[dict]:
+    """An import report's issues as the JSON the ``--json`` flags print."""
+    return [{"severity": i.severity, "message": i.text(), "lines": i.lines} for i in issues]
+
+
+def print_wait(message: str, waited: float) -> None:
+    """Tell stderr that the database is busy (``on_wait`` of every connection)."""
+    # One line per second at most, so a long wait does not flood a scheduler's log.
+    if int(waited) != getattr(print_wait, "last", -1):
+        print_wait.last = int(waited)  # type: ignore[attr-defined]
+        # tqdm.write lifts a progress bar drawn on the terminal off the line and redraws it
+        # below, so the notice does not land in the middle of the bar.
+        tqdm.write(f"waiting ({waited:.0f} s): {message}", file=sys.stderr)
+        sys.stderr.flush()
+
+
+# ---- progress ----------------------------------------------------------------------------------
+
+# On a terminal: a bar redrawn in place, with the time so far and the time left.
+TERMINAL_FORMAT = "{percentage:3.0f}%|{bar:30}| {desc} [{elapsed}<{remaining}]"
+# In a log (cron, CI, a pipe): the lines the CLI always wrote, e.g. " 40%  Planning promotions".
+LOG_FORMAT = "{percentage:3.0f}%  {desc}"
+LOG_STEP = 0.1
+"""A log gets a line each time the work has moved on by this fraction, and the last one."""
+
+
+class _Bar(tqdm):
+    # tqdm's monitor thread only matters for bars fed from loops; ours are fed by callbacks.
+    monitor_interval = 0
+
+
+class _LogLines:
+    """A stream for tqdm in a log: every redraw becomes one plain line (tqdm's carriage
+    returns and padding dropped), and a redraw that repeats the line before is left out."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        self.last: str | None = None
+
+    def write(self, text: str) -> None:
+        line = text.strip("\r\n").rstrip()
+        if line and line != self.last:
+            self.last = line
+            self.stream.write(line + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+class ProgressBar:
+    """The ``progress`` callback the engine reports to, drawn on stderr with tqdm.
+
+    On a terminal the bar is redrawn in place (at most ten times a second); in a log a line
+    is written each time the work has moved on by a tenth, plus the last. A report of 100%
+    ends the bar, so a later report starts a new one (a backfill reports each run's end).
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.terminal = self.stream.isatty()
+        self.bar: tqdm | None = None
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.bar is None:
+            self.bar = self._open(fraction, message)
+        else:
+            self.bar.set_description_str(message, refresh=False)
+            self.bar.update(fraction - self.bar.n)
+        if fraction >= 1.0:
+            self.close()
+
+    def _open(self, fraction: float, message: str) -> tqdm:
+        # Created at the first report (not before), so a command that fails before any work
+        # draws no empty bar; tqdm draws the first report at once.
+        if self.terminal:
+            return _Bar(
+                total=1.0,
+                initial=fraction,
+                desc=message,
+                file=self.stream,
+                bar_format=TERMINAL_FORMAT,
+                # Trimmed to the terminal's width so the line can be redrawn in place; a
+                # terminal that reports no width (a bare pty) gets 80 columns.
+                ncols=shutil.get_terminal_size().columns,
+                leave=True,
+            )
+        return _Bar(
+            total=1.0,
+            initial=fraction,
+            desc=message,
+            file=_LogLines(self.stream),
+            bar_format=LOG_FORMAT,
+            mininterval=0,
+            miniters=LOG_STEP,
+            leave=True,
+        )
+
+    def close(self) -> None:
+        """Draw the last state and end the line (also after an error, so the error message
+        starts on a line of its own)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _silent(fraction: float, message: str) -> None:
+    """The progress callback of ``--quiet``."""
+
+
+@contextmanager
+def progress_bar(quiet: bool = False) -> Iterator[Progress]:
+    """A progress callback for the engine: tqdm on stderr, or nothing with ``--quiet``."""
+    if quiet:
+        yield _silent
+        return
+    bar = ProgressBar()
+    try:
+        yield bar
+    finally:
+        bar.close()

@@ -1,0 +1,278 @@
+"""The data commands: ``init`` (a sample company or an empty database), ``import``,
+``export``, ``info`` and ``dictionary``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from sop_core.cli.common import (
+    EXIT_FAILURE,
+    author,
+    iso_date,
+    issues_json,
+    positive_int,
+    print_wait,
+    progress_bar,
+)
+from sop_core.data import db, schema
+from sop_core.data.errors import InputError, SopError
+from sop_core.data.sample import SampleConfig, build_empty_database, build_sample_database
+from sop_core.data.stores import master
+
+
+def command_init(args: argparse.Namespace) -> int:
+    if args.empty:
+        build_empty_database(
+            args.db,
+            force=args.force,
+            company_name=args.company,
+            currency=args.currency,
+            on_wait=print_wait,
+        )
+        print(
+            f"Created {args.db} with the schema (version {schema.SCHEMA_VERSION}) and no data. "
+            f"Import your files with: python -m sop_core import --db {args.db} --table "
+            "sales_history FILE"
+        )
+        return 0
+    config = SampleConfig(
+        skus=args.skus, weeks=args.weeks, seed=args.seed, as_of=args.as_of, lines=args.lines
+    )
+    started = time.perf_counter()
+    with progress_bar(args.quiet) as progress:
+        counts = build_sample_database(
+            args.db, config, force=args.force, progress=progress, on_wait=print_wait
+        )
+    seconds = time.perf_counter() - started
+    print(
+        f"Built {args.db}: {counts['products']} SKUs, {counts['production_lines']} lines, "
+        f"{counts['sales_history']:,} weekly sales rows in {seconds:.1f} s."
+    )
+    return 0
+
+
+def command_import(args: argparse.Namespace) -> int:
+    from sop_core.data.importer import import_file, parse_mapping
+
+    if not args.file.is_file():
+        raise InputError(f"There is no file at {args.file}.")
+    report = import_file(
+        args.db,
+        args.table,
+        args.file,
+        mapping=parse_mapping(args.map),
+        dry_run=args.dry_run,
+        author=author(args),
+        on_wait=print_wait,
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "written": report.written,
+                    "table": report.table,
+                    "file": report.file_name,
+                    "sha256": report.sha256,
+                    "rows_in_file": report.rows_in_file,
+                    "rows_added": report.rows_added,
+                    "rows_replaced": report.rows_replaced,
+                    "products_created": report.products_created,
+                    "columns": report.columns,
+                    "issues": issues_json(report.issues),
+                }
+            )
+        )
+    else:
+        for issue in report.issues:
+            if issue.severity != "error":
+                print(f"{issue.severity}: {issue.text()}")
+    if not report.ok:
+        print(f"error: {report.summary()}", file=sys.stderr)
+        for issue in report.errors[:20]:
+            print(f"  {issue.text()}", file=sys.stderr)
+        return EXIT_FAILURE
+    if not args.json:
+        print(report.summary() + (" (dry run: nothing written)" if args.dry_run else ""))
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from sop_core.data.export import export_table
+
+    if args.table == "all":
+        if not args.out.is_dir():
+            raise InputError(f"With --table all, --out must be an existing folder ({args.out}).")
+        with db.connect(args.db, on_wait=print_wait) as con:
+            tables = list(schema.table_columns(con))
+        suffix = f".{args.format or 'csv'}"
+        for table in tables:
+            rows = export_table(args.db, table, args.out / f"{table}{suffix}", args.format)
+            print(f"{table}: {rows:,} rows")
+        return 0
+    rows = export_table(args.db, args.table, args.out, args.format)
+    print(f"Wrote {rows:,} rows of {args.table} to {args.out}.")
+    return 0
+
+
+def command_info(args: argparse.Namespace) -> int:
+    with db.connect(args.db, on_wait=print_wait) as con:
+        counts = master.table_row_counts(con)
+        version = schema.current_version(con)
+        first_week, last_week = master.history_range(con)
+    tables = dict(zip(counts["table"], (int(n) for n in counts["rows"]), strict=True))
+    if not tables:
+        raise SopError(f"{args.db} is a DuckDB file without any tables; is it the right file?")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "tables": tables,
+                    "schema_version": version,
+                    "history_first_week": str(first_week) if first_week else None,
+                    "history_last_week": str(last_week) if last_week else None,
+                }
+            )
+        )
+        return 0
+    width = max(len(t) for t in tables)
+    print(f"{args.db}  (schema version {version})")
+    if first_week:
+        print(f"history: {first_week} to {last_week}")
+    for table, rows in tables.items():
+        print(f"  {table:<{width}}  {rows:>12,}")
+    return 0
+
+
+def command_dictionary(args: argparse.Namespace) -> int:
+    text = schema.dictionary_markdown()
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"Wrote {args.out}")
+    return 0
+
+
+# ---- parsers -----------------------------------------------------------------------------------
+
+
+def add_init_parser(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser(
+        "init",
+        help="build a sample company database",
+        description="Build a database filled with the seeded sample cosmetics company.",
+    )
+    init.add_argument("--db", required=True, type=Path, help="database file to create")
+    init.add_argument("--skus", type=positive_int, default=40, help="number of SKUs (40)")
+    init.add_argument(
+        "--weeks", type=positive_int, default=160, help="weeks of sales history (160)"
+    )
+    init.add_argument("--seed", type=positive_int, default=7, help="random seed (7)")
+    init.add_argument(
+        "--lines",
+        type=positive_int,
+        default=None,
+        help="production lines (default: about 6 per 40 SKUs)",
+    )
+    init.add_argument(
+        "--as-of",
+        type=iso_date,
+        default=None,
+        help="history ends with the last complete week before this date "
+        "(YYYY-MM-DD; default today)",
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing database")
+    init.add_argument(
+        "--empty",
+        action="store_true",
+        help="the schema and no data, for your own data (see the import command)",
+    )
+    init.add_argument("--company", default="My company", help="company name with --empty")
+    init.add_argument("--currency", default="EUR", help="currency with --empty (EUR)")
+    init.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    init.set_defaults(handler=command_init)
+
+
+def add_import_parser(commands: argparse._SubParsersAction) -> None:
+    from sop_core.data.importer import SPECS
+
+    importer = commands.add_parser(
+        "import",
+        help="import a CSV, Excel or Parquet file into an input table",
+        description="Check a file against the table's rules (types, ranges, known SKUs, "
+        "duplicate keys, week boundaries) and write it in one transaction: rows with the same "
+        "key are replaced, the rest added, and the import is logged. Any error: nothing is "
+        "written, the problems go to stderr and the exit code is 1.",
+    )
+    importer.add_argument("--db", required=True, type=Path, help="database file")
+    importer.add_argument("--table", required=True, choices=list(SPECS), help="table to fill")
+    importer.add_argument("file", type=Path, help="CSV, Excel (.xlsx) or Parquet file")
+    importer.add_argument(
+        "--map",
+        default=None,
+        metavar="TARGET=SOURCE,...",
+        help="which file column feeds which table column, e.g. units=qty,sku=item",
+    )
+    importer.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    importer.add_argument("--author", default=None, help="who imports (default: $USER)")
+    importer.add_argument("--json", action="store_true", help="print the report as JSON")
+    importer.set_defaults(handler=command_import)
+
+
+def add_export_parser(commands: argparse._SubParsersAction) -> None:
+    exporter = commands.add_parser(
+        "export",
+        help="export a table to CSV, Parquet or Excel",
+        description="Write a table (or all of them into a folder) to CSV, Parquet or Excel. "
+        "Text a spreadsheet would run as a formula is escaped in CSV and Excel.",
+    )
+    exporter.add_argument("--db", required=True, type=Path, help="database file")
+    exporter.add_argument("--table", required=True, help="table name, or all")
+    exporter.add_argument("--out", required=True, type=Path, help="output file (folder for all)")
+    exporter.add_argument(
+        "--format", choices=("csv", "parquet", "xlsx"), default=None, help="(from --out)"
+    )
+    exporter.set_defaults(handler=command_export)
+
+
+def add_info_parser(commands: argparse._SubParsersAction) -> None:
+    info = commands.add_parser(
+        "info",
+        help="row counts of every table",
+        description="Print each table's row count, the schema version and the history range.",
+    )
+    info.add_argument("--db", required=True, type=Path, help="database file")
+    info.add_argument(
+        "--json", action="store_true", help='print {"tables": {"name": rows, ...}, ...} as JSON'
+    )
+    info.set_defaults(handler=command_info)
+
+
+def add_dictionary_parser(commands: argparse._SubParsersAction) -> None:
+    dictionary = commands.add_parser(
+        "dictionary",
+        help="write the data dictionary",
+        description="Write the data dictionary (Markdown) generated from the schema.",
+    )
+    dictionary.add_argument(
+        "--out",
+        default="docs/DATA_DICTIONARY.md",
+        help="output file, or - for stdout (docs/DATA_DICTIONARY.md)",
+    )
+    dictionary.set_defaults(handler=command_dictionary)
+
+
+PARSERS = {
+    "init": add_init_parser,
+    "import": add_import_parser,
+    "export": add_export_parser,
+    "info": add_info_parser,
+    "dictionary": add_dictionary_parser,
+}
+"""This group's commands and the functions that add their subparsers."""

@@ -1,0 +1,312 @@
+"""The forecast commands: ``forecast`` (refresh, backfill), ``backtest``, ``accuracy`` (by
+forecast lag, from the stored runs) and ``drivers`` (price and promotion effects).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sop_core.cli.common import (
+    add_engine_options,
+    iso_date,
+    positive_int,
+    print_wait,
+    progress_bar,
+)
+from sop_core.data import db, schema
+from sop_core.data.errors import InputError
+from sop_core.data.stores import forecast_runs
+from sop_core.forecast.engine import ForecastSettings
+from sop_core.forecast.runs import (
+    RunSummary,
+    backfill_runs,
+    backtest_report,
+    driver_report,
+    forecast_frame,
+    refresh_forecast,
+)
+
+
+def _current_run(args: argparse.Namespace) -> RunSummary:
+    """Refresh the forecast (reusing the stored run when nothing changed). ``backtest`` and
+    ``drivers`` keep the horizon of the latest run, so they never refit just for that."""
+    horizon = getattr(args, "horizon_weeks", None)
+    if horizon is None:
+        latest = None
+        if Path(args.db).exists():
+            with db.connect(args.db, on_wait=print_wait) as con:
+                if "forecast_runs" in schema.table_columns(con):
+                    latest = forecast_runs.latest_forecast_run(con)
+        horizon = latest["horizon"] if latest else 26
+    settings = ForecastSettings(horizon=horizon)
+    with progress_bar(args.quiet) as progress:
+        return refresh_forecast(
+            args.db,
+            settings,
+            jobs=args.jobs,
+            progress=progress,
+            on_wait=print_wait,
+            reuse=not getattr(args, "force", False),
+            history_end=getattr(args, "history_end", None),
+        )
+
+
+def command_forecast(args: argparse.Namespace) -> int:
+    args.horizon_weeks = args.horizon
+    if args.backfill:
+        with progress_bar(args.quiet) as progress:
+            past = backfill_runs(
+                args.db,
+                args.backfill,
+                args.backfill_step,
+                ForecastSettings(horizon=args.horizon),
+                jobs=args.jobs,
+                progress=progress,
+                on_wait=print_wait,
+            )
+        if not args.json:
+            print(
+                f"Past runs {', '.join(str(p.run_id) for p in past)} as of "
+                f"{past[0].history_end} to {past[-1].history_end}."
+            )
+    summary = _current_run(args)
+    if args.out:
+        with db.connect(args.db, on_wait=print_wait) as con:
+            frame = forecast_frame(con, summary.run_id)
+        frame.to_csv(args.out, index=False, date_format="%Y-%m-%d")
+    if args.json:
+        print(json.dumps({**summary.__dict__, "out": str(args.out) if args.out else None}))
+        return 0
+    how = (
+        "reused, data and parameters unchanged"
+        if summary.reused
+        else (f"{summary.skus_refit} of {summary.skus} SKUs fitted")
+    )
+    models = ", ".join(f"{model} {count}" for model, count in summary.models.items())
+    print(
+        f"Forecast run {summary.run_id} ({how}) in {summary.seconds:.1f} s; history to "
+        f"{summary.history_end}. Models: {models}."
+    )
+    if args.out:
+        print(f"Wrote {args.out}")
+    return 0
+
+
+def command_backtest(args: argparse.Namespace) -> int:
+    summary = _current_run(args)
+    with db.connect(args.db, on_wait=print_wait) as con:
+        report = backtest_report(con, summary.run_id, args.horizon)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(
+        f"Backtest of forecast run {summary.run_id}, {args.horizon}-week horizon "
+        f"(rolling origins; the same SKUs for every model):"
+    )
+    print(f"  {'model':<16}{'WAPE':>8}{'bias':>9}{'MASE':>8}{'SKUs':>7}")
+    for model, metrics in sorted(report["overall"].items(), key=lambda kv: kv[1]["wape"]):
+        print(
+            f"  {model:<16}{metrics['wape']:>8.1%}{metrics['bias']:>+9.1%}"
+            f"{metrics['mase']:>8.2f}{metrics['skus']:>7}"
+        )
+    return 0
+
+
+def command_accuracy(args: argparse.Namespace) -> int:
+    from sop_core.demand import accuracy
+
+    with db.connect(args.db, on_wait=print_wait) as con:
+        frame = accuracy.with_consensus(con, accuracy.lag_frame(con))
+        history = accuracy.history_frame(con)
+    if frame.empty:
+        raise InputError(
+            "No stored forecast has reached a closed week yet. Make past runs with "
+            "`python -m sop_core forecast --db PATH --backfill 8`."
+        )
+    if args.level != "total" and args.value not in set(history[args.level]):
+        raise InputError(f"There is no {args.level} called {args.value!r} in the sales history.")
+    by_lag = accuracy.accuracy_by_lag(frame, history, args.level, args.value)
+    steps = accuracy.value_added(frame, history, args.level, args.value, args.lag)
+    exceptions = accuracy.accuracy_by_sku(frame, history, args.lag, args.level, args.value)
+    report = {
+        "scope": {"level": args.level, "value": args.value, "lag": args.lag},
+        "origins": int(frame["origin"].nunique()),
+        "by_lag": _records(by_lag),
+        "value_added": _records(steps),
+        "exceptions": _records(exceptions.head(args.top)),
+    }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    scope = args.level if args.value is None else f"{args.level} {args.value}"
+    print(f"Accuracy of {scope} from {report['origins']} stored runs, on closed weeks:")
+    print(f"  {'lag':>4}{'WAPE':>8}{'bias':>9}{'MASE':>7}{'naive WAPE':>12}{'weeks':>7}")
+    for row in by_lag.itertuples():
+        print(
+            f"  {row.lag:>4}{row.wape:>8.1%}{row.bias:>+9.1%}{row.mase:>7.2f}"
+            f"{row.naive_wape:>12.1%}{row.weeks:>7}"
+        )
+    lag = "every lag" if args.lag is None else f"lag {args.lag}"
+    print(
+        f"Forecast value added ({lag}): "
+        + ", ".join(f"{row.step} {row.wape:.1%}" for row in steps.itertuples())
+    )
+    print(f"Exceptions ({lag}), by absolute error x price:")
+    for row in exceptions.head(args.top).itertuples():
+        print(f"  {row.sku:<12}{row.model:<14}WAPE {row.wape:>6.1%}  impact {row.impact:>12,.0f}")
+    return 0
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts (NaN as null, dates as ISO text)."""
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+
+def command_drivers(args: argparse.Namespace) -> int:
+    summary = _current_run(args)
+    with db.connect(args.db, on_wait=print_wait) as con:
+        report = driver_report(con, summary.run_id)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+
+    def show(value: float | None, pattern: str) -> str:
+        return "unknown" if value is None else format(value, pattern)
+
+    print(
+        f"{'sku':<12}{'elasticity':>11}{'95% interval':>18}{'uplift/10%':>12}"
+        f"{'feature':>9}{'display':>9}  confidence"
+    )
+    for row in report:
+        interval = (
+            ""
+            if row["price_elasticity"] is None
+            else f"{row['price_elasticity_lower']:.2f} to {row['price_elasticity_upper']:.2f}"
+        )
+        print(
+            f"{row['sku']:<12}{show(row['price_elasticity'], '.2f'):>11}{interval:>18}"
+            f"{show(row['promo_uplift_per_10pct_discount'], '+.0%'):>12}"
+            f"{show(row['feature_uplift'], '+.0%'):>9}{show(row['display_uplift'], '+.0%'):>9}"
+            f"  {row['confidence']}"
+        )
+    return 0
+
+
+# ---- parsers -----------------------------------------------------------------------------------
+
+
+def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
+    forecast = commands.add_parser(
+        "forecast",
+        help="refresh the demand forecast (or reuse an unchanged one)",
+        description="Forecast every SKU (Prophet with promotion and price drivers, Theta and "
+        "their ensemble, chosen by backtest; special methods for new, intermittent and flat "
+        "items) and store the run. Same data and parameters: the stored run is reused.",
+    )
+    add_engine_options(forecast)
+    forecast.add_argument("--horizon", type=positive_int, default=26, help="weeks to forecast (26)")
+    forecast.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write sku, week, forecast, lower_80, upper_80, lower_95, "
+        "upper_95, model to this CSV file",
+    )
+    forecast.add_argument(
+        "--force", action="store_true", help="refit every SKU even when nothing changed"
+    )
+    forecast.add_argument(
+        "--history-end",
+        type=iso_date,
+        default=None,
+        metavar="DATE",
+        help="forecast as of the week of DATE (YYYY-MM-DD), leaving out the later history",
+    )
+    forecast.add_argument(
+        "--backfill",
+        type=positive_int,
+        default=0,
+        metavar="N",
+        help="first make N past runs, as of every --backfill-step weeks before the end of the "
+        "history, so accuracy by forecast lag has something to measure (0)",
+    )
+    forecast.add_argument(
+        "--backfill-step", type=positive_int, default=2, metavar="WEEKS", help="(2)"
+    )
+    forecast.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    forecast.set_defaults(handler=command_forecast)
+
+
+def add_backtest_parser(commands: argparse._SubParsersAction) -> None:
+    backtest = commands.add_parser(
+        "backtest",
+        help="forecast accuracy by model (WAPE, bias, MASE)",
+        description="Rolling-origin backtest of the current forecast run, per model and per "
+        "SKU, against seasonal naive. Refreshes the forecast first if the data changed.",
+    )
+    add_engine_options(backtest)
+    backtest.add_argument(
+        "--horizon", type=positive_int, default=13, help="backtest horizon in weeks: 13 or 26 (13)"
+    )
+    backtest.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"overall": {model: {wape, bias, mase}}, "per_sku": [...]}',
+    )
+    backtest.set_defaults(handler=command_backtest)
+
+
+def add_accuracy_parser(commands: argparse._SubParsersAction) -> None:
+    scored = commands.add_parser(
+        "accuracy",
+        help="accuracy by forecast lag from the stored runs",
+        description="What past forecast runs said against what was then sold, on closed weeks: "
+        "WAPE, bias and MASE by lag against seasonal naive, forecast value added (naive, "
+        "statistical, consensus) and the exceptions ranked by business impact. Reads stored "
+        "runs only (make past ones with forecast --backfill).",
+    )
+    scored.add_argument("--db", required=True, type=Path, help="database file")
+    scored.add_argument(
+        "--level",
+        choices=("total", "family", "brand", "channel", "sku"),
+        default="total",
+        help="scope (total)",
+    )
+    scored.add_argument("--value", default=None, help="the family, brand, channel or SKU")
+    scored.add_argument(
+        "--lag", type=positive_int, default=None, help="lag for value added and exceptions (all)"
+    )
+    scored.add_argument("--top", type=positive_int, default=10, help="exceptions listed (10)")
+    scored.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"scope", "origins", "by_lag": [...], "value_added": [...], '
+        '"exceptions": [...]}',
+    )
+    scored.set_defaults(handler=command_accuracy)
+
+
+def add_drivers_parser(commands: argparse._SubParsersAction) -> None:
+    drivers = commands.add_parser(
+        "drivers",
+        help="price elasticity and promotion uplift per SKU",
+        description="Per SKU: price elasticity with its 95% interval, promotion uplift per 10% "
+        "discount, feature and display uplift, and how sure we are. Unknown where the data "
+        "cannot tell (no prices, no promotions).",
+    )
+    add_engine_options(drivers)
+    drivers.add_argument("--json", action="store_true", help="print a list of one object per SKU")
+    drivers.set_defaults(handler=command_drivers)
+
+
+PARSERS = {
+    "forecast": add_forecast_parser,
+    "backtest": add_backtest_parser,
+    "accuracy": add_accuracy_parser,
+    "drivers": add_drivers_parser,
+}
+"""This group's commands and the functions that add their subparsers."""

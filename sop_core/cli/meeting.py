@@ -1,0 +1,48 @@
+"""The meeting command: ``pack``, the meeting pack (Excel workbook, HTML report, PDF)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from sop_core.cli.common import positive_int, progress_bar
+
+
+def command_pack(args: argparse.Namespace) -> int:
+    from sop_core.meeting.pack import build_pack
+
+    started = time.perf_counter()
+    with progress_bar(args.quiet) as progress:
+        files = build_pack(args.db, args.out, args.scenario, weeks=args.weeks, progress=progress)
+    for kind, path in files.items():
+        print(f"{kind}: {path}")
+    if "pdf" not in files:
+        print("pdf: not made (Chromium is not installed); the HTML report opens in any browser")
+    print(f"Meeting pack written in {time.perf_counter() - started:.1f} s.")
+    return 0
+
+
+# ---- parsers -----------------------------------------------------------------------------------
+
+
+def add_pack_parser(commands: argparse._SubParsersAction) -> None:
+    pack = commands.add_parser(
+        "pack",
+        help="write the meeting pack (Excel workbook, HTML report, PDF)",
+        description="Write the meeting pack: the latest plan of record as frozen (with "
+        "--scenario: that scenario planned on today's forecast; with nothing approved: the "
+        "baseline): an Excel workbook with the targets by SKU x week, "
+        "production and capacity by line x week and the decisions; a self-contained HTML "
+        "report with the interactive charts; and a PDF of it where Chromium is installed.",
+    )
+    pack.add_argument("--db", required=True, type=Path, help="database file")
+    pack.add_argument("--out", required=True, type=Path, help="folder to write into")
+    pack.add_argument("--scenario", default=None, help="saved scenario (default: see above)")
+    pack.add_argument("--weeks", type=positive_int, default=26, help="weeks covered (26)")
+    pack.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    pack.set_defaults(handler=command_pack)
+
+
+PARSERS = {"pack": add_pack_parser}
+"""This group's commands and the functions that add their subparsers."""

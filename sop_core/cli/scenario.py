@@ -1,0 +1,286 @@
+"""The scenario commands: ``import-plan`` (marketing's promotion and price plan as a
+scenario), ``targets`` (revised volume targets by SKU and week) and ``holdout`` (how much a
+plan improves the targets, measured on the company's own history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sop_core.cli.common import (
+    EXIT_FAILURE,
+    author,
+    issues_json,
+    positive_int,
+    print_wait,
+    progress_bar,
+    worker_count,
+)
+from sop_core.data import db
+from sop_core.data.errors import InputError
+from sop_core.data.stores.scenarios import scenario_names
+from sop_core.forecast.runs import latest_run
+
+
+def _print_plan_errors(report: Any) -> None:
+    """A plan file's errors on stderr: the summary, then up to 20 problems."""
+    print(f"error: {report.summary()}", file=sys.stderr)
+    for issue in report.report.errors[:20]:
+        print(f"  {issue.text()}", file=sys.stderr)
+
+
+def command_import_plan(args: argparse.Namespace) -> int:
+    from sop_core.data.importer import parse_mapping
+    from sop_core.scenario.levers import checked_cannibalisation
+    from sop_core.scenario.plan_files import read_plan
+    from sop_core.scenario.store import create_scenario, load_scenario, save_scenario
+
+    if args.cannibalisation is not None:
+        checked_cannibalisation(args.cannibalisation)
+    plan = read_plan(args.db, args.file, mapping=parse_mapping(args.map))
+    result = {
+        "ok": plan.ok,
+        "written": False,
+        "scenario": args.scenario,
+        "file": plan.report.file_name,
+        "rows_in_file": plan.report.rows_in_file,
+        "rows_used": plan.rows_used,
+        "scope": plan.scope,
+        "levers": len(plan.levers),
+        "columns": plan.report.columns,
+        "issues": issues_json(plan.issues),
+    }
+    if plan.ok and not args.dry_run:
+        user = author(args)
+        scenario = plan.scenario(args.scenario, args.cannibalisation)
+        with db.connect(args.db, on_wait=print_wait) as con:
+            run = latest_run(con)
+            exists = args.scenario in scenario_names(con)
+            stored = load_scenario(con, args.scenario) if exists else None
+        if stored is None:
+            create_scenario(args.db, scenario, user, run)
+        elif not args.replace:
+            raise InputError(
+                f"A scenario called {args.scenario!r} exists; give --replace to replace its "
+                "levers with the plan's (its effect overrides and capacity changes stay)."
+            )
+        else:
+            scenario.overrides = stored.scenario.overrides
+            scenario.capacity = stored.scenario.capacity
+            if args.cannibalisation is None:
+                scenario.cannibalisation = stored.scenario.cannibalisation
+            save_scenario(args.db, stored, scenario, user, run)
+        result["written"] = True
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for issue in plan.issues:
+            if issue.severity != "error":
+                print(f"{issue.severity}: {issue.text()}")
+    if not plan.ok:
+        _print_plan_errors(plan)
+        return EXIT_FAILURE
+    if not args.json:
+        done = (
+            "dry run: nothing written" if args.dry_run else f"saved as scenario {args.scenario!r}"
+        )
+        print(f"{plan.summary()} ({done})")
+    return 0
+
+
+def command_targets(args: argparse.Namespace) -> int:
+    from sop_core.data.importer import parse_mapping
+    from sop_core.scenario.targets import PlanFileError, compute_targets, write_targets
+
+    if args.plan is not None and not args.plan.is_file():
+        raise InputError(f"There is no plan file at {args.plan}.")
+    try:
+        targets = compute_targets(
+            args.db,
+            scenario=args.scenario,
+            plan=args.plan,
+            plan_of_record=args.plan_of_record,
+            mapping=parse_mapping(args.map),
+            horizon=args.horizon,
+            cannibalisation=args.cannibalisation,
+        )
+    except PlanFileError as error:
+        _print_plan_errors(error.report)
+        return EXIT_FAILURE
+    rows = write_targets(targets.frame, args.out, args.format)
+    for note in targets.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    frame = targets.frame
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "out": str(args.out),
+                    "rows": rows,
+                    "skus": int(frame["sku"].nunique()),
+                    "weeks": int(frame["week"].nunique()),
+                    "source": targets.source,
+                    "run_id": targets.run_id,
+                    "baseline": round(float(frame["baseline"].sum()), 2),
+                    "revised": round(float(frame["revised"].sum()), 2),
+                    "notes": targets.notes,
+                }
+            )
+        )
+        return 0
+    change = frame["revised"].sum() - frame["baseline"].sum()
+    print(
+        f"Wrote {rows:,} targets ({frame['sku'].nunique():,} SKUs x "
+        f"{frame['week'].nunique()} weeks) of the {targets.source} to {args.out}: revised "
+        f"{frame['revised'].sum():,.0f} units, {change:+,.0f} against the baseline."
+    )
+    return 0
+
+
+def command_holdout(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from sop_core.scenario.holdout import plan_holdout
+
+    with (
+        tempfile.TemporaryDirectory(prefix="sop-holdout-") as folder,
+        progress_bar(args.quiet) as progress,
+    ):
+        figures = plan_holdout(
+            args.db,
+            folder,
+            args.weeks,
+            cannibalisation=args.cannibalisation,
+            jobs=args.jobs,
+            progress=progress,
+        )
+    figures.pop("plan_file")
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print(
+        f"Held out {args.weeks} weeks after {figures['history_end']}: {figures['plan_rows']:,} "
+        f"plan rows ({figures['levers']:,} levers) over {figures['skus']} SKUs."
+    )
+    for name in ("promoted", "unpromoted"):
+        print(
+            f"{name.capitalize():>11} SKU-weeks ({figures[f'{name}_sku_weeks']:,}): WAPE "
+            f"baseline {figures[f'wape_{name}_baseline']:.1%}, with the plan "
+            f"{figures[f'wape_{name}_revised']:.1%} ({-figures[f'{name}_reduction']:+.0%})."
+        )
+    return 0
+
+
+# ---- parsers -----------------------------------------------------------------------------------
+
+
+def add_import_plan_parser(commands: argparse._SubParsersAction) -> None:
+    planfile = commands.add_parser(
+        "import-plan",
+        help="import marketing's promotion and price plan as a scenario",
+        description="Read a promotion and price plan (CSV or Excel: week, one scope column "
+        "sku, family, brand or channel (none: everything), discount 0-0.9, optional share of "
+        "distribution 0-1, feature and display 0-1, optional net price for SKU rows) through "
+        "the importer's checks, and save it as a scenario's levers. A net price that "
+        "disagrees with the week's list price less the discount is reported. Any error: "
+        "nothing is saved, the problems go to stderr and the exit code is 1.",
+    )
+    planfile.add_argument("--db", required=True, type=Path, help="database file")
+    planfile.add_argument("--scenario", required=True, help="scenario to save the levers in")
+    planfile.add_argument("file", type=Path, help="CSV or Excel (.xlsx) plan file")
+    planfile.add_argument(
+        "--map", default=None, metavar="TARGET=SOURCE,...", help="column mapping, as for import"
+    )
+    planfile.add_argument(
+        "--replace", action="store_true", help="replace the levers of an existing scenario"
+    )
+    planfile.add_argument(
+        "--cannibalisation",
+        type=float,
+        default=None,
+        help="share of a promotion's extra volume taken from its family (default 0.3)",
+    )
+    planfile.add_argument("--dry-run", action="store_true", help="check only; save nothing")
+    planfile.add_argument("--author", default=None, help="who imports (default: $USER)")
+    planfile.add_argument("--json", action="store_true", help="print the report as JSON")
+    planfile.set_defaults(handler=command_import_plan)
+
+
+def add_targets_parser(commands: argparse._SubParsersAction) -> None:
+    targets = commands.add_parser(
+        "targets",
+        help="write revised volume targets by SKU and week (CSV or Excel)",
+        description="Write sku, week, baseline, revised, lower_80, upper_80 for the next "
+        "--horizon weeks of the current forecast: the baseline (consensus) with the levers of "
+        "a saved --scenario or of a --plan file applied through the fitted driver effects "
+        "(the Promotions page's maths), or the frozen targets of a --plan-of-record.",
+    )
+    targets.add_argument("--db", required=True, type=Path, help="database file")
+    source = targets.add_mutually_exclusive_group()
+    source.add_argument("--scenario", default=None, help="saved scenario")
+    source.add_argument("--plan", type=Path, default=None, help="promotion and price plan file")
+    source.add_argument(
+        "--plan-of-record",
+        type=positive_int,
+        nargs="?",
+        const=0,
+        default=None,
+        metavar="VERSION",
+        help="an approved plan of record (no version: the latest)",
+    )
+    targets.add_argument(
+        "--horizon",
+        type=positive_int,
+        default=None,
+        help="weeks (26; a plan of record: all its frozen weeks)",
+    )
+    targets.add_argument("--out", required=True, type=Path, help="file to write (.csv, .xlsx)")
+    targets.add_argument("--format", choices=["csv", "xlsx"], default=None)
+    targets.add_argument(
+        "--map", default=None, metavar="TARGET=SOURCE,...", help="plan file column mapping"
+    )
+    targets.add_argument(
+        "--cannibalisation",
+        type=float,
+        default=None,
+        help="share of a promotion's extra volume taken from its family (default: the "
+        "scenario's, 0.3 for a plan file)",
+    )
+    targets.add_argument("--json", action="store_true", help="print a summary as JSON")
+    targets.set_defaults(handler=command_targets)
+
+
+def add_holdout_parser(commands: argparse._SubParsersAction) -> None:
+    holdout = commands.add_parser(
+        "holdout",
+        help="measure how much a promotion plan improves the targets, on your history",
+        description="Hold out the last --weeks weeks, forecast from the history before them "
+        "with a promotion calendar that does not know them, give the engine the promotions "
+        "that really ran as a plan file, and report the WAPE of the baseline and of the "
+        "revised targets on promoted and unpromoted SKU-weeks. Works on a copy; the "
+        "database is only read.",
+    )
+    holdout.add_argument("--db", required=True, type=Path, help="database file")
+    holdout.add_argument("--weeks", type=positive_int, default=26, help="weeks held out (26)")
+    holdout.add_argument(
+        "--cannibalisation",
+        type=float,
+        default=None,
+        help="share of a promotion's extra volume taken from its family (default 0.3)",
+    )
+    holdout.add_argument("--jobs", type=worker_count, default=None, help="worker processes")
+    holdout.add_argument("--json", action="store_true", help="print the figures as JSON")
+    holdout.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    holdout.set_defaults(handler=command_holdout)
+
+
+PARSERS = {
+    "import-plan": add_import_plan_parser,
+    "targets": add_targets_parser,
+    "holdout": add_holdout_parser,
+}
+"""This group's commands and the functions that add their subparsers."""

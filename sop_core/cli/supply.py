@@ -1,0 +1,79 @@
+"""The supply command: ``plan``, the capacity-constrained production plan for a scenario."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sop_core.cli.common import add_engine_options, positive_int, print_wait, progress_bar
+
+
+def command_plan(args: argparse.Namespace) -> int:
+    from sop_core.supply.planning import build_plan
+
+    with progress_bar(args.quiet) as progress:
+        plan, chase, result, plan_id = build_plan(
+            args.db,
+            args.scenario,
+            args.horizon,
+            jobs=args.jobs,
+            progress=progress,
+            on_wait=print_wait,
+        )
+    weeks = plan.demand.shape[1]
+    summary = plan.summary(result.available[:, :weeks])
+    peer = chase.summary(result.available[:, :weeks])
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    **summary,
+                    "plan_id": plan_id,
+                    "scenario": args.scenario,
+                    "weeks": weeks,
+                    "chase_plan": peer,
+                }
+            )
+        )
+        return 0
+    print(
+        f"Plan {plan_id} for {args.scenario or 'the baseline'}, {weeks} weeks: "
+        f"{summary['status']}, total cost {summary['total_cost']:,.0f}, unmet "
+        f"{summary['unmet_units']:,.0f} units, overtime {summary['overtime_hours']:,.0f} h, "
+        f"peak load {summary['max_utilisation']:.0%}, solved in {summary['seconds']:.2f} s."
+    )
+    print(
+        f"A chase plan on the same data would cost {peer['total_cost']:,.0f} "
+        f"({peer['total_cost'] - summary['total_cost']:+,.0f}) with "
+        f"{peer['unmet_units']:,.0f} units unmet and {peer['overtime_hours']:,.0f} h overtime."
+    )
+    return 0
+
+
+# ---- parsers -----------------------------------------------------------------------------------
+
+
+def add_plan_parser(commands: argparse._SubParsersAction) -> None:
+    plan = commands.add_parser(
+        "plan",
+        help="capacity-constrained production plan",
+        description="Plan production by SKU, line and week for a scenario's volume targets "
+        "(a linear program: meet demand, respect line hours, overtime up to a limit, build "
+        "stock ahead of peaks) and store it.",
+    )
+    add_engine_options(plan)
+    plan.add_argument(
+        "--scenario", default=None, help="saved scenario to plan (default: the baseline forecast)"
+    )
+    plan.add_argument("--horizon", type=positive_int, default=26, help="weeks to plan (26)")
+    plan.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"status", "total_cost", "unmet_units", "overtime_hours", '
+        '"max_utilisation", "seconds", ...}',
+    )
+    plan.set_defaults(handler=command_plan)
+
+
+PARSERS = {"plan": add_plan_parser}
+"""This group's commands and the functions that add their subparsers."""

@@ -1,0 +1,360 @@
+"""The sample company's catalogue: its five families (how each behaves), its channels, and
+the SKUs drawn from them with their true demand drivers (the ``sample_truth`` table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from sop_core.data.sample.config import Weeks
+    from sop_core.data.sample.lines import Lines
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one product family behaves; ranges are drawn per SKU."""
+
+    name: str
+    code: str
+    share: float
+    brands: tuple[str, str]
+    products: tuple[str, ...]
+    qualifiers: tuple[str, ...]
+    size: str
+    list_price: tuple[float, float]
+    elasticity: tuple[float, float]
+    channel_mix: tuple[float, float, float]  # retail, ecommerce, pharmacy
+    season_amplitude: float
+    season_peak_day: int  # day of year of the seasonal peak
+    holiday_lift: dict[str, float]
+    units_per_hour: float
+    setup_cost: tuple[float, float]
+    plant: str
+    line_name: str
+    target_utilisation: float
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        name="skincare",
+        code="SKN",
+        share=0.25,
+        brands=("Lumiere", "DermaPure"),
+        products=(
+            "Day Cream",
+            "Serum",
+            "Cleanser",
+            "Eye Cream",
+            "Toner",
+            "Night Cream",
+            "Face Mask",
+        ),
+        qualifiers=("Hydra", "Radiance", "Calm", "Vita-C", "Age-Defy", "Clarify", "Barrier"),
+        size="50 ml",
+        list_price=(14.0, 62.0),
+        elasticity=(-1.8, -1.0),
+        channel_mix=(0.40, 0.22, 0.38),
+        season_amplitude=0.10,
+        season_peak_day=15,
+        holiday_lift={
+            "Black Friday": 0.55,
+            "Christmas": 0.35,
+            "Mother's Day": 0.25,
+            "Valentine's Day": 0.05,
+        },
+        units_per_hour=1100,
+        setup_cost=(2500, 5000),
+        plant="North plant",
+        line_name="Cream filling",
+        target_utilisation=0.80,
+    ),
+    Family(
+        name="haircare",
+        code="HAI",
+        share=0.20,
+        brands=("Silkline", "Maneo"),
+        products=("Shampoo", "Conditioner", "Hair Mask", "Styling Gel", "Hair Oil", "Dry Shampoo"),
+        qualifiers=("Repair", "Volume", "Curl", "Colour Care", "Scalp", "Smooth"),
+        size="250 ml",
+        list_price=(6.0, 24.0),
+        elasticity=(-2.6, -1.6),
+        channel_mix=(0.60, 0.20, 0.20),
+        season_amplitude=0.06,
+        season_peak_day=170,
+        holiday_lift={"Black Friday": 0.35, "Christmas": 0.15},
+        units_per_hour=1700,
+        setup_cost=(1500, 3000),
+        plant="North plant",
+        line_name="Bottling",
+        target_utilisation=0.74,
+    ),
+    Family(
+        name="fragrance",
+        code="FRA",
+        share=0.15,
+        brands=("Maison Ambre", "Nocturne"),
+        products=("Eau de Parfum", "Eau de Toilette", "Body Mist", "Parfum Extrait", "Gift Set"),
+        qualifiers=("Ambre", "Iris", "Santal", "Neroli", "Oud", "Fig", "Vetiver"),
+        size="50 ml",
+        list_price=(35.0, 120.0),
+        elasticity=(-1.4, -0.7),
+        channel_mix=(0.60, 0.35, 0.05),
+        season_amplitude=0.12,
+        season_peak_day=350,
+        holiday_lift={
+            "Black Friday": 0.9,
+            "Christmas": 1.6,
+            "Valentine's Day": 0.8,
+            "Mother's Day": 0.7,
+        },
+        units_per_hour=650,
+        setup_cost=(4000, 8000),
+        plant="South plant",
+        line_name="Fragrance filling",
+        target_utilisation=0.56,
+    ),
+    Family(
+        name="makeup",
+        code="MKP",
+        share=0.25,
+        brands=("Velvet Muse", "Chroma"),
+        products=("Lipstick", "Mascara", "Foundation", "Eyeshadow Palette", "Blush", "Concealer"),
+        qualifiers=("Matte", "Satin", "Lash", "Glow", "Nude", "Bold", "Longwear"),
+        size="",
+        list_price=(9.0, 45.0),
+        elasticity=(-2.0, -1.2),
+        channel_mix=(0.60, 0.32, 0.08),
+        season_amplitude=0.08,
+        season_peak_day=345,
+        holiday_lift={"Black Friday": 0.7, "Christmas": 0.6, "Valentine's Day": 0.2},
+        units_per_hour=900,
+        setup_cost=(2500, 5000),
+        plant="South plant",
+        line_name="Makeup line",
+        target_utilisation=0.72,
+    ),
+    Family(
+        name="body care",
+        code="BDY",
+        share=0.15,
+        brands=("Oasis", "Lumiere"),
+        products=("Body Lotion", "Shower Gel", "Sun Fluid SPF 50", "Hand Cream", "Body Scrub"),
+        qualifiers=("Shea", "Aloe", "Coconut", "Citrus", "Sensitive", "Cocoa"),
+        size="200 ml",
+        list_price=(5.0, 22.0),
+        elasticity=(-2.4, -1.4),
+        channel_mix=(0.50, 0.20, 0.30),
+        season_amplitude=0.28,
+        season_peak_day=190,
+        holiday_lift={"Black Friday": 0.3, "Christmas": 0.3, "Mother's Day": 0.1},
+        units_per_hour=1600,
+        setup_cost=(1500, 3000),
+        plant="North plant",
+        line_name="Lotion & gel filling",
+        target_utilisation=0.66,
+    ),
+)
+
+CHANNELS = (
+    ("retail", "Retail", "Drugstores, department stores and supermarkets"),
+    ("ecommerce", "E-commerce", "Own web shop and online marketplaces"),
+    ("pharmacy", "Pharmacy", "Pharmacies and parapharmacies"),
+)
+
+
+def allocate(total: int, shares: np.ndarray, minimum: int = 1) -> np.ndarray:
+    """Split ``total`` by ``shares`` (largest remainder), at least ``minimum`` each."""
+    raw = shares / shares.sum() * total
+    counts = np.maximum(np.floor(raw).astype(int), minimum)
+    while counts.sum() < total:
+        counts[np.argmax(raw - counts)] += 1
+    while counts.sum() > total:
+        counts[np.argmax(np.where(counts > minimum, counts - raw, -np.inf))] -= 1
+    return counts
+
+
+def draw_within(rng: np.random.Generator, bounds: np.ndarray) -> np.ndarray:
+    """One uniform draw per row of ``bounds`` (low, high)."""
+    low, high = bounds[:, 0], bounds[:, 1]
+    return low + (high - low) * rng.random(len(bounds))
+
+
+def _product_names(rng: np.random.Generator, family: Family, count: int) -> list[str]:
+    combos = [(q, p) for p in family.products for q in family.qualifiers]
+    order = rng.permutation(len(combos))
+    names = []
+    for i in range(count):
+        qualifier, product = combos[order[i % len(combos)]]
+        edition = "" if i < len(combos) else f" {i // len(combos) + 1}"
+        names.append(" ".join(x for x in (qualifier, product, family.size) if x) + edition)
+    return names
+
+
+@dataclass
+class Catalogue:
+    """The SKUs, one entry per SKU in every array, and their true demand drivers."""
+
+    family_counts: np.ndarray
+    family_of: np.ndarray  # index into FAMILIES
+    skus: list[str]
+    names: list[str]
+    brands: list[str]
+    pattern: np.ndarray  # regular, new or intermittent
+    start_price: np.ndarray  # list price in the first week
+    elasticity: np.ndarray
+    depth_coefficient: np.ndarray
+    feature_uplift: np.ndarray
+    display_uplift: np.ndarray
+    post_promo_dip: np.ndarray
+    trend: np.ndarray
+    base_units: np.ndarray
+    noise_cv: np.ndarray
+    demand_probability: np.ndarray
+    launch_index: np.ndarray  # first week on sale (0 unless new)
+    on_sale: np.ndarray  # (SKU, week)
+
+    @property
+    def count(self) -> int:
+        return len(self.skus)
+
+    @property
+    def is_new(self) -> np.ndarray:
+        return self.pattern == "new"
+
+    @property
+    def is_intermittent(self) -> np.ndarray:
+        return self.pattern == "intermittent"
+
+    @property
+    def sku_array(self) -> np.ndarray:
+        return np.array(self.skus, dtype=object)
+
+    def per_family(self, attribute: str) -> np.ndarray:
+        """A family attribute, one row per SKU."""
+        return _per_family(self.family_of, attribute)
+
+
+def _per_family(family_of: np.ndarray, attribute: str) -> np.ndarray:
+    return np.array([getattr(FAMILIES[f], attribute) for f in family_of])
+
+
+def design_products(rng: np.random.Generator, n_skus: int, weeks: Weeks) -> Catalogue:
+    """Draw the SKUs: names, brands, which are new launches or intermittent, and their true
+    price, promotion, trend and noise parameters."""
+    family_counts = allocate(n_skus, np.array([f.share for f in FAMILIES]))
+    family_of = np.repeat(np.arange(len(FAMILIES)), family_counts)
+    skus, names, brands = [], [], []
+    for f_index, family in enumerate(FAMILIES):
+        count = int(family_counts[f_index])
+        skus += [f"{family.code}-{i + 1:04d}" for i in range(count)]
+        names += _product_names(rng, family, count)
+        brands += list(rng.choice(family.brands, size=count, p=[0.6, 0.4]))
+
+    pattern = np.array(["regular"] * n_skus, dtype=object)
+    n_special = max(1, round(0.075 * n_skus))
+    special = rng.permutation(n_skus)[: 2 * n_special]
+    pattern[special[:n_special]] = "new"
+    pattern[special[n_special:]] = "intermittent"
+
+    start_price = np.round(draw_within(rng, _per_family(family_of, "list_price")), 1) - 0.01
+    elasticity = draw_within(rng, _per_family(family_of, "elasticity"))
+    depth_coefficient = rng.uniform(0.3, 1.8, n_skus)
+    feature_uplift = rng.uniform(0.15, 0.45, n_skus)
+    display_uplift = rng.uniform(0.10, 0.35, n_skus)
+    post_promo_dip = rng.uniform(0.05, 0.25, n_skus)
+    trend = rng.normal(0.04, 0.06, n_skus)
+    base_units = np.exp(rng.normal(np.log(5000), 0.7, n_skus))
+    noise_cv = rng.uniform(0.07, 0.16, n_skus)
+    demand_probability = np.ones(n_skus)
+    is_intermittent = pattern == "intermittent"
+    base_units[is_intermittent] = rng.uniform(8, 30, is_intermittent.sum())
+    demand_probability[is_intermittent] = rng.uniform(0.15, 0.4, is_intermittent.sum())
+    noise_cv[is_intermittent] = 0.3
+    launch_index = np.zeros(n_skus, dtype=int)
+    is_new = pattern == "new"
+    launch_index[is_new] = rng.integers(weeks.history - 40, weeks.history - 12, is_new.sum())
+    on_sale = np.arange(weeks.count)[None, :] >= launch_index[:, None]
+    return Catalogue(
+        family_counts=family_counts,
+        family_of=family_of,
+        skus=skus,
+        names=names,
+        brands=brands,
+        pattern=pattern,
+        start_price=start_price,
+        elasticity=elasticity,
+        depth_coefficient=depth_coefficient,
+        feature_uplift=feature_uplift,
+        display_uplift=display_uplift,
+        post_promo_dip=post_promo_dip,
+        trend=trend,
+        base_units=base_units,
+        noise_cv=noise_cv,
+        demand_probability=demand_probability,
+        launch_index=launch_index,
+        on_sale=on_sale,
+    )
+
+
+# ---- tables ------------------------------------------------------------------------------------
+
+
+def products_frame(
+    catalogue: Catalogue, weeks: Weeks, list_price: np.ndarray, lines: Lines
+) -> pd.DataFrame:
+    """The ``products`` table: master data at today's list price, with the costs and the
+    default line production gave each SKU."""
+    hist_weeks = weeks.history_weeks
+    return pd.DataFrame(
+        {
+            "sku": catalogue.skus,
+            "name": catalogue.names,
+            "family": [FAMILIES[f].name for f in catalogue.family_of],
+            "brand": catalogue.brands,
+            "list_price": list_price[:, weeks.history - 1],
+            "unit_variable_cost": lines.variable_cost,
+            "setup_cost_per_batch": lines.setup_cost,
+            "standard_batch_size": lines.batch_size,
+            "default_line": [lines.codes[i] for i in lines.line_of],
+            "units_per_hour": lines.units_per_hour,
+            "launch_week": [
+                hist_weeks[i] if catalogue.is_new[s] else pd.NaT
+                for s, i in enumerate(catalogue.launch_index)
+            ],
+            "status": "active",
+        }
+    )
+
+
+def truth_frame(catalogue: Catalogue) -> pd.DataFrame:
+    """The ``sample_truth`` table: each SKU's true drivers, for checking the estimators."""
+    elasticity = catalogue.elasticity
+    return pd.DataFrame(
+        {
+            "sku": catalogue.skus,
+            "pattern": catalogue.pattern.astype(str),
+            "base_weekly_units": np.round(catalogue.base_units, 2),
+            "reference_price": catalogue.start_price,
+            "trend_per_year": catalogue.trend,
+            "price_elasticity": elasticity,
+            "promo_depth_coefficient": catalogue.depth_coefficient,
+            "promo_uplift_per_10pct_discount": 0.9**elasticity
+            * np.exp(0.1 * catalogue.depth_coefficient)
+            - 1,
+            "feature_uplift": catalogue.feature_uplift,
+            "display_uplift": catalogue.display_uplift,
+            "post_promo_dip": catalogue.post_promo_dip,
+            "noise_cv": catalogue.noise_cv,
+            "demand_probability": catalogue.demand_probability,
+        }
+    )
+
+
+def channels_frame() -> pd.DataFrame:
+    """The ``channels`` table."""
+    return pd.DataFrame(CHANNELS, columns=["channel", "name", "description"])
