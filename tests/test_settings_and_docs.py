@@ -42,7 +42,7 @@ def test_readme_has_the_two_commands_and_ci_runs_the_same_tests():
 
 
 def test_sop_core_never_imports_streamlit():
-    for module in (ROOT / "sop_core").glob("*.py"):
+    for module in (ROOT / "sop_core").rglob("*.py"):
         tree = ast.parse(module.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names = (

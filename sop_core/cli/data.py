@@ -22,7 +22,7 @@ from sop_core.cli.common import (
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError, SopError
 from sop_core.data.sample import SampleConfig, build_empty_database, build_sample_database
-from sop_core.data.stores import master
+from sop_core.data.stores import master, sales
 
 
 def command_init(args: argparse.Namespace) -> int:
@@ -124,7 +124,7 @@ def command_info(args: argparse.Namespace) -> int:
     with db.connect(args.db, on_wait=print_wait) as con:
         counts = master.table_row_counts(con)
         version = schema.current_version(con)
-        first_week, last_week = master.history_range(con)
+        first_week, last_week = sales.sales_history_span(con)
     tables = dict(zip(counts["table"], (int(n) for n in counts["rows"]), strict=True))
     if not tables:
         raise SopError(f"{args.db} is a DuckDB file without any tables; is it the right file?")

@@ -4,7 +4,6 @@ history range).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import duckdb
@@ -47,12 +46,3 @@ def company_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     facts.setdefault("company_name", "Your company")
     facts.setdefault("currency", "EUR")
     return facts
-
-
-def history_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:
-    """First and last week of the sales history; ``(None, None)`` when it is empty or the
-    database has no ``sales_history`` table (a file made by another tool)."""
-    if "sales_history" not in schema.table_columns(con):
-        return None, None
-    first, last = con.execute("SELECT min(week), max(week) FROM sales_history").fetchone()
-    return first, last

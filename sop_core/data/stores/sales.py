@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from sop_core.data import schema
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -284,8 +286,12 @@ def price_changes_after(
 
 
 def sales_history_span(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:
-    """The first and last week of the sales history (``(None, None)`` when it is empty)."""
-    return con.execute("SELECT min(week), max(week) FROM sales_history").fetchone()
+    """The first and last week of the sales history; ``(None, None)`` when it is empty or the
+    database has no ``sales_history`` table (a file made by another tool)."""
+    if "sales_history" not in schema.table_columns(con):
+        return None, None
+    first, last = con.execute("SELECT min(week), max(week) FROM sales_history").fetchone()
+    return first, last
 
 
 def units_by_sku_week_after(con: duckdb.DuckDBPyConnection, after_week: dt.date) -> pd.DataFrame:
