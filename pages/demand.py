@@ -18,6 +18,13 @@ LEVEL_LABELS = dict(
     zip(consensus.LEVELS, ("Total", "Family", "Brand", "Channel", "SKU"), strict=True)
 )
 LARGE_CHANGE = 0.5  # an override moving its scope by more than this asks for a confirmation
+# The value-added steps as the glossary names them (the accuracy JSON keeps ``naive``).
+STEP_LABELS = {"naive": "seasonal naive"}
+
+
+def _capitalised(text: str | None) -> str:
+    return (text or "")[:1].upper() + (text or "")[1:]
+
 
 shell.require_shell()
 facts = loaders.facts()
@@ -31,7 +38,7 @@ base = cube.base
 in_force = loaders.consensus_overrides(in_force=True)  # on weeks of this forecast
 
 st.caption(
-    f"Forecast run {run.run_id} on the history to the week of {run.history_end:%d %b %Y}, "
+    f"Forecast run {run.run_id}, history end: the week of {run.history_end:%d %b %Y}, "
     f"made {run.created_at:%d %b %Y %H:%M}. Consensus = statistical forecast + "
     f"{len(in_force)} override(s) in force. {scope_caption(sidebar)}"
 )
@@ -53,7 +60,7 @@ with middle:
         options = [c for c in options if c in sidebar.channels]
     if level == "total":
         target = None
-        st.selectbox("Which", ["Everything in the sidebar's filters"], disabled=True)
+        st.selectbox("Which", ["The total of the sidebar's filters"], disabled=True)
     elif not options:
         st.warning(f"No {LEVEL_LABELS[level].lower()} in the sidebar's filters.")
         st.stop()
@@ -91,6 +98,7 @@ series = cube.series(level, target, measure, sidebar.families, sidebar.channels)
 table = next_weeks(series)
 unit = "units" if measure == "units" else currency
 
+
 # --- KPIs: the next 13 weeks -------------------------------------------------------------
 planned = table["consensus"].sum()
 statistical = table["statistical"].sum()
@@ -116,8 +124,8 @@ widgets.kpi_row(
         widgets.Kpi(
             "Forecast uncertainty",
             f"±{spread:.0%}" if statistical > 0 else "-",
-            note=f"80% range {fmt(low)} - {fmt(high)}",
-            help="Half the width of the statistical forecast's 80% range over the next 13 "
+            note=f"80% band {fmt(low)} - {fmt(high)}",
+            help="Half the width of the statistical forecast's 80% band over the next 13 "
             "weeks, as a share of the forecast.",
         ),
         widgets.Kpi("Promotion weeks ahead", f"{promoted} of 13", note="shaded on the chart"),
@@ -150,7 +158,7 @@ widgets.table(
     upper_80=number("High 80%", format="localized"),
     consensus=number("Consensus", format="localized"),
     override=number("Overrides", format="localized"),
-    approved=number(f"Approved: {cube.approved_name}", format="localized"),
+    approved=number(_capitalised(cube.approved_name), format="localized"),
     last_year=number("A year earlier", format="localized"),
     vs_last_year=number("vs a year earlier", format="percent"),
     on=st.column_config.TextColumn("What is on"),
@@ -234,7 +242,7 @@ else:
     with value_col:
         st.markdown("**Forecast value added** (closed weeks at this lag)")
         widgets.table(
-            scores.value_added,
+            scores.value_added.assign(step=lambda f: f["step"].replace(STEP_LABELS)),
             fit=True,
             step="Step",
             wape=number("WAPE", format="percent"),
@@ -256,7 +264,7 @@ else:
         wape=number("WAPE", format="percent"),
         bias=number("Bias", format="percent"),
         mase=number("MASE", format="%.2f"),
-        naive_wape=number("Naive WAPE", format="percent"),
+        naive_wape=number("Seasonal naive WAPE", format="percent"),
         error_units=number("Error (units)", format="localized"),
         impact=number(f"Impact ({currency})", format="localized"),
         weeks=number("Weeks"),
@@ -295,7 +303,7 @@ with st.form("override_form", clear_on_submit=False, border=True):
         placeholder="e.g. new listing at a retailer from week 50",
         max_chars=200,
     )
-    submitted = st.form_submit_button("Apply override", type="primary")
+    submitted = st.form_submit_button("Apply consensus override", type="primary")
 
 
 def save_override(override: consensus.Override) -> None:
@@ -390,7 +398,7 @@ else:
         pick, go = st.columns([5, 1], vertical_alignment="bottom")
         with pick:
             chosen = st.selectbox(
-                "Undo an override",
+                "Undo a consensus override",
                 undoable["override_id"].tolist(),
                 format_func=lambda i: f"{i}: {described[i]}",
                 key="undo_pick",

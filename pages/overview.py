@@ -102,10 +102,11 @@ st.caption(
 demand = kpis["target"]
 tiles = [
     widgets.Kpi(
-        "Demand, next 13 weeks",
+        "Revised target, next 13 weeks",
         units(demand),
         change(demand, year_ago.loc["current", "units"]),
-        help="The consensus with the scenario's levers, against the same weeks a year earlier.",
+        help="The revised target: the consensus with the scenario's levers, against the units "
+        "sold in the same weeks a year earlier.",
     ),
     widgets.Kpi(
         "Consensus vs statistical",
@@ -122,7 +123,7 @@ tiles = [
     widgets.Kpi(
         "Unmet demand",
         units(kpis["unmet_units"]) if kpis["peak_week"] is not None else "n/a",
-        note=f"{kpis['unmet_units'] / demand:.1%} of demand"
+        note=f"{kpis['unmet_units'] / demand:.1%} of the revised target"
         if demand and kpis["peak_week"] is not None
         else None,
     ),
@@ -144,7 +145,7 @@ if approved and approved.revenue:
             change_label=against,
         ),
         widgets.Kpi(
-            f"Margin ({currency})",
+            f"Gross margin ({currency})",
             units(kpis["margin"]),
             change(common["margin"].sum(), approved.margin),
             change_label=against,
@@ -161,24 +162,24 @@ for note in figures.notes:
 left, right = st.columns([3, 2])
 with left:
     widgets.chart(
-        charts.plan_chart(figures.weekly, title="Demand and what the lines can make"),
+        charts.plan_chart(figures.weekly, title="Revised target and what the lines can make"),
         key="overview_supply",
     )
 with right:
     st.subheader("What needs a decision")
     if figures.exceptions.empty:
-        st.success("Nothing: the lines make all demand and no forecast missed badly.")
+        st.success("Nothing: the lines make the whole revised target and no forecast missed badly.")
     else:
         top = figures.exceptions.head(8)
         st.table(
             top.assign(impact=top["impact"].map(lambda v: money(v, currency))).rename(
-                columns={"kind": "Side", "item": "SKU", "detail": "What", "impact": "At stake"}
+                columns={"kind": "Side", "item": "SKU", "detail": "What", "impact": "Impact"}
             ),
             hide_index=True,
         )
         st.caption(
-            "Supply: margin of the demand the plan cannot meet. "
-            "Demand: past forecast error x price."
+            "Impact of a supply item: the gross margin of its unmet demand, or the cost of "
+            "its overtime; of a demand item: past forecast error x price."
         )
 
 agenda()

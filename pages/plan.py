@@ -32,7 +32,7 @@ def plan_of_record_targets(version: int) -> bytes:
 st.title("Plan & decisions")
 run = widgets.require_forecast()
 st.caption(
-    f"Forecast run {run.run_id} on the history to the week of {run.history_end:%d %b %Y}; "
+    f"Forecast run {run.run_id}, history end: the week of {run.history_end:%d %b %Y}; "
     "every scenario starts from the consensus."
 )
 
@@ -114,7 +114,7 @@ st.subheader("Approve the plan of record")
 to_approve = chosen_now or filters.BASELINE
 with st.form("approve_form", border=True):
     st.markdown(
-        f"Freeze **{to_approve}** (the sidebar's scenario) as the next plan of record: its sales "
+        f"Freeze **{to_approve}** (the sidebar's scenario) as the next plan of record: its revised "
         "targets by SKU and week, the production plan by line and its line load. Later edits "
         "never change an approved version."
     )
@@ -165,11 +165,11 @@ else:
         approved_by="By",
         scenario="Scenario",
         run_id=number("Forecast run"),
-        history_end=st.column_config.DateColumn("History to", format="DD MMM YYYY"),
+        history_end=st.column_config.DateColumn("History end", format="DD MMM YYYY"),
         weeks=number("Weeks"),
-        volume=number("Volume", format="localized"),
+        volume=number("Revised target", format="localized"),
         revenue=number(f"Revenue ({currency})", format="localized"),
-        margin=number(f"Margin ({currency})", format="localized"),
+        margin=number(f"Gross margin ({currency})", format="localized"),
         unmet_units=number("Unmet", format="localized"),
         overtime_hours=number("Overtime h", format="localized"),
         max_utilisation=number("Peak load", format="percent"),
@@ -283,7 +283,7 @@ with st.expander("Stock and production position", expanded=False):
             family="Family",
             units_produced=number("Produced", format="localized"),
             units_sold=number("Sold", format="localized"),
-            hours_used=number("Line hours", format="%.0f"),
+            hours_used=number("Hours used", format="%.0f"),
         )
 
 # --- Meeting pack --------------------------------------------------------------------------
@@ -330,10 +330,10 @@ if pack:
         )
 
 # --- What changed -------------------------------------------------------------------------
-st.subheader("What changed since the last approved plan")
+st.subheader("What changed since the plan of record")
 changes = loaders.what_changed(run.run_id, chosen_now)
 if changes is None:
-    st.caption("Nothing approved yet (or no week in common with the approved plan).")
+    st.caption("No plan of record yet (or no week in common with it).")
 else:
     for note in changes.attrs.get("notes", []):
         st.warning(note, icon=":material/warning:")
@@ -345,13 +345,13 @@ else:
     volume_col, revenue_col = st.columns(2)
     with volume_col:
         widgets.chart(
-            charts.waterfall_chart(changes, "volume", "Volume: approved to now", "Units"),
+            charts.waterfall_chart(changes, "volume", "Volume: plan of record to now", "Units"),
             key="changes_volume",
         )
     with revenue_col:
         widgets.chart(
             charts.waterfall_chart(
-                changes, "revenue", "Revenue: approved to now", f"Revenue ({currency})"
+                changes, "revenue", "Revenue: plan of record to now", f"Revenue ({currency})"
             ),
             key="changes_revenue",
         )

@@ -70,14 +70,14 @@ if step == 0:
     kpis = figures.kpis
     widgets.kpi_row(
         [
-            widgets.Kpi("Demand, next 13 weeks", units(kpis["target"])),
+            widgets.Kpi("Revised target, next 13 weeks", units(kpis["target"])),
             widgets.Kpi("Peak line load", f"{kpis['peak_utilisation']:.0%}"),
             widgets.Kpi("Unmet demand", units(kpis["unmet_units"])),
             widgets.Kpi("Revenue", money(kpis["revenue"], currency)),
         ]
     )
     widgets.chart(
-        charts.plan_chart(figures.weekly, title="Demand and what the lines can make"),
+        charts.plan_chart(figures.weekly, title="Revised target and what the lines can make"),
         key="present_overview",
     )
 elif step == 1:
@@ -107,7 +107,9 @@ elif step == 2:
     )
     view = capacity.load_view(apply_scenario(base, scenario))
     widgets.chart(
-        charts.utilisation_heatmap(view.frame(), "Line load: the targets against the hours"),
+        charts.utilisation_heatmap(
+            view.frame(), "Line load: the revised targets against the available hours"
+        ),
         key="present_supply",
     )
 elif step == 3:

@@ -1,4 +1,4 @@
-"""Promotions & pricing: live what-if levers that revise volume targets, revenue and margin.
+"""Promotions & pricing: live what-if levers that revise the targets, revenue and gross margin.
 
 The scenario workspace is one fragment: moving a lever re-renders only it. Everything heavy
 (the forecast run's arrays) is cached; a lever move is array maths in memory.
@@ -43,7 +43,7 @@ KINDS = {
     "distribution": "Distribution",
 }
 SCOPE_LABELS = {
-    "all": "Everything",
+    "all": "Total",
     "family": "A family",
     "brand": "A brand",
     "channel": "A channel",
@@ -73,7 +73,7 @@ def lever_editor() -> Lever:
     """The lever being edited: its widgets, and the lever they describe (previewed live)."""
     kind = st.selectbox("Lever", list(KINDS), format_func=KINDS.get, key="lever_kind")
     scope_kind = st.selectbox(
-        "Applies to", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="lever_scope"
+        "Scope", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="lever_scope"
     )
     if scope_kind != "all":
         st.selectbox(scope_kind.capitalize(), TARGETS[scope_kind], key=f"lever_target_{scope_kind}")
@@ -171,10 +171,10 @@ def add_override() -> None:
 
 
 def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
-    """The estimated effects behind the lever's SKUs, and the user's overrides of them."""
+    """The estimated effects behind the lever's SKUs, and the user's effect overrides."""
     for index, override in enumerate(current.overrides):
         row = st.columns([5, 1])
-        row[0].markdown(f"Override: {override.describe()}")
+        row[0].markdown(f"Effect override: {override.describe()}")
         row[1].button(
             "",
             icon=":material/close:",
@@ -184,7 +184,7 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
             args=(index,),
         )
 
-    with st.expander("Effects behind the lever, and overrides"):
+    with st.expander("Effects behind the lever, and effect overrides"):
         table = loaders.driver_table(run.run_id)
         chosen = base.scope_mask(preview.scope, preview.target)
         shown = table[table["sku"].isin(base.skus[chosen])]
@@ -206,7 +206,7 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
             price_elasticity_lower=st.column_config.NumberColumn("Low 95%", format="%.2f"),
             price_elasticity_upper=st.column_config.NumberColumn("High 95%", format="%.2f"),
             promo_uplift_per_10pct_discount=st.column_config.NumberColumn(
-                "Uplift per 10% off", format="percent"
+                "Uplift per 10% discount", format="percent"
             ),
             feature_uplift=st.column_config.NumberColumn("Feature", format="percent"),
             display_uplift=st.column_config.NumberColumn("Display", format="percent"),
@@ -214,8 +214,8 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
         )
         st.caption(
             "Estimated from the history by the forecast (shrunk towards the family "
-            "where a SKU's own history cannot tell). Override one for the lever's "
-            "scope if the team knows better:"
+            "where a SKU's own history cannot tell). Set an effect override for the "
+            "lever's scope if the team knows better:"
         )
         driver = st.selectbox(
             "Effect", list(OVERRIDABLE), format_func=OVERRIDABLE.get, key="override_driver"
@@ -227,8 +227,8 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
             key=f"override_value_{driver}",
         )
         st.button(
-            "Override for "
-            + ("all SKUs" if preview.scope == "all" else f"{preview.scope} {preview.target}"),
+            "Effect override for "
+            + ("the total" if preview.scope == "all" else f"{preview.scope} {preview.target}"),
             key="add_override",
             disabled=preview.scope == "channel",
             on_click=add_override,
@@ -267,7 +267,7 @@ def show_results(result, preview: Lever) -> None:
     widgets.kpi_row(
         [
             widgets.Kpi(
-                "Volume vs baseline",
+                "Revised target vs baseline",
                 units(kpi["volume"]),
                 _change(kpi["volume_change"], kpi["baseline_volume"]),
                 change_label="",
@@ -324,8 +324,8 @@ def show_results(result, preview: Lever) -> None:
             line="Line",
             line_name="Name",
             week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
-            hours_base=st.column_config.NumberColumn("Hours, baseline", format="%.0f"),
-            hours=st.column_config.NumberColumn("Hours, scenario", format="%.0f"),
+            hours_base=st.column_config.NumberColumn("Hours needed, baseline", format="%.0f"),
+            hours=st.column_config.NumberColumn("Hours needed, scenario", format="%.0f"),
             available_hours=st.column_config.NumberColumn("Available", format="%.0f"),
             utilisation=st.column_config.NumberColumn("Load", format="percent"),
         )
@@ -347,7 +347,7 @@ def show_results(result, preview: Lever) -> None:
         baseline=st.column_config.NumberColumn("Baseline units", format="localized"),
         revised=st.column_config.NumberColumn("Revised units", format="localized"),
         revenue=st.column_config.NumberColumn(f"Revenue ({currency})", format="localized"),
-        margin=st.column_config.NumberColumn(f"Margin ({currency})", format="localized"),
+        margin=st.column_config.NumberColumn(f"Gross margin ({currency})", format="localized"),
         change=st.column_config.NumberColumn("Change", format="localized"),
         change_share=st.column_config.NumberColumn("Change %", format="percent"),
     )
@@ -377,8 +377,8 @@ def show_results(result, preview: Lever) -> None:
             upper_80=st.column_config.NumberColumn("High 80%", format="%.0f"),
             change=st.column_config.NumberColumn("Change", format="%+.0f"),
             revenue=st.column_config.NumberColumn("Revenue", format="%.0f"),
-            margin=st.column_config.NumberColumn("Margin", format="%.0f"),
-            line_hours=st.column_config.NumberColumn("Line hours", format="%.1f"),
+            margin=st.column_config.NumberColumn("Gross margin", format="%.0f"),
+            line_hours=st.column_config.NumberColumn("Hours needed", format="%.1f"),
         )
 
 
@@ -428,7 +428,7 @@ def levers_table(current: drafts.ScenarioDraft) -> None:
         args=(key,),
         column_config={
             "kind": st.column_config.TextColumn("Lever"),
-            "applies_to": st.column_config.TextColumn("Applies to"),
+            "applies_to": st.column_config.TextColumn("Scope"),
             "start_week": st.column_config.DateColumn("From", format="DD MMM YYYY"),
             "end_week": st.column_config.DateColumn("To", format="DD MMM YYYY"),
             "discount": st.column_config.NumberColumn("Discount %", format="%.0f%%"),
@@ -461,7 +461,7 @@ def plan_import(current: drafts.ScenarioDraft) -> None:
     with st.expander("Import a promotion and price plan (CSV or Excel)"):
         st.caption(
             "One row per week and scope: `week`, one of `sku`, `family`, `brand` or `channel` "
-            "(none: everything), `discount` (0.2 = 20% off), optional `share` of distribution "
+            "(none: the total), `discount` (0.2 = 20% off), optional `share` of distribution "
             "taking part, `feature` and `display` (share of stores, 0 to 1), optional net "
             "`price` for SKU rows (with a discount it must agree with the list price less the "
             "discount; without one it is a price change). Consecutive weeks with the same "

@@ -1,7 +1,8 @@
 """Supply & capacity: can we make the plan, where are the gaps, and what does it cost?
 
-Everything follows the scenario chosen in the sidebar (the baseline forecast when none):
-its volume targets load the lines, its capacity changes add or remove hours.
+Everything follows the scenario chosen in the sidebar (the baseline, the consensus without
+levers, when none): its revised targets load the lines, its capacity changes add or remove
+hours.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ exceptions = exceptions[exceptions["line"].isin(set(load["line"]))]
 WEEK_LABELS = [f"{pd.Timestamp(w):%d %b %Y}" for w in base.weeks]
 
 st.caption(
-    f"Volume targets of {name} (forecast run {run.run_id}, {len(base.weeks)} weeks from "
+    f"Revised targets of {name} (forecast run {run.run_id}, {len(base.weeks)} weeks from "
     f"{WEEK_LABELS[0]}). {scope_caption(scope, channels=False)} Lines make for every "
     "channel, so the channel filter does not apply here."
 )
@@ -77,14 +78,14 @@ widgets.kpi_row(
         widgets.Kpi(
             "Overloaded line-weeks",
             f"{len(over)}",
-            note=f"{over['gap_hours'].sum():,.0f} h short" if len(over) else "none",
+            note=f"gap of {over['gap_hours'].sum():,.0f} h" if len(over) else "none",
         ),
         widgets.Kpi(
             "At least even odds of overload",
             f"{len(likely)}",
             note="line-weeks",
-            help="Line-weeks whose hours needed exceed the hours "
-            "available with a probability of 50% or more, from the forecast's uncertainty.",
+            help="Line-weeks whose hours needed exceed the available "
+            "hours with a probability of 50% or more, from the forecast's uncertainty.",
         ),
         widgets.Kpi(
             "Idle lines",
@@ -96,12 +97,12 @@ widgets.kpi_row(
 
 widgets.chart(
     charts.utilisation_heatmap(
-        load, "Load by line and week: the volume targets against the hours available"
+        load, "Load by line and week: the revised targets against the available hours"
     ),
     key="capacity_heatmap",
 )
 st.caption(
-    "Red: over 100% of the hours available; amber: above 85%; grey: no hours (a "
+    "Red: over 100% of the available hours; amber: above 85%; grey: no hours (a "
     "shutdown). Hover for the hours and the chance of an overload."
 )
 
@@ -117,7 +118,9 @@ with left:
     overtime = float(PlanSettings().overtime_share * base.available_hours[line_index].max())
     widgets.chart(
         charts.line_load_chart(
-            load[load["line"] == chosen], overtime, f"Load against capacity: {labels[chosen]}"
+            load[load["line"] == chosen],
+            overtime,
+            f"Load against available hours: {labels[chosen]}",
         ),
         key="line_load",
     )
@@ -255,7 +258,7 @@ with right:
 
 st.header("Constrained production plan")
 st.caption(
-    "A linear program over the horizon: meet the volume targets at the least cost within "
+    "A linear program over the horizon: make the revised targets at the least cost within "
     "each line's hours plus up to 20% overtime, building stock ahead of peaks, using "
     "alternate lines, keeping a week of safety stock, starting from today's stock."
 )

@@ -220,7 +220,7 @@ def test_a_lever_move_redraws_the_chart(server, browser, server_db):
     _assert_no_error_boxes(page, "Promotions & pricing after lever moves")
     assert "35%" in page.locator("[data-testid='stSlider']", has_text="Discount").inner_text()
     # The chart on screen shows the engine's numbers for the lever on screen: 35% off
-    # everything in the editor's default weeks (the third and fourth of the horizon).
+    # the total in the editor's default weeks (the third and fourth of the horizon).
     shown = np.array(page.evaluate(VISIBLE_TRACE, [0, "revised target"]))
     with db.connect(server_db) as con:
         base = load_plan_base(con, latest_run(con))
@@ -229,7 +229,7 @@ def test_a_lever_move_redraws_the_chart(server, browser, server_db):
     expected = apply_scenario(base, Scenario("unsaved", [lever])).weekly()["revised"]
     np.testing.assert_allclose(shown, expected, rtol=1e-9)
     assert not np.allclose(shown, apply_scenario(base, Scenario("none")).weekly()["revised"])
-    volume = page.locator("[data-testid='stMetric']", has_text="Volume").first.inner_text()
+    volume = page.locator("[data-testid='stMetric']", has_text="Revised target").first.inner_text()
     assert "+0.0%" not in volume
     page.screenshot(path=ARTIFACTS / "promotions-levers.png", full_page=True)
     # The first move pays for warming up; the rest are what a planner feels.
@@ -277,7 +277,7 @@ def test_a_plan_file_becomes_editable_levers(server, browser, tmp_path):
     page.wait_for_selector(IDLE, timeout=15_000)
     expect(page.get_by_text("In this scenario: 2 lever(s)")).to_be_visible(timeout=15_000)
     _assert_no_error_boxes(page, "Promotions & pricing after a plan import")
-    volume = page.locator("[data-testid='stMetric']", has_text="Volume").first.inner_text()
+    volume = page.locator("[data-testid='stMetric']", has_text="Revised target").first.inner_text()
     assert "+0.0%" not in volume
     page.screenshot(path=ARTIFACTS / "promotions-plan-file.png", full_page=True)
     page.close()
@@ -360,7 +360,9 @@ def test_a_lever_is_edited_in_the_levers_table(server, browser, tmp_path):
     page.wait_for_selector(IDLE, timeout=15_000)
 
     def volume() -> str:
-        return page.locator("[data-testid='stMetric']", has_text="Volume").first.inner_text()
+        return page.locator(
+            "[data-testid='stMetric']", has_text="Revised target"
+        ).first.inner_text()
 
     def levers_grid():
         caption.scroll_into_view_if_needed()
@@ -372,7 +374,7 @@ def test_a_lever_is_edited_in_the_levers_table(server, browser, tmp_path):
 
     errors = page.locator("[data-testid='stAlertContentError']")
     at_20 = volume()
-    # Lever, Applies to, From, To, Discount %: the fifth column.
+    # Lever, Scope, From, To, Discount %: the fifth column.
     _edit_cell(page, levers_grid, 4, "30", lambda: volume() != at_20)
     at_30 = volume()
     _assert_no_error_boxes(page, "Promotions & pricing after a table edit")
@@ -417,7 +419,7 @@ def test_demand_review_scope_switch_and_an_override(server, browser):
     name.press("Enter")
     page.wait_for_selector(IDLE, timeout=15_000)
     page.get_by_label("Reason (required)").fill("Retailer listing confirmed")
-    page.get_by_role("button", name="Apply override").click()
+    page.get_by_role("button", name="Apply consensus override").click()
     expect(page.locator("[data-testid='stAlertContentSuccess']")).to_contain_text(
         "saved", timeout=15_000
     )

@@ -46,7 +46,7 @@ def test_the_pack_holds_the_targets_capacity_decisions_and_charts(pack_db, tmp_p
     assert summary["Targets"] == "as frozen at approval"
 
     report = files["html"].read_text(encoding="utf-8")
-    assert "Sales targets and planned production" in report and "Line load" in report
+    assert "Revised targets and planned production" in report and "Line load" in report
     assert report.count("Plotly.newPlot") == 3
     # plotly.js is inside, no script is fetched: it opens offline.
     assert '<script src="http' not in report and len(report) > 3_000_000
@@ -71,4 +71,4 @@ def test_a_named_scenario_is_planned_today_and_says_so(pack_db, tmp_path):
     book = openpyxl.load_workbook(files["xlsx"], read_only=True)
     summary = dict(book["Summary"].iter_rows(min_row=2, values_only=True))
     assert summary["Scenario"] == "Push" and "not frozen" in summary["Targets"]
-    assert "Demand and what the lines can make" in files["html"].read_text(encoding="utf-8")
+    assert "Revised target and what the lines can make" in files["html"].read_text(encoding="utf-8")

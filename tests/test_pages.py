@@ -88,14 +88,14 @@ def test_overview_shows_demand_against_supply_and_the_plan_of_record(app_env):
         app_env,
         "SELECT sum(forecast) FROM forecast_rows WHERE week < DATE '2026-11-23' + 91",
     )
-    assert metrics(at)["Demand, next 13 weeks"] == f"{demand / 1e6:,.1f}M"
-    assert figures(at)[0]["layout"]["title"]["text"] == "Demand and what the lines can make"
+    assert metrics(at)["Revised target, next 13 weeks"] == f"{demand / 1e6:,.1f}M"
+    assert figures(at)[0]["layout"]["title"]["text"] == "Revised target and what the lines can make"
     assert "no plan of record approved yet" in at.caption[0].value
     approve(app_env, None, "Ana", weeks=13)
     at = open_app()
     assert "plan of record v1 (Baseline)" in at.caption[0].value
-    assert "Revenue (EUR)" in metrics(at) and "Margin (EUR)" in metrics(at)
-    margin = next(m for m in at.metric if m.label == "Margin (EUR)")
+    assert "Revenue (EUR)" in metrics(at) and "Gross margin (EUR)" in metrics(at)
+    margin = next(m for m in at.metric if m.label == "Gross margin (EUR)")
     assert margin.delta == "+0.0%"  # the baseline is what was approved
 
 
@@ -136,7 +136,7 @@ def override_form(at: AppTest, mode: str, amount: float, reason: str) -> None:
     at.selectbox(key="override_mode").set_value(mode)
     at.number_input(key="override_amount").set_value(amount)
     at.text_input(key="override_reason").set_value(reason)
-    (submit,) = [b for b in at.button if b.label == "Apply override"]
+    (submit,) = [b for b in at.button if b.label == "Apply consensus override"]
     submit.click().run()
 
 
@@ -237,7 +237,8 @@ def test_supply_builds_the_plan_and_beats_the_chase_plan(app_env):
     assert tiles["Plan cost"].value.endswith("EUR")
     assert count(app_env, "SELECT count(*) FROM production_plans") == 1
     assert any(
-        f["layout"]["title"]["text"] == "Production plan against demand" for f in figures(at)
+        f["layout"]["title"]["text"] == "Production plan against the revised target"
+        for f in figures(at)
     )
 
 
@@ -357,7 +358,7 @@ def test_the_app_waits_for_a_short_write_by_another_process(app_env, monkeypatch
     finally:
         holder.wait(timeout=30)
     assert not at.exception and not at.error
-    assert metrics(at)["Demand, next 13 weeks"]
+    assert metrics(at)["Revised target, next 13 weeks"]
 
 
 def test_a_database_without_history_says_so(tmp_path: Path, monkeypatch):
@@ -378,12 +379,12 @@ def test_moving_a_lever_changes_the_revised_total_and_kpis(app_env):
     at = open_app("pages/promotions.py")
     assert not at.exception
     before = metrics(at)
-    assert [m.delta for m in at.metric if m.label == "Volume vs baseline"] == ["+0.0%"]
+    assert [m.delta for m in at.metric if m.label == "Revised target vs baseline"] == ["+0.0%"]
     revised_before = values(figures(at)[0]["data"][3]["y"])
     at.slider(key="lever_discount").set_value(30).run()
     assert not at.exception
     after = metrics(at)
-    assert after["Volume vs baseline"] != before["Volume vs baseline"]
+    assert after["Revised target vs baseline"] != before["Revised target vs baseline"]
     assert after["Revenue (EUR)"] != before["Revenue (EUR)"]
     revised_after = values(figures(at)[0]["data"][3]["y"])
     assert revised_after.sum() > revised_before.sum()
@@ -439,7 +440,7 @@ def test_without_a_forecast_the_page_offers_to_make_one(tmp_path: Path, monkeypa
     assert any("no demand forecast yet" in i.value for i in at.info)
     at.button(key="make_forecast").click().run()
     assert not at.exception, at.exception
-    assert metrics(at)["Volume vs baseline"]
+    assert metrics(at)["Revised target vs baseline"]
     assert count(path, "SELECT count(*) FROM forecast_runs") == 1
 
 
@@ -453,7 +454,7 @@ def test_plan_page_compares_approves_and_logs_decisions(app_env):
     at.multiselect(key="compare").set_value([BASELINE, "Price up"]).run()
     assert not at.exception and not at.error
     assert "Price up: revenue" in metrics(at)
-    assert figures(at)[0]["layout"]["title"]["text"] == "Weekly volume by scenario"
+    assert figures(at)[0]["layout"]["title"]["text"] == "Weekly revised target by scenario"
 
     (approve_button,) = [b for b in at.button if b.label == "Approve"]
     approve_button.click().run()
@@ -472,9 +473,9 @@ def test_plan_page_compares_approves_and_logs_decisions(app_env):
     at.button(key="decision_update").click().run()
     assert count(app_env, "SELECT count(*) FROM decisions WHERE status = 'done'") == 1
 
-    # After the approval, what changed against it: the baseline now is the approved plan.
+    # After the approval, what changed against it: the baseline now is the plan of record.
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
-    assert "Volume: approved to now" in titles and "Revenue: approved to now" in titles
+    assert "Volume: plan of record to now" in titles and "Revenue: plan of record to now" in titles
 
 
 def test_overview_before_any_forecast_shows_the_history_by_family(sample_db, monkeypatch):

@@ -185,9 +185,9 @@ def test_what_changed_splits_the_change_by_cause_and_adds_up(plan_db):
         revised = load_plan_base(con, latest_run(con))
         changes = what_changed(con, revised, promo).set_index("cause")
     volume = changes["volume"]
-    assert volume.iloc[1:-1].sum() == pytest.approx(volume["plan now"] - volume["approved plan"])
+    assert volume.iloc[1:-1].sum() == pytest.approx(volume["plan now"] - volume["plan of record"])
     assert changes["revenue"].iloc[1:-1].sum() == pytest.approx(
-        changes["revenue"]["plan now"] - changes["revenue"]["approved plan"]
+        changes["revenue"]["plan now"] - changes["revenue"]["plan of record"]
     )
     assert volume["new actuals and forecast refresh"] == pytest.approx(0, abs=1e-6)
     assert volume["overrides"] == pytest.approx(5000)

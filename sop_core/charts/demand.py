@@ -1,5 +1,5 @@
 """Demand review charts: the demand picture (actuals, statistical forecast with its bands,
-consensus, approved plan) and forecast accuracy by lag."""
+consensus, plan of record) and forecast accuracy by lag."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def demand_chart(
     history_weeks: int = 52,
 ) -> go.Figure:
     """Actuals, the statistical forecast with its 80% and 95% bands, the consensus and the
-    approved plan, with promotion weeks shaded and holidays marked along the top.
+    plan of record (``approved_name``, e.g. ``plan of record v2 (Q1 push)``), with promotion
+    weeks shaded and holidays marked along the top.
 
     ``series`` is ``DemandCube.series``: ``week, actual, statistical, lower_80, upper_80,
     lower_95, upper_95, consensus, approved, promoted, promoted_share, holiday``. The view
@@ -40,10 +41,10 @@ def demand_chart(
             weekly_line(
                 week,
                 future["approved"],
-                f"approved: {approved_name}",
+                approved_name,
                 PALETTE[2],
                 dash="dot",
-                label="approved",
+                label="plan of record",
             )
         )
     top = float(

@@ -1,4 +1,4 @@
-"""Meeting charts: scenarios side by side, and the walk from the approved plan to the plan
+"""Meeting charts: scenarios side by side, and the walk from the plan of record to the plan
 now, cause by cause."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import plotly.graph_objects as go
 from sop_core.charts.style import PALETTE, figure, weekly_line
 
 
-def comparison_chart(weekly: pd.DataFrame, title: str = "Weekly volume by scenario") -> go.Figure:
+def comparison_chart(
+    weekly: pd.DataFrame, title: str = "Weekly revised target by scenario"
+) -> go.Figure:
     """One line per scenario (``weekly``: ``week, scenario, volume``); the first is drawn
     thickest, as the reference the others are compared with."""
     traces = [
@@ -30,8 +32,8 @@ def comparison_chart(weekly: pd.DataFrame, title: str = "Weekly volume by scenar
 
 
 def waterfall_chart(changes: pd.DataFrame, value: str, title: str, y_title: str) -> go.Figure:
-    """From the approved plan to the plan now, one bar per cause (``changes``:
-    ``cause, volume, revenue``; first row the approved plan, last row the plan now)."""
+    """From the plan of record to the plan now, one bar per cause (``changes``:
+    ``cause, volume, revenue``; first row the plan of record, last row the plan now)."""
     shown = changes[(changes[value].abs() > 1e-6) | changes.index.isin([0, len(changes) - 1])]
     measure = ["absolute", *["relative"] * (len(shown) - 2), "total"]
     trace = {

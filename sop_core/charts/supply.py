@@ -1,5 +1,5 @@
 """Supply charts: line load (heatmap and one line's hours), the batch-size cost curve, the
-production plan against demand, and stock cover."""
+production plan against the revised target, and stock cover."""
 
 from __future__ import annotations
 
@@ -75,9 +75,9 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
 
 
 def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go.Figure:
-    """One line's weekly hours needed (bars, red above capacity) against its available hours
-    (a line) and the overtime band above it. ``load`` has ``week``, ``needed_hours``,
-    ``available_hours`` and ``overload_probability``."""
+    """One line's weekly hours needed (bars, red where they exceed the available hours)
+    against its available hours (a line) and the overtime band above it. ``load`` has
+    ``week``, ``needed_hours``, ``available_hours`` and ``overload_probability``."""
     over = load["needed_hours"] > load["available_hours"] + 1e-9
     traces = [
         {
@@ -97,7 +97,7 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
             "fill": "tonexty",
             "fillcolor": "rgba(230, 159, 0, 0.25)",
             "line": {"color": "#111111", "width": 3},
-            "name": "capacity (overtime band above)",
+            "name": "available hours (overtime band above)",
             "hovertemplate": "%{y:,.0f} h available<extra>%{x|%d %b %Y}</extra>",
         },
         {
@@ -153,9 +153,12 @@ def batch_cost_chart(curve: pd.DataFrame, points: pd.DataFrame, title: str) -> g
     )
 
 
-def plan_chart(weekly: pd.DataFrame, title: str = "Production plan against demand") -> go.Figure:
-    """Weekly production (bars) against demand (line), unmet demand in red and the projected
-    stock on a second axis. ``weekly`` has week, demand, production, unmet, inventory."""
+def plan_chart(
+    weekly: pd.DataFrame, title: str = "Production plan against the revised target"
+) -> go.Figure:
+    """Weekly production (bars) against the revised target (line, the ``demand`` column), unmet
+    demand in red and the projected stock on a second axis. ``weekly`` has week, demand,
+    production, unmet, inventory."""
     week = weekly["week"]
     traces = [
         {
@@ -178,10 +181,10 @@ def plan_chart(weekly: pd.DataFrame, title: str = "Production plan against deman
             "type": "scatter",
             "x": week,
             "y": weekly["demand"],
-            "name": "demand",
+            "name": "revised target",
             "mode": "lines+markers",
             "line": {"color": "#111111", "width": 3},
-            "hovertemplate": "demand %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+            "hovertemplate": "revised target %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
         },
         {
             "type": "scatter",

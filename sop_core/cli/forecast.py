@@ -1,5 +1,5 @@
 """The forecast commands: ``forecast`` (refresh, backfill), ``backtest``, ``accuracy`` (by
-forecast lag, from the stored runs) and ``drivers`` (price and promotion effects).
+forecast lag, from the past forecasts) and ``drivers`` (price and promotion effects).
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def command_forecast(args: argparse.Namespace) -> int:
             )
         if not args.json:
             print(
-                f"Past runs {', '.join(str(p.run_id) for p in past)} as of "
-                f"{past[0].history_end} to {past[-1].history_end}."
+                f"Past forecasts (runs {', '.join(str(p.run_id) for p in past)}) with history "
+                f"ends {past[0].history_end} to {past[-1].history_end}."
             )
     summary = _current_run(args)
     if args.out:
@@ -88,7 +88,7 @@ def command_forecast(args: argparse.Namespace) -> int:
     )
     models = ", ".join(f"{model} {count}" for model, count in summary.models.items())
     print(
-        f"Forecast run {summary.run_id} ({how}) in {summary.seconds:.1f} s; history to "
+        f"Forecast run {summary.run_id} ({how}) in {summary.seconds:.1f} s; history end "
         f"{summary.history_end}. Models: {models}."
     )
     if args.out:
@@ -105,7 +105,7 @@ def command_backtest(args: argparse.Namespace) -> int:
         return 0
     print(
         f"Backtest of forecast run {summary.run_id}, {args.horizon}-week horizon "
-        f"(rolling origins; the same SKUs for every model):"
+        f"(refits at earlier history ends; the same SKUs for every model):"
     )
     print(f"  {'model':<16}{'WAPE':>8}{'bias':>9}{'MASE':>8}{'SKUs':>7}")
     for model, metrics in sorted(report["overall"].items(), key=lambda kv: kv[1]["wape"]):
@@ -124,7 +124,7 @@ def command_accuracy(args: argparse.Namespace) -> int:
         history = accuracy.history_frame(con)
     if frame.empty:
         raise InputError(
-            "No stored forecast has reached a closed week yet. Make past runs with "
+            "No stored forecast has reached a closed week yet. Make past forecasts with "
             "`python -m sop_core forecast --db PATH --backfill 8`."
         )
     if args.level != "total" and args.value not in set(history[args.level]):
@@ -143,22 +143,28 @@ def command_accuracy(args: argparse.Namespace) -> int:
         print(json.dumps(report))
         return 0
     scope = args.level if args.value is None else f"{args.level} {args.value}"
-    print(f"Accuracy of {scope} from {report['origins']} stored runs, on closed weeks:")
-    print(f"  {'lag':>4}{'WAPE':>8}{'bias':>9}{'MASE':>7}{'naive WAPE':>12}{'weeks':>7}")
+    print(f"Accuracy of {scope} from {report['origins']} past forecast(s), on closed weeks:")
+    print(f"  {'lag':>4}{'WAPE':>8}{'bias':>9}{'MASE':>7}{'seasonal naive WAPE':>21}{'weeks':>7}")
     for row in by_lag.itertuples():
         print(
             f"  {row.lag:>4}{row.wape:>8.1%}{row.bias:>+9.1%}{row.mase:>7.2f}"
-            f"{row.naive_wape:>12.1%}{row.weeks:>7}"
+            f"{row.naive_wape:>21.1%}{row.weeks:>7}"
         )
     lag = "every lag" if args.lag is None else f"lag {args.lag}"
     print(
         f"Forecast value added ({lag}): "
-        + ", ".join(f"{row.step} {row.wape:.1%}" for row in steps.itertuples())
+        + ", ".join(
+            f"{STEP_NAMES.get(row.step, row.step)} {row.wape:.1%}" for row in steps.itertuples()
+        )
     )
     print(f"Exceptions ({lag}), by absolute error x price:")
     for row in exceptions.head(args.top).itertuples():
         print(f"  {row.sku:<12}{row.model:<14}WAPE {row.wape:>6.1%}  impact {row.impact:>12,.0f}")
     return 0
+
+
+# The value-added steps as planners name them (the JSON keeps ``naive``).
+STEP_NAMES = {"naive": "seasonal naive"}
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -178,7 +184,7 @@ def command_drivers(args: argparse.Namespace) -> int:
         return "unknown" if value is None else format(value, pattern)
 
     print(
-        f"{'sku':<12}{'elasticity':>11}{'95% interval':>18}{'uplift/10%':>12}"
+        f"{'sku':<12}{'elasticity':>11}{'95% interval':>18}{'uplift per 10% discount':>25}"
         f"{'feature':>9}{'display':>9}  confidence"
     )
     for row in report:
@@ -189,7 +195,7 @@ def command_drivers(args: argparse.Namespace) -> int:
         )
         print(
             f"{row['sku']:<12}{show(row['price_elasticity'], '.2f'):>11}{interval:>18}"
-            f"{show(row['promo_uplift_per_10pct_discount'], '+.0%'):>12}"
+            f"{show(row['promo_uplift_per_10pct_discount'], '+.0%'):>25}"
             f"{show(row['feature_uplift'], '+.0%'):>9}{show(row['display_uplift'], '+.0%'):>9}"
             f"  {row['confidence']}"
         )
@@ -231,8 +237,8 @@ def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
         type=positive_int,
         default=0,
         metavar="N",
-        help="first make N past runs, as of every --backfill-step weeks before the end of the "
-        "history, so accuracy by forecast lag has something to measure (0)",
+        help="first make N past forecasts, with history ends every --backfill-step weeks "
+        "before the end of the history, so accuracy by forecast lag has something to measure (0)",
     )
     forecast.add_argument(
         "--backfill-step", type=positive_int, default=2, metavar="WEEKS", help="(2)"
@@ -245,8 +251,9 @@ def add_backtest_parser(commands: argparse._SubParsersAction) -> None:
     backtest = commands.add_parser(
         "backtest",
         help="forecast accuracy by model (WAPE, bias, MASE)",
-        description="Rolling-origin backtest of the current forecast run, per model and per "
-        "SKU, against seasonal naive. Refreshes the forecast first if the data changed.",
+        description="Backtest of the current forecast run (refits on the history as it stood at "
+        "earlier history ends), per model and per SKU, against seasonal naive. Refreshes the "
+        "forecast first if the data changed.",
     )
     add_engine_options(backtest)
     backtest.add_argument(
@@ -263,11 +270,11 @@ def add_backtest_parser(commands: argparse._SubParsersAction) -> None:
 def add_accuracy_parser(commands: argparse._SubParsersAction) -> None:
     scored = commands.add_parser(
         "accuracy",
-        help="accuracy by forecast lag from the stored runs",
-        description="What past forecast runs said against what was then sold, on closed weeks: "
-        "WAPE, bias and MASE by lag against seasonal naive, forecast value added (naive, "
-        "statistical, consensus) and the exceptions ranked by business impact. Reads stored "
-        "runs only (make past ones with forecast --backfill).",
+        help="accuracy by forecast lag from the past forecasts",
+        description="What past forecasts said against what was then sold, on closed weeks: "
+        "WAPE, bias and MASE by lag against seasonal naive, forecast value added (seasonal "
+        "naive, statistical, consensus) and the exceptions ranked by business impact. Reads "
+        "stored forecast runs only (make past forecasts with forecast --backfill).",
     )
     scored.add_argument("--db", required=True, type=Path, help="database file")
     scored.add_argument(

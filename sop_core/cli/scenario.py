@@ -1,5 +1,5 @@
 """The scenario commands: ``import-plan`` (marketing's promotion and price plan as a
-scenario), ``targets`` (revised volume targets by SKU and week) and ``holdout`` (how much a
+scenario), ``targets`` (revised targets by SKU and week) and ``holdout`` (how much a
 plan improves the targets, measured on the company's own history).
 """
 
@@ -183,7 +183,7 @@ def add_import_plan_parser(commands: argparse._SubParsersAction) -> None:
         "import-plan",
         help="import marketing's promotion and price plan as a scenario",
         description="Read a promotion and price plan (CSV or Excel: week, one scope column "
-        "sku, family, brand or channel (none: everything), discount 0-0.9, optional share of "
+        "sku, family, brand or channel (none: the total), discount 0-0.9, optional share of "
         "distribution 0-1, feature and display 0-1, optional net price for SKU rows) through "
         "the importer's checks, and save it as a scenario's levers. A net price that "
         "disagrees with the week's list price less the discount is reported. Any error: "
@@ -213,7 +213,7 @@ def add_import_plan_parser(commands: argparse._SubParsersAction) -> None:
 def add_targets_parser(commands: argparse._SubParsersAction) -> None:
     targets = commands.add_parser(
         "targets",
-        help="write revised volume targets by SKU and week (CSV or Excel)",
+        help="write the revised targets by SKU and week (CSV or Excel)",
         description="Write sku, week, baseline, revised, lower_80, upper_80 for the next "
         "--horizon weeks of the current forecast: the baseline (consensus) with the levers of "
         "a saved --scenario or of a --plan file applied through the fitted driver effects "

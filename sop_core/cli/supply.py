@@ -57,13 +57,15 @@ def add_plan_parser(commands: argparse._SubParsersAction) -> None:
     plan = commands.add_parser(
         "plan",
         help="capacity-constrained production plan",
-        description="Plan production by SKU, line and week for a scenario's volume targets "
-        "(a linear program: meet demand, respect line hours, overtime up to a limit, build "
-        "stock ahead of peaks) and store it.",
+        description="Plan production by SKU, line and week for a scenario's revised targets "
+        "(a linear program: make the revised targets, respect line hours, overtime up to a "
+        "limit, build stock ahead of peaks) and store it.",
     )
     add_engine_options(plan)
     plan.add_argument(
-        "--scenario", default=None, help="saved scenario to plan (default: the baseline forecast)"
+        "--scenario",
+        default=None,
+        help="saved scenario to plan (default: the baseline, the consensus with no levers)",
     )
     plan.add_argument("--horizon", type=positive_int, default=26, help="weeks to plan (26)")
     plan.add_argument(

@@ -83,7 +83,7 @@ def what_changed(
     consensus_revenue = float(base.revenue_base[:, weeks].sum())
     unit_price = consensus_revenue / consensus_now if consensus_now else 0.0
 
-    rows = [("approved plan", float(then["target"]), float(then["revenue"]))]
+    rows = [("plan of record", float(then["target"]), float(then["revenue"]))]
     refresh = statistical_now - float(then["statistical"])
     overrides = (consensus_now - statistical_now) - float(then["consensus"] - then["statistical"])
     rows.append(("new actuals and forecast refresh", refresh, refresh * unit_price))

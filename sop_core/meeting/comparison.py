@@ -15,7 +15,7 @@ from sop_core.scenario.levers import Scenario, applicable, apply_scenario
 from sop_core.supply.planning import PlanSettings, SupplyData, solve_plan
 
 METRICS = {
-    "volume": "Volume (units)",
+    "volume": "Revised target (units)",
     "revenue": "Revenue",
     "margin": "Gross margin",
     "peak_utilisation": "Peak line utilisation",

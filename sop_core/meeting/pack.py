@@ -110,7 +110,7 @@ def _frozen(
     made = frozen["plan_of_record_production"].groupby("week")["production"].sum()
     lines = pd.concat(
         [
-            weekly[["week"]].assign(scenario="sales target", volume=weekly["target"]),
+            weekly[["week"]].assign(scenario="revised target", volume=weekly["target"]),
             weekly[["week"]].assign(
                 scenario="production", volume=weekly["week"].map(made).fillna(0.0).to_numpy()
             ),
@@ -129,7 +129,7 @@ def _frozen(
         "Forecast run": approved.run_id,
         "Weeks": approved.weeks,
         "First week": pd.Timestamp(targets["week"].min()).date(),
-        "Volume target (units)": round(approved.volume),
+        "Revised target (units)": round(approved.volume),
         f"Revenue ({currency})": round(approved.revenue),
         f"Gross margin ({currency})": round(approved.margin),
         "Unmet demand (units)": round(approved.unmet_units, 1),
@@ -138,10 +138,10 @@ def _frozen(
         "Targets": "as frozen at approval",
     }
     figures = [
-        charts.comparison_chart(lines, title="Sales targets and planned production"),
+        charts.comparison_chart(lines, title="Revised targets and planned production"),
         charts.scenario_chart(
             weekly.rename(columns={"consensus": "baseline", "target": "revised"}),
-            title=f"{approved.scenario}: targets against the consensus",
+            title=f"{approved.scenario}: revised targets against the baseline",
         ),
         charts.utilisation_heatmap(load, "Line load of the plan, by week"),
     ]
@@ -201,7 +201,7 @@ def _planned(
         "Forecast run": base.run_id,
         "Weeks": w,
         "First week": pd.Timestamp(base.weeks[0]).date(),
-        "Volume target (units)": round(float(result.revised[:, :w].sum())),
+        "Revised target (units)": round(float(result.revised[:, :w].sum())),
         f"Revenue ({currency})": round(float(result.revenue[:, :w].sum())),
         f"Gross margin ({currency})": round(float(result.margin[:, :w].sum())),
         "Unmet demand (units)": summary["unmet_units"],
@@ -212,12 +212,12 @@ def _planned(
     }
     figures = [
         charts.plan_chart(
-            plan_frames(plan, result)["weekly"], title="Demand and what the lines can make"
+            plan_frames(plan, result)["weekly"], title="Revised target and what the lines can make"
         ),
         charts.scenario_chart(
-            result.weekly().head(w), title=f"{name}: targets against the consensus"
+            result.weekly().head(w), title=f"{name}: revised targets against the baseline"
         ),
-        charts.utilisation_heatmap(load, "Line load from the targets, by week"),
+        charts.utilisation_heatmap(load, "Line load from the revised targets, by week"),
     ]
     sheets = {
         "Targets": targets,

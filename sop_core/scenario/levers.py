@@ -102,7 +102,7 @@ class Lever:
 
     def describe(self) -> str:
         """A planner's one-line description, e.g. ``20% off, skincare, 7-21 Dec``."""
-        where = "everything" if self.scope == "all" else f"{self.scope} {self.target}"
+        where = "the total" if self.scope == "all" else f"{self.scope} {self.target}"
         when = _weeks_text(self.start_week, self.end_week)
         if self.kind == "promotion":
             extras = [f"feature {self.feature:.0%}"] if self.feature else []
@@ -143,7 +143,7 @@ class EffectOverride:
         return self
 
     def describe(self) -> str:
-        where = "all SKUs" if self.scope == "all" else f"{self.scope} {self.target}"
+        where = "the total" if self.scope == "all" else f"{self.scope} {self.target}"
         value = f"{self.value:.2f}" if self.driver == "price_elasticity" else f"{self.value:+.0%}"
         return f"{OVERRIDABLE[self.driver]} {value} for {where}"
 

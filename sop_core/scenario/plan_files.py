@@ -101,7 +101,7 @@ class PlanReport:
     def summary(self) -> str:
         if not self.ok:
             return self.report.summary()
-        where = "everything" if self.scope == "all" else f"by {self.scope}"
+        where = "for the total" if self.scope == "all" else f"by {self.scope}"
         return (
             f"{self.report.file_name}: {self.rows_used:,} plan row(s) {where} make "
             f"{len(self.levers):,} lever(s)."
@@ -330,7 +330,7 @@ def lever_table(levers: list[Lever]) -> pd.DataFrame:
         {
             "kind": [lever.kind for lever in levers],
             "applies_to": [
-                "everything" if lever.scope == "all" else f"{lever.scope} {lever.target}"
+                "the total" if lever.scope == "all" else f"{lever.scope} {lever.target}"
                 for lever in levers
             ],
             **{name: [getattr(lever, name) for lever in levers] for name in DATES},

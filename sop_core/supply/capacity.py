@@ -119,7 +119,7 @@ def exceptions(view: LoadView) -> pd.DataFrame:
                     view.gap_hours[li, w],
                     utilisation[li, w],
                     view.probability[li, w],
-                    f"{view.gap_hours[li, w]:,.0f} h short ({utilisation[li, w]:.0%} "
+                    f"gap of {view.gap_hours[li, w]:,.0f} h ({utilisation[li, w]:.0%} "
                     f"load, {view.probability[li, w]:.0%} likely)",
                 )
             )
