@@ -104,7 +104,7 @@ def global_filters(company: loaders.CompanyFacts) -> None:
         st.subheader(company.company_name)
         last = company.history_last_week
         if last:
-            st.caption(f"History to the week of {last:%d %b %Y} ({company.history_weeks} weeks)")
+            st.caption(f"History end: the week of {last:%d %b %Y} ({company.history_weeks} weeks)")
         else:
             st.caption("No sales history yet")
         st.multiselect(

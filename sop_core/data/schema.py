@@ -627,7 +627,7 @@ DATA_DICTIONARY.update(
             },
         ),
         "forecast_rows": (
-            "The baseline forecast of a run by SKU and week: the promotions already in the "
+            "The statistical forecast of a run by SKU and week: the promotions already in the "
             "calendar included, prices at today's regular level. Totals by family, brand or "
             "channel are sums of these rows.",
             {
@@ -635,10 +635,10 @@ DATA_DICTIONARY.update(
                 "sku": "SKU.",
                 "week": "Forecast week (Monday).",
                 "forecast": "Expected units (never negative).",
-                "lower_80": "Lower bound of the 80% interval.",
-                "upper_80": "Upper bound of the 80% interval.",
-                "lower_95": "Lower bound of the 95% interval.",
-                "upper_95": "Upper bound of the 95% interval.",
+                "lower_80": "Lower bound of the 80% band.",
+                "upper_80": "Upper bound of the 80% band.",
+                "lower_95": "Lower bound of the 95% band.",
+                "upper_95": "Upper bound of the 95% band.",
                 "model": "Model that served the SKU (as in `forecast_models.model`).",
             },
         ),
@@ -749,7 +749,7 @@ DATA_DICTIONARY.update(
             {
                 "plan_id": "Plan number.",
                 "created_at": "When it was made (UTC).",
-                "scenario": "Scenario whose volume targets it plans (empty: the baseline).",
+                "scenario": "Scenario whose revised targets it plans (empty: the baseline).",
                 "run_id": "Forecast run the targets come from.",
                 "horizon": "Weeks planned.",
                 "status": "Solver status, e.g. `optimal`.",
@@ -772,12 +772,12 @@ DATA_DICTIONARY.update(
             },
         ),
         "plan_stock": (
-            "Demand, projected stock and unmet demand of a plan by SKU and week.",
+            "Revised target, projected stock and unmet demand of a plan by SKU and week.",
             {
                 "plan_id": "Plan.",
                 "sku": "SKU.",
                 "week": "Week (Monday).",
-                "demand": "Volume target planned for.",
+                "demand": "Revised target planned for.",
                 "inventory": "Projected stock at the end of the week.",
                 "unmet": "Demand not met that week (lost).",
             },
@@ -863,14 +863,14 @@ DATA_DICTIONARY.update(
             },
         ),
         "plan_of_record_targets": (
-            "Sales targets of a plan of record by SKU and week.",
+            "Revised targets of a plan of record by SKU and week.",
             {
                 "plan_version": "Plan of record.",
                 "sku": "SKU.",
                 "week": "Week (Monday).",
                 "statistical": "Statistical forecast.",
                 "consensus": "Consensus (statistical + overrides).",
-                "target": "Volume target (the consensus with the scenario's levers).",
+                "target": "Revised target (the consensus with the scenario's levers).",
                 "lower_80": "Lower bound of the target's 80% band.",
                 "upper_80": "Upper bound of the target's 80% band.",
                 "revenue": "Target revenue.",
@@ -894,7 +894,7 @@ DATA_DICTIONARY.update(
                 "line": "Line.",
                 "week": "Week (Monday).",
                 "hours": "Hours the production plan uses.",
-                "available_hours": "Hours available (the scenario's capacity changes included).",
+                "available_hours": "Available hours (the scenario's capacity changes included).",
                 "overtime_hours": "Overtime hours.",
             },
         ),

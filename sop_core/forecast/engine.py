@@ -1,4 +1,5 @@
-"""The forecast refresh: every SKU's baseline, its driver effects and a backtest, in one run.
+"""The forecast refresh: every SKU's statistical forecast, its driver effects and a backtest,
+in one run.
 
 For each SKU the history decides the method:
 

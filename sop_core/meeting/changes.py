@@ -1,4 +1,4 @@
-"""What changed since the last approved plan: the change of volume and revenue by cause.
+"""What changed since the plan of record: the change of volume and revenue by cause.
 
 The plan of record froze, per SKU and week, the statistical forecast, the consensus and the
 targets. Today's plan is the chosen scenario on today's forecast and consensus. Over the weeks

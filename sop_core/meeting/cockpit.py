@@ -4,7 +4,7 @@ needs a decision, ranked by money.
 ``overview`` applies the chosen scenario to the consensus, solves its production plan on the
 lines and stock, and returns the KPI figures, the weekly demand against production, and the
 exceptions of both sides in one currency: margin at risk from demand the plan cannot meet,
-and the forecast misses with the largest error x price (when past runs allow accuracy).
+and the forecast misses with the largest error x price (when past forecasts allow accuracy).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scenarios: marketing's levers and the revised volume targets they give, live.
+"""Scenarios: marketing's levers and the revised targets they give, live.
 
 Owns the levers and their maths (``levers``: promotions, prices, campaigns, distribution,
 cannibalisation, warnings), saved scenarios (``store``), marketing's plan files (``plan_files``),

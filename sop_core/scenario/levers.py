@@ -1,5 +1,5 @@
-"""Scenarios: promotion, price, campaign and distribution levers that revise volume targets,
-revenue, margin and line hours, live.
+"""Scenarios: promotion, price, campaign and distribution levers that revise the targets,
+revenue, gross margin and hours needed, live.
 
 A scenario is a named list of levers plus, optionally, overrides of the estimated driver
 effects. Its maths runs on arrays already in memory (SKU x week), built once per forecast run
@@ -135,7 +135,7 @@ class EffectOverride:
                 f"Unknown effect {self.driver!r}; use one of {', '.join(OVERRIDABLE)}."
             )
         if self.scope not in SCOPES or self.scope == "channel":
-            raise InputError("An effect override applies to all SKUs, a family, a brand or a SKU.")
+            raise InputError("An effect override's scope is the total, a family, a brand or a SKU.")
         if self.driver == "price_elasticity" and not -10 <= self.value <= 2:
             raise InputError(f"A price elasticity of {self.value} is not plausible (-10 to 2).")
         if self.driver != "price_elasticity" and not -0.9 <= self.value <= 5:

@@ -1,4 +1,4 @@
-"""Revised volume targets out, for production scheduling and finance.
+"""Revised targets out, for production scheduling and finance.
 
 Per SKU and week: ``sku, week, baseline, revised, lower_80, upper_80``. ``baseline`` is the
 consensus (the statistical forecast with the team's overrides), ``revised`` the baseline with

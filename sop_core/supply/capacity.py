@@ -1,4 +1,4 @@
-"""Load against capacity for a scenario's volume targets: utilisation, gaps, the probability
+"""Load against available hours for a scenario's revised targets: utilisation, gaps, the probability
 of an overload, the exceptions worth a meeting's time, and batch economics.
 
 Everything works on a ``ScenarioResult`` (the baseline is a scenario without levers), so the

@@ -1,7 +1,7 @@
 """The capacity-constrained production plan: a linear program solved with HiGHS.
 
 Decide, for every SKU, line it can run on (default and alternates) and week, how much to make,
-so that the volume targets are met at the least cost:
+so that the revised targets are made at the least cost:
 
 - production costs materials (plus a small premium on an alternate line, to prefer the
   default), stock costs a holding charge per unit and week, overtime costs per hour up to a
