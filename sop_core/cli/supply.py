@@ -58,8 +58,8 @@ def add_plan_parser(commands: argparse._SubParsersAction) -> None:
         "plan",
         help="capacity-constrained production plan",
         description="Plan production by SKU, line and week for a scenario's revised targets "
-        "(a linear program: make the revised targets, respect line hours, overtime up to a "
-        "limit, build stock ahead of peaks) and store it.",
+        "(a linear program: make the revised targets within each line's available hours plus "
+        "overtime up to a limit, build stock ahead of peaks) and store it.",
     )
     add_engine_options(plan)
     plan.add_argument(
