@@ -60,7 +60,7 @@ with middle:
         options = [c for c in options if c in sidebar.channels]
     if level == "total":
         target = None
-        st.selectbox("Which", ["The total of the sidebar's filters"], disabled=True)
+        st.selectbox("Which", ["The total within the sidebar's filters"], disabled=True)
     elif not options:
         st.warning(f"No {LEVEL_LABELS[level].lower()} in the sidebar's filters.")
         st.stop()
