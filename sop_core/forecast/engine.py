@@ -5,8 +5,8 @@ For each SKU the history decides the method:
 
 - ``regular`` (a year or more of steady sales): Prophet with promotion and price drivers, and
   two challengers (statsforecast's Theta on the history with the estimated promotion and price
-  effects taken out, and their ``ensemble``). A rolling-origin backtest (origins 13, 26, 39
-  and 52 weeks before the end; 13- and 26-week horizons) picks the one that serves the SKU;
+  effects taken out, and their ``ensemble``). A rolling-origin backtest (origins 13, 26 and
+  39 weeks before the end; 13- and 26-week horizons) picks the one that serves the SKU;
   classic seasonal naive is reported beside them as the benchmark.
 - ``new`` (under a year): ``family_share``, the family's forecast shape at the SKU's recent
   level (``recent_mean`` when the family has nothing to lend).
