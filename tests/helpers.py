@@ -133,6 +133,9 @@ def _start_streamlit(
                 "false",
                 "--server.fileWatcherType",
                 "none",
+                # The line saying where it listens is how a server is known to be ours.
+                "--logger.hideWelcomeMessage",
+                "false",
             ],
             cwd=script.parent,
             # Unbuffered, so the line saying where it listens is in the log when printed.
