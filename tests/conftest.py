@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,8 +36,8 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
     Set here, not in ``addopts``, so that ``-p no:xdist`` and a Python without pytest-xdist
     still run the suite instead of failing on an unknown ``-n``. By file: a module's fixtures
-    (the browser tests' server and Chromium) are then built once. In collection order rather
-    than largest file first, so the long browser file starts early instead of last.
+    (the browser tests' server and Chromium) are then built once. In the order of
+    ``pytest_collection_modifyitems`` below, not xdist's (the files with most tests first).
     """
     if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
         return
@@ -45,6 +46,21 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         if config.option.dist == "no":
             config.option.dist = "loadfile"
             config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With several workers, the files with the most browser and slow tests go first (a file
+    is a worker's unit of work), each file's tests in their order: the long files start early
+    and the short ones fill the end, rather than one worker ending on a long file while the
+    other has nothing left to do."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return
+    long_tests = Counter(
+        item.path
+        for item in items
+        if item.get_closest_marker("browser") or item.get_closest_marker("slow")
+    )
+    items.sort(key=lambda item: -long_tests[item.path])
 
 
 def _built_once(
