@@ -70,55 +70,94 @@ IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
 def free_port() -> int:
+    """A free port on 127.0.0.1 that no other process gets from the system for a minute.
+
+    The port is left in TIME_WAIT: the kernel hands it to nobody asking for any free port
+    (another test worker, another test run on the machine), while a server that binds with
+    SO_REUSEADDR, as Streamlit's does, can take it at once.
+    """
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        address = listener.getsockname()
+        with socket.create_connection(address):
+            accepted, _ = listener.accept()
+            # Closed first on the listening side: that side's port waits in TIME_WAIT.
+            accepted.close()
+    return address[1]
 
 
 def serve_streamlit(script: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     """Start ``streamlit run script`` on 127.0.0.1 and wait until it is healthy.
 
-    Returns the process and its URL; raises with the server's log when it does not start.
+    Returns the process and its URL; raises with the server's log when it does not start. A
+    server answering on the port is only taken for ours once our process has printed that it
+    listens there: a port someone else took first makes ours exit ("Port ... is not
+    available"), and then it starts again on another port.
     """
+    for _ in range(3):
+        process, url = _start_streamlit(script, env, log)
+        if url:
+            return process, url
+    raise RuntimeError(f"streamlit did not start; its log:\n{log.read_text()}")
+
+
+def _start_streamlit(
+    script: Path, env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen, str | None]:
+    """One try of ``serve_streamlit``: the process and its URL, or no URL when the port was
+    taken; raises when the server fails otherwise."""
     import os
     import urllib.request
 
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(script),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=script.parent,
-        env={**os.environ, **env},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(script),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(port),
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+                # The line saying where it listens is how a server is known to be ours.
+                "--logger.hideWelcomeMessage",
+                "false",
+            ],
+            cwd=script.parent,
+            # Unbuffered, so the line saying where it listens is in the log when printed.
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while True:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return process, url
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
+        if f"URL: {url}" in log.read_text(errors="replace"):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    return process, url
+            except OSError:
+                pass
+        if process.poll() is not None:
+            if "is not available" in log.read_text(errors="replace"):
+                return process, None
+            raise RuntimeError(f"streamlit did not start; its log:\n{log.read_text()}")
+        if time.monotonic() > deadline:
             process.kill()
+            process.wait()
             raise RuntimeError(f"streamlit did not start; its log:\n{log.read_text()}")
         time.sleep(0.1)
 

@@ -300,6 +300,7 @@ def test_no_closed_forecast_week_gives_an_empty_frame(tmp_path: Path):
     assert accuracy.accuracy_by_sku(frame, history).empty
 
 
+@pytest.mark.slow
 def test_backfilled_sample_runs_beat_the_seasonal_naive(forecast_db: Path, tmp_path: Path):
     path = tmp_path / "sop.duckdb"
     shutil.copy(forecast_db, path)

@@ -14,6 +14,7 @@ from sop_core.cli.common import ProgressBar
 from tests.helpers import hold_lock, run_cli
 
 
+@pytest.mark.slow
 def test_init_then_info(tmp_path: Path):
     path = tmp_path / "demo.duckdb"
     built = run_cli(
@@ -42,6 +43,7 @@ def test_init_then_info(tmp_path: Path):
     assert "sales_history" in text.stdout and text.returncode == 0
 
 
+@pytest.mark.slow
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path):
     path = tmp_path / "demo.duckdb"
     assert (
@@ -91,6 +93,7 @@ def test_a_file_that_is_not_a_database(tmp_path: Path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_info_waits_for_a_writer_in_another_process(sample_db: Path):
     holder = hold_lock(sample_db, 2.0)
     result = run_cli("info", "--db", str(sample_db), "--json")
@@ -132,6 +135,7 @@ def test_force_replaces_a_file_that_is_not_a_database(tmp_path: Path):
     assert run_cli("info", "--db", str(path), "--json").returncode == 0
 
 
+@pytest.mark.slow
 def test_init_force_waits_for_a_reader_and_says_so(sample_db: Path):
     holder = hold_lock(sample_db, 2.0)
     result = run_cli(
@@ -145,6 +149,7 @@ def test_init_force_waits_for_a_reader_and_says_so(sample_db: Path):
     con.close()
 
 
+@pytest.mark.slow
 def test_accuracy_reports_lags_value_added_and_exceptions(backfilled_db, sample_db):
     result = run_cli("accuracy", "--db", str(backfilled_db), "--lag", "2", "--json")
     assert result.returncode == 0, result.stderr

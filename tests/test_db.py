@@ -20,6 +20,7 @@ def test_a_missing_database_is_not_silently_created(tmp_path: Path):
     assert not (tmp_path / "absent.duckdb").exists()
 
 
+@pytest.mark.slow
 def test_waits_for_another_process_then_proceeds(sample_db: Path):
     holder = hold_lock(sample_db, 1.5)
     waits = []

@@ -181,6 +181,7 @@ def test_an_empty_history_gives_a_clear_message(tmp_path: Path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_forecast_backtest_and_drivers(forecast_db: Path, tmp_path: Path):
     path = tmp_path / "cli.duckdb"
     shutil.copy(forecast_db, path)
@@ -224,6 +225,7 @@ def test_cli_forecast_backtest_and_drivers(forecast_db: Path, tmp_path: Path):
     assert wrong.returncode != 0 and "stored horizons: 13, 26" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_a_forecast_waits_for_another_writer(forecast_db: Path, tmp_path: Path):
     from tests.helpers import hold_lock
 

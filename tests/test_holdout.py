@@ -29,6 +29,8 @@ from sop_core.data import db
 from sop_core.scenario.holdout import plan_holdout
 from sop_core.scenario.targets import compute_targets
 
+pytestmark = pytest.mark.slow  # the module refits a forecast with weeks held out
+
 WEEKS = 26
 
 

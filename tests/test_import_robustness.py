@@ -355,6 +355,7 @@ def keys(sample_db_master: Path) -> dict[str, list[str]]:
     return sample_keys(sample_db_master)
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=35)
 @given(data=st.data())
 def test_fuzz_any_file_for_any_table_is_reported_and_all_or_nothing(
@@ -377,6 +378,7 @@ def test_fuzz_any_file_for_any_table_is_reported_and_all_or_nothing(
                 assert stored >= 1, sku
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=20)
 @given(
     data=st.one_of(
@@ -577,6 +579,7 @@ visible = st.text(
 ).map(lambda s: s.strip())
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=8)
 @given(
     names=st.lists(
@@ -716,6 +719,7 @@ KILLS = {
 }
 
 
+@pytest.mark.slow
 def test_a_killed_import_leaves_the_database_as_before_or_as_after(
     sample_db_master: Path, big_sales: Path, tmp_path: Path
 ):
@@ -784,6 +788,7 @@ def test_a_killed_import_leaves_the_database_as_before_or_as_after(
 # --- 3. concurrency ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_threads_and_another_process_write_at_once_without_losing_anything(
     forecast_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):

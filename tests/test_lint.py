@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
+import importlib.util
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("arguments", [["check", "."], ["format", "--check", "."]])
 def test_ruff(arguments):
-    ruff = shutil.which("ruff") or pytest.fail("ruff is not installed (requirements-dev.txt)")
-    result = subprocess.run([ruff, *arguments], cwd=ROOT, capture_output=True, text=True)
+    # Through this interpreter, not PATH: a virtualenv's python works without activation, and
+    # the ruff checked is the one requirements-dev.txt installed beside pytest.
+    if importlib.util.find_spec("ruff") is None:
+        pytest.fail("ruff is not installed (requirements-dev.txt)")
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", *arguments], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -21,6 +21,7 @@ def pack_db(forecast_db, tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_the_pack_holds_the_targets_capacity_decisions_and_charts(pack_db, tmp_path):
     decisions.add_item(pack_db, "decision", "=cmd|' /C calc'!A0 extra shift", "Ops", "Ana")
     approval = approve(pack_db, None, "Ana", weeks=13)
@@ -54,6 +55,7 @@ def test_the_pack_holds_the_targets_capacity_decisions_and_charts(pack_db, tmp_p
         assert files["pdf"].read_bytes().startswith(b"%PDF")
 
 
+@pytest.mark.slow
 def test_the_cli_writes_the_pack_and_refuses_a_missing_folder(pack_db, tmp_path):
     done = run_cli("pack", "--db", str(pack_db), "--out", str(tmp_path), "--weeks", "8", "--quiet")
     assert done.returncode == 0, done.stderr

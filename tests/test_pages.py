@@ -201,6 +201,7 @@ def test_demand_review_offers_past_forecasts_when_there_are_none(app_env):
     assert at.button(key="backfill").label == "Make past forecasts"
 
 
+@pytest.mark.slow
 def test_demand_review_scores_accuracy_by_lag_and_value_added(backfilled_db, tmp_path, monkeypatch):
     path = tmp_path / "app.duckdb"
     shutil.copy(backfilled_db, path)
@@ -330,6 +331,7 @@ def test_first_start_builds_the_sample_database(tmp_path: Path, monkeypatch):
     assert metrics(at)["Units sold, last 13 weeks"]
 
 
+@pytest.mark.slow
 def test_a_busy_database_gives_a_message_not_a_traceback(app_env, monkeypatch):
     monkeypatch.setenv("SOP_LOCK_TIMEOUT", "1")
     holder = hold_lock(app_env, 20)
@@ -350,6 +352,7 @@ def test_a_bad_setting_gives_a_message(tmp_path: Path, monkeypatch):
     assert any("SOP_SAMPLE_AS_OF" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_the_app_waits_for_a_short_write_by_another_process(app_env, monkeypatch):
     monkeypatch.setenv("SOP_LOCK_TIMEOUT", "30")
     holder = hold_lock(app_env, 2.5)
@@ -496,6 +499,7 @@ def test_overview_before_any_forecast_shows_the_history_by_family(sample_db, mon
     assert metrics(at)["Units sold, last 13 weeks"] != everything
 
 
+@pytest.mark.slow
 def test_plan_page_builds_the_meeting_pack(app_env):
     at = open_app("pages/plan.py")
     at.button(key="build_pack").click().run()

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from sop_core.forecast import classical, metrics, prophet_model
 from sop_core.forecast.classical import QUANTILES, Forecast
@@ -46,7 +47,6 @@ Progress = Callable[[float, str], None]
 
 SERIES_TYPES = ("regular", "new", "intermittent", "zero", "flat")
 CANDIDATES = ("prophet", "theta", "ensemble")
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 PROMOTION_DRIVERS = ("discount_depth", "feature", "display", "post_promotion")
 
 
@@ -378,6 +378,20 @@ def _worker(batch: list[SkuInput], settings: ForecastSettings) -> list[SkuForeca
         return [forecast_regular(inp, settings, Path(folder)) for inp in batch]
 
 
+def _one_blas_thread() -> None:
+    """Pool initializer: one BLAS thread in this worker for its whole life.
+
+    The matrices are small, and several threads per worker on top of several workers only
+    fight over the cores. threadpoolctl limits only the libraries already loaded, so scipy's
+    own OpenBLAS (numpy's is in since the worker imported this module) is loaded first. Set
+    here rather than through environment variables in the parent, whose other threads (the
+    dashboard's) would see them change while the pool starts.
+    """
+    import scipy.linalg  # noqa: F401
+
+    threadpool_limits(1)
+
+
 def _run_regular(
     inputs: list[SkuInput], settings: ForecastSettings, jobs: int, report: Progress
 ) -> list[SkuForecast]:
@@ -397,12 +411,10 @@ def _run_regular(
             report(len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs")
         return results
     context = multiprocessing.get_context("spawn")
-    # One BLAS thread per worker: the matrices are small, and several threads per worker on
-    # top of several workers only fight over the cores.
-    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
-    os.environ.update({name: "1" for name in _THREAD_VARIABLES})
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=_one_blas_thread
+        ) as pool:
             futures = [pool.submit(_worker, batch, settings) for batch in batches]
             for future in as_completed(futures):
                 results.extend(future.result())
@@ -415,12 +427,6 @@ def _run_regular(
         remaining = [inp for inp in inputs if inp.sku not in done]
         report(len(results) / len(inputs), "A worker stopped; finishing in one process")
         results.extend(_worker(remaining, settings))
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     return results
 
 
