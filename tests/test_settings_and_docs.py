@@ -41,20 +41,6 @@ def test_readme_has_the_two_commands_and_ci_runs_the_same_tests():
     assert "pip install -r requirements-dev.txt && python -m pytest" in ci
 
 
-def test_sop_core_never_imports_streamlit():
-    for module in (ROOT / "sop_core").rglob("*.py"):
-        tree = ast.parse(module.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            assert not any(n.split(".")[0] == "streamlit" for n in names), module.name
-
-
 def test_a_bad_number_in_a_setting_falls_back_to_the_default(monkeypatch):
     monkeypatch.setenv("SOP_CACHE_TTL", "5min")
     assert settings.seconds(settings.CACHE_TTL) == 300.0

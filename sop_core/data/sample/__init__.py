@@ -11,10 +11,10 @@ setup costs make bigger batches cheaper per unit.
 The generator is vectorised over a (SKU, channel, week) array, so 1,000 SKUs take seconds.
 Its true driver values go to the ``sample_truth`` table; ``DATA_DICTIONARY`` there gives the
 demand equation. One module per part of the story, in the order ``generate`` tells it (the
-random draws are made in that order, so a seed always gives the same company):
-``catalogue`` (families, channels, SKUs and their true drivers), ``prices``, ``promotions``,
-``seasonality`` and ``demand``, ``lines`` (lines, capacity calendar) and ``stock``
-(production and inventory). This module holds the public API: ``SampleConfig``,
+random draws are made in that order, so a seed always gives the same company): ``families``
+(the cast), ``catalogue`` (channels, SKUs and their true drivers), ``prices``, ``promotions``,
+``seasonality`` and ``demand``, ``lines`` (lines, capacity calendar, the products table) and
+``stock`` (production and inventory). This module holds the public API: ``SampleConfig``,
 ``generate`` and the database builders.
 """
 
@@ -33,19 +33,18 @@ from sop_core.data import db, schema
 from sop_core.data.errors import InputError
 from sop_core.data.sample.catalogue import (
     CHANNELS,
-    FAMILIES,
-    Family,
     channels_frame,
     design_products,
-    products_frame,
     truth_frame,
 )
 from sop_core.data.sample.config import SampleConfig, Weeks, sample_weeks
 from sop_core.data.sample.demand import sales_frame, simulate_demand
+from sop_core.data.sample.families import FAMILIES, Family
 from sop_core.data.sample.lines import (
     alternate_lines_frame,
     capacity_calendar,
     lines_frame,
+    products_frame,
     size_lines,
 )
 from sop_core.data.sample.prices import price_change_frame, set_prices

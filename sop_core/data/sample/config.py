@@ -12,7 +12,7 @@ import pandas as pd
 
 from sop_core.data.calendar import last_complete_week
 from sop_core.data.errors import InputError
-from sop_core.data.sample.catalogue import FAMILIES
+from sop_core.data.sample.families import FAMILIES
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from sop_core.data.calendar import retail_holidays
-from sop_core.data.sample.catalogue import FAMILIES, Catalogue, allocate, draw_within
+from sop_core.data.sample.catalogue import Catalogue, allocate, draw_within
 from sop_core.data.sample.config import Weeks
+from sop_core.data.sample.families import FAMILIES
 
 # Families whose lines can stand in for each other (same kind of filling), at this speed.
 SHARED_LINES = {("haircare", "body care"): 0.8, ("body care", "haircare"): 0.8}
@@ -207,3 +208,30 @@ def alternate_lines_frame(lines: Lines, skus: np.ndarray) -> pd.DataFrame:
                         )
                     )
     return pd.DataFrame(rows, columns=["sku", "line", "units_per_hour", "preference"])
+
+
+def products_frame(
+    catalogue: Catalogue, weeks: Weeks, list_price: np.ndarray, lines: Lines
+) -> pd.DataFrame:
+    """The ``products`` table: master data at today's list price, with the costs and the
+    default line production gave each SKU."""
+    hist_weeks = weeks.history_weeks
+    return pd.DataFrame(
+        {
+            "sku": catalogue.skus,
+            "name": catalogue.names,
+            "family": [FAMILIES[f].name for f in catalogue.family_of],
+            "brand": catalogue.brands,
+            "list_price": list_price[:, weeks.history - 1],
+            "unit_variable_cost": lines.variable_cost,
+            "setup_cost_per_batch": lines.setup_cost,
+            "standard_batch_size": lines.batch_size,
+            "default_line": [lines.codes[i] for i in lines.line_of],
+            "units_per_hour": lines.units_per_hour,
+            "launch_week": [
+                hist_weeks[i] if catalogue.is_new[s] else pd.NaT
+                for s, i in enumerate(catalogue.launch_index)
+            ],
+            "status": "active",
+        }
+    )

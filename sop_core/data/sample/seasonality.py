@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from sop_core.data.calendar import retail_holidays
-from sop_core.data.sample.catalogue import FAMILIES, Catalogue
+from sop_core.data.sample.catalogue import Catalogue
 from sop_core.data.sample.config import Weeks
+from sop_core.data.sample.families import FAMILIES
 
 
 def _week_of_year_angle(weeks: pd.DatetimeIndex) -> np.ndarray:
