@@ -51,9 +51,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sop_core.data import db
+from sop_core.data import db, importer
 from sop_core.data.sample import build_empty_database
-from sop_core.data.stores import importer, master, production, sales, scenarios
+from sop_core.data.stores import master, production, sales, scenarios
 from sop_core.data.stores.sales import Scope
 
 AS_OF = dt.date(2026, 11, 25)
