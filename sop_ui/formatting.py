@@ -1,20 +1,70 @@
-"""Numbers and filters as the pages print them: compact money and units for KPI tiles, a
-relative change, the scope caption. Pure functions, no streamlit."""
+"""Numbers, filters and user text as the pages print them: compact money and units for KPI
+tiles, a relative change, the scope caption, and ``plain`` for names and text people typed.
+Pure functions, no streamlit."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sop_core.data.stores.sales import Scope
+
+# Every ASCII punctuation character may be backslash-escaped in (GitHub-flavoured) Markdown and
+# then shows as itself. Escaping all of them, not a hand-picked few, also covers what Streamlit
+# adds on top: directives (``:red[...]``), ``:material/icon:`` (Streamlit rewrites the raw text
+# ``:material/`` before parsing, hence ``/``), maths (``$``), HTML tags and entities (``<``,
+# ``&``), autolinks (``www.``, ``http://``, ``a@b.c``), tables (``|``) and strikethrough (``~``).
+_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\\\-./:;<=>?@\[\]^_`{|}~])""")
+# A line break in a name would start a new block (a heading, a list, a quote, code).
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\u2028\u2029]+\s*")
+ELLIPSIS = "\u2026"
+
+
+def plain(text: object, limit: int | None = None) -> str:
+    """``text`` (a name, a description, a reason, a message quoting them) made safe for a
+    Markdown context (``st.markdown``, captions, alerts, labels, help, ``st.table`` cells): every
+    Markdown character escaped, so links, images, HTML tags and Streamlit's directives show as
+    the text that was typed. Line breaks become spaces; right-to-left text and emoji stay.
+
+    Parameters
+    ----------
+    text
+        The text as stored (anything ``str`` accepts; None is the empty text).
+    limit
+        Cut to this many characters, the last an ellipsis, where the layout cannot take more
+        (a tab or button label); None shows the text whole.
+
+    Returns
+    -------
+    str
+        Markdown that renders as ``text``.
+    """
+    value = "" if text is None else str(text)
+    value = _LINE_BREAKS.sub(" ", value)
+    if limit is not None and len(value) > limit:
+        value = value[: max(limit - 1, 0)].rstrip() + ELLIPSIS
+    return _PUNCTUATION.sub(r"\\\1", value)
+
+
+def plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell through ``plain``, for ``st.table`` (whose cells are
+    Markdown; ``st.dataframe``'s are plain text and need nothing)."""
+    shown = frame.copy()
+    for column in shown.columns:
+        if shown[column].dtype == object:
+            shown[column] = shown[column].map(lambda v: plain(v) if isinstance(v, str) else v)
+    return shown
 
 
 def scope_caption(current: Scope, channels: bool = True) -> str:
-    """``Showing fragrance; all channels.`` for the page's caption."""
-    families = ", ".join(current.families) if current.families else "all families"
+    """``Showing fragrance; all channels.`` for the page's caption, names as Markdown-safe text."""
+    families = ", ".join(map(plain, current.families)) if current.families else "all families"
     if not channels:
         return f"Showing {families}."
-    chosen = ", ".join(current.channels) if current.channels else "all channels"
+    chosen = ", ".join(map(plain, current.channels)) if current.channels else "all channels"
     return f"Showing {families}; {chosen}."
 
 
