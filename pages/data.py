@@ -9,6 +9,7 @@ import streamlit as st
 from sop_core.data import importer, schema
 from sop_core.data.export import export_bytes
 from sop_ui import filters, loaders, shell, widgets
+from sop_ui.formatting import plain
 
 shell.require_shell()
 facts = loaders.facts()
@@ -90,7 +91,7 @@ with check:
                         column.name + (" (required)" if column.required else ""),
                         choices,
                         key=f"map_{table}_{column.name}",
-                        help=f"Found: {report.columns.get(column.name, 'nothing')}",
+                        help=f"Found: {plain(report.columns.get(column.name, 'nothing'))}",
                     )
         widgets.show_issues(report)
         if report.preview is not None:
@@ -115,10 +116,14 @@ with check:
                     progress=progress,
                 )
             if done.written:
-                st.session_state["import_done"] = done.summary()
+                st.session_state["import_done"] = plain(done.summary())
                 st.session_state["import_attempt"] = attempt + 1  # a fresh uploader
                 st.rerun()
-            st.error(done.summary() + "\n\n" + "\n".join(f"- {i.text()}" for i in done.errors))
+            st.error(
+                plain(done.summary())
+                + "\n\n"
+                + "\n".join(f"- {plain(i.text())}" for i in done.errors)
+            )
 
 log = loaders.import_log()
 if not log.empty:

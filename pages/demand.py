@@ -12,7 +12,7 @@ from sop_core.data.errors import InputError
 from sop_core.demand import consensus
 from sop_core.demand.cube import next_weeks
 from sop_ui import filters, loaders, shell, widgets
-from sop_ui.formatting import change, money, scope_caption, units
+from sop_ui.formatting import change, money, plain, scope_caption, units
 
 LEVEL_LABELS = dict(
     zip(consensus.LEVELS, ("Total", "Family", "Brand", "Channel", "SKU"), strict=True)
@@ -317,7 +317,7 @@ def save_override(override: consensus.Override) -> None:
             cycle=run.history_end,
         )
     except InputError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
     else:
         st.session_state["override_done"] = (
             f"Override {number_id} saved: {override.validated().describe()}. "
@@ -336,7 +336,7 @@ if submitted:
             base, base.statistical_by_channel, base.consensus_by_channel, override
         )
     except InputError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
     else:
         if abs(after - before) > LARGE_CHANGE * before:
             # A big move is more often a slip (a % typed as units, "set" left at its
@@ -410,7 +410,7 @@ else:
                         loaders.database_path(), int(chosen), filters.user_name(), run.history_end
                     )
                 except InputError as error:
-                    st.error(str(error), icon=":material/error:")
+                    st.error(plain(error), icon=":material/error:")
                 else:
                     st.session_state["override_done"] = f"Override {chosen} undone."
                     st.rerun()

@@ -11,7 +11,7 @@ import streamlit as st
 from sop_core import charts
 from sop_core.data.stores import sales
 from sop_ui import filters, loaders, shell, widgets
-from sop_ui.formatting import change, money, units
+from sop_ui.formatting import change, money, plain, plain_frame, units
 
 shell.require_shell()
 facts = loaders.facts()
@@ -69,7 +69,7 @@ def sales_history() -> None:
 
 
 if run is None:
-    st.caption(f"{facts.company_name} - sales to the week of {last_week:%d %b %Y}.")
+    st.caption(f"{plain(facts.company_name)} - sales to the week of {last_week:%d %b %Y}.")
     st.info(
         "There is no demand forecast yet, so this screen shows the sales history. Make the "
         "forecast to see demand against supply and what needs a decision.",
@@ -90,10 +90,11 @@ year_ago = loaders.period_totals(sales.Scope(), last - dt.timedelta(days=364), 1
 )
 approved = loaders.plan_of_record_totals(first, last)
 st.caption(
-    f"{facts.company_name} · next {figures.weeks} weeks from {first:%d %b %Y} · "
-    f"{scenario_name or 'baseline (no levers)'} on forecast run {run.run_id}"
+    f"{plain(facts.company_name)} · next {figures.weeks} weeks from {first:%d %b %Y} · "
+    f"{plain(scenario_name) if scenario_name else 'baseline (no levers)'} on forecast run "
+    f"{run.run_id}"
     + (
-        f" · plan of record v{approved.plan_version} ({approved.scenario})"
+        f" · plan of record v{approved.plan_version} ({plain(approved.scenario)})"
         if approved
         else " · no plan of record approved yet"
     )
@@ -116,7 +117,7 @@ tiles = [
     widgets.Kpi(
         "Peak line load",
         f"{kpis['peak_utilisation']:.0%}" if kpis["peak_week"] is not None else "n/a",
-        note=f"{kpis['peak_line']}, week of {kpis['peak_week']:%d %b}"
+        note=f"{plain(kpis['peak_line'])}, week of {kpis['peak_week']:%d %b}"
         if kpis["peak_week"] is not None
         else "no production plan",
     ),
@@ -157,7 +158,7 @@ else:
     )
 widgets.kpi_row(tiles)
 for note in figures.notes:
-    st.warning(note, icon=":material/warning:")
+    st.warning(plain(note), icon=":material/warning:")
 
 left, right = st.columns([3, 2])
 with left:
@@ -172,7 +173,7 @@ with right:
     else:
         top = figures.exceptions.head(8)
         st.table(
-            top.assign(impact=top["impact"].map(lambda v: money(v, currency))).rename(
+            plain_frame(top).assign(impact=top["impact"].map(lambda v: money(v, currency))).rename(
                 columns={"kind": "Side", "item": "SKU", "detail": "What", "impact": "Impact"}
             ),
             hide_index=True,

@@ -14,7 +14,7 @@ from sop_core.meeting.comparison import METRICS
 from sop_core.meeting.plan_of_record import approve
 from sop_core.scenario.targets import compute_targets, targets_bytes
 from sop_ui import drafts, filters, loaders, shell, widgets
-from sop_ui.formatting import change, money, units
+from sop_ui.formatting import change, money, plain, units
 
 shell.require_shell()
 facts = loaders.facts()
@@ -143,7 +143,7 @@ elif go:
                 expected_version=stored.version if stored else None,
             )
     except (InputError, ConflictError) as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
     else:
         drafts.reload()  # the scenario is now approved, a new version
         st.session_state["approved"] = (
@@ -221,7 +221,7 @@ if record:
             scenario=chosen_now if kind == "assumption" else None,
         )
     except InputError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
     else:
         st.rerun()
 log = loaders.decision_log(today)
@@ -253,7 +253,7 @@ else:
                 loaders.database_path(), int(item), status, filters.user_name(), version
             )
         except (InputError, ConflictError) as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
         else:
             st.rerun()
 
@@ -307,7 +307,7 @@ if st.button("Build the meeting pack", key="build_pack", icon=":material/invento
                     loaders.database_path(), Path(folder), chosen_now, progress=progress
                 )
         except InputError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
         else:
             st.session_state["pack"] = {kind: (p.name, p.read_bytes()) for kind, p in files.items()}
 pack = st.session_state.get("pack")

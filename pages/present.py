@@ -13,7 +13,7 @@ from sop_core.demand.cube import next_weeks
 from sop_core.scenario.levers import Scenario, apply_scenario
 from sop_core.supply import capacity
 from sop_ui import filters, loaders, shell, widgets
-from sop_ui.formatting import change, money, units
+from sop_ui.formatting import change, money, plain, plain_frame, units
 
 STEPS = (
     "Where we stand",
@@ -61,7 +61,8 @@ back.button("◀ Previous", disabled=step == 0, on_click=go, args=(step - 1,), k
 forward.button("Next ▶", disabled=step == len(STEPS) - 1, on_click=go, args=(step + 1,), key="next")
 title.title(STEPS[step])
 st.caption(
-    f"{facts.company_name} · {scenario_name or 'baseline (no levers)'} · forecast run {run.run_id}"
+    f"{plain(facts.company_name)} · {plain(scenario_name) if scenario_name else 'baseline (no levers)'}"
+    f" · forecast run {run.run_id}"
 )
 
 base = loaders.plan_base(run.run_id)
@@ -135,7 +136,7 @@ else:
         st.info("No open decisions or assumptions.")
     else:
         st.table(
-            open_items[["kind", "text", "owner", "due_date", "state"]].rename(
+            plain_frame(open_items[["kind", "text", "owner", "due_date", "state"]]).rename(
                 columns={
                     "kind": "Kind",
                     "text": "What",

@@ -25,7 +25,7 @@ from sop_core.scenario.levers import (
 from sop_core.scenario.plan_files import edited_levers, lever_table
 from sop_core.scenario.targets import result_targets, targets_bytes
 from sop_ui import drafts, filters, loaders, shell, widgets
-from sop_ui.formatting import scope_caption, units
+from sop_ui.formatting import LABEL_LIMIT, plain, scope_caption, units
 
 shell.require_shell()
 facts = loaders.facts()
@@ -163,7 +163,7 @@ def add_override() -> None:
     try:
         override = EffectOverride(driver, float(value), lever.scope, lever.target).validated()
     except (SopError, TypeError, ValueError) as error:
-        st.session_state["override_error"] = str(error)
+        st.session_state["override_error"] = plain(error)
         return
     current = drafts.current()
     current.overrides.append(override)
@@ -174,7 +174,7 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
     """The estimated effects behind the lever's SKUs, and the user's effect overrides."""
     for index, override in enumerate(current.overrides):
         row = st.columns([5, 1])
-        row[0].markdown(f"Effect override: {override.describe()}")
+        row[0].markdown(f"Effect override: {plain(override.describe())}")
         row[1].button(
             "",
             icon=":material/close:",
@@ -228,7 +228,11 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
         )
         st.button(
             "Effect override for "
-            + ("the total" if preview.scope == "all" else f"{preview.scope} {preview.target}"),
+            + (
+                "the total"
+                if preview.scope == "all"
+                else plain(f"{preview.scope} {preview.target}", limit=LABEL_LIMIT)
+            ),
             key="add_override",
             disabled=preview.scope == "channel",
             on_click=add_override,
@@ -248,7 +252,7 @@ def workspace() -> None:
         try:
             result = apply_scenario(base, current.edited(current.name or "unsaved", [preview]))
         except SopError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
         else:
             show_results(result, preview)
     with editor:
@@ -294,12 +298,12 @@ def show_results(result, preview: Lever) -> None:
         ]
     )
     st.caption(
-        f"Previewing: {preview.describe()}. {scope_caption(scope)} "
+        f"Previewing: {plain(preview.describe())}. {scope_caption(scope)} "
         f"Baseline: forecast run {run.run_id}, {len(base.weeks)} weeks from "
         f"{WEEK_LABELS[0]}."
     )
     for note in result.warnings:
-        st.warning(note, icon=":material/warning:")
+        st.warning(plain(note), icon=":material/warning:")
     over = result.line_load()
     over = over[(over["hours"] > over["available_hours"] + 1e-9) & (over["hours"] > 0)]
     st.subheader("Capacity effect")
@@ -448,7 +452,7 @@ def edit_levers(key: str) -> None:
     try:
         current.levers = edited_levers(current.levers, st.session_state.get(key) or {})
     except SopError as error:
-        st.session_state["levers_error"] = f"Not changed: {error}"
+        st.session_state["levers_error"] = f"Not changed: {plain(error)}"
         st.session_state["levers_attempt"] = st.session_state.get("levers_attempt", 0) + 1
         return
     current.dirty = True
@@ -480,13 +484,13 @@ def plan_import(current: drafts.ScenarioDraft) -> None:
         try:
             mapping = parse_mapping(mapping_text)
         except SopError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
             return
         plan = loaders.check_plan(loaders.uploaded_file(upload), upload.name, mapping)
         widgets.show_issues(plan)
         if not plan.ok:
             return
-        st.success(plan.summary(), icon=":material/check_circle:")
+        st.success(plain(plan.summary()), icon=":material/check_circle:")
         left, right = st.columns(2)
         left.button(
             f"Add {len(plan.levers):,} lever(s) to the scenario",

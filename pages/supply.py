@@ -26,7 +26,7 @@ from sop_core.supply.planning import (
     solve_plan,
 )
 from sop_ui import drafts, filters, loaders, shell, widgets
-from sop_ui.formatting import money, scope_caption, units
+from sop_ui.formatting import money, plain, scope_caption, units
 
 shell.require_shell()
 facts = loaders.facts()
@@ -42,7 +42,7 @@ scenario = current.edited(current.name or "baseline")
 try:
     result = apply_scenario(base, scenario)
 except SopError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(plain(error), icon=":material/error:")
     st.stop()
 view = capacity.load_view(result)
 load = view.frame()
@@ -186,7 +186,7 @@ with editor.form("capacity_change", border=True):
                 reason.strip(),
             ).validated()
         except SopError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
         else:
             current.capacity.append(change)
             current.dirty = True
@@ -272,7 +272,7 @@ if st.button("Build the production plan", type="primary", key="build_plan"):
                 loaders.database_path(), plan, result, supply, current.name, PlanSettings()
             )
         except SopError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
         else:
             st.session_state["supply_plan"] = {
                 "for": scenario.to_json(),

@@ -12,6 +12,7 @@ import streamlit as st
 
 from sop_core.data.errors import SopError
 from sop_ui import filters, loaders
+from sop_ui.formatting import plain
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -126,8 +127,8 @@ def scenario_bar(based_on: int) -> None:
             return
         left, right = st.columns([3, 2])
         left.markdown(
-            f"**{stored.scenario.name}** · {stored.status} · version {stored.version} · "
-            f"saved by {stored.updated_by} at {stored.updated_at:%d %b %H:%M}"
+            f"**{plain(stored.scenario.name)}** · {stored.status} · version {stored.version} · "
+            f"saved by {plain(stored.updated_by)} at {stored.updated_at:%d %b %H:%M}"
             + (" · **unsaved changes**" if draft.dirty else "")
         )
         if stored.based_on_run and stored.based_on_run != based_on:
@@ -178,7 +179,7 @@ def scenario_bar(based_on: int) -> None:
                 copy = duplicate_scenario(path, stored.scenario.name, new, user)
                 open_scenario(copy.scenario.name)
         with buttons.popover("Delete"):
-            st.write(f"Delete **{stored.scenario.name}** for everyone?")
+            st.markdown(f"Delete **{plain(stored.scenario.name)}** for everyone?")
             if st.button("Delete", key="do_delete"):
                 delete_scenario(path, stored)
                 open_scenario(None)
@@ -186,7 +187,7 @@ def scenario_bar(based_on: int) -> None:
         # Kept in the session so the message and its button survive the next rerun.
         st.session_state[_CONFLICT] = str(error)
     except SopError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
     if message := st.session_state.get(_CONFLICT):
-        st.error(message, icon=":material/sync_problem:")
+        st.error(plain(message), icon=":material/sync_problem:")
         st.button("Reload their version", key="reload_after_conflict", on_click=reload)

@@ -21,6 +21,8 @@ _PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\\\-./:;<=>?@\[\]^_`{|}~])""")
 # A line break in a name would start a new block (a heading, a list, a quote, code).
 _LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\u2028\u2029]+\s*")
 ELLIPSIS = "\u2026"
+# The longest user text a button, tab or expander label shows; longer is cut with an ellipsis.
+LABEL_LIMIT = 60
 
 
 def plain(text: object, limit: int | None = None) -> str:

@@ -18,6 +18,7 @@ import streamlit as st
 
 from sop_core.data.errors import SopError
 from sop_ui import filters, loaders
+from sop_ui.formatting import plain
 
 _shell = threading.local()
 
@@ -65,11 +66,13 @@ def error_boundary() -> Iterator[None]:
     try:
         yield
     except SopError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(plain(error), icon=":material/error:")
     except duckdb.Error as error:
         st.error(
-            f"The database {loaders.database_path()} could not be read: "
-            f"{str(error).strip().splitlines()[0]}",
+            plain(
+                f"The database {loaders.database_path()} could not be read: "
+                f"{str(error).strip().splitlines()[0]}"
+            ),
             icon=":material/error:",
         )
 
@@ -101,7 +104,7 @@ def require_shell() -> None:
 def global_filters(company: loaders.CompanyFacts) -> None:
     """The sidebar filters every page applies; bound to the URL so a link reopens the view."""
     with st.sidebar:
-        st.subheader(company.company_name)
+        st.subheader(plain(company.company_name))
         last = company.history_last_week
         if last:
             st.caption(f"History end: the week of {last:%d %b %Y} ({company.history_weeks} weeks)")

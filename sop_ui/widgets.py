@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from sop_ui import loaders
+from sop_ui.formatting import plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,11 +86,13 @@ def show_issues(report: ImportReport | PlanReport) -> None:
     errors = report.errors
     if errors:
         st.error(
-            report.summary() + "\n\n" + "\n".join(f"- {issue.text()}" for issue in errors[:20]),
+            plain(report.summary())
+            + "\n\n"
+            + "\n".join(f"- {plain(issue.text())}" for issue in errors[:20]),
             icon=":material/error:",
         )
     for severity, show in (("warning", st.warning), ("notice", st.info)):
-        found = [i.text() for i in report.issues if i.severity == severity]
+        found = [plain(i.text()) for i in report.issues if i.severity == severity]
         if found:
             show("\n".join(f"- {text}" for text in found))
 
