@@ -179,7 +179,7 @@ if not loaders.has_past_forecasts():
         widgets.backfill_with_progress(8)
 elif not scope_lags:
     st.info(
-        f"No past forecast of {scope_name.lower()} has reached a closed week yet (a new item, "
+        f"No past forecast of {plain(scope_name.lower())} has reached a closed week yet (a new item, "
         "or one the past forecasts did not cover).",
         icon=":material/info:",
     )
@@ -230,7 +230,7 @@ else:
         ]
     )
     st.caption(
-        f"From {scores.origins} past forecast(s) of {scope_name.lower()} against the weeks "
+        f"From {scores.origins} past forecast(s) of {plain(scope_name.lower())} against the weeks "
         "that have since closed (the sidebar's filters do not apply here)."
     )
     chart_col, value_col = st.columns([3, 2])
@@ -273,7 +273,9 @@ else:
 # --- Consensus overrides -------------------------------------------------------------------
 st.subheader("Consensus overrides")
 weeks = [w.astype("datetime64[D]").astype(dt.date) for w in base.weeks]
-override_scope = "the total" if level == "total" else f"{LEVEL_LABELS[level].lower()} {target}"
+override_scope = (
+    "the total" if level == "total" else f"{LEVEL_LABELS[level].lower()} {plain(target)}"
+)
 with st.form("override_form", clear_on_submit=False, border=True):
     st.markdown(
         f"Change the plan for **{override_scope}** (the scope chosen above; all its SKUs and "
@@ -320,8 +322,8 @@ def save_override(override: consensus.Override) -> None:
         st.error(plain(error), icon=":material/error:")
     else:
         st.session_state["override_done"] = (
-            f"Override {number_id} saved: {override.validated().describe()}. "
-            f"{scope_name} over those weeks: {before:,.0f} → {after:,.0f} units."
+            f"Override {number_id} saved: {plain(override.validated().describe())}. "
+            f"{plain(scope_name)} over those weeks: {before:,.0f} → {after:,.0f} units."
         )
         st.rerun()
 
@@ -348,7 +350,7 @@ pending = st.session_state.get("override_pending")
 if pending:
     override, before, after = pending
     st.warning(
-        f"{override.validated().describe()} takes {scope_name} over those weeks from "
+        f"{plain(override.validated().describe())} takes {plain(scope_name)} over those weeks from "
         f"{before:,.0f} to {after:,.0f} units. Is that what you mean?",
         icon=":material/warning:",
     )

@@ -173,9 +173,9 @@ with right:
     else:
         top = figures.exceptions.head(8)
         st.table(
-            plain_frame(top).assign(impact=top["impact"].map(lambda v: money(v, currency))).rename(
-                columns={"kind": "Side", "item": "SKU", "detail": "What", "impact": "Impact"}
-            ),
+            plain_frame(top)
+            .assign(impact=top["impact"].map(lambda v: money(v, currency)))
+            .rename(columns={"kind": "Side", "item": "SKU", "detail": "What", "impact": "Impact"}),
             hide_index=True,
         )
         st.caption(

@@ -55,23 +55,23 @@ else:
     with st.spinner("Planning each scenario on the same lines and stock..."):
         table, weekly = loaders.comparison(run.run_id, picked, horizon)
     for note in table.attrs.get("notes", []):
-        st.warning(note, icon=":material/warning:")
+        st.warning(plain(note), icon=":material/warning:")
     reference = table.iloc[0]
     tiles = []
     for other in table.iloc[1:].itertuples():
         tiles.append(
             widgets.Kpi(
-                f"{other.scenario}: revenue",
+                f"{plain(other.scenario)}: revenue",
                 money(other.revenue, currency),
                 change(other.revenue, reference["revenue"]),
-                change_label=f"vs {reference['scenario']}",
+                change_label=f"vs {plain(reference['scenario'])}",
             )
         )
         tiles.append(
             widgets.Kpi(
-                f"{other.scenario}: unmet demand",
+                f"{plain(other.scenario)}: unmet demand",
                 units(other.unmet_units),
-                note=f"{reference['scenario']}: {units(reference['unmet_units'])}",
+                note=f"{plain(reference['scenario'])}: {units(reference['unmet_units'])}",
             )
         )
     widgets.kpi_row(tiles[:4])
@@ -114,7 +114,7 @@ st.subheader("Approve the plan of record")
 to_approve = chosen_now or filters.BASELINE
 with st.form("approve_form", border=True):
     st.markdown(
-        f"Freeze **{to_approve}** (the sidebar's scenario) as the next plan of record: its revised "
+        f"Freeze **{plain(to_approve)}** (the sidebar's scenario) as the next plan of record: its revised "
         "targets by SKU and week, the production plan by line and its line load. Later edits "
         "never change an approved version."
     )
@@ -124,7 +124,7 @@ with st.form("approve_form", border=True):
 draft = drafts.current()
 if go and draft.dirty:
     st.error(
-        f"{to_approve} has changes that are not saved: save them (or reload the saved "
+        f"{plain(to_approve)} has changes that are not saved: save them (or reload the saved "
         "version) on Promotions & pricing, then approve. Only a saved scenario can become the "
         "plan of record.",
         icon=":material/error:",
@@ -147,7 +147,7 @@ elif go:
     else:
         drafts.reload()  # the scenario is now approved, a new version
         st.session_state["approved"] = (
-            f"Plan of record version {done.plan_version} approved: {done.scenario}, "
+            f"Plan of record version {done.plan_version} approved: {plain(done.scenario)}, "
             f"{done.weeks} weeks, {units(done.volume)} units, "
             f"{money(done.revenue, currency)} revenue."
         )
@@ -289,7 +289,8 @@ with st.expander("Stock and production position", expanded=False):
 # --- Meeting pack --------------------------------------------------------------------------
 st.subheader("Meeting pack")
 st.caption(
-    f"For {chosen_now or 'the latest plan of record (or the baseline)'}: an Excel workbook "
+    f"For {plain(chosen_now) if chosen_now else 'the latest plan of record (or the baseline)'}: "
+    "an Excel workbook "
     "(summary, targets by SKU and week, production and capacity by line and week, decisions) "
     "and an HTML report with the charts that opens offline, and a PDF of it where Chromium "
     "is installed."
@@ -336,10 +337,10 @@ if changes is None:
     st.caption("No plan of record yet (or no week in common with it).")
 else:
     for note in changes.attrs.get("notes", []):
-        st.warning(note, icon=":material/warning:")
+        st.warning(plain(note), icon=":material/warning:")
     st.caption(
-        f"Plan of record v{changes.attrs['version']} ({changes.attrs['scenario']}) against "
-        f"{chosen_now or 'the baseline'} now, weeks of {changes.attrs['first']:%d %b} to "
+        f"Plan of record v{changes.attrs['version']} ({plain(changes.attrs['scenario'])}) against "
+        f"{plain(chosen_now) if chosen_now else 'the baseline'} now, weeks of {changes.attrs['first']:%d %b} to "
         f"{changes.attrs['last']:%d %b %Y}. Capacity changes move production, not targets."
     )
     volume_col, revenue_col = st.columns(2)

@@ -61,7 +61,7 @@ exceptions = exceptions[exceptions["line"].isin(set(load["line"]))]
 WEEK_LABELS = [f"{pd.Timestamp(w):%d %b %Y}" for w in base.weeks]
 
 st.caption(
-    f"Revised targets of {name} (forecast run {run.run_id}, {len(base.weeks)} weeks from "
+    f"Revised targets of {plain(name)} (forecast run {run.run_id}, {len(base.weeks)} weeks from "
     f"{WEEK_LABELS[0]}). {scope_caption(scope, channels=False)} Lines make for every "
     "channel, so the channel filter does not apply here."
 )
@@ -73,7 +73,9 @@ widgets.kpi_row(
         widgets.Kpi(
             "Peak load, forecast horizon",
             f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
-            note=f"line {peak['line']}, week of {peak['week']:%d %b}" if peak is not None else None,
+            note=f"line {plain(peak['line'])}, week of {peak['week']:%d %b}"
+            if peak is not None
+            else None,
         ),
         widgets.Kpi(
             "Overloaded line-weeks",
@@ -146,7 +148,7 @@ with changes:
         st.caption("None yet: the hours are the lines' standard hours and the calendar.")
     for index, change in enumerate(current.capacity):
         row = st.columns([6, 1])
-        row[0].markdown(f"{index + 1}. {change.describe()}")
+        row[0].markdown(f"{index + 1}. {plain(change.describe())}")
         if row[1].button(
             "", icon=":material/close:", key=f"remove_capacity_{index}", help="Remove this change"
         ):
