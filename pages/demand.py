@@ -179,8 +179,8 @@ if not loaders.has_past_forecasts():
         widgets.backfill_with_progress(8)
 elif not scope_lags:
     st.info(
-        f"No past forecast of {plain(scope_name.lower())} has reached a closed week yet (a new item, "
-        "or one the past forecasts did not cover).",
+        f"No past forecast of {plain(scope_name.lower())} has reached a closed week yet "
+        "(a new item, or one the past forecasts did not cover).",
         icon=":material/info:",
     )
 else:

@@ -114,9 +114,9 @@ st.subheader("Approve the plan of record")
 to_approve = chosen_now or filters.BASELINE
 with st.form("approve_form", border=True):
     st.markdown(
-        f"Freeze **{plain(to_approve)}** (the sidebar's scenario) as the next plan of record: its revised "
-        "targets by SKU and week, the production plan by line and its line load. Later edits "
-        "never change an approved version."
+        f"Freeze **{plain(to_approve)}** (the sidebar's scenario) as the next plan of record: "
+        "its revised targets by SKU and week, the production plan by line and its line load. "
+        "Later edits never change an approved version."
     )
     weeks = st.select_slider("Weeks to freeze", [13, 26, 52], value=26, key="approve_weeks")
     note = st.text_input("Note", key="approve_note", max_chars=200)
@@ -340,7 +340,8 @@ else:
         st.warning(plain(note), icon=":material/warning:")
     st.caption(
         f"Plan of record v{changes.attrs['version']} ({plain(changes.attrs['scenario'])}) against "
-        f"{plain(chosen_now) if chosen_now else 'the baseline'} now, weeks of {changes.attrs['first']:%d %b} to "
+        f"{plain(chosen_now) if chosen_now else 'the baseline'} now, "
+        f"weeks of {changes.attrs['first']:%d %b} to "
         f"{changes.attrs['last']:%d %b %Y}. Capacity changes move production, not targets."
     )
     volume_col, revenue_col = st.columns(2)

@@ -61,8 +61,9 @@ back.button("◀ Previous", disabled=step == 0, on_click=go, args=(step - 1,), k
 forward.button("Next ▶", disabled=step == len(STEPS) - 1, on_click=go, args=(step + 1,), key="next")
 title.title(STEPS[step])
 st.caption(
-    f"{plain(facts.company_name)} · {plain(scenario_name) if scenario_name else 'baseline (no levers)'}"
-    f" · forecast run {run.run_id}"
+    f"{plain(facts.company_name)} · "
+    f"{plain(scenario_name) if scenario_name else 'baseline (no levers)'} · "
+    f"forecast run {run.run_id}"
 )
 
 base = loaders.plan_base(run.run_id)
