@@ -13,11 +13,12 @@ if TYPE_CHECKING:
     from sop_core.data.stores.sales import Scope
 
 # Every ASCII punctuation character may be backslash-escaped in (GitHub-flavoured) Markdown and
-# then shows as itself. Escaping all of them, not a hand-picked few, also covers what Streamlit
+# then shows as itself. Escaping every one that can mean something (quotes, commas and the like
+# never do, and stay as typed so messages read the same in tests), also covers what Streamlit
 # adds on top: directives (``:red[...]``), ``:material/icon:`` (Streamlit rewrites the raw text
 # ``:material/`` before parsing, hence ``/``), maths (``$``), HTML tags and entities (``<``,
 # ``&``), autolinks (``www.``, ``http://``, ``a@b.c``), tables (``|``) and strikethrough (``~``).
-_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\\\-./:;<=>?@\[\]^_`{|}~])""")
+_PUNCTUATION = re.compile(r"([!#$&()*+\\\-./:<=>@\[\]^_`{|}~])")
 # A line break in a name would start a new block (a heading, a list, a quote, code).
 _LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\u2028\u2029]+\s*")
 ELLIPSIS = "\u2026"
