@@ -6,6 +6,7 @@ Every test works on real DuckDB files and, where a second program matters, real 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from sop_core.data import db
 from sop_core.data.importer import import_file
 from tests.helpers import ROOT
 
@@ -162,3 +164,106 @@ def test_info_answers_while_a_big_workbook_is_being_read(sample_db: Path, millio
     finally:
         worker.kill()
         worker.wait()
+
+
+# --- channels, families and brands -----------------------------------------------------------
+
+
+def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with db.connect(path) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_a_mis_cased_channel_lands_on_the_existing_one(sample_db: Path, tmp_path: Path):
+    week, sku, channel, units = query(
+        sample_db,
+        "SELECT week, sku, channel, units FROM sales_history ORDER BY week DESC, sku LIMIT 1",
+    )[0]
+    channels = query(sample_db, "SELECT channel FROM channels ORDER BY channel")
+    total = "SELECT sum(units) FROM sales_history WHERE week = ? AND sku = ?"
+    (before,) = query(sample_db, total, [week, sku])[0]
+    file = tmp_path / "sales.csv"
+    # The same SKU-week under the channel as typed by hand, twice (a trailing space, capitals).
+    file.write_text(
+        f"week,sku,channel,units\n{week},{sku},{channel.upper()} ,7\n"
+        f"{week - dt.timedelta(weeks=1)},{sku}, {channel.title()},8\n"
+    )
+    report = import_file(sample_db, "sales_history", file)
+    assert report.ok and report.written, [i.text() for i in report.issues]
+    assert report.rows_replaced == 2 and report.rows_added == 0
+    assert query(sample_db, "SELECT channel FROM channels ORDER BY channel") == channels
+    # Not double-counted: the SKU-week's total has the file's volume in place of the old one.
+    assert query(sample_db, total, [week, sku]) == [(before - units + 7,)]
+    assert not [i for i in report.issues if i.severity == "warning"]
+    notices = " ".join(i.text() for i in report.issues)
+    assert f"'{channel.upper()}' as '{channel}'" in notices
+
+
+def test_a_really_new_channel_is_a_warning_naming_it(sample_db: Path, tmp_path: Path):
+    week, sku = query(sample_db, "SELECT max(week), min(sku) FROM sales_history")[0]
+    file = tmp_path / "sales.csv"
+    file.write_text(f"week,sku,channel,units\n{week},{sku},Vending,3\n{week},{sku},VENDING ,4\n")
+    report = import_file(sample_db, "sales_history", file, dry_run=True)
+    # Two spellings of one new channel are one channel: the same SKU-week twice.
+    assert [e.message for e in report.errors] == [
+        "the same week + sku + channel appears more than once"
+    ]
+    file.write_text(f"week,sku,channel,units\n{week},{sku},Vending,3\n")
+    report = import_file(sample_db, "sales_history", file)
+    warnings = [i.text() for i in report.issues if i.severity == "warning"]
+    assert warnings == [
+        "1 new channel(s), not in channels yet: 'Vending'. Check the spelling: an existing "
+        "channel is matched whatever its case and spaces."
+    ]
+    assert query(sample_db, "SELECT count(*) FROM channels WHERE channel = 'Vending'") == [(1,)]
+
+
+def test_families_and_brands_match_and_new_ones_are_named(sample_db: Path, tmp_path: Path):
+    family, brand = query(sample_db, "SELECT family, brand FROM products ORDER BY sku LIMIT 1")[0]
+    file = tmp_path / "products.csv"
+    file.write_text(
+        "sku,family,brand,list_price\n"
+        f"NEW-1,{family.upper()}, {brand.lower()} ,10\n"
+        f"NEW-2,Sun care,{brand},12\n"
+    )
+    report = import_file(sample_db, "products", file)
+    assert report.ok and report.written
+    assert query(sample_db, "SELECT sku, family, brand FROM products WHERE sku LIKE 'NEW-%'") == [
+        ("NEW-1", family, brand),
+        ("NEW-2", "Sun care", brand),
+    ]
+    warnings = [i.text() for i in report.issues if i.severity == "warning"]
+    assert (
+        len(warnings) == 1
+        and "1 new family(s), not in the product list yet: 'Sun care'" in (warnings[0])
+    )
+
+
+# --- RFC 4180 CSV ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "stored"),
+    [
+        ('"Hand cream\nlarge"', "Hand cream\nlarge"),  # Alt+Enter in Excel
+        ('"Cream, large"', "Cream, large"),
+        ('"The ""big"" one"', 'The "big" one'),
+    ],
+    ids=["quoted line break", "quoted separator", "doubled quotes"],
+)
+def test_rfc_4180_quoted_fields_import(sample_db: Path, tmp_path: Path, field: str, stored: str):
+    file = tmp_path / "products.csv"
+    # More rows after the quoted one, and a short last row (the reader pads it).
+    rows = [f"Q-{n},Plain {n},9" for n in range(1, 8)]
+    file.write_text(
+        "sku,name,list_price\n" + f"Q-0,{field},9\n" + "\n".join(rows) + "\nQ-9,Short\n",
+        newline="",
+    )
+    report = import_file(sample_db, "products", file)
+    # Lines are counted as a spreadsheet shows them: a record with a line break is one row.
+    assert [i.text() for i in report.errors] == ["list price is empty (1 row: line 10)"]
+    file.write_text("sku,name,list_price\n" + f"Q-0,{field},9\n" + "\n".join(rows) + "\n")
+    report = import_file(sample_db, "products", file)
+    assert report.ok and report.written, [i.text() for i in report.errors]
+    assert query(sample_db, "SELECT name FROM products WHERE sku = 'Q-0'") == [(stored,)]
+    assert query(sample_db, "SELECT count(*) FROM products WHERE sku LIKE 'Q-%'") == [(8,)]

@@ -10,7 +10,11 @@ rest and records the import in ``import_log``. A crash mid-way leaves the databa
 
 Sales need only a date, an item and a quantity: daily rows are summed into weeks, unknown
 SKUs become products (with a warning saying what is missing), a missing channel becomes
-``all``, and a price column feeds the price drivers.
+``all``, and a price column feeds the price drivers. Channels, families and brands match the
+existing codes whatever their case and spaces; a really new one is a warning naming it.
+
+The file is read, capped (``SOP_IMPORT_MAX_ROWS``, ``SOP_IMPORT_MAX_UNPACKED_MB``) and mapped in
+memory before the database is opened, so a big or hostile file never holds its write lock.
 """
 
 from __future__ import annotations
@@ -735,6 +739,7 @@ def _check(
     typecheck(con, spec, report)
     if not report.ok:
         return
+    _match_codes(con, table, spec, report)
     special = {"sales_history": _sales, "promotions": _promotions}.get(table)
     if special:
         special(con, report)
@@ -928,6 +933,85 @@ def _with_defaults(spec: TableSpec) -> str:
     if replaced:
         parts = ["* REPLACE (" + ", ".join(replaced) + ")"]
     return ", ".join(parts)
+
+
+# Codes a planner types by hand, matched to the ones already kept whatever their case and
+# spaces: (table, column) -> (the table holding the existing codes, its column, what to call it).
+MATCHED_CODES = {
+    ("sales_history", "channel"): ("channels", "channel", "channel"),
+    ("promotions", "channel"): ("channels", "channel", "channel"),
+    ("channels", "channel"): ("channels", "channel", "channel"),
+    ("products", "family"): ("products", "family", "family"),
+    ("products", "brand"): ("products", "brand", "brand"),
+}
+SHOWN_CODES = 10  # codes named per message; the count says how many in all
+
+
+def _match_codes(
+    con: duckdb.DuckDBPyConnection, table: str, spec: TableSpec, report: ImportReport
+) -> None:
+    """Channels, families and brands in ``_typed`` land on the existing code they match once
+    case and spaces are ignored (``Retail `` and ``RETAIL`` are ``retail``; so are two
+    spellings of a new one, on the first in the file); a really new one is a warning naming
+    it, so a typo does not split a channel's volume in two."""
+    for column in spec.columns:
+        if (table, column.name) not in MATCHED_CODES:
+            continue
+        source, key, what = MATCHED_CODES[(table, column.name)]
+        name = column.name
+        normal = "lower(regexp_replace({}, '\\s+', '', 'g'))"
+        rows = con.execute(
+            f"""
+            WITH existing AS (SELECT DISTINCT {key} AS code, 0 AS rank FROM {source}
+                              WHERE {key} IS NOT NULL),
+                 file AS (SELECT {name} AS code, min(_line) AS rank FROM _typed
+                          WHERE {name} IS NOT NULL GROUP BY {name}),
+                 codes AS (SELECT {normal.format("code")} AS normal,
+                                  first(code ORDER BY rank, code) AS canonical,
+                                  bool_or(rank = 0) AS known
+                           FROM (SELECT * FROM existing UNION ALL SELECT * FROM file)
+                           GROUP BY normal)
+            SELECT f.code, c.canonical, c.known
+            FROM file f JOIN codes c ON {normal.format("f.code")} = c.normal
+            ORDER BY f.rank
+            """
+        ).fetchall()
+        renamed = [(code, canonical) for code, canonical, _ in rows if code != canonical]
+        if renamed:
+            con.execute("CREATE OR REPLACE TEMP TABLE _renamed (code VARCHAR, canonical VARCHAR)")
+            con.executemany("INSERT INTO _renamed VALUES (?, ?)", renamed)
+            con.execute(
+                f"UPDATE _typed SET {name} = r.canonical FROM _renamed r WHERE {name} = r.code"
+            )
+            shown = [f"'{code}' as '{canonical}'" for code, canonical in renamed]
+            report.issues.append(
+                Issue(
+                    "notice",
+                    f"{what.capitalize()} codes read as the ones they match, whatever their "
+                    f"case and spaces: {_some(shown)}.",
+                )
+            )
+        if table not in ("sales_history", "products"):
+            continue  # a new channel is the import itself, or an error (a promotion's)
+        new = [
+            repr(canonical)
+            for code, canonical, known in rows
+            if not known and code == canonical and canonical != column.default
+        ]
+        if new:
+            where = "channels" if source == "channels" else "the product list"
+            report.issues.append(
+                Issue(
+                    "warning",
+                    f"{len(new):,} new {what}(s), not in {where} yet: {_some(new)}. Check the "
+                    f"spelling: an existing {what} is matched whatever its case and spaces.",
+                )
+            )
+
+
+def _some(texts: list[str]) -> str:
+    more = f" and {len(texts) - SHOWN_CODES:,} more" if len(texts) > SHOWN_CODES else ""
+    return ", ".join(texts[:SHOWN_CODES]) + more
 
 
 def _sales(con: duckdb.DuckDBPyConnection, report: ImportReport) -> None:
