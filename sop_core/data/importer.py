@@ -10,7 +10,11 @@ rest and records the import in ``import_log``. A crash mid-way leaves the databa
 
 Sales need only a date, an item and a quantity: daily rows are summed into weeks, unknown
 SKUs become products (with a warning saying what is missing), a missing channel becomes
-``all``, and a price column feeds the price drivers.
+``all``, and a price column feeds the price drivers. Channels, families and brands match the
+existing codes whatever their case and spaces; a really new one is a warning naming it.
+
+The file is read, capped (``SOP_IMPORT_MAX_ROWS``, ``SOP_IMPORT_MAX_UNPACKED_MB``) and mapped in
+memory before the database is opened, so a big or hostile file never holds its write lock.
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ import contextlib
 import hashlib
 import re
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 import duckdb
 import pandas as pd
 
-from sop_core.data import db, schema
+from sop_core.data import db, schema, settings
 from sop_core.data.errors import InputError
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xls": "excel"}
@@ -341,27 +347,39 @@ def import_file(
         )
     spec = SPECS[table]
     report_progress(0.05, "Reading the file")
-    data = source.read_bytes()
-    report = ImportReport(table, file_name, hashlib.sha256(data).hexdigest())
-    with db.connect(path, on_wait=on_wait) as con:
-        if not _stage(con, source, data, file_name, report):
+    report = ImportReport(table, file_name, "")
+    # The file is read, capped and mapped in a database of its own, in memory, before ours is
+    # opened: opening ours takes its write lock, and a big or hostile file must not hold it
+    # (nor make the dashboard and a scheduled refresh wait) while it is unpacked.
+    staging = duckdb.connect()
+    try:
+        if not _stage(staging, source, None, file_name, report):
             return report
-        report_progress(0.3, "Checking every value")
-        _map_columns(con, spec, mapping or {}, report)
-        if report.ok:
+        _map_columns(staging, spec, mapping or {}, report)
+        if not report.ok:
+            return report
+        mapped = staging.sql("SELECT * FROM _mapped").to_arrow_reader()
+        with db.connect(path, on_wait=on_wait) as con:
+            con.register("_staged", mapped)
+            con.execute("CREATE OR REPLACE TEMP TABLE _mapped AS SELECT * FROM _staged")
+            con.unregister("_staged")
+            staging.close()  # the rows are in ours now: free the copy before checking
+            report_progress(0.3, "Checking every value")
             _check(con, table, spec, report)
-        if not report.ok or dry_run:
-            return report
-        report_progress(0.7, "Writing")
-        try:
-            _write(con, table, spec, report, author)
-        except (duckdb.ConstraintException, duckdb.ConversionException) as error:
-            # A rule the checks above do not know: nothing was written (the transaction
-            # rolled back); say which rule in the database's words.
-            report.issues.append(
-                Issue("error", f"The database refused a row: {_first_line(error)}")
-            )
-            return report
+            if not report.ok or dry_run:
+                return report
+            report_progress(0.7, "Writing")
+            try:
+                _write(con, table, spec, report, author)
+            except (duckdb.ConstraintException, duckdb.ConversionException) as error:
+                # A rule the checks above do not know: nothing was written (the transaction
+                # rolled back); say which rule in the database's words.
+                report.issues.append(
+                    Issue("error", f"The database refused a row: {_first_line(error)}")
+                )
+                return report
+    finally:
+        staging.close()
     report.written = True
     report_progress(1.0, "Done")
     return report
@@ -371,20 +389,42 @@ def import_file(
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection, source: Path, data: bytes, name: str, report: ImportReport
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    data: bytes | None,
+    name: str,
+    report: ImportReport,
 ) -> bool:
     """The file as a text table ``_raw`` with its line numbers; False (and an error) when it
-    cannot be read."""
+    cannot be read or is over the caps (``SOP_IMPORT_MAX_ROWS``, ``SOP_IMPORT_MAX_UNPACKED_MB``),
+    which are checked before anything is unpacked. Sets the report's ``sha256``."""
     try:
         kind = file_format(name)
     except InputError as error:
         report.issues.append(Issue("error", str(error)))
         return False
+    max_rows = settings.import_max_rows()
+    max_bytes = settings.import_max_unpacked_bytes()
+    try:
+        if data is None:
+            if kind == "csv" and source.stat().st_size > max_bytes:
+                report.sha256 = _sha256(source)
+                report.issues.append(_too_big(name, source.stat().st_size, max_bytes))
+                return False
+            data = source.read_bytes()
+        report.sha256 = hashlib.sha256(data).hexdigest()
+    except OSError as error:
+        report.issues.append(Issue("error", f"{name} could not be read: {_first_line(error)}"))
+        return False
     if not data.strip():
         report.issues.append(Issue("error", f"{name} is empty."))
         return False
+    limit = f"LIMIT {max_rows + 1}"  # one more than the cap says the file is over it
     try:
         if kind == "csv":
+            if len(data) > max_bytes:
+                report.issues.append(_too_big(name, len(data), max_bytes))
+                return False
             encoding = _encoding(data)
             if encoding != "utf-8":
                 report.issues.append(Issue("notice", f"Read as {encoding} text (not UTF-8)."))
@@ -393,19 +433,41 @@ def _stage(
                     # DuckDB reads little-endian UTF-16 only: hand it the text as UTF-8.
                     source = stack.enter_context(_utf8_copy(data, encoding))
                     encoding = "utf-8"
+                # RFC 4180: a quoted field may hold separators, doubled quotes and line
+                # breaks (Excel's Alt+Enter). DuckDB's parallel reader cannot pad short rows
+                # when a quoted field breaks a line, so a file with quotes is read serially.
                 con.execute(
                     "CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () + 1 "
-                    "AS _line, * FROM read_csv(?, all_varchar = true, header = true, "
-                    "encoding = ?, null_padding = true)",
-                    [str(source), encoding],
+                    "AS _line, * FROM (SELECT * FROM read_csv(?, all_varchar = true, "
+                    "header = true, encoding = ?, null_padding = true, parallel = ?) "
+                    f"{limit})",
+                    [str(source), encoding, b'"' not in data],
                 )
         elif kind == "parquet":
+            rows, unpacked = con.execute(
+                "SELECT (SELECT sum(num_rows) FROM parquet_file_metadata($1)), "
+                "(SELECT coalesce(sum(total_uncompressed_size), 0) FROM parquet_metadata($1))",
+                [str(source)],
+            ).fetchone()
+            if unpacked > max_bytes:
+                report.issues.append(_too_big(name, unpacked, max_bytes))
+                return False
+            if rows > max_rows:
+                report.issues.append(_too_many(name, max_rows))
+                return False
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _raw AS SELECT row_number() OVER () + 1 AS _line, "
-                "COLUMNS(*)::VARCHAR FROM read_parquet(?)",
+                f"COLUMNS(*)::VARCHAR FROM (SELECT * FROM read_parquet(?) {limit})",
                 [str(source)],
             )
         else:
+            unpacked, rows = _workbook_size(source)
+            if unpacked > max_bytes:
+                report.issues.append(_too_big(name, unpacked, max_bytes))
+                return False
+            if rows - 1 > max_rows:  # the first row is the header
+                report.issues.append(_too_many(name, max_rows))
+                return False
             frame = pd.read_excel(source, dtype=str, engine="openpyxl")
             frame.columns = [str(c) for c in frame.columns]
             frame.insert(0, "_line", range(2, len(frame) + 2))
@@ -423,10 +485,88 @@ def _stage(
         )
         return False
     report.rows_in_file = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
+    if report.rows_in_file > max_rows:
+        report.rows_in_file = 0  # not counted: the read stopped at the cap
+        report.issues.append(_too_many(name, max_rows))
+        return False
     if report.rows_in_file == 0:
         report.issues.append(Issue("error", f"{name} has a header but no rows."))
         return False
     return True
+
+
+def _too_many(name: str, max_rows: int) -> Issue:
+    return Issue(
+        "error",
+        f"{name} has more than {max_rows:,} rows, the most one import takes (setting "
+        f"{settings.IMPORT_MAX_ROWS.env}); split the file, or raise the setting.",
+    )
+
+
+def _too_big(name: str, size: int, max_bytes: int) -> Issue:
+    return Issue(
+        "error",
+        f"{name} unpacks to {size / 1e6:,.0f} MB, more than the {max_bytes / 1e6:,.0f} MB one "
+        f"import takes (setting {settings.IMPORT_MAX_UNPACKED_MB.env}); split the file, or "
+        "raise the setting.",
+    )
+
+
+def _sha256(source: Path) -> str:
+    with source.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row(?=[\s/>])([^>]*)>")
+_ROW_NUMBER = re.compile(rb"\sr\s*=\s*[\"'](\d+)")
+
+
+def _workbook_size(source: Path) -> tuple[int, int]:
+    """An .xlsx's unpacked size (the sum of its parts' sizes, from the zip's directory: nothing
+    is inflated) and, only when that is within the cap, how many rows its first sheet has
+    (the highest row number, or the count of rows: a sheet may skip numbers, and the reader
+    fills the gaps). The sheet is streamed, never held whole."""
+    with zipfile.ZipFile(source) as archive:
+        unpacked = sum(member.file_size for member in archive.infolist())
+        if unpacked > settings.import_max_unpacked_bytes():
+            return unpacked, 0
+        sheet = _first_sheet(archive)
+        if sheet is None:
+            return unpacked, 0  # the reader says what is wrong with the workbook
+        count = highest = 0
+        carry = b""
+        with archive.open(sheet) as stream:
+            while chunk := stream.read(1 << 20):
+                text = carry + chunk
+                cut = text.rfind(b"<")  # a tag cut by the chunk's end is read with the next
+                cut = cut if cut >= 0 and text.find(b">", cut) < 0 else len(text)
+                text, carry = text[:cut], text[cut:]
+                for match in _ROW_TAG.finditer(text):
+                    count += 1
+                    if number := _ROW_NUMBER.search(match.group(1)):
+                        highest = max(highest, int(number.group(1)))
+    return unpacked, max(count, highest)
+
+
+def _first_sheet(archive: zipfile.ZipFile) -> str | None:
+    """The zip member holding the workbook's first sheet (the one the reader reads)."""
+    names = set(archive.namelist())
+    try:
+        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+        links = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        sheets = sorted(n for n in names if n.startswith("xl/worksheets/sheet"))
+        return sheets[0] if sheets else None
+    first = next((e for e in book.iter() if e.tag.endswith("}sheet")), None)
+    if first is None:
+        return None
+    link = next((v for k, v in first.attrib.items() if k.endswith("}id")), None)
+    for relation in links:
+        if relation.get("Id") == link:
+            target = relation.get("Target", "").lstrip("/")
+            member = target if target.startswith("xl/") else f"xl/{target}"
+            return member if member in names else None
+    return None
 
 
 def _encoding(data: bytes) -> str:
@@ -599,6 +739,7 @@ def _check(
     typecheck(con, spec, report)
     if not report.ok:
         return
+    _match_codes(con, table, spec, report)
     special = {"sales_history": _sales, "promotions": _promotions}.get(table)
     if special:
         special(con, report)
@@ -629,7 +770,7 @@ def read_file(
     """Read ``source`` into the temporary table ``_typed`` with ``spec``'s columns, mapped,
     typed and range-checked (dates on the company's week start); False when it has errors
     (in ``report``). How other inputs (a promotion plan) share the importer's checks."""
-    if not _stage(con, source, source.read_bytes(), report.file_name, report):
+    if not _stage(con, source, None, report.file_name, report):
         return False
     _map_columns(con, spec, mapping or {}, report)
     if report.ok:
@@ -792,6 +933,85 @@ def _with_defaults(spec: TableSpec) -> str:
     if replaced:
         parts = ["* REPLACE (" + ", ".join(replaced) + ")"]
     return ", ".join(parts)
+
+
+# Codes a planner types by hand, matched to the ones already kept whatever their case and
+# spaces: (table, column) -> (the table holding the existing codes, its column, what to call it).
+MATCHED_CODES = {
+    ("sales_history", "channel"): ("channels", "channel", "channel"),
+    ("promotions", "channel"): ("channels", "channel", "channel"),
+    ("channels", "channel"): ("channels", "channel", "channel"),
+    ("products", "family"): ("products", "family", "family"),
+    ("products", "brand"): ("products", "brand", "brand"),
+}
+SHOWN_CODES = 10  # codes named per message; the count says how many in all
+
+
+def _match_codes(
+    con: duckdb.DuckDBPyConnection, table: str, spec: TableSpec, report: ImportReport
+) -> None:
+    """Channels, families and brands in ``_typed`` land on the existing code they match once
+    case and spaces are ignored (``Retail `` and ``RETAIL`` are ``retail``; so are two
+    spellings of a new one, on the first in the file); a really new one is a warning naming
+    it, so a typo does not split a channel's volume in two."""
+    for column in spec.columns:
+        if (table, column.name) not in MATCHED_CODES:
+            continue
+        source, key, what = MATCHED_CODES[(table, column.name)]
+        name = column.name
+        normal = "lower(regexp_replace({}, '\\s+', '', 'g'))"
+        rows = con.execute(
+            f"""
+            WITH existing AS (SELECT DISTINCT {key} AS code, 0 AS rank FROM {source}
+                              WHERE {key} IS NOT NULL),
+                 file AS (SELECT {name} AS code, min(_line) AS rank FROM _typed
+                          WHERE {name} IS NOT NULL GROUP BY {name}),
+                 codes AS (SELECT {normal.format("code")} AS normal,
+                                  first(code ORDER BY rank, code) AS canonical,
+                                  bool_or(rank = 0) AS known
+                           FROM (SELECT * FROM existing UNION ALL SELECT * FROM file)
+                           GROUP BY normal)
+            SELECT f.code, c.canonical, c.known
+            FROM file f JOIN codes c ON {normal.format("f.code")} = c.normal
+            ORDER BY f.rank
+            """
+        ).fetchall()
+        renamed = [(code, canonical) for code, canonical, _ in rows if code != canonical]
+        if renamed:
+            con.execute("CREATE OR REPLACE TEMP TABLE _renamed (code VARCHAR, canonical VARCHAR)")
+            con.executemany("INSERT INTO _renamed VALUES (?, ?)", renamed)
+            con.execute(
+                f"UPDATE _typed SET {name} = r.canonical FROM _renamed r WHERE {name} = r.code"
+            )
+            shown = [f"'{code}' as '{canonical}'" for code, canonical in renamed]
+            report.issues.append(
+                Issue(
+                    "notice",
+                    f"{what.capitalize()} codes read as the ones they match, whatever their "
+                    f"case and spaces: {_some(shown)}.",
+                )
+            )
+        if table not in ("sales_history", "products"):
+            continue  # a new channel is the import itself, or an error (a promotion's)
+        new = [
+            repr(canonical)
+            for code, canonical, known in rows
+            if not known and code == canonical and canonical != column.default
+        ]
+        if new:
+            where = "channels" if source == "channels" else "the product list"
+            report.issues.append(
+                Issue(
+                    "warning",
+                    f"{len(new):,} new {what}(s), not in {where} yet: {_some(new)}. Check the "
+                    f"spelling: an existing {what} is matched whatever its case and spaces.",
+                )
+            )
+
+
+def _some(texts: list[str]) -> str:
+    more = f" and {len(texts) - SHOWN_CODES:,} more" if len(texts) > SHOWN_CODES else ""
+    return ", ".join(texts[:SHOWN_CODES]) + more
 
 
 def _sales(con: duckdb.DuckDBPyConnection, report: ImportReport) -> None:

@@ -54,7 +54,28 @@ SAMPLE_AS_OF = Setting(
     "Date (YYYY-MM-DD) the sample history ends before; empty means today.",
 )
 
-SETTINGS: tuple[Setting, ...] = (DATABASE, LOCK_TIMEOUT, CACHE_TTL, SAMPLE_SKUS, SAMPLE_AS_OF)
+IMPORT_MAX_ROWS = Setting(
+    "SOP_IMPORT_MAX_ROWS",
+    "2000000",
+    "Most rows an imported file may hold; a bigger file is refused before the database is opened.",
+)
+IMPORT_MAX_UNPACKED_MB = Setting(
+    "SOP_IMPORT_MAX_UNPACKED_MB",
+    "500",
+    "Most megabytes an imported file may take once unpacked (a CSV's size, the sum of an Excel "
+    "workbook's unzipped parts, a Parquet file's uncompressed data); a bigger file is refused "
+    "before it is unpacked.",
+)
+
+SETTINGS: tuple[Setting, ...] = (
+    DATABASE,
+    LOCK_TIMEOUT,
+    CACHE_TTL,
+    SAMPLE_SKUS,
+    SAMPLE_AS_OF,
+    IMPORT_MAX_ROWS,
+    IMPORT_MAX_UNPACKED_MB,
+)
 
 
 def database_path() -> Path:
@@ -75,3 +96,22 @@ def seconds(setting: Setting) -> float:
 def lock_timeout() -> float:
     """Seconds to wait for another process to release the database."""
     return seconds(LOCK_TIMEOUT)
+
+
+def whole_number(setting: Setting) -> int:
+    """A setting holding a whole number above 0; anything else falls back to the default."""
+    try:
+        value = int(float(setting.value()))
+    except ValueError:
+        return int(setting.default)
+    return value if value > 0 else int(setting.default)
+
+
+def import_max_rows() -> int:
+    """Most rows an imported file may hold."""
+    return whole_number(IMPORT_MAX_ROWS)
+
+
+def import_max_unpacked_bytes() -> int:
+    """Most bytes an imported file may take once unpacked."""
+    return whole_number(IMPORT_MAX_UNPACKED_MB) * 1_000_000
