@@ -84,11 +84,8 @@ def linux_only() -> None:
 @pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
 def test_a_stopped_forecast_leaves_no_process(sample_db: Path, stop: str) -> None:
     linux_only()
-    process, started = start_until_fitting(
-        [sys.executable, "-m", "sop_core", "forecast", "--db", str(sample_db), "--force"]
-        + ["--jobs", "2"],
-        "stderr",
-    )
+    command = ["forecast", "--db", str(sample_db), "--force", "--jobs", "2"]
+    process, started = start_until_fitting([sys.executable, "-m", "sop_core", *command], "stderr")
     try:
         # Two workers and multiprocessing's resource tracker at least.
         assert len(started) >= 3, started

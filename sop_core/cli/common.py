@@ -49,6 +49,7 @@ def stop_on_sigterm() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGTERM, before)
 
+
 Progress = Callable[[float, str], None]
 """Called as ``progress(fraction_done, what_is_happening)``, as the engine reports."""
 
