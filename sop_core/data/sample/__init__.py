@@ -158,7 +158,7 @@ def _swap_in(new_file: Path, path: Path, on_wait: db.WaitCallback | None) -> Non
     holder = None
     if path.exists():
         try:
-            holder = db.open_connection(path, on_wait=on_wait)
+            holder = db.open_connection(path, on_wait=on_wait, ours_only=False)
         except duckdb.Error:
             holder = None  # not a DuckDB database: nothing can be inside it
     try:
