@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.helpers import ROOT, wait_for
@@ -133,3 +134,67 @@ def test_a_killed_app_refresh_leaves_no_process(sample_db: Path) -> None:
         for pid in started:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+# ---- temporary databases of a killed init ------------------------------------------------------
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.slow
+def test_the_next_init_removes_what_a_killed_init_left(tmp_path: Path) -> None:
+    from tests.helpers import hold_lock, run_cli
+
+    target = tmp_path / "sop.duckdb"
+    pid = dead_pid()
+    # What a killed ``init --force`` leaves: its half-written database and WAL.
+    leftover = tmp_path / f".sop.duckdb.tmp-{pid}-123456"
+    duckdb.connect(str(leftover)).execute("CREATE TABLE half_written (x INTEGER)").close()
+    leftover_wal = tmp_path / f".sop.duckdb.tmp-{pid}-123456.wal"
+    leftover_wal.write_bytes(b"wal")
+    # Not ours to remove: another file's temporary, another name, one a process holds.
+    others = [
+        tmp_path / f".other.duckdb.tmp-{pid}-1",
+        tmp_path / f".sop.duckdb.tmp-{pid}-notes",
+        tmp_path / "sop.duckdb.tmp-1-2",
+    ]
+    for other in others:
+        other.write_text("keep")
+    held = tmp_path / f".sop.duckdb.tmp-{pid}-999"
+    holder = hold_lock(held, 30)
+    try:
+        result = run_cli("init", "--db", str(target), "--empty")
+        assert result.returncode == 0, result.stderr
+        assert not leftover.exists() and not leftover_wal.exists()
+        assert all(other.exists() for other in others)
+        assert held.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # Nothing else went: the held file's own WAL stays with it.
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != f"{held.name}.wal")
+    assert left == sorted([target.name, held.name, *(o.name for o in others)])
+
+
+@pytest.mark.slow
+def test_a_killed_init_leaves_nothing_after_the_next_one(tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    target = tmp_path / "sop.duckdb"
+    command = [sys.executable, "-m", "sop_core", "init", "--db", str(target), "--quiet"]
+    process = subprocess.Popen([*command, "--skus", "120"], cwd=ROOT)
+    try:
+        # Killed while it writes its temporary database.
+        assert wait_for(lambda: any(tmp_path.glob(".sop.duckdb.tmp-*")), timeout=60)
+        process.kill()
+    finally:
+        process.wait()
+    assert list(tmp_path.glob(".sop.duckdb.tmp-*")) and not target.exists()
+    result = run_cli("init", "--db", str(target), "--empty")
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["sop.duckdb"]
