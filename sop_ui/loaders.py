@@ -25,7 +25,11 @@ import streamlit as st
 
 from sop_core.data import db, settings
 from sop_core.data.errors import DatabaseBusyError, InputError, SopError
-from sop_core.data.sample import SampleConfig, build_sample_database
+from sop_core.data.sample import (
+    SampleConfig,
+    build_sample_database,
+    remove_leftover_temporaries,
+)
 from sop_core.data.stores import forecast_runs, master, production, sales
 from sop_core.data.stores import import_log as import_log_store
 from sop_core.data.stores import plans_of_record as plans_of_record_store
@@ -167,6 +171,8 @@ def _sample_config() -> SampleConfig:
 
 @st.cache_resource(show_spinner=False)
 def _schema_checked(path: str) -> bool:
+    # Once per server: also the temporary databases a killed build left beside the file.
+    remove_leftover_temporaries(path)
     db.ensure_schema(path, timeout=QUICK_LOCK_WAIT)
     return True
 

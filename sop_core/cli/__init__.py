@@ -17,7 +17,14 @@ from collections.abc import Sequence
 import duckdb
 
 from sop_core.cli import data, forecast, meeting, scenario, supply
-from sop_core.cli.common import EXIT_FAILURE, EXIT_USAGE, Parser
+from sop_core.cli.common import (
+    EXIT_FAILURE,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    Parser,
+    Terminated,
+    stop_on_sigterm,
+)
 from sop_core.data.errors import SopError
 
 __all__ = ["EXIT_FAILURE", "EXIT_USAGE", "build_parser", "main"]
@@ -63,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        with stop_on_sigterm():
+            return args.handler(args)
     except SopError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILURE
@@ -79,3 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("error: stopped (SIGTERM); the step in progress was not saved", file=sys.stderr)
+        return EXIT_TERMINATED

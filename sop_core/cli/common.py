@@ -8,7 +8,9 @@ import argparse
 import datetime as dt
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,35 @@ from tqdm import tqdm
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a scheduler's timeout, ``kill``, a container stopping).
+
+    A ``BaseException``, like ``KeyboardInterrupt``: it unwinds through every ``except
+    Exception``, so open transactions roll back and the forecast's worker pool is stopped.
+    """
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``Terminated`` in the main thread (Python's default
+    is to die on the spot, leaving the forecast workers running); the handler before is put
+    back afterwards (``main`` also runs inside tests and other programs)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
 
 Progress = Callable[[float, str], None]
 """Called as ``progress(fraction_done, what_is_happening)``, as the engine reports."""

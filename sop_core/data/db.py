@@ -24,7 +24,12 @@ import duckdb
 import pandas as pd
 
 from sop_core.data import schema, settings
-from sop_core.data.errors import ConflictError, DatabaseBusyError, DatabaseMissingError
+from sop_core.data.errors import (
+    ConflictError,
+    DatabaseBusyError,
+    DatabaseMissingError,
+    ForeignDatabaseError,
+)
 
 WaitCallback = Callable[[str, float], None]
 """Called as ``on_wait(message, seconds_waited)`` while another process holds the file."""
@@ -108,13 +113,37 @@ def open_connection(
     create: bool = False,
     timeout: float | None = None,
     on_wait: WaitCallback | None = None,
+    ours_only: bool = True,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the database (same rules as ``connect``); the caller must close it soon."""
+    """Open the database (same rules as ``connect``); the caller must close it soon.
+
+    ``ours_only=False`` opens another program's database too: only to hold its lock while
+    ``init --force`` replaces it, as asked.
+    """
     path = Path(path)
-    if not create and not path.exists():
+    existed = path.exists()
+    if not create and not existed:
         raise DatabaseMissingError(f"There is no database at {path}.")
     wait = settings.lock_timeout() if timeout is None else timeout
-    return _open(path, wait, on_wait)
+    con = _open(path, wait, on_wait)
+    try:
+        # Checked before anything is written: another program's database (or an empty one
+        # we did not create) is refused as it is, never migrated into ours.
+        new = not existed and schema.is_empty(con)
+        if ours_only and not new and not schema.is_ours(con):
+            raise ForeignDatabaseError(foreign_message(path))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def foreign_message(path: Path | str) -> str:
+    """The one line for a DuckDB file that is not one of ours."""
+    return (
+        f"{Path(path).name} is not an S&OP dashboard database; create one with "
+        f"`python -m sop_core init --db {path}`."
+    )
 
 
 @contextmanager

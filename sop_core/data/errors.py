@@ -19,6 +19,10 @@ class SchemaError(SopError):
     """The database's schema cannot be used by this version of the program."""
 
 
+class ForeignDatabaseError(SchemaError):
+    """The file is a DuckDB database, but not one of this product: it is left untouched."""
+
+
 class InputError(SopError):
     """A value given on the command line or in a form is out of range or malformed."""
 

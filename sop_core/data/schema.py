@@ -920,6 +920,32 @@ DATA_DICTIONARY.update(
 )
 
 
+def is_ours(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the database was made by this product: it has our ``schema_version`` table
+    (its columns, and the row of the first migration). Another program's database, even one
+    with a ``schema_version`` table of its own, is not."""
+    # One query (it runs at every open): our table, our columns, our first migration.
+    try:
+        first = con.execute(
+            "SELECT count(*) FROM main.schema_version "
+            "WHERE version = 1 AND description IS NOT NULL AND applied_at IS NOT NULL"
+        ).fetchone()[0]
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return False
+    return bool(first)
+
+
+def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the database holds no table, view or sequence of anyone's."""
+    return not con.execute(
+        "SELECT (SELECT count(*) FROM duckdb_tables() WHERE NOT internal "
+        "AND database_name = current_database()) "
+        "+ (SELECT count(*) FROM duckdb_views() WHERE NOT internal "
+        "AND database_name = current_database()) "
+        "+ (SELECT count(*) FROM duckdb_sequences() WHERE database_name = current_database())"
+    ).fetchone()[0]
+
+
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """Return the schema version of the database (0 for an empty one)."""
     exists = con.execute(

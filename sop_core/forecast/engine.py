@@ -27,6 +27,7 @@ import json
 import multiprocessing
 import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -378,8 +379,36 @@ def _worker(batch: list[SkuInput], settings: ForecastSettings) -> list[SkuForeca
         return [forecast_regular(inp, settings, Path(folder)) for inp in batch]
 
 
+PARENT_CHECK_SECONDS = 0.5
+"""How often a worker checks that the process that started it is still alive."""
+
+
+def _start_worker(parent: int) -> None:
+    """Pool initializer: one BLAS thread, and an exit when the parent process is gone."""
+    _one_blas_thread()
+    _exit_with_parent(parent)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit this worker as soon as ``parent`` (the process that started the pool) is gone.
+
+    A worker waits on its task queue forever, and a parent killed with SIGKILL (or an app
+    stopped mid-refresh) never tells it to stop: without this it stays, re-parented to init,
+    with its memory and the resource tracker it keeps alive. A daemon thread polls the parent
+    id (it changes when the parent dies) rather than ``PR_SET_PDEATHSIG``, which fires when
+    the *thread* that started the worker ends, as a dashboard session's thread does.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _one_blas_thread() -> None:
-    """Pool initializer: one BLAS thread in this worker for its whole life.
+    """One BLAS thread in this worker for its whole life.
 
     The matrices are small, and several threads per worker on top of several workers only
     fight over the cores. threadpoolctl limits only the libraries already loaded, so scipy's
@@ -390,6 +419,23 @@ def _one_blas_thread() -> None:
     import scipy.linalg  # noqa: F401
 
     threadpool_limits(1)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool now: queued batches cancelled, running workers terminated.
+
+    ``shutdown`` alone waits for the batches already running (minutes for a large run), so
+    a stopped command or app would leave its workers fitting on.
+    """
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        worker.join(timeout=5)
+        if worker.is_alive():
+            worker.kill()
 
 
 def _run_regular(
@@ -411,22 +457,29 @@ def _run_regular(
             report(len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs")
         return results
     context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    )
     try:
-        with ProcessPoolExecutor(
-            max_workers=jobs, mp_context=context, initializer=_one_blas_thread
-        ) as pool:
-            futures = [pool.submit(_worker, batch, settings) for batch in batches]
-            for future in as_completed(futures):
-                results.extend(future.result())
-                report(
-                    len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs"
-                )
+        futures = [pool.submit(_worker, batch, settings) for batch in batches]
+        for future in as_completed(futures):
+            results.extend(future.result())
+            report(len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs")
+        pool.shutdown()
     except BrokenProcessPool:
+        _stop_pool(pool)
         # A worker died (out of memory, killed): finish in this process rather than fail.
         done = {r.sku for r in results}
         remaining = [inp for inp in inputs if inp.sku not in done]
         report(len(results) / len(inputs), "A worker stopped; finishing in one process")
         results.extend(_worker(remaining, settings))
+    except BaseException:
+        # Stopped (SIGTERM, Ctrl+C, an error in a batch): no worker outlives the run.
+        _stop_pool(pool)
+        raise
     return results
 
 

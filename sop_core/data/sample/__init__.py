@@ -20,7 +20,10 @@ random draws are made in that order, so a seed always gives the same company): `
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -158,7 +161,7 @@ def _swap_in(new_file: Path, path: Path, on_wait: db.WaitCallback | None) -> Non
     holder = None
     if path.exists():
         try:
-            holder = db.open_connection(path, on_wait=on_wait)
+            holder = db.open_connection(path, on_wait=on_wait, ours_only=False)
         except duckdb.Error:
             holder = None  # not a DuckDB database: nothing can be inside it
     try:
@@ -220,13 +223,72 @@ def _check_target(path: Path, force: bool) -> None:
         raise InputError(f"{path} already exists; use --force to replace it.")
 
 
+def _temporary_name(path: Path) -> Path:
+    """Where a new database is written before it is moved to ``path``: hidden, next to it,
+    named after this process (``remove_leftover_temporaries`` reads the process back)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}")
+
+
+def _process_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _locked_by_another_process(file: Path) -> bool:
+    """True when another process holds a lock on ``file`` (DuckDB locks the files it has open
+    with fcntl). Where fcntl does not exist, a file is taken as held."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    try:
+        with file.open("rb+") as handle:
+            try:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.lockf(handle, fcntl.LOCK_UN)
+    except FileNotFoundError:
+        return False
+    return False
+
+
+def remove_leftover_temporaries(path: Path | str) -> list[Path]:
+    """Remove the temporary databases a killed ``init`` (or first start) left next to
+    ``path``; return the files removed.
+
+    Only our own pattern (``.NAME.tmp-PID-NUMBER`` and its ``.wal``), only when the process
+    named in it is gone and no process holds the file: a build running right now keeps its
+    file.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp-(\d+)-\d+(\.wal)?")
+    removed = []
+    for file in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        match = pattern.fullmatch(file.name)
+        if match is None or not file.is_file():
+            continue
+        if _process_running(int(match.group(1))) or _locked_by_another_process(file):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            file.unlink()
+            removed.append(file)
+    return removed
+
+
 def _write_new_database(
     path: Path, tables: dict[str, pd.DataFrame], on_wait: db.WaitCallback | None
 ) -> None:
     """Write ``tables`` into a new database next to ``path`` and move it into place only when
     complete, so a crash or an error never leaves a half-built database behind. Replacing an
     existing database waits (telling ``on_wait``) while another process uses it."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}")
+    remove_leftover_temporaries(path)
+    temporary = _temporary_name(path)
     try:
         with db.connect(temporary, create=True) as con:
             schema.migrate(con)
