@@ -103,18 +103,29 @@ def command_import(args: argparse.Namespace) -> int:
 
 
 def command_export(args: argparse.Namespace) -> int:
-    from sop_core.data.export import export_table
+    from sop_core.data.export import (
+        check_excel_rows,
+        check_out_file,
+        check_out_folder,
+        export_format,
+        export_table,
+    )
 
     if args.table == "all":
-        if not args.out.is_dir():
+        if not args.out.exists():
             raise InputError(f"With --table all, --out must be an existing folder ({args.out}).")
+        check_out_folder(args.out)
         with db.connect(args.db, on_wait=print_wait) as con:
             tables = list(schema.table_columns(con))
         suffix = f".{args.format or 'csv'}"
+        if suffix == ".xlsx":
+            check_excel_rows(args.db, tables)
         for table in tables:
             rows = export_table(args.db, table, args.out / f"{table}{suffix}", args.format)
             print(f"{table}: {rows:,} rows")
         return 0
+    export_format(args.out, args.format)
+    check_out_file(args.out)
     rows = export_table(args.db, args.table, args.out, args.format)
     print(f"Wrote {rows:,} rows of {args.table} to {args.out}.")
     return 0
@@ -154,7 +165,9 @@ def command_dictionary(args: argparse.Namespace) -> int:
     if args.out == "-":
         sys.stdout.write(text)
     else:
-        Path(args.out).write_text(text, encoding="utf-8")
+        from sop_core.data.export import check_out_file
+
+        check_out_file(args.out).write_text(text, encoding="utf-8")
         print(f"Wrote {args.out}")
     return 0
 

@@ -19,6 +19,7 @@ from sop_core.cli.common import (
 )
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError
+from sop_core.data.export import check_out_file, write_csv
 from sop_core.data.stores import forecast_runs
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import (
@@ -56,6 +57,8 @@ def _current_run(args: argparse.Namespace) -> RunSummary:
 
 
 def command_forecast(args: argparse.Namespace) -> int:
+    if args.out:
+        check_out_file(args.out)  # before the fit, so a typo costs no refit and stores nothing
     args.horizon_weeks = args.horizon
     if args.backfill:
         with progress_bar(args.quiet) as progress:
@@ -77,7 +80,7 @@ def command_forecast(args: argparse.Namespace) -> int:
     if args.out:
         with db.connect(args.db, on_wait=print_wait) as con:
             frame = forecast_frame(con, summary.run_id)
-        frame.to_csv(args.out, index=False, date_format="%Y-%m-%d")
+        write_csv(frame, args.out, date_format="%Y-%m-%d")
     if args.json:
         print(json.dumps({**summary.__dict__, "out": str(args.out) if args.out else None}))
         return 0

@@ -10,8 +10,10 @@ from sop_core.cli.common import positive_int, progress_bar
 
 
 def command_pack(args: argparse.Namespace) -> int:
+    from sop_core.data.export import check_out_folder
     from sop_core.meeting.pack import build_pack
 
+    check_out_folder(args.out)
     started = time.perf_counter()
     with progress_bar(args.quiet) as progress:
         files = build_pack(args.db, args.out, args.scenario, weeks=args.weeks, progress=progress)

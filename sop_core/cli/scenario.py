@@ -22,6 +22,7 @@ from sop_core.cli.common import (
 )
 from sop_core.data import db
 from sop_core.data.errors import InputError
+from sop_core.data.export import check_out_file
 from sop_core.data.stores.scenarios import scenario_names
 from sop_core.forecast.runs import latest_run
 
@@ -96,6 +97,7 @@ def command_targets(args: argparse.Namespace) -> int:
     from sop_core.data.importer import parse_mapping
     from sop_core.scenario.targets import PlanFileError, compute_targets, write_targets
 
+    check_out_file(args.out)
     if args.plan is not None and not args.plan.is_file():
         raise InputError(f"There is no plan file at {args.plan}.")
     try:
