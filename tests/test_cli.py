@@ -67,9 +67,9 @@ def test_init_refuses_to_overwrite_without_force(tmp_path: Path):
     [
         (["init", "--db", "/no/such/dir/x.duckdb"], "does not exist"),
         (["init", "--db", "{tmp}/x.duckdb", "--skus", "many"], "expected a whole number"),
-        (["init", "--db", "{tmp}/x.duckdb", "--skus", "-3"], "expected a number >= 0"),
-        (["init", "--db", "{tmp}/x.duckdb", "--skus", "3"], "between 5 and 20000"),
-        (["init", "--db", "{tmp}/x.duckdb", "--weeks", "10"], "between 104 and 520"),
+        (["init", "--db", "{tmp}/x.duckdb", "--skus", "-3"], "from 5 to 20000, got -3"),
+        (["init", "--db", "{tmp}/x.duckdb", "--skus", "3"], "from 5 to 20000, got 3"),
+        (["init", "--db", "{tmp}/x.duckdb", "--weeks", "10"], "from 104 to 520, got 10"),
         (["init", "--db", "{tmp}/x.duckdb", "--as-of", "yesterday"], "YYYY-MM-DD"),
         (["info", "--db", "{tmp}/absent.duckdb"], "no database"),
         (["info"], "required: --db"),
@@ -314,3 +314,52 @@ def test_export_out_that_is_a_folder_or_all_into_a_file(sample_db: Path, tmp_pat
     into_file = run_cli("export", "--db", str(sample_db), "--table", "all", "--out", str(afile))
     _one_line(into_file, "is a file, not a folder")
     assert afile.read_text() == "keep"
+
+
+# ---- numeric flags state their real range -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["forecast", "--horizon", "-5"],
+            "--horizon: expected a whole number from 1 to 104, got -5",
+        ),
+        (["forecast", "--horizon", "0"], "--horizon: expected a whole number from 1 to 104, got 0"),
+        (["forecast", "--horizon", "105"], "from 1 to 104, got 105"),
+        (["forecast", "--backfill", "53"], "--backfill: expected a whole number from 0 to 52"),
+        (
+            ["forecast", "--backfill-step", "0"],
+            "--backfill-step: expected a whole number from 1 to 13",
+        ),
+        (["forecast", "--jobs", "0"], "--jobs: expected a whole number from 1 to"),
+        (["forecast", "--horizon", "many"], "expected a whole number from 1 to 104, got 'many'"),
+        (["backtest", "--horizon", "5"], "invalid choice: 5 (choose from 13, 26)"),
+        (["accuracy", "--lag", "-1"], "--lag: expected a whole number >= 0, got -1"),
+        (["accuracy", "--top", "-1"], "--top: expected a whole number >= 0, got -1"),
+        (["plan", "--horizon", "0"], "--horizon: expected a whole number from 1 to 104, got 0"),
+        (
+            ["pack", "--out", "{tmp}", "--weeks", "0"],
+            "--weeks: expected a whole number from 1 to 104",
+        ),
+        (
+            ["targets", "--out", "{tmp}/t.csv", "--horizon", "0"],
+            "--horizon: expected a whole number >= 1",
+        ),
+        (
+            ["targets", "--out", "{tmp}/t.csv", "--plan-of-record", "-1"],
+            "expected a whole number >= 0",
+        ),
+        (["holdout", "--weeks", "0"], "--weeks: expected a whole number >= 1, got 0"),
+        (["init", "--seed", "-1"], "--seed: expected a whole number from 0 to 4294967295"),
+        (["init", "--lines", "0"], "--lines: expected a whole number >= 5, got 0"),
+    ],
+)
+def test_numeric_flags_state_their_real_range(tmp_path: Path, arguments, message):
+    db = ["--db", str(tmp_path / "x.duckdb")]
+    result = run_cli(arguments[0], *db, *[a.replace("{tmp}", str(tmp_path)) for a in arguments[1:]])
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "x.duckdb").exists()

@@ -15,13 +15,18 @@ from sop_core.cli.common import (
     author,
     iso_date,
     issues_json,
-    positive_int,
     print_wait,
     progress_bar,
+    whole_number,
 )
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError, SopError
-from sop_core.data.sample import SampleConfig, build_empty_database, build_sample_database
+from sop_core.data.sample import (
+    FAMILIES,
+    SampleConfig,
+    build_empty_database,
+    build_sample_database,
+)
 from sop_core.data.stores import master, sales
 
 
@@ -182,14 +187,16 @@ def add_init_parser(commands: argparse._SubParsersAction) -> None:
         description="Build a database filled with the seeded sample cosmetics company.",
     )
     init.add_argument("--db", required=True, type=Path, help="database file to create")
-    init.add_argument("--skus", type=positive_int, default=40, help="number of SKUs (40)")
     init.add_argument(
-        "--weeks", type=positive_int, default=160, help="weeks of sales history (160)"
+        "--skus", type=whole_number(5, 20_000), default=40, help="number of SKUs (40)"
     )
-    init.add_argument("--seed", type=positive_int, default=7, help="random seed (7)")
+    init.add_argument(
+        "--weeks", type=whole_number(104, 520), default=160, help="weeks of sales history (160)"
+    )
+    init.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=7, help="random seed (7)")
     init.add_argument(
         "--lines",
-        type=positive_int,
+        type=whole_number(len(FAMILIES)),
         default=None,
         help="production lines (default: about 6 per 40 SKUs)",
     )

@@ -15,9 +15,9 @@ from sop_core.cli.common import (
     EXIT_FAILURE,
     author,
     issues_json,
-    positive_int,
     print_wait,
     progress_bar,
+    whole_number,
     worker_count,
 )
 from sop_core.data import db
@@ -227,7 +227,7 @@ def add_targets_parser(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--plan", type=Path, default=None, help="promotion and price plan file")
     source.add_argument(
         "--plan-of-record",
-        type=positive_int,
+        type=whole_number(0),
         nargs="?",
         const=0,
         default=None,
@@ -236,7 +236,7 @@ def add_targets_parser(commands: argparse._SubParsersAction) -> None:
     )
     targets.add_argument(
         "--horizon",
-        type=positive_int,
+        type=whole_number(1),
         default=None,
         help="weeks (26; a plan of record: all its frozen weeks)",
     )
@@ -267,7 +267,7 @@ def add_holdout_parser(commands: argparse._SubParsersAction) -> None:
         "database is only read.",
     )
     holdout.add_argument("--db", required=True, type=Path, help="database file")
-    holdout.add_argument("--weeks", type=positive_int, default=26, help="weeks held out (26)")
+    holdout.add_argument("--weeks", type=whole_number(1), default=26, help="weeks held out (26)")
     holdout.add_argument(
         "--cannibalisation",
         type=float,
