@@ -67,9 +67,9 @@ def test_init_refuses_to_overwrite_without_force(tmp_path: Path):
     [
         (["init", "--db", "/no/such/dir/x.duckdb"], "does not exist"),
         (["init", "--db", "{tmp}/x.duckdb", "--skus", "many"], "expected a whole number"),
-        (["init", "--db", "{tmp}/x.duckdb", "--skus", "-3"], "expected a number >= 0"),
-        (["init", "--db", "{tmp}/x.duckdb", "--skus", "3"], "between 5 and 20000"),
-        (["init", "--db", "{tmp}/x.duckdb", "--weeks", "10"], "between 104 and 520"),
+        (["init", "--db", "{tmp}/x.duckdb", "--skus", "-3"], "from 5 to 20000, got -3"),
+        (["init", "--db", "{tmp}/x.duckdb", "--skus", "3"], "from 5 to 20000, got 3"),
+        (["init", "--db", "{tmp}/x.duckdb", "--weeks", "10"], "from 104 to 520, got 10"),
         (["init", "--db", "{tmp}/x.duckdb", "--as-of", "yesterday"], "YYYY-MM-DD"),
         (["info", "--db", "{tmp}/absent.duckdb"], "no database"),
         (["info"], "required: --db"),
@@ -114,7 +114,7 @@ def test_every_command_has_help(command):
     [
         (["init", "--db", "{tmp}/x.duckdb", "--as-of", "0001-01-03"], "between 2000-01-01"),
         (["init", "--db", "{tmp}/x.duckdb", "--skus", "5000", "--weeks", "520"], "1,300,000"),
-        (["dictionary", "--out", "/no/such/dir/d.md"], "No such file or directory"),
+        (["dictionary", "--out", "/no/such/dir/d.md"], "The folder /no/such/dir does not exist"),
         (["info", "--db", "{tmp}/empty.duckdb"], "is not an S&OP dashboard database"),
     ],
 )
@@ -231,3 +231,134 @@ def test_info_on_a_database_without_sales_history(tmp_path: Path):
     # Another program's database is refused, not described (tests/test_foreign_database.py).
     result = run_cli("info", "--db", str(other), "--json")
     assert result.returncode == 1 and "not an S&OP dashboard database" in result.stderr
+
+
+# ---- --out is checked before any work ---------------------------------------------------------
+
+
+def _runs_stored(path: Path) -> int:
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        if "forecast_runs" not in tables:
+            return 0
+        return con.execute("SELECT count(*) FROM forecast_runs").fetchone()[0]
+
+
+def _one_line(result, message: str) -> None:
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Errno" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [
+        ("forecast", ["--quiet"]),
+        ("forecast", ["--quiet", "--backfill", "2"]),
+        ("targets", []),
+    ],
+)
+def test_out_into_a_missing_folder_is_refused_before_any_work(
+    sample_db: Path, tmp_path: Path, command: str, extra: list[str]
+):
+    # The sample has no forecast: a command that started working would fit one (forecast)
+    # or say there is none (targets) before it ever looked at --out.
+    out = tmp_path / "missing" / "out.csv"
+    result = run_cli(command, "--db", str(sample_db), "--out", str(out), *extra)
+    _one_line(result, f"The folder {out.parent} does not exist")
+    assert _runs_stored(sample_db) == 0
+    assert not out.parent.exists()
+
+
+def test_out_into_a_folder_that_cannot_be_written_is_refused_before_any_work(sample_db: Path):
+    folder = Path("/sys")
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        pass
+    else:  # pragma: no cover - a machine where /sys is writable
+        pytest.skip("/sys is writable here")
+    result = run_cli("forecast", "--db", str(sample_db), "--out", "/sys/f.csv", "--quiet")
+    _one_line(result, "Cannot write into the folder /sys")
+    assert _runs_stored(sample_db) == 0
+    result = run_cli("export", "--db", str(sample_db), "--table", "products", "--out", "/sys/p.csv")
+    _one_line(result, "Cannot write into the folder /sys")
+
+
+def test_pack_out_that_is_a_file_says_it_is_a_file(sample_db: Path, tmp_path: Path):
+    existing = tmp_path / "pack"
+    existing.write_text("not a folder")
+    result = run_cli("pack", "--db", str(sample_db), "--out", str(existing), "--quiet")
+    _one_line(result, f"{existing} is a file, not a folder")
+    assert existing.read_text() == "not a folder"
+    missing = run_cli("pack", "--db", str(sample_db), "--out", str(tmp_path / "nope"), "--quiet")
+    _one_line(missing, "does not exist")
+
+
+def test_dictionary_into_a_missing_folder_is_one_line(tmp_path: Path):
+    out = tmp_path / "missing" / "d.md"
+    _one_line(run_cli("dictionary", "--out", str(out)), f"The folder {out.parent} does not exist")
+    written = run_cli("dictionary", "--out", str(tmp_path / "d.md"))
+    assert written.returncode == 0 and (tmp_path / "d.md").read_text().startswith("#")
+
+
+def test_export_out_that_is_a_folder_or_all_into_a_file(sample_db: Path, tmp_path: Path):
+    into_folder = run_cli(
+        "export", "--db", str(sample_db), "--table", "products", "--out", str(tmp_path)
+    )
+    _one_line(into_folder, "name the file")  # "--out DIR" without a name: name a .csv file
+    afile = tmp_path / "x.csv"
+    afile.write_text("keep")
+    into_file = run_cli("export", "--db", str(sample_db), "--table", "all", "--out", str(afile))
+    _one_line(into_file, "is a file, not a folder")
+    assert afile.read_text() == "keep"
+
+
+# ---- numeric flags state their real range -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["forecast", "--horizon", "-5"],
+            "--horizon: expected a whole number from 1 to 104, got -5",
+        ),
+        (["forecast", "--horizon", "0"], "--horizon: expected a whole number from 1 to 104, got 0"),
+        (["forecast", "--horizon", "105"], "from 1 to 104, got 105"),
+        (["forecast", "--backfill", "53"], "--backfill: expected a whole number from 0 to 52"),
+        (
+            ["forecast", "--backfill-step", "0"],
+            "--backfill-step: expected a whole number from 1 to 13",
+        ),
+        (["forecast", "--jobs", "0"], "--jobs: expected a whole number from 1 to"),
+        (["forecast", "--horizon", "many"], "expected a whole number from 1 to 104, got 'many'"),
+        (["backtest", "--horizon", "5"], "invalid choice: 5 (choose from 13, 26)"),
+        (["accuracy", "--lag", "-1"], "--lag: expected a whole number >= 0, got -1"),
+        (["accuracy", "--top", "-1"], "--top: expected a whole number >= 0, got -1"),
+        (["plan", "--horizon", "0"], "--horizon: expected a whole number from 1 to 104, got 0"),
+        (
+            ["pack", "--out", "{tmp}", "--weeks", "0"],
+            "--weeks: expected a whole number from 1 to 104",
+        ),
+        (
+            ["targets", "--out", "{tmp}/t.csv", "--horizon", "0"],
+            "--horizon: expected a whole number >= 1",
+        ),
+        (
+            ["targets", "--out", "{tmp}/t.csv", "--plan-of-record", "-1"],
+            "expected a whole number >= 0",
+        ),
+        (["holdout", "--weeks", "0"], "--weeks: expected a whole number >= 1, got 0"),
+        (["init", "--seed", "-1"], "--seed: expected a whole number from 0 to 4294967295"),
+        (["init", "--lines", "0"], "--lines: expected a whole number >= 5, got 0"),
+    ],
+)
+def test_numeric_flags_state_their_real_range(tmp_path: Path, arguments, message):
+    db = ["--db", str(tmp_path / "x.duckdb")]
+    result = run_cli(arguments[0], *db, *[a.replace("{tmp}", str(tmp_path)) for a in arguments[1:]])
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "x.duckdb").exists()

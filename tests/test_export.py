@@ -70,3 +70,21 @@ def test_the_cli_exports_every_table_into_a_folder(sample_db, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "sales_history.csv").stat().st_size > 0
     assert "products: 40 rows" in result.stdout
+
+
+def test_excel_refuses_a_table_over_its_limit_up_front(sample_db, tmp_path):
+    with db.transaction(sample_db) as con:
+        con.execute("CREATE TABLE big AS SELECT range AS n FROM range(1048576)")
+    one = run_cli(
+        "export", "--db", str(sample_db), "--table", "big", "--out", str(tmp_path / "b.xlsx")
+    )
+    assert one.returncode == 1 and "1,048,576 rows, more than an Excel sheet holds" in one.stderr
+    assert len(one.stderr.strip().splitlines()) == 1
+    folder = tmp_path / "all"
+    folder.mkdir()
+    every = run_cli(
+        "export", "--db", str(sample_db), "--table", "all", "--out", str(folder), "--format", "xlsx"
+    )
+    assert every.returncode == 1 and "big has 1,048,576 rows" in every.stderr
+    assert list(folder.iterdir()) == []  # refused before any table was written
+    assert not (tmp_path / "b.xlsx").exists()

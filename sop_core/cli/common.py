@@ -61,24 +61,34 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 0 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (no ``high``: no upper
+    bound), refused with a message that states that range."""
+    bounds = f">= {low}" if high is None else f"from {low} to {high}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number {bounds}, got {text!r}"
+            ) from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected a whole number {bounds}, got {value}")
+        return value
+
+    parse.__name__ = f"whole number {bounds}"
+    return parse
 
 
 def worker_count(text: str) -> int:
     """A number of worker processes, 1 to four per core (argparse type)."""
-    value = positive_int(text)
     cores = os.cpu_count() or 1
-    if not 1 <= value <= 4 * cores:
-        raise argparse.ArgumentTypeError(f"expected 1 to {4 * cores} worker processes, got {value}")
-    return value
+    return whole_number(1, 4 * cores)(text)
+
+
+WEEKS_AHEAD = whole_number(1, 104)
+"""A horizon in weeks: what the forecast and the production plan accept."""
 
 
 def iso_date(text: str) -> dt.date:

@@ -15,13 +15,18 @@ from sop_core.cli.common import (
     author,
     iso_date,
     issues_json,
-    positive_int,
     print_wait,
     progress_bar,
+    whole_number,
 )
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError, SopError
-from sop_core.data.sample import SampleConfig, build_empty_database, build_sample_database
+from sop_core.data.sample import (
+    FAMILIES,
+    SampleConfig,
+    build_empty_database,
+    build_sample_database,
+)
 from sop_core.data.stores import master, sales
 
 
@@ -103,18 +108,29 @@ def command_import(args: argparse.Namespace) -> int:
 
 
 def command_export(args: argparse.Namespace) -> int:
-    from sop_core.data.export import export_table
+    from sop_core.data.export import (
+        check_excel_rows,
+        check_out_file,
+        check_out_folder,
+        export_format,
+        export_table,
+    )
 
     if args.table == "all":
-        if not args.out.is_dir():
+        if not args.out.exists():
             raise InputError(f"With --table all, --out must be an existing folder ({args.out}).")
+        check_out_folder(args.out)
         with db.connect(args.db, on_wait=print_wait) as con:
             tables = list(schema.table_columns(con))
         suffix = f".{args.format or 'csv'}"
+        if suffix == ".xlsx":
+            check_excel_rows(args.db, tables)
         for table in tables:
             rows = export_table(args.db, table, args.out / f"{table}{suffix}", args.format)
             print(f"{table}: {rows:,} rows")
         return 0
+    export_format(args.out, args.format)
+    check_out_file(args.out)
     rows = export_table(args.db, args.table, args.out, args.format)
     print(f"Wrote {rows:,} rows of {args.table} to {args.out}.")
     return 0
@@ -154,7 +170,9 @@ def command_dictionary(args: argparse.Namespace) -> int:
     if args.out == "-":
         sys.stdout.write(text)
     else:
-        Path(args.out).write_text(text, encoding="utf-8")
+        from sop_core.data.export import check_out_file
+
+        check_out_file(args.out).write_text(text, encoding="utf-8")
         print(f"Wrote {args.out}")
     return 0
 
@@ -169,14 +187,16 @@ def add_init_parser(commands: argparse._SubParsersAction) -> None:
         description="Build a database filled with the seeded sample cosmetics company.",
     )
     init.add_argument("--db", required=True, type=Path, help="database file to create")
-    init.add_argument("--skus", type=positive_int, default=40, help="number of SKUs (40)")
     init.add_argument(
-        "--weeks", type=positive_int, default=160, help="weeks of sales history (160)"
+        "--skus", type=whole_number(5, 20_000), default=40, help="number of SKUs (40)"
     )
-    init.add_argument("--seed", type=positive_int, default=7, help="random seed (7)")
+    init.add_argument(
+        "--weeks", type=whole_number(104, 520), default=160, help="weeks of sales history (160)"
+    )
+    init.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=7, help="random seed (7)")
     init.add_argument(
         "--lines",
-        type=positive_int,
+        type=whole_number(len(FAMILIES)),
         default=None,
         help="production lines (default: about 6 per 40 SKUs)",
     )

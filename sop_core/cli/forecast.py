@@ -11,14 +11,16 @@ from pathlib import Path
 import pandas as pd
 
 from sop_core.cli.common import (
+    WEEKS_AHEAD,
     add_engine_options,
     iso_date,
-    positive_int,
     print_wait,
     progress_bar,
+    whole_number,
 )
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError
+from sop_core.data.export import check_out_file, write_csv
 from sop_core.data.stores import forecast_runs
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import (
@@ -56,6 +58,8 @@ def _current_run(args: argparse.Namespace) -> RunSummary:
 
 
 def command_forecast(args: argparse.Namespace) -> int:
+    if args.out:
+        check_out_file(args.out)  # before the fit, so a typo costs no refit and stores nothing
     args.horizon_weeks = args.horizon
     if args.backfill:
         with progress_bar(args.quiet) as progress:
@@ -77,7 +81,7 @@ def command_forecast(args: argparse.Namespace) -> int:
     if args.out:
         with db.connect(args.db, on_wait=print_wait) as con:
             frame = forecast_frame(con, summary.run_id)
-        frame.to_csv(args.out, index=False, date_format="%Y-%m-%d")
+        write_csv(frame, args.out, date_format="%Y-%m-%d")
     if args.json:
         print(json.dumps({**summary.__dict__, "out": str(args.out) if args.out else None}))
         return 0
@@ -214,7 +218,7 @@ def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
         "items) and store the run. Same data and parameters: the stored run is reused.",
     )
     add_engine_options(forecast)
-    forecast.add_argument("--horizon", type=positive_int, default=26, help="weeks to forecast (26)")
+    forecast.add_argument("--horizon", type=WEEKS_AHEAD, default=26, help="weeks to forecast (26)")
     forecast.add_argument(
         "--out",
         type=Path,
@@ -234,14 +238,14 @@ def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
     )
     forecast.add_argument(
         "--backfill",
-        type=positive_int,
+        type=whole_number(0, 52),
         default=0,
         metavar="N",
         help="first make N past forecasts, with history ends every --backfill-step weeks "
         "before the end of the history, so accuracy by forecast lag has something to measure (0)",
     )
     forecast.add_argument(
-        "--backfill-step", type=positive_int, default=2, metavar="WEEKS", help="(2)"
+        "--backfill-step", type=whole_number(1, 13), default=2, metavar="WEEKS", help="(2)"
     )
     forecast.add_argument("--json", action="store_true", help="print the run summary as JSON")
     forecast.set_defaults(handler=command_forecast)
@@ -257,7 +261,11 @@ def add_backtest_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_engine_options(backtest)
     backtest.add_argument(
-        "--horizon", type=positive_int, default=13, help="backtest horizon in weeks: 13 or 26 (13)"
+        "--horizon",
+        type=int,
+        choices=(13, 26),
+        default=13,
+        help="backtest horizon in weeks: 13 or 26 (13)",
     )
     backtest.add_argument(
         "--json",
@@ -285,9 +293,9 @@ def add_accuracy_parser(commands: argparse._SubParsersAction) -> None:
     )
     scored.add_argument("--value", default=None, help="the family, brand, channel or SKU")
     scored.add_argument(
-        "--lag", type=positive_int, default=None, help="lag for value added and exceptions (all)"
+        "--lag", type=whole_number(0), default=None, help="lag for value added and exceptions (all)"
     )
-    scored.add_argument("--top", type=positive_int, default=10, help="exceptions listed (10)")
+    scored.add_argument("--top", type=whole_number(0), default=10, help="exceptions listed (10)")
     scored.add_argument(
         "--json",
         action="store_true",

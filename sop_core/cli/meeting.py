@@ -6,12 +6,14 @@ import argparse
 import time
 from pathlib import Path
 
-from sop_core.cli.common import positive_int, progress_bar
+from sop_core.cli.common import WEEKS_AHEAD, progress_bar
 
 
 def command_pack(args: argparse.Namespace) -> int:
+    from sop_core.data.export import check_out_folder
     from sop_core.meeting.pack import build_pack
 
+    check_out_folder(args.out)
     started = time.perf_counter()
     with progress_bar(args.quiet) as progress:
         files = build_pack(args.db, args.out, args.scenario, weeks=args.weeks, progress=progress)
@@ -39,7 +41,7 @@ def add_pack_parser(commands: argparse._SubParsersAction) -> None:
     pack.add_argument("--db", required=True, type=Path, help="database file")
     pack.add_argument("--out", required=True, type=Path, help="folder to write into")
     pack.add_argument("--scenario", default=None, help="saved scenario (default: see above)")
-    pack.add_argument("--weeks", type=positive_int, default=26, help="weeks covered (26)")
+    pack.add_argument("--weeks", type=WEEKS_AHEAD, default=26, help="weeks covered (26)")
     pack.add_argument("--quiet", action="store_true", help="no progress on stderr")
     pack.set_defaults(handler=command_pack)
 

@@ -15,13 +15,14 @@ from sop_core.cli.common import (
     EXIT_FAILURE,
     author,
     issues_json,
-    positive_int,
     print_wait,
     progress_bar,
+    whole_number,
     worker_count,
 )
 from sop_core.data import db
 from sop_core.data.errors import InputError
+from sop_core.data.export import check_out_file
 from sop_core.data.stores.scenarios import scenario_names
 from sop_core.forecast.runs import latest_run
 
@@ -96,6 +97,7 @@ def command_targets(args: argparse.Namespace) -> int:
     from sop_core.data.importer import parse_mapping
     from sop_core.scenario.targets import PlanFileError, compute_targets, write_targets
 
+    check_out_file(args.out)
     if args.plan is not None and not args.plan.is_file():
         raise InputError(f"There is no plan file at {args.plan}.")
     try:
@@ -225,7 +227,7 @@ def add_targets_parser(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--plan", type=Path, default=None, help="promotion and price plan file")
     source.add_argument(
         "--plan-of-record",
-        type=positive_int,
+        type=whole_number(0),
         nargs="?",
         const=0,
         default=None,
@@ -234,7 +236,7 @@ def add_targets_parser(commands: argparse._SubParsersAction) -> None:
     )
     targets.add_argument(
         "--horizon",
-        type=positive_int,
+        type=whole_number(1),
         default=None,
         help="weeks (26; a plan of record: all its frozen weeks)",
     )
@@ -265,7 +267,7 @@ def add_holdout_parser(commands: argparse._SubParsersAction) -> None:
         "database is only read.",
     )
     holdout.add_argument("--db", required=True, type=Path, help="database file")
-    holdout.add_argument("--weeks", type=positive_int, default=26, help="weeks held out (26)")
+    holdout.add_argument("--weeks", type=whole_number(1), default=26, help="weeks held out (26)")
     holdout.add_argument(
         "--cannibalisation",
         type=float,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sop_core.cli.common import add_engine_options, positive_int, print_wait, progress_bar
+from sop_core.cli.common import WEEKS_AHEAD, add_engine_options, print_wait, progress_bar
 
 
 def command_plan(args: argparse.Namespace) -> int:
@@ -67,7 +67,7 @@ def add_plan_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="saved scenario to plan (default: the baseline, the consensus with no levers)",
     )
-    plan.add_argument("--horizon", type=positive_int, default=26, help="weeks to plan (26)")
+    plan.add_argument("--horizon", type=WEEKS_AHEAD, default=26, help="weeks to plan (26)")
     plan.add_argument(
         "--json",
         action="store_true",

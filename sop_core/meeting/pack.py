@@ -23,7 +23,7 @@ import plotly.io as pio
 from sop_core import charts
 from sop_core.data import db
 from sop_core.data.errors import InputError
-from sop_core.data.export import escape_formulas
+from sop_core.data.export import check_out_folder, escape_formulas
 from sop_core.data.stores import master, plans_of_record, production
 from sop_core.forecast.runs import latest_run
 from sop_core.meeting.decisions import decision_log
@@ -48,9 +48,7 @@ def build_pack(
     plan of record exactly as frozen (the baseline planned today when nothing is approved);
     with it, that scenario planned on today's forecast."""
     report = progress or (lambda fraction, message: None)
-    out = Path(out)
-    if not out.is_dir():
-        raise InputError(f"The folder {out} does not exist.")
+    out = check_out_folder(out)
     report(0.05, "Reading the plan")
     db.ensure_schema(path)
     with db.connect(path) as con:

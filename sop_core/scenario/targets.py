@@ -168,8 +168,7 @@ def write_targets(frame: pd.DataFrame, out: Path | str, fmt: str | None = None) 
     kind = fmt or FORMATS.get(out.suffix.lower())
     if kind not in FORMATS.values():
         raise InputError(f"{out.name}: name the targets file .csv or .xlsx (or give --format).")
-    if not out.parent.exists():
-        raise InputError(f"The folder {out.parent} does not exist.")
+    export.check_out_file(out)
     temporary = out.with_name(f".{out.name}.partial")
     try:
         temporary.write_bytes(targets_bytes(frame, kind))
