@@ -83,3 +83,14 @@ def test_a_family_keeps_its_colour_when_the_filter_hides_others():
     assert filtered == {family: everything[family] for family in shown}
     # One mechanism: the chart's colours are exactly family_colours of the company's list.
     assert everything == charts.family_colours(company)
+
+
+def test_names_people_typed_show_as_text_in_charts():
+    """Plotly renders links and tags in titles, legends and hover labels: typed names are
+    escaped (issue 24)."""
+    from sop_core.charts.style import figure
+
+    hostile = '<a href="http://evil.example">Log in</a>'
+    spec = figure([{"type": "scatter", "x": [1], "y": [1], "name": hostile}], hostile, "units")
+    assert "<a" not in spec.layout.title.text and "&lt;a href" in spec.layout.title.text
+    assert "<a" not in spec.data[0].name and "&lt;a href" in spec.data[0].name

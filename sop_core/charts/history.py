@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import family_colours, figure
+from sop_core.charts.style import family_colours, figure, plain
 from sop_core.data.calendar import holiday_weeks
 
 
@@ -35,7 +35,7 @@ def weekly_history_chart(
             "mode": "lines",
             "stackgroup": "history",
             "line": {"width": 1, "color": colours[family]},
-            "hovertemplate": f"{family}<br>%{{x|%d %b %Y}}: %{{y:,.0f}}<extra></extra>",
+            "hovertemplate": f"{plain(family)}<br>%{{x|%d %b %Y}}: %{{y:,.0f}}<extra></extra>",
         }
         for family, rows in weekly.groupby("family", sort=True)
     ]

@@ -7,6 +7,7 @@ colour comes from ``family_colours`` alone, so it is the same on every chart and
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 
 import pandas as pd
@@ -27,6 +28,12 @@ def family_colours(families: Iterable[str]) -> dict[str, str]:
     """
     ordered = sorted(set(families))
     return {family: PALETTE[position % len(PALETTE)] for position, family in enumerate(ordered)}
+
+
+def plain(text: object) -> str:
+    """``text`` as plotly shows it literally: plotly renders a subset of HTML (links, bold,
+    line breaks) in titles, legends and hover labels, so names people typed are escaped."""
+    return html.escape(str(text), quote=False)
 
 
 def merge(base: dict, extra: dict) -> dict:
@@ -54,9 +61,14 @@ def figure(
     ``update_layout`` calls (and its default template) cost tens of milliseconds per figure,
     which a live lever move would feel. ``layout`` is merged over the common styling.
     """
+    # Titles and trace names carry names people typed (scenarios, families, SKUs, lines).
+    traces = [
+        {**trace, "name": plain(trace["name"])} if isinstance(trace.get("name"), str) else trace
+        for trace in traces
+    ]
     common = {
         "template": "none",
-        "title": {"text": title, "font": {"size": FONT_SIZE + 4}},
+        "title": {"text": plain(title), "font": {"size": FONT_SIZE + 4}},
         "paper_bgcolor": "#FFFFFF",
         "plot_bgcolor": "#FFFFFF",
         "font": {"size": FONT_SIZE, "color": "#111111"},
