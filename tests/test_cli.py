@@ -334,7 +334,7 @@ def test_export_out_that_is_a_folder_or_all_into_a_file(sample_db: Path, tmp_pat
         ),
         (["forecast", "--jobs", "0"], "--jobs: expected a whole number from 1 to"),
         (["forecast", "--horizon", "many"], "expected a whole number from 1 to 104, got 'many'"),
-        (["backtest", "--horizon", "5"], "invalid choice: 5 (choose from 13, 26)"),
+        (["backtest", "--horizon", "0"], "--horizon: expected a whole number >= 1, got 0"),
         (["accuracy", "--lag", "-1"], "--lag: expected a whole number >= 0, got -1"),
         (["accuracy", "--top", "-1"], "--top: expected a whole number >= 0, got -1"),
         (["plan", "--horizon", "0"], "--horizon: expected a whole number from 1 to 104, got 0"),

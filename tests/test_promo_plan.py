@@ -660,12 +660,20 @@ def test_import_plan_dry_run_saves_nothing(own_db, facts, tmp_path, capsys):
     assert stored_scenarios(own_db) == []
 
 
+def test_targets_refuse_a_horizon_below_one_week_before_any_work(shared_db, tmp_path, capsys):
+    out_file = tmp_path / "targets.csv"
+    with pytest.raises(SystemExit) as stopped:
+        main(["targets", "--db", str(shared_db), "--horizon", "0", "--out", str(out_file)])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "expected a whole number >= 1, got 0" in err
+    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
         (["--scenario", "Nope"], "no scenario called 'Nope'"),
         (["--plan", "{tmp}/absent.csv"], "There is no plan file"),
-        (["--horizon", "0"], "at least one week"),
         (["--cannibalisation", "1.5"], "between 0 and 1"),
         (["--plan-of-record", "7"], "no plan of record version 7"),
         (["--plan-of-record"], "No plan of record has been approved"),

@@ -262,10 +262,9 @@ def add_backtest_parser(commands: argparse._SubParsersAction) -> None:
     add_engine_options(backtest)
     backtest.add_argument(
         "--horizon",
-        type=int,
-        choices=(13, 26),
+        type=whole_number(1),
         default=13,
-        help="backtest horizon in weeks: 13 or 26 (13)",
+        help="backtest horizon in weeks, one the run stored: 13 or 26 by default (13)",
     )
     backtest.add_argument(
         "--json",

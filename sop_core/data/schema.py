@@ -929,7 +929,7 @@ def is_ours(con: duckdb.DuckDBPyConnection) -> bool:
         first = con.execute(
             "SELECT count(*) FROM main.schema_version "
             "WHERE version = 1 AND description IS NOT NULL AND applied_at IS NOT NULL"
-        ).fetchone()[0]
+        ).fetchall()[0][0]  # fetchall: a half-read result would block register() on this open
     except (duckdb.CatalogException, duckdb.BinderException):
         return False
     return bool(first)
@@ -943,7 +943,7 @@ def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
         "+ (SELECT count(*) FROM duckdb_views() WHERE NOT internal "
         "AND database_name = current_database()) "
         "+ (SELECT count(*) FROM duckdb_sequences() WHERE database_name = current_database())"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
