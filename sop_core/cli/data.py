@@ -137,10 +137,12 @@ def command_export(args: argparse.Namespace) -> int:
 
 
 def command_info(args: argparse.Namespace) -> int:
+    reclaimed = db.reclaim_space(args.db, on_wait=print_wait) if args.reclaim else None
     with db.connect(args.db, on_wait=print_wait) as con:
         counts = master.table_row_counts(con)
         version = schema.current_version(con)
         first_week, last_week = sales.sales_history_span(con)
+        wasted = db.wasted_bytes_open(con, args.db)
     tables = dict(zip(counts["table"], (int(n) for n in counts["rows"]), strict=True))
     if not tables:
         raise SopError(f"{args.db} is a DuckDB file without any tables; is it the right file?")
@@ -152,6 +154,7 @@ def command_info(args: argparse.Namespace) -> int:
                     "schema_version": version,
                     "history_first_week": str(first_week) if first_week else None,
                     "history_last_week": str(last_week) if last_week else None,
+                    "wasted_mb": round(wasted / 1e6, 1),
                 }
             )
         )
@@ -160,6 +163,10 @@ def command_info(args: argparse.Namespace) -> int:
     print(f"{args.db}  (schema version {version})")
     if first_week:
         print(f"history: {first_week} to {last_week}")
+    if reclaimed is not None:
+        print(f"gave back {reclaimed / 1e6:.1f} MB of unused space")
+    if wasted >= 1e6:
+        print(f"unused space: {wasted / 1e6:.1f} MB (give it back with --reclaim)")
     for table, rows in tables.items():
         print(f"  {table:<{width}}  {rows:>12,}")
     return 0
@@ -270,6 +277,11 @@ def add_info_parser(commands: argparse._SubParsersAction) -> None:
     info.add_argument("--db", required=True, type=Path, help="database file")
     info.add_argument(
         "--json", action="store_true", help='print {"tables": {"name": rows, ...}, ...} as JSON'
+    )
+    info.add_argument(
+        "--reclaim",
+        action="store_true",
+        help="first rewrite the file without the space interrupted writes left in it",
     )
     info.set_defaults(handler=command_info)
 

@@ -7,6 +7,11 @@ holds the lock, tells the caller what it is waiting for, and gives up with a cle
 
 A DuckDB connection is not thread-safe: every unit of work opens its own connection, so
 Streamlit's session threads never share one.
+
+A process killed inside a big write (an import stopped half-way) leaves the blocks it wrote past
+the end of the file: DuckDB never truncates them, so the file stays bigger than its data.
+``wasted_bytes`` measures that tail and ``reclaim_space`` gives it back by rewriting the
+database; ``transaction`` and a finished import do so by themselves when the waste is large.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +35,7 @@ from sop_core.data.errors import (
     DatabaseBusyError,
     DatabaseMissingError,
     ForeignDatabaseError,
+    SopError,
 )
 
 WaitCallback = Callable[[str, float], None]
@@ -154,8 +161,13 @@ def transaction(
     timeout: float | None = None,
     on_wait: WaitCallback | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the database and run the block in one transaction: all of it lands, or none."""
-    with connect(path, create=create, timeout=timeout, on_wait=on_wait) as con:
+    """Open the database and run the block in one transaction: all of it lands, or none.
+
+    A file left much bigger than its data by an interrupted write is first rewritten to its
+    size (``reclaim_space``): the write lock is ours anyway."""
+    con = open_connection(path, create=create, timeout=timeout, on_wait=on_wait)
+    try:
+        con = _reclaimed_if_wasteful(con, Path(path), timeout, on_wait)
         con.execute("BEGIN TRANSACTION")
         try:
             yield con
@@ -171,6 +183,8 @@ def transaction(
         except BaseException:
             _rollback(con)
             raise
+    finally:
+        con.close()
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -233,3 +247,136 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
         # insert's own error is the one to report.
         with contextlib.suppress(duckdb.Error):
             con.unregister("incoming_frame")
+
+
+# --- space left behind by interrupted writes ----------------------------------------------------
+
+# Rewrite automatically only when the waste is both above 8 MB and above half the data: a
+# rewrite reads and writes the whole database while holding the write lock (seconds for a big
+# one), so a small absolute gain is never worth that pause, and on a big database a waste that
+# is small next to its data (ordinary slack) is not worth it either. An interrupted import of a
+# few hundred thousand rows, the case seen growing a 9 MB file to 24 MB, passes both.
+RECLAIM_MIN_BYTES = 8 * 1024 * 1024
+RECLAIM_MIN_SHARE = 0.5
+
+
+def temporary_name(path: Path | str) -> Path:
+    """A hidden file next to ``path``, named after this process, for a database written
+    before it is moved into place. ``sample.remove_leftover_temporaries`` removes the ones a
+    killed process leaves (it reads the process id back from this pattern)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}")
+
+
+def _sizes(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int]:
+    """(wasted bytes, bytes the database uses) of the open database at ``path``: the file's
+    size minus its blocks (``total_blocks`` x ``block_size``), the WAL not counted."""
+    block_size, total_blocks = con.execute(
+        "SELECT block_size, total_blocks FROM pragma_database_size() "
+        "WHERE database_name = current_database()"
+    ).fetchone()
+    used = int(block_size) * int(total_blocks)
+    return max(0, os.stat(path).st_size - used), used
+
+
+def _worth_reclaiming(wasted: int, used: int) -> bool:
+    return wasted > RECLAIM_MIN_BYTES and wasted > RECLAIM_MIN_SHARE * used
+
+
+def wasted_bytes(
+    path: Path | str, *, timeout: float | None = None, on_wait: WaitCallback | None = None
+) -> int:
+    """Bytes of ``path`` holding no data (left by a write that never committed)."""
+    with connect(path, timeout=timeout, on_wait=on_wait) as con:
+        return _sizes(con, Path(path))[0]
+
+
+def wasted_bytes_open(con: duckdb.DuckDBPyConnection, path: Path | str) -> int:
+    """``wasted_bytes`` for a database the caller already has open as ``con``."""
+    return _sizes(con, Path(path))[0]
+
+
+def reclaim_space(
+    path: Path | str, *, timeout: float | None = None, on_wait: WaitCallback | None = None
+) -> int:
+    """Rewrite ``path`` without its wasted space, at any size; return the bytes given back.
+
+    The database is copied (``COPY FROM DATABASE``) into a hidden file next to it and moved
+    over it (``os.replace``) while its write lock is held. Any failure (a full disk, say)
+    leaves the original as it was and no copy behind, and raises a ``SopError``."""
+    path = Path(path)
+    with connect(path, timeout=timeout, on_wait=on_wait) as con:
+        before = os.stat(path).st_size
+        _rewrite(con, path)
+    return max(0, before - os.stat(path).st_size)
+
+
+def reclaim_if_wasteful(
+    path: Path | str, *, timeout: float | None = None, on_wait: WaitCallback | None = None
+) -> int:
+    """``reclaim_space`` when the waste passes the thresholds above; return the bytes given
+    back (0 when not worth it or when it could not be done: nothing is lost either way)."""
+    path = Path(path)
+    try:
+        con = open_connection(path, timeout=timeout, on_wait=on_wait)
+    except (SopError, duckdb.Error, OSError):
+        return 0
+    try:
+        before = os.stat(path).st_size
+        con = _reclaimed_if_wasteful(con, path, timeout, on_wait, reopen=False)
+    finally:
+        con.close()
+    return max(0, before - os.stat(path).st_size)
+
+
+def _reclaimed_if_wasteful(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    timeout: float | None,
+    on_wait: WaitCallback | None,
+    *,
+    reopen: bool = True,
+) -> duckdb.DuckDBPyConnection:
+    """``con`` itself, or after a rewrite of its file a connection to the new file."""
+    try:
+        if not _worth_reclaiming(*_sizes(con, path)):
+            return con
+        _rewrite(con, path)
+    except (SopError, duckdb.Error, OSError):
+        return con  # the original is untouched: go on with it, bigger than it needs to be
+    if not reopen:
+        return con
+    con.close()
+    return open_connection(path, timeout=timeout, on_wait=on_wait)
+
+
+def _rewrite(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Copy the database ``con`` holds (and locks) into a new file and move it over ``path``."""
+    temporary = temporary_name(path)
+    try:
+        con.execute("CHECKPOINT")
+        source = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute("ATTACH ? AS sop_reclaimed", [str(temporary)])
+        try:
+            quoted = '"' + source.replace('"', '""') + '"'
+            con.execute(f"COPY FROM DATABASE {quoted} TO sop_reclaimed")
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("DETACH sop_reclaimed")
+        shutil.copymode(path, temporary)
+        # The old file's lock is still ours: nobody is inside it (or its WAL) while it is
+        # replaced; the CHECKPOINT above left nothing in the WAL.
+        Path(f"{path}.wal").unlink(missing_ok=True)
+        os.replace(temporary, path)
+    except (duckdb.Error, OSError) as error:
+        raise SopError(
+            f"Could not give back the unused space of {path.name} ({_first_line(error)}); "
+            "the database is unchanged."
+        ) from error
+    finally:
+        temporary.unlink(missing_ok=True)
+        Path(f"{temporary}.wal").unlink(missing_ok=True)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

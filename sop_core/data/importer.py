@@ -381,6 +381,10 @@ def import_file(
     finally:
         staging.close()
     report.written = True
+    # An import killed before this one may have left its rows' blocks at the end of the file;
+    # now that ours is safely in, give that space back when it is large (never fails the import).
+    report_progress(0.95, "Tidying the database file")
+    db.reclaim_if_wasteful(path, on_wait=on_wait)
     report_progress(1.0, "Done")
     return report
 

@@ -24,7 +24,6 @@ import contextlib
 import glob
 import os
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -226,7 +225,7 @@ def _check_target(path: Path, force: bool) -> None:
 def _temporary_name(path: Path) -> Path:
     """Where a new database is written before it is moved to ``path``: hidden, next to it,
     named after this process (``remove_leftover_temporaries`` reads the process back)."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}")
+    return db.temporary_name(path)
 
 
 def _process_running(pid: int) -> bool:
