@@ -313,3 +313,28 @@ def _steady_line(page, chart: int, timeout_ms: int) -> str:
             return line
         line = now
     raise AssertionError(f"chart {chart} did not settle within {timeout_ms} ms")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children...), from /proc."""
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                pids = {int(p) for p in children.read_text().split()}
+            except OSError:  # the process ended meanwhile
+                continue
+            pending.extend(pids - found)
+            found |= pids
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import statistics
 import time
 from collections.abc import Iterator
@@ -30,9 +31,12 @@ from tests.helpers import (
     VISIBLE_LINE,
     VISIBLE_TITLE,
     VISIBLE_TRACE,
+    alive,
+    descendants,
     serve_streamlit,
     stop,
     time_slider_moves,
+    wait_for,
     wait_for_page,
 )
 
@@ -500,3 +504,36 @@ def test_presentation_mode_walks_the_agenda(server, browser):
     page.goto(supply_link)  # the link reopens the same screen
     wait_for_page(page, "2. Supply review", timeout_ms=30_000)
     page.close()
+
+
+def test_a_killed_server_mid_refresh_leaves_no_process(browser, sample_db, tmp_path):
+    """Issue 24: the app's refresh, pressed in the browser, then the server killed hard while
+    the forecast fits: its worker processes and resource tracker go too, within 10 s."""
+    if not Path("/proc/self/task").exists():
+        pytest.skip("reads the process tree from /proc (Linux)")
+    env = {"SOP_DB": str(sample_db), "SOP_SAMPLE_AS_OF": "2026-11-25"}
+    process, url = serve_streamlit(ROOT / "app.py", env, tmp_path / "streamlit.log")
+    started: set[int] = set()
+    try:
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(url)
+        wait_for_page(page, "Overview")
+        page.get_by_role("button", name="Make the forecast now").click()
+        # The workers are up once the server has at least two children and the tracker.
+        assert wait_for(lambda: len(descendants(process.pid)) >= 3, timeout=60), (
+            "the refresh never started its workers"
+        )
+        started = descendants(process.pid)
+        page.close()
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        assert wait_for(lambda: not any(alive(pid) for pid in started), timeout=10), [
+            pid for pid in started if alive(pid)
+        ]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for pid in started:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.helpers import ROOT, wait_for
+from tests.helpers import ROOT, alive, descendants, wait_for
 
 # The dashboard's refresh, as ``sop_ui.widgets.refresh_forecast_with_progress`` runs it in
 # the Streamlit server process: ``refresh_forecast(path, progress=...)`` with the default
@@ -26,31 +26,6 @@ def progress(fraction, message):
 
 refresh_forecast(sys.argv[1], progress=progress, reuse=False)
 """
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (children, their children...), from /proc."""
-    found: set[int] = set()
-    pending = [pid]
-    while pending:
-        parent = pending.pop()
-        for children in Path(f"/proc/{parent}/task").glob("*/children"):
-            try:
-                pids = {int(p) for p in children.read_text().split()}
-            except OSError:  # the process ended meanwhile
-                continue
-            pending.extend(pids - found)
-            found |= pids
-    return found
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def start_until_fitting(command: list[str], stream: str) -> tuple[subprocess.Popen, set[int]]:
@@ -114,8 +89,8 @@ def test_a_stopped_forecast_leaves_no_process(sample_db: Path, stop: str) -> Non
 def test_a_killed_app_refresh_leaves_no_process(sample_db: Path) -> None:
     """The dashboard's refresh killed mid-fit (the server stopped hard): its workers go too.
 
-    A small process runs the refresh the way the app does: starting the real server would
-    need a browser to press the button."""
+    A small process runs the refresh the way the app does; the real server, refresh pressed in
+    Chromium, is ``tests/test_browser.py::test_a_killed_server_mid_refresh_leaves_no_process``."""
     linux_only()
     process, started = start_until_fitting(
         [sys.executable, "-c", APP_REFRESH, str(sample_db)], "stdout"
