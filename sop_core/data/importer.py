@@ -469,8 +469,13 @@ def _stage(
             if unpacked > max_bytes:
                 report.issues.append(_too_big(name, unpacked, max_bytes))
                 return False
-            if rows - 1 > max_rows:  # the first row is the header
-                report.issues.append(_too_many(name, max_rows))
+            sheet_rows = settings.import_max_sheet_rows()
+            if rows - 1 > min(max_rows, sheet_rows):  # the first row is the header
+                report.issues.append(
+                    _too_many(name, max_rows)
+                    if max_rows <= sheet_rows
+                    else _too_many_in_a_sheet(name, sheet_rows)
+                )
                 return False
             frame = pd.read_excel(source, dtype=str, engine="openpyxl")
             frame.columns = [str(c) for c in frame.columns]
@@ -504,6 +509,15 @@ def _too_many(name: str, max_rows: int) -> Issue:
         "error",
         f"{name} has more than {max_rows:,} rows, the most one import takes (setting "
         f"{settings.IMPORT_MAX_ROWS.env}); split the file, or raise the setting.",
+    )
+
+
+def _too_many_in_a_sheet(name: str, max_rows: int) -> Issue:
+    return Issue(
+        "error",
+        f"{name} has more than {max_rows:,} rows, the most one Excel workbook takes (setting "
+        f"{settings.IMPORT_MAX_SHEET_ROWS.env}); save it as CSV, which imports millions of rows "
+        "in seconds, or raise the setting.",
     )
 
 

@@ -56,12 +56,21 @@ SAMPLE_AS_OF = Setting(
 
 IMPORT_MAX_ROWS = Setting(
     "SOP_IMPORT_MAX_ROWS",
-    "2000000",
+    "20000000",
     "Most rows an imported file may hold; a bigger file is refused before the database is opened.",
+)
+# Spreadsheets get a lower cap: the Excel reader takes about a minute per 100,000 rows where
+# DuckDB reads a CSV or Parquet file of millions in seconds, and a workbook zips well, so a
+# small upload can hide a million rows.
+IMPORT_MAX_SHEET_ROWS = Setting(
+    "SOP_IMPORT_MAX_SHEET_ROWS",
+    "250000",
+    "Most rows an imported Excel workbook may hold (bigger data imports faster as CSV or "
+    "Parquet); a bigger workbook is refused before it is read.",
 )
 IMPORT_MAX_UNPACKED_MB = Setting(
     "SOP_IMPORT_MAX_UNPACKED_MB",
-    "500",
+    "2000",
     "Most megabytes an imported file may take once unpacked (a CSV's size, the sum of an Excel "
     "workbook's unzipped parts, a Parquet file's uncompressed data); a bigger file is refused "
     "before it is unpacked.",
@@ -74,6 +83,7 @@ SETTINGS: tuple[Setting, ...] = (
     SAMPLE_SKUS,
     SAMPLE_AS_OF,
     IMPORT_MAX_ROWS,
+    IMPORT_MAX_SHEET_ROWS,
     IMPORT_MAX_UNPACKED_MB,
 )
 
@@ -110,6 +120,11 @@ def whole_number(setting: Setting) -> int:
 def import_max_rows() -> int:
     """Most rows an imported file may hold."""
     return whole_number(IMPORT_MAX_ROWS)
+
+
+def import_max_sheet_rows() -> int:
+    """Most rows an imported workbook may hold (``SOP_IMPORT_MAX_SHEET_ROWS``)."""
+    return whole_number(IMPORT_MAX_SHEET_ROWS)
 
 
 def import_max_unpacked_bytes() -> int:
