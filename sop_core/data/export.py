@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-import openpyxl
 import pandas as pd
 
 from sop_core.data import db, schema
@@ -198,6 +197,8 @@ def _stream_excel(con: duckdb.DuckDBPyConnection, select: str, sheet_name: str, 
     write-only mode keeps rows on disk, so memory stays flat whatever the table's size
     (a frame through ``to_excel`` held every cell as an object: minutes and ~1.8 GB for
     450,000 rows)."""
+    import openpyxl  # here, not at the top: it costs every CLI command 70 ms to start
+
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_name)
     result = con.execute(select)
