@@ -103,11 +103,11 @@ st.caption(
 demand = kpis["target"]
 tiles = [
     widgets.Kpi(
-        "Revised target, next 13 weeks",
+        "Revised target",
         units(demand),
         change(demand, year_ago.loc["current", "units"]),
-        help="The revised target: the consensus with the scenario's levers, against the units "
-        "sold in the same weeks a year earlier.",
+        help="The revised target over the next 13 weeks: the consensus with the scenario's "
+        "levers, against the units sold in the same weeks a year earlier.",
     ),
     widgets.Kpi(
         "Consensus vs statistical",

@@ -72,7 +72,7 @@ if step == 0:
     kpis = figures.kpis
     widgets.kpi_row(
         [
-            widgets.Kpi("Revised target, next 13 weeks", units(kpis["target"])),
+            widgets.Kpi("Revised target", units(kpis["target"])),
             widgets.Kpi("Peak line load", f"{kpis['peak_utilisation']:.0%}"),
             widgets.Kpi("Unmet demand", units(kpis["unmet_units"])),
             widgets.Kpi("Revenue", money(kpis["revenue"], currency)),

@@ -203,6 +203,9 @@ def plan_chart(
         "Units per week",
         height=440,
         layout={
+            # Four legend entries wrap to two rows on a half-width chart: room for both
+            # under the title.
+            "margin": {"t": 120},
             "barmode": "stack",
             "yaxis2": {
                 "overlaying": "y",
