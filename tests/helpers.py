@@ -338,3 +338,27 @@ def alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def outlived(process: subprocess.Popen, started: set[int], stop_signal: int) -> list[int]:
+    """Send ``stop_signal`` to ``process`` and return those of ``started`` (processes it had
+    started) still running 10 s after it ended: empty when they all went with it."""
+    import os
+
+    os.kill(process.pid, stop_signal)
+    process.wait(timeout=30)
+    wait_for(lambda: not any(alive(pid) for pid in started), timeout=10)
+    return [pid for pid in started if alive(pid)]
+
+
+def reap(process: subprocess.Popen, started: set[int]) -> None:
+    """Clean up after a test: ``process`` and whatever it started are killed and gone."""
+    import os
+    import signal
+
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    for pid in started:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)

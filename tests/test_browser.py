@@ -31,8 +31,9 @@ from tests.helpers import (
     VISIBLE_LINE,
     VISIBLE_TITLE,
     VISIBLE_TRACE,
-    alive,
     descendants,
+    outlived,
+    reap,
     serve_streamlit,
     stop,
     time_slider_moves,
@@ -525,15 +526,7 @@ def test_a_killed_server_mid_refresh_leaves_no_process(browser, sample_db, tmp_p
         )
         started = descendants(process.pid)
         page.close()
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-        assert wait_for(lambda: not any(alive(pid) for pid in started), timeout=10), [
-            pid for pid in started if alive(pid)
-        ]
+        left = outlived(process, started, signal.SIGKILL)
+        assert not left, f"still running 10 s after the server was killed: {left}"
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        for pid in started:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        reap(process, started)

@@ -3,7 +3,6 @@ database outlives a killed ``init``, no interrupted import leaves the file grown
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.helpers import ROOT, alive, descendants, wait_for
+from tests.helpers import ROOT, descendants, outlived, reap, wait_for
 
 # The dashboard's refresh, as ``sop_ui.widgets.refresh_forecast_with_progress`` runs it in
 # the Streamlit server process: ``refresh_forecast(path, progress=...)`` with the default
@@ -65,19 +64,10 @@ def test_a_stopped_forecast_leaves_no_process(sample_db: Path, stop: str) -> Non
     try:
         # Two workers and multiprocessing's resource tracker at least.
         assert len(started) >= 3, started
-        os.kill(process.pid, getattr(signal, stop))
-        process.wait(timeout=30)
-        left = [pid for pid in started if alive(pid)]
-        assert wait_for(lambda: not any(alive(pid) for pid in started), timeout=10), (
-            f"still running 10 s after {stop}: {left}"
-        )
+        left = outlived(process, started, getattr(signal, stop))
+        assert not left, f"still running 10 s after {stop}: {left}"
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        for pid in started:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        reap(process, started)
     if stop == "SIGTERM":
         error = process.stderr.read().strip().splitlines()
         assert process.returncode == 128 + signal.SIGTERM
@@ -97,18 +87,10 @@ def test_a_killed_app_refresh_leaves_no_process(sample_db: Path) -> None:
     )
     try:
         assert len(started) >= 3, started
-        process.kill()
-        process.wait(timeout=30)
-        assert wait_for(lambda: not any(alive(pid) for pid in started), timeout=10), [
-            pid for pid in started if alive(pid)
-        ]
+        left = outlived(process, started, signal.SIGKILL)
+        assert not left, f"still running 10 s after SIGKILL: {left}"
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        for pid in started:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        reap(process, started)
 
 
 # ---- temporary databases of a killed init ------------------------------------------------------
