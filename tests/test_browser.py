@@ -338,7 +338,10 @@ def _edit_cell(page, find_grid, column: int, text: str, landed) -> None:
         page.keyboard.press("Enter")
         page.wait_for_timeout(500)
         page.wait_for_selector(IDLE, timeout=15_000)
-        for _ in range(20):
+        # The edit reruns the page; on a loaded machine the rerun can start late and take
+        # seconds. Wait for the result itself (up to 30 s) before trying again: a retry
+        # during a late rerun clicks a grid that is being replaced.
+        for _ in range(120):
             if landed():
                 return
             page.wait_for_timeout(250)
