@@ -233,6 +233,19 @@ def wait_until_free(
         pass
 
 
+def insert_row(
+    con: duckdb.DuckDBPyConnection, table: str, row: dict[str, Any], returning: str
+) -> Any:
+    """Insert one row (column -> value, values bound) into ``table`` and return its
+    ``returning`` column (a generated id). Table and column names come from code."""
+    columns = ", ".join(f'"{c}"' for c in row)
+    marks = ", ".join("?" for _ in row)
+    return con.execute(
+        f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) RETURNING "{returning}"',
+        list(row.values()),
+    ).fetchall()[0][0]
+
+
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     """Insert a frame's rows into ``table``, columns matched by name (an empty frame is a
     no-op). The table name comes from code, never from a user."""

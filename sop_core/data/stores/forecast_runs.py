@@ -33,14 +33,18 @@ def latest_forecast_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None
 
 def latest_run_id(con: duckdb.DuckDBPyConnection) -> int | None:
     """The current forecast run's id, or None when there is none yet."""
-    row = con.execute(f"SELECT run_id FROM forecast_runs {_CURRENT}").fetchone()
-    return row[0] if row else None
+    return _current(con, "run_id")
 
 
 def latest_first_week(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     """The first forecast week of the current run (None without a run)."""
-    row = con.execute(f"SELECT first_week FROM forecast_runs {_CURRENT}").fetchone()
-    return row[0] if row else None
+    return _current(con, "first_week")
+
+
+def _current(con: duckdb.DuckDBPyConnection, column: str) -> Any:
+    """One column of the current run's row (None without a run); ``column`` comes from code."""
+    rows = con.execute(f"SELECT {column} FROM forecast_runs {_CURRENT}").fetchall()
+    return rows[0][0] if rows else None
 
 
 def run_with_fingerprint(con: duckdb.DuckDBPyConnection, fingerprint: str) -> int | None:
@@ -92,12 +96,7 @@ def served_models(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, str]
 def insert_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> int:
     """Add a run's header row (the ``forecast_runs`` columns in ``run``); returns its id. Call
     inside the transaction that then writes its rows with ``insert_run_frames``."""
-    columns = list(run)
-    return con.execute(
-        f"INSERT INTO forecast_runs ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)}) RETURNING run_id",
-        list(run.values()),
-    ).fetchone()[0]
+    return db.insert_row(con, "forecast_runs", run, "run_id")
 
 
 RUN_TABLES = (

@@ -9,6 +9,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from sop_core.data import db
+
 
 def overrides_in_force(
     con: duckdb.DuckDBPyConnection, cycle: dt.date | None = None
@@ -43,13 +45,7 @@ def all_overrides(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def insert_override(con: duckdb.DuckDBPyConnection, override: dict[str, Any]) -> int:
     """Add an override (the ``consensus_overrides`` columns in ``override``); returns its id."""
-    columns = list(override)
-    (override_id,) = con.execute(
-        f"INSERT INTO consensus_overrides ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)}) RETURNING override_id",
-        list(override.values()),
-    ).fetchone()
-    return int(override_id)
+    return int(db.insert_row(con, "consensus_overrides", override, "override_id"))
 
 
 def mark_undone(
