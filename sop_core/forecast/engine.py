@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits
 
 from sop_core.forecast import classical, metrics, prophet_model
 from sop_core.forecast.classical import QUANTILES, Forecast
-from sop_core.forecast.panel import DRIVERS, Panel
+from sop_core.forecast.panel import DRIVERS, Panel, regular_price
 from sop_core.forecast.prophet_model import ProphetSettings
 
 Progress = Callable[[float, str], None]
@@ -146,15 +146,6 @@ def classify(units: np.ndarray, settings: ForecastSettings) -> str:
     return "regular"
 
 
-def _regular_price(ratio: np.ndarray, depth: np.ndarray, weeks: int) -> float:
-    """The SKU's recent regular price ratio (median of recent unpromoted weeks)."""
-    recent_ratio, recent_depth = ratio[-weeks:], depth[-weeks:]
-    calm = recent_ratio[recent_depth < 1e-9]
-    chosen = calm if len(calm) else recent_ratio
-    chosen = chosen[np.isfinite(chosen)]
-    return float(np.median(chosen)) if len(chosen) else 0.0
-
-
 def sku_input(panel: Panel, row: int) -> SkuInput:
     start = panel.first_index[row]
     drivers = panel.drivers[row, start:]
@@ -206,7 +197,7 @@ def _prophet_at(
             if "discount_depth" in names
             else np.zeros(train)
         )
-        base[ratio_col] = _regular_price(
+        base[ratio_col] = regular_price(
             raw[:train, ratio_col], depth, settings.regular_price_weeks
         )
     if origin == 0:

@@ -249,3 +249,14 @@ def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
         sku_has_prices=sku_has_prices,
         channel_weights=weights,
     )
+
+
+def regular_price(ratio: np.ndarray, depth: np.ndarray, weeks: int) -> float:
+    """The SKU's recent regular price ratio: the median of ``ratio`` (log net / list price) over
+    the unpromoted weeks among the last ``weeks`` (all of them when every week was promoted).
+    The forecast holds the price there for the weeks ahead."""
+    recent_ratio, recent_depth = ratio[-weeks:], depth[-weeks:]
+    calm = recent_ratio[recent_depth < 1e-9]
+    chosen = calm if len(calm) else recent_ratio
+    chosen = chosen[np.isfinite(chosen)]
+    return float(np.median(chosen)) if len(chosen) else 0.0
