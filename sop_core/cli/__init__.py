@@ -42,6 +42,7 @@ COMMAND_ORDER = (
     "info",
     "forecast",
     "backtest",
+    "evaluate",
     "accuracy",
     "drivers",
     "plan",

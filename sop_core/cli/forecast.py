@@ -95,6 +95,10 @@ def command_forecast(args: argparse.Namespace) -> int:
         f"Forecast run {summary.run_id} ({how}) in {summary.seconds:.1f} s; history end "
         f"{summary.history_end}. Models: {models}."
     )
+    if summary.fallbacks:
+        print(f"Fallbacks: {len(summary.fallbacks)} SKU(s) where a candidate failed:")
+        for item in summary.fallbacks:
+            print(f"  {item['sku']}: {item['error']}; served by {item['served']}")
     if args.out:
         print(f"Wrote {args.out}")
     return 0
@@ -206,6 +210,68 @@ def command_drivers(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_evaluate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from sop_core.forecast.evaluation import evaluate
+    from sop_core.scenario.holdout import plan_holdout
+
+    with progress_bar(args.quiet) as progress:
+        figures = evaluate(args.db, args.holdout, jobs=args.jobs, progress=progress)
+    if not args.no_targets:
+        # The revised targets, as the holdout command makes them: the held-out weeks'
+        # promotions handed in as a plan file to a forecast that does not know them.
+        try:
+            with (
+                tempfile.TemporaryDirectory(prefix="sop-evaluate-") as folder,
+                progress_bar(args.quiet) as progress,
+            ):
+                targets = plan_holdout(
+                    args.db, folder, args.holdout, jobs=args.jobs, progress=progress
+                )
+            targets.pop("plan_file")
+            figures["revised_targets"] = targets
+        except InputError as error:
+            figures["revised_targets"] = {"skipped": str(error)}
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    overall = figures["overall"]
+    print(
+        f"Held out {figures['holdout_weeks']} weeks ({figures['first_week']} to "
+        f"{figures['last_week']}), {figures['skus']} SKUs; forecast from the history to "
+        f"{figures['history_end']}."
+    )
+    print(f"{'':<26}{'WAPE':>8}{'bias':>8}{'MASE':>8}")
+    for name in sorted(
+        overall, key=lambda n: overall[n]["wape"] if overall[n]["wape"] is not None else 9
+    ):
+        row = overall[name]
+        label = f"{name} (served)" if name == "selected" else name
+        print(
+            f"{label:<26}{_percent(row['wape']):>8}{_percent(row['bias'], '+.1%'):>8}"
+            f"{'-' if row['mase'] is None else format(row['mase'], '.2f'):>8}"
+        )
+    served = ", ".join(f"{model} {count}" for model, count in figures["models"].items())
+    print(f"Served by: {served}.")
+    targets = figures.get("revised_targets", {})
+    if "skipped" in targets:
+        print(f"Revised targets: not scored ({targets['skipped']})")
+    elif targets:
+        print(
+            f"Revised targets with the held-out promotions as a plan: WAPE on promoted SKU-weeks "
+            f"{targets['wape_promoted_baseline']:.1%} (baseline) -> "
+            f"{targets['wape_promoted_revised']:.1%}; on the others "
+            f"{targets['wape_unpromoted_baseline']:.1%} -> "
+            f"{targets['wape_unpromoted_revised']:.1%}."
+        )
+    return 0
+
+
+def _percent(value: float | None, spec: str = ".1%") -> str:
+    return "-" if value is None else format(value, spec)
+
+
 # ---- parsers -----------------------------------------------------------------------------------
 
 
@@ -213,9 +279,11 @@ def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
     forecast = commands.add_parser(
         "forecast",
         help="refresh the demand forecast (or reuse an unchanged one)",
-        description="Forecast every SKU (Prophet with promotion and price drivers, Theta and "
-        "their ensemble, chosen by backtest; special methods for new, intermittent and flat "
-        "items) and store the run. Same data and parameters: the stored run is reused.",
+        description="Forecast every SKU (candidates: Prophet with promotion and price drivers, "
+        "Theta, ETS, an adjusted seasonal naive, a global LightGBM model and their median; the "
+        "backtest serves the best, or the weighted mean of those within noise of it; special "
+        "methods for new, intermittent and flat items) and store the run. Same data and "
+        "parameters: the stored run is reused.",
     )
     add_engine_options(forecast)
     forecast.add_argument("--horizon", type=WEEKS_AHEAD, default=26, help="weeks to forecast (26)")
@@ -317,9 +385,36 @@ def add_drivers_parser(commands: argparse._SubParsersAction) -> None:
     drivers.set_defaults(handler=command_drivers)
 
 
+def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="hold out the last weeks and score the forecast against peers",
+        description="Hold out the last weeks of the history, forecast them with the engine "
+        "(knowing the promotions in the calendar) and report WAPE, bias and MASE of every "
+        "candidate, the selected forecast, seasonal naive and a default Prophet fit, overall "
+        "and per family; with the held-out weeks' promotions as a plan file, the revised "
+        "targets too (as the holdout command). Reads the database only.",
+    )
+    add_engine_options(evaluate)
+    evaluate.add_argument(
+        "--holdout", type=WEEKS_AHEAD, default=26, help="weeks held out at the end (26)"
+    )
+    evaluate.add_argument(
+        "--no-targets", action="store_true", help="skip the revised targets (a second forecast)"
+    )
+    evaluate.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"holdout_weeks", "overall": {name: {"wape", "bias", "mase"}}, '
+        '"by_family": [...], "revised_targets": {...}}',
+    )
+    evaluate.set_defaults(handler=command_evaluate)
+
+
 PARSERS = {
     "forecast": add_forecast_parser,
     "backtest": add_backtest_parser,
+    "evaluate": add_evaluate_parser,
     "accuracy": add_accuracy_parser,
     "drivers": add_drivers_parser,
 }

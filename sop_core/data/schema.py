@@ -420,6 +420,17 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        8,
+        "Forecast engine: the candidates that failed for a SKU, and why (fallbacks)",
+        """
+        ALTER TABLE forecast_models ADD COLUMN failed_models VARCHAR;
+        ALTER TABLE forecast_models ADD COLUMN failure VARCHAR;
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -649,12 +660,17 @@ DATA_DICTIONARY.update(
                 "sku": "SKU.",
                 "series_type": "`regular`, `new` (short history), `intermittent`, `zero` or "
                 "`flat`.",
-                "model": "`prophet`, `theta`, `ensemble` (mean of the two on the log scale), "
-                "`croston_sba`, `family_share`, `recent_mean`, `zero` or `flat`.",
+                "model": "`prophet`, `theta`, `ets`, `seasonal_naive_adjusted`, `gbm`, `median`, "
+                "`combination` (the backtest-weighted mean of the candidates within noise of the "
+                "best), `seasonal_naive`, `croston_sba`, `family_share`, `recent_mean`, `zero` or "
+                "`flat`.",
                 "reason": "Why this method: the backtest result or the kind of series.",
                 "fingerprint": "Hash of the SKU's history and the parameters.",
                 "history_weeks": "Weeks of history the SKU has.",
                 "refit": "True when fitted in this run, false when taken from an earlier run.",
+                "failed_models": "Candidates that failed for this SKU in the final fit, comma "
+                "separated (empty: none failed); `model` says what served instead.",
+                "failure": "The failures' errors, one per failed candidate.",
             },
         ),
         "forecast_channel_shares": (
@@ -697,7 +713,8 @@ DATA_DICTIONARY.update(
             {
                 "run_id": "Run.",
                 "sku": "SKU.",
-                "model": "`prophet`, `theta`, `ensemble`, `seasonal_naive` or `selected`.",
+                "model": "A candidate (`prophet`, `theta`, `ets`, `seasonal_naive_adjusted`, "
+                "`gbm`, `median`), the benchmark `seasonal_naive`, or `selected` (what served).",
                 "horizon": "Forecast horizon in weeks (13 or 26).",
                 "origins": "Number of forecast origins.",
                 "weeks": "Number of forecast weeks compared with actuals.",

@@ -3,16 +3,23 @@ in one run.
 
 For each SKU the history decides the method:
 
-- ``regular`` (a year or more of steady sales): Prophet with promotion and price drivers, and
-  two challengers (statsforecast's Theta on the history with the estimated promotion and price
-  effects taken out, and their ``ensemble``). A rolling-origin backtest (origins 13, 26 and
-  39 weeks before the end; 13- and 26-week horizons) picks the one that serves the SKU;
-  classic seasonal naive is reported beside them as the benchmark.
+- ``regular`` (a year or more of steady sales): the candidates are Prophet with promotion
+  and price drivers; statsforecast's Theta and AutoETS and a seasonal naive forecast, each on
+  the history with Prophet's estimated promotion and price effects (and, for ETS, its
+  seasonality and holidays) taken out and put back for the forecast weeks
+  (``seasonal_naive_adjusted``); a global LightGBM model trained across all SKUs on lags,
+  calendar, holidays, prices and promotions (``gbm``, ``global_model``); and the ``median``
+  of them. A rolling-origin backtest (origins 13, 26 and 39 weeks before the end; 13- and
+  26-week horizons) compares them on the 13 weeks the meeting decides: the best serves the
+  SKU, or, when other candidates are within noise of it, the backtest-weighted mean of those
+  (``combination``): a coin toss between equals is no choice. Classic seasonal naive is
+  reported beside them as the benchmark.
 - ``new`` (under a year): ``family_share``, the family's forecast shape at the SKU's recent
   level (``recent_mean`` when the family has nothing to lend).
 - ``intermittent`` (many weeks without sales): ``croston_sba``.
 - ``zero`` and ``flat`` series: their obvious forecast.
-- a Prophet failure falls back to Theta (or seasonal naive), and says so.
+- a candidate that fails is left out and recorded (``SkuForecast.failures``): the run's
+  summary lists each fallback, its error and what served instead.
 
 The forecast knows the promotions already in the calendar (the ``promotions`` table) and
 holds prices at the SKU's recent regular level; anything else (a new promotion, a price
@@ -47,7 +54,9 @@ from sop_core.forecast.prophet_model import ProphetSettings
 Progress = Callable[[float, str], None]
 
 SERIES_TYPES = ("regular", "new", "intermittent", "zero", "flat")
-CANDIDATES = ("prophet", "theta", "ensemble")
+# Per-SKU candidates, in the order that breaks ties; ``median`` is the median of the others.
+BASE_CANDIDATES = ("prophet", "theta", "ets", "seasonal_naive_adjusted", "gbm")
+CANDIDATES = (*BASE_CANDIDATES, "median")
 PROMOTION_DRIVERS = ("discount_depth", "feature", "display", "post_promotion")
 
 
@@ -114,6 +123,12 @@ class SkuForecast:
     backtest: dict[tuple[str, int], BacktestSums] = field(default_factory=dict)
     fingerprint: str = ""
     refit: bool = True
+    # Candidates that failed at the final fit, with their error (the fallbacks of a run).
+    failures: dict[str, str] = field(default_factory=dict)
+    # The combination's candidates and weights, when a combination serves.
+    components: dict[str, float] = field(default_factory=dict)
+    # Every candidate's point forecast (for evaluation; not stored).
+    candidates: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -131,6 +146,8 @@ class SkuInput:
     # shift of their discounts (horizon,); None when nothing is known.
     planned: np.ndarray | None = None
     planned_shift: np.ndarray | None = None
+    # The global model's point forecasts by origin (weeks before the end; 0: the final one).
+    global_points: dict[int, np.ndarray] | None = None
 
 
 def classify(units: np.ndarray, settings: ForecastSettings) -> str:
@@ -176,10 +193,16 @@ class _Fit:
     covariance: float
     history_effect: np.ndarray
     future_effect: np.ndarray
+    model: prophet_model.ProphetFit
 
 
 def _prophet_at(
-    inp: SkuInput, origin: int, horizon: int, settings: ForecastSettings, workdir: Path
+    inp: SkuInput,
+    origin: int,
+    horizon: int,
+    settings: ForecastSettings,
+    workdir: Path,
+    solver: str | None = None,
 ) -> _Fit:
     """Fit Prophet on the history up to ``origin`` weeks before the end and forecast.
 
@@ -197,9 +220,7 @@ def _prophet_at(
             if "discount_depth" in names
             else np.zeros(train)
         )
-        base[ratio_col] = regular_price(
-            raw[:train, ratio_col], depth, settings.regular_price_weeks
-        )
+        base[ratio_col] = regular_price(raw[:train, ratio_col], depth, settings.regular_price_weeks)
     if origin == 0:
         future_weeks = inp.weeks[-1] + np.arange(1, horizon + 1) * np.timedelta64(7, "D")
         future = np.tile(base, (horizon, 1))
@@ -230,7 +251,7 @@ def _prophet_at(
         names,
         prophet_settings,
         workdir=workdir,
-        solver="stan" if origin == 0 else "numpy",
+        solver=solver or ("stan" if origin == 0 else "numpy"),
     )
     samples = prophet_settings.uncertainty_samples if origin == 0 else 0
     rng = np.random.default_rng(settings.seed * 1_000_003 + inp.row * 101 + origin)
@@ -255,103 +276,268 @@ def _prophet_at(
         covariance,
         history_effect=(raw[:train] - base) @ coefficients,
         future_effect=(future - base) @ coefficients,
+        model=fit,
     )
 
 
-def _theta(history: np.ndarray, horizon: int, intervals: bool) -> Forecast | None:
-    """statsforecast's Theta (52-week seasonality with two years or more)."""
+def _theta(adjusted: np.ndarray, horizon: int, intervals: bool) -> np.ndarray | None:
+    """statsforecast's Theta on a log-scale series with its seasonality, holidays and drivers
+    taken out (so without its own seasonal decomposition). Returns ``(5, horizon)`` rows on
+    that scale like ``_ets``, or None when the fit fails."""
     from statsforecast.models import Theta
 
-    if len(history) < 8:
+    return _statsforecast(Theta(season_length=1), adjusted, horizon, intervals)
+
+
+def _statsforecast(model, adjusted: np.ndarray, horizon: int, intervals: bool) -> np.ndarray | None:
+    """Forecast ``adjusted`` with a statsforecast model: ``(5, horizon)`` rows point, lo-95,
+    lo-80, hi-80, hi-95 (all the point without ``intervals``), or None when it fails."""
+    if len(adjusted) < 8 or not np.isfinite(adjusted).all():
         return None
-    season = 52 if len(history) >= 104 else 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            out = Theta(season_length=season).forecast(
-                y=history.astype(float), h=horizon, level=[80, 95] if intervals else None
+            out = model.forecast(
+                y=adjusted.astype(float), h=horizon, level=[80, 95] if intervals else None
             )
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError, ZeroDivisionError):
             return None
-    if intervals:
-        return Forecast(
-            out["mean"], out["lo-95"], out["lo-80"], out["hi-80"], out["hi-95"]
+    mean = np.asarray(out["mean"], dtype=float)
+    if not intervals:
+        return np.vstack([mean] * 5)
+    return np.vstack([mean, out["lo-95"], out["lo-80"], out["hi-80"], out["hi-95"]])
+
+
+def _ets(adjusted: np.ndarray, horizon: int, intervals: bool) -> np.ndarray | None:
+    """statsforecast's AutoETS with additive errors and no trend or seasonality of its own
+    (simple exponential smoothing: the adaptive level) on a log-scale series with its
+    seasonality, holidays and drivers taken out; like ``_theta``. Letting AutoETS choose a
+    trend as well cost twice the time and forecast worse in the backtest (issue 18's notes)."""
+    from statsforecast.models import AutoETS
+
+    return _statsforecast(AutoETS(model="ANN"), adjusted, horizon, intervals)
+
+
+def _seasonal_log(fit: prophet_model.ProphetFit, weeks: np.ndarray) -> np.ndarray:
+    """The yearly seasonality and holiday effects of a Prophet fit on ``weeks``, on the model's
+    scale (``log1p(units)``): what ETS and seasonal naive leave to Prophet."""
+    days = prophet_model.days_since_epoch(weeks)
+    order = fit.yearly_order
+    effect = prophet_model.fourier_features(days, order) @ fit.beta[: 2 * order]
+    if fit.holiday_columns:
+        holidays, names = prophet_model.holiday_features(days)
+        column = dict(zip(names, holidays.T, strict=True)) if names else {}
+        for i, name in enumerate(fit.holiday_columns):
+            if name in column:
+                effect = effect + column[name] * fit.beta[2 * order + i]
+    return effect * fit.y_scale
+
+
+@dataclass
+class _Candidates:
+    """Every candidate's forecast of one SKU from one origin (point only in the backtest)."""
+
+    forecasts: dict[str, Forecast]
+    fit: _Fit | None
+    failures: dict[str, str]
+
+
+def _candidates_at(
+    inp: SkuInput, origin: int, horizon: int, settings: ForecastSettings, workdir: Path
+) -> _Candidates:
+    """Forecast ``horizon`` weeks from ``origin`` weeks before the end with every candidate.
+
+    Prophet with drivers comes first: Theta, ETS and the adjusted seasonal naive forecast
+    the history with its estimated promotion and price effects taken out, and put the known
+    drivers of the forecast weeks back. The global model's forecast is made beforehand for
+    all SKUs at once (``SkuInput.global_points``).
+    """
+    train = len(inp.units) - origin
+    history = inp.units[:train]
+    final = origin == 0
+    forecasts: dict[str, Forecast] = {}
+    failures: dict[str, str] = {}
+    fit = None
+    for solver in ("stan", "numpy") if final else ("numpy",):
+        try:
+            fit = _prophet_at(inp, origin, horizon, settings, workdir, solver)
+            break
+        except (prophet_model.StanFitError, np.linalg.LinAlgError, ValueError, OSError) as error:
+            # Stan failing: the numpy solver minimises the same objective (a fallback, and
+            # recorded as one).
+            label = "prophet (Stan)" if solver == "stan" else "prophet"
+            failures[label] = str(error)[:160] or type(error).__name__
+    if fit is not None:
+        forecasts["prophet"] = fit.forecast
+        weeks = inp.weeks[:train]
+        future_weeks = weeks[-1] + np.arange(1, horizon + 1) * np.timedelta64(7, "D")
+        seasonal = _seasonal_log(fit.model, weeks)
+        future_seasonal = _seasonal_log(fit.model, future_weeks)
+        clean_log = np.log1p(history) - fit.history_effect
+        put_back = future_seasonal + fit.future_effect
+        theta = _theta(clean_log - seasonal, horizon, intervals=final)
+        if theta is None:
+            failures["theta"] = "Theta could not fit the series"
+        else:
+            forecasts["theta"] = Forecast(*np.expm1(theta + put_back)).clipped()
+        ets = _ets(clean_log - seasonal, horizon, intervals=final)
+        if ets is None:
+            failures["ets"] = "ETS could not fit the series"
+        else:
+            forecasts["ets"] = Forecast(*np.expm1(ets + put_back)).clipped()
+        if train >= metrics.SEASON:
+            last_year = classical.seasonal_naive(clean_log, horizon)
+            point = np.expm1(last_year + fit.future_effect)
+            forecasts["seasonal_naive_adjusted"] = (
+                classical.empirical_bounds(point, clean_log[52:] - clean_log[:-52])
+                if final
+                else Forecast(*(point,) * 5)
+            ).clipped()
+    gbm = (inp.global_points or {}).get(origin)
+    if gbm is not None and len(gbm) >= horizon and np.isfinite(gbm[:horizon]).all():
+        point = np.maximum(gbm[:horizon], 0.0)
+        forecasts["gbm"] = _bands_like(point, forecasts.get("prophet"), history, final)
+    base = [forecasts[m] for m in BASE_CANDIDATES if m in forecasts]
+    if len(base) >= 3:
+        forecasts["median"] = Forecast(
+            *(
+                np.median(np.vstack(arrays), axis=0)
+                for arrays in zip(*(f.arrays() for f in base), strict=True)
+            )
         ).clipped()
-    return Forecast(*(out["mean"],) * 5).clipped()
+    return _Candidates(forecasts, fit, failures)
+
+
+def _bands_like(
+    point: np.ndarray, reference: Forecast | None, history: np.ndarray, final: bool
+) -> Forecast:
+    """Bounds for a point forecast that has none of its own (the global model): Prophet's
+    bands around it on the log scale, or the history's year-on-year log changes."""
+    if not final:
+        return Forecast(*(point,) * 5)
+    if reference is not None:
+        shift = [np.log1p(b) - np.log1p(reference.point) for b in reference.arrays()[1:]]
+        return Forecast(point, *(np.expm1(np.log1p(point) + s) for s in shift)).clipped()
+    logs = np.log1p(history)
+    return classical.empirical_bounds(point, logs[52:] - logs[:-52])
+
+
+def _tied_with_best(errors: dict[str, np.ndarray], actual_sum: float) -> tuple[str, list[str]]:
+    """The candidate with the lowest backtest WAPE and those within noise of it.
+
+    ``errors`` holds each candidate's absolute errors over the same backtest weeks. A
+    candidate is within noise when its WAPE exceeds the best's by no more than one standard
+    error of the difference (the spread of the week-by-week differences of absolute error,
+    times the square root of the weeks, over the units sold).
+    """
+    order = {m: i for i, m in enumerate(CANDIDATES)}
+    wape = {m: float(e.sum()) / actual_sum for m, e in errors.items()}
+    best = min(wape, key=lambda m: (wape[m], order[m]))
+    tied = [best]
+    for model, values in errors.items():
+        if model == best or len(values) < 2:
+            continue
+        difference = values - errors[best]
+        noise = float(np.std(difference, ddof=1)) * np.sqrt(len(values)) / actual_sum
+        if wape[model] - wape[best] <= noise:
+            tied.append(model)
+    return best, sorted(tied, key=lambda m: (wape[m], order[m]))
+
+
+def _combine(forecasts: list[Forecast], weights: np.ndarray) -> Forecast:
+    """The weighted mean of forecasts, point and bounds alike."""
+    weights = weights / weights.sum()
+    return Forecast(
+        *(
+            np.tensordot(weights, np.vstack(arrays), axes=1)
+            for arrays in zip(*(f.arrays() for f in forecasts), strict=True)
+        )
+    ).clipped()
 
 
 def forecast_regular(inp: SkuInput, settings: ForecastSettings, workdir: Path) -> SkuForecast:
-    """Prophet, Theta and their ensemble for one SKU: backtest them, keep the best.
+    """Every candidate for one SKU: backtest them at rolling origins and serve the best, or the
+    backtest-weighted mean of those within noise of the best.
 
-    Never raises: a Prophet failure falls back to Theta (or seasonal naive) and says so.
+    Never raises for a series: a candidate that fails is left out and recorded in
+    ``failures`` (Prophet's failure leaves Theta, ETS and the adjusted seasonal naive out
+    too, as they lean on its driver estimates); the served model says what served instead.
     """
     n = len(inp.units)
     longest = max(settings.backtest_horizons)
-    backtest: dict[tuple[str, int], BacktestSums] = {}
+    h = settings.selection_horizon
+    # Per origin: the weeks' actual units, every model's forecast of them, the MASE scale.
+    tried: list[tuple[np.ndarray, dict[str, np.ndarray], float]] = []
     for origin in settings.backtest_origins:
         train = n - origin
         if train < settings.min_model_weeks:
             continue
         length = min(longest, origin)
         history, actual = inp.units[:train], inp.units[train : train + length]
-        candidates = {"seasonal_naive": classical.seasonal_naive(history, length)}
-        try:
-            fit = _prophet_at(inp, origin, length, settings, workdir)
-        except (prophet_model.StanFitError, np.linalg.LinAlgError, ValueError, OSError):
-            fit = None
-        if fit is not None:
-            candidates["prophet"] = fit.forecast.point
-            theta = _theta(_cleaned(history, fit.history_effect), length, intervals=False)
-            if theta is not None:
-                theta = _with_effect(theta, fit.future_effect)
-                candidates["theta"] = theta.point
-                candidates["ensemble"] = _ensemble(fit.forecast, theta).point
-        scale = metrics.seasonal_naive_scale(history)
-        for h in settings.backtest_horizons:
-            if h <= length:
-                for model, values in candidates.items():
-                    backtest.setdefault((model, h), BacktestSums()).add(
-                        actual[:h], values[:h], scale
-                    )
+        candidates = _candidates_at(inp, origin, length, settings, workdir).forecasts
+        values = {m: f.point for m, f in candidates.items()}
+        values["seasonal_naive"] = classical.seasonal_naive(history, length)
+        tried.append((actual, values, metrics.seasonal_naive_scale(history)))
 
-    options: dict[str, Forecast] = {}
-    error = None
-    try:
-        final = _prophet_at(inp, 0, settings.horizon, settings, workdir)
-        options["prophet"] = final.forecast
-        history = _cleaned(inp.units, final.history_effect)
-    except (prophet_model.StanFitError, np.linalg.LinAlgError, ValueError, OSError) as failure:
-        final, history, error = None, inp.units, str(failure)[:160]
-    theta = _theta(history, settings.horizon, intervals=True)
-    if theta is not None:
-        options["theta"] = _with_effect(theta, final.future_effect if final else None)
-    if "prophet" in options and "theta" in options:
-        options["ensemble"] = _ensemble(options["prophet"], options["theta"])
-
-    h = settings.selection_horizon
-    scored = {m: backtest[(m, h)].wape for m in CANDIDATES if m in options and (m, h) in backtest}
-    if scored:
-        model = min(scored, key=lambda m: (scored[m], CANDIDATES.index(m)))
-        reason = f"lowest {h}-week backtest WAPE: " + ", ".join(
-            f"{m} {scored[m]:.1%}" for m in CANDIDATES if m in scored
-        )
+    final = _candidates_at(inp, 0, settings.horizon, settings, workdir)
+    options = final.forecasts
+    # Selection on the origins that cover the selection horizon, among the candidates that
+    # forecast at every one of them and have a forecast now.
+    chosen = [(a[:h], v) for a, v, _ in tried if len(a) >= h]
+    actual_sum = float(sum(a.sum() for a, _ in chosen))
+    compared = {
+        m: np.concatenate([np.abs(v[m][:h] - a) for a, v in chosen])
+        for m in CANDIDATES
+        if m in options and chosen and all(m in v for _, v in chosen)
+    }
+    weights: dict[str, float] = {}
+    if compared and actual_sum > 0:
+        best, tied = _tied_with_best(compared, actual_sum)
+        wape = {m: float(e.sum()) / actual_sum for m, e in compared.items()}
+        scores = ", ".join(f"{m} {wape[m]:.1%}" for m in sorted(wape, key=wape.get))
+        if len(tied) >= 2:
+            model = "combination"
+            weights = {m: 1.0 / max(wape[m], 1e-6) for m in tied}
+            total = sum(weights.values())
+            weights = {m: w / total for m, w in weights.items()}
+            forecast = _combine([options[m] for m in tied], np.array(list(weights.values())))
+            reason = (
+                f"{len(tied)} candidates within noise of each other in the {h}-week backtest, "
+                f"weighted by it ({', '.join(tied)}); all: {scores}"
+            )
+        else:
+            model, forecast = best, options[best]
+            reason = f"lowest {h}-week backtest WAPE: {scores}"
     elif "prophet" in options:
-        model, reason = "prophet", "too little history for a backtest: Prophet by default"
+        model, forecast = "prophet", options["prophet"]
+        reason = "too little history for a backtest: Prophet by default"
     elif options:
-        model, reason = next(iter(options)), f"Prophet failed ({error}): Theta instead"
+        model = next(m for m in CANDIDATES if m in options)
+        forecast, reason = options[model], f"Prophet could not fit: {model} instead"
     else:
-        model, reason = "seasonal_naive", f"Prophet failed ({error}): seasonal naive instead"
-    if error is not None and not reason.startswith("Prophet failed"):
-        reason = f"Prophet failed ({error}); {reason}"
-    if model == "seasonal_naive":
+        model = "seasonal_naive"
         point = classical.seasonal_naive(inp.units, settings.horizon)
-        errors = (np.log1p(inp.units[52:]) - np.log1p(inp.units[:-52])) if n > 60 else np.array([])
-        forecast = classical.empirical_bounds(point, errors)
-    else:
-        forecast = options[model]
-    for (name, horizon), sums in list(backtest.items()):
-        if name == model:
-            backtest[("selected", horizon)] = sums
+        logs = np.log1p(inp.units)
+        forecast = classical.empirical_bounds(point, logs[52:] - logs[:-52] if n > 60 else logs[:0])
+        reason = "no candidate could fit: seasonal naive instead"
+    if final.failures:
+        reason = "; ".join(f"{m} failed ({e})" for m, e in final.failures.items()) + "; " + reason
+
+    # The backtest of every model, and of the selection: the served candidate's, or the
+    # combination's with the weights chosen on that same backtest (slightly flattered).
+    backtest: dict[tuple[str, int], BacktestSums] = {}
+    for actual, values, scale in tried:
+        if weights and all(m in values for m in weights):
+            values = {**values, "selected": sum(w * values[m] for m, w in weights.items())}
+        elif model in values:
+            values = {**values, "selected": values[model]}
+        for horizon in settings.backtest_horizons:
+            if horizon <= len(actual):
+                for name, points in values.items():
+                    backtest.setdefault((name, horizon), BacktestSums()).add(
+                        actual[:horizon], points[:horizon], scale
+                    )
+    fit = final.fit
     return SkuForecast(
         sku=inp.sku,
         series_type="regular",
@@ -359,9 +545,12 @@ def forecast_regular(inp: SkuInput, settings: ForecastSettings, workdir: Path) -
         reason=reason,
         history_weeks=n,
         forecast=forecast,
-        drivers=final.effects if final else {},
-        driver_covariance=final.covariance if final else 0.0,
+        drivers=fit.effects if fit else {},
+        driver_covariance=fit.covariance if fit else 0.0,
         backtest=backtest,
+        failures=final.failures,
+        components=weights,
+        candidates={m: f.point for m, f in options.items()},
     )
 
 
@@ -412,7 +601,18 @@ def _one_blas_thread() -> None:
     threadpool_limits(1)
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` fresh ("spawn") worker processes with one BLAS thread each, that
+    exit when this process is gone. Stop it with ``stop_pool`` when the work is interrupted."""
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    )
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
     """Stop the pool now: queued batches cancelled, running workers terminated.
 
     ``shutdown`` alone waits for the batches already running (minutes for a large run), so
@@ -447,13 +647,7 @@ def _run_regular(
             results.extend(_worker(batch, settings))
             report(len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs")
         return results
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(os.getpid(),),
-    )
+    pool = worker_pool(jobs)
     try:
         futures = [pool.submit(_worker, batch, settings) for batch in batches]
         for future in as_completed(futures):
@@ -461,7 +655,7 @@ def _run_regular(
             report(len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs")
         pool.shutdown()
     except BrokenProcessPool:
-        _stop_pool(pool)
+        stop_pool(pool)
         # A worker died (out of memory, killed): finish in this process rather than fail.
         done = {r.sku for r in results}
         remaining = [inp for inp in inputs if inp.sku not in done]
@@ -469,31 +663,9 @@ def _run_regular(
         results.extend(_worker(remaining, settings))
     except BaseException:
         # Stopped (SIGTERM, Ctrl+C, an error in a batch): no worker outlives the run.
-        _stop_pool(pool)
+        stop_pool(pool)
         raise
     return results
-
-
-def _cleaned(units: np.ndarray, effect: np.ndarray | None) -> np.ndarray:
-    """The history with the estimated promotion and price effects taken out."""
-    if effect is None:
-        return units
-    return np.maximum(np.expm1(np.log1p(units) - effect), 0.0)
-
-
-def _with_effect(forecast: Forecast, effect: np.ndarray | None) -> Forecast:
-    if effect is None:
-        return forecast
-    return Forecast(*(np.expm1(np.log1p(a) + effect) for a in forecast.arrays())).clipped()
-
-
-def _ensemble(a: Forecast, b: Forecast) -> Forecast:
-    return Forecast(
-        *(
-            np.expm1((np.log1p(x) + np.log1p(y)) / 2)
-            for x, y in zip(a.arrays(), b.arrays(), strict=True)
-        )
-    ).clipped()
 
 
 def _family_share(
@@ -529,6 +701,33 @@ def _family_share(
     return Forecast(point, *bounds).clipped(), "family_share", reason
 
 
+def _attach_global(
+    panel: Panel, inputs: list[SkuInput], settings: ForecastSettings, jobs: int
+) -> str:
+    """Fit the global model at the final origin and every backtest origin, and hand each
+    SKU its forecasts (``SkuInput.global_points``). Returns the error when it could not fit
+    (the SKUs then go without it), else an empty string."""
+    if not inputs:
+        return ""
+    from sop_core.forecast import global_model
+
+    horizon = max(settings.horizon, *settings.backtest_horizons)
+    try:
+        points = global_model.global_forecasts(
+            panel,
+            [inp.row for inp in inputs],
+            [0, *settings.backtest_origins],
+            horizon,
+            seed=settings.seed,
+            threads=jobs,
+        )
+    except (ValueError, np.linalg.LinAlgError) as error:
+        return str(error)[:160] or type(error).__name__
+    for inp in inputs:
+        inp.global_points = points.get(inp.row)
+    return ""
+
+
 def forecast_panel(
     panel: Panel,
     settings: ForecastSettings,
@@ -552,14 +751,20 @@ def forecast_panel(
 
     started = time.perf_counter()
     inputs = [sku_input(panel, row) for row in rows if kinds[row] == "regular"]
-    fitted = _run_regular(inputs, settings, jobs, lambda f, m: report(0.05 + 0.85 * f, m))
+    report(0.02, "The global model, across all SKUs")
+    global_failure = _attach_global(panel, inputs, settings, jobs)
+    timings = {"global": time.perf_counter() - started}
+    fitted = _run_regular(inputs, settings, jobs, lambda f, m: report(0.1 + 0.8 * f, m))
+    if global_failure:
+        for result in fitted:
+            result.failures.setdefault("gbm", global_failure)
     results = {
         inp.row: result
         for inp, result in zip(
             sorted(inputs, key=lambda i: i.sku), sorted(fitted, key=lambda r: r.sku), strict=True
         )
     }
-    timings = {"models": time.perf_counter() - started}
+    timings["models"] = time.perf_counter() - started
 
     for row in rows:
         _, units = panel.series(row)

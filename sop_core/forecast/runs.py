@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -25,6 +25,7 @@ from sop_core.data.errors import InputError
 from sop_core.data.stores import forecast_runs as runs_store
 from sop_core.data.stores import products as product_store
 from sop_core.data.stores import sales
+from sop_core.forecast import prophet_model
 from sop_core.forecast.classical import Forecast
 from sop_core.forecast.engine import (
     BacktestSums,
@@ -48,7 +49,9 @@ LOG_90 = float(np.log(0.9))
 # Drivers that need the SKU's own prices: without them the data cannot tell.
 PRICE_DRIVERS = {"price_elasticity"}
 # Bump when the engine's maths changes: stored runs of another version are not reused.
-ENGINE_VERSION = 3
+# (Prophet's version, its Stan program and our Prophet set-up are in the fingerprint too:
+# ``prophet_model.identity``.)
+ENGINE_VERSION = 4
 # The least spread of true effects between SKUs of a family we are willing to assume: with a
 # handful of noisy estimates the data cannot show the spread, and assuming none would make
 # every SKU's interval as narrow as the family mean's.
@@ -67,10 +70,19 @@ class RunSummary:
     seconds: float
     models: dict[str, int]
     history_end: str
+    # SKUs whose candidates failed: ``{"sku", "failed", "error", "served"}`` each.
+    fallbacks: list[dict[str, str]] = field(default_factory=list)
+
+
+def engine_identity() -> str:
+    """What else than the data and settings decides a run: our engine's version, Prophet's
+    version, the checksum of its Stan program and our Prophet set-up's version."""
+    parts = {"engine": str(ENGINE_VERSION), **prophet_model.identity()}
+    return "|".join(f"{key}={value}" for key, value in sorted(parts.items()))
 
 
 def run_fingerprint(panel: Panel, settings: ForecastSettings, sku_prints: list[str]) -> str:
-    digest = hashlib.sha256(f"{ENGINE_VERSION}|{settings.to_json()}".encode())
+    digest = hashlib.sha256(f"{engine_identity()}|{settings.to_json()}".encode())
     digest.update(str(panel.history_end).encode())
     for value in sku_prints:
         digest.update(value.encode())
@@ -120,7 +132,7 @@ def refresh_forecast(
         except ValueError as error:
             raise InputError(str(error)) from None
         parameters = settings.to_json()
-        prints = panel.fingerprints(f"{ENGINE_VERSION}|{parameters}|{panel.history_end}")
+        prints = panel.fingerprints(f"{engine_identity()}|{parameters}|{panel.history_end}")
         fingerprint = run_fingerprint(panel, settings, prints)
         same = runs_store.run_with_fingerprint(con, fingerprint)
         if same is not None and reuse:
@@ -165,8 +177,12 @@ def _summary(
 ) -> RunSummary:
     skus, refit, history_end = runs_store.run_counts(con, run_id)
     models = runs_store.models_used(con, run_id)
+    fallbacks = [
+        {"sku": r.sku, "failed": r.failed_models, "error": r.failure, "served": r.model}
+        for r in runs_store.run_fallbacks(con, run_id).itertuples(index=False)
+    ]
     return RunSummary(
-        run_id, reused, skus, 0 if reused else refit, seconds, models, str(history_end)
+        run_id, reused, skus, 0 if reused else refit, seconds, models, str(history_end), fallbacks
     )
 
 
@@ -350,6 +366,8 @@ def _write_run(
                 r.fingerprint,
                 r.history_weeks,
                 r.refit,
+                ", ".join(r.failures) or None,
+                "; ".join(f"{m}: {e}" for m, e in r.failures.items()) or None,
             )
             for r in ordered
         ],
@@ -362,6 +380,8 @@ def _write_run(
             "fingerprint",
             "history_weeks",
             "refit",
+            "failed_models",
+            "failure",
         ],
     )
     backtests = pd.DataFrame(
@@ -482,8 +502,17 @@ def _load_unchanged(
             backtest=backtest,
             fingerprint=record.fingerprint,
             refit=False,
+            failures=_failures_back(record.failed_models, record.failure),
         )
     return loaded
+
+
+def _failures_back(failed: str | None, failure: str | None) -> dict[str, str]:
+    """A stored SKU's failures as ``SkuForecast.failures``."""
+    if not isinstance(failed, str) or not failed:
+        return {}
+    errors = dict(part.split(": ", 1) for part in (failure or "").split("; ") if ": " in part)
+    return {model: errors.get(model, "") for model in failed.split(", ")}
 
 
 def _covariance_back(values: dict[str, tuple[float, float]]) -> float:

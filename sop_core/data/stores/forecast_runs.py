@@ -86,6 +86,16 @@ def models_used(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, int]:
     )
 
 
+def run_fallbacks(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
+    """The SKUs of a run whose candidates failed: ``sku, failed_models, failure, model``
+    (``model``: what served instead), by SKU."""
+    return con.execute(
+        "SELECT sku, failed_models, failure, model FROM forecast_models "
+        "WHERE run_id = ? AND failed_models IS NOT NULL AND failed_models <> '' ORDER BY sku",
+        [run_id],
+    ).df()
+
+
 def served_models(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, str]:
     """The model serving each SKU in a run."""
     return dict(
@@ -116,10 +126,11 @@ def insert_run_frames(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataF
 
 
 def sku_models(con: duckdb.DuckDBPyConnection, run_id: int) -> pd.DataFrame:
-    """Per SKU of a run: ``sku, series_type, model, reason, fingerprint, history_weeks``."""
+    """Per SKU of a run: ``sku, series_type, model, reason, fingerprint, history_weeks,
+    failed_models, failure``."""
     return con.execute(
-        "SELECT sku, series_type, model, reason, fingerprint, history_weeks "
-        "FROM forecast_models WHERE run_id = ?",
+        "SELECT sku, series_type, model, reason, fingerprint, history_weeks, failed_models, "
+        "failure FROM forecast_models WHERE run_id = ?",
         [run_id],
     ).df()
 
