@@ -197,9 +197,7 @@ def _prophet_at(
             if "discount_depth" in names
             else np.zeros(train)
         )
-        base[ratio_col] = regular_price(
-            raw[:train, ratio_col], depth, settings.regular_price_weeks
-        )
+        base[ratio_col] = regular_price(raw[:train, ratio_col], depth, settings.regular_price_weeks)
     if origin == 0:
         future_weeks = inp.weeks[-1] + np.arange(1, horizon + 1) * np.timedelta64(7, "D")
         future = np.tile(base, (horizon, 1))
