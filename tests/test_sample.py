@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import duckdb
@@ -246,3 +247,112 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path: Path, monkeypatch):
     with pytest.raises(RuntimeError):
         build_sample_database(path, SampleConfig(skus=10, weeks=110, as_of=AS_OF))
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- mixes: the same company with another kind of demand ---------------------------------------
+
+STANDARD_DIGEST = "6571a1c12218a60e119472d9aca77d260f9fecc89fd696a2dbb5b2e7e46f639e"
+"""SHA-256 of the default sample's tables as CSV, taken from the generator before mixes."""
+
+
+def _weekly(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Units and whether any channel promoted, by SKU and week."""
+    sales = tables["sales_history"]
+    return sales.groupby(["sku", "week"]).agg(
+        units=("units", "sum"), promoted=("discount_depth", lambda d: bool((d > 0).any()))
+    )
+
+
+def _past_promotions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    promotions = tables["promotions"]
+    return promotions[promotions["status"] == "past"]
+
+
+def _regular_price_moves(tables: dict[str, pd.DataFrame]) -> float:
+    """Share of unpromoted weeks whose net-to-list price ratio moved from the one before."""
+    sales = tables["sales_history"]
+    regular = sales[sales["discount_depth"] == 0].sort_values("week")
+    ratio = regular["net_price"] / regular["list_price"]
+    return float((ratio.groupby([regular["sku"], regular["channel"]]).diff().abs() > 1e-3).mean())
+
+
+@pytest.fixture(scope="module")
+def mixes(tables) -> dict[str, dict[str, pd.DataFrame]]:
+    other = {
+        mix: generate(SampleConfig(skus=40, seed=7, as_of=AS_OF, mix=mix))
+        for mix in ("promotion-heavy", "intermittent", "short-history")
+    }
+    return {"standard": tables, **other}
+
+
+def test_the_standard_mix_is_the_company_as_it_always_was(tables):
+    """The default mix is ``standard`` and draws exactly what the generator drew before mixes
+    existed: every random draw in the same order."""
+    explicit = generate(SampleConfig(skus=40, seed=7, as_of=AS_OF, mix="standard"))
+    for name in tables:
+        pd.testing.assert_frame_equal(tables[name], explicit[name])
+    digest = hashlib.sha256()
+    for name, frame in tables.items():
+        digest.update(name.encode())
+        digest.update(frame.to_csv(index=False).encode())
+    assert digest.hexdigest() == STANDARD_DIGEST
+
+
+def test_an_unknown_mix_is_refused_naming_the_known_ones():
+    with pytest.raises(InputError, match="standard, promotion-heavy, intermittent, short-history"):
+        generate(SampleConfig(skus=10, as_of=AS_OF, mix="lumpy"))
+
+
+def test_promotion_heavy_promotes_most_skus_often_deeper_with_more_support(mixes):
+    standard, heavy = mixes["standard"], mixes["promotion-heavy"]
+    promoted_standard = _weekly(standard)["promoted"]
+    promoted_heavy = _weekly(heavy)["promoted"]
+    assert promoted_heavy.mean() > max(0.3, 2 * promoted_standard.mean())
+    # Most SKUs (all but the never-promoted intermittent ones) promoted in a fifth of weeks.
+    assert (promoted_heavy.groupby("sku").mean() >= 0.2).mean() > 0.85
+    assert (promoted_standard.groupby("sku").mean() >= 0.2).mean() < 0.2
+    past_standard, past_heavy = _past_promotions(standard), _past_promotions(heavy)
+    assert past_heavy["discount_depth"].mean() > past_standard["discount_depth"].mean() + 0.03
+    for support in ("feature", "display"):
+        assert (past_heavy[support] > 0).mean() > (past_standard[support] > 0).mean() + 0.15
+    assert _regular_price_moves(heavy) > 2 * _regular_price_moves(standard)
+
+
+def test_intermittent_mix_makes_two_in_five_skus_lumpy_and_small(mixes):
+    def lumpy_share(tables):
+        weekly = _weekly(tables)
+        return float(((weekly["units"] == 0).groupby("sku").mean() >= 0.3).mean())
+
+    assert lumpy_share(mixes["standard"]) < 0.15
+    assert 0.3 <= lumpy_share(mixes["intermittent"]) <= 0.5
+    truth = mixes["intermittent"]["sample_truth"].set_index("sku")
+    assert (truth["pattern"] == "intermittent").mean() == pytest.approx(0.4)
+    mean_units = _weekly(mixes["intermittent"])["units"].groupby("sku").mean()
+    intermittent = truth["pattern"].reindex(mean_units.index) == "intermittent"
+    assert mean_units[intermittent].max() < 0.1 * mean_units[~intermittent].median()
+
+
+def test_short_history_mix_launches_a_third_or_more_during_the_history(mixes):
+    def weeks_sold(tables):
+        return tables["sales_history"].groupby("sku")["week"].nunique()
+
+    assert weeks_sold(mixes["standard"]).between(30, 80).mean() < 0.1
+    sold = weeks_sold(mixes["short-history"])
+    short = sold.between(30, 80)
+    assert 1 / 3 <= short.mean() <= 0.5
+    assert (sold[~short] == 160).all(), "the rest keep the whole history"
+
+
+@pytest.mark.parametrize("mix", ["promotion-heavy", "intermittent", "short-history"])
+def test_every_mix_builds_a_database_that_holds_together(tmp_path: Path, mix):
+    path = tmp_path / "s.duckdb"
+    build_sample_database(path, SampleConfig(skus=20, seed=3, weeks=110, as_of=AS_OF, mix=mix))
+    con = duckdb.connect(str(path))
+    generated_by = con.execute(
+        "SELECT value FROM company_settings WHERE key = 'generated_by'"
+    ).fetchone()[0]
+    load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
+    con.close()
+    assert generated_by.endswith(f"mix={mix}")
+    typical = load[load["available_hours"] > 0].groupby("line")["utilisation"].median()
+    assert (typical < 1.0).all(), typical

@@ -23,6 +23,7 @@ from sop_core.data import db, schema
 from sop_core.data.errors import InputError, SopError
 from sop_core.data.sample import (
     FAMILIES,
+    MIXES,
     SampleConfig,
     build_empty_database,
     build_sample_database,
@@ -46,7 +47,12 @@ def command_init(args: argparse.Namespace) -> int:
         )
         return 0
     config = SampleConfig(
-        skus=args.skus, weeks=args.weeks, seed=args.seed, as_of=args.as_of, lines=args.lines
+        skus=args.skus,
+        weeks=args.weeks,
+        seed=args.seed,
+        as_of=args.as_of,
+        lines=args.lines,
+        mix=args.mix,
     )
     started = time.perf_counter()
     with progress_bar(args.quiet) as progress:
@@ -201,6 +207,14 @@ def add_init_parser(commands: argparse._SubParsersAction) -> None:
         "--weeks", type=whole_number(104, 520), default=160, help="weeks of sales history (160)"
     )
     init.add_argument("--seed", type=whole_number(0, 2**32 - 1), default=7, help="random seed (7)")
+    init.add_argument(
+        "--mix",
+        choices=list(MIXES),
+        default="standard",
+        help="kind of demand: "
+        + "; ".join(f"{name}: {mix.description}" for name, mix in MIXES.items()).replace("%", "%%")
+        + " (standard)",
+    )
     init.add_argument(
         "--lines",
         type=whole_number(len(FAMILIES)),

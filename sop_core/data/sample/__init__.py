@@ -5,8 +5,9 @@ e-commerce and pharmacy. Its weekly history has trend, yearly seasonality, holid
 (Black Friday and Christmas for everything; Valentine's and Mother's Day for fragrance),
 promotions whose uplift grows with the discount depth plus feature and display effects and a
 post-promotion dip, a real price elasticity per SKU, a few new launches and a few intermittent
-SKUs. Its lines have finite hours, so the peak season overloads at least one of them, and batch
-setup costs make bigger batches cheaper per unit.
+SKUs (``SampleConfig.mix`` picks another kind of demand: promotion-heavy, intermittent or
+short-history; ``mixes`` holds their parameters). Its lines have finite hours, so the peak
+season overloads at least one of them, and batch setup costs make bigger batches cheaper per unit.
 
 The generator is vectorised over a (SKU, channel, week) array, so 1,000 SKUs take seconds.
 Its true driver values go to the ``sample_truth`` table; ``DATA_DICTIONARY`` there gives the
@@ -49,6 +50,7 @@ from sop_core.data.sample.lines import (
     products_frame,
     size_lines,
 )
+from sop_core.data.sample.mixes import MIXES, Mix
 from sop_core.data.sample.prices import price_change_frame, set_prices
 from sop_core.data.sample.promotions import plan_promotions, promotion_frame
 from sop_core.data.sample.stock import inventory_frame, production_frame, simulate_stock
@@ -57,7 +59,9 @@ __all__ = [
     "CHANNELS",
     "FAMILIES",
     "GENERATOR_VERSION",
+    "MIXES",
     "Family",
+    "Mix",
     "ProgressCallback",
     "SampleConfig",
     "build_empty_database",
@@ -82,12 +86,13 @@ def generate(
     # the calls below is part of what a seed means.
     rng = np.random.default_rng(config.seed)
     weeks = sample_weeks(config)
+    mix = config.mix_parameters
     report(0.05, "Designing products")
-    catalogue = design_products(rng, config.skus, weeks)
+    catalogue = design_products(rng, config.skus, weeks, mix)
     report(0.15, "Setting prices")
-    prices = set_prices(rng, catalogue, weeks)
+    prices = set_prices(rng, catalogue, weeks, mix)
     report(0.25, "Planning promotions")
-    promotions = plan_promotions(rng, catalogue, weeks)
+    promotions = plan_promotions(rng, catalogue, weeks, mix)
     report(0.4, "Simulating weekly demand")
     demand = simulate_demand(rng, catalogue, weeks, prices, promotions)
     report(0.6, "Sizing production lines")
@@ -139,7 +144,8 @@ def _company_frame(config: SampleConfig, weeks: Weeks) -> pd.DataFrame:
                 str(hist_weeks[0].date()),
                 str(hist_weeks[-1].date()),
                 f"sample v{GENERATOR_VERSION} skus={config.skus} weeks={config.weeks} "
-                f"seed={config.seed} as_of={config.as_of}",
+                f"seed={config.seed} as_of={config.as_of}"
+                + ("" if config.mix == "standard" else f" mix={config.mix}"),
             ],
         }
     )

@@ -11,6 +11,7 @@ import pandas as pd
 
 from sop_core.data.sample.config import Weeks
 from sop_core.data.sample.families import FAMILIES, Family
+from sop_core.data.sample.mixes import MIXES, Mix
 
 CHANNELS = (
     ("retail", "Retail", "Drugstores, department stores and supermarkets"),
@@ -95,9 +96,11 @@ def _per_family(family_of: np.ndarray, attribute: str) -> np.ndarray:
     return np.array([getattr(FAMILIES[f], attribute) for f in family_of])
 
 
-def design_products(rng: np.random.Generator, n_skus: int, weeks: Weeks) -> Catalogue:
-    """Draw the SKUs: names, brands, which are new launches or intermittent, and their true
-    price, promotion, trend and noise parameters."""
+def design_products(
+    rng: np.random.Generator, n_skus: int, weeks: Weeks, mix: Mix = MIXES["standard"]
+) -> Catalogue:
+    """Draw the SKUs: names, brands, which are new launches or intermittent (as many as the
+    mix says), and their true price, promotion, trend and noise parameters."""
     family_counts = allocate(n_skus, np.array([f.share for f in FAMILIES]))
     family_of = np.repeat(np.arange(len(FAMILIES)), family_counts)
     skus, names, brands = [], [], []
@@ -108,10 +111,11 @@ def design_products(rng: np.random.Generator, n_skus: int, weeks: Weeks) -> Cata
         brands += list(rng.choice(family.brands, size=count, p=[0.6, 0.4]))
 
     pattern = np.array(["regular"] * n_skus, dtype=object)
-    n_special = max(1, round(0.075 * n_skus))
-    special = rng.permutation(n_skus)[: 2 * n_special]
-    pattern[special[:n_special]] = "new"
-    pattern[special[n_special:]] = "intermittent"
+    n_new = max(1, round(mix.new_share * n_skus))
+    n_intermittent = max(1, round(mix.intermittent_share * n_skus))
+    special = rng.permutation(n_skus)[: n_new + n_intermittent]
+    pattern[special[:n_new]] = "new"
+    pattern[special[n_new:]] = "intermittent"
 
     start_price = np.round(draw_within(rng, _per_family(family_of, "list_price")), 1) - 0.01
     elasticity = draw_within(rng, _per_family(family_of, "elasticity"))
@@ -124,12 +128,14 @@ def design_products(rng: np.random.Generator, n_skus: int, weeks: Weeks) -> Cata
     noise_cv = rng.uniform(0.07, 0.16, n_skus)
     demand_probability = np.ones(n_skus)
     is_intermittent = pattern == "intermittent"
-    base_units[is_intermittent] = rng.uniform(8, 30, is_intermittent.sum())
-    demand_probability[is_intermittent] = rng.uniform(0.15, 0.4, is_intermittent.sum())
+    n_intermittent = is_intermittent.sum()
+    base_units[is_intermittent] = rng.uniform(*mix.intermittent_units, n_intermittent)
+    demand_probability[is_intermittent] = rng.uniform(*mix.intermittent_chance, n_intermittent)
     noise_cv[is_intermittent] = 0.3
     launch_index = np.zeros(n_skus, dtype=int)
     is_new = pattern == "new"
-    launch_index[is_new] = rng.integers(weeks.history - 40, weeks.history - 12, is_new.sum())
+    fewest, most = mix.launch_weeks  # weeks of sales history a new launch has
+    launch_index[is_new] = rng.integers(weeks.history - most, weeks.history - fewest, is_new.sum())
     on_sale = np.arange(weeks.count)[None, :] >= launch_index[:, None]
     return Catalogue(
         family_counts=family_counts,

@@ -13,6 +13,7 @@ import pandas as pd
 from sop_core.data.calendar import last_complete_week
 from sop_core.data.errors import InputError
 from sop_core.data.sample.families import FAMILIES
+from sop_core.data.sample.mixes import Mix, mix_named
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class SampleConfig:
     future_weeks
         Weeks after the history covered by planned promotions, price changes and capacity
         exceptions.
+    lines
+        Production lines (default: about 6 per 40 SKUs).
+    mix
+        The kind of demand, a name in ``mixes.MIXES``: ``standard`` (the default),
+        ``promotion-heavy``, ``intermittent`` or ``short-history``.
     """
 
     skus: int = 40
@@ -40,6 +46,12 @@ class SampleConfig:
     as_of: dt.date | None = None
     future_weeks: int = 52
     lines: int | None = None
+    mix: str = "standard"
+
+    @property
+    def mix_parameters(self) -> Mix:
+        """The generator parameters of ``mix`` (``InputError`` for an unknown name)."""
+        return mix_named(self.mix)
 
     def validated(self) -> SampleConfig:
         """Return the config with ``as_of`` filled in, or raise ``InputError``."""
@@ -64,7 +76,10 @@ class SampleConfig:
                 f"--lines must be between {len(FAMILIES)} (one per family) and the number of "
                 f"SKUs (got {self.lines})."
             )
-        return SampleConfig(self.skus, self.weeks, self.seed, as_of, self.future_weeks, self.lines)
+        mix_named(self.mix)  # InputError for an unknown mix, naming the known ones
+        return SampleConfig(
+            self.skus, self.weeks, self.seed, as_of, self.future_weeks, self.lines, self.mix
+        )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from sop_core.data.sample.catalogue import CHANNELS, Catalogue
 from sop_core.data.sample.config import Weeks
+from sop_core.data.sample.mixes import MIXES, Mix
 
 # Regular net price vs list price by channel (trade terms): retail, e-commerce, pharmacy.
 CHANNEL_PRICE_FACTOR = np.array([1.00, 0.95, 0.98])
@@ -23,8 +24,11 @@ class Prices:
     regular_net: np.ndarray  # (SKU, channel, week): what shoppers pay without a promotion
 
 
-def set_prices(rng: np.random.Generator, catalogue: Catalogue, weeks: Weeks) -> Prices:
-    """Draw the yearly list price increases and each channel's weekly price drift."""
+def set_prices(
+    rng: np.random.Generator, catalogue: Catalogue, weeks: Weeks, mix: Mix = MIXES["standard"]
+) -> Prices:
+    """Draw the yearly list price increases and each channel's weekly price drift (moving
+    to a new level as often as the mix says)."""
     n_skus, n_channels, n_weeks = catalogue.count, len(CHANNELS), weeks.count
     years = weeks.years
     year_step = years - years[0]
@@ -43,7 +47,7 @@ def set_prices(rng: np.random.Generator, catalogue: Catalogue, weeks: Weeks) -> 
     drift = np.zeros((n_skus, n_channels, n_weeks))
     level = rng.normal(0, 0.03, (n_skus, n_channels))
     for w in range(n_weeks):
-        change = rng.random((n_skus, n_channels)) < 1 / 12
+        change = rng.random((n_skus, n_channels)) < mix.price_move_rate
         level = np.where(change, np.clip(rng.normal(0, 0.035, level.shape), -0.08, 0.06), level)
         drift[:, :, w] = level
     regular_net = list_price[:, None, :] * CHANNEL_PRICE_FACTOR[None, :, None] * (1 + drift)

@@ -12,15 +12,14 @@ import pandas as pd
 
 from sop_core.data.sample.catalogue import CHANNELS, Catalogue
 from sop_core.data.sample.config import Weeks
+from sop_core.data.sample.mixes import MIXES, Mix
 from sop_core.data.sample.seasonality import black_friday_weeks
 
-# Promotion habits by channel (retail, e-commerce, pharmacy): events started per week,
-# feature and display probabilities; and the depth choices and support shares they draw from.
+# Events started per week by channel (retail, e-commerce, pharmacy), before the mix's
+# multiplier; the depth choices and the support shares promotions draw from. How often a
+# promotion is featured or displayed, and how deep it goes, are the mix's (``mixes.Mix``).
 PROMO_START_RATE = np.array([0.07, 0.06, 0.035])
-PROMO_FEATURE_RATE = np.array([0.6, 0.5, 0.3])
-PROMO_DISPLAY_RATE = np.array([0.5, 0.0, 0.45])
 PROMO_DEPTHS = np.array([0.10, 0.15, 0.20, 0.25, 0.30, 0.40])
-PROMO_DEPTH_WEIGHTS = np.array([0.15, 0.2, 0.25, 0.2, 0.15, 0.05])
 SUPPORT_SHARES = np.array([0.5, 0.75, 1.0])
 
 
@@ -35,9 +34,12 @@ class Promotions:
     events: list[tuple[np.ndarray, ...]]  # per start week: start, SKU, channel, duration, ...
 
 
-def plan_promotions(rng: np.random.Generator, catalogue: Catalogue, weeks: Weeks) -> Promotions:
-    """Draw the promotion events week by week; a SKU and channel rests a few weeks between
-    two, and intermittent SKUs are never promoted."""
+def plan_promotions(
+    rng: np.random.Generator, catalogue: Catalogue, weeks: Weeks, mix: Mix = MIXES["standard"]
+) -> Promotions:
+    """Draw the promotion events week by week, as often, deep and supported as the mix
+    says; a SKU and channel rests a few weeks between two, and intermittent SKUs are never
+    promoted."""
     n_skus, n_channels, n_weeks = catalogue.count, len(CHANNELS), weeks.count
     on_sale = catalogue.on_sale
     depth = np.zeros((n_skus, n_channels, n_weeks))
@@ -48,8 +50,12 @@ def plan_promotions(rng: np.random.Generator, catalogue: Catalogue, weeks: Weeks
     cooldown = rng.integers(0, 6, (n_skus, n_channels))
     promotable = ~catalogue.is_intermittent
     black_friday = black_friday_weeks(weeks)
+    start_rate = PROMO_START_RATE * mix.promo_rate
+    depth_weights = np.array(mix.depth_weights)
+    feature_rate, display_rate = np.array(mix.feature_rate), np.array(mix.display_rate)
+    rest_low, rest_high = mix.promo_rest
     for w in range(n_weeks):
-        rate = PROMO_START_RATE * (4.0 if black_friday[w] else 1.0)
+        rate = start_rate * (4.0 if black_friday[w] else 1.0)
         start = (
             (rng.random((n_skus, n_channels)) < rate[None, :])
             & (cooldown <= 0)
@@ -60,15 +66,15 @@ def plan_promotions(rng: np.random.Generator, catalogue: Catalogue, weeks: Weeks
         if not start.any():
             continue
         s_idx, c_idx = np.nonzero(start)
-        duration = np.where(rng.random(len(s_idx)) < 0.3, 2, 1)
-        ev_depth = rng.choice(PROMO_DEPTHS, size=len(s_idx), p=PROMO_DEPTH_WEIGHTS)
+        duration = np.where(rng.random(len(s_idx)) < mix.two_week_share, 2, 1)
+        ev_depth = rng.choice(PROMO_DEPTHS, size=len(s_idx), p=depth_weights)
         ev_feature = np.where(
-            rng.random(len(s_idx)) < PROMO_FEATURE_RATE[c_idx],
+            rng.random(len(s_idx)) < feature_rate[c_idx],
             rng.choice(SUPPORT_SHARES, len(s_idx)),
             0.0,
         )
         ev_display = np.where(
-            rng.random(len(s_idx)) < PROMO_DISPLAY_RATE[c_idx],
+            rng.random(len(s_idx)) < display_rate[c_idx],
             rng.choice(SUPPORT_SHARES, len(s_idx)),
             0.0,
         )
@@ -81,7 +87,7 @@ def plan_promotions(rng: np.random.Generator, catalogue: Catalogue, weeks: Weeks
         after = w + duration
         inside = after < n_weeks
         dip[s_idx[inside], c_idx[inside], after[inside]] = np.minimum(1.0, ev_depth[inside] / 0.25)
-        cooldown[s_idx, c_idx] = duration + rng.integers(3, 9, len(s_idx))
+        cooldown[s_idx, c_idx] = duration + rng.integers(rest_low, rest_high, len(s_idx))
         events.append(
             (np.full(len(s_idx), w), s_idx, c_idx, duration, ev_depth, ev_feature, ev_display)
         )
