@@ -12,7 +12,15 @@ from sop_core.data.errors import InputError
 from sop_core.demand import consensus
 from sop_core.demand.cube import next_weeks
 from sop_ui import filters, loaders, shell, widgets
-from sop_ui.formatting import change, money, plain, scope_caption, units
+from sop_ui.formatting import (
+    MODEL_LABELS,
+    change,
+    money,
+    plain,
+    plain_frame,
+    scope_caption,
+    units,
+)
 
 LEVEL_LABELS = dict(
     zip(consensus.LEVELS, ("Total", "Family", "Brand", "Channel", "SKU"), strict=True)
@@ -42,6 +50,30 @@ st.caption(
     f"made {run.created_at:%d %b %Y %H:%M}. Consensus = statistical forecast + "
     f"{len(in_force)} override(s) in force. {scope_caption(sidebar)}"
 )
+with st.expander("How this forecast was made"):
+    models = loaders.models_used(run.run_id)
+    st.markdown(
+        "Each SKU is served by the model that forecast it best in a backtest (three past "
+        "origins, the next 13 weeks), or by the backtest-weighted **combination** of the "
+        "models within noise of the best. Served: "
+        + ", ".join(f"{plain(MODEL_LABELS.get(m, m))} {n}" for m, n in models.items())
+        + "."
+    )
+    fallbacks = loaders.run_fallbacks(run.run_id)
+    if fallbacks.empty:
+        st.caption("No model failed in this run.")
+    else:
+        st.warning(
+            f"{len(fallbacks)} SKU(s) where a model failed; another served instead.", icon="⚠️"
+        )
+        widgets.table(
+            plain_frame(fallbacks),
+            fit=True,
+            sku="SKU",
+            failed_models="Failed",
+            failure="Error",
+            model="Served instead",
+        )
 
 left, middle, right, button = st.columns([4, 3, 3, 2], vertical_alignment="bottom")
 with left:

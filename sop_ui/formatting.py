@@ -26,6 +26,24 @@ ELLIPSIS = "\u2026"
 LABEL_LIMIT = 60
 
 
+# The forecast's models as a planner reads them (``forecast_models.model``).
+MODEL_LABELS = {
+    "prophet": "Prophet with drivers",
+    "theta": "Theta",
+    "ets": "ETS",
+    "seasonal_naive_adjusted": "seasonal naive, adjusted for promotions",
+    "gbm": "global LightGBM",
+    "median": "median of the models",
+    "combination": "combination",
+    "seasonal_naive": "seasonal naive",
+    "croston_sba": "Croston (intermittent)",
+    "family_share": "family share (new items)",
+    "recent_mean": "recent average (new items)",
+    "zero": "no sales",
+    "flat": "flat",
+}
+
+
 def plain(text: object, limit: int | None = None) -> str:
     """``text`` (a name, a description, a reason, a message quoting them) made safe for a
     Markdown context (``st.markdown``, captions, alerts, labels, help, ``st.table`` cells): every

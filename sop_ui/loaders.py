@@ -245,6 +245,17 @@ def latest_run() -> ForecastRun | None:
     return None if run is None else _named(ForecastRun, run)
 
 
+def models_used(run_id: int) -> dict[str, int]:
+    """How many SKUs each model serves in run ``run_id``, most used first."""
+    return _read(forecast_runs.models_used, run_id)
+
+
+def run_fallbacks(run_id: int) -> pd.DataFrame:
+    """The SKUs of run ``run_id`` whose candidates failed: ``sku, failed_models, failure,
+    model`` (what served instead)."""
+    return _read(forecast_runs.run_fallbacks, run_id)
+
+
 def scenario_names() -> list[str]:
     """The saved scenarios' names."""
     return _read(scenarios_store.scenario_names)

@@ -66,17 +66,24 @@ def test_panel_weights_promotions_by_channel_share():
     assert np.isnan(panel.drivers[0, :, 3]).all()  # no prices: the price driver is unknown
 
 
-def test_a_regular_sku_is_backtested_and_the_best_model_serves_it(panel, tmp_path):
+def test_a_regular_sku_is_backtested_and_the_best_or_a_combination_serves_it(panel, tmp_path):
     row = list(panel.skus).index("SKN-0003")
     result = engine.forecast_regular(engine.sku_input(panel, row), SETTINGS, tmp_path)
-    assert result.model in ("prophet", "theta", "ensemble")
-    for horizon in (13, 26):
-        assert result.backtest[("selected", horizon)].wape == min(
-            result.backtest[(m, horizon)].wape for m in ("prophet", "theta", "ensemble")
-        )
-        assert result.backtest[("seasonal_naive", horizon)].origins >= 2
+    candidates = ("prophet", "theta", "ets", "seasonal_naive_adjusted", "median")
+    assert set(candidates) <= set(result.candidates)
+    wape = {m: result.backtest[(m, 13)].wape for m in candidates}
+    best = min(wape, key=wape.get)
+    if result.model == "combination":
+        # Weighted by the backtest: the better candidate weighs more; the best is in.
+        assert best in result.components and sum(result.components.values()) == pytest.approx(1)
+        weights = sorted(result.components.items(), key=lambda item: wape[item[0]])
+        assert [w for _, w in weights] == sorted((w for _, w in weights), reverse=True)
+        assert "within noise" in result.reason
+    else:
+        assert result.model == best and "backtest WAPE" in result.reason
+        assert result.backtest[("selected", 13)].wape == wape[best]
+    assert result.backtest[("seasonal_naive", 13)].origins >= 2
     assert result.backtest[("selected", 13)].origins == 3
-    assert "backtest WAPE" in result.reason
     forecast = result.forecast
     assert len(forecast.point) == 26 and (forecast.point >= 0).all()
     assert (forecast.lower_95 <= forecast.lower_80).all()
@@ -86,13 +93,46 @@ def test_a_regular_sku_is_backtested_and_the_best_model_serves_it(panel, tmp_pat
     assert {"log_price_ratio", "discount_depth"} <= set(result.drivers)
 
 
-def test_a_prophet_failure_falls_back_and_says_so(panel, tmp_path, monkeypatch):
-    monkeypatch.setattr(prophet_model, "STAN_PROGRAM", tmp_path / "missing.bin")
+def test_candidates_within_noise_are_combined_and_a_clear_winner_serves_alone():
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 5, 39)
+    errors = {
+        "prophet": np.abs(noise),
+        "theta": np.abs(noise + rng.normal(0, 3, 39)),  # as good, give or take noise
+        "ets": np.abs(noise) + 20,  # clearly worse
+    }
+    best, tied = engine._tied_with_best(errors, actual_sum=39 * 100.0)
+    assert best in ("prophet", "theta") and set(tied) == {"prophet", "theta"}
+    errors["theta"] = np.abs(noise) + 4  # worse every single week: not noise
+    assert engine._tied_with_best(errors, actual_sum=39 * 100.0) == ("prophet", ["prophet"])
+
+
+def test_a_stan_failure_falls_back_to_the_same_objective_and_is_recorded(
+    panel, tmp_path, monkeypatch
+):
+    broken = tmp_path / "prophet_model.bin"
+    broken.write_text("#!/bin/sh\necho 'Stan exploded' >&2\nexit 70\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(prophet_model, "STAN_PROGRAM", broken)
     row = list(panel.skus).index("HAI-0002")
     result = engine.forecast_regular(engine.sku_input(panel, row), SETTINGS, tmp_path)
-    assert result.model == "theta"
-    assert result.reason.startswith("Prophet failed")
+    assert result.failures == {"prophet (Stan)": "Stan exploded"}
+    assert result.reason.startswith("prophet (Stan) failed (Stan exploded)")
+    assert "prophet" in result.candidates  # the numpy solver of the same objective
     assert (result.forecast.point > 0).all()
+
+
+def test_a_prophet_failure_leaves_the_others_to_serve(panel, tmp_path):
+    row = list(panel.skus).index("HAI-0002")
+    inp = engine.sku_input(panel, row)
+    inp.units = inp.units.copy()
+    inp.units[-3] = np.nan  # a hole no solver can fit through
+    inp.global_points = {0: np.full(26, 50.0)}
+    result = engine.forecast_regular(inp, SETTINGS, tmp_path)
+    assert set(result.failures) == {"prophet (Stan)", "prophet"}
+    assert result.failures["prophet"] == "the forecast is not finite"
+    assert result.model == "gbm" and "gbm instead" in result.reason
+    assert np.allclose(result.forecast.point, 50.0)
 
 
 def test_every_kind_gets_a_method_and_a_flag(panel):

@@ -259,12 +259,12 @@ def _prophet_at(
     yhat, paths = prophet_model.predict_log(fit, future_weeks, columns, samples, rng)
     # The model is on log1p(units): the expected value adds half the noise variance.
     point = np.expm1(yhat + 0.5 * (fit.sigma_obs * fit.y_scale) ** 2)
+    if not np.isfinite(point).all():
+        raise ValueError("the forecast is not finite")
     if samples:
         forecast = Forecast(point, *np.expm1(np.quantile(paths, QUANTILES, axis=0))).clipped()
     else:
         forecast = Forecast(point, point, point, point, point).clipped()
-    if not np.isfinite(forecast.point).all():
-        raise ValueError("the forecast is not finite")
     effects = fit.regressor_effects()
     coefficients = np.array([effects.get(n, (0.0, 0.0))[0] for n in names])
     covariance = 0.0
