@@ -358,9 +358,9 @@ def _l1_quadratic(
             # The joint step took the new coefficient the wrong way: move it alone instead
             # (the exact one-dimensional minimiser, soft thresholding), which always descends.
             best = theta.copy()
-            best[joining] = signs[joining] * (abs(gradient[joining]) - weight) / hessian[
-                joining, joining
-            ]
+            best[joining] = (
+                signs[joining] * (abs(gradient[joining]) - weight) / hessian[joining, joining]
+            )
         if best is None:
             break
         theta = best
@@ -728,7 +728,7 @@ def predict_log(
     # Laplace magnitudes with the fitted changepoints' mean absolute size.
     future_t = np.maximum(t, 1.0)
     step = np.diff(np.concatenate([[1.0], future_t]))
-    rate = len(cp) * step
+    rate = len(fit_.changepoints_t) * step
     happens = rng.random((samples, len(t))) < (1 - np.exp(-rate))[None, :]
     where = np.concatenate([[1.0], future_t])[:-1][None, :] + rng.random((samples, len(t))) * step
     scale = float(np.mean(np.abs(fit_.delta))) + 1e-8
