@@ -29,3 +29,8 @@ class InputError(SopError):
 
 class ConflictError(SopError):
     """Someone else changed the record after it was opened; nothing was overwritten."""
+
+
+class ProphetMismatchError(SopError):
+    """The installed ``prophet`` ships a Stan program other than the one the forecast was
+    checked with (its data fields, parameters or model differ); nothing was fitted."""

@@ -5,25 +5,43 @@ handling; the optimisation itself takes a few milliseconds. Here the same model 
 numpy and handed straight to the Stan executable that ships inside the ``prophet`` wheel:
 
 - the same features: yearly Fourier terms (days since the epoch, period 365.25), holiday
-  indicators, standardised extra regressors, a piecewise-linear trend with changepoints spread
-  over the first 80% of the history;
+  indicators, standardised extra regressors (binary ones as they are), a piecewise-linear trend
+  with changepoints spread over the first 80% of the history;
 - the same priors and MAP objective (Prophet's ``prophet.stan``: ``k, m ~ N(0, 5)``,
   ``delta ~ Laplace(0, tau)``, ``beta ~ N(0, prior_scale)``, ``sigma_obs ~ N(0, 0.5)``);
 - the same forecast and the same uncertainty simulation (future changepoints drawn at Prophet's
   rate with Laplace magnitudes, plus observation noise).
 
-A test checks that the forecasts agree with ``prophet.Prophet`` on the same series. The model is
-fitted to ``log1p(units)`` with everything additive, so regressor coefficients are log-uplifts:
-the coefficient of ``log(net price / list price)`` is the price elasticity. Starting the optimiser
-from a penalised least-squares solution (an IRLS approximation of the same objective) makes it
-converge in a few iterations.
+The model is fitted to ``log1p(units)`` with everything additive, so regressor coefficients are
+log-uplifts: the coefficient of ``log(net price / list price)`` is the price elasticity.
+
+One objective. :func:`objective` is Stan's (``-lp__`` of prophet.stan's model block, no
+Jacobian, constants dropped). The numpy solver minimises exactly that: reweighted least
+squares to find which changepoints move, then the exact L1 optimum (feature-sign search)
+alternated with sigma's exact minimiser (half-normal prior included). Backtest refits use it
+alone; the final fit then runs Stan's L-BFGS from that optimum, which Stan cannot lower, and
+checks that the objective Stan reports there is ours. Tests check on 20 sample SKUs that Stan
+started where prophet.Prophet starts ends no lower, and that prophet.Prophet configured the
+same way has our set-up (its objective on its own inputs is ours) and keeps our optimum.
+
+The coupling. We send prophet.stan's data fields and read its parameters by name, so
+requirements.txt pins ``prophet`` and ``cmdstanpy`` exactly (``PROPHET_CHECKED``). On import
+this module reads the shipped ``prophet.stan`` (4 kB) and raises ``ProphetMismatchError`` (one
+line: the release found, the fields added or missing, the release checked) if its data or
+parameters block differs from ``STAN_DATA`` / ``STAN_PARAMETERS``; after each Stan run the
+output's parameter names and objective value are checked the same way. :func:`identity`
+(prophet release, hash of the Stan program, ``MODEL_VERSION``) goes into the run fingerprint,
+so that a new prophet or a change of our set-up refits stored runs.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
+import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -33,16 +51,32 @@ from pathlib import Path
 import numpy as np
 
 from sop_core.data.calendar import retail_holidays
+from sop_core.data.errors import ProphetMismatchError
 
 
-def _stan_program() -> Path:
-    # Locate the executable without importing prophet (whose import pulls in cmdstanpy).
+def _stan_folder() -> Path:
+    # Locate the Stan files without importing prophet (whose import pulls in cmdstanpy).
     spec = importlib.util.find_spec("prophet")
     folders = list(spec.submodule_search_locations or []) if spec else []
-    return Path(folders[0]) / "stan_model" / "prophet_model.bin" if folders else Path("missing")
+    return Path(folders[0]) / "stan_model" if folders else Path("missing")
 
 
-STAN_PROGRAM = _stan_program()
+STAN_PROGRAM = _stan_folder() / "prophet_model.bin"
+STAN_SOURCE = _stan_folder() / "prophet.stan"  # the program's source, shipped beside it
+# The prophet release this module was checked with; requirements.txt pins it (and cmdstanpy).
+# Moving the pin: install the new release, run tests/test_forecast_prophet_model.py, update this.
+PROPHET_CHECKED = "1.5.0"
+# Our side of the coupling: change it when our set-up (features, scaling, changepoints, what
+# is sent to Stan) or the objective changes, so that stored runs refit (see identity()).
+# 1: the first set-up; 2: the numpy solver minimises Stan's exact objective.
+MODEL_VERSION = 2
+# What fit() sends to the Stan program (its data block) and reads back (its parameters). The
+# import-time check compares both with the shipped prophet.stan.
+STAN_DATA = (
+    "T", "K", "t", "cap", "y", "S", "t_change", "X", "sigmas", "tau", "trend_indicator",
+    "s_a", "s_m",
+)  # fmt: skip
+STAN_PARAMETERS = ("k", "m", "delta", "sigma_obs", "beta")
 YEAR_DAYS = 365.25
 # Holiday windows in weeks relative to the week that contains the holiday: shoppers buy
 # gifts in the weeks before Christmas, Valentine's Day and Mother's Day.
@@ -55,6 +89,76 @@ HOLIDAY_WINDOWS: dict[str, tuple[int, int]] = {
 
 
 STAN_TIMEOUT = 60  # seconds; a fit takes milliseconds
+# prophet.stan's model block: k, m ~ normal(0, 5); sigma_obs ~ normal(0, 0.5), sigma_obs > 0.
+TREND_PRIOR_SCALE = 5.0
+SIGMA_PRIOR_SCALE = 0.5
+
+
+def _prophet_version() -> str:
+    try:
+        return importlib.metadata.version("prophet")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _mismatch(what: str) -> ProphetMismatchError:
+    return ProphetMismatchError(
+        f"prophet {_prophet_version()} is installed, but {what}; the forecast was checked with "
+        f"prophet {PROPHET_CHECKED}: install the versions in requirements.txt"
+    )
+
+
+def stan_block_names(source: str, block: str) -> list[str]:
+    """The names declared in one block (``data``, ``parameters``) of a Stan program's text."""
+    text = re.sub(r"/\*.*?\*/", " ", source, flags=re.DOTALL)
+    text = re.sub(r"//[^\n]*", " ", text)
+    match = re.search(rf"(?:^|}})\s*{block}\s*{{([^{{}}]*)}}", text)
+    if match is None:
+        return []
+    statements = [statement.strip() for statement in match.group(1).split(";")]
+    return [re.findall(r"\w+", statement)[-1] for statement in statements if statement]
+
+
+def check_stan_program(source: str | Path | None = None) -> None:
+    """Raise :class:`ProphetMismatchError` unless the Stan program declares exactly the data
+    ``fit`` sends (``STAN_DATA``) and the parameters it reads (``STAN_PARAMETERS``).
+
+    ``source`` is the program's text, or a path to it (default: the installed prophet.stan).
+    Runs when this module is imported; reading the 4 kB source takes well under a millisecond.
+    """
+    if not isinstance(source, str):
+        path = STAN_SOURCE if source is None else source
+        try:
+            source = path.read_text()
+        except OSError:
+            raise _mismatch(f"its Stan program's source {path} cannot be read") from None
+    for block, ours in (("data", STAN_DATA), ("parameters", STAN_PARAMETERS)):
+        theirs = stan_block_names(source, block)
+        added = [name for name in theirs if name not in ours]
+        missing = [name for name in ours if name not in theirs]
+        if added or missing:
+            raise _mismatch(
+                f"the {block} block of its Stan program differs from what the forecast "
+                f"{'sends' if block == 'data' else 'reads'} (added: {', '.join(added) or 'none'}; "
+                f"missing: {', '.join(missing) or 'none'})"
+            )
+
+
+@functools.cache
+def identity() -> dict[str, str]:
+    """What a fit depends on besides the data: the prophet release, the Stan program (source
+    and executable) and our set-up. A change of any of them should refit stored runs."""
+    digest = hashlib.sha256()
+    for path in (STAN_SOURCE, STAN_PROGRAM):
+        digest.update(path.read_bytes())
+    return {
+        "prophet": _prophet_version(),
+        "stan_program": digest.hexdigest()[:16],
+        "model": str(MODEL_VERSION),
+    }
+
+
+check_stan_program()
 
 
 class StanFitError(RuntimeError):
@@ -187,45 +291,167 @@ def _trend_columns(t: np.ndarray, changepoints_t: np.ndarray) -> np.ndarray:
     )
 
 
+def _sigma_at(rss: float, count: int) -> float:
+    """The sigma_obs that minimises the objective for a given residual sum of squares.
+
+    ``count * log(s) + rss / (2 s^2) + s^2 / (2 * 0.5^2)`` is least where
+    ``s^4 / 0.25 + count * s^2 - rss = 0``: ``s^2 = (-count + sqrt(count^2 + 16 rss)) / 8``,
+    written here without the cancellation of the two large terms.
+    """
+    root = np.sqrt(count * count + 4.0 * rss / SIGMA_PRIOR_SCALE**2)
+    return float(np.sqrt(max(2.0 * rss / (count + root), 1e-16)))
+
+
+def _objective(
+    residual: np.ndarray,
+    sigma: float,
+    theta: np.ndarray,
+    prior_precision: np.ndarray,
+    laplace_columns: slice,
+    tau: float,
+) -> float:
+    """Stan's objective (see :func:`objective`) from the residuals and the coefficients."""
+    return float(
+        len(residual) * np.log(sigma)
+        + residual @ residual / (2 * sigma**2)
+        + sigma**2 / (2 * SIGMA_PRIOR_SCALE**2)
+        + 0.5 * theta @ (prior_precision * theta)
+        + np.abs(theta[laplace_columns]).sum() / tau
+    )
+
+
+def _l1_quadratic(
+    hessian: np.ndarray, moment: np.ndarray, theta: np.ndarray, laplace: np.ndarray, weight: float
+) -> np.ndarray:
+    """Minimise ``theta' H theta / 2 - b' theta + weight * sum(|theta[laplace]|)`` exactly.
+
+    Feature-sign search (Lee, Battle, Raina & Ng, 2007): with the signs of the non-zero
+    Laplace coefficients fixed the problem is a linear solve; a step that would flip a sign
+    stops where the coefficient reaches zero (whichever point on the way is lowest), and a zero
+    coefficient whose gradient exceeds the weight joins with the sign that lowers the
+    objective. Warm-started from a nearby solution it ends in a few solves.
+    """
+
+    theta = theta.copy()
+    # Gradients are differences of terms as large as the moments: test them (and the
+    # objective's decrease) at that scale, not at machine zero, or rounding noise keeps the
+    # search going.
+    tolerance = 1e-9 * (weight + float(np.abs(moment).max()))
+    for _ in range(4 * len(theta) + 10):
+        gradient = hessian @ theta - moment
+        zero = laplace & (theta == 0.0)
+        signs = np.where(laplace, np.sign(theta), 0.0)
+        violation = np.where(zero, np.abs(gradient) - weight, -np.inf)
+        joining = int(np.argmax(violation))
+        if violation[joining] > tolerance:
+            signs[joining] = -np.sign(gradient[joining])
+            zero[joining] = False
+        elif np.all(np.abs(gradient[~zero] + weight * signs[~zero]) <= tolerance):
+            break
+        active = ~zero
+        target = theta.copy()
+        target[active] = np.linalg.solve(
+            hessian[np.ix_(active, active)], moment[active] - weight * signs[active]
+        )
+        direction = target - theta
+        # Along the step the objective is the fixed-sign quadratic until a Laplace coefficient
+        # reaches zero; try each such point and the full step. Changes are computed as
+        # differences: the objective itself is large and would swamp them.
+        slope, curvature = float(gradient @ direction), float(direction @ hessian @ direction)
+        crossing = np.flatnonzero(laplace & ~zero & (theta != 0) & (target * theta <= 0))
+        stops = theta[crossing] / (theta[crossing] - target[crossing])
+        # A step that zeroes a coefficient counts however small its gain (the active set
+        # changes); a full step must gain more than rounding noise, or the search is done.
+        noise = 1e-12 * (float(np.abs(moment) @ np.abs(theta)) + 1.0)
+        best, best_change = None, 0.0
+        for step, index in [*zip(stops.tolist(), crossing.tolist(), strict=True), (1.0, -1)]:
+            candidate = theta + step * direction
+            if index >= 0:
+                candidate[index] = 0.0
+            change = (
+                step * slope
+                + 0.5 * step**2 * curvature
+                + weight * (np.abs(candidate[laplace]).sum() - np.abs(theta[laplace]).sum())
+            )
+            if change < best_change and (index >= 0 or change < -noise):
+                best, best_change = candidate, change
+        if best is None and violation[joining] > tolerance:
+            # The joint step took the new coefficient the wrong way: move it alone instead
+            # (the exact one-dimensional minimiser, soft thresholding), which always descends.
+            best = theta.copy()
+            best[joining] = (
+                signs[joining] * (abs(gradient[joining]) - weight) / hessian[joining, joining]
+            )
+        if best is None:
+            break
+        theta = best
+    return theta
+
+
 def _penalised_fit(
     design: np.ndarray,
     y: np.ndarray,
     prior_precision: np.ndarray,
     laplace_columns: slice,
     tau: float,
-    iterations: int,
+    iterations: int = 12,
 ) -> tuple[np.ndarray, float, np.ndarray]:
-    """Prophet's MAP objective solved by iteratively reweighted least squares.
+    """Minimise Stan's objective (:func:`objective`) in numpy.
 
-    The Gaussian priors are ridge penalties; the Laplace prior on the changepoints is replaced,
-    at each iteration, by the quadratic that touches it at the current solution; sigma is
-    re-estimated from the residuals. Returns the coefficients, sigma and the final penalty
-    (also the curvature used for the Laplace approximation of the covariance).
+    First a few rounds of iteratively reweighted least squares: the Gaussian priors are ridge
+    penalties and the Laplace prior on the changepoints is replaced by the quadratic that
+    touches it at the current solution (a majoriser, so each round lowers the objective);
+    sigma takes its exact minimiser given the residuals (:func:`_sigma_at`, the half-normal
+    prior included). That finds which changepoints move. Then the exact optimum: for fixed
+    sigma the coefficients solve an L1-penalised quadratic (:func:`_l1_quadratic`, changepoints
+    exactly zero where Stan's optimum has them near zero), alternated with sigma's update
+    until sigma stops moving. Returns the coefficients, sigma and the IRLS penalty at the
+    optimum (the curvature used for the Laplace approximation of the covariance).
     """
     gram, moment = design.T @ design, design.T @ y
+    count = len(y)
+    laplace = np.zeros(design.shape[1], dtype=bool)
+    laplace[laplace_columns] = True
     penalty = prior_precision.copy()
-    penalty[laplace_columns] = 1.0 / tau**2
-    sigma2 = max(float(np.var(y)), 1e-6)
+    penalty[laplace] = 1.0 / tau**2
+    sigma = max(float(np.std(y)), 1e-3)
     theta = np.zeros(design.shape[1])
     for _ in range(iterations):
         previous = theta
-        theta = np.linalg.solve(gram / sigma2 + np.diag(penalty), moment / sigma2)
+        theta = np.linalg.solve(gram / sigma**2 + np.diag(penalty), moment / sigma**2)
         residual = y - design @ theta
-        sigma2 = max(float(residual @ residual) / len(y), 1e-8)
-        penalty[laplace_columns] = 1.0 / (tau * np.maximum(np.abs(theta[laplace_columns]), 1e-6))
-        if np.max(np.abs(theta - previous)) < 1e-6:
+        sigma = _sigma_at(float(residual @ residual), count)
+        penalty[laplace] = 1.0 / (tau * np.maximum(np.abs(theta[laplace]), 1e-8))
+        if np.max(np.abs(theta - previous)) < 1e-5:
             break
-    return theta, float(np.sqrt(sigma2)), penalty
+
+    # Changepoints the reweighting has all but switched off start at zero.
+    theta[laplace & (np.abs(theta) < 1e-6)] = 0.0
+    for _ in range(100):
+        theta = _l1_quadratic(
+            gram / sigma**2 + np.diag(prior_precision), moment / sigma**2, theta, laplace, 1 / tau
+        )
+        residual = y - design @ theta
+        previous, sigma = sigma, _sigma_at(float(residual @ residual), count)
+        if abs(sigma - previous) <= 1e-10 * sigma:
+            break
+    penalty[laplace] = 1.0 / (tau * np.maximum(np.abs(theta[laplace]), 1e-6))
+    return theta, sigma, penalty
 
 
 def _json(values: dict) -> str:
-    # repr() of lists of finite floats is valid JSON and several times faster than json.dumps.
+    # repr() of lists of finite floats is valid JSON, round-trips exactly (Stan sees the data
+    # numpy fits) and is several times faster than json.dumps.
     parts = []
     for key, value in values.items():
-        # Seven decimals is far below the noise of scaled data and halves the encoding time.
-        text = repr(value.round(7).tolist()) if isinstance(value, np.ndarray) else json.dumps(value)
+        text = repr(value.tolist()) if isinstance(value, np.ndarray) else json.dumps(value)
         parts.append(f'"{key}":{text}')
     return "{" + ",".join(parts) + "}"
+
+
+# What L-BFGS says when it cannot lower the objective from where it stands: started at the
+# numpy optimum, that is the expected outcome, and the output holds the point.
+_NO_PROGRESS = "no more progress can be made"
 
 
 def _run_stan(data: dict, init: dict, workdir: Path) -> dict[str, np.ndarray]:
@@ -238,6 +464,7 @@ def _run_stan(data: dict, init: dict, workdir: Path) -> dict[str, np.ndarray]:
     init_file.write_text(_json(init))
     result = None
     for algorithm in ("lbfgs", "newton"):
+        out_file.unlink(missing_ok=True)
         try:
             result = subprocess.run(
                 [
@@ -251,6 +478,7 @@ def _run_stan(data: dict, init: dict, workdir: Path) -> dict[str, np.ndarray]:
                     "output",
                     f"file={out_file}",
                     "refresh=0",
+                    "sig_figs=18",
                 ],
                 capture_output=True,
                 text=True,
@@ -258,7 +486,8 @@ def _run_stan(data: dict, init: dict, workdir: Path) -> dict[str, np.ndarray]:
             )
         except subprocess.TimeoutExpired:
             raise StanFitError(f"Stan took more than {STAN_TIMEOUT} s") from None
-        if result.returncode == 0 and out_file.exists():
+        stopped = _NO_PROGRESS in result.stdout + result.stderr
+        if (result.returncode == 0 or stopped) and out_file.exists():
             break
     else:
         detail = result.stderr.strip().splitlines() if result is not None else []
@@ -274,6 +503,9 @@ def _run_stan(data: dict, init: dict, workdir: Path) -> dict[str, np.ndarray]:
     params: dict[str, list[float]] = {}
     for name, value in zip(names, values, strict=True):
         params.setdefault(name.split(".")[0], []).append(value)
+    missing = [name for name in (*STAN_PARAMETERS, "lp__") if name not in params]
+    if missing:
+        raise _mismatch(f"its Stan program's output lacks {', '.join(missing)}")
     return {name: np.array(v) for name, v in params.items()}
 
 
@@ -285,6 +517,7 @@ def fit(
     settings: ProphetSettings = ProphetSettings(),
     workdir: Path | None = None,
     solver: str = "stan",
+    stan_start: str = "optimum",
 ) -> ProphetFit:
     """Fit Prophet's model to one weekly series.
 
@@ -300,9 +533,14 @@ def fit(
     regressor_names
         Names of the regressor columns.
     solver
-        ``"stan"``: Prophet's Stan optimiser, started from the least-squares solution.
-        ``"numpy"``: the same objective solved by reweighted least squares only (used for
-        backtest refits, where it matches Stan's optimum to well under 1% of the forecast).
+        ``"numpy"``: Stan's objective (:func:`objective`) minimised in numpy (exactly: its
+        optimum is the one Stan finds, or lower). ``"stan"``: that, then Prophet's Stan
+        optimiser (L-BFGS) from there; the objective Stan reports at its answer must equal
+        ours, or :class:`ProphetMismatchError` is raised.
+    stan_start
+        Where Stan starts: ``"optimum"``, the numpy solution (Stan confirms it in one
+        iteration); ``"prophet"``, where ``prophet.Prophet`` starts (a line through the first
+        and last points, everything else zero), to see Stan find the optimum on its own.
     """
     days = days_since_epoch(weeks)
     start, t_scale = days[0], max(days[-1] - days[0], 1.0)
@@ -341,17 +579,16 @@ def fit(
     design = np.column_stack([_trend_columns(t, changepoints_t), features])
     n_cp = len(changepoints_t)
     cp = slice(2, 2 + n_cp)
-    precision = np.concatenate([[1 / 25, 1 / 25], np.zeros(n_cp), 1 / sigmas**2])
+    precision = np.concatenate([np.full(2, TREND_PRIOR_SCALE**-2.0), np.zeros(n_cp), sigmas**-2.0])
     theta, sigma, penalty = _penalised_fit(
         design,
         y_scaled,
         precision,
         cp,
         settings.changepoint_prior_scale,
-        iterations=30 if solver == "numpy" else 8,
     )
     if solver == "stan":
-        data = {
+        values = {
             "T": len(y),
             "K": features.shape[1],
             "S": n_cp,
@@ -366,12 +603,20 @@ def fit(
             "s_a": np.ones(features.shape[1]),
             "s_m": np.zeros(features.shape[1]),
         }
+        data = {name: values[name] for name in STAN_DATA}  # the fields the check compared
+        if stan_start == "prophet":
+            k0 = (y_scaled[-1] - y_scaled[0]) / (t[-1] - t[0]) if t[-1] > t[0] else 0.0
+            start_theta = np.zeros(len(theta))
+            start_theta[:2] = k0, y_scaled[0] - k0 * t[0]
+            start_sigma = 1.0
+        else:
+            start_theta, start_sigma = theta, max(sigma, 1e-3)
         init = {
-            "k": float(theta[0]),
-            "m": float(theta[1]),
-            "delta": theta[cp],
-            "sigma_obs": max(sigma, 1e-3),
-            "beta": theta[2 + n_cp :],
+            "k": float(start_theta[0]),
+            "m": float(start_theta[1]),
+            "delta": start_theta[cp],
+            "sigma_obs": start_sigma,
+            "beta": start_theta[2 + n_cp :],
         }
         if workdir is None:
             with tempfile.TemporaryDirectory(prefix="sop-stan-") as folder:
@@ -380,6 +625,23 @@ def fit(
             params = _run_stan(data, init, workdir)
         k, m = float(params["k"][0]), float(params["m"][0])
         delta, beta, sigma = params["delta"], params["beta"], float(params["sigma_obs"][0])
+        # One objective: Stan's own value at its answer (lp__, constants dropped as in ours)
+        # must be ours. A changed prior or likelihood in a new prophet shows here.
+        stan_value = -float(params["lp__"][0])
+        coefficients = np.concatenate([[k, m], delta, beta])
+        our_value = _objective(
+            y_scaled - design @ coefficients,
+            sigma,
+            coefficients,
+            precision,
+            cp,
+            settings.changepoint_prior_scale,
+        )
+        if not abs(stan_value - our_value) <= 1e-7 * max(1.0, abs(stan_value)):
+            raise _mismatch(
+                f"its Stan program's objective is not the one the forecast solves "
+                f"(Stan {stan_value:.9g}, ours {our_value:.9g} at Stan's optimum)"
+            )
         penalty[cp] = 1.0 / (settings.changepoint_prior_scale * np.maximum(np.abs(delta), 1e-6))
     else:
         k, m, delta, beta = float(theta[0]), float(theta[1]), theta[cp], theta[2 + n_cp :]
@@ -421,6 +683,51 @@ def _features_for(
     return np.column_stack([seasonal, *holidays, *extra])
 
 
+def _components(
+    fit_: ProphetFit, weeks: np.ndarray, regressors: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scaled time, trend and the other terms (on the scaled series) for ``weeks``."""
+    days = days_since_epoch(weeks)
+    t = (days - fit_.start_day) / fit_.t_scale_days
+    cp = fit_.changepoints_t
+    active = (cp[None, :] <= t[:, None]) * fit_.delta[None, :]
+    trend = (fit_.k + active.sum(axis=1)) * t + fit_.m + (active * -cp[None, :]).sum(axis=1)
+    return t, trend, _features_for(fit_, days, regressors) @ fit_.beta
+
+
+def objective(
+    fit_: ProphetFit,
+    weeks: np.ndarray,
+    y: np.ndarray,
+    regressors: dict[str, np.ndarray],
+    settings: ProphetSettings = ProphetSettings(),
+) -> float:
+    """The negative log posterior of a fit on its history: what Stan's ``optimize`` minimises
+    for prophet.stan (``-lp__``: no Jacobian, constants dropped), on the scaled series.
+
+    ``T log(sigma) + RSS / (2 sigma^2) + sigma^2 / (2 * 0.5^2) + (k^2 + m^2) / (2 * 5^2)
+    + sum(|delta|) / tau + sum(beta^2 / (2 * prior_scale^2))``. ``weeks``, ``y`` and
+    ``regressors`` (by name, as for :func:`predict_log`) are the history the fit saw.
+    """
+    _, trend, other = _components(fit_, weeks, regressors)
+    scales = np.concatenate(
+        [
+            np.full(2 * fit_.yearly_order, settings.seasonality_prior_scale),
+            np.full(len(fit_.holiday_columns), settings.holidays_prior_scale),
+            np.full(len(fit_.regressor_names), settings.regressor_prior_scale),
+        ]
+    )
+    n_cp = len(fit_.changepoints_t)
+    return _objective(
+        np.asarray(y) / fit_.y_scale - trend - other,
+        fit_.sigma_obs,
+        np.concatenate([[fit_.k, fit_.m], fit_.delta, fit_.beta]),
+        np.concatenate([np.full(2, TREND_PRIOR_SCALE**-2.0), np.zeros(n_cp), scales**-2.0]),
+        slice(2, 2 + n_cp),
+        settings.changepoint_prior_scale,
+    )
+
+
 def predict_log(
     fit_: ProphetFit,
     weeks: np.ndarray,
@@ -433,12 +740,7 @@ def predict_log(
     Returns ``(yhat, paths)`` with ``paths`` of shape ``(samples, len(weeks))``; the paths add
     Prophet's trend uncertainty (new changepoints in the future) and observation noise.
     """
-    days = days_since_epoch(weeks)
-    t = (days - fit_.start_day) / fit_.t_scale_days
-    cp = fit_.changepoints_t
-    active = (cp[None, :] <= t[:, None]) * fit_.delta[None, :]
-    trend = (fit_.k + active.sum(axis=1)) * t + fit_.m + (active * -cp[None, :]).sum(axis=1)
-    other = _features_for(fit_, days, regressors) @ fit_.beta
+    t, trend, other = _components(fit_, weeks, regressors)
     yhat = (trend + other) * fit_.y_scale
     if samples <= 0:
         return yhat, np.empty((0, len(weeks)))
@@ -447,7 +749,7 @@ def predict_log(
     # Laplace magnitudes with the fitted changepoints' mean absolute size.
     future_t = np.maximum(t, 1.0)
     step = np.diff(np.concatenate([[1.0], future_t]))
-    rate = len(cp) * step
+    rate = len(fit_.changepoints_t) * step
     happens = rng.random((samples, len(t))) < (1 - np.exp(-rate))[None, :]
     where = np.concatenate([[1.0], future_t])[:-1][None, :] + rng.random((samples, len(t))) * step
     scale = float(np.mean(np.abs(fit_.delta))) + 1e-8
