@@ -24,15 +24,16 @@ DROPNA = False
 BASELINE = False
 PROMO_LIFT = True
 HOLIDAY_SPLIT = False
-TRAIN_WEEKS = None
+TRAIN_WEEKS = 104
+WEIGHT_POWER = 1.0
 # Drivers 52 weeks earlier (what moved last year's week that the seasonal lag repeats).
 YEAR_AGO_DRIVERS = ("discount_depth", "feature", "display")
 REGULAR_PRICE_WEEKS = 13
 PARAMS = {
     "n_estimators": 200,
     "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 50,
+    "num_leaves": 63,
+    "min_data_in_leaf": 200,
 }
 
 
@@ -229,7 +230,12 @@ def global_forecasts(
             if TRAIN_WEEKS:
                 prep = prep[prep["ds"].to_numpy() >= cut - TRAIN_WEEKS]
             features = fc.ts.features_order_
-            fc.fit_models(prep[features], prep["y"].to_numpy())
+            kwargs = {}
+            if WEIGHT_POWER:
+                level_of_row = level_of[prep["unique_id"].to_numpy()]
+                weight = np.exp(WEIGHT_POWER * (level_of_row - level_of_row.max()))
+                kwargs = {"gbm": {"sample_weight": weight / weight.mean()}}
+            fc.fit_models(prep[features], prep["y"].to_numpy(), models_fit_kwargs=kwargs)
 
         predict_rows = np.array([r for r in train_rows if r in wanted], dtype=int)
         if len(predict_rows) == 0:
