@@ -96,8 +96,17 @@ def global_forecasts(
         if len(predict_rows) == 0:
             continue
         forecasts = _fit_and_forecast(
-            panel, log_units, drivers, calendar, train_rows, predict_rows, cut, steps, origin,
-            seed, threads,
+            panel,
+            log_units,
+            drivers,
+            calendar,
+            train_rows,
+            predict_rows,
+            cut,
+            steps,
+            origin,
+            seed,
+            threads,
         )
         for row, values in forecasts.items():
             result.setdefault(row, {})[int(origin)] = values
@@ -246,9 +255,7 @@ def _calendar(first_week: np.datetime64, count: int) -> pd.DataFrame:
     holidays, names = prophet_model.holiday_features(days)
     if names:
         columns["holiday"] = (holidays > 0).astype(float) @ (1.0 + np.arange(len(names)))
-    columns["week_of_year"] = (
-        pd.DatetimeIndex(weeks).isocalendar().week.to_numpy().astype(float)
-    )
+    columns["week_of_year"] = pd.DatetimeIndex(weeks).isocalendar().week.to_numpy().astype(float)
     return pd.DataFrame(columns)
 
 
