@@ -4,18 +4,20 @@ in one run.
 For each SKU the history decides the method:
 
 - ``regular`` (a year or more of steady sales): the candidates are Prophet with promotion
-  and price drivers; statsforecast's Theta and AutoETS and a seasonal naive forecast, each on
-  the history with Prophet's estimated promotion and price effects (and, for ETS, its
-  seasonality and holidays) taken out and put back for the forecast weeks
-  (``seasonal_naive_adjusted``); a global LightGBM model trained across all SKUs on lags,
+  and price drivers; statsforecast's Theta and AutoETS (simple exponential smoothing) on the
+  log history with Prophet's estimated promotion, price, seasonality and holiday effects taken
+  out and put back for the forecast weeks; the same week a year earlier with the promotion and
+  price effects taken out and put back (``seasonal_naive_adjusted``); a global LightGBM model trained across all SKUs on lags,
   calendar, holidays, prices and promotions (``gbm``, ``global_model``); and the ``median``
   of them. A rolling-origin backtest (origins 13, 26 and 39 weeks before the end; 13- and
   26-week horizons) compares them on the 13 weeks the meeting decides: the best serves the
   SKU, or, when other candidates are within noise of it, the backtest-weighted mean of those
-  (``combination``): a coin toss between equals is no choice. Classic seasonal naive is
-  reported beside them as the benchmark.
+  (``combination``): a coin toss between equals is no choice. Without a backtest (under 65
+  weeks), the global model serves: a single short series' trend is the least safe thing to
+  extrapolate. Classic seasonal naive is reported beside them as the benchmark.
 - ``new`` (under a year): ``family_share``, the family's forecast shape at the SKU's recent
-  level (``recent_mean`` when the family has nothing to lend).
+  level (``recent_mean`` when the family has nothing to lend), averaged with the global
+  model's forecast once the SKU has 26 weeks (``combination``).
 - ``intermittent`` (many weeks without sales): ``croston_sba``.
 - ``zero`` and ``flat`` series: their obvious forecast.
 - a candidate that fails is left out and recorded (``SkuForecast.failures``): the run's
@@ -422,12 +424,18 @@ def _bands_like(
     return classical.empirical_bounds(point, logs[52:] - logs[:-52])
 
 
+NOISE_STANDARD_ERRORS = 2.0
+"""How far (in standard errors of the difference) a candidate's backtest WAPE may trail the
+best's and still count as its equal: the usual two, a difference the backtest cannot tell
+from luck."""
+
+
 def _tied_with_best(errors: dict[str, np.ndarray], actual_sum: float) -> tuple[str, list[str]]:
     """The candidate with the lowest backtest WAPE and those within noise of it.
 
     ``errors`` holds each candidate's absolute errors over the same backtest weeks. A
-    candidate is within noise when its WAPE exceeds the best's by no more than one standard
-    error of the difference (the spread of the week-by-week differences of absolute error,
+    candidate is within noise when its WAPE exceeds the best's by no more than
+    ``NOISE_STANDARD_ERRORS`` standard errors of the difference (the spread of the week-by-week differences of absolute error,
     times the square root of the weeks, over the units sold).
     """
     order = {m: i for i, m in enumerate(CANDIDATES)}
@@ -439,7 +447,7 @@ def _tied_with_best(errors: dict[str, np.ndarray], actual_sum: float) -> tuple[s
             continue
         difference = values - errors[best]
         noise = float(np.std(difference, ddof=1)) * np.sqrt(len(values)) / actual_sum
-        if wape[model] - wape[best] <= noise:
+        if wape[model] - wape[best] <= NOISE_STANDARD_ERRORS * noise:
             tied.append(model)
     return best, sorted(tied, key=lambda m: (wape[m], order[m]))
 
@@ -508,6 +516,12 @@ def forecast_regular(inp: SkuInput, settings: ForecastSettings, workdir: Path) -
         else:
             model, forecast = best, options[best]
             reason = f"lowest {h}-week backtest WAPE: {scores}"
+    elif "gbm" in options:
+        model, forecast = "gbm", options["gbm"]
+        reason = "too little history for a backtest: the global model"
+    elif "median" in options:
+        model, forecast = "median", options["median"]
+        reason = "too little history for a backtest: the median of the candidates"
     elif "prophet" in options:
         model, forecast = "prophet", options["prophet"]
         reason = "too little history for a backtest: Prophet by default"
@@ -701,31 +715,29 @@ def _family_share(
     return Forecast(point, *bounds).clipped(), "family_share", reason
 
 
-def _attach_global(
-    panel: Panel, inputs: list[SkuInput], settings: ForecastSettings, jobs: int
-) -> str:
-    """Fit the global model at the final origin and every backtest origin, and hand each
-    SKU its forecasts (``SkuInput.global_points``). Returns the error when it could not fit
-    (the SKUs then go without it), else an empty string."""
-    if not inputs:
-        return ""
+def _global_points(
+    panel: Panel, rows: list[int], settings: ForecastSettings, jobs: int
+) -> tuple[dict[int, dict[int, np.ndarray]], str]:
+    """The global model's forecasts of ``rows`` at the final origin and every backtest origin
+    (``{row: {origin: points}}``), and the error when it could not fit (else "": the SKUs
+    then go without it)."""
+    if not rows:
+        return {}, ""
     from sop_core.forecast import global_model
 
     horizon = max(settings.horizon, *settings.backtest_horizons)
     try:
         points = global_model.global_forecasts(
             panel,
-            [inp.row for inp in inputs],
+            rows,
             [0, *settings.backtest_origins],
             horizon,
             seed=settings.seed,
             threads=jobs,
         )
     except (ValueError, np.linalg.LinAlgError) as error:
-        return str(error)[:160] or type(error).__name__
-    for inp in inputs:
-        inp.global_points = points.get(inp.row)
-    return ""
+        return {}, str(error)[:160] or type(error).__name__
+    return points, ""
 
 
 def forecast_panel(
@@ -752,7 +764,11 @@ def forecast_panel(
     started = time.perf_counter()
     inputs = [sku_input(panel, row) for row in rows if kinds[row] == "regular"]
     report(0.02, "The global model, across all SKUs")
-    global_failure = _attach_global(panel, inputs, settings, jobs)
+    points, global_failure = _global_points(
+        panel, [row for row in rows if kinds[row] in ("regular", "new")], settings, jobs
+    )
+    for inp in inputs:
+        inp.global_points = points.get(inp.row)
     timings = {"global": time.perf_counter() - started}
     fitted = _run_regular(inputs, settings, jobs, lambda f, m: report(0.1 + 0.8 * f, m))
     if global_failure:
@@ -794,5 +810,15 @@ def forecast_panel(
             continue
         _, units = panel.series(row)
         forecast, model, reason = _family_share(panel, row, results, horizon)
+        gbm = points.get(row, {}).get(0)
+        if gbm is not None and len(gbm) >= horizon:
+            # The global model knows launches like this one: half its forecast, half the
+            # family's shape (better than either alone on the short-history sample).
+            point = np.maximum(gbm[:horizon], 0.0)
+            forecast = _combine(
+                [forecast, _bands_like(point, forecast, units, True)], np.array([0.5, 0.5])
+            )
+            model = "combination"
+            reason += "; half the global model's forecast"
         results[row] = SkuForecast(str(panel.skus[row]), "new", model, reason, len(units), forecast)
     return results, timings
