@@ -7,9 +7,9 @@ For each SKU the history decides the method:
   and price drivers; statsforecast's Theta and AutoETS (simple exponential smoothing) on the
   log history with Prophet's estimated promotion, price, seasonality and holiday effects taken
   out and put back for the forecast weeks; the same week a year earlier with the promotion and
-  price effects taken out and put back (``seasonal_naive_adjusted``); a global LightGBM model trained across all SKUs on lags,
-  calendar, holidays, prices and promotions (``gbm``, ``global_model``); and the ``median``
-  of them. A rolling-origin backtest (origins 13, 26 and 39 weeks before the end; 13- and
+  price effects taken out and put back (``seasonal_naive_adjusted``); a global LightGBM model
+  trained across all SKUs on lags, calendar, holidays, prices and promotions (``gbm``,
+  ``global_model``); and the ``median`` of them. A rolling-origin backtest (origins 13, 26 and 39 weeks before the end; 13- and
   26-week horizons) compares them on the 13 weeks the meeting decides: the best serves the
   SKU, or, when other candidates are within noise of it, the backtest-weighted mean of those
   (``combination``): a coin toss between equals is no choice. Without a backtest (under 65
@@ -435,8 +435,8 @@ def _tied_with_best(errors: dict[str, np.ndarray], actual_sum: float) -> tuple[s
 
     ``errors`` holds each candidate's absolute errors over the same backtest weeks. A
     candidate is within noise when its WAPE exceeds the best's by no more than
-    ``NOISE_STANDARD_ERRORS`` standard errors of the difference (the spread of the week-by-week differences of absolute error,
-    times the square root of the weeks, over the units sold).
+    ``NOISE_STANDARD_ERRORS`` standard errors of the difference (the spread of the week-by-week
+    differences of absolute error, times the square root of the weeks, over the units sold).
     """
     order = {m: i for i, m in enumerate(CANDIDATES)}
     wape = {m: float(e.sum()) / actual_sum for m, e in errors.items()}
