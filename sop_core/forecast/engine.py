@@ -9,8 +9,8 @@ For each SKU the history decides the method:
   out and put back for the forecast weeks; the same week a year earlier with the promotion and
   price effects taken out and put back (``seasonal_naive_adjusted``); a global LightGBM model
   trained across all SKUs on lags, calendar, holidays, prices and promotions (``gbm``,
-  ``global_model``); and the ``median`` of them. A rolling-origin backtest (origins 13, 26 and 39 weeks before the end; 13- and
-  26-week horizons) compares them on the 13 weeks the meeting decides: the best serves the
+  ``global_model``); and the ``median`` of them. A rolling-origin backtest (origins 13, 26
+  and 39 weeks before the end; 13- and 26-week horizons) compares them on the 13 weeks the meeting decides: the best serves the
   SKU, or, when other candidates are within noise of it, the backtest-weighted mean of those
   (``combination``): a coin toss between equals is no choice. Without a backtest (under 65
   weeks), the global model serves: a single short series' trend is the least safe thing to
