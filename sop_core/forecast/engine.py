@@ -3,18 +3,19 @@ in one run.
 
 For each SKU the history decides the method:
 
-- ``regular`` (a year or more of steady sales): the candidates are Prophet with promotion
-  and price drivers; statsforecast's Theta and AutoETS (simple exponential smoothing) on the
-  log history with Prophet's estimated promotion, price, seasonality and holiday effects taken
-  out and put back for the forecast weeks; the same week a year earlier with the promotion and
-  price effects taken out and put back (``seasonal_naive_adjusted``); a global LightGBM model
-  trained across all SKUs on lags, calendar, holidays, prices and promotions (``gbm``,
-  ``global_model``); and the ``median`` of them. A rolling-origin backtest (origins 13, 26
-  and 39 weeks before the end; 13- and 26-week horizons) compares them on the 13 weeks the meeting decides: the best serves the
-  SKU, or, when other candidates are within noise of it, the backtest-weighted mean of those
-  (``combination``): a coin toss between equals is no choice. Without a backtest (under 65
-  weeks), the global model serves: a single short series' trend is the least safe thing to
-  extrapolate. Classic seasonal naive is reported beside them as the benchmark.
+- ``regular`` (a year or more of steady sales): the candidates are Prophet with promotion and
+  price drivers; statsforecast's Theta and AutoETS (simple exponential smoothing) on the log
+  history with Prophet's estimated promotion, price, seasonality and holiday effects taken out
+  and put back for the forecast weeks; the same week a year earlier with the promotion and price
+  effects taken out and put back (``seasonal_naive_adjusted``); a global LightGBM model trained
+  across all SKUs on lags, calendar, holidays, prices and promotions (``gbm``,
+  ``global_model``); and the ``median`` of them. A rolling-origin backtest (origins 13, 26 and
+  39 weeks before the end; 13- and 26-week horizons) compares them on the 13 weeks the meeting
+  decides: the best serves the SKU, or, when other candidates are within noise of it, the
+  backtest-weighted mean of those (``combination``): a coin toss between equals is no choice.
+  Without a backtest (under 65 weeks), the global model serves: a single short series' trend is
+  the least safe thing to extrapolate. Classic seasonal naive is reported beside them as the
+  benchmark.
 - ``new`` (under a year): ``family_share``, the family's forecast shape at the SKU's recent
   level (``recent_mean`` when the family has nothing to lend), averaged with the global
   model's forecast once the SKU has 26 weeks (``combination``).
