@@ -115,7 +115,9 @@ def test_a_stan_failure_falls_back_to_the_same_objective_and_is_recorded(
     broken.chmod(0o755)
     monkeypatch.setattr(prophet_model, "STAN_PROGRAM", broken)
     row = list(panel.skus).index("HAI-0002")
-    result = engine.forecast_regular(engine.sku_input(panel, row), SETTINGS, tmp_path)
+    inp = engine.sku_input(panel, row)
+    inp.stan_check = True  # one of the SKUs a run also fits with Prophet's Stan program
+    result = engine.forecast_regular(inp, SETTINGS, tmp_path)
     assert result.failures == {"prophet (Stan)": "Stan exploded"}
     assert result.reason.startswith("prophet (Stan) failed (Stan exploded)")
     assert "prophet" in result.candidates  # the numpy solver of the same objective
@@ -128,10 +130,11 @@ def test_a_prophet_failure_leaves_the_others_to_serve(panel, tmp_path):
     inp.units = inp.units.copy()
     inp.units[-3] = np.nan  # a hole no solver can fit through
     inp.global_points = {0: np.full(26, 50.0)}
+    inp.stan_check = True
     result = engine.forecast_regular(inp, SETTINGS, tmp_path)
     assert set(result.failures) == {"prophet (Stan)", "prophet"}
     assert result.failures["prophet"] == "the forecast is not finite"
-    assert result.model == "gbm" and "gbm instead" in result.reason
+    assert result.model == "gbm" and result.reason.endswith("the global model")
     assert np.allclose(result.forecast.point, 50.0)
 
 
@@ -151,7 +154,11 @@ def test_every_kind_gets_a_method_and_a_flag(panel):
     by_type = pd.DataFrame(
         [(r.series_type, r.model) for r in results.values()], columns=["series_type", "model"]
     )
-    assert set(by_type.loc[by_type["series_type"] == "new", "model"]) == {"family_share"}
+    # The family's shape, averaged with the global model once a new SKU has 26 weeks.
+    assert set(by_type.loc[by_type["series_type"] == "new", "model"]) <= {
+        "family_share",
+        "combination",
+    }
     assert set(by_type.loc[by_type["series_type"] == "intermittent", "model"]) == {"croston_sba"}
     assert len(results) == len(panel.skus)
 
