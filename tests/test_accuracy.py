@@ -101,7 +101,8 @@ def fill(con, runs: dict) -> None:
                     [run_id, sku, monday(origin + step), value, 0, value, 0, value, served],
                 )
             con.execute(
-                "INSERT INTO forecast_models VALUES (?, ?, 'regular', ?, 'test', 'f', 60, true)",
+                "INSERT INTO forecast_models VALUES "
+                "(?, ?, 'regular', ?, 'test', 'f', 60, true, NULL, NULL)",
                 [run_id, sku, served],
             )
             for channel, share in ((shares or {}).get(sku) or SHARES[sku]).items():

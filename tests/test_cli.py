@@ -182,6 +182,7 @@ def test_help_lists_every_command_in_the_planners_order():
         "info",
         "forecast",
         "backtest",
+        "evaluate",
         "accuracy",
         "drivers",
         "plan",

@@ -112,6 +112,10 @@ def test_demand_review_switches_scope_and_measure(app_env):
     for expected in ["actual", "statistical", "consensus", "80% band", "95% band", "holiday"]:
         assert expected in names
     assert len(at.dataframe[0].value) == 13  # the next 13 weeks
+    (made,) = [e for e in at.expander if e.label == "How this forecast was made"]
+    served = count(app_env, "SELECT count(*) FROM forecast_models WHERE model = 'combination'")
+    assert f"combination {served}" in made.markdown[0].value
+    assert made.caption[0].value == "No model failed in this run."
 
     at.segmented_control(key="demand_level").set_value("family").run()
     at.selectbox(key="demand_family").set_value("fragrance").run()
