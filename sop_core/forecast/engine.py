@@ -329,16 +329,24 @@ def _ets(adjusted: np.ndarray, horizon: int, intervals: bool) -> np.ndarray | No
 
 def _seasonal_log(fit: prophet_model.ProphetFit, weeks: np.ndarray) -> np.ndarray:
     """The yearly seasonality and holiday effects of a Prophet fit on ``weeks``, on the model's
-    scale (``log1p(units)``): what ETS and seasonal naive leave to Prophet."""
+    scale (``log1p(units)``): what ETS and Theta leave to Prophet."""
     days = prophet_model.days_since_epoch(weeks)
     order = fit.yearly_order
-    effect = prophet_model.fourier_features(days, order) @ fit.beta[: 2 * order]
+    yearly = prophet_model.fourier_features(days, order) @ fit.beta[: 2 * order]
+    return yearly * fit.y_scale + _holiday_log(fit, weeks)
+
+
+def _holiday_log(fit: prophet_model.ProphetFit, weeks: np.ndarray) -> np.ndarray:
+    """The holiday effects of a Prophet fit on ``weeks`` (``log1p(units)`` scale): a holiday
+    that moves to another week from one year to the next moves with them."""
+    effect = np.zeros(len(weeks))
     if fit.holiday_columns:
-        holidays, names = prophet_model.holiday_features(days)
+        holidays, names = prophet_model.holiday_features(prophet_model.days_since_epoch(weeks))
         column = dict(zip(names, holidays.T, strict=True)) if names else {}
+        first = 2 * fit.yearly_order
         for i, name in enumerate(fit.holiday_columns):
             if name in column:
-                effect = effect + column[name] * fit.beta[2 * order + i]
+                effect = effect + column[name] * fit.beta[first + i]
     return effect * fit.y_scale
 
 
@@ -395,8 +403,11 @@ def _candidates_at(
         else:
             forecasts["ets"] = Forecast(*np.expm1(ets + put_back)).clipped()
         if train >= metrics.SEASON:
-            last_year = classical.seasonal_naive(clean_log, horizon)
-            point = np.expm1(last_year + fit.future_effect)
+            # Last year's same week without its holidays, promotions and price moves; this
+            # year's put back (Black Friday and Easter-like holidays move between weeks).
+            holidays = _holiday_log(fit.model, weeks)
+            last_year = classical.seasonal_naive(clean_log - holidays, horizon)
+            point = np.expm1(last_year + _holiday_log(fit.model, future_weeks) + fit.future_effect)
             forecasts["seasonal_naive_adjusted"] = (
                 classical.empirical_bounds(point, clean_log[52:] - clean_log[:-52])
                 if final
