@@ -1,12 +1,13 @@
-"""Accuracy benchmark: the engine's holdout accuracy on four kinds of demand.
+"""Accuracy benchmark: the engine's holdout accuracy on five kinds of demand.
 
 The engine's forecast against seasonal naive and a default Prophet, on the default sample and
-on three other kinds of demand.
+on four other kinds of demand.
 
-Data: the default sample (40 SKUs, 160 weeks, seed 7, as of 2026-11-25) and three mixes of the
+Data: the default sample (40 SKUs, 160 weeks, seed 7, as of 2026-11-25) and four mixes of the
 same company (``init --mix``), each with its own seed: ``promotion-heavy`` (most SKUs promoted
-often, deep discounts, feature and display), ``intermittent`` (about 40% of SKUs lumpy) and
-``short-history`` (about 40% launched during the history). Each is built into a temporary
+often, deep discounts, feature and display), ``intermittent`` (about 40% of SKUs lumpy),
+``short-history`` (about 40% launched during the history) and ``plain`` (no promotions, no
+price moves: seasons and holiday peaks only, like a store department's weekly sales). Each is built into a temporary
 folder and scored by ``python -m sop_core evaluate --db DB --holdout 26 --json`` (a
 subprocess): the last 26 weeks are held out, the engine forecasts them from the weeks before,
 and every model is scored by WAPE, bias and MASE.
@@ -61,6 +62,7 @@ SAMPLES = (
     Sample("promotion-heavy", "promotion-heavy", 50, 11),
     Sample("intermittent", "intermittent", 50, 12),
     Sample("short-history", "short-history", 60, 13),
+    Sample("plain", "plain", 50, 14),
 )
 QUICK = ("default", "promotion-heavy")
 

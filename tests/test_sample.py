@@ -280,7 +280,7 @@ def _regular_price_moves(tables: dict[str, pd.DataFrame]) -> float:
 def mixes(tables) -> dict[str, dict[str, pd.DataFrame]]:
     other = {
         mix: generate(SampleConfig(skus=40, seed=7, as_of=AS_OF, mix=mix))
-        for mix in ("promotion-heavy", "intermittent", "short-history")
+        for mix in ("promotion-heavy", "intermittent", "short-history", "plain")
     }
     return {"standard": tables, **other}
 
@@ -343,7 +343,24 @@ def test_short_history_mix_launches_a_third_or_more_during_the_history(mixes):
     assert (sold[~short] == 160).all(), "the rest keep the whole history"
 
 
-@pytest.mark.parametrize("mix", ["promotion-heavy", "intermittent", "short-history"])
+def test_plain_mix_has_no_promotions_and_no_price_moves(mixes):
+    plain = mixes["plain"]
+    assert plain["promotions"].empty
+    sales = plain["sales_history"]
+    assert (sales["discount_depth"] == 0).all() and not sales["feature"].any()
+    assert not mixes["standard"]["promotions"].empty
+
+    def price_levels(sales):
+        """Distinct net / list price ratios per SKU and channel (list price rises move it
+        too; promotions and regular price moves add more)."""
+        ratio = (sales["net_price"] / sales["list_price"]).round(9)
+        return ratio.groupby([sales["sku"], sales["channel"]]).nunique()
+
+    assert price_levels(sales).max() <= 4
+    assert price_levels(mixes["standard"]["sales_history"]).mean() > 2 * price_levels(sales).mean()
+
+
+@pytest.mark.parametrize("mix", ["promotion-heavy", "intermittent", "short-history", "plain"])
 def test_every_mix_builds_a_database_that_holds_together(tmp_path: Path, mix):
     path = tmp_path / "s.duckdb"
     build_sample_database(path, SampleConfig(skus=20, seed=3, weeks=110, as_of=AS_OF, mix=mix))

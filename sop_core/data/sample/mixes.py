@@ -75,6 +75,12 @@ MIXES: dict[str, Mix] = {
             new_share=0.4,
             launch_weeks=(30, 80),
         ),
+        Mix(
+            "plain",
+            "plain weekly sales: seasons and holiday peaks, no promotions, no price moves",
+            promo_rate=0.0,
+            price_move_rate=0.0,
+        ),
     )
 }
 """Every mix by name; ``standard`` first."""
