@@ -6,11 +6,11 @@ on four other kinds of demand.
 Data: the default sample (40 SKUs, 160 weeks, seed 7, as of 2026-11-25) and four mixes of the
 same company (``init --mix``), each with its own seed: ``promotion-heavy`` (most SKUs promoted
 often, deep discounts, feature and display), ``intermittent`` (about 40% of SKUs lumpy),
-``short-history`` (about 40% launched during the history) and ``plain`` (no promotions, no
-price moves: seasons and holiday peaks only, like a store department's weekly sales). Each
-is built into a temporary folder and scored by ``python -m sop_core evaluate --db DB --holdout 26 --json`` (a
-subprocess): the last 26 weeks are held out, the engine forecasts them from the weeks before,
-and every model is scored by WAPE, bias and MASE.
+``short-history`` (about 40% launched during the history) and ``plain`` (no promotions, no price
+moves: seasons and holiday peaks only, like a store department's weekly sales). Each is built
+into a temporary folder and scored by ``python -m sop_core evaluate --db DB --holdout 26
+--json`` (a subprocess): the last 26 weeks are held out, the engine forecasts them from the
+weeks before, and every model is scored by WAPE, bias and MASE.
 
 Peers: seasonal naive (each week as the same week a year before) and a default-settings
 ``prophet.Prophet()`` fit per SKU (``prophet_default``), both scored by ``evaluate`` on the
