@@ -41,13 +41,9 @@ def _series(panel, sku: str):
     )
 
 
-def test_forecast_matches_prophet_itself(panel):
-    from prophet import Prophet
-    from prophet.utilities import regressor_coefficients
-
-    logging.getLogger("cmdstanpy").disabled = True
-    weeks, y, drivers = _series(panel, "SKN-0003")
-    holidays = pd.DataFrame(
+def _prophet_holidays() -> pd.DataFrame:
+    """Our holiday windows as ``prophet.Prophet``'s holidays frame."""
+    return pd.DataFrame(
         [
             {
                 "holiday": h.name,
@@ -58,6 +54,15 @@ def test_forecast_matches_prophet_itself(panel):
             for h in retail_holidays(range(2022, 2028))
         ]
     )
+
+
+def test_forecast_matches_prophet_itself(panel):
+    from prophet import Prophet
+    from prophet.utilities import regressor_coefficients
+
+    logging.getLogger("cmdstanpy").disabled = True
+    weeks, y, drivers = _series(panel, "SKN-0003")
+    holidays = _prophet_holidays()
     frame = pd.DataFrame({"ds": pd.to_datetime(weeks), "y": y})
     for i, name in enumerate(DRIVERS):
         frame[name] = drivers[:, i]
@@ -209,17 +214,7 @@ def _prophet_itself(inp, train, settings, **fit_options):
 
     logging.getLogger("cmdstanpy").disabled = True
     logging.getLogger("prophet").disabled = True
-    holidays = pd.DataFrame(
-        [
-            {
-                "holiday": h.name,
-                "ds": pd.Timestamp(h.week),
-                "lower_window": 7 * prophet_model.HOLIDAY_WINDOWS[h.name][0],
-                "upper_window": 7 * prophet_model.HOLIDAY_WINDOWS[h.name][1],
-            }
-            for h in retail_holidays(range(2022, 2028))
-        ]
-    )
+    holidays = _prophet_holidays()
     weeks, y, columns = _history(inp, train)
     model = Prophet(
         growth="linear",

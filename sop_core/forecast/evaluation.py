@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -69,15 +70,7 @@ def evaluate(
         raise InputError(f"There is no database at {path}.")
     report(0.0, "Reading the history")
     with db.connect(path) as con:
-        first, last = sales.sales_history_span(con)
-        if last is None:
-            raise InputError("There is no sales history to evaluate.")
-        cutoff = last - dt.timedelta(weeks=weeks)
-        if (cutoff - first).days < 7 * 52:
-            raise InputError(
-                f"A {weeks}-week holdout needs a year of history before it; this history "
-                f"starts {first:%d %b %Y}."
-            )
+        cutoff = holdout_cutoff(con, weeks)
         panel = load_panel(con, cutoff, weeks)
         full = load_panel(con)
     actual = _actuals(panel.skus, full, panel.history_end, weeks)
@@ -127,6 +120,21 @@ def evaluate(
         "by_family": by_family,
         "models": dict(sorted(models.items(), key=lambda item: -item[1])),
     }
+
+
+def holdout_cutoff(con: duckdb.DuckDBPyConnection, weeks: int) -> dt.date:
+    """The last week of history before a ``weeks``-week holdout, or ``InputError`` when there
+    is no history or less than a year of it before the held-out weeks."""
+    first, last = sales.sales_history_span(con)
+    if last is None:
+        raise InputError("There is no sales history to hold out.")
+    cutoff = last - dt.timedelta(weeks=weeks)
+    if (cutoff - first).days < 7 * 52:
+        raise InputError(
+            f"A {weeks}-week holdout needs a year of history before it; this history starts "
+            f"{first:%d %b %Y}."
+        )
+    return cutoff
 
 
 def _actuals(skus: np.ndarray, full: Panel, history_end: np.datetime64, weeks: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from sop_core.data import db
 from sop_core.data.errors import InputError
 from sop_core.data.stores import overrides, sales
 from sop_core.forecast.engine import ForecastSettings
+from sop_core.forecast.evaluation import holdout_cutoff
 from sop_core.forecast.runs import refresh_forecast
 from sop_core.scenario.plan_files import holdout_plan
 from sop_core.scenario.targets import compute_targets
@@ -47,15 +48,8 @@ def plan_holdout(
     workdir = Path(workdir)
     copy = workdir / "holdout.duckdb"
     with db.connect(path) as con:
-        first_week, last = sales.sales_history_span(con)
-        if last is None:
-            raise InputError("There is no sales history to hold out.")
-    cutoff = last - dt.timedelta(weeks=weeks)
-    if (cutoff - first_week).days < 7 * 52:
-        raise InputError(
-            f"A {weeks}-week holdout needs a year of history before it; this history starts "
-            f"{first_week:%d %b %Y}."
-        )
+        cutoff = holdout_cutoff(con, weeks)
+        last = cutoff + dt.timedelta(weeks=weeks)
     shutil.copyfile(path, copy)
     told(0.05, "Copying the database and forgetting the held-out promotions")
     with db.connect(copy) as con:
