@@ -188,11 +188,23 @@ def ensure_database() -> Path:
                 bar = st.progress(
                     0.0, text="First start: building the sample company's database..."
                 )
+                from sop_core.meeting.story import seed_meeting
+
+                told = bar.progress
                 build_sample_database(
                     path,
                     _sample_config(),
-                    progress=lambda fraction, message: bar.progress(
-                        min(fraction, 1.0), text=f"First start: {message.lower()}..."
+                    progress=lambda fraction, message: told(
+                        min(0.3 * fraction, 1.0), text=f"First start: {message.lower()}..."
+                    ),
+                )
+                # The meeting the sample company is in the middle of: the forecast, last
+                # week's plan of record, overrides, scenarios and decisions.
+                seed_meeting(
+                    path,
+                    jobs=1,  # 40 SKUs fit in a second here; worker processes take longer to start
+                    progress=lambda fraction, message: told(
+                        min(0.3 + 0.7 * fraction, 1.0), text=f"First start: {message.lower()}..."
                     ),
                 )
                 bar.empty()

@@ -203,6 +203,7 @@ def _rebuild_and_reload(browser, server, database, run_cli, expect) -> None:
         "--as-of",
         "2026-11-25",
         "--force",
+        "--data-only",
         "--quiet",
     )
     assert result.returncode == 0, result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from itertools import pairwise
@@ -32,7 +33,24 @@ def test_init_then_info(tmp_path: Path):
         "--quiet",
     )
     assert built.returncode == 0, built.stderr
-    assert "12 SKUs" in built.stdout
+    assert "12 SKUs" in built.stdout and "Meeting in progress" in built.stdout
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        # A meeting in progress: the current forecast and 8 past ones, last week's plan of
+        # record, overrides with reasons, scenarios, decisions with one overdue.
+        runs = con.execute("SELECT count(DISTINCT history_end) FROM forecast_runs").fetchone()[0]
+        approved = con.execute("SELECT approved_at FROM plans_of_record").fetchall()
+        reasons = con.execute("SELECT reason FROM consensus_overrides").fetchall()
+        scenarios = con.execute("SELECT count(*) FROM scenarios").fetchone()[0]
+        overdue = con.execute(
+            "SELECT count(*) FROM decisions WHERE due_date < DATE '2026-11-16'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert runs == 9
+    assert len(approved) == 1 and approved[0][0].date() == dt.date(2026, 11, 16)
+    assert len(reasons) >= 2 and all(len(r) > 10 for (r,) in reasons)
+    assert scenarios == 3 and overdue == 1
     info = run_cli("info", "--db", str(path), "--json")
     assert info.returncode == 0, info.stderr
     payload = json.loads(info.stdout)
@@ -47,14 +65,25 @@ def test_init_then_info(tmp_path: Path):
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path):
     path = tmp_path / "demo.duckdb"
     assert (
-        run_cli("init", "--db", str(path), "--skus", "6", "--weeks", "104", "--quiet").returncode
+        run_cli(
+            "init", "--db", str(path), "--skus", "6", "--weeks", "104", "--data-only", "--quiet"
+        ).returncode
         == 0
     )
     again = run_cli("init", "--db", str(path), "--skus", "6", "--quiet")
     assert again.returncode != 0
     assert again.stderr.strip().count("\n") == 0 and "--force" in again.stderr
     forced = run_cli(
-        "init", "--db", str(path), "--skus", "7", "--weeks", "104", "--force", "--quiet"
+        "init",
+        "--db",
+        str(path),
+        "--skus",
+        "7",
+        "--weeks",
+        "104",
+        "--force",
+        "--data-only",
+        "--quiet",
     )
     assert forced.returncode == 0, forced.stderr
     con = duckdb.connect(str(path))
@@ -129,7 +158,16 @@ def test_force_replaces_a_file_that_is_not_a_database(tmp_path: Path):
     path = tmp_path / "old.duckdb"
     path.write_text("not a database")
     result = run_cli(
-        "init", "--db", str(path), "--skus", "5", "--weeks", "104", "--force", "--quiet"
+        "init",
+        "--db",
+        str(path),
+        "--skus",
+        "5",
+        "--weeks",
+        "104",
+        "--force",
+        "--data-only",
+        "--quiet",
     )
     assert result.returncode == 0, result.stderr
     assert run_cli("info", "--db", str(path), "--json").returncode == 0
@@ -139,7 +177,16 @@ def test_force_replaces_a_file_that_is_not_a_database(tmp_path: Path):
 def test_init_force_waits_for_a_reader_and_says_so(sample_db: Path):
     holder = hold_lock(sample_db, 2.0)
     result = run_cli(
-        "init", "--db", str(sample_db), "--skus", "6", "--weeks", "104", "--force", "--quiet"
+        "init",
+        "--db",
+        str(sample_db),
+        "--skus",
+        "6",
+        "--weeks",
+        "104",
+        "--force",
+        "--data-only",
+        "--quiet",
     )
     holder.wait(timeout=10)
     assert result.returncode == 0, result.stderr
@@ -191,7 +238,7 @@ def test_help_lists_every_command_in_the_planners_order():
 
 
 def test_progress_in_a_log_is_a_few_plain_lines_and_quiet_has_none(tmp_path: Path):
-    arguments = ["--skus", "6", "--weeks", "104", "--as-of", "2026-11-25"]
+    arguments = ["--skus", "6", "--weeks", "104", "--as-of", "2026-11-25", "--data-only"]
     logged = run_cli("init", "--db", str(tmp_path / "a.duckdb"), *arguments)
     assert logged.returncode == 0, logged.stderr
     lines = logged.stderr.splitlines()

@@ -103,6 +103,14 @@ def next_plan_version(con: duckdb.DuckDBPyConnection) -> int:
     )
 
 
+def set_approved_at(con: duckdb.DuckDBPyConnection, version: int, when: dt.datetime) -> None:
+    """Date version ``version``'s approval ``when`` (the sample's plan, approved at last
+    week's meeting; its content and hash are untouched)."""
+    con.execute(
+        "UPDATE plans_of_record SET approved_at = ? WHERE plan_version = ?", [when, version]
+    )
+
+
 def record_plan_of_record(
     con: duckdb.DuckDBPyConnection,
     plan: dict[str, Any],

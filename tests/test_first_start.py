@@ -1,0 +1,69 @@
+"""The first start is a meeting in progress: every page shows its content without a button.
+
+The dashboard is opened on a database path that does not exist yet, as the README's first
+command does: it builds the sample company and the meeting it is in the middle of (the
+forecast, last week's plan of record, overrides, scenarios, decisions), then every page is
+opened in AppTest and must show its charts and KPIs straight away.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import AS_OF
+from tests.helpers import ROOT
+
+pytestmark = pytest.mark.slow  # builds the sample and its forecast like a first start
+
+PAGES = {
+    "pages/overview.py": (1, 4),
+    "pages/demand.py": (2, 4),
+    "pages/promotions.py": (2, 4),
+    "pages/supply.py": (3, 4),
+    "pages/plan.py": (3, 4),
+    "pages/present.py": (1, 3),
+}
+
+
+@pytest.fixture(scope="module")
+def first_start(tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("first-start") / "sop.duckdb"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOP_DB", str(path))
+        patch.setenv("SOP_SAMPLE_AS_OF", AS_OF.isoformat())
+        assert not path.exists()
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        assert not at.exception, [e.value for e in at.exception]
+        yield path, patch
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_shows_content_on_first_open(first_start, page):
+    charts, metrics = PAGES[page]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) >= charts
+    assert len(at.metric) >= metrics
+    shown = " ".join(m.value for m in [*at.info, *at.warning, *at.error])
+    assert "no demand forecast" not in shown.lower()
+    assert not [b for b in at.button if b.label == "Make the forecast now"]
+
+
+def test_the_meeting_has_its_plan_overrides_scenarios_and_an_overdue_decision(first_start):
+    path, _ = first_start
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        history_end = con.execute("SELECT max(week) FROM sales_history").fetchone()[0]
+        approved = con.execute("SELECT approved_at::DATE FROM plans_of_record").fetchall()
+        overrides = con.execute("SELECT count(*) FROM consensus_overrides").fetchone()[0]
+        scenarios = con.execute("SELECT name FROM scenarios ORDER BY name").fetchall()
+        overdue = con.execute(
+            "SELECT count(*) FROM decisions WHERE status = 'open' AND due_date < ?", [history_end]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert approved == [(history_end,)]  # last week's meeting
+    assert overrides >= 2 and len(scenarios) == 3 and overdue == 1
