@@ -37,7 +37,7 @@ def _cell(base, action):
 
 
 def test_the_promoted_week_has_several_kinds_of_action_with_hours_and_cost(setting):
-    base, supply, scenario, result, week = setting
+    _base, supply, scenario, result, week = setting
     found = [a for a in actions.recommend(scenario, result, supply, weeks=13) if a.week == week]
     assert found, "the 40% promotion should overload a skincare line that week"
     worst = max(found, key=lambda a: a.gap_hours)
@@ -76,7 +76,7 @@ def test_the_cheapest_action_a_scenario_can_hold_removes_the_overload_it_names(s
 
 
 def test_trimming_the_promotion_frees_hours_and_costs_volume_and_margin(setting):
-    base, supply, scenario, result, week = setting
+    base, supply, scenario, result, _week = setting
     trims = [
         a
         for a in actions.recommend(scenario, result, supply, weeks=13)
