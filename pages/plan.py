@@ -129,7 +129,7 @@ to_approve = chosen_now or filters.BASELINE
 with st.form("approve_form", border=True):
     st.markdown(
         f"Freeze **{plain(to_approve)}** (the sidebar's scenario) as the next plan of record: "
-        "its revised targets by SKU and week, the production plan by line and its line load. "
+        "its revised targets by SKU and week, the production plan by line and its planned load. "
         "Later edits never change an approved version."
     )
     weeks = st.select_slider("Weeks to freeze", [13, 26, 52], value=26, key="approve_weeks")

@@ -129,7 +129,7 @@ with left:
         charts.line_load_chart(
             load[load["line"] == chosen],
             overtime,
-            f"Load against available hours: {labels[chosen]}",
+            f"Hours needed against available hours: {labels[chosen]}",
         ),
         key="line_load",
     )

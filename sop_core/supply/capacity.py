@@ -71,7 +71,7 @@ class LoadView:
 
 
 def load_view(result: ScenarioResult) -> LoadView:
-    """Load against capacity for a scenario, with the probability that a line-week overloads.
+    """The demand load of a scenario, with the probability that a line-week overloads.
 
     The spread of each SKU's volume comes from its 80% band (scaled with the scenario's
     change); a line's spread adds its SKUs' hours with a correlation of
@@ -145,7 +145,7 @@ def exceptions(view: LoadView) -> pd.DataFrame:
                 peak = utilisation[li, start:end].max()
                 rows.append(
                     (
-                        "high load for weeks",
+                        "high demand load for weeks",
                         line,
                         name,
                         weeks[start],
@@ -190,7 +190,7 @@ def exceptions(view: LoadView) -> pd.DataFrame:
             "detail",
         ],
     )
-    order = {"overloaded": 0, "likely overload": 1, "high load for weeks": 2, "idle line": 3}
+    order = {"overloaded": 0, "likely overload": 1, "high demand load for weeks": 2, "idle line": 3}
     frame["rank"] = frame["kind"].map(order)
     return (
         frame.sort_values(["rank", "gap_hours", "probability"], ascending=[True, False, False])
