@@ -10,6 +10,7 @@ import streamlit as st
 
 from sop_core import charts
 from sop_core.data.stores import sales
+from sop_core.supply import loads
 from sop_ui import filters, loaders, shell, widgets
 from sop_ui.formatting import change, money, plain, plain_frame, units
 
@@ -101,6 +102,7 @@ st.caption(
 )
 
 demand = kpis["target"]
+demand_load, planned_load = figures.peaks["demand_load"], figures.peaks["planned_load"]
 tiles = [
     widgets.Kpi(
         "Revised target",
@@ -115,11 +117,18 @@ tiles = [
         note="the team's overrides",
     ),
     widgets.Kpi(
-        "Peak line load",
-        f"{kpis['peak_utilisation']:.0%}" if kpis["peak_week"] is not None else "n/a",
-        note=f"{plain(kpis['peak_line'])}, week of {kpis['peak_week']:%d %b}"
-        if kpis["peak_week"] is not None
+        demand_load.label,
+        demand_load.shown,
+        note=plain(demand_load.where) or None,
+        help=loads.HELP[loads.DEMAND_LOAD],
+    ),
+    widgets.Kpi(
+        planned_load.label,
+        planned_load.shown,
+        note=f"{plain(planned_load.where)}; {planned_load.overtime_hours:,.0f} h overtime"
+        if planned_load.week is not None
         else "no production plan",
+        help=loads.HELP[loads.PLANNED_LOAD],
     ),
     widgets.Kpi(
         "Unmet demand",

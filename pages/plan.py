@@ -13,6 +13,7 @@ from sop_core.meeting import decisions
 from sop_core.meeting.comparison import METRICS
 from sop_core.meeting.plan_of_record import approve
 from sop_core.scenario.targets import compute_targets, targets_bytes
+from sop_core.supply import loads
 from sop_ui import drafts, filters, loaders, shell, widgets
 from sop_ui.formatting import change, money, plain, units
 
@@ -79,15 +80,24 @@ else:
     with left:
         widgets.chart(charts.comparison_chart(weekly), key="compare_chart")
     with right:
+        # The load rows name their measure and weeks, as every page does.
+        names = {
+            **METRICS,
+            "peak_demand_load": loads.peak_label(loads.DEMAND_LOAD, horizon),
+            "peak_utilisation": loads.peak_label(loads.PLANNED_LOAD, horizon),
+        }
         shown = table.set_index("scenario")[list(METRICS)].T
-        shown.index = [METRICS[m] for m in shown.index]
+        shown.index = [names[m] for m in shown.index]
         differs = table.set_index("scenario")[[f"{m}_change" for m in METRICS]].T
         differs.index = shown.index
 
         def highlight(column):
             # The differences from the reference, green up and red down (for unmet demand,
             # overtime and utilisation, up is worse).
-            worse_up = {METRICS[m] for m in ("unmet_units", "overtime_hours", "peak_utilisation")}
+            worse_up = {
+                names[m]
+                for m in ("unmet_units", "overtime_hours", "peak_demand_load", "peak_utilisation")
+            }
             styles = []
             for metric, delta in differs[column.name].items():
                 if abs(delta) < 1e-6:
@@ -98,16 +108,20 @@ else:
                     styles.append("background-color: #f8d9d6")
             return styles
 
-        percent = METRICS["peak_utilisation"]
+        percent = {names["peak_demand_load"], names["peak_utilisation"]}
         text = shown.apply(
             lambda row: row.map(
-                (lambda v: f"{v:.0%}") if row.name == percent else (lambda v: f"{v:,.0f}")
+                (lambda v: f"{v:.0%}") if row.name in percent else (lambda v: f"{v:,.0f}")
             ),
             axis=1,
         )
         styled = text.style.apply(highlight)
         st.dataframe(styled)
-        st.caption(f"Same forecast run ({run.run_id}); cells differing from the reference shaded.")
+        st.caption(
+            f"Same forecast run ({run.run_id}), the next {horizon} weeks (each production plan "
+            f"over {loads.plan_weeks(horizon, len(loaders.plan_base(run.run_id).weeks))} weeks); "
+            "cells differing from the reference shaded."
+        )
 
 # --- Approval ------------------------------------------------------------------------------
 st.subheader("Approve the plan of record")
@@ -115,7 +129,7 @@ to_approve = chosen_now or filters.BASELINE
 with st.form("approve_form", border=True):
     st.markdown(
         f"Freeze **{plain(to_approve)}** (the sidebar's scenario) as the next plan of record: "
-        "its revised targets by SKU and week, the production plan by line and its line load. "
+        "its revised targets by SKU and week, the production plan by line and its planned load. "
         "Later edits never change an approved version."
     )
     weeks = st.select_slider("Weeks to freeze", [13, 26, 52], value=26, key="approve_weeks")
@@ -172,7 +186,12 @@ else:
         margin=number(f"Gross margin ({currency})", format="localized"),
         unmet_units=number("Unmet", format="localized"),
         overtime_hours=number("Overtime h", format="localized"),
-        max_utilisation=number("Peak load", format="percent"),
+        max_utilisation=number(
+            f"Peak {loads.PLANNED_LOAD.lower()}",
+            format="percent",
+            help="The highest line-week of the plan's hours (overtime included) over the "
+            "available hours, over the weeks frozen.",
+        ),
         note="Note",
     )
     latest = int(versions["plan_version"].max())

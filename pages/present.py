@@ -11,7 +11,7 @@ import streamlit as st
 from sop_core import charts
 from sop_core.demand.cube import next_weeks
 from sop_core.scenario.levers import Scenario, apply_scenario
-from sop_core.supply import capacity
+from sop_core.supply import capacity, loads
 from sop_ui import filters, loaders, shell, widgets
 from sop_ui.formatting import change, money, plain, plain_frame, units
 
@@ -73,7 +73,10 @@ if step == 0:
     widgets.kpi_row(
         [
             widgets.Kpi("Revised target", units(kpis["target"])),
-            widgets.Kpi("Peak line load", f"{kpis['peak_utilisation']:.0%}"),
+            *(
+                widgets.Kpi(peak.label, peak.shown, note=plain(peak.where) or None)
+                for peak in figures.peaks.values()
+            ),
             widgets.Kpi("Unmet demand", units(kpis["unmet_units"])),
             widgets.Kpi("Revenue", money(kpis["revenue"], currency)),
         ]
@@ -110,7 +113,8 @@ elif step == 2:
     view = capacity.load_view(apply_scenario(base, scenario))
     widgets.chart(
         charts.utilisation_heatmap(
-            view.frame(), "Line load: the revised targets against the available hours"
+            view.frame(),
+            f"{loads.DEMAND_LOAD}: the revised targets' hours against the available hours",
         ),
         key="present_supply",
     )

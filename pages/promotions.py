@@ -24,6 +24,7 @@ from sop_core.scenario.levers import (
 )
 from sop_core.scenario.plan_files import edited_levers, lever_table
 from sop_core.scenario.targets import result_targets, targets_bytes
+from sop_core.supply import loads
 from sop_ui import drafts, filters, loaders, shell, widgets
 from sop_ui.formatting import LABEL_LIMIT, plain, scope_caption, units
 
@@ -331,7 +332,7 @@ def show_results(result, preview: Lever) -> None:
             hours_base=st.column_config.NumberColumn("Hours needed, baseline", format="%.0f"),
             hours=st.column_config.NumberColumn("Hours needed, scenario", format="%.0f"),
             available_hours=st.column_config.NumberColumn("Available", format="%.0f"),
-            utilisation=st.column_config.NumberColumn("Load", format="percent"),
+            utilisation=st.column_config.NumberColumn(loads.DEMAND_LOAD, format="percent"),
         )
     st.subheader("Revised targets")
     level = st.segmented_control(

@@ -15,9 +15,8 @@ import streamlit as st
 
 from sop_core import charts
 from sop_core.data.errors import SopError
-from sop_core.data.stores import production
 from sop_core.scenario.levers import CapacityChange, apply_scenario
-from sop_core.supply import capacity
+from sop_core.supply import capacity, loads
 from sop_core.supply.planning import (
     PlanSettings,
     chase_plan,
@@ -65,17 +64,23 @@ st.caption(
     f"{WEEK_LABELS[0]}). {scope_caption(scope, channels=False)} Lines make for every "
     "channel, so the channel filter does not apply here."
 )
-peak = production.busiest(load)
+# The demand load (sop_core.supply.loads): the next 13 weeks as on the Overview, and the horizon.
+peaks = [
+    loads.peak_in_frame(load, loads.DEMAND_LOAD, weeks)
+    for weeks in sorted({min(loads.KPI_WEEKS, len(base.weeks)), len(base.weeks)})
+]
 over = load[load["gap_hours"] > 1e-6]
 likely = load[(load["overload_probability"] >= 0.5)]
 widgets.kpi_row(
     [
-        widgets.Kpi(
-            "Peak load, forecast horizon",
-            f"{peak['utilisation']:.0%}" if peak is not None else "n/a",
-            note=f"line {plain(peak['line'])}, week of {peak['week']:%d %b}"
-            if peak is not None
-            else None,
+        *(
+            widgets.Kpi(
+                peak.label,
+                peak.shown,
+                note=plain(peak.where) or None,
+                help=loads.HELP[loads.DEMAND_LOAD],
+            )
+            for peak in peaks
         ),
         widgets.Kpi(
             "Overloaded line-weeks",
@@ -92,14 +97,16 @@ widgets.kpi_row(
         widgets.Kpi(
             "Idle lines",
             f"{int((exceptions['kind'] == 'idle line').sum())}",
-            note=f"below {capacity.IDLE_LOAD:.0%} load",
+            note=f"below {capacity.IDLE_LOAD:.0%} {loads.DEMAND_LOAD.lower()} on average",
         ),
     ]
 )
 
 widgets.chart(
     charts.utilisation_heatmap(
-        load, "Load by line and week: the revised targets against the available hours"
+        load,
+        f"{loads.DEMAND_LOAD} by line and week: the revised targets' hours against the "
+        "available hours",
     ),
     key="capacity_heatmap",
 )
@@ -122,7 +129,7 @@ with left:
         charts.line_load_chart(
             load[load["line"] == chosen],
             overtime,
-            f"Load against available hours: {labels[chosen]}",
+            f"Hours needed against available hours: {labels[chosen]}",
         ),
         key="line_load",
     )
@@ -287,6 +294,7 @@ if stored_plan and stored_plan["for"] == scenario.to_json():
     plan, chase = stored_plan["plan"], stored_plan["chase"]
     summary = plan.summary(result.available)
     peer = chase.summary(result.available)
+    planned = loads.peaks(result, plan.hours, plan.overtime, loads.KPI_WEEKS)["planned_load"]
     widgets.kpi_row(
         [
             widgets.Kpi(
@@ -303,6 +311,14 @@ if stored_plan and stored_plan["for"] == scenario.to_json():
                 "Overtime hours",
                 f"{summary['overtime_hours']:,.0f}",
                 note=f"chase plan {peer['overtime_hours']:,.0f}",
+            ),
+            widgets.Kpi(
+                planned.label,
+                planned.shown,
+                note=f"{plain(planned.where)}; {planned.overtime_hours:,.0f} h overtime"
+                if planned.week is not None
+                else None,
+                help=loads.HELP[loads.PLANNED_LOAD],
             ),
             widgets.Kpi(
                 "Solved in",
@@ -337,21 +353,23 @@ actual = used["hours_used"].sum() / max(used["available_hours"].sum(), 1e-9)
 widgets.kpi_row(
     [
         widgets.Kpi(
-            "Hours used, last 52 weeks",
+            "Share of available hours used, last 52 weeks",
             f"{actual:.0%}",
-            note="of available hours",
+            note="hours run, from the production actuals",
             help="Line hours recorded in production actuals, changeovers included, over "
             "standard hours plus the capacity calendar.",
         ),
         widgets.Kpi(
             "Weeks sales overloaded a line",
             f"{int((history['utilisation'] > 1).sum())}",
-            note="line-weeks, last 52 weeks",
+            note=f"line-weeks above 100% {loads.DEMAND_LOAD.lower()}, last 52 weeks",
         ),
     ]
 )
 widgets.chart(
-    charts.utilisation_heatmap(history, "Load from past sales by line and week, last 52 weeks"),
+    charts.utilisation_heatmap(
+        history, f"{loads.DEMAND_LOAD} of past sales by line and week, last 52 weeks"
+    ),
     key="supply_heatmap",
 )
 st.subheader("Capacity calendar, next 26 weeks")

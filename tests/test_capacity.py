@@ -107,3 +107,46 @@ def test_a_promotion_buys_bigger_batches_and_cheaper_units(base):
 def test_unit_cost_falls_with_batch_size(base):
     curve = capacity.unit_cost_curve(base, str(base.skus[0]))
     assert (np.diff(curve["unit_cost"]) < 0).all()
+
+
+def test_the_two_load_measures_are_defined_once(base, forecast_db):
+    from sop_core.supply import loads
+    from sop_core.supply.planning import load_supply, solve_plan
+
+    result = apply_scenario(base, Scenario("baseline"))
+    available = result.available
+    # Demand load: the revised targets' hours over the calendar's available hours; a week
+    # without hours has no load and is never the peak.
+    demand = loads.demand_load(result, 13)
+    expected = np.where(available[:, :13] > 0, result.hours[:, :13], np.nan) / np.where(
+        available[:, :13] > 0, available[:, :13], 1.0
+    )
+    np.testing.assert_allclose(demand, expected, equal_nan=True)
+    np.testing.assert_allclose(capacity.load_view(result).utilisation[:, :13], demand)
+    peak = loads.peak(demand, result, loads.DEMAND_LOAD, 13)
+    assert peak.value == pytest.approx(np.nanmax(demand))
+    assert peak.label == "Peak demand load, next 13 weeks" and peak.shown.endswith("%")
+    li, wi = list(base.lines).index(peak.line), list(base.weeks).index(np.datetime64(peak.week))
+    assert demand[li, wi] == pytest.approx(peak.value)
+    # The frame form (a page that shows some lines) finds the same peak.
+    assert loads.peak_in_frame(capacity.load_view(result).frame(), loads.DEMAND_LOAD, 13) == peak
+
+    # Planned load: the plan's hours (overtime included) over the same hours, overtime apart.
+    with db.connect(forecast_db) as con:
+        supply = load_supply(con, base)
+    plan = solve_plan(result, supply, weeks=loads.plan_weeks(13, len(base.weeks)))
+    assert plan.hours.shape[1] == min(26, len(base.weeks))
+    peaks = loads.peaks(result, plan.hours, plan.overtime, 13)
+    planned = loads.planned_load(plan.hours, result, 13)
+    assert peaks["planned_load"].value == pytest.approx(np.nanmax(planned))
+    assert peaks["planned_load"].overtime_hours == pytest.approx(plan.overtime[:, :13].sum())
+    assert peaks["demand_load"] == peak
+    summary = plan.summary(available[:, : plan.hours.shape[1]])
+    assert summary["max_utilisation"] == pytest.approx(
+        np.nanmax(loads.planned_load(plan.hours, result)), abs=1e-4
+    )
+    as_json = peaks["planned_load"].as_json()
+    assert set(as_json) == {"measure", "weeks", "peak", "line", "week", "overtime_hours"}
+    assert as_json["measure"] == "planned load" and as_json["weeks"] == 13
+    # Without a plan there is no planned load, and it says so.
+    assert loads.peaks(result, None, None, 13)["planned_load"].shown == "n/a"

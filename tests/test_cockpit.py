@@ -28,6 +28,11 @@ def test_overview_numbers_and_a_lever_on_a_family_that_is_gone(forecast_db, tmp_
     assert figures.weekly["demand"].sum() == pytest.approx(figures.kpis["target"])
     assert figures.exceptions["impact"].is_monotonic_decreasing
     assert figures.kpis["peak_utilisation"] > 0 and figures.kpis["peak_week"] is not None
+    # The tile's peak is the planned load over the weeks shown; the demand load sits beside it.
+    planned, demand = figures.peaks["planned_load"], figures.peaks["demand_load"]
+    assert planned.value == figures.kpis["peak_utilisation"] and planned.weeks == 13
+    assert planned.label == "Peak planned load, next 13 weeks"
+    assert demand.label == "Peak demand load, next 13 weeks" and demand.value > planned.value
     # The sample's December peak needs overtime: a supply item, priced at the overtime rate.
     assert figures.kpis["peak_utilisation"] > 1
     overtime = figures.exceptions[figures.exceptions["detail"].str.contains("overtime hours")]

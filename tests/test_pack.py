@@ -47,7 +47,7 @@ def test_the_pack_holds_the_targets_capacity_decisions_and_charts(pack_db, tmp_p
     assert summary["Targets"] == "as frozen at approval"
 
     report = files["html"].read_text(encoding="utf-8")
-    assert "Revised targets and planned production" in report and "Line load" in report
+    assert "Revised targets and planned production" in report and "Planned load by line" in report
     assert report.count("Plotly.newPlot") == 3
     # plotly.js is inside, no script is fetched: it opens offline.
     assert '<script src="http' not in report and len(report) > 3_000_000

@@ -530,3 +530,50 @@ def test_presentation_mode_steps_through_the_agenda(app_env):
     assert at.segmented_control(key="step").value == 4
     at.button(key="previous").click().run()
     assert at.segmented_control(key="step").value == 3
+
+
+def test_one_load_figure_on_the_overview_supply_plan_and_pack(app_env, tmp_path):
+    """Issue 19: the same measure, scenario and weeks read the same on every page and in the
+    meeting pack; each figure names its measure and weeks."""
+    import openpyxl
+
+    from sop_core.meeting.pack import build_pack
+    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.store import create_scenario
+    from sop_core.supply import loads
+
+    demand = loads.peak_label(loads.DEMAND_LOAD, 13)
+    planned = loads.peak_label(loads.PLANNED_LOAD, 13)
+    assert (demand, planned) == (
+        "Peak demand load, next 13 weeks",
+        "Peak planned load, next 13 weeks",
+    )
+
+    overview = metrics(open_app())
+    supply_at = open_app("pages/supply.py")
+    supply = metrics(supply_at)
+    supply_at.button(key="build_plan").click().run()
+    supply_plan = metrics(supply_at)
+    create_scenario(app_env, Scenario("Same as the baseline"), "Ana", 1)
+    plan_at = open_app("pages/plan.py")
+    plan_at.multiselect(key="compare").set_value([BASELINE, "Same as the baseline"]).run()
+    assert not plan_at.exception and not plan_at.error
+    (compared,) = [t.value for t in plan_at.dataframe if demand in t.value.index]
+    files = build_pack(app_env, tmp_path, weeks=26, pdf=False)  # nothing approved: the baseline
+    book = openpyxl.load_workbook(files["xlsx"], read_only=True)
+    pack = dict(book["Summary"].iter_rows(min_row=2, values_only=True))
+
+    for label, shown in [
+        (demand, [supply[demand], compared.loc[demand].iloc[0], pack[demand].split(" ")[0]]),
+        (
+            planned,
+            [supply_plan[planned], compared.loc[planned].iloc[0], pack[planned].split(" ")[0]],
+        ),
+    ]:
+        assert overview[label].endswith("%")
+        assert all(value == overview[label] for value in shown), (label, overview[label], shown)
+    # Two measures, two numbers: the sample's December demand asks more than the plan uses.
+    assert float(overview[demand][:-1]) > float(overview[planned][:-1])
+    # The longer windows say so too.
+    assert loads.peak_label(loads.DEMAND_LOAD, 26) in supply
+    assert loads.peak_label(loads.PLANNED_LOAD, 26) in pack

@@ -9,6 +9,7 @@ from sop_core.cli.common import WEEKS_AHEAD, add_engine_options, print_wait, pro
 
 
 def command_plan(args: argparse.Namespace) -> int:
+    from sop_core.supply import loads
     from sop_core.supply.planning import build_plan
 
     with progress_bar(args.quiet) as progress:
@@ -23,6 +24,9 @@ def command_plan(args: argparse.Namespace) -> int:
     weeks = plan.demand.shape[1]
     summary = plan.summary(result.available[:, :weeks])
     peer = chase.summary(result.available[:, :weeks])
+    # Both load measures (sop_core.supply.loads) over the next 13 weeks and the weeks planned.
+    windows = sorted({min(loads.KPI_WEEKS, weeks), weeks})
+    peaks = [loads.peaks(result, plan.hours, plan.overtime, w) for w in windows]
     if args.json:
         print(
             json.dumps(
@@ -31,6 +35,7 @@ def command_plan(args: argparse.Namespace) -> int:
                     "plan_id": plan_id,
                     "scenario": args.scenario,
                     "weeks": weeks,
+                    "loads": [peak.as_json() for window in peaks for peak in window.values()],
                     "chase_plan": peer,
                 }
             )
@@ -40,8 +45,10 @@ def command_plan(args: argparse.Namespace) -> int:
         f"Plan {plan_id} for {args.scenario or 'the baseline'}, {weeks} weeks: "
         f"{summary['status']}, total cost {summary['total_cost']:,.0f}, unmet "
         f"{summary['unmet_units']:,.0f} units, overtime {summary['overtime_hours']:,.0f} h, "
-        f"peak load {summary['max_utilisation']:.0%}, solved in {summary['seconds']:.2f} s."
+        f"solved in {summary['seconds']:.2f} s."
     )
+    for window in peaks:
+        print("; ".join(f"{peak.label}: {peak.shown} ({peak.where})" for peak in window.values()))
     print(
         f"A chase plan on the same data would cost {peer['total_cost']:,.0f} "
         f"({peer['total_cost'] - summary['total_cost']:+,.0f}) with "
@@ -72,7 +79,10 @@ def add_plan_parser(commands: argparse._SubParsersAction) -> None:
         "--json",
         action="store_true",
         help='print {"status", "total_cost", "unmet_units", "overtime_hours", '
-        '"max_utilisation", "seconds", ...}',
+        '"max_utilisation", "seconds", "loads", ...}: max_utilisation is the peak planned '
+        "load over the weeks planned; loads lists the peak demand load and peak planned load "
+        'over the next 13 weeks and the weeks planned ({"measure", "weeks", "peak", "line", '
+        '"week"}, the planned load with its "overtime_hours")',
     )
     plan.set_defaults(handler=command_plan)
 

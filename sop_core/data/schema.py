@@ -773,7 +773,8 @@ DATA_DICTIONARY.update(
                 "total_cost": "Production, holding, overtime and shortfall costs.",
                 "unmet_units": "Demand the plan cannot meet.",
                 "overtime_hours": "Overtime hours used.",
-                "max_utilisation": "Highest line-week hours over standard available hours.",
+                "max_utilisation": "Peak planned load: the highest line-week of the plan's hours "
+                "(overtime included) over the available hours, over the weeks planned.",
                 "seconds": "Time to build and solve.",
                 "parameters": "Cost parameters as JSON.",
             },
@@ -875,7 +876,9 @@ DATA_DICTIONARY.update(
                 "margin": "Target gross margin over those weeks.",
                 "unmet_units": "Demand the production plan could not meet.",
                 "overtime_hours": "Overtime hours the production plan uses.",
-                "max_utilisation": "Highest line-week load of the production plan.",
+                "max_utilisation": "Peak planned load: the highest line-week of the production "
+                "plan's hours (overtime included) over the available hours, over the weeks "
+                "frozen.",
                 "content_sha256": "SHA-256 of the frozen rows: proves the snapshot unchanged.",
             },
         ),
@@ -905,7 +908,8 @@ DATA_DICTIONARY.update(
             },
         ),
         "plan_of_record_capacity": (
-            "Line load of a plan of record by line and week.",
+            "Planned hours of a plan of record by line and week (its planned load: hours over "
+            "available hours).",
             {
                 "plan_version": "Plan of record.",
                 "line": "Line.",

@@ -17,6 +17,7 @@ import pandas as pd
 from sop_core.data.errors import InputError
 from sop_core.demand.plan_base import PlanBase
 from sop_core.scenario.levers import Scenario, applicable, apply_scenario
+from sop_core.supply import loads
 from sop_core.supply.planning import PlanSettings, SupplyData, plan_frames, solve_plan
 
 
@@ -28,6 +29,7 @@ class Overview:
     exceptions: pd.DataFrame  # kind, item, detail, impact
     money: pd.DataFrame  # week, revenue, margin
     notes: list[str]  # what could not be applied or planned
+    peaks: dict[str, loads.Peak]  # demand_load and (with a plan) planned_load, next weeks
 
 
 def overview(
@@ -35,12 +37,16 @@ def overview(
     supply: SupplyData,
     scenario: Scenario,
     weeks: int = 13,
-    plan_weeks: int = 26,
+    plan_weeks: int = loads.PLAN_WEEKS,
     demand_misses: pd.DataFrame | None = None,
 ) -> Overview:
     """The Overview for ``scenario`` over the next ``weeks`` (its production plan over
     ``plan_weeks``, so stock can be built ahead of the weeks shown). ``demand_misses`` is
-    ``accuracy.accuracy_by_sku`` output, when there is one."""
+    ``accuracy.accuracy_by_sku`` output, when there is one.
+
+    ``peaks`` holds the peak demand load and peak planned load over the ``weeks`` shown (see
+    ``sop_core.supply.loads``); ``kpis["peak_utilisation"]`` is the peak planned load's value,
+    ``peak_line`` and ``peak_week`` its line-week."""
     plan_weeks = min(max(plan_weeks, weeks), base.baseline.shape[1])
     scenario, notes = applicable(base, scenario)
     result = apply_scenario(base, scenario)
@@ -79,22 +85,16 @@ def overview(
             }
         )
         exceptions = _exceptions(base, result, None, weeks, demand_misses)
-        return Overview(weeks, kpis, weekly, exceptions, money, notes)
-    available = result.available[:, span]
-    utilisation = np.divide(
-        plan.hours[:, span], available, out=np.zeros_like(available), where=available > 0
-    )
-    if utilisation.size:
-        peak_line, peak_week = np.unravel_index(np.argmax(utilisation), utilisation.shape)
-        kpis.update(
-            peak_utilisation=float(utilisation.max()),
-            peak_line=str(base.lines[peak_line]),
-            peak_week=pd.Timestamp(base.weeks[peak_week]),
-        )
+        peaks = loads.peaks(result, None, None, weeks)
+        return Overview(weeks, kpis, weekly, exceptions, money, notes, peaks)
+    peaks = loads.peaks(result, plan.hours, plan.overtime, weeks)
+    planned = peaks["planned_load"]
+    if planned.week is not None:
+        kpis.update(peak_utilisation=planned.value, peak_line=planned.line, peak_week=planned.week)
     kpis["unmet_units"] = float(plan.unmet[:, span].sum())
     weekly = plan_frames(plan, result)["weekly"].head(weeks)
     exceptions = _exceptions(base, result, plan, weeks, demand_misses)
-    return Overview(weeks, kpis, weekly, exceptions, money, notes)
+    return Overview(weeks, kpis, weekly, exceptions, money, notes, peaks)
 
 
 def _exceptions(base, result, plan, weeks: int, misses: pd.DataFrame | None) -> pd.DataFrame:

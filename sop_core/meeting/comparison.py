@@ -6,19 +6,20 @@ is solved on the same lines and stock, so the differences are the scenarios' and
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from sop_core.data.errors import InputError
 from sop_core.demand.plan_base import PlanBase
 from sop_core.scenario.levers import Scenario, applicable, apply_scenario
+from sop_core.supply import loads
 from sop_core.supply.planning import PlanSettings, SupplyData, solve_plan
 
 METRICS = {
     "volume": "Revised target (units)",
     "revenue": "Revenue",
     "margin": "Gross margin",
-    "peak_utilisation": "Peak line utilisation",
+    "peak_demand_load": f"Peak {loads.DEMAND_LOAD.lower()}",
+    "peak_utilisation": f"Peak {loads.PLANNED_LOAD.lower()}",
     "unmet_units": "Unmet demand (units)",
     "overtime_hours": "Overtime (hours)",
 }
@@ -33,30 +34,34 @@ def compare(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Metrics per scenario over the first ``weeks`` weeks (``scenario`` plus ``METRICS``,
     ``forecast_run`` and ``change_vs_first`` columns for each metric) and the weekly volume of
-    each (``week, scenario, volume``)."""
+    each (``week, scenario, volume``).
+
+    Each production plan is solved over ``loads.plan_weeks`` (at least 26 weeks, so the weeks
+    compared can build stock ahead of later peaks, as on the Overview) and read over the first
+    ``weeks``: ``peak_utilisation`` is the peak planned load, ``peak_demand_load`` the peak
+    demand load (``sop_core.supply.loads``), unmet demand and overtime those weeks' sums."""
     if not 1 <= len(scenarios) <= 4:
         raise InputError("Compare two to four scenarios.")
     settings = settings or PlanSettings()
-    weeks = min(weeks, base.baseline.shape[1])
+    horizon = base.baseline.shape[1]
+    weeks = min(weeks, horizon)
     rows, weekly, notes = [], [], []
     for scenario in scenarios:
         scenario, left_out = applicable(base, scenario)
         notes += left_out
         result = apply_scenario(base, scenario)
-        plan = solve_plan(result, supply, settings, weeks)
-        available = result.available[:, :weeks]
-        utilisation = np.divide(
-            plan.hours, available, out=np.zeros_like(plan.hours), where=available > 0
-        )
+        plan = solve_plan(result, supply, settings, loads.plan_weeks(weeks, horizon))
+        peaks = loads.peaks(result, plan.hours, plan.overtime, weeks)
         rows.append(
             {
                 "scenario": scenario.name,
                 "volume": float(result.revised[:, :weeks].sum()),
                 "revenue": float(result.revenue[:, :weeks].sum()),
                 "margin": float(result.margin[:, :weeks].sum()),
-                "peak_utilisation": float(utilisation.max()) if utilisation.size else 0.0,
-                "unmet_units": float(plan.unmet.sum()),
-                "overtime_hours": float(plan.overtime.sum()),
+                "peak_demand_load": _value(peaks["demand_load"]),
+                "peak_utilisation": _value(peaks["planned_load"]),
+                "unmet_units": float(plan.unmet[:, :weeks].sum()),
+                "overtime_hours": float(plan.overtime[:, :weeks].sum()),
                 "forecast_run": base.run_id,
             }
         )
@@ -74,3 +79,7 @@ def compare(
         table[f"{metric}_change"] = table[metric] - table[metric].iloc[0]
     table.attrs["notes"] = notes
     return table, pd.concat(weekly, ignore_index=True)
+
+
+def _value(peak: loads.Peak) -> float:
+    return 0.0 if peak.week is None else peak.value

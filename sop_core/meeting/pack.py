@@ -28,7 +28,7 @@ from sop_core.data.stores import master, plans_of_record, production
 from sop_core.forecast.runs import latest_run
 from sop_core.meeting.decisions import decision_log
 from sop_core.meeting.plan_of_record import load_frozen
-from sop_core.supply import capacity
+from sop_core.supply import capacity, loads
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 SHEETS = ("Summary", "Targets", "Production", "Capacity", "Decisions")
@@ -117,8 +117,9 @@ def _frozen(
     )
     load = capacity_rows.assign(
         needed_hours=capacity_rows["hours"],
-        utilisation=capacity_rows["hours"]
-        / capacity_rows["available_hours"].where(capacity_rows["available_hours"] > 0),
+        utilisation=loads.load_ratio(
+            capacity_rows["hours"].to_numpy(), capacity_rows["available_hours"].to_numpy()
+        ),
     )
     kpis = {
         "Scenario": approved.scenario,
@@ -132,7 +133,9 @@ def _frozen(
         f"Gross margin ({currency})": round(approved.margin),
         "Unmet demand (units)": round(approved.unmet_units, 1),
         "Overtime (hours)": round(approved.overtime_hours, 1),
-        "Peak line utilisation": f"{approved.max_utilisation:.0%}",
+        loads.peak_label(
+            loads.PLANNED_LOAD, approved.weeks, "the plan of record's"
+        ): f"{approved.max_utilisation:.0%}",
         "Targets": "as frozen at approval",
     }
     figures = [
@@ -141,7 +144,9 @@ def _frozen(
             weekly.rename(columns={"consensus": "baseline", "target": "revised"}),
             title=f"{approved.scenario}: revised targets against the baseline",
         ),
-        charts.utilisation_heatmap(load, "Line load of the plan, by week"),
+        charts.utilisation_heatmap(
+            load, f"{loads.PLANNED_LOAD} by line and week: the plan of record's hours"
+        ),
     ]
     sheets = {
         "Targets": targets,
@@ -178,17 +183,19 @@ def _planned(
     scenario = load_scenario(con, scenario_name).scenario if scenario_name else Scenario("Baseline")
     scenario, notes = applicable(base, scenario)
     result = apply_scenario(base, scenario)
-    w = min(weeks, result.revised.shape[1])
-    plan = solve_plan(result, supply, PlanSettings(), w)
-    summary = plan.summary(result.available[:, :w])
+    horizon = result.revised.shape[1]
+    w = min(weeks, horizon)
+    # The plan behind the planned load: as on the pages, at least 26 weeks, read over ``w``.
+    plan = solve_plan(result, supply, PlanSettings(), loads.plan_weeks(w, horizon))
     tables = plan_tables(plan, result, supply)
     targets = result.targets()
     end = pd.Timestamp(base.weeks[w]) if w < len(base.weeks) else None
-    if end is not None:
-        targets = targets[targets["week"] < end]
     load = capacity.load_view(result).frame()
     if end is not None:
+        targets = targets[targets["week"] < end]
         load = load[load["week"] < end]
+        tables = {name: frame[frame["week"] < end] for name, frame in tables.items()}
+    shown = _peaks(result, plan, sorted({min(loads.KPI_WEEKS, w), w}))
     name = scenario_name or "Baseline"
     kpis = {
         "Scenario": name,
@@ -202,20 +209,23 @@ def _planned(
         "Revised target (units)": round(float(result.revised[:, :w].sum())),
         f"Revenue ({currency})": round(float(result.revenue[:, :w].sum())),
         f"Gross margin ({currency})": round(float(result.margin[:, :w].sum())),
-        "Unmet demand (units)": summary["unmet_units"],
-        "Overtime (hours)": summary["overtime_hours"],
-        "Peak line utilisation": f"{summary['max_utilisation']:.0%}",
+        "Unmet demand (units)": round(float(plan.unmet[:, :w].sum()), 1),
+        "Overtime (hours)": round(float(plan.overtime[:, :w].sum()), 1),
+        **shown,
         "Targets": f"planned today on forecast run {base.run_id} (not frozen)",
         "Left out": " ".join(notes) or "nothing",
     }
     figures = [
         charts.plan_chart(
-            plan_frames(plan, result)["weekly"], title="Revised target and what the lines can make"
+            plan_frames(plan, result)["weekly"].head(w),
+            title="Revised target and what the lines can make",
         ),
         charts.scenario_chart(
             result.weekly().head(w), title=f"{name}: revised targets against the baseline"
         ),
-        charts.utilisation_heatmap(load, "Line load from the revised targets, by week"),
+        charts.utilisation_heatmap(
+            load, f"{loads.DEMAND_LOAD} by line and week: the revised targets' hours"
+        ),
     ]
     sheets = {
         "Targets": targets,
@@ -223,6 +233,19 @@ def _planned(
         "Capacity": tables["plan_lines"],
     }
     return kpis, sheets, figures, pd.Timestamp(base.weeks[0])
+
+
+def _peaks(result, plan, windows: list[int]) -> dict[str, str]:
+    """The summary's load rows: both measures' peaks over each window of weeks, labelled by
+    ``loads.peak_label`` ("Peak demand load, next 13 weeks": "219% (L3, week of 07 Dec)")."""
+    rows = {}
+    for weeks in windows:
+        for key, peak in loads.peaks(result, plan.hours, plan.overtime, weeks).items():
+            where = peak.where
+            if key == "planned_load":
+                where += f"; {peak.overtime_hours:,.0f} h overtime in these weeks"
+            rows[peak.label] = f"{peak.shown} ({where})" if peak.week is not None else "n/a"
+    return rows
 
 
 def _slug(text: str) -> str:

@@ -2,7 +2,7 @@
 
 ``approve`` takes the current forecast run, the consensus and the chosen scenario (or the
 baseline), solves its production plan, and writes in one transaction a new version of the
-plan of record: revised targets by SKU x week, production by SKU x line x week, line load by
+plan of record: revised targets by SKU x week, production by SKU x line x week, planned hours by
 line x week, with who approved it, when, the scenario's definition and the overrides in force.
 Nothing here updates or deletes a version: later edits to the scenario, new overrides or a new
 forecast make the next version, and every earlier one stays as it was (``verify`` proves it

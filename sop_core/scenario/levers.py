@@ -466,7 +466,8 @@ class ScenarioResult:
         )
 
     def line_load(self) -> pd.DataFrame:
-        """Per line and week: hours needed (baseline and revised) against available hours."""
+        """Per line and week: hours needed (baseline and revised) against available hours;
+        ``utilisation`` is the demand load (defined in ``sop_core.supply.loads``)."""
         lines, weeks = self.hours.shape
         available = self.available
         return pd.DataFrame(

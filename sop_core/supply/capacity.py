@@ -1,5 +1,6 @@
-"""Load against available hours for a scenario's revised targets: utilisation, gaps, the probability
-of an overload, the exceptions worth a meeting's time, and batch economics.
+"""The demand load of a scenario's revised targets (hours needed against available hours, as
+defined in ``sop_core.supply.loads``), gaps, the probability of an overload, the exceptions
+worth a meeting's time, and batch economics.
 
 Everything works on a ``ScenarioResult`` (the baseline is a scenario without levers), so the
 supply view follows the chosen scenario and its capacity changes.
@@ -15,6 +16,7 @@ from scipy.special import ndtr
 
 from sop_core.demand.plan_base import PlanBase
 from sop_core.scenario.levers import ScenarioResult
+from sop_core.supply.loads import DEMAND_LOAD, load_ratio
 
 Z80 = 1.2815515655446004  # the 80% band is +-1.28 standard deviations
 HIGH_LOAD = 0.85
@@ -27,7 +29,8 @@ ERROR_CORRELATION = 0.3
 
 @dataclass
 class LoadView:
-    """Per line and week: hours needed, available, utilisation, gap and overload probability."""
+    """Per line and week: hours needed, available, demand load (``utilisation``), gap and
+    overload probability."""
 
     base: PlanBase
     hours: np.ndarray
@@ -37,12 +40,8 @@ class LoadView:
 
     @property
     def utilisation(self) -> np.ndarray:
-        return np.divide(
-            self.hours,
-            self.available,
-            out=np.full_like(self.hours, np.nan),
-            where=self.available > 0,
-        )
+        """The demand load per line x week (NaN without available hours)."""
+        return load_ratio(self.hours, self.available)
 
     @property
     def gap_hours(self) -> np.ndarray:
@@ -72,7 +71,7 @@ class LoadView:
 
 
 def load_view(result: ScenarioResult) -> LoadView:
-    """Load against capacity for a scenario, with the probability that a line-week overloads.
+    """The demand load of a scenario, with the probability that a line-week overloads.
 
     The spread of each SKU's volume comes from its 80% band (scaled with the scenario's
     change); a line's spread adds its SKUs' hours with a correlation of
@@ -120,7 +119,7 @@ def exceptions(view: LoadView) -> pd.DataFrame:
                     utilisation[li, w],
                     view.probability[li, w],
                     f"gap of {view.gap_hours[li, w]:,.0f} h ({utilisation[li, w]:.0%} "
-                    f"load, {view.probability[li, w]:.0%} likely)",
+                    f"{DEMAND_LOAD.lower()}, {view.probability[li, w]:.0%} likely)",
                 )
             )
         likely = (view.probability[li] >= 0.5) & (view.gap_hours[li] <= 1e-6)
@@ -136,7 +135,8 @@ def exceptions(view: LoadView) -> pd.DataFrame:
                     0.0,
                     utilisation[li, w],
                     view.probability[li, w],
-                    f"fits on the point forecast ({utilisation[li, w]:.0%}) but "
+                    f"fits on the point forecast ({utilisation[li, w]:.0%} "
+                    f"{DEMAND_LOAD.lower()}) but "
                     f"{view.probability[li, w]:.0%} likely to overload",
                 )
             )
@@ -145,7 +145,7 @@ def exceptions(view: LoadView) -> pd.DataFrame:
                 peak = utilisation[li, start:end].max()
                 rows.append(
                     (
-                        "high load for weeks",
+                        "high demand load for weeks",
                         line,
                         name,
                         weeks[start],
@@ -154,7 +154,8 @@ def exceptions(view: LoadView) -> pd.DataFrame:
                         view.gap_hours[li, start:end].sum(),
                         peak,
                         view.probability[li, start:end].max(),
-                        f"above {HIGH_LOAD:.0%} for {end - start} weeks in a row (peak {peak:.0%})",
+                        f"{DEMAND_LOAD.lower()} above {HIGH_LOAD:.0%} for {end - start} weeks "
+                        f"in a row (peak {peak:.0%})",
                     )
                 )
         if view.available[li].sum() > 0:
@@ -171,7 +172,7 @@ def exceptions(view: LoadView) -> pd.DataFrame:
                         0.0,
                         average,
                         0.0,
-                        f"only {average:.0%} used on average",
+                        f"{DEMAND_LOAD.lower()} only {average:.0%} on average",
                     )
                 )
     frame = pd.DataFrame(
@@ -189,7 +190,7 @@ def exceptions(view: LoadView) -> pd.DataFrame:
             "detail",
         ],
     )
-    order = {"overloaded": 0, "likely overload": 1, "high load for weeks": 2, "idle line": 3}
+    order = {"overloaded": 0, "likely overload": 1, "high demand load for weeks": 2, "idle line": 3}
     frame["rank"] = frame["kind"].map(order)
     return (
         frame.sort_values(["rank", "gap_hours", "probability"], ascending=[True, False, False])

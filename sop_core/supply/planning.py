@@ -38,6 +38,7 @@ from sop_core.data.errors import InputError
 from sop_core.data.stores import production, production_plans
 from sop_core.demand.plan_base import PlanBase
 from sop_core.scenario.levers import ScenarioResult
+from sop_core.supply.loads import load_ratio
 
 
 @dataclass(frozen=True)
@@ -112,16 +113,17 @@ class ProductionPlan:
 
     def summary(self, available: np.ndarray) -> dict:
         """The CLI's keys: status, total_cost, unmet_units, overtime_hours, max_utilisation,
-        seconds (plus the cost breakdown)."""
-        utilisation = np.divide(
-            self.hours, available, out=np.zeros_like(self.hours), where=available > 0
-        )
+        seconds (plus the cost breakdown). ``max_utilisation`` is the peak planned load over
+        the plan's weeks (``sop_core.supply.loads``: the plan's hours, overtime included, over
+        the available hours; 0 when no line-week has hours)."""
+        utilisation = load_ratio(self.hours, available)
+        known = utilisation[np.isfinite(utilisation)]
         return {
             "status": self.status,
             "total_cost": round(self.total_cost, 2),
             "unmet_units": round(float(self.unmet.sum()), 1),
             "overtime_hours": round(float(self.overtime.sum()), 1),
-            "max_utilisation": round(float(utilisation.max()) if utilisation.size else 0.0, 4),
+            "max_utilisation": round(float(known.max()) if known.size else 0.0, 4),
             "seconds": round(self.seconds, 3),
             "costs": {k: round(v, 2) for k, v in self.costs.items()},
         }

@@ -137,13 +137,6 @@ def hours_used(
     return merged
 
 
-def busiest(utilisation: pd.DataFrame) -> pd.Series | None:
-    """The line-week with the highest utilisation in a ``line_utilisation_history`` frame
-    (None when no week has hours)."""
-    known = utilisation["utilisation"].dropna()
-    return utilisation.loc[known.idxmax()] if len(known) else None
-
-
 def capacity_exceptions_after(
     con: duckdb.DuckDBPyConnection, after_week: dt.date, weeks: int = 26
 ) -> pd.DataFrame:
