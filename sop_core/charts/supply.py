@@ -11,23 +11,27 @@ from sop_core.charts.style import PALETTE, figure
 
 # Load above this share of the available hours shows amber; above 100%, red.
 UTILISATION_WARNING = 0.85
-# Up to this many weeks a heatmap cell has room for "105%" in a projector-sized font; beyond
-# it the cells show the number alone, smaller (the colour bar says it is a percentage).
-ROOMY_WEEKS = 30
+# Up to this many weeks a heatmap cell has room for its load ("114", in % of the available
+# hours) on a page-wide chart; the numbers then replace the colour bar. Beyond it the cells
+# are too narrow to read, so they keep the colour bar and the hover alone.
+CELL_TEXT_WEEKS = 26
 WEEK = pd.Timedelta(days=7)
 
 
 def week_ticks(weeks: pd.Series | pd.Index, most: int = 26) -> dict:
-    """A date axis labelled at the weeks' Mondays ("23 Nov", day over month so that 26 weeks
-    fit side by side), every week up to ``most`` weeks, every second (third, ...) week beyond,
-    with the year under the first label and where the year turns."""
+    """A date axis labelled at the weeks' Mondays, every week up to ``most`` weeks, every
+    second (third, ...) week beyond: the day of the month, with the month under it where the
+    month turns and the year where the year turns ("23 Nov 2026", "30", "7 Dec", ...), so 26
+    weeks fit side by side."""
     weeks = pd.DatetimeIndex(pd.to_datetime(pd.Series(weeks).drop_duplicates())).sort_values()
     step = max(1, int(np.ceil(len(weeks) / most)))
     shown = weeks[::step]
-    years = [None, *(week.year for week in shown[:-1])]  # the year of the label before
+    before = [None, *shown[:-1]]  # the label to the left
     text = [
-        f"{week.day}<br>{week:%b}" + (f"<br>{week:%Y}" if week.year != before else "")
-        for week, before in zip(shown, years, strict=True)
+        f"{week.day}"
+        + (f"<br>{week:%b}" if last is None or week.month != last.month else "")
+        + (f"<br>{week:%Y}" if last is None or week.year != last.year else "")
+        for week, last in zip(shown, before, strict=True)
     ]
     return {
         "type": "date",
@@ -58,20 +62,23 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
             index="label", columns="week", values="overload_probability"
         ).reindex_like(grid)
     z = grid.to_numpy(dtype=float)
-    roomy = grid.shape[1] <= ROOMY_WEEKS
-    # The load in each cell; none where the line has no hours (a shutdown, shown grey).
-    text = np.where(
-        np.isfinite(z), np.char.mod("%.0f%%" if roomy else "%.0f", np.nan_to_num(z) * 100), ""
-    )
+    numbers = grid.shape[1] <= CELL_TEXT_WEEKS
+    cells = {}
+    if numbers:
+        # The load in each cell; none where the line has no hours (a shutdown, shown grey).
+        # No colour: plotly picks dark or light type against each cell's colour.
+        cells = {
+            "text": np.where(np.isfinite(z), np.char.mod("%.0f", np.nan_to_num(z) * 100), ""),
+            "texttemplate": "%{text}",
+            "textfont": {"size": 12},
+        }
     heatmap = {
         "type": "heatmap",
         "z": z,
         "x": grid.columns,
         "y": grid.index,
-        "text": text,
-        "texttemplate": "%{text}",
-        # No colour: plotly picks dark or light type against each cell's colour.
-        "textfont": {"size": 14 if roomy else 11},
+        **cells,
+        "showscale": not numbers,
         "zmin": 0,
         "zmax": 1.5,
         "colorscale": [
@@ -84,7 +91,7 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
             [1.0, "#7f0000"],
         ],
         "colorbar": {
-            "title": {"text": "Load" if roomy else "Load %"},
+            "title": {"text": "Load"},
             "tickformat": ".0%",
             "tickvals": [0, 0.5, UTILISATION_WARNING, 1.0, 1.5],
         },
@@ -110,7 +117,14 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
         layout={
             "plot_bgcolor": "#BDBDBD",
             "yaxis": {"type": "category", "automargin": True},
-            "xaxis": {**week_ticks(grid.columns), "title": {"text": "Week starting"}},
+            "xaxis": {
+                **week_ticks(grid.columns),
+                "title": {
+                    "text": "Week starting; in each cell the load, % of the available hours"
+                    if numbers
+                    else "Week starting"
+                },
+            },
         },
     )
 
@@ -171,8 +185,15 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
         title,
         "Hours per week",
         height=420,
-        # Half the page wide: a label every second week of a 26-week horizon.
-        layout={"yaxis": {"rangemode": "tozero"}, "xaxis": week_ticks(load["week"], most=13)},
+        # Half the page wide: a label every second week of a 26-week horizon, and the legend
+        # wraps to two rows under the title.
+        layout={
+            # A long line name would push a centred title off both edges.
+            "title": {"x": 0.01, "xanchor": "left"},
+            "margin": {"t": 120},
+            "yaxis": {"rangemode": "tozero"},
+            "xaxis": week_ticks(load["week"], most=13),
+        },
     )
 
 
@@ -290,7 +311,7 @@ def plan_chart(
                 "rangemode": "tozero",
                 "showgrid": False,
                 "title": {"text": "Stock"},
-                "tickformat": "~s",
+                "tickformat": ".3~s",
                 "automargin": True,
             },
         },
