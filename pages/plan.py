@@ -264,6 +264,10 @@ else:
         format_func=lambda i: f"{i}: {log.set_index('decision_id').loc[i, 'text'][:80]}",
         key="decision_pick",
     )
+    # Starts at the picked item's current status: Update without a choice changes nothing.
+    if st.session_state.get("decision_status_for") != item:
+        st.session_state["decision_status_for"] = item
+        st.session_state["decision_status"] = log.set_index("decision_id").loc[item, "status"]
     status = status_col.selectbox("Status", decisions.STATUSES, key="decision_status")
     if button_col.button("Update", key="decision_update"):
         version = int(log.set_index("decision_id").loc[item, "version"])

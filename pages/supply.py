@@ -176,16 +176,26 @@ with editor.form("capacity_change", border=True):
         value=(WEEK_LABELS[0], WEEK_LABELS[min(3, len(WEEK_LABELS) - 1)]),
         key="capacity_weeks",
     )
+    # Starts at no change: the plan only moves when someone enters hours.
     hours = st.number_input(
         "Hours a week (+ an extra shift, - a shutdown)",
         -168.0,
         168.0,
-        16.0,
+        0.0,
         8.0,
         key="capacity_hours",
     )
-    reason = st.text_input("Reason", "Saturday shift", key="capacity_reason", max_chars=60)
-    if st.form_submit_button("Add to the scenario", type="primary"):
+    reason = st.text_input(
+        "Reason", key="capacity_reason", max_chars=60, placeholder="e.g. Saturday shift"
+    )
+    submitted = st.form_submit_button("Add to the scenario", type="primary")
+    if submitted and not hours:
+        st.error(
+            "Enter the hours a week to add (an extra shift, e.g. +16) or to remove (a "
+            "shutdown, e.g. -40): 0 h changes nothing, so nothing was added.",
+            icon=":material/error:",
+        )
+    elif submitted:
         try:
             change = CapacityChange(
                 line,

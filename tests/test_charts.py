@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -41,6 +42,73 @@ def test_heatmap_grid_is_lines_by_weeks(con):
     figure = charts.utilisation_heatmap(load, "Utilisation")
     heat = figure.data[0]
     assert len(heat.z) == load["line"].nunique() and len(heat.z[0]) == 52
+
+
+def _forecast_load(weeks: int = 26) -> pd.DataFrame:
+    """Two lines' load from the week of 23 Nov 2026 (a Monday); S1 is shut the third week."""
+    week = pd.date_range("2026-11-23", periods=weeks, freq="7D")
+    rows = []
+    for line, name, needed in (("N1", "Cream filling", 45.6), ("S1", "Fragrance filling", 20.0)):
+        for t, monday in enumerate(week):
+            available = 0.0 if line == "S1" and t == 2 else 40.0
+            rows.append((line, name, monday, needed, available))
+    load = pd.DataFrame(
+        rows, columns=["line", "line_name", "week", "needed_hours", "available_hours"]
+    )
+    load["utilisation"] = np.where(
+        load["available_hours"] > 0, load["needed_hours"] / load["available_hours"], np.nan
+    )
+    return load
+
+
+def test_heatmap_shows_the_load_in_each_cell_and_labels_the_weeks():
+    spec = charts.utilisation_heatmap(_forecast_load(), "Load").to_plotly_json()
+    heat = spec["data"][0]
+    assert heat["texttemplate"] == "%{text}" and heat["textfont"]["size"] >= 12
+    rows = list(heat["y"])
+    n1, s1 = rows.index("N1  Cream filling"), rows.index("S1  Fragrance filling")
+    assert heat["text"][n1][0] == "114" and heat["text"][s1][0] == "50"
+    assert heat["text"][s1][2] == ""  # a shutdown has no load to show
+    assert not heat["showscale"]  # the numbers say the load
+    axis = spec["layout"]["xaxis"]
+    assert "% of the available hours" in axis["title"]["text"]
+    assert axis["tickmode"] == "array" and len(axis["tickvals"]) == 26  # every week
+    assert all(pd.Timestamp(v).weekday() == 0 for v in axis["tickvals"])  # Mondays
+    # Day of the month; the month where it turns, the year where it turns.
+    assert axis["ticktext"][:3] == ["23<br>Nov<br>2026", "30", "7<br>Dec"]
+    assert axis["ticktext"][6] == "4<br>Jan<br>2027"
+    assert axis["tickangle"] == 0
+
+
+def test_a_years_heatmap_labels_every_second_week_and_keeps_its_colour_bar(con):
+    load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
+    figure = charts.utilisation_heatmap(load, "Utilisation")
+    heat = figure.data[0]
+    # 52 cells across are too narrow for numbers: the colour bar and the hover say the load.
+    assert heat.texttemplate is None and heat.showscale
+    ticks = figure.layout.xaxis.ticktext
+    assert len(ticks) == 26 and ticks[0] == "24<br>Nov<br>2025"  # every second week
+
+
+def test_available_hours_are_steps_flat_across_each_week():
+    load = _forecast_load(4)
+    load = load[load["line"] == "S1"].assign(overload_probability=0.1)
+    spec = charts.line_load_chart(load, 8.0, "S1").to_plotly_json()
+    available = next(t for t in spec["data"] if t.get("name", "").startswith("available"))
+    band = spec["data"][0]
+    for trace in (available, band):
+        assert trace["line"]["shape"] == "hv"
+    x = pd.to_datetime(pd.Series(available["x"]))
+    weeks = pd.Series(pd.to_datetime(load["week"].to_numpy()))
+    half = pd.Timedelta(days=3.5)
+    # Each week's step runs from half a week before its date to half a week after.
+    assert list(x) == [*(weeks - half), weeks.iloc[-1] + half]
+    assert list(available["y"]) == [40.0, 40.0, 0.0, 40.0, 40.0]
+    assert list(band["y"]) == [48.0, 48.0, 8.0, 48.0, 48.0]
+    bars = next(t for t in spec["data"] if t["type"] == "bar")
+    for week, hours in zip(pd.to_datetime(pd.Series(bars["x"])), [40, 40, 0, 40], strict=True):
+        step = np.searchsorted(x, week, side="right") - 1  # hv: the value until the next x
+        assert available["y"][step] == hours
 
 
 def test_cover_chart_marks_the_safety_level(con):
@@ -94,3 +162,23 @@ def test_names_people_typed_show_as_text_in_charts():
     spec = figure([{"type": "scatter", "x": [1], "y": [1], "name": hostile}], hostile, "units")
     assert "<a" not in spec.layout.title.text and "&lt;a href" in spec.layout.title.text
     assert "<a" not in spec.data[0].name and "&lt;a href" in spec.data[0].name
+
+
+def test_plan_chart_draws_the_safety_stock_beside_the_stock():
+    weekly = pd.DataFrame(
+        {
+            "week": pd.date_range("2026-11-23", periods=3, freq="7D"),
+            "demand": [10.0, 10.0, 10.0],
+            "production": [12.0, 12.0, 12.0],
+            "unmet": [0.0, 0.0, 0.0],
+            "inventory": [2.0, 4.0, 6.0],
+            "safety_stock": [10.0, 10.0, 10.0],
+            "below_safety": [8.0, 6.0, 4.0],
+        }
+    )
+    figure = charts.plan_chart(weekly)
+    safety = next(t for t in figure.data if t.name == "safety stock (right)")
+    assert safety.yaxis == "y2" and list(safety.y) == [10.0, 10.0, 10.0]
+    assert list(safety.customdata) == [8.0, 6.0, 4.0] and "short" in safety.hovertemplate
+    without = charts.plan_chart(weekly.drop(columns=["safety_stock", "below_safety"]))
+    assert "safety stock (right)" not in {t.name for t in without.data}

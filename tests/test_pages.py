@@ -271,6 +271,35 @@ def test_a_capacity_change_updates_the_view_and_is_saved_with_the_scenario(app_e
     assert at.sidebar.selectbox(key="scenario").value == "Extra fragrance shifts"
 
 
+def test_supply_capacity_form_starts_at_no_change_and_refuses_an_empty_submit(app_env):
+    at = open_app("pages/supply.py")
+    before = int(metrics(at)["Overloaded line-weeks"])
+    assert at.number_input(key="capacity_hours").value == 0  # was +16 h, a change by default
+    assert at.text_input(key="capacity_reason").value in ("", None)
+    next(b for b in at.button if b.label == "Add to the scenario").click().run()
+    assert not at.exception
+    assert any("0 h changes nothing" in error.value for error in at.error)
+    assert not any("h extra a week" in m.value for m in at.markdown)
+    assert any("None yet" in caption.value for caption in at.caption)
+    assert int(metrics(at)["Overloaded line-weeks"]) == before
+    # Nothing to save either: the draft did not change.
+    assert not [b for b in at.button if b.label == "Save as new scenario" and not b.disabled]
+
+
+def test_plan_decision_status_starts_at_the_items_status(app_env):
+    from sop_core.meeting import decisions
+
+    number = decisions.add_item(app_env, "decision", "Add a Saturday shift", "Ops", "Ana")
+    decisions.set_status(app_env, number, "done", "Ana", 1)
+    at = open_app("pages/plan.py")
+    at.selectbox(key="decision_pick").set_value(number).run()
+    assert at.selectbox(key="decision_status").value == "done"  # was "open", a reopening
+    at.button(key="decision_update").click().run()
+    assert not at.exception and not at.error
+    done = f"SELECT count(*) FROM decisions WHERE decision_id = {number} AND status = 'done'"
+    assert count(app_env, done) == 1
+
+
 def test_data_page_counts_rows(app_env):
     at = open_app("pages/data.py")
     rows = count(app_env, "SELECT count(*) FROM sales_history")

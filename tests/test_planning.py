@@ -125,6 +125,40 @@ def test_an_alternate_line_takes_the_overflow():
     assert plan.overtime.sum() == pytest.approx(0, abs=1e-6)  # cheaper than overtime
 
 
+def test_safety_stock_holds_to_the_last_week():
+    """The old program drained the buffer in the last week: stock left at the end of the
+    horizon was worth nothing to it. Now the last week keeps the safety stock too."""
+    result, supply = tiny([[10] * 6], hours=30, stock=10)
+    plan = solve_plan(result, supply, PlanSettings(overtime_cost_per_hour=2.0))
+    assert plan.inventory[0] == pytest.approx([10.0] * 6)  # old: [10, 10, 10, 10, 10, 0]
+    assert plan.safety == pytest.approx([10.0])
+    assert plan.below_safety.sum() == pytest.approx(0, abs=1e-6)
+    summary = plan.summary(result.available)
+    assert summary["below_safety_units_at_end"] == 0 and summary["skus_below_safety_at_end"] == 0
+
+
+def test_safety_stock_the_lines_cannot_make_shows_as_a_shortfall():
+    # 12 units a week at most (10 h + 2 h overtime), demand 10 a week, no stock: the plan can
+    # build 2 a week towards the safety stock of 10 and ends 4 short.
+    result, supply = tiny([[10, 10, 10]])
+    plan = solve_plan(result, supply, PlanSettings(overtime_cost_per_hour=2.0))
+    assert plan.unmet.sum() == pytest.approx(0, abs=1e-6)
+    assert plan.inventory[0] == pytest.approx([2, 4, 6])
+    assert plan.below_safety[0] == pytest.approx([8, 6, 4])
+    summary = plan.summary(result.available)
+    assert summary["below_safety_units_at_end"] == pytest.approx(4)
+    assert summary["skus_below_safety_at_end"] == 1
+    assert plan.costs["below_safety_stock"] > 0
+
+
+def test_demand_comes_before_the_safety_stock_at_the_end():
+    # Exactly enough hours for demand: the plan serves it and ends with no buffer.
+    result, supply = tiny([[12, 12, 12]])
+    plan = solve_plan(result, supply, PlanSettings(overtime_cost_per_hour=2.0))
+    assert plan.unmet.sum() == pytest.approx(0, abs=1e-6)
+    assert plan.below_safety[0, -1] == pytest.approx(12)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.floats(0, 40), min_size=3, max_size=8), st.floats(0, 20))
 def test_hours_never_exceed_capacity_plus_overtime(demand, stock):
@@ -148,6 +182,23 @@ def test_on_the_sample_the_plan_beats_the_chase_plan(forecast_db: Path):
     assert plan.total_cost < chase.total_cost
     assert plan.unmet.sum() <= chase.unmet.sum() + 1e-6
     assert len(supply.routes) > len(base.skus)  # alternates are loaded
+
+
+def test_on_the_sample_the_last_week_keeps_every_skus_safety_stock(forecast_db: Path):
+    with db.connect(forecast_db) as con:
+        base = load_plan_base(con, 1)
+        supply = load_supply(con, base)
+    result = apply_scenario(base, Scenario("baseline"))
+    for weeks in (13, 26):
+        plan = solve_plan(result, supply, weeks=weeks)
+        # The lines have room in the last week, so nothing excuses a drained buffer.
+        assert (plan.hours[:, -1] < result.available[:, weeks - 1]).all()
+        # A week of average demand (the default setting): old plans left every SKU at 0.
+        expected = plan.demand.mean(axis=1)
+        assert (expected > 0).all() and (plan.inventory[:, -1] >= expected - 1e-3).all()
+        assert plan.safety == pytest.approx(expected)  # the plan's own figures agree
+        assert plan.unmet.sum() == pytest.approx(0, abs=1e-3)
+        assert plan.summary(result.available[:, :weeks])["skus_below_safety_at_end"] == 0
 
 
 def test_build_plan_stores_the_plan(forecast_db: Path, tmp_path: Path):

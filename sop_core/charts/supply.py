@@ -11,6 +11,37 @@ from sop_core.charts.style import PALETTE, figure
 
 # Load above this share of the available hours shows amber; above 100%, red.
 UTILISATION_WARNING = 0.85
+# Up to this many weeks a heatmap cell has room for its load ("114", in % of the available
+# hours) on a page-wide chart; the numbers then replace the colour bar. Beyond it the cells
+# are too narrow to read, so they keep the colour bar and the hover alone.
+CELL_TEXT_WEEKS = 26
+WEEK = pd.Timedelta(days=7)
+
+
+def week_ticks(weeks: pd.Series | pd.Index, most: int = 26) -> dict:
+    """A date axis labelled at the weeks' Mondays, every week up to ``most`` weeks, every
+    second (third, ...) week beyond: the day of the month, with the month under it where the
+    month turns and the year where the year turns ("23 Nov 2026", "30", "7 Dec", ...), so 26
+    weeks fit side by side."""
+    weeks = pd.DatetimeIndex(pd.to_datetime(pd.Series(weeks).drop_duplicates())).sort_values()
+    step = max(1, int(np.ceil(len(weeks) / most)))
+    shown = weeks[::step]
+    before = [None, *shown[:-1]]  # the label to the left
+    text = [
+        f"{week.day}"
+        + (f"<br>{week:%b}" if last is None or week.month != last.month else "")
+        + (f"<br>{week:%Y}" if last is None or week.year != last.year else "")
+        for week, last in zip(shown, before, strict=True)
+    ]
+    return {
+        "type": "date",
+        "tickmode": "array",
+        "tickvals": list(shown),
+        "ticktext": text,
+        "tickangle": 0,
+        "tickfont": {"size": 13},
+        "automargin": True,
+    }
 
 
 def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
@@ -30,11 +61,24 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
         probability = utilisation.pivot(
             index="label", columns="week", values="overload_probability"
         ).reindex_like(grid)
+    z = grid.to_numpy(dtype=float)
+    numbers = grid.shape[1] <= CELL_TEXT_WEEKS
+    cells = {}
+    if numbers:
+        # The load in each cell; none where the line has no hours (a shutdown, shown grey).
+        # No colour: plotly picks dark or light type against each cell's colour.
+        cells = {
+            "text": np.where(np.isfinite(z), np.char.mod("%.0f", np.nan_to_num(z) * 100), ""),
+            "texttemplate": "%{text}",
+            "textfont": {"size": 12},
+        }
     heatmap = {
         "type": "heatmap",
-        "z": grid.to_numpy(),
+        "z": z,
         "x": grid.columns,
         "y": grid.index,
+        **cells,
+        "showscale": not numbers,
         "zmin": 0,
         "zmax": 1.5,
         "colorscale": [
@@ -70,35 +114,60 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
         "",
         height=min(900, max(320, row * len(grid) + 160)),
         # Weeks with no hours at all (a shutdown) have no utilisation: they show as grey.
-        layout={"plot_bgcolor": "#BDBDBD", "yaxis": {"type": "category", "automargin": True}},
+        layout={
+            "plot_bgcolor": "#BDBDBD",
+            "yaxis": {"type": "category", "automargin": True},
+            "xaxis": {
+                **week_ticks(grid.columns),
+                "title": {
+                    "text": "Week starting; in each cell the load, % of the available hours"
+                    if numbers
+                    else "Week starting"
+                },
+            },
+        },
     )
+
+
+def week_steps(weeks: pd.Series, values: pd.Series) -> tuple[list, list, list]:
+    """A weekly value as steps flat across each week's bar: x at the edges between the bars
+    (half a week either side of each week's date), the last value repeated at the right edge,
+    and each point's week for the hover. Draw with ``line_shape="hv"``."""
+    weeks = pd.to_datetime(pd.Series(weeks)).reset_index(drop=True)
+    values = pd.Series(values).reset_index(drop=True)
+    if weeks.empty:
+        return [], [], []
+    half = (weeks.diff().median() if len(weeks) > 1 else WEEK) / 2
+    last = len(weeks) - 1
+    x = [*(weeks - half), weeks.iloc[last] + half]
+    return x, [*values, values.iloc[last]], [*weeks, weeks.iloc[last]]
 
 
 def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go.Figure:
     """One line's weekly hours needed (bars, red where they exceed the available hours)
-    against its available hours (a line) and the overtime band above it. ``load`` has
-    ``week``, ``needed_hours``, ``available_hours`` and ``overload_probability``."""
+    against its available hours (steps: each week's hours flat across its bar) and the
+    overtime band above them. ``load`` has ``week``, ``needed_hours``, ``available_hours`` and
+    ``overload_probability``."""
     over = load["needed_hours"] > load["available_hours"] + 1e-9
+    x, available, week_of = week_steps(load["week"], load["available_hours"])
+    steps = {"type": "scatter", "x": x, "mode": "lines"}
     traces = [
         {
-            "type": "scatter",
-            "x": load["week"],
-            "y": load["available_hours"] + overtime_hours,
-            "mode": "lines",
-            "line": {"width": 0},
+            **steps,
+            "y": [hours + overtime_hours for hours in available],
+            "line": {"width": 0, "shape": "hv"},
             "showlegend": False,
             "hoverinfo": "skip",
         },
         {
-            "type": "scatter",
-            "x": load["week"],
-            "y": load["available_hours"],
-            "mode": "lines",
+            **steps,
+            "y": available,
             "fill": "tonexty",
             "fillcolor": "rgba(230, 159, 0, 0.25)",
-            "line": {"color": "#111111", "width": 3},
+            "line": {"color": "#111111", "width": 3, "shape": "hv"},
             "name": "available hours (overtime band above)",
-            "hovertemplate": "%{y:,.0f} h available<extra>%{x|%d %b %Y}</extra>",
+            "customdata": [f"{week:%d %b %Y}" for week in week_of],
+            "hovertemplate": "%{y:,.0f} h available<extra>week of %{customdata}</extra>",
         },
         {
             "type": "bar",
@@ -112,7 +181,19 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
         },
     ]
     return figure(
-        traces, title, "Hours per week", height=420, layout={"yaxis": {"rangemode": "tozero"}}
+        traces,
+        title,
+        "Hours per week",
+        height=420,
+        # Half the page wide: a label every second week of a 26-week horizon, and the legend
+        # wraps to two rows under the title.
+        layout={
+            # A long line name would push a centred title off both edges.
+            "title": {"x": 0.01, "xanchor": "left"},
+            "margin": {"t": 120},
+            "yaxis": {"rangemode": "tozero"},
+            "xaxis": week_ticks(load["week"], most=13),
+        },
     )
 
 
@@ -158,7 +239,8 @@ def plan_chart(
 ) -> go.Figure:
     """Weekly production (bars) against the revised target (line, the ``demand`` column), unmet
     demand in red and the projected stock on a second axis. ``weekly`` has week, demand,
-    production, unmet, inventory."""
+    production, unmet, inventory, and optionally ``safety_stock`` (drawn on the stock axis)
+    and ``below_safety`` (the units short of it, in the hover)."""
     week = weekly["week"]
     traces = [
         {
@@ -197,6 +279,22 @@ def plan_chart(
             "hovertemplate": "stock %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
         },
     ]
+    if "safety_stock" in weekly:
+        short = weekly.get("below_safety", pd.Series(0.0, index=weekly.index))
+        traces.append(
+            {
+                "type": "scatter",
+                "x": week,
+                "y": weekly["safety_stock"],
+                "name": "safety stock (right)",
+                "mode": "lines",
+                "yaxis": "y2",
+                "line": {"color": "#444444", "width": 2, "dash": "dash"},
+                "customdata": short,
+                "hovertemplate": "safety stock %{y:,.0f}, %{customdata:,.0f} short"
+                "<extra>%{x|%d %b %Y}</extra>",
+            }
+        )
     return figure(
         traces,
         title,
@@ -213,7 +311,7 @@ def plan_chart(
                 "rangemode": "tozero",
                 "showgrid": False,
                 "title": {"text": "Stock"},
-                "tickformat": "~s",
+                "tickformat": ".3~s",
                 "automargin": True,
             },
         },

@@ -6,7 +6,13 @@ so that the revised targets are made at the least cost:
 - production costs materials (plus a small premium on an alternate line, to prefer the
   default), stock costs a holding charge per unit and week, overtime costs per hour up to a
   limit per line, demand that cannot be met costs a penalty (lost margin and goodwill), and
-  stock below safety stock costs a smaller penalty;
+  stock below safety stock costs a smaller penalty per unit and week;
+- the safety stock holds to the end of the horizon: stock the last week leaves below it would
+  have to be made right after the horizon, so that shortfall is priced halfway between the
+  cost of making the unit and the penalty on unmet demand. Without it the program drains the
+  buffer in the last weeks (stock left at the end is worth nothing to it); with it, the plan
+  keeps the buffer wherever capacity allows and still serves demand first. What it cannot
+  keep shows as ``below_safety`` (units per SKU and week) and in the summary;
 - a line's hours (units / units per hour / OEE) stay within its available hours plus overtime;
 - stock flows: closing = opening + production - (demand - unmet), never negative, starting
   from today's stock on hand.
@@ -106,22 +112,36 @@ class ProductionPlan:
     demand: np.ndarray
     costs: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    safety: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per SKU, in units
 
     @property
     def total_cost(self) -> float:
         return float(sum(self.costs.values()))
 
+    @property
+    def below_safety(self) -> np.ndarray:
+        """Units of closing stock below safety stock, (SKUs, weeks): the shortfall the plan
+        could not avoid (zero where the stock covers the safety stock)."""
+        if self.safety.size == 0:
+            return np.zeros_like(self.inventory)
+        return below_safety(self.inventory, self.safety)
+
     def summary(self, available: np.ndarray) -> dict:
         """The CLI's keys: status, total_cost, unmet_units, overtime_hours, max_utilisation,
-        seconds (plus the cost breakdown). ``max_utilisation`` is the peak planned load over
-        the plan's weeks (``sop_core.supply.loads``: the plan's hours, overtime included, over
-        the available hours; 0 when no line-week has hours)."""
+        seconds (plus the cost breakdown), and the safety stock the last week misses:
+        ``below_safety_units_at_end`` (units, all SKUs) and ``skus_below_safety_at_end``.
+        ``max_utilisation`` is the peak planned load over the plan's weeks
+        (``sop_core.supply.loads``: the plan's hours, overtime included, over the available
+        hours; 0 when no line-week has hours)."""
         utilisation = load_ratio(self.hours, available)
         known = utilisation[np.isfinite(utilisation)]
+        short_at_end = self.below_safety[:, -1] if self.inventory.size else np.zeros(0)
         return {
             "status": self.status,
             "total_cost": round(self.total_cost, 2),
             "unmet_units": round(float(self.unmet.sum()), 1),
+            "below_safety_units_at_end": round(float(short_at_end.sum()), 1),
+            "skus_below_safety_at_end": int((short_at_end > 0.5).sum()),
             "overtime_hours": round(float(self.overtime.sum()), 1),
             "max_utilisation": round(float(known.max()) if known.size else 0.0, 4),
             "seconds": round(self.seconds, 3),
@@ -131,13 +151,25 @@ class ProductionPlan:
 
 def _cost_inputs(base: PlanBase, settings: PlanSettings) -> dict[str, np.ndarray]:
     unit = base.unit_cost
+    make = base.variable_cost
+    unmet = np.maximum(base.regular_price, unit) * settings.unmet_penalty_factor
+    short = unit * settings.safety_penalty_factor
     return {
-        "make": base.variable_cost,
+        "make": make,
         "hold": unit * settings.holding_rate_per_year / 52.0,
-        "unmet": np.maximum(base.regular_price, unit) * settings.unmet_penalty_factor,
-        "short": unit * settings.safety_penalty_factor,
+        "unmet": unmet,
+        "short": short,
+        # Per unit the last week leaves below safety stock: halfway between making the unit
+        # and not delivering one, so the plan rebuilds the buffer before the horizon ends
+        # whenever it can make the units, but never at the expense of demand.
+        "short_at_end": np.maximum(short, (make + unmet) / 2.0),
         "alternate": unit * settings.alternate_premium,
     }
+
+
+def below_safety(inventory: np.ndarray, safety: np.ndarray) -> np.ndarray:
+    """Units below safety stock per SKU and week (zero where the stock covers it)."""
+    return np.maximum(safety[:, None] - inventory, 0.0)
 
 
 def plan_costs(
@@ -152,6 +184,7 @@ def plan_costs(
 ) -> dict[str, float]:
     """The same cost accounting for every plan (the LP and the chase plan)."""
     cost = _cost_inputs(base, settings)
+    short = below_safety(inventory, safety)
     routes = supply.routes
     per_route = cost["make"][routes["sku_index"]] + np.where(
         routes["alternate"], cost["alternate"][routes["sku_index"]], 0.0
@@ -162,7 +195,8 @@ def plan_costs(
         "overtime": float(settings.overtime_cost_per_hour * overtime.sum()),
         "unmet_demand": float((cost["unmet"][:, None] * unmet).sum()),
         "below_safety_stock": float(
-            (cost["short"][:, None] * np.maximum(safety[:, None] - inventory, 0.0)).sum()
+            (cost["short"][:, None] * short[:, :-1]).sum()
+            + (cost["short_at_end"] * short[:, -1]).sum()
         ),
     }
 
@@ -201,12 +235,14 @@ def solve_plan(
     make = cost["make"][route_sku] + np.where(
         routes["alternate"], cost["alternate"][route_sku], 0.0
     )
+    short = np.repeat(cost["short"][:, None], w, axis=1)
+    short[:, -1] = cost["short_at_end"]  # the buffer the plan hands over after the horizon
     c = np.concatenate(
         [
             np.repeat(make, w),
             np.repeat(cost["hold"], w),
             np.repeat(cost["unmet"], w),
-            np.repeat(cost["short"], w),
+            short.ravel(),
             np.full(n_lines * w, settings.overtime_cost_per_hour),
         ]
     )
@@ -310,6 +346,7 @@ def _priced(
         hours,
         demand,
         plan_costs(base, supply, settings, production, inventory, unmet, overtime, safety),
+        safety=safety,
     )
     plan.seconds = time.perf_counter() - started
     return plan
@@ -450,8 +487,9 @@ def plan_tables(
 
 
 def plan_frames(plan: ProductionPlan, result: ScenarioResult) -> dict[str, pd.DataFrame]:
-    """Weekly totals for the page: ``weekly`` (demand, production, unmet, stock) and
-    ``lines`` (hours, available, overtime per line and week)."""
+    """Weekly totals for the page: ``weekly`` (demand, production, unmet, stock, the safety
+    stock and the units below it) and ``lines`` (hours, available, overtime per line and
+    week)."""
     base = result.base
     w = plan.demand.shape[1]
     weeks = pd.to_datetime(base.weeks[:w])
@@ -462,6 +500,8 @@ def plan_frames(plan: ProductionPlan, result: ScenarioResult) -> dict[str, pd.Da
             "production": plan.production.sum(axis=0),
             "unmet": plan.unmet.sum(axis=0),
             "inventory": plan.inventory.sum(axis=0),
+            "safety_stock": np.full(w, float(plan.safety.sum())),
+            "below_safety": plan.below_safety.sum(axis=0),
         }
     )
     lines = pd.DataFrame(
