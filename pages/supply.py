@@ -16,7 +16,7 @@ import streamlit as st
 from sop_core import charts
 from sop_core.data.errors import SopError
 from sop_core.scenario.levers import CapacityChange, apply_scenario
-from sop_core.supply import capacity, loads
+from sop_core.supply import actions, capacity, loads
 from sop_core.supply.planning import (
     PlanSettings,
     chase_plan,
@@ -147,6 +147,55 @@ with right:
         last_week=st.column_config.DateColumn("To", format="DD MMM YYYY"),
         detail="Detail",
     )
+
+st.subheader("What would fix the overloads, next 13 weeks")
+fixes = actions.recommend(scenario, result, loaders.supply_data(run.run_id), weeks=13)
+if not fixes:
+    st.caption("No line-week needs more hours than it has in the next 13 weeks.")
+else:
+    st.caption(
+        "For each overloaded line-week (demand load above 100%), the biggest first: what "
+        "recovers its missing hours and what that costs, cheapest first. Overtime, a "
+        "Saturday shift and a trimmed or moved promotion go into the scenario with one click; "
+        "building earlier and alternate lines are what the production plan does when cheapest."
+    )
+    table = actions.frame(fixes).head(30)
+    widgets.table(
+        table.assign(
+            week=table["week"],
+            closes_gap=table["closes_gap"].map({True: "yes", False: "partly"}),
+        )[["line_name", "week", "gap_hours", "kind", "action", "hours", "cost", "closes_gap"]],
+        line_name="Line",
+        week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
+        gap_hours=st.column_config.NumberColumn("Missing hours", format="%.0f"),
+        kind="Kind",
+        action="Action",
+        hours=st.column_config.NumberColumn("Hours recovered", format="%.0f"),
+        cost=st.column_config.NumberColumn(f"Cost ({facts.currency})", format="localized"),
+        closes_gap="Closes the gap",
+    )
+    holdable = [a for a in fixes[:30] if a.capacity is not None or a.lever is not None]
+    if holdable:
+        pick, apply = st.columns([5, 1], vertical_alignment="bottom")
+        chosen_fix = pick.selectbox(
+            "Add an action to the scenario",
+            range(len(holdable)),
+            format_func=lambda i: (
+                f"{holdable[i].line_name}, {holdable[i].week:%d %b}: {holdable[i].action} "
+                f"({money(holdable[i].cost, facts.currency)})"
+            ),
+            key="fix_choice",
+        )
+        if apply.button("Add", type="primary", key="fix_add"):
+            fix = holdable[chosen_fix]
+            if fix.capacity is not None:
+                current.capacity.append(fix.capacity)
+            else:
+                current.levers[:] = [
+                    fix.lever if lever == fix.replaces else lever for lever in current.levers
+                ]
+            current.dirty = True
+            st.rerun()
 
 st.subheader("Capacity changes in this scenario")
 changes, editor = st.columns([3, 2], gap="large")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -608,3 +609,51 @@ def test_one_load_figure_on_the_overview_supply_plan_and_pack(app_env, tmp_path)
     # The longer windows say so too.
     assert loads.peak_label(loads.DEMAND_LOAD, 26) in supply
     assert loads.peak_label(loads.PLANNED_LOAD, 26) in pack
+
+
+def test_supply_recommends_actions_and_one_click_removes_the_overload(app_env):
+    """The issue's done-when: on a holiday push, at least three kinds of action with hours and
+    cost, and adding the cheapest that closes the gap removes the overload it names."""
+    from sop_core.data import db
+    from sop_core.data.stores import forecast_runs as runs_store
+    from sop_core.demand.plan_base import load_plan_base
+    from sop_core.scenario.levers import Lever, Scenario
+    from sop_core.scenario.store import create_scenario
+
+    with db.connect(app_env) as con:
+        base = load_plan_base(con, runs_store.latest_run_id(con))
+    week = base.weeks[3].astype("datetime64[D]").astype(dt.date)
+    push = Lever("promotion", "family", "skincare", week, week, discount=0.4, feature=1.0)
+    create_scenario(app_env, Scenario("Holiday push", levers=[push]), "test", None)
+    at = open_app()
+    at.sidebar.selectbox(key="scenario").set_value("Holiday push").run()
+    at.switch_page("pages/supply.py").run()
+    assert not at.exception
+    fixes = next(t.value for t in at.dataframe if "closes_gap" in t.value.columns)
+    that_week = fixes[pd.to_datetime(fixes["week"]).dt.date == week]
+    worst = that_week.loc[that_week["gap_hours"].idxmax()]
+    kinds = set(that_week.loc[that_week["line_name"] == worst["line_name"], "kind"])
+    assert len(kinds) >= 3, kinds
+    assert (that_week["hours"] > 0).all() and (that_week["cost"] >= 0).all()
+
+    choice = at.selectbox(key="fix_choice")
+    labels = list(choice.options)  # as the page formats them
+    closing = that_week[
+        (that_week["closes_gap"] == "yes")
+        & that_week["kind"].isin(["overtime", "saturday shift", "trim promotion", "move promotion"])
+    ]
+    cheapest = closing.loc[closing["cost"].idxmin()]
+    index = next(
+        i
+        for i, label in enumerate(labels)
+        if label.startswith(f"{cheapest['line_name']}, {week:%d %b}: {cheapest['action']}")
+    )
+    choice.set_value(index).run()
+    at.button(key="fix_add").click().run()
+    assert not at.exception
+    after = next(t.value for t in at.dataframe if "closes_gap" in t.value.columns)
+    still = after[
+        (pd.to_datetime(after["week"]).dt.date == week)
+        & (after["line_name"] == cheapest["line_name"])
+    ]
+    assert still.empty, still
