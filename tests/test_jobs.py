@@ -175,3 +175,28 @@ def test_a_failing_job_records_its_error_and_state(small_db: Path, tmp_path: Pat
     assert stored_job(small_db, view["id"]).state == "failed"
     with db.connect(small_db) as con:
         assert store.active_job(con, control.job_key("pack", view["parameters"])) is None
+
+
+def test_every_page_shows_a_running_job_and_its_progress(small_db: Path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    # A backfill someone else started, running in a live process (this one stands in for it).
+    job_id, _ = control.start(small_db, "backfill", {"count": 8}, "ana", launch=False)
+    with db.transaction(small_db) as con:
+        store.set_process(con, job_id, os.getpid(), control.process_token(os.getpid()))
+    control.write_progress(small_db, job_id, 0.4, "Run 4 of 8 (as of 12 Oct 2026): Fitting")
+    monkeypatch.setenv("SOP_DB", str(small_db))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    for page in ("pages/overview.py", "pages/data.py"):
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+        bars = [bar for bar in at.sidebar.get("progress")]
+        assert len(bars) == 1, bars
+        assert bars[0].proto.text.startswith("Past forecasts, started by ana: Run 4 of 8")
+        assert bars[0].proto.value == 40
+    # Ended: the sidebar shows no job.
+    with db.transaction(small_db) as con:
+        store.finish(con, job_id, "done", progress=1.0)
+    control.clear_progress(small_db, job_id)
+    at.run()
+    assert not at.sidebar.get("progress")

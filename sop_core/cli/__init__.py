@@ -2,8 +2,8 @@
 
 How a planner builds or inspects a database from a scheduler, and how tests and benchmarks
 drive the engine. One module per meeting step holds its commands and adds their subparsers
-(``data``, ``forecast``, ``scenario``, ``supply``, ``meeting``, ``jobs``); ``common`` holds what they
-share. This module assembles the parser and turns the errors a user can cause into one line
+(``data``, ``forecast``, ``scenario``, ``supply``, ``meeting``, ``jobs``); ``common`` holds what
+they share. This module assembles the parser and turns the errors a user can cause into one line
 on stderr and a non-zero exit. Command names, flags, output columns and JSON keys are a
 contract: add, never rename.
 """

@@ -41,6 +41,10 @@ KINDS = {
 }
 """Every kind of job, with its name on screen."""
 
+# A job whose process died this many times is not taken up again (a recorded failure, an
+# error in its work, never is: it ends the job as failed at once).
+MAX_ATTEMPTS = 5
+
 # The folder that holds the ``sop_core`` package: the worker runs from there.
 _HOME = Path(__file__).resolve().parent.parent.parent
 
@@ -158,7 +162,9 @@ def clear_progress(path: Path | str, job_id: int) -> None:
 # ---- reading -----------------------------------------------------------------------------------
 
 
-def _view(path: Path | str, job: store.Job) -> JobView:
+def view(path: Path | str, job: store.Job) -> JobView:
+    """``job`` as a planner sees it: live progress from its file; interrupted when its
+    process is gone."""
     state, progress, message = job.state, float(job.progress), job.message
     if job.active:
         live = read_progress(path, job.job_id)
@@ -190,13 +196,13 @@ def list_jobs(path: Path | str, *, active_only: bool = False, limit: int = 100) 
     shows as ``interrupted``."""
     with db.connect(path) as con:
         rows = store.list_jobs(con, active_only=active_only, limit=limit)
-    return [_view(path, job) for job in rows]
+    return [view(path, job) for job in rows]
 
 
 def get_job(path: Path | str, job_id: int) -> JobView | None:
     with db.connect(path) as con:
         job = store.job(con, job_id)
-    return None if job is None else _view(path, job)
+    return None if job is None else view(path, job)
 
 
 # ---- starting ---------------------------------------------------------------------------------
@@ -220,6 +226,8 @@ def start(
 
     ``launch=False`` records the job and leaves it to the caller to run it (``jobs run``)."""
     check_kind(kind)
+    if not Path(path).exists():
+        raise InputError(f"There is no database at {path}.")
     db.ensure_schema(path)
     key = job_key(kind, parameters)
     for _ in range(5):
@@ -244,6 +252,15 @@ def _take(
             return existing.job_id, False
         if existing is None:
             job_id = store.insert_job(con, kind, parameters, started_by, key)
+        elif existing.attempts >= MAX_ATTEMPTS:
+            # Its process died every time (never a recorded failure): stop trying, free it.
+            store.finish(
+                con,
+                existing.job_id,
+                "failed",
+                error=f"Interrupted {existing.attempts} times; not taken up again.",
+            )
+            return existing.job_id, False
         else:
             job_id = existing.job_id
         # Until the worker runs, the launching process answers for the job: another start
