@@ -200,3 +200,15 @@ def test_every_page_shows_a_running_job_and_its_progress(small_db: Path, monkeyp
     control.clear_progress(small_db, job_id)
     at.run()
     assert not at.sidebar.get("progress")
+
+
+def test_the_forecast_command_records_its_backfill_as_a_job(small_db: Path):
+    first = run_cli("forecast", "--db", str(small_db), "--backfill", "2", "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert "Past forecasts (runs 1, 2)" in first.stdout
+    again = run_cli("forecast", "--db", str(small_db), "--backfill", "2", "--quiet", "--json")
+    assert again.returncode == 0, again.stderr
+    jobs = json.loads(run_cli("jobs", "--db", str(small_db), "--json").stdout)["jobs"]
+    assert [(j["kind"], j["state"]) for j in jobs] == [("backfill", "done")] * 2
+    assert jobs[0]["result"]["reused"] == 2  # the stored runs, not made twice
+    assert list(runs_by_history_end(small_db).values()) == [1, 1, 1]

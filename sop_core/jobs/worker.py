@@ -29,17 +29,24 @@ Progress = Callable[[float, str], None]
 PROGRESS_EVERY = 0.3
 
 
-def _refresh(path: Path, parameters: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def _refresh(
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+) -> dict[str, Any]:
     from sop_core.forecast.engine import ForecastSettings
     from sop_core.forecast.runs import refresh_forecast
 
     summary = refresh_forecast(
-        path, ForecastSettings(horizon=int(parameters.get("horizon", 26))), progress=progress
+        path,
+        ForecastSettings(horizon=int(parameters.get("horizon", 26))),
+        jobs=workers,
+        progress=progress,
     )
     return {"run_id": summary.run_id, "reused": summary.reused}
 
 
-def _backfill(path: Path, parameters: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def _backfill(
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+) -> dict[str, Any]:
     from sop_core.forecast.engine import ForecastSettings
     from sop_core.forecast.runs import backfill_runs
 
@@ -48,18 +55,26 @@ def _backfill(path: Path, parameters: dict[str, Any], progress: Progress) -> dic
         int(parameters.get("count", 8)),
         int(parameters.get("step", 2)),
         ForecastSettings(horizon=int(parameters.get("horizon", 26))),
+        jobs=workers,
         progress=progress,
     )
-    return {"run_ids": [p.run_id for p in past], "reused": sum(p.reused for p in past)}
+    return {
+        "run_ids": [p.run_id for p in past],
+        "history_ends": [p.history_end for p in past],
+        "reused": sum(p.reused for p in past),
+    }
 
 
-def _plan(path: Path, parameters: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def _plan(
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+) -> dict[str, Any]:
     from sop_core.supply.planning import build_plan
 
     plan, _, result, plan_id = build_plan(
         path,
         parameters.get("scenario"),
         int(parameters.get("horizon", 26)),
+        jobs=workers,
         progress=progress,
     )
     return {
@@ -68,7 +83,9 @@ def _plan(path: Path, parameters: dict[str, Any], progress: Progress) -> dict[st
     }
 
 
-def _pack(path: Path, parameters: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def _pack(
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+) -> dict[str, Any]:
     from sop_core.data.export import check_out_folder
     from sop_core.meeting.pack import build_pack
 
@@ -85,7 +102,7 @@ def _pack(path: Path, parameters: dict[str, Any], progress: Progress) -> dict[st
     return {"files": {kind: str(file) for kind, file in files.items()}}
 
 
-WORK: dict[str, Callable[[Path, dict[str, Any], Progress], dict[str, Any]]] = {
+WORK: dict[str, Callable[[Path, dict[str, Any], Progress, int | None], dict[str, Any]]] = {
     "refresh": _refresh,
     "backfill": _backfill,
     "plan": _plan,
@@ -112,9 +129,13 @@ class _ProgressFile:
             control.write_progress(self.path, self.job_id, fraction, message)
 
 
-def run_job(path: Path | str, job_id: int, echo: Progress | None = None) -> control.JobView:
+def run_job(
+    path: Path | str, job_id: int, echo: Progress | None = None, workers: int | None = None
+) -> control.JobView:
     """Run job ``job_id`` here unless another live process has it; return it as it ended
-    (or as it is, when it was not ours to run). A failure is recorded, then raised again."""
+    (or as it is, when it was not ours to run). ``echo`` is told the progress too;
+    ``workers``: forecast processes (default: one per core). A failure is recorded, then
+    raised again."""
     path = Path(path)
     me = os.getpid()
     with db.transaction(path) as con:
@@ -134,7 +155,7 @@ def run_job(path: Path | str, job_id: int, echo: Progress | None = None) -> cont
         work = WORK.get(job.kind)
         if work is None:
             raise InputError(f"There is no job kind {job.kind!r}.")
-        result = work(path, parameters, progress)
+        result = work(path, parameters, progress, workers)
     except Exception as error:
         text = str(error) if isinstance(error, SopError) else _failure(error)
         with db.transaction(path) as con:
