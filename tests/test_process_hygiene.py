@@ -15,7 +15,8 @@ from tests.helpers import ROOT, descendants, outlived, reap, wait_for
 
 # The dashboard's refresh, as its job's process runs it (``sop_core.jobs.worker``, started by
 # ``sop_ui.widgets.refresh_forecast_with_progress``): ``refresh_forecast(path, progress=...)``
-# with the default number of workers. Each progress message goes to stdout, so the test can wait for fitting.
+# with the default number of workers. Each progress message goes to stdout, so the test can
+# wait for fitting.
 APP_REFRESH = """
 import sys
 from sop_core.forecast.runs import refresh_forecast
