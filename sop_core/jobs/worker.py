@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -27,6 +28,7 @@ Progress = Callable[[float, str], None]
 
 # The live progress file is rewritten at most this often (and whenever the step changes).
 PROGRESS_EVERY = 0.3
+_COUNTS = re.compile(r"[\d,.]+")
 
 
 def _refresh(
@@ -118,11 +120,15 @@ class _ProgressFile:
         self.path, self.job_id, self.echo = path, job_id, echo
         self.last = 0.0
         self.step = ""
+        self.fraction = 0.0
 
     def __call__(self, fraction: float, message: str) -> None:
         if self.echo is not None:
             self.echo(fraction, message)
-        step = message.split(":", 1)[0]
+        self.fraction = fraction
+        # The step: a backfill's "Run 3 of 8 (...)" before the colon; else the message with
+        # its counts left out ("Fitted 12 of 40 SKUs" is one step however far it has got).
+        step = message.split(":", 1)[0] if ":" in message else _COUNTS.sub("#", message)
         now = time.monotonic()
         if step != self.step or now - self.last >= PROGRESS_EVERY:
             self.step, self.last = step, now
@@ -159,7 +165,9 @@ def run_job(
     except Exception as error:
         text = str(error) if isinstance(error, SopError) else _failure(error)
         with db.transaction(path) as con:
-            store.finish(con, job_id, "failed", error=text, message="Failed")
+            store.finish(
+                con, job_id, "failed", error=text, message="Failed", progress=progress.fraction
+            )
         control.clear_progress(path, job_id)
         raise
     with db.transaction(path) as con:

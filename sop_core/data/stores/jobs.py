@@ -104,16 +104,6 @@ def claim(con: duckdb.DuckDBPyConnection, job_id: int, pid: int, token: str) -> 
     return bool(done)
 
 
-def set_progress(
-    con: duckdb.DuckDBPyConnection, job_id: int, progress: float, message: str | None
-) -> None:
-    """Store a running job's progress (rarely: the live progress is in a file beside)."""
-    con.execute(
-        "UPDATE jobs SET progress = ?, message = ? WHERE job_id = ? AND active_key IS NOT NULL",
-        [min(max(progress, 0.0), 1.0), message, job_id],
-    )
-
-
 def finish(
     con: duckdb.DuckDBPyConnection,
     job_id: int,
@@ -129,5 +119,12 @@ def finish(
         "UPDATE jobs SET state = ?, active_key = NULL, finished_at = current_timestamp, "
         "message = coalesce(?, message), error = ?, result = ?, "
         "progress = coalesce(?, progress) WHERE job_id = ?",
-        [state, message, error, result, progress, job_id],
+        [
+            state,
+            message,
+            error,
+            result,
+            None if progress is None else min(max(progress, 0.0), 1.0),
+            job_id,
+        ],
     )
