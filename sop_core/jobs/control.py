@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 
 from sop_core.data import db
-from sop_core.data.errors import ConflictError, InputError
+from sop_core.data.errors import ConflictError, InputError, SopError
 from sop_core.data.stores import jobs as store
 
 KINDS = {
@@ -266,7 +266,7 @@ def _take(
         # Until the worker runs, the launching process answers for the job: another start
         # meanwhile sees it alive and joins, and if this process dies first the job is
         # interrupted and the next start takes it up.
-        store.set_process(con, job_id, me, process_token(me))
+        store.take_up(con, job_id, me, process_token(me))
     return job_id, True
 
 
@@ -276,26 +276,33 @@ def _launch(path: Path | str, job_id: int) -> int:
     environment["PYTHONPATH"] = os.pathsep.join(
         [str(_HOME), *filter(None, [environment.get("PYTHONPATH")])]
     )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sop_core",
-            "jobs",
-            "run",
-            "--db",
-            str(Path(path).resolve()),
-            "--id",
-            str(job_id),
-            "--quiet",
-        ],
-        cwd=_HOME,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "sop_core",
+        "jobs",
+        "run",
+        "--db",
+        str(Path(path).resolve()),
+        "--id",
+        str(job_id),
+        "--quiet",
+    ]
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=_HOME,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as error:
+        # Nobody would ever run it: end it now, so the next press can try again.
+        with db.transaction(path) as con:
+            store.finish(con, job_id, "failed", error=f"Could not start its process: {error}")
+        raise SopError(f"Could not start job {job_id}: {error}") from error
     # Reaped when it ends, so a long-running app keeps no zombie behind.
     threading.Thread(target=process.wait, daemon=True).start()
     token = process_token(process.pid)

@@ -155,8 +155,8 @@ def run_job(
         return control.get_job(path, job_id)
     parameters = json.loads(job.parameters)
     progress = _ProgressFile(path, job_id, echo)
-    if job.attempts:
-        progress(0.0, f"Resumed (attempt {job.attempts + 1})")
+    if job.attempts > 1:
+        progress(0.0, f"Taken up again (attempt {job.attempts})")
     try:
         work = WORK.get(job.kind)
         if work is None:

@@ -93,11 +93,20 @@ def set_process(
     )
 
 
+def take_up(con: duckdb.DuckDBPyConnection, job_id: int, pid: int, token: str | None) -> None:
+    """Count one more attempt at an active job, launched (and answered for until its worker
+    runs) by process ``pid``."""
+    con.execute(
+        "UPDATE jobs SET pid = ?, process_token = ?, attempts = attempts + 1 "
+        "WHERE job_id = ? AND active_key IS NOT NULL",
+        [pid, token, job_id],
+    )
+
+
 def claim(con: duckdb.DuckDBPyConnection, job_id: int, pid: int, token: str) -> bool:
     """Mark an active job running in process ``pid``; False when it is no longer active."""
     done = con.execute(
-        "UPDATE jobs SET state = 'running', pid = ?, process_token = ?, "
-        "attempts = attempts + 1, error = NULL "
+        "UPDATE jobs SET state = 'running', pid = ?, process_token = ?, error = NULL "
         "WHERE job_id = ? AND active_key IS NOT NULL RETURNING job_id",
         [pid, token, job_id],
     ).fetchall()
