@@ -212,3 +212,18 @@ def test_the_forecast_command_records_its_backfill_as_a_job(small_db: Path):
     assert [(j["kind"], j["state"]) for j in jobs] == [("backfill", "done")] * 2
     assert jobs[0]["result"]["reused"] == 2  # the stored runs, not made twice
     assert list(runs_by_history_end(small_db).values()) == [1, 1, 1]
+
+
+def test_a_job_whose_process_keeps_dying_is_not_taken_up_for_ever(small_db: Path):
+    job_id, _ = control.start(small_db, "refresh", {"horizon": 13}, "ana", launch=False)
+    with db.connect(small_db) as con:
+        con.execute(
+            "UPDATE jobs SET pid = NULL, attempts = ? WHERE job_id = ?",
+            [control.MAX_ATTEMPTS, job_id],
+        )
+    assert control.resume_interrupted(small_db) == []
+    view = control.get_job(small_db, job_id)
+    assert view.state == "failed" and "not taken up again" in view.error
+    # Pressed again: a new job.
+    again, started = control.start(small_db, "refresh", {"horizon": 13}, "ana", launch=False)
+    assert started and again != job_id
