@@ -227,3 +227,23 @@ def test_a_job_whose_process_keeps_dying_is_not_taken_up_for_ever(small_db: Path
     # Pressed again: a new job.
     again, started = control.start(small_db, "refresh", {"horizon": 13}, "ana", launch=False)
     assert started and again != job_id
+
+
+@pytest.mark.slow
+def test_make_past_forecasts_on_the_demand_page_runs_one_backfill_job(small_db: Path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    made = run_cli("jobs", "start", "refresh", "--db", str(small_db), "--wait", "--quiet")
+    assert made.returncode == 0, made.stderr
+    monkeypatch.setenv("SOP_DB", str(small_db))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240).run()
+    at.switch_page("pages/demand.py").run()
+    at.button(key="backfill").click().run()
+    assert not at.exception, at.exception
+    assert not any(b.key == "backfill" for b in at.button)  # accuracy is shown instead
+    jobs = json.loads(run_cli("jobs", "--db", str(small_db), "--json").stdout)["jobs"]
+    assert [(j["kind"], j["state"], j["started_by"]) for j in jobs] == [
+        ("backfill", "done", "planner"),
+        ("refresh", "done", jobs[1]["started_by"]),
+    ]
+    assert len(runs_by_history_end(small_db)) == 9  # 8 past runs and the current one
