@@ -4,12 +4,14 @@ bar, and show every running job with its progress in the sidebar of every page.
 A job runs in a process of its own: leaving the page, closing the tab or restarting the app
 does not stop it, and two people pressing the same button get the same job. The sidebar
 follows the jobs running on the database (whoever started them) a few times a second and
-redraws the page when one ends, so what it made shows at once. At the app's start, jobs
-whose process is gone are taken up again.
+redraws the page when one ends, so what it made shows at once; a job that failed in the last
+hour is shown with its error. At the app's start, jobs whose process is gone are taken up
+again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import streamlit as st
@@ -24,6 +26,9 @@ from sop_ui.formatting import plain
 # How often the sidebar looks at the running jobs (their progress files; the database only
 # when it has changed).
 POLL_SECONDS = 1.5
+# The newest jobs looked at; a failure among them is shown for FAILED_SHOWN after it ended.
+RECENT = 20
+FAILED_SHOWN = dt.timedelta(hours=1)
 
 
 def start(kind: str, parameters: dict[str, Any]) -> tuple[int, bool]:
@@ -61,17 +66,21 @@ def run_with_progress(kind: str, parameters: dict[str, Any], label: str) -> cont
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _active(path: str, version: tuple[int, int]) -> list[jobs_store.Job]:
+def _recent(path: str, version: tuple[int, int]) -> list[jobs_store.Job]:
     # ``version`` is only part of the key: a job that starts or ends changes the file.
     with db.connect(path, timeout=loaders.QUICK_LOCK_WAIT) as con:
-        return jobs_store.list_jobs(con, active_only=True)
+        return jobs_store.list_jobs(con, limit=RECENT)
+
+
+def _recent_now(path: str) -> list[jobs_store.Job]:
+    try:
+        return _recent(path, db.data_version(path))
+    except SopError:  # busy (a job is saving): show the jobs at the next look
+        return []
 
 
 def _active_now(path: str) -> list[jobs_store.Job]:
-    try:
-        return _active(path, db.data_version(path))
-    except SopError:  # busy (a job is saving): show the jobs at the next look
-        return []
+    return [job for job in _recent_now(path) if job.active]
 
 
 @st.cache_resource(show_spinner=False)
@@ -87,7 +96,16 @@ def running_jobs() -> None:
     """The running jobs and their progress (nothing when none runs); call it in the sidebar
     of every page (the shell does)."""
     path = str(loaders.database_path())
-    if _active_now(path):
+    recent = _recent_now(path)
+    since = dt.datetime.now() - FAILED_SHOWN
+    for job in recent:
+        if job.state == "failed" and job.finished_at is not None and job.finished_at > since:
+            view = control.view(path, job)
+            st.warning(
+                plain(f"{view.title} (job {job.job_id}, {job.started_by}) failed: {job.error}"),
+                icon=":material/error:",
+            )
+    if any(job.active for job in recent):
         _running_panel(path)
 
 

@@ -247,3 +247,21 @@ def test_make_past_forecasts_on_the_demand_page_runs_one_backfill_job(small_db: 
         ("refresh", "done", jobs[1]["started_by"]),
     ]
     assert len(runs_by_history_end(small_db)) == 9  # 8 past runs and the current one
+
+
+def test_the_sidebar_shows_a_job_that_failed_with_its_error(small_db: Path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from sop_ui.formatting import plain
+
+    job_id, _ = control.start(small_db, "pack", {"out": "/no/such"}, "ben", launch=False)
+    with db.transaction(small_db) as con:
+        store.finish(con, job_id, "failed", error="The folder /no/such does not exist.")
+    monkeypatch.setenv("SOP_DB", str(small_db))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    (warning,) = at.sidebar.warning
+    assert warning.value == plain(
+        f"Meeting pack (job {job_id}, ben) failed: The folder /no/such does not exist."
+    )
+    assert not at.sidebar.get("progress")
