@@ -195,7 +195,10 @@ def list_jobs(path: Path | str, *, active_only: bool = False, limit: int = 100) 
     """The newest jobs first, with their live progress; an active job whose process is gone
     shows as ``interrupted``."""
     with db.connect(path) as con:
-        rows = store.list_jobs(con, active_only=active_only, limit=limit)
+        try:
+            rows = store.list_jobs(con, active_only=active_only, limit=limit)
+        except duckdb.CatalogException:  # a database from before jobs (schema 8): none yet
+            return []
     return [view(path, job) for job in rows]
 
 
@@ -316,7 +319,8 @@ def _launch(path: Path | str, job_id: int) -> int:
 
 def resume_interrupted(path: Path | str) -> list[int]:
     """Take up again every queued or running job whose process is gone; return their ids."""
-    with db.connect(path) as con:
+    active = []
+    with db.connect(path) as con, contextlib.suppress(duckdb.CatalogException):
         active = store.list_jobs(con, active_only=True)
     resumed = []
     for job in active:
