@@ -263,6 +263,7 @@ def _take(
                 "failed",
                 error=f"Interrupted {existing.attempts} times; not taken up again.",
             )
+            clear_progress(path, existing.job_id)
             return existing.job_id, False
         else:
             job_id = existing.job_id
