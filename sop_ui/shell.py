@@ -1,5 +1,6 @@
 """The shell around every page: page configuration, the database on first start, the
-navigation over the meeting steps in ``pages/``, the global filters in the sidebar, and the
+navigation over the meeting steps in ``pages/``, the global filters and the running jobs in the
+sidebar (jobs interrupted by a stop are taken up again at the start), and the
 error boundary where errors a planner can cause or meet (a busy database, a bad setting)
 become a message instead of a traceback.
 
@@ -17,7 +18,7 @@ import duckdb
 import streamlit as st
 
 from sop_core.data.errors import SopError
-from sop_ui import filters, loaders
+from sop_ui import filters, jobs, loaders
 from sop_ui.formatting import plain
 
 _shell = threading.local()
@@ -45,9 +46,12 @@ def main() -> None:
     # Less empty space above the title: on a projector every line of height counts.
     st.html("<style>.stMainBlockContainer {padding-top: 3.5rem;}</style>")
     with error_boundary():
-        loaders.ensure_database()
+        path = loaders.ensure_database()
+        jobs.resume_at_start(str(path))
         company = loaders.facts()
         global_filters(company)
+        with st.sidebar:
+            jobs.running_jobs()
         if not company.history_weeks and page.title != "Data":
             st.info(
                 "This database has no sales history yet, so there is nothing to review. "

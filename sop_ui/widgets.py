@@ -1,5 +1,6 @@
 """The furniture every page uses: KPI tiles, bordered charts, tables, an import's issues,
-progress bars for long work, and the guard that offers to make the first forecast.
+progress bars for long work (run as jobs, ``sop_ui.jobs``), and the guard that offers to make
+the first forecast.
 """
 
 from __future__ import annotations
@@ -111,20 +112,22 @@ def progress_bar(label: str) -> Iterator[Progress]:
 
 
 def refresh_forecast_with_progress(label: str = "Refreshing the forecast") -> None:
-    """Run (or reuse) the forecast with a progress bar, then rerun the page."""
-    from sop_core.forecast.runs import refresh_forecast
+    """Run (or reuse) the forecast as a job, following it with a progress bar, then rerun the
+    page. The job outlives the page: leaving it, the sidebar of every page shows it."""
+    from sop_ui import jobs
 
-    with progress_bar(label) as progress:
-        refresh_forecast(loaders.database_path(), progress=progress)
+    jobs.run_with_progress("refresh", {"horizon": 26}, label)
     st.rerun()
 
 
 def backfill_with_progress(count: int, step: int = 2) -> None:
-    """Make ``count`` past forecast runs (for accuracy by lag) with a progress bar, then rerun."""
-    from sop_core.forecast.runs import backfill_runs
+    """Make ``count`` past forecast runs (for accuracy by lag) as a job, following it with a
+    progress bar, then rerun. Interrupted, it is taken up again keeping the runs it stored."""
+    from sop_ui import jobs
 
-    with progress_bar("Making past forecasts") as progress:
-        backfill_runs(loaders.database_path(), count, step, progress=progress)
+    jobs.run_with_progress(
+        "backfill", {"count": count, "step": step, "horizon": 26}, "Making past forecasts"
+    )
     st.rerun()
 
 

@@ -2,7 +2,8 @@
 cannot be fooled by import side effects):
 
 - no import cycles among app.py, pages/, sop_ui and sop_core (imports inside functions too);
-- sop_core's rooms import one way: data <- forecast <- demand <- scenario <- supply <- meeting;
+- sop_core's rooms import one way: data <- forecast <- demand <- scenario <- supply <- meeting
+  <- jobs;
   charts only data; meeting may draw charts; cli may import any room; sop_core never imports
   cli, sop_ui, app, pages or streamlit;
 - SQL only in sop_core/data: nowhere else a string literal that is SQL, nor ``.execute(``,
@@ -23,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # The meeting steps, in the one direction imports may run: a room imports only rooms before it.
-ROOMS = ("data", "forecast", "demand", "scenario", "supply", "meeting")
+ROOMS = ("data", "forecast", "demand", "scenario", "supply", "meeting", "jobs")
 # Rooms beside the chain: what each may import besides itself.
 SIDE_ROOMS = {"charts": {"data"}, "cli": {*ROOMS, "charts"}}
 # Besides the chain: the meeting pack draws figures.

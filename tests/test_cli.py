@@ -233,6 +233,7 @@ def test_help_lists_every_command_in_the_planners_order():
         "accuracy",
         "drivers",
         "plan",
+        "jobs",
         "dictionary",
     ]
 

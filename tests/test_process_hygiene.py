@@ -13,9 +13,10 @@ import pytest
 
 from tests.helpers import ROOT, descendants, outlived, reap, wait_for
 
-# The dashboard's refresh, as ``sop_ui.widgets.refresh_forecast_with_progress`` runs it in
-# the Streamlit server process: ``refresh_forecast(path, progress=...)`` with the default
-# number of workers. Each progress message goes to stdout, so the test can wait for fitting.
+# The dashboard's refresh, as its job's process runs it (``sop_core.jobs.worker``, started by
+# ``sop_ui.widgets.refresh_forecast_with_progress``): ``refresh_forecast(path, progress=...)``
+# with the default number of workers. Each progress message goes to stdout, so the test can
+# wait for fitting.
 APP_REFRESH = """
 import sys
 from sop_core.forecast.runs import refresh_forecast
@@ -77,10 +78,12 @@ def test_a_stopped_forecast_leaves_no_process(sample_db: Path, stop: str) -> Non
 
 @pytest.mark.slow
 def test_a_killed_app_refresh_leaves_no_process(sample_db: Path) -> None:
-    """The dashboard's refresh killed mid-fit (the server stopped hard): its workers go too.
+    """The dashboard's refresh killed mid-fit (its job's process stopped hard): its workers go
+    too.
 
-    A small process runs the refresh the way the app does; the real server, refresh pressed in
-    Chromium, is ``tests/test_browser.py::test_a_killed_server_mid_refresh_leaves_no_process``."""
+    A small process runs the refresh the way the job does; the real server, refresh pressed in
+    Chromium and the server killed (the job finishes all the same), is
+    ``tests/test_browser.py::test_a_refresh_outlives_a_killed_server_then_leaves_no_process``."""
     linux_only()
     process, started = start_until_fitting(
         [sys.executable, "-c", APP_REFRESH, str(sample_db)], "stdout"

@@ -2,8 +2,8 @@
 
 How a planner builds or inspects a database from a scheduler, and how tests and benchmarks
 drive the engine. One module per meeting step holds its commands and adds their subparsers
-(``data``, ``forecast``, ``scenario``, ``supply``, ``meeting``); ``common`` holds what they
-share. This module assembles the parser and turns the errors a user can cause into one line
+(``data``, ``forecast``, ``scenario``, ``supply``, ``meeting``, ``jobs``); ``common`` holds what
+they share. This module assembles the parser and turns the errors a user can cause into one line
 on stderr and a non-zero exit. Command names, flags, output columns and JSON keys are a
 contract: add, never rename.
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from sop_core.cli import data, forecast, meeting, scenario, supply
+from sop_core.cli import data, forecast, jobs, meeting, scenario, supply
 from sop_core.cli.common import (
     EXIT_FAILURE,
     EXIT_TERMINATED,
@@ -46,6 +46,7 @@ COMMAND_ORDER = (
     "accuracy",
     "drivers",
     "plan",
+    "jobs",
     "dictionary",
 )
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="S&OP dashboard engine: build, inspect and refresh the planning database.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    groups = (data, forecast, scenario, supply, meeting)
+    groups = (data, forecast, scenario, supply, meeting, jobs)
     adders = {name: add for group in groups for name, add in group.PARSERS.items()}
     if set(adders) != set(COMMAND_ORDER):
         raise RuntimeError(f"COMMAND_ORDER and the groups' commands differ: {sorted(adders)}")

@@ -112,8 +112,8 @@ def add_engine_options(command: argparse.ArgumentParser) -> None:
 
 
 def author(args: argparse.Namespace) -> str:
-    """Who imports: ``--author``, else the login name."""
-    return args.author or os.environ.get("USER") or "cli"
+    """Who imports or starts a job: ``--author``, else the login name."""
+    return getattr(args, "author", None) or os.environ.get("USER") or "cli"
 
 
 def issues_json(issues: Iterable[Any]) -> list[dict]:

@@ -13,6 +13,7 @@ import pandas as pd
 from sop_core.cli.common import (
     WEEKS_AHEAD,
     add_engine_options,
+    author,
     iso_date,
     print_wait,
     progress_bar,
@@ -25,7 +26,6 @@ from sop_core.data.stores import forecast_runs
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import (
     RunSummary,
-    backfill_runs,
     backtest_report,
     driver_report,
     forecast_frame,
@@ -57,25 +57,37 @@ def _current_run(args: argparse.Namespace) -> RunSummary:
         )
 
 
+def _backfill_job(args: argparse.Namespace) -> dict:
+    """``--backfill``: the past forecasts as a job (the dashboard's "Make past forecasts"),
+    run in this process; the same job already running elsewhere is followed instead, and one
+    that was interrupted is taken up again, keeping the runs it stored."""
+    from sop_core.jobs import control
+    from sop_core.jobs.worker import run_job
+
+    if not Path(args.db).exists():
+        raise InputError(f"There is no database at {args.db}.")
+    parameters = {"count": args.backfill, "step": args.backfill_step, "horizon": args.horizon}
+    job_id, ours = control.start(args.db, "backfill", parameters, author(args), launch=False)
+    with progress_bar(args.quiet) as progress:
+        if ours:
+            view = run_job(args.db, job_id, echo=progress, workers=args.jobs)
+        else:
+            view = control.wait(args.db, job_id, on_progress=progress)
+    if view.state != "done" or not view.result:
+        raise InputError(f"The past forecasts (job {job_id}) did not finish: {view.error}.")
+    return view.result
+
+
 def command_forecast(args: argparse.Namespace) -> int:
     if args.out:
         check_out_file(args.out)  # before the fit, so a typo costs no refit and stores nothing
     args.horizon_weeks = args.horizon
     if args.backfill:
-        with progress_bar(args.quiet) as progress:
-            past = backfill_runs(
-                args.db,
-                args.backfill,
-                args.backfill_step,
-                ForecastSettings(horizon=args.horizon),
-                jobs=args.jobs,
-                progress=progress,
-                on_wait=print_wait,
-            )
+        past = _backfill_job(args)
         if not args.json:
             print(
-                f"Past forecasts (runs {', '.join(str(p.run_id) for p in past)}) with history "
-                f"ends {past[0].history_end} to {past[-1].history_end}."
+                f"Past forecasts (runs {', '.join(map(str, past['run_ids']))}) with history "
+                f"ends {past['history_ends'][0]} to {past['history_ends'][-1]}."
             )
     summary = _current_run(args)
     if args.out:

@@ -431,6 +431,36 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        9,
+        "Jobs: forecast refreshes, past-run backfills, production plans and meeting packs "
+        "run as recorded jobs",
+        """
+        CREATE SEQUENCE job_ids START 1;
+        CREATE TABLE jobs (
+            job_id INTEGER PRIMARY KEY DEFAULT nextval('job_ids'),
+            kind VARCHAR NOT NULL,
+            parameters VARCHAR NOT NULL,
+            started_by VARCHAR NOT NULL,
+            state VARCHAR NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'done', 'failed')),
+            progress DOUBLE NOT NULL DEFAULT 0 CHECK (progress >= 0 AND progress <= 1),
+            message VARCHAR,
+            started_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            finished_at TIMESTAMP,
+            error VARCHAR,
+            result VARCHAR,
+            pid INTEGER,
+            process_token VARCHAR,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            active_key VARCHAR UNIQUE,
+            CHECK ((state IN ('queued', 'running')) = (active_key IS NOT NULL))
+        );
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -938,6 +968,34 @@ DATA_DICTIONARY.update(
             },
         ),
     }
+)
+
+
+DATA_DICTIONARY["jobs"] = (
+    "Long work (a forecast refresh, past forecasts, a production plan, a meeting pack) run as "
+    "a job in its own process: it outlives the browser tab and the app that started it, and "
+    "one that was interrupted is resumed from what it had stored.",
+    {
+        "job_id": "Job number, increasing.",
+        "kind": "`refresh`, `backfill`, `plan` or `pack`.",
+        "parameters": "What the job does, as JSON (sorted keys): the same kind and "
+        "parameters are one job while it is queued or running.",
+        "started_by": "Who started it.",
+        "state": "`queued`, `running`, `done` or `failed`.",
+        "progress": "Share done, 0 to 1, as last stored (a running job's live progress is in "
+        "a small file next to the database).",
+        "message": "What it was doing last, or what it made.",
+        "started_at": "When it was started (UTC).",
+        "finished_at": "When it ended (empty: not yet).",
+        "error": "Why it failed (empty: it did not).",
+        "result": "What it made, as JSON (run numbers, a plan number, files).",
+        "pid": "Process running it (empty: none yet).",
+        "process_token": "That process's start time, so a reused process number is not "
+        "taken for it.",
+        "attempts": "Times a process took it up (more than 1: it was resumed).",
+        "active_key": "Kind and parameters while queued or running, empty afterwards: unique, "
+        "so two people pressing the same button start one job.",
+    },
 )
 
 
