@@ -11,7 +11,7 @@ from sop_core import charts
 from sop_core.data.errors import InputError
 from sop_core.demand import consensus
 from sop_core.demand.cube import next_weeks
-from sop_ui import filters, loaders, shell, widgets
+from sop_ui import filters, jobs, loaders, shell, widgets
 from sop_ui.formatting import (
     MODEL_LABELS,
     change,
@@ -199,7 +199,16 @@ widgets.table(
 # --- Accuracy ------------------------------------------------------------------------------
 st.subheader("Forecast accuracy")
 scope_lags = loaders.accuracy(level, target).by_lag["lag"].tolist()
-if not loaders.has_past_forecasts():
+being_made = jobs.preparing(("backfill",))
+if not loaders.has_past_forecasts() and being_made:
+    st.info(
+        plain(
+            f"The past forecasts accuracy by lag needs are being made: {being_made}. This "
+            "section fills in when they are ready."
+        ),
+        icon=":material/hourglass_top:",
+    )
+elif not loaders.has_past_forecasts():
     st.info(
         "Accuracy by lag compares what past forecasts said with what was then sold. There "
         "are no past forecasts of closed weeks yet: a weekly forecasting routine stores them. "

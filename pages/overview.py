@@ -11,7 +11,7 @@ import streamlit as st
 from sop_core import charts
 from sop_core.data.stores import sales
 from sop_core.supply import loads
-from sop_ui import filters, loaders, shell, widgets
+from sop_ui import filters, jobs, loaders, shell, widgets
 from sop_ui.formatting import change, money, plain, plain_frame, units
 
 shell.require_shell()
@@ -71,13 +71,23 @@ def sales_history() -> None:
 
 if run is None:
     st.caption(f"{plain(facts.company_name)} - sales to the week of {last_week:%d %b %Y}.")
-    st.info(
-        "There is no demand forecast yet, so this screen shows the sales history. Make the "
-        "forecast to see demand against supply and what needs a decision.",
-        icon=":material/info:",
-    )
-    if st.button("Make the forecast now", type="primary", key="make_forecast"):
-        widgets.refresh_forecast_with_progress("Making the forecast")
+    being_made = jobs.preparing()
+    if being_made:
+        st.info(
+            plain(
+                f"The meeting is being prepared: {being_made}. Meanwhile, the sales history; "
+                "demand against supply and what needs a decision follow when it is ready."
+            ),
+            icon=":material/hourglass_top:",
+        )
+    else:
+        st.info(
+            "There is no demand forecast yet, so this screen shows the sales history. Make "
+            "the forecast to see demand against supply and what needs a decision.",
+            icon=":material/info:",
+        )
+        if st.button("Make the forecast now", type="primary", key="make_forecast"):
+            widgets.refresh_forecast_with_progress("Making the forecast")
     sales_history()
     agenda()
     st.stop()

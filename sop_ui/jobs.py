@@ -92,6 +92,20 @@ def resume_at_start(path: str) -> list[int]:
         return []
 
 
+_ACTIVE_SEEN = "jobs_active_seen"  # the jobs running at the panel's last look
+
+
+def preparing(kinds: tuple[str, ...] = ("meeting", "refresh")) -> str | None:
+    """What is being prepared right now among ``kinds`` (a job's title and progress), or None:
+    a page without a forecast says so instead of offering to make one."""
+    path = str(loaders.database_path())
+    for job in _active_now(path):
+        if job.kind in kinds:
+            view = control.view(path, job)
+            return f"{view.title}: {view.message or 'starting'} ({view.progress:.0%})"
+    return None
+
+
 def running_jobs() -> None:
     """The running jobs and their progress (nothing when none runs); call it in the sidebar
     of every page (the shell does)."""
@@ -112,8 +126,11 @@ def running_jobs() -> None:
 @st.fragment(run_every=POLL_SECONDS)
 def _running_panel(path: str) -> None:
     active = _active_now(path)
-    if not active:
-        # A job ended: redraw the page with what it made.
+    ids = {job.job_id for job in active}
+    seen = st.session_state.get(_ACTIVE_SEEN, ids)
+    st.session_state[_ACTIVE_SEEN] = ids
+    if not active or seen - ids:
+        # A job ended (another may have started after it): redraw the page with what it made.
         st.rerun(scope="app")
     views = [control.view(path, job) for job in active]
     if any(v.state == "interrupted" for v in views):

@@ -188,24 +188,26 @@ def ensure_database() -> Path:
                 bar = st.progress(
                     0.0, text="First start: building the sample company's database..."
                 )
-                from sop_core.meeting.story import seed_meeting
-
                 told = bar.progress
                 build_sample_database(
                     path,
                     _sample_config(),
                     progress=lambda fraction, message: told(
-                        min(0.3 * fraction, 1.0), text=f"First start: {message.lower()}..."
+                        min(fraction, 1.0), text=f"First start: {message.lower()}..."
                     ),
                 )
-                # The meeting the sample company is in the middle of: the forecast, last
-                # week's plan of record, overrides, scenarios and decisions.
-                seed_meeting(
+                # The meeting the sample company is in the middle of (the forecast, last
+                # week's plan of record, overrides, scenarios, decisions, then the past
+                # forecasts) is prepared by a job: the pages show the history meanwhile.
+                from sop_core.jobs import control
+
+                config = _sample_config()
+                control.start(
                     path,
-                    jobs=1,  # 40 SKUs fit in a second here; worker processes take longer to start
-                    progress=lambda fraction, message: told(
-                        min(0.3 + 0.7 * fraction, 1.0), text=f"First start: {message.lower()}..."
-                    ),
+                    "meeting",
+                    # A small sample fits faster in one process than worker processes start.
+                    {"jobs": 1 if config.skus <= 100 else None},
+                    "first start",
                 )
                 bar.empty()
     _waiting_if_busy(lambda: _schema_checked(str(path)))

@@ -136,6 +136,20 @@ def require_forecast() -> loaders.ForecastRun:
     run = loaders.latest_run()
     if run is not None:
         return run
+    from sop_ui import jobs
+
+    being_made = jobs.preparing()
+    if being_made:
+        # The first start's meeting (or someone's refresh) is on its way: the sidebar follows
+        # it and redraws the page when it ends.
+        st.info(
+            plain(
+                f"The forecast is being prepared. {being_made}. This page fills in when it "
+                "is ready."
+            ),
+            icon=":material/hourglass_top:",
+        )
+        st.stop()
     st.info(
         "There is no demand forecast yet. Making one fits every SKU's model and backtest "
         "(about 10 seconds for the sample company).",

@@ -1,9 +1,11 @@
 """The first start is a meeting in progress: every page shows its content without a button.
 
 The dashboard is opened on a database path that does not exist yet, as the README's first
-command does: it builds the sample company and the meeting it is in the middle of (the
-forecast, last week's plan of record, overrides, scenarios, decisions), then every page is
-opened in AppTest and must show its charts and KPIs straight away.
+command does: it builds the sample company and starts the job that prepares the meeting it is
+in the middle of (the forecast, last week's plan of record, overrides, scenarios, decisions,
+then the past forecasts). The first page shows the history and says what is being prepared;
+once the meeting job has stored the forecast, every page opened in AppTest must show its
+charts and KPIs, and the past forecasts end stored in the background, each once.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from sop_core.jobs import control
 from tests.conftest import AS_OF
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_for
 
 pytestmark = pytest.mark.slow  # builds the sample and its forecast like a first start
 
@@ -36,7 +39,21 @@ def first_start(tmp_path_factory: pytest.TempPathFactory):
         assert not path.exists()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
         assert not at.exception, [e.value for e in at.exception]
+        shown = " ".join(m.value for m in at.info)
+        assert "being prepared" in shown or len(at.metric) >= 4  # history now, meeting soon
+
+        def done(kind: str) -> bool:
+            return any(j.kind == kind and j.state == "done" for j in control.list_jobs(path))
+
+        def failed() -> list[str]:
+            return [f"{j.kind}: {j.error}" for j in control.list_jobs(path) if j.state == "failed"]
+
+        # Waits on the jobs' recorded states, not the clock (the limit only ends a hang).
+        assert wait_for(lambda: done("meeting") or failed(), timeout=300, interval=0.5)
+        assert not failed(), failed()
         yield path, patch
+        assert wait_for(lambda: done("backfill") or failed(), timeout=600, interval=0.5)
+        assert not failed(), failed()
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -67,3 +84,22 @@ def test_the_meeting_has_its_plan_overrides_scenarios_and_an_overdue_decision(fi
         con.close()
     assert approved == [(history_end,)]  # last week's meeting
     assert overrides >= 2 and len(scenarios) == 3 and overdue == 1
+
+
+def test_the_past_forecasts_end_stored_in_the_background_each_once(first_start):
+    path, _ = first_start
+
+    def backfill_done() -> bool:
+        return any(
+            j.kind == "backfill" and j.state in ("done", "failed") for j in control.list_jobs(path)
+        )
+
+    assert wait_for(backfill_done, timeout=600, interval=0.5)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        ends = con.execute(
+            "SELECT history_end, count(*) FROM forecast_runs GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(ends) == 9 and all(n == 1 for _, n in ends)  # the current one and 8 past

@@ -34,6 +34,7 @@ from sop_core.data.errors import ConflictError, InputError, SopError
 from sop_core.data.stores import jobs as store
 
 KINDS = {
+    "meeting": "Preparing the sample's meeting",
     "refresh": "Forecast refresh",
     "backfill": "Past forecasts",
     "plan": "Production plan",

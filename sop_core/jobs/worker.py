@@ -46,6 +46,23 @@ def _refresh(
     return {"run_id": summary.run_id, "reused": summary.reused}
 
 
+def _meeting(
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+) -> dict[str, Any]:
+    """The sample's meeting in progress (``meeting.story``), then its past forecasts as a
+    job of their own (the one "Make past forecasts" starts, so a press joins it)."""
+    from sop_core.meeting.story import PAST_RUN_STEP, PAST_RUNS, seed_meeting
+
+    made = seed_meeting(path, jobs=parameters.get("jobs") or workers, progress=progress)
+    job_id, _ = control.start(
+        path,
+        "backfill",
+        {"count": PAST_RUNS, "step": PAST_RUN_STEP, "horizon": 26},
+        parameters.get("started_by", "first start"),
+    )
+    return {**made, "backfill_job": job_id}
+
+
 def _backfill(
     path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
 ) -> dict[str, Any]:
@@ -105,6 +122,7 @@ def _pack(
 
 
 WORK: dict[str, Callable[[Path, dict[str, Any], Progress, int | None], dict[str, Any]]] = {
+    "meeting": _meeting,
     "refresh": _refresh,
     "backfill": _backfill,
     "plan": _plan,
