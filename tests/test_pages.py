@@ -355,6 +355,9 @@ def test_the_file_is_free_after_a_render(app_env):
 
 
 def test_first_start_builds_the_sample_database(tmp_path: Path, monkeypatch):
+    from sop_core.jobs import control
+    from tests.helpers import wait_for
+
     path = tmp_path / "fresh" / "sop.duckdb"
     monkeypatch.setenv("SOP_DB", str(path))
     monkeypatch.setenv("SOP_SAMPLE_SKUS", "8")
@@ -362,17 +365,14 @@ def test_first_start_builds_the_sample_database(tmp_path: Path, monkeypatch):
     at = open_app()
     assert not at.exception and not at.error
     assert path.exists()
-    assert count(path, "SELECT count(*) FROM products") == 8
     # The history shows at once; the meeting in progress is a job recorded with the data.
     assert metrics(at)["Units sold, last 13 weeks"]
-    from sop_core.jobs import control
-    from tests.helpers import wait_for
-
     assert [j.kind for j in control.list_jobs(path)][-1] == "meeting"
-    # Let the job end (on its recorded state) before the folder goes.
+    # Let the jobs end (on their recorded state) before reading the file or removing it.
     assert wait_for(
         lambda: not control.list_jobs(path, active_only=True), timeout=300, interval=0.5
     )
+    assert count(path, "SELECT count(*) FROM products") == 8
 
 
 @pytest.mark.slow
