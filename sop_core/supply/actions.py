@@ -94,8 +94,7 @@ class Action:
         if self.capacity is not None:
             return dataclasses.replace(scenario, capacity=[*scenario.capacity, self.capacity])
         if self.lever is not None and self.replaces is not None:
-            levers = [self.lever if lever == self.replaces else lever for lever in scenario.levers]
-            return dataclasses.replace(scenario, levers=levers)
+            return _scenario_with(scenario, self.replaces, self.lever)
         return scenario
 
 
@@ -264,25 +263,16 @@ def _trim_promotions(scenario: Scenario, result: ScenarioResult, li: int, w: int
     found = []
     for lever in _promotions_loading(scenario, base, li, week):
         trimmed = dataclasses.replace(lever, discount=round(lever.discount / 2, 4))
-        levers = [trimmed if item == lever else item for item in scenario.levers]
-        after = apply_scenario(base, dataclasses.replace(scenario, levers=levers))
+        after = apply_scenario(base, _scenario_with(scenario, lever, trimmed))
         freed = float(result.hours[li, w] - after.hours[li, w])
         if freed <= 0:
             continue
-        margin = float(after.margin.sum() - result.margin.sum())
+        text = (
+            f"trim the {lever.discount:.0%} promotion on {lever.target or 'everything'} to "
+            f"{trimmed.discount:.0%}"
+        )
         found.append(
-            action(
-                "trim promotion",
-                f"trim the {lever.discount:.0%} promotion on {lever.target or 'everything'} to "
-                f"{trimmed.discount:.0%}",
-                freed,
-                max(-margin, 0.0),
-                volume_change=float(after.revised.sum() - result.revised.sum()),
-                revenue_change=float(after.revenue.sum() - result.revenue.sum()),
-                margin_change=margin,
-                lever=trimmed,
-                replaces=lever,
-            )
+            _lever_action(action, "trim promotion", text, freed, result, after, trimmed, lever)
         )
     return found
 
@@ -305,8 +295,7 @@ def _move_promotions(scenario: Scenario, result: ScenarioResult, li: int, w: int
             )
             if moved.start_week < weeks[0] or moved.end_week > weeks[-1]:
                 continue
-            levers = [moved if item == lever else item for item in scenario.levers]
-            after = apply_scenario(base, dataclasses.replace(scenario, levers=levers))
+            after = apply_scenario(base, _scenario_with(scenario, lever, moved))
             view = load_view(after)
             if view.gap_hours[li, w] > 1e-6:
                 continue
@@ -315,23 +304,41 @@ def _move_promotions(scenario: Scenario, result: ScenarioResult, li: int, w: int
             )  # the weeks it lands in must not overload more than before
             if view.gap_hours[li, touched].sum() > load_view(result).gap_hours[li, touched].sum():
                 continue
-            margin = float(after.margin.sum() - result.margin.sum())
+            text = (
+                f"move the {lever.discount:.0%} promotion on {lever.target or 'everything'} "
+                f"{abs(shift)} week(s) {'later' if shift > 0 else 'earlier'}"
+            )
+            freed = float(result.hours[li, w] - after.hours[li, w])
             found.append(
-                action(
-                    "move promotion",
-                    f"move the {lever.discount:.0%} promotion on {lever.target or 'everything'} "
-                    f"{abs(shift)} week(s) {'later' if shift > 0 else 'earlier'}",
-                    float(result.hours[li, w] - after.hours[li, w]),
-                    max(-margin, 0.0),
-                    volume_change=float(after.revised.sum() - result.revised.sum()),
-                    revenue_change=float(after.revenue.sum() - result.revenue.sum()),
-                    margin_change=margin,
-                    lever=moved,
-                    replaces=lever,
-                )
+                _lever_action(action, "move promotion", text, freed, result, after, moved, lever)
             )
             break
     return found
+
+
+def _scenario_with(scenario: Scenario, lever: Lever, replacement: Lever) -> Scenario:
+    """``scenario`` with ``lever`` replaced by ``replacement``."""
+    levers = [replacement if item == lever else item for item in scenario.levers]
+    return dataclasses.replace(scenario, levers=levers)
+
+
+def _lever_action(
+    action, kind: str, text: str, hours: float, result, after, lever: Lever, replaces: Lever
+) -> Action:
+    """An action that changes a promotion lever: its cost is the margin it loses; the volume,
+    revenue and margin changes are over the whole horizon."""
+    margin = float(after.margin.sum() - result.margin.sum())
+    return action(
+        kind,
+        text,
+        hours,
+        max(-margin, 0.0),
+        volume_change=float(after.revised.sum() - result.revised.sum()),
+        revenue_change=float(after.revenue.sum() - result.revenue.sum()),
+        margin_change=margin,
+        lever=lever,
+        replaces=replaces,
+    )
 
 
 def _promotions_loading(scenario: Scenario, base, li: int, week: dt.date) -> list[Lever]:
