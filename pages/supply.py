@@ -162,17 +162,17 @@ else:
     table = actions.frame(fixes).head(30)
     widgets.table(
         table.assign(
-            week=table["week"],
+            cost=table["cost"].round(0),
             closes_gap=table["closes_gap"].map({True: "yes", False: "partly"}),
-        )[["line_name", "week", "gap_hours", "kind", "action", "hours", "cost", "closes_gap"]],
+        )[["line_name", "week", "gap_hours", "action", "hours", "cost", "closes_gap", "kind"]],
         line_name="Line",
-        week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
-        gap_hours=st.column_config.NumberColumn("Missing hours", format="%.0f"),
-        kind="Kind",
+        week=st.column_config.DateColumn("Week", format="DD MMM"),
+        gap_hours=st.column_config.NumberColumn("Missing h", format="%.0f"),
         action="Action",
-        hours=st.column_config.NumberColumn("Hours recovered", format="%.0f"),
+        hours=st.column_config.NumberColumn("Recovered h", format="%.0f"),
         cost=st.column_config.NumberColumn(f"Cost ({facts.currency})", format="localized"),
-        closes_gap="Closes the gap",
+        closes_gap="Closes gap",
+        kind=None,  # in the action's words already
     )
     holdable = [a for a in fixes[:30] if a.capacity is not None or a.lever is not None]
     if holdable:

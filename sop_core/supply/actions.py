@@ -68,7 +68,8 @@ COLUMNS = [
 
 @dataclass
 class Action:
-    """One way to recover hours on a line-week."""
+    """One way to recover hours on a line-week (``action`` says what, without the line and
+    week, which are its own fields)."""
 
     line: str
     line_name: str
@@ -158,7 +159,7 @@ def _for_line_week(
         found.append(
             action(
                 "overtime",
-                f"{hours:,.0f} h of overtime on {name} in the week of {week:%d %b}",
+                f"{hours:,.0f} h of overtime",
                 hours,
                 hours * settings.overtime_cost_per_hour,
                 capacity=CapacityChange(line, week, week, round(hours, 1), "Overtime"),
@@ -169,7 +170,7 @@ def _for_line_week(
         found.append(
             action(
                 "saturday shift",
-                f"a Saturday shift ({shift:,.0f} h) on {name} in the week of {week:%d %b}",
+                f"a Saturday shift ({shift:,.0f} h)",
                 min(gap, shift),
                 shift * settings.overtime_cost_per_hour * (1 + WEEKEND_PREMIUM),
                 capacity=CapacityChange(line, week, week, round(shift, 1), "Saturday shift"),
@@ -215,8 +216,7 @@ def _build_earlier(result, settings, view, li, w, action) -> list[Action]:
     return [
         action(
             "build earlier",
-            f"build {taken / hours_per_unit:,.0f} units on {view.base.line_names[li]} in the "
-            f"{BUILD_AHEAD_WEEKS} weeks before (the production plan does this when cheapest)",
+            f"build {taken / hours_per_unit:,.0f} units in the {BUILD_AHEAD_WEEKS} weeks before",
             taken,
             cost,
         )
@@ -247,7 +247,7 @@ def _alternate_lines(result, supply, settings, view, li, w, action) -> list[Acti
             action(
                 "alternate line",
                 f"make {share * units.sum():,.0f} units of {len(skus)} SKU(s) on "
-                f"{base.line_names[target]} (the production plan does this when cheapest)",
+                f"{base.line_names[target]}",
                 share * freed.sum(),
                 share * float((units * premium).sum()),
             )
