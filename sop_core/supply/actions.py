@@ -179,7 +179,7 @@ def _for_line_week(
     found.extend(_build_earlier(result, settings, view, li, w, action))
     found.extend(_alternate_lines(result, supply, settings, view, li, w, action))
     found.extend(_trim_promotions(scenario, result, li, w, action))
-    found.extend(_move_promotions(scenario, result, li, w, action))
+    found.extend(_move_promotions(scenario, result, view, li, w, action))
     return found
 
 
@@ -277,7 +277,7 @@ def _trim_promotions(scenario: Scenario, result: ScenarioResult, li: int, w: int
     return found
 
 
-def _move_promotions(scenario: Scenario, result: ScenarioResult, li: int, w: int, action):
+def _move_promotions(scenario: Scenario, result: ScenarioResult, before, li: int, w: int, action):
     """Move each promotion lever of the scenario that loads the line that week to the nearest
     week (up to ``MOVE_WEEKS`` later or earlier, within the horizon) where the line can take
     it: the hours that frees that week and what the move does to margin."""
@@ -302,7 +302,7 @@ def _move_promotions(scenario: Scenario, result: ScenarioResult, li: int, w: int
             touched = slice(
                 max(0, w - MOVE_WEEKS), min(len(weeks), w + MOVE_WEEKS + 2)
             )  # the weeks it lands in must not overload more than before
-            if view.gap_hours[li, touched].sum() > load_view(result).gap_hours[li, touched].sum():
+            if view.gap_hours[li, touched].sum() > before.gap_hours[li, touched].sum():
                 continue
             text = (
                 f"move the {lever.discount:.0%} promotion on {lever.target or 'everything'} "
