@@ -149,32 +149,76 @@ with right:
     )
 
 st.subheader("What would fix the overloads, next 13 weeks")
-fixes = actions.recommend(scenario, result, loaders.supply_data(run.run_id), weeks=13)
+fixes = loaders.recommended_actions(run.run_id, scenario.to_json(), 13)
 if not fixes:
     st.caption("No line-week needs more hours than it has in the next 13 weeks.")
 else:
     st.caption(
         "For each overloaded line-week (demand load above 100%), the biggest first: what "
-        "recovers its missing hours and what that costs, cheapest first. Overtime, a "
-        "Saturday shift and a trimmed or moved promotion go into the scenario with one click; "
-        "building earlier and alternate lines are what the production plan does when cheapest."
+        "recovers its missing hours, what it costs, and what it saves the production plan "
+        "(the plan solved with and without it). Cheapest net cost first. Overtime, a Saturday "
+        "shift and a trimmed or moved promotion go into the scenario with one click; building "
+        "earlier and alternate lines are what the production plan does by itself when they pay."
     )
     table = actions.frame(fixes).head(30)
     widgets.table(
         table.assign(
             cost=table["cost"].round(0),
+            plan_saving=table["plan_saving"].round(0),
+            net_cost=table["net_cost"].round(0),
+            covers=[
+                f"{got:,.0f} of {short:,.0f}" + (" ✓" if closes else "")
+                for got, short, closes in zip(
+                    table["hours"], table["gap_hours"], table["closes_gap"], strict=True
+                )
+            ],
             closes_gap=table["closes_gap"].map({True: "yes", False: "partly"}),
-        )[["line_name", "week", "gap_hours", "action", "hours", "cost", "closes_gap", "kind"]],
-        line_name="Line",
+        )[
+            [
+                "line_name",
+                "week",
+                "action",
+                "covers",
+                "cost",
+                "plan_saving",
+                "net_cost",
+                "gap_hours",
+                "hours",
+                "closes_gap",
+                "kind",
+            ]
+        ],
+        line_name=st.column_config.TextColumn("Line", width=120),
         week=st.column_config.DateColumn("Week", format="DD MMM"),
-        gap_hours=st.column_config.NumberColumn("Missing h", format="%.0f"),
-        action="Action",
-        hours=st.column_config.NumberColumn("Recovered h", format="%.0f"),
+        action=st.column_config.TextColumn("Action", width=290),
+        covers=st.column_config.TextColumn(
+            "Hours it gets",
+            help="The hours the action gets the line that week, of the hours it is short; "
+            "✓ where that covers the shortfall.",
+        ),
         cost=st.column_config.NumberColumn(f"Cost ({facts.currency})", format="localized"),
-        closes_gap="Closes gap",
+        plan_saving=st.column_config.NumberColumn(
+            "Plan saves",
+            format="localized",
+            help="What the production plan costs less with the action (holding, overtime, "
+            "unmet demand, stock below safety): the plan solved with and without it.",
+        ),
+        net_cost=st.column_config.NumberColumn(
+            "Net cost", format="localized", help="Cost less what it saves the plan."
+        ),
+        gap_hours=None,  # in "Hours it gets"
+        hours=None,
+        closes_gap=None,
         kind=None,  # in the action's words already
     )
-    holdable = [a for a in fixes[:30] if a.capacity is not None or a.lever is not None]
+    dearest = max(fixes, key=lambda fix: np.nan_to_num(fix.hour_value))
+    if dearest.hour_value > 0:
+        st.caption(
+            f"An hour is worth most on {dearest.line_name} in the week of "
+            f"{dearest.week:%d %b}: one more would save the plan "
+            f"{money(dearest.hour_value, facts.currency)} (its shadow price)."
+        )
+    holdable = [fix for fix in fixes[:30] if fix.holdable]
     if holdable:
         pick, apply = st.columns([5, 1], vertical_alignment="bottom")
         chosen_fix = pick.selectbox(
@@ -182,7 +226,7 @@ else:
             range(len(holdable)),
             format_func=lambda i: (
                 f"{holdable[i].line_name}, {holdable[i].week:%d %b}: {holdable[i].action} "
-                f"({money(holdable[i].cost, facts.currency)})"
+                f"(net {money(holdable[i].net_cost, facts.currency)})"
             ),
             key="fix_choice",
         )

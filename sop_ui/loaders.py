@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from sop_core.meeting.cockpit import Overview
     from sop_core.scenario.plan_files import PlanReport
     from sop_core.scenario.store import StoredScenario
+    from sop_core.supply.actions import Action
     from sop_core.supply.planning import SupplyData
 
 T = TypeVar("T")
@@ -518,6 +519,31 @@ def comparison(run_id: int, names: list[str], weeks: int = 26) -> tuple[pd.DataF
     """Scenarios side by side (cached per data version): the metrics table and the weekly
     volumes, see ``sop_core.meeting.comparison.compare``."""
     return _fresh(_comparison, run_id, tuple(names), weeks)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _recommended_actions(
+    path: str, version: tuple[int, int], run_id: int, scenario_json: str, weeks: int
+) -> list[Action]:
+    from sop_core.scenario.levers import Scenario, apply_scenario
+    from sop_core.supply.actions import recommend
+
+    base = _plan_base(path, version, run_id)
+    scenario = Scenario.from_json("scenario", scenario_json)
+    return recommend(
+        scenario,
+        apply_scenario(base, scenario),
+        _supply_data(path, version, run_id),
+        weeks=weeks,
+        plan_weeks=base.weeks.size,
+    )
+
+
+def recommended_actions(run_id: int, scenario_json: str, weeks: int = 13) -> list[Action]:
+    """What would fix the overloads of the scenario (``Scenario.to_json``) in its first
+    ``weeks`` weeks, priced by the production plan over the horizon (cached per scenario and
+    data version: the plan is solved again for each action): ``sop_core.supply.actions``."""
+    return _fresh(_recommended_actions, run_id, scenario_json, weeks)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

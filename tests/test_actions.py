@@ -12,10 +12,10 @@ import pytest
 from sop_core.data import db
 from sop_core.data.stores import forecast_runs
 from sop_core.demand.plan_base import load_plan_base
-from sop_core.scenario.levers import Lever, Scenario, apply_scenario
+from sop_core.scenario.levers import CapacityChange, Lever, Scenario, apply_scenario
 from sop_core.supply import actions
 from sop_core.supply.capacity import load_view
-from sop_core.supply.planning import PlanSettings, load_supply
+from sop_core.supply.planning import PlanSettings, load_supply, solve_plan
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +99,47 @@ def test_no_overload_no_action(setting):
     gaps = load_view(result).gap_hours[:, :13]
     found = actions.recommend(calm, result, supply, weeks=13)
     assert len({(a.line, a.week) for a in found}) == int(np.count_nonzero(gaps > 1e-6))
+
+
+def test_the_plan_prices_each_action_with_and_without_it(setting):
+    """With the plan, every action has the shadow price of its line-week's hours and what it
+    saves the plan; for a capacity action that saving is the plan solved without it less the
+    plan solved with it, and net cost is cost less saving."""
+    base, supply, scenario, result, week = setting
+    weeks = base.weeks.size
+    found = actions.recommend(scenario, result, supply, weeks=13, plan_weeks=weeks)
+    plan = solve_plan(result, supply, PlanSettings(), weeks)
+    assert plan.hour_value.shape == (len(base.lines), weeks) and (plan.hour_value >= 0).all()
+    for action in found:
+        line, column = _cell(base, action)
+        assert action.hour_value == pytest.approx(plan.hour_value[line, column])
+        assert np.isfinite(action.plan_saving)
+        assert action.net_cost == pytest.approx(action.cost - action.plan_saving)
+    shift = next(a for a in found if a.kind == "saturday shift" and a.week == week)
+    with_it = solve_plan(apply_scenario(base, shift.applied_to(scenario)), supply, weeks=weeks)
+    assert shift.plan_saving == pytest.approx(
+        plan.cost_beyond_materials - with_it.cost_beyond_materials
+    )
+    assert shift.plan_saving > 0  # the promoted week is short of hours: more of them pay
+    table = actions.frame(found)
+    assert {"hour_value", "plan_saving", "net_cost"} <= set(table.columns)
+
+
+def test_an_hours_shadow_price_is_what_one_more_hour_saves_the_plan(setting):
+    """The dual of a line-week's hours agrees with solving the plan with one more hour there:
+    the LP's marginals are read with the right sign and scale."""
+    base, supply, scenario, result, _ = setting
+    weeks = base.weeks.size
+    plan = solve_plan(result, supply, PlanSettings(), weeks)
+    line, column = np.unravel_index(np.argmax(plan.hour_value), plan.hour_value.shape)
+    assert plan.hour_value[line, column] > 0
+    moment = base.weeks[column].astype("datetime64[D]").astype(dt.date)
+    one_more = dataclasses.replace(
+        scenario,
+        capacity=[CapacityChange(str(base.lines[line]), moment, moment, 0.5, "test")],
+    )
+    with_it = solve_plan(apply_scenario(base, one_more), supply, PlanSettings(), weeks)
+    saved = (plan.total_cost - with_it.total_cost) / 0.5
+    assert saved == pytest.approx(plan.hour_value[line, column], rel=0.02)
+    spare = plan.hours < result.available[:, :weeks] - 1.0
+    assert spare.any() and np.allclose(plan.hour_value[spare], 0.0, atol=1e-6)

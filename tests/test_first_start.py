@@ -10,7 +10,10 @@ charts and KPIs, and the past forecasts end stored in the background, each once.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -103,3 +106,54 @@ def test_the_past_forecasts_end_stored_in_the_background_each_once(first_start):
     finally:
         con.close()
     assert len(ends) == 9 and all(n == 1 for _, n in ends)  # the current one and 8 past
+
+
+def test_the_peak_push_lists_actions_and_the_cheapest_removes_its_overload(first_start):
+    """The issue's done-when on the sample's own story: its peak promotion (Black Friday or
+    Christmas, whichever the horizon has first) overloads a line; Supply lists at least three
+    kinds of action with hours and cost for it, and adding the cheapest that closes a
+    line-week's gap removes that overload."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    choice = at.sidebar.selectbox(key="scenario")
+    push = next(name for name in choice.options if " push: " in name)
+    assert push.split(" push: ")[0] in ("Black Friday", "Christmas")
+    choice.set_value(push).run()
+    at.switch_page("pages/supply.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    fixes = next(t.value for t in at.dataframe if "closes_gap" in t.value.columns)
+    fixes = fixes.assign(week=pd.to_datetime(fixes["week"]).dt.date)
+    kinds = fixes.groupby(["line_name", "week"])["kind"].nunique()
+    assert kinds.max() >= 3, kinds
+    assert (fixes["hours"] > 0).all() and (fixes["cost"] >= 0).all()
+    assert fixes["plan_saving"].notna().all() and fixes["net_cost"].notna().all()
+
+    holdable = ["overtime", "saturday shift", "trim promotion", "move promotion"]
+    closing = fixes[(fixes["closes_gap"] == "yes") & fixes["kind"].isin(holdable)]
+    cheapest = closing.loc[closing["net_cost"].idxmin()]
+    named = f"{cheapest['line_name']}, {cheapest['week']:%d %b}: {cheapest['action']}"
+    labels = list(at.selectbox(key="fix_choice").options)
+    at.selectbox(key="fix_choice").set_value(
+        next(i for i, label in enumerate(labels) if label.startswith(named))
+    ).run()
+    at.button(key="fix_add").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    after = next(t.value for t in at.dataframe if "closes_gap" in t.value.columns)
+    still = after[
+        (pd.to_datetime(after["week"]).dt.date == cheapest["week"])
+        & (after["line_name"] == cheapest["line_name"])
+    ]
+    assert still.empty, still
+
+
+@pytest.mark.parametrize(
+    ("first", "peak", "week"),
+    [
+        (dt.date(2026, 10, 5), "Black Friday", dt.date(2026, 11, 23)),
+        (dt.date(2026, 11, 23), "Christmas", dt.date(2026, 12, 21)),  # Black Friday too soon
+        (dt.date(2027, 1, 4), "Season", dt.date(2027, 2, 8)),  # neither within the horizon
+    ],
+)
+def test_the_story_pushes_the_next_retail_peak_after_the_first_two_weeks(first, peak, week):
+    from sop_core.meeting.story import _next_peak
+
+    assert _next_peak(first, first + dt.timedelta(weeks=25)) == (peak, week)

@@ -7,8 +7,10 @@ what the team has done with it, through the same functions the pages and the CLI
 2. a plan of record approved a week before the history's last week, frozen from the baseline;
 3. consensus overrides made since, each with a reason (so "what changed since the last plan"
    has content);
-4. saved scenarios that tell a story: a deeper discount on the busiest family in the next
-   holiday week (which loads its line), a haircare price rise, and the two together;
+4. saved scenarios that tell a story: a deeper discount on the busiest family in the week of
+   the next retail peak (Black Friday when the horizon has it, else Christmas; the scenario is
+   named after it, and it overloads the family's line), a haircare price rise, and the two
+   together;
 5. decisions and assumptions with owners, due and expiry dates, one of them overdue;
 6. past forecasts (``backfill_runs``), so accuracy by lag and forecast value added have real
    figures. They take most of the time (a forecast each), so they are a separate step that
@@ -147,7 +149,7 @@ def _scenarios(path: Path | str, run_id: int, week: dt.date) -> list[str]:
     with db.connect(path) as con:
         base = load_plan_base(con, run_id)
     first, last = _monday(base.weeks[0]), _monday(base.weeks[-1])
-    holiday = _next_holiday(first, last)
+    peak, holiday = _next_peak(first, last)
     busiest = _families_by_volume(base, around=holiday)[0]
     push = Lever(
         "promotion",
@@ -169,9 +171,9 @@ def _scenarios(path: Path | str, run_id: int, week: dt.date) -> list[str]:
         change=0.04,
     )
     stories = [
-        Scenario(f"Holiday push: {busiest} at 35% off", levers=[push]),
+        Scenario(f"{peak} push: {busiest} at 35% off", levers=[push]),
         Scenario("Haircare price rise +4%", levers=[price]),
-        Scenario("Holiday push and price rise", levers=[push, price]),
+        Scenario(f"{peak} push and price rise", levers=[push, price]),
     ]
     owners = (MARKETING, MARKETING, LEAD)
     for scenario, owner in zip(stories, owners, strict=True):
@@ -227,15 +229,14 @@ def _families_by_volume(base, around: dt.date | None = None) -> list[str]:
     return sorted(totals, key=lambda f: -totals[f])
 
 
-def _next_holiday(first: dt.date, last: dt.date) -> dt.date:
-    """The week of the next Black Friday or Christmas in the horizon (after its first two
-    weeks, which the meeting no longer changes), else the horizon's sixth week."""
+def _next_peak(first: dt.date, last: dt.date) -> tuple[str, dt.date]:
+    """The name and week of the next Black Friday or Christmas in the horizon (after its first
+    two weeks, which the meeting no longer changes), else a season push in its sixth week."""
+    soon = first + dt.timedelta(weeks=2)
     for holiday in retail_holidays(range(first.year, last.year + 1)):
-        week = holiday.week
-        soon = first + dt.timedelta(weeks=2)
-        if holiday.name in ("Black Friday", "Christmas") and soon <= week <= last:
-            return week
-    return first + dt.timedelta(weeks=5)
+        if holiday.name in ("Black Friday", "Christmas") and soon <= holiday.week <= last:
+            return holiday.name, holiday.week
+    return "Season", first + dt.timedelta(weeks=5)
 
 
 def _monday(week: np.datetime64) -> dt.date:

@@ -24,8 +24,23 @@ promotion replaces its lever). Building earlier and
 moving SKUs to an alternate line are what the production plan does by itself when they are
 the cheapest (``planning.solve_plan``): building the plan applies them.
 
+**What the plan makes of it** (``plan_weeks`` given): the production plan's linear program is
+solved once for the scenario, and
+
+- ``hour_value`` is the shadow price of the line-week's hours: what one more hour there would
+  save the plan (the overtime rate while the plan still has overtime to use, up to the cost of
+  the demand it cannot meet; zero where the line has hours to spare);
+- ``plan_saving`` is what the action saves the plan: for an action the scenario can hold, the
+  plan without it less the plan with it (solved again with the action in the scenario), counted
+  on what meeting the demand costs beyond materials (holding, overtime, unmet demand, stock
+  below safety: ``ProductionPlan.cost_beyond_materials``; a lever's materials are in its
+  margin change); for building earlier and alternate lines, which the plan already takes when
+  they pay, the hours at their shadow prices (gained in the week, given up where they come
+  from);
+- ``net_cost`` is the cost less that saving: below zero, the action pays for itself.
+
 Ranked: the biggest overload first; within it, the actions that close the gap, cheapest
-first, then the partial ones by cost per hour.
+first, then the partial ones by cost per hour. With the plan, "cost" there is ``net_cost``.
 """
 
 from __future__ import annotations
@@ -45,7 +60,7 @@ from sop_core.scenario.levers import (
     apply_scenario,
 )
 from sop_core.supply.capacity import load_view
-from sop_core.supply.planning import PlanSettings, SupplyData
+from sop_core.supply.planning import PlanSettings, ProductionPlan, SupplyData, solve_plan
 
 WEEKEND_PREMIUM = 0.5  # a Saturday shift costs the overtime rate plus half
 BUILD_AHEAD_WEEKS = 4
@@ -59,6 +74,9 @@ COLUMNS = [
     "action",
     "hours",
     "cost",
+    "hour_value",
+    "plan_saving",
+    "net_cost",
     "closes_gap",
     "volume_change",
     "revenue_change",
@@ -85,10 +103,25 @@ class Action:
     capacity: CapacityChange | None = None
     lever: Lever | None = None  # the trimmed lever
     replaces: Lever | None = None  # the lever it replaces
+    hour_value: float = float("nan")  # the plan's shadow price of the line-week's hours
+    plan_saving: float = float("nan")  # what it saves the plan (see the module)
+    # Hours it takes from the line's earlier weeks ((week index, hours); building earlier) or
+    # puts on other lines ((line index, hours); an alternate line), priced in the saving.
+    takes_from: tuple[tuple[int, float], ...] = ()
 
     @property
     def closes_gap(self) -> bool:
         return self.hours >= self.gap_hours - 1e-6
+
+    @property
+    def net_cost(self) -> float:
+        """The cost less what it saves the plan (the cost itself without a plan)."""
+        return self.cost - (0.0 if np.isnan(self.plan_saving) else self.plan_saving)
+
+    @property
+    def holdable(self) -> bool:
+        """Whether a scenario can hold it (a capacity change or a changed lever)."""
+        return self.capacity is not None or self.lever is not None
 
     def applied_to(self, scenario: Scenario) -> Scenario:
         """``scenario`` with this action in it (unchanged for actions the plan takes)."""
@@ -105,15 +138,19 @@ def recommend(
     supply: SupplyData,
     settings: PlanSettings | None = None,
     weeks: int | None = None,
+    plan_weeks: int | None = None,
 ) -> list[Action]:
     """Every action for every overloaded line-week of ``result`` (its first ``weeks``
-    weeks), ranked (see the module)."""
+    weeks), ranked (see the module). With ``plan_weeks``, each is priced by the production
+    plan over that many weeks (``hour_value``, ``plan_saving``, ``net_cost``)."""
     settings = settings or PlanSettings()
     view = load_view(result)
     gap = view.gap_hours[:, :weeks]
     actions: list[Action] = []
     for li, w in zip(*np.nonzero(gap > 1e-6), strict=True):
         actions.extend(_for_line_week(scenario, result, supply, settings, view, li, w))
+    if plan_weeks is not None and actions:
+        _price_with_plan(actions, scenario, result, supply, settings, plan_weeks)
     return sorted(
         actions,
         key=lambda a: (
@@ -121,17 +158,64 @@ def recommend(
             a.line,
             a.week,
             not a.closes_gap,
-            a.cost if a.closes_gap else a.cost / max(a.hours, 1e-9),
+            a.net_cost if a.closes_gap else a.net_cost / max(a.hours, 1e-9),
         ),
     )
 
 
 def frame(actions: list[Action]) -> pd.DataFrame:
     """The actions as a table (``COLUMNS``)."""
-    return pd.DataFrame(
-        [[getattr(a, c) if c != "closes_gap" else a.closes_gap for c in COLUMNS] for a in actions],
-        columns=COLUMNS,
+    return pd.DataFrame([[getattr(a, c) for c in COLUMNS] for a in actions], columns=COLUMNS)
+
+
+def _price_with_plan(
+    actions: list[Action],
+    scenario: Scenario,
+    result: ScenarioResult,
+    supply: SupplyData,
+    settings: PlanSettings,
+    plan_weeks: int,
+) -> None:
+    """Set each action's ``hour_value`` and ``plan_saving`` from the plan (see the module)."""
+    plan = solve_plan(result, supply, settings, plan_weeks)
+    value = plan.hour_value
+    weeks = result.base.weeks[:plan_weeks].astype("datetime64[D]").astype(dt.date)
+    column = {week: i for i, week in enumerate(weeks)}
+    lines = {str(line): i for i, line in enumerate(result.base.lines)}
+    solved: dict[str, float] = {}  # the plan's cost with each scenario tried
+    for action in actions:
+        li, w = lines[action.line], column.get(action.week)
+        if w is None:
+            continue  # beyond the plan's weeks
+        action.hour_value = float(value[li, w])
+        if action.holdable:
+            changed = action.applied_to(scenario)
+            key = changed.to_json()
+            if key not in solved:
+                solved[key] = _plan_with(changed, result, supply, settings, plan_weeks)
+            action.plan_saving = plan.cost_beyond_materials - solved[key]
+        elif action.kind == "build earlier":
+            action.plan_saving = sum(
+                hours * (value[li, w] - value[li, earlier]) for earlier, hours in action.takes_from
+            )
+        else:  # alternate line: freed here, used on the other line
+            action.plan_saving = action.hours * value[li, w] - sum(
+                hours * value[other, w] for other, hours in action.takes_from
+            )
+
+
+def _plan_with(
+    scenario: Scenario,
+    result: ScenarioResult,
+    supply: SupplyData,
+    settings: PlanSettings,
+    plan_weeks: int,
+) -> float:
+    """The plan's cost beyond materials for ``scenario`` on the same forecast."""
+    changed: ProductionPlan = solve_plan(
+        apply_scenario(result.base, scenario), supply, settings, plan_weeks
     )
+    return changed.cost_beyond_materials
 
 
 def _for_line_week(
@@ -204,21 +288,23 @@ def _build_earlier(result, settings, view, li, w, action) -> list[Action]:
         return []
     on_line = base.line_index == li
     hold = float(np.average(base.unit_cost[on_line])) * settings.holding_rate_per_year / 52.0
-    taken, cost = 0.0, 0.0
+    taken, cost, used = 0.0, 0.0, []
     for earlier in range(w - 1, first - 1, -1):  # the latest spare weeks first: least holding
         hours = min(spare[earlier], gap - taken)
         if hours <= 0:
             continue
         taken += hours
         cost += hours / hours_per_unit * hold * (w - earlier)
+        used.append((earlier, float(hours)))
         if taken >= gap - 1e-9:
             break
     return [
         action(
             "build earlier",
-            f"build {taken / hours_per_unit:,.0f} units in the {BUILD_AHEAD_WEEKS} weeks before",
+            f"build {taken / hours_per_unit:,.0f} units up to {BUILD_AHEAD_WEEKS} weeks ahead",
             taken,
             cost,
+            takes_from=tuple(used),
         )
     ]
 
@@ -246,10 +332,11 @@ def _alternate_lines(result, supply, settings, view, li, w, action) -> list[Acti
         found.append(
             action(
                 "alternate line",
-                f"make {share * units.sum():,.0f} units of {len(skus)} SKU(s) on "
+                f"make {share * units.sum():,.0f} units ({len(skus)} SKUs) on "
                 f"{base.line_names[target]}",
                 share * freed.sum(),
                 share * float((units * premium).sum()),
+                takes_from=((int(target), float(share * needed.sum())),),
             )
         )
     return found
@@ -268,7 +355,7 @@ def _trim_promotions(scenario: Scenario, result: ScenarioResult, li: int, w: int
         if freed <= 0:
             continue
         text = (
-            f"trim the {lever.discount:.0%} promotion on {lever.target or 'everything'} to "
+            f"trim {lever.target or 'all'}'s promotion {lever.discount:.0%} → "
             f"{trimmed.discount:.0%}"
         )
         found.append(
@@ -305,8 +392,8 @@ def _move_promotions(scenario: Scenario, result: ScenarioResult, before, li: int
             if view.gap_hours[li, touched].sum() > before.gap_hours[li, touched].sum():
                 continue
             text = (
-                f"move the {lever.discount:.0%} promotion on {lever.target or 'everything'} "
-                f"{abs(shift)} week(s) {'later' if shift > 0 else 'earlier'}"
+                f"move {lever.target or 'all'}'s {lever.discount:.0%} promotion "
+                f"{abs(shift)} wk {'later' if shift > 0 else 'earlier'}"
             )
             freed = float(result.hours[li, w] - after.hours[li, w])
             found.append(

@@ -113,10 +113,21 @@ class ProductionPlan:
     costs: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     safety: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per SKU, in units
+    # What one more hour on a line-week would save the plan (lines, weeks): the shadow price
+    # of the line-hours constraint, >= 0; zero where the line has hours to spare. Only the
+    # linear program has it (empty for the chase plan).
+    hour_value: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def total_cost(self) -> float:
         return float(sum(self.costs.values()))
+
+    @property
+    def cost_beyond_materials(self) -> float:
+        """What meeting the demand costs besides making the units: holding, overtime, unmet
+        demand and stock below safety (what capacity decides; the materials follow the demand,
+        whose margin a lever's change carries)."""
+        return self.total_cost - self.costs.get("production", 0.0)
 
     @property
     def below_safety(self) -> np.ndarray:
@@ -303,7 +314,7 @@ def solve_plan(
     overtime = x[o0:].reshape(n_lines, w)
     hours = np.zeros((n_lines, w))
     np.add.at(hours, route_line, production * route_hours[:, None])
-    return _priced(
+    plan = _priced(
         "optimised",
         "optimal",
         base,
@@ -318,6 +329,11 @@ def solve_plan(
         demand,
         safety,
     )
+    # HiGHS reports the marginals of the <= rows as <= 0 (cost falls as the bound loosens).
+    plan.hour_value = np.maximum(-solution.ineqlin.marginals[: n_lines * w], 0.0).reshape(
+        n_lines, w
+    )
+    return plan
 
 
 def _priced(
