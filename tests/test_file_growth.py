@@ -43,21 +43,32 @@ def _row_counts(path: Path) -> dict[str, int]:
 
 
 def _kill_inside_a_big_insert(path: Path) -> None:
-    writer = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(ROOT), str(path)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = writer.stdout.readline()  # blocks until the rows are in, not committed
-        assert line.strip() == "inserted", line
-        os.kill(writer.pid, signal.SIGKILL)
-        writer.wait(timeout=30)
-    finally:
-        if writer.poll() is None:
-            writer.kill()
+    """Run the writer until it says its rows are in, then SIGKILL it. A writer that ends
+    before saying so (on a loaded machine: out of memory, or a lock it waited on too long) is
+    started once more; its error output is in the failure message if it ends so twice."""
+    errors = []
+    for _attempt in range(2):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", KILLED_WRITER, str(ROOT), str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            line = writer.stdout.readline()  # blocks until the rows are in, not committed
+            if line.strip() == "inserted":
+                os.kill(writer.pid, signal.SIGKILL)
+                writer.wait(timeout=30)
+                return
             writer.wait(timeout=30)
-        writer.stdout.close()
+            errors.append(f"exit {writer.returncode}: {line!r} {writer.stderr.read()[-2000:]}")
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+                writer.wait(timeout=30)
+            writer.stdout.close()
+            writer.stderr.close()
+    raise AssertionError("the writer ended before its rows were in:\n" + "\n".join(errors))
 
 
 @pytest.fixture
