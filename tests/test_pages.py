@@ -314,6 +314,32 @@ def test_plan_decision_status_starts_at_the_items_status(app_env):
     assert count(app_env, done) == 1
 
 
+def test_the_stock_cover_uses_the_production_plans_safety_stock(app_env):
+    """One safety stock: the cover chart's line, its red bars and the KPI's threshold are the
+    weeks of cover the production plan keeps (``PlanSettings.safety_weeks``)."""
+    from sop_core.data.stores import production
+    from sop_core.data.stores.sales import Scope
+    from sop_core.supply.planning import PlanSettings
+
+    weeks = PlanSettings().safety_weeks
+    at = open_app("pages/plan.py")
+    assert not at.exception
+    (cover,) = [
+        f for f in figures(at) if f["layout"]["title"]["text"].startswith("Lowest stock cover")
+    ]
+    assert cover["layout"]["shapes"][0]["x0"] == weeks
+    assert cover["layout"]["annotations"][0]["text"] == f"safety stock: {weeks:g} week"
+    tiles = metrics(at)
+    label = f"SKUs under {weeks:g} week of cover"
+    assert label in tiles and not any("2 weeks" in name for name in tiles)
+    con = duckdb.connect(str(app_env))
+    try:
+        stock = production.inventory_cover(con, Scope(), 13)
+    finally:
+        con.close()
+    assert int(tiles[label]) == int((stock["weeks_of_cover"] < weeks).sum())
+
+
 def test_data_page_counts_rows(app_env):
     at = open_app("pages/data.py")
     rows = count(app_env, "SELECT count(*) FROM sales_history")
