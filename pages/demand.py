@@ -337,8 +337,13 @@ with st.form("override_form", clear_on_submit=False, border=True):
             "Change", consensus.MODES, format_func=consensus.MODE_LABELS.get, key="override_mode"
         )
     with amount_col:
+        # Starts empty: the consensus only moves when someone enters a change.
         amount = st.number_input(
-            "Amount (% or units per week)", value=10.0, step=5.0, key="override_amount"
+            "Amount (% or units per week)",
+            value=None,
+            step=5.0,
+            key="override_amount",
+            placeholder="Enter the change",
         )
     reason = st.text_input(
         "Reason (required)",
@@ -369,7 +374,14 @@ def save_override(override: consensus.Override) -> None:
         st.rerun()
 
 
-if submitted:
+if submitted and amount is None:
+    st.session_state.pop("override_pending", None)
+    st.error(
+        "Enter an amount: the % change, the units per week to add, or the units per week to "
+        "set. Nothing was changed.",
+        icon=":material/error:",
+    )
+elif submitted:
     st.session_state.pop("override_pending", None)
     override = consensus.Override(
         level, target, first, last, mode, amount, reason, author=filters.user_name()

@@ -8,12 +8,14 @@ import functools
 import streamlit as st
 
 from sop_core import charts
+from sop_core.data.calendar import weeks_text
 from sop_core.data.errors import ConflictError, InputError
 from sop_core.meeting import decisions
 from sop_core.meeting.comparison import METRICS
 from sop_core.meeting.plan_of_record import approve
 from sop_core.scenario.targets import compute_targets, targets_bytes
 from sop_core.supply import loads
+from sop_core.supply.planning import PlanSettings
 from sop_ui import drafts, filters, loaders, shell, widgets
 from sop_ui.formatting import change, money, plain, units
 
@@ -22,6 +24,7 @@ facts = loaders.facts()
 scope = filters.scope()
 currency = facts.currency
 number = st.column_config.NumberColumn
+SAFETY_WEEKS = PlanSettings().safety_weeks  # the production plan's safety stock
 
 
 def plan_of_record_targets(version: int) -> bytes:
@@ -285,7 +288,7 @@ with st.expander("Stock and production position", expanded=False):
     st.caption("Stock and production have no channel; the family filter applies.")
     cover = loaders.inventory_cover(scope, 13)
     made = loaders.production_vs_sales(scope, facts.history_last_week, 13)
-    low = cover[cover["weeks_of_cover"] < 2]
+    low = cover[cover["weeks_of_cover"] < SAFETY_WEEKS]
     produced_share = made["units_produced"].sum() / max(made["units_sold"].sum(), 1)
     widgets.kpi_row(
         [
@@ -293,13 +296,19 @@ with st.expander("Stock and production position", expanded=False):
             widgets.Kpi(
                 "Stock value at variable cost", money(cover["stock_value"].sum(), currency)
             ),
-            widgets.Kpi("SKUs under 2 weeks of cover", f"{len(low)}"),
+            widgets.Kpi(
+                f"SKUs under {weeks_text(SAFETY_WEEKS)} of cover",
+                f"{len(low)}",
+                help=f"Stock on hand below the safety stock: {weeks_text(SAFETY_WEEKS)} of "
+                "average weekly sales (the last 13 weeks), the level the production plan keeps "
+                "in every week.",
+            ),
             widgets.Kpi("Produced vs sold, last 13 weeks", f"{produced_share:.0%}"),
         ]
     )
     left, right = st.columns([3, 2])
     with left:
-        widgets.chart(charts.cover_chart(cover), key="plan_cover")
+        widgets.chart(charts.cover_chart(cover, SAFETY_WEEKS), key="plan_cover")
     with right:
         widgets.table(
             made,

@@ -115,6 +115,7 @@ elif step == 2:
         charts.utilisation_heatmap(
             view.frame(),
             f"{loads.DEMAND_LOAD}: the revised targets' hours against the available hours",
+            loads.DEMAND_LOAD,
         ),
         key="present_supply",
     )

@@ -18,9 +18,11 @@ from sop_core.data.errors import SopError
 from sop_core.data.importer import parse_mapping
 from sop_core.scenario.levers import (
     OVERRIDABLE,
+    CurrentEffect,
     EffectOverride,
     Lever,
     apply_scenario,
+    current_effect,
 )
 from sop_core.scenario.plan_files import edited_levers, lever_table
 from sop_core.scenario.targets import result_targets, targets_bytes
@@ -157,18 +159,49 @@ def remove_override(index: int) -> None:
         current.dirty = True
 
 
-def add_override() -> None:
-    lever = lever_from_state()
-    driver = st.session_state.get("override_driver") or "price_elasticity"
-    value = st.session_state.get(f"override_value_{driver}")
+def add_override(
+    driver: str, scope_kind: str, target: str | None, key: str, start: float | None
+) -> None:
+    """Add the effect override the form holds for the scope its button names, unless it is
+    empty or still the value the scenario uses now (``start``): neither changes the plan."""
+    value = st.session_state.get(key)
+    if value is None:
+        st.session_state["override_error"] = (
+            f"Enter a value for the {OVERRIDABLE[driver].lower()}: the forecast could not "
+            "estimate it here, so the form starts empty. Nothing was added."
+        )
+        return
+    if start is not None and abs(float(value) - start) < 1e-9:
+        st.session_state["override_note"] = (
+            "That is the value the scenario uses now: nothing was added. Change the value first."
+        )
+        return
     try:
-        override = EffectOverride(driver, float(value), lever.scope, lever.target).validated()
+        override = EffectOverride(driver, float(value), scope_kind, target).validated()
     except (SopError, TypeError, ValueError) as error:
         st.session_state["override_error"] = plain(error)
         return
     current = drafts.current()
     current.overrides.append(override)
     current.dirty = True
+
+
+def _effect_text(driver: str, value: float) -> str:
+    return f"{value:.2f}" if driver == "price_elasticity" else f"{value:+.0%}"
+
+
+def _now_caption(driver: str, now: CurrentEffect) -> str:
+    """What the effect is now for the lever's scope: the form's starting value."""
+    if now.value is None:
+        return "The forecast could not estimate this effect for these SKUs: enter a value."
+    text = f"Now {_effect_text(driver, now.value)}"
+    if now.skus > 1 and now.highest - now.lowest > 5e-3:
+        text += (
+            f" (weighted by volume over {now.skus} SKUs, from "
+            f"{_effect_text(driver, now.lowest)} to {_effect_text(driver, now.highest)}: an "
+            "override sets them all to one value)"
+        )
+    return text + "."
 
 
 def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
@@ -221,12 +254,22 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
         driver = st.selectbox(
             "Effect", list(OVERRIDABLE), format_func=OVERRIDABLE.get, key="override_driver"
         )
+        # Starts at what the scenario uses now for the lever's scope (empty where the forecast
+        # could not tell): submitted unchanged, it changes nothing. The key names the scope and
+        # that value, so another scope or a new override starts the field afresh.
+        now = current_effect(
+            base, current.edited(current.name or "unsaved"), driver, preview.scope, preview.target
+        )
+        key = f"override_value_{driver}_{preview.scope}_{preview.target}_{now.value!r}"
         st.number_input(
             "Value" if driver == "price_elasticity" else "Uplift (0.30 = +30%)",
-            value=-1.5 if driver == "price_elasticity" else 0.3,
+            value=now.value,
             step=0.05,
-            key=f"override_value_{driver}",
+            format="%.2f",
+            key=key,
+            placeholder="Enter a value",
         )
+        st.caption(_now_caption(driver, now))
         st.button(
             "Effect override for "
             + (
@@ -237,9 +280,12 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
             key="add_override",
             disabled=preview.scope == "channel",
             on_click=add_override,
+            args=(driver, preview.scope, preview.target, key, now.value),
         )
         if message := st.session_state.pop("override_error", None):
             st.error(message, icon=":material/error:")
+        if message := st.session_state.pop("override_note", None):
+            st.info(message, icon=":material/info:")
 
 
 @st.fragment

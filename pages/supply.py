@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from sop_core import charts
+from sop_core.data.calendar import weeks_text
 from sop_core.data.errors import SopError
 from sop_core.scenario.levers import CapacityChange, apply_scenario
 from sop_core.supply import actions, capacity, loads
@@ -107,6 +108,7 @@ widgets.chart(
         load,
         f"{loads.DEMAND_LOAD} by line and week: the revised targets' hours against the "
         "available hours",
+        loads.DEMAND_LOAD,
     ),
     key="capacity_heatmap",
 )
@@ -369,19 +371,21 @@ with right:
     )
 
 st.header("Constrained production plan")
+SETTINGS = PlanSettings()
 st.caption(
     "A linear program over the horizon: make the revised targets at the least cost within "
-    "each line's hours plus up to 20% overtime, building stock ahead of peaks, using "
-    "alternate lines, keeping a week of safety stock, starting from today's stock."
+    f"each line's hours plus up to {SETTINGS.overtime_share:.0%} overtime, building stock "
+    "ahead of peaks, using alternate lines, keeping a safety stock of "
+    f"{weeks_text(SETTINGS.safety_weeks)} of average demand, starting from today's stock."
 )
 if st.button("Build the production plan", type="primary", key="build_plan"):
     with st.spinner("Solving the production plan..."):
         try:
             supply = loaders.supply_data(run.run_id)
-            plan = solve_plan(result, supply)
-            chase = chase_plan(result, supply)
+            plan = solve_plan(result, supply, SETTINGS)
+            chase = chase_plan(result, supply, SETTINGS)
             plan_id = save_plan(
-                loaders.database_path(), plan, result, supply, current.name, PlanSettings()
+                loaders.database_path(), plan, result, supply, current.name, SETTINGS
             )
         except SopError as error:
             st.error(plain(error), icon=":material/error:")
@@ -471,7 +475,9 @@ widgets.kpi_row(
 )
 widgets.chart(
     charts.utilisation_heatmap(
-        history, f"{loads.DEMAND_LOAD} of past sales by line and week, last 52 weeks"
+        history,
+        f"{loads.DEMAND_LOAD} of past sales by line and week, last 52 weeks",
+        loads.DEMAND_LOAD,
     ),
     key="supply_heatmap",
 )

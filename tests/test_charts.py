@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from sop_core import charts
+from sop_core.charts.style import PALETTE
 from sop_core.data.stores import production, sales
 from sop_core.data.stores.sales import Scope
 
@@ -39,7 +40,7 @@ def test_history_chart_follows_the_filter(con):
 
 def test_heatmap_grid_is_lines_by_weeks(con):
     load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
-    figure = charts.utilisation_heatmap(load, "Utilisation")
+    figure = charts.utilisation_heatmap(load, "Demand load of past sales", "Demand load")
     heat = figure.data[0]
     assert len(heat.z) == load["line"].nunique() and len(heat.z[0]) == 52
 
@@ -62,7 +63,9 @@ def _forecast_load(weeks: int = 26) -> pd.DataFrame:
 
 
 def test_heatmap_shows_the_load_in_each_cell_and_labels_the_weeks():
-    spec = charts.utilisation_heatmap(_forecast_load(), "Load").to_plotly_json()
+    spec = charts.utilisation_heatmap(
+        _forecast_load(), "Demand load", "Demand load"
+    ).to_plotly_json()
     heat = spec["data"][0]
     assert heat["texttemplate"] == "%{text}" and heat["textfont"]["size"] >= 12
     rows = list(heat["y"])
@@ -82,7 +85,7 @@ def test_heatmap_shows_the_load_in_each_cell_and_labels_the_weeks():
 
 def test_a_years_heatmap_labels_every_second_week_and_keeps_its_colour_bar(con):
     load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
-    figure = charts.utilisation_heatmap(load, "Utilisation")
+    figure = charts.utilisation_heatmap(load, "Demand load of past sales", "Demand load")
     heat = figure.data[0]
     # 52 cells across are too narrow for numbers: the colour bar and the hover say the load.
     assert heat.texttemplate is None and heat.showscale
@@ -112,9 +115,25 @@ def test_available_hours_are_steps_flat_across_each_week():
 
 
 def test_cover_chart_marks_the_safety_level(con):
-    figure = charts.cover_chart(production.inventory_cover(con, Scope()), limit=10)
+    figure = charts.cover_chart(production.inventory_cover(con, Scope()), 2.0, limit=10)
     assert len(figure.data[0].x) == 10
     assert figure.layout.shapes[0].x0 == 2.0
+    assert figure.layout.annotations[0].text == "safety stock: 2 weeks"
+    # Red exactly for the SKUs below it.
+    below = [x < 2.0 for x in figure.data[0].x]
+    assert [c == PALETTE[5] for c in figure.data[0].marker.color] == below
+
+
+def test_the_heatmap_names_the_measure_its_title_names():
+    spec = charts.utilisation_heatmap(
+        _forecast_load(52), "Planned load by line and week", "Planned load", hours="planned"
+    ).to_plotly_json()
+    heat = spec["data"][0]
+    assert heat["colorbar"]["title"]["text"] == "Planned load"
+    assert "planned load %{z:.0%}" in heat["hovertemplate"]
+    assert "h planned of" in heat["hovertemplate"] and "<br>load " not in heat["hovertemplate"]
+    short = charts.utilisation_heatmap(_forecast_load(), "Demand load", "Demand load")
+    assert "in each cell the demand load" in short.layout.xaxis.title.text
 
 
 def test_lift_chart_labels_each_depth(con):

@@ -200,6 +200,19 @@ def test_an_override_is_persisted_shows_in_the_consensus_and_undo_restores_it(ap
     assert count(app_env, "SELECT count(*) FROM consensus_overrides WHERE undone_by = 'Ana'") == 1
 
 
+def test_the_override_amount_starts_empty_and_an_empty_submit_stores_nothing(app_env):
+    at = open_app("pages/demand.py")
+    statistical = trace(figures(at)[0], "statistical")
+    assert at.number_input(key="override_amount").value is None  # was +10%, a change by default
+    at.text_input(key="override_reason").set_value("Listing at a new retailer")
+    (submit,) = [b for b in at.button if b.label == "Apply consensus override"]
+    submit.click().run()
+    assert not at.exception and not at.warning and not at.success
+    assert any(error.value.startswith("Enter an amount") for error in at.error)
+    assert count(app_env, "SELECT count(*) FROM consensus_overrides") == 0
+    assert np.array_equal(trace(figures(at)[0], "consensus"), statistical)
+
+
 def test_demand_review_offers_past_forecasts_when_there_are_none(app_env):
     at = open_app("pages/demand.py")
     assert any("no past forecasts" in i.value for i in at.info)
@@ -299,6 +312,32 @@ def test_plan_decision_status_starts_at_the_items_status(app_env):
     assert not at.exception and not at.error
     done = f"SELECT count(*) FROM decisions WHERE decision_id = {number} AND status = 'done'"
     assert count(app_env, done) == 1
+
+
+def test_the_stock_cover_uses_the_production_plans_safety_stock(app_env):
+    """One safety stock: the cover chart's line, its red bars and the KPI's threshold are the
+    weeks of cover the production plan keeps (``PlanSettings.safety_weeks``)."""
+    from sop_core.data.stores import production
+    from sop_core.data.stores.sales import Scope
+    from sop_core.supply.planning import PlanSettings
+
+    weeks = PlanSettings().safety_weeks
+    at = open_app("pages/plan.py")
+    assert not at.exception
+    (cover,) = [
+        f for f in figures(at) if f["layout"]["title"]["text"].startswith("Lowest stock cover")
+    ]
+    assert cover["layout"]["shapes"][0]["x0"] == weeks
+    assert cover["layout"]["annotations"][0]["text"] == f"safety stock: {weeks:g} week"
+    tiles = metrics(at)
+    label = f"SKUs under {weeks:g} week of cover"
+    assert label in tiles and not any("2 weeks" in name for name in tiles)
+    con = duckdb.connect(str(app_env))
+    try:
+        stock = production.inventory_cover(con, Scope(), 13)
+    finally:
+        con.close()
+    assert int(tiles[label]) == int((stock["weeks_of_cover"] < weeks).sum())
 
 
 def test_data_page_counts_rows(app_env):
@@ -436,6 +475,49 @@ def test_moving_a_lever_changes_the_revised_total_and_kpis(app_env):
     revised_after = values(figures(at)[0]["data"][3]["y"])
     assert revised_after.sum() > revised_before.sum()
     assert any("30% off" in c.value for c in at.caption)
+
+
+def effect_value_input(at: AppTest):
+    """The effect override's value field (its key names the scope and the value now)."""
+    (field,) = [n for n in at.number_input if (n.key or "").startswith("override_value_")]
+    return field
+
+
+def effect_overrides_shown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("Effect override:")]
+
+
+def test_the_effect_override_starts_at_the_value_the_scenario_uses_now(app_env):
+    at = open_app("pages/promotions.py")
+    at.selectbox(key="lever_scope").set_value("sku").run()
+    sku_option = at.selectbox(key="lever_target_sku").options[0]
+    at.selectbox(key="lever_target_sku").set_value(sku_option).run()
+    (drivers,) = [t.value for t in at.dataframe if "price_elasticity_lower" in t.value.columns]
+    assert len(drivers) == 1  # the one SKU behind the lever
+    # The forecast's estimate for that SKU (was -1.5 for every scope, a change by default).
+    assert effect_value_input(at).value == pytest.approx(
+        drivers["price_elasticity"].iloc[0], abs=1e-4
+    )
+
+    # Submitted unchanged, it adds nothing: the scenario keeps the estimate.
+    next(b for b in at.button if b.label.startswith("Effect override for")).click().run()
+    assert not at.exception and not at.error
+    assert any("nothing was added" in i.value for i in at.info)
+    assert effect_overrides_shown(at) == []
+
+    # A changed value is added, and the field then starts at it (what the scenario uses now).
+    effect_value_input(at).set_value(-2.5)
+    next(b for b in at.button if b.label.startswith("Effect override for")).click().run()
+    assert not at.exception and not at.error
+    assert len(effect_overrides_shown(at)) == 1
+    assert effect_value_input(at).value == pytest.approx(-2.5)
+
+    # An uplift starts at its own value for the whole total: volume-weighted over the SKUs.
+    at.selectbox(key="lever_scope").set_value("all").run()
+    at.selectbox(key="override_driver").set_value("feature_uplift").run()
+    feature = effect_value_input(at).value
+    assert feature is not None and -0.9 <= feature <= 5
+    assert feature != pytest.approx(0.3)  # not the old fixed default
 
 
 def test_a_scenario_is_saved_and_selected_everywhere(app_env):

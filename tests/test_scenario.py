@@ -19,6 +19,7 @@ from sop_core.scenario.levers import (
     Lever,
     Scenario,
     apply_scenario,
+    current_effect,
     effective_effects,
 )
 
@@ -155,6 +156,48 @@ def test_the_effects_used_match_the_drivers_command(base, forecast_db: Path):
                 0.1 * effects["promo_depth"][i] + effects["price_elasticity"][i] * np.log(0.9)
             )
             assert lift == pytest.approx(row["promo_uplift_per_10pct_discount"], abs=1e-3)
+
+
+def test_an_effect_override_form_starts_at_the_effect_in_use(base, forecast_db: Path):
+    """Each SKU: the drivers command's value; a scope: the volume-weighted value, and after an
+    override the override (so adding the starting value again changes nothing)."""
+    with db.connect(forecast_db) as con:
+        report = {row["sku"]: row for row in driver_report(con, 1)}
+    none = Scenario("s")
+    sku = next(s for s in base.skus if report[s]["feature_uplift"] is not None)
+    for driver, column in (
+        ("price_elasticity", "price_elasticity"),
+        ("promo_uplift_per_10pct", "promo_uplift_per_10pct_discount"),
+        ("feature_uplift", "feature_uplift"),
+        ("display_uplift", "display_uplift"),
+    ):
+        now = current_effect(base, none, driver, "sku", sku)
+        assert now.skus == 1 and now.value == pytest.approx(report[sku][column], abs=1e-3)
+    family = base.families == "haircare"
+    elasticity = effective_effects(base, none)["price_elasticity"][family]
+    known = np.isfinite(elasticity)
+    weights = base.baseline[family][known].sum(axis=1)
+    now = current_effect(base, none, "price_elasticity", "family", "haircare")
+    assert now.value == pytest.approx(np.average(elasticity[known], weights=weights))
+    assert now.lowest <= now.value <= now.highest and now.skus == known.sum()
+    overridden = Scenario(
+        "o", overrides=[EffectOverride("display_uplift", 0.4, "family", "haircare")]
+    )
+    after = current_effect(base, overridden, "display_uplift", "family", "haircare")
+    assert after.value == pytest.approx(0.4) and after.lowest == after.highest
+    again = Scenario(
+        "a",
+        overrides=[
+            *overridden.overrides,
+            EffectOverride("display_uplift", after.value, "family", "haircare"),
+        ],
+    )
+    assert np.allclose(
+        effective_effects(base, again)["display"],
+        effective_effects(base, overridden)["display"],
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_an_override_changes_the_response(base):

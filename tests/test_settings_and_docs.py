@@ -48,3 +48,14 @@ def test_a_bad_number_in_a_setting_falls_back_to_the_default(monkeypatch):
     assert settings.lock_timeout() == 30.0
     monkeypatch.setenv("SOP_LOCK_TIMEOUT", "2.5")
     assert settings.lock_timeout() == 2.5
+
+
+def test_the_glossary_states_the_safety_stock_the_plan_keeps():
+    from sop_core.data.calendar import weeks_text
+    from sop_core.supply.planning import PlanSettings
+
+    glossary = (ROOT / "docs" / "GLOSSARY.md").read_text(encoding="utf-8")
+    entry = glossary[glossary.index("**Safety stock**") :].split("\n\n")[0]
+    weeks = weeks_text(PlanSettings().safety_weeks)
+    assert f"in weeks of average demand: {weeks}," in entry
+    assert f"*SKUs under {weeks} of cover*" in entry

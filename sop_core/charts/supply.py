@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from sop_core.charts.style import PALETTE, figure
+from sop_core.data.calendar import weeks_text
 
 # Load above this share of the available hours shows amber; above 100%, red.
 UTILISATION_WARNING = 0.85
@@ -44,9 +45,14 @@ def week_ticks(weeks: pd.Series | pd.Index, most: int = 26) -> dict:
     }
 
 
-def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
-    """Line x week heatmap of utilisation (``line``, ``week``, ``utilisation``,
-    ``needed_hours``, ``available_hours``); red above 100%, amber above 85%."""
+def utilisation_heatmap(
+    utilisation: pd.DataFrame, title: str, measure: str, hours: str = "needed"
+) -> go.Figure:
+    """Line x week heatmap of one load measure (``line``, ``week``, ``utilisation``,
+    ``needed_hours``, ``available_hours``); red above 100%, amber above 85%. ``measure`` is
+    the label of the measure the title names (``loads.DEMAND_LOAD`` or
+    ``loads.PLANNED_LOAD``): the colour bar, the hover and the cells' caption say it; the
+    hover calls ``needed_hours`` "h {hours}" (``planned`` for a production plan's hours)."""
     utilisation = utilisation.assign(
         label=utilisation["line"] + "  " + utilisation.get("line_name", "")
     )
@@ -65,7 +71,7 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
     numbers = grid.shape[1] <= CELL_TEXT_WEEKS
     cells = {}
     if numbers:
-        # The load in each cell; none where the line has no hours (a shutdown, shown grey).
+        # The measure in each cell; none where the line has no hours (a shutdown, shown grey).
         # No colour: plotly picks dark or light type against each cell's colour.
         cells = {
             "text": np.where(np.isfinite(z), np.char.mod("%.0f", np.nan_to_num(z) * 100), ""),
@@ -91,7 +97,7 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
             [1.0, "#7f0000"],
         ],
         "colorbar": {
-            "title": {"text": "Load"},
+            "title": {"text": measure},
             "tickformat": ".0%",
             "tickvals": [0, 0.5, UTILISATION_WARNING, 1.0, 1.5],
         },
@@ -99,8 +105,8 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
             [needed.to_numpy(), available.to_numpy()]
             + ([probability.to_numpy()] if probability is not None else [])
         ),
-        "hovertemplate": "%{y}, week of %{x|%d %b %Y}<br>load %{z:.0%}<br>"
-        "%{customdata[0]:,.0f} h needed of %{customdata[1]:,.0f} h available"
+        "hovertemplate": f"%{{y}}, week of %{{x|%d %b %Y}}<br>{measure.lower()} %{{z:.0%}}<br>"
+        f"%{{customdata[0]:,.0f}} h {hours} of %{{customdata[1]:,.0f}} h available"
         + ("<br>%{customdata[2]:.0%} chance of overload" if probability is not None else "")
         + "<extra></extra>",
         "xgap": 1,
@@ -120,7 +126,8 @@ def utilisation_heatmap(utilisation: pd.DataFrame, title: str) -> go.Figure:
             "xaxis": {
                 **week_ticks(grid.columns),
                 "title": {
-                    "text": "Week starting; in each cell the load, % of the available hours"
+                    "text": f"Week starting; in each cell the {measure.lower()}, % of the "
+                    "available hours"
                     if numbers
                     else "Week starting"
                 },
@@ -318,9 +325,10 @@ def plan_chart(
     )
 
 
-def cover_chart(cover: pd.DataFrame, limit: int = 15, safety_weeks: float = 2.0) -> go.Figure:
+def cover_chart(cover: pd.DataFrame, safety_weeks: float, limit: int = 15) -> go.Figure:
     """Horizontal bars of the SKUs with the fewest weeks of cover (``sku``, ``product``,
-    ``weeks_of_cover``), with the safety level marked."""
+    ``weeks_of_cover``), red below the safety stock, which is marked at ``safety_weeks`` (the
+    production plan's, ``PlanSettings.safety_weeks``: pass it, there is no second default)."""
     rows = cover.dropna(subset=["weeks_of_cover"]).nsmallest(limit, "weeks_of_cover")
     rows = rows.iloc[::-1]
     colours = [PALETTE[5] if w < safety_weeks else PALETTE[0] for w in rows["weeks_of_cover"]]
@@ -363,7 +371,7 @@ def cover_chart(cover: pd.DataFrame, limit: int = 15, safety_weeks: float = 2.0)
                     "y": 1,
                     "yref": "paper",
                     "yanchor": "bottom",
-                    "text": f"{safety_weeks:g} weeks",
+                    "text": f"safety stock: {weeks_text(safety_weeks)}",
                     "showarrow": False,
                 }
             ],

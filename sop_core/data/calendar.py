@@ -20,6 +20,11 @@ def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+def weeks_text(weeks: float) -> str:
+    """A number of weeks as people read it: ``1 week``, ``2 weeks``, ``1.5 weeks``."""
+    return f"{weeks:g} week" + ("" if weeks == 1 else "s")
+
+
 def last_complete_week(as_of: dt.date) -> dt.date:
     """Return the Monday of the last week that ended strictly before ``as_of``.
 

@@ -145,7 +145,10 @@ def _frozen(
             title=f"{approved.scenario}: revised targets against the baseline",
         ),
         charts.utilisation_heatmap(
-            load, f"{loads.PLANNED_LOAD} by line and week: the plan of record's hours"
+            load,
+            f"{loads.PLANNED_LOAD} by line and week: the plan of record's hours",
+            loads.PLANNED_LOAD,
+            hours="planned",
         ),
     ]
     sheets = {
@@ -224,7 +227,9 @@ def _planned(
             result.weekly().head(w), title=f"{name}: revised targets against the baseline"
         ),
         charts.utilisation_heatmap(
-            load, f"{loads.DEMAND_LOAD} by line and week: the revised targets' hours"
+            load,
+            f"{loads.DEMAND_LOAD} by line and week: the revised targets' hours",
+            loads.DEMAND_LOAD,
         ),
     ]
     sheets = {

@@ -511,6 +511,67 @@ def effective_effects(base: PlanBase, scenario: Scenario) -> dict[str, np.ndarra
     return effects
 
 
+@dataclass(frozen=True)
+class CurrentEffect:
+    """What a scenario uses now for one driver effect over a scope's SKUs, in an effect
+    override's units (the elasticity itself, an uplift as a fraction: 0.3 = +30%)."""
+
+    value: float | None  # weighted by the SKUs' baseline volume; None: no SKU's is known
+    lowest: float | None
+    highest: float | None
+    skus: int  # SKUs in the scope whose effect is known
+
+
+def current_effect(
+    base: PlanBase, scenario: Scenario, driver: str, scope: str, target: str | None
+) -> CurrentEffect:
+    """The value of ``driver`` the scenario uses now for the SKUs of a scope: the forecast's
+    estimates with the scenario's effect overrides (``effective_effects``), averaged over the
+    scope's SKUs weighted by their baseline volume. An effect override form starts here, so
+    submitting it unchanged changes nothing.
+
+    Parameters
+    ----------
+    base, scenario
+        The plan base and the scenario (its levers do not matter, its overrides do).
+    driver
+        One of ``OVERRIDABLE``.
+    scope, target
+        As a lever's (a channel scope means every SKU).
+
+    Returns
+    -------
+    CurrentEffect
+        The volume-weighted value, the range over the SKUs and how many SKUs are known.
+    """
+    if driver not in OVERRIDABLE:
+        raise InputError(f"Unknown effect {driver!r}; use one of {', '.join(OVERRIDABLE)}.")
+    effects = effective_effects(base, scenario)
+    if driver == "price_elasticity":
+        values = effects["price_elasticity"]
+    elif driver == "promo_uplift_per_10pct":
+        # effective_effects sets promo_depth so that this is the uplift of a 10% discount.
+        log_uplift = 0.1 * effects["promo_depth"]
+        values = np.expm1(log_uplift + np.nan_to_num(effects["price_elasticity"]) * LOG_90)
+    else:
+        values = np.expm1(effects[driver.removesuffix("_uplift")])
+    rows = base.scope_rows(scope, target)
+    values = values[rows]
+    known = np.isfinite(values)
+    if not known.any():
+        return CurrentEffect(None, None, None, 0)
+    weights = base.baseline[rows][known].sum(axis=1)
+    known_values = values[known]
+    value = (
+        float(np.average(known_values, weights=weights))
+        if weights.sum() > 0
+        else float(known_values.mean())
+    )
+    return CurrentEffect(
+        value, float(known_values.min()), float(known_values.max()), int(known.sum())
+    )
+
+
 def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     """Revise the baseline with the scenario's levers: vectorised, no model refit.
 

@@ -55,7 +55,9 @@ class PlanSettings:
     overtime_share: float = 0.2  # overtime allowed, as a share of a line's standard hours
     holding_rate_per_year: float = 0.25  # of the unit cost, per unit of stock held a year
     unmet_penalty_factor: float = 1.5  # times the regular price, per unit not delivered
-    safety_weeks: float = 1.0  # safety stock, in weeks of average demand
+    # The one safety stock, in weeks of average demand: the plan keeps it in every week,
+    # and the stock cover (chart, "SKUs under N weeks of cover") is measured against it.
+    safety_weeks: float = 1.0
     safety_penalty_factor: float = 0.05  # of the unit cost, per unit-week below safety stock
     alternate_premium: float = 0.03  # of the unit cost, per unit made on an alternate line
 
