@@ -1,11 +1,13 @@
 """Numbers, filters and user text as the pages print them: compact money and units for KPI
-tiles, a relative change, the scope caption, and ``plain`` for names and text people typed.
-Pure functions, no streamlit."""
+tiles and a relative change (from ``sop_core.data.formats``, the one formatting module), the
+scope caption, and ``plain`` for names and text people typed. Pure functions, no streamlit."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+
+from sop_core.data import formats
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,24 +92,15 @@ def scope_caption(current: Scope, channels: bool = True) -> str:
 
 
 def money(value: float, currency: str = "EUR") -> str:
-    """Compact money for KPI tiles: 1.2M EUR, 85k EUR."""
-    for limit, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= limit:
-            return f"{value / limit:,.1f}{suffix} {currency}"
-    return f"{value:,.0f} {currency}"
+    """Compact money for KPI tiles: 1.2M EUR, 85k EUR (``sop_core.data.formats``)."""
+    return formats.money(value, currency)
 
 
 def units(value: float) -> str:
-    """Compact units for KPI tiles: 2.5M, 830k."""
-    for limit, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= limit:
-            return f"{value / limit:,.1f}{suffix}"
-    return f"{value:,.0f}"
+    """Compact units for KPI tiles: 2.5M, 830k (``sop_core.data.formats``)."""
+    return formats.compact(value)
 
 
 def change(current: float, previous: float) -> str | None:
     """A relative change such as ``+4.2%`` (None without a base)."""
-    if not previous:
-        return None
-    ratio = round(current / previous - 1, 4) + 0.0  # + 0.0: no "-0.0%" from rounding noise
-    return f"{ratio:+.1%}"
+    return formats.relative_change(current, previous)
