@@ -41,7 +41,7 @@ def pages() -> list[st.Page]:
 def main() -> None:
     """Run the app: configure the page, draw the navigation and the sidebar, run the chosen
     page inside the error boundary."""
-    st.set_page_config(page_title="S&OP meeting", page_icon=":material/monitoring:", layout="wide")
+    st.set_page_config(page_title="S&OP meeting", page_icon="📊", layout="wide")
     page = st.navigation(pages(), position="top")
     # Less empty space above the title: on a projector every line of height counts.
     st.html("<style>.stMainBlockContainer {padding-top: 3.5rem;}</style>")
