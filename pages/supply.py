@@ -17,14 +17,8 @@ from sop_core import charts
 from sop_core.data.errors import SopError
 from sop_core.scenario.levers import CapacityChange, apply_scenario
 from sop_core.supply import actions, capacity, loads
-from sop_core.supply.planning import (
-    PlanSettings,
-    chase_plan,
-    plan_frames,
-    save_plan,
-    solve_plan,
-)
-from sop_ui import drafts, filters, loaders, shell, widgets
+from sop_core.supply.planning import PlanSettings, chase_plan
+from sop_ui import drafts, filters, jobs, loaders, shell, widgets
 from sop_ui.formatting import money, plain, scope_caption, units
 
 shell.require_shell()
@@ -330,45 +324,45 @@ st.caption(
     "each line's hours plus up to 20% overtime, building stock ahead of peaks, using "
     "alternate lines, keeping a week of safety stock, starting from today's stock."
 )
+plan_weeks = len(base.weeks)
 if st.button("Build the production plan", type="primary", key="build_plan"):
-    with st.spinner("Solving the production plan..."):
-        try:
-            supply = loaders.supply_data(run.run_id)
-            plan = solve_plan(result, supply)
-            chase = chase_plan(result, supply)
-            plan_id = save_plan(
-                loaders.database_path(), plan, result, supply, current.name, PlanSettings()
-            )
-        except SopError as error:
-            st.error(plain(error), icon=":material/error:")
-        else:
-            st.session_state["supply_plan"] = {
-                "for": scenario.to_json(),
-                "plan": plan,
-                "chase": chase,
-                "plan_id": plan_id,
-            }
-stored_plan = st.session_state.get("supply_plan")
-if stored_plan and stored_plan["for"] == scenario.to_json():
-    plan, chase = stored_plan["plan"], stored_plan["chase"]
-    summary = plan.summary(result.available)
-    peer = chase.summary(result.available)
-    planned = loads.peaks(result, plan.hours, plan.overtime, loads.KPI_WEEKS)["planned_load"]
+    # A job: it goes on if the page is left, and what it stores is shown below from then on.
+    try:
+        jobs.run_with_progress(
+            "plan",
+            {
+                "scenario": current.name,
+                "scenario_json": scenario.to_json(),
+                "run_id": run.run_id,
+                "horizon": plan_weeks,
+            },
+            "Production plan",
+        )
+    except SopError as error:
+        st.error(plain(error), icon=":material/error:")
+stored_plan = loaders.stored_plan(run.run_id, scenario, plan_weeks)
+if stored_plan is not None:
+    peer = chase_plan(result, loaders.supply_data(run.run_id), PlanSettings(), plan_weeks).summary(
+        result.available[:, :plan_weeks]
+    )
+    planned = loads.peaks(result, stored_plan.hours, stored_plan.overtime, loads.KPI_WEEKS)[
+        "planned_load"
+    ]
     widgets.kpi_row(
         [
             widgets.Kpi(
                 "Plan cost",
-                money(summary["total_cost"], facts.currency),
+                money(stored_plan.total_cost, facts.currency),
                 note=f"chase plan {money(peer['total_cost'], facts.currency)}",
             ),
             widgets.Kpi(
                 "Unmet demand",
-                units(summary["unmet_units"]),
+                units(stored_plan.unmet_units),
                 note=f"chase plan {units(peer['unmet_units'])}",
             ),
             widgets.Kpi(
                 "Overtime hours",
-                f"{summary['overtime_hours']:,.0f}",
+                f"{stored_plan.overtime_hours:,.0f}",
                 note=f"chase plan {peer['overtime_hours']:,.0f}",
             ),
             widgets.Kpi(
@@ -381,14 +375,13 @@ if stored_plan and stored_plan["for"] == scenario.to_json():
             ),
             widgets.Kpi(
                 "Solved in",
-                f"{summary['seconds']:.2f} s",
-                note=f"plan {stored_plan['plan_id']} saved",
+                f"{stored_plan.seconds:.2f} s",
+                note=f"plan {stored_plan.plan_id}, {stored_plan.created_at:%d %b %H:%M}",
             ),
         ]
     )
-    frames = plan_frames(plan, result)
-    widgets.chart(charts.plan_chart(frames["weekly"]), key="plan_chart")
-    lines_frame = frames["lines"]
+    widgets.chart(charts.plan_chart(stored_plan.frames["weekly"]), key="plan_chart")
+    lines_frame = stored_plan.frames["lines"]
     busy = lines_frame[lines_frame["overtime_hours"] > 0.01]
     if not busy.empty:
         st.subheader("Overtime the plan uses")
@@ -402,7 +395,10 @@ if stored_plan and stored_plan["for"] == scenario.to_json():
             overtime_hours=st.column_config.NumberColumn("Overtime", format="%.1f"),
         )
 else:
-    st.caption("Not built yet for this scenario: press the button (it takes about a second).")
+    st.caption(
+        "Not built yet for this scenario on this forecast: press the button (it runs as a job "
+        "and is kept, so it is shown here from then on, for everyone)."
+    )
 
 st.divider()
 st.header("What the lines did")
