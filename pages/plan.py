@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from pathlib import Path
 
 import streamlit as st
 
 from sop_core import charts
 from sop_core.data.calendar import weeks_text
-from sop_core.data.errors import ConflictError, InputError
+from sop_core.data.errors import ConflictError, InputError, SopError
 from sop_core.meeting import decisions
 from sop_core.meeting.comparison import METRICS
+from sop_core.meeting.pack import packs_folder
 from sop_core.meeting.plan_of_record import approve
 from sop_core.scenario.targets import compute_targets, targets_bytes
 from sop_core.supply import loads
 from sop_core.supply.planning import PlanSettings
-from sop_ui import drafts, filters, loaders, shell, widgets
+from sop_ui import drafts, filters, jobs, loaders, shell, widgets
 from sop_ui.formatting import change, money, plain, units
 
 shell.require_shell()
@@ -327,36 +329,41 @@ st.caption(
     "and an HTML report with the charts that opens offline, and a PDF of it where Chromium "
     "is installed."
 )
+# A job writes each pack into a folder of its own next to the database: the newest one for
+# this choice is offered below, after leaving the page or a restart too.
+pack_parameters = {
+    "packs": str(packs_folder(loaders.database_path())),
+    "scenario": chosen_now,
+    "weeks": 26,
+}
 if st.button("Build the meeting pack", key="build_pack", icon=":material/inventory_2:"):
-    import tempfile
-    from pathlib import Path
-
-    from sop_core.meeting.pack import build_pack
-
-    with tempfile.TemporaryDirectory(prefix="sop-pack-") as folder:
-        try:
-            with widgets.progress_bar("Building the meeting pack") as progress:
-                files = build_pack(
-                    loaders.database_path(), Path(folder), chosen_now, progress=progress
-                )
-        except InputError as error:
-            st.error(plain(error), icon=":material/error:")
-        else:
-            st.session_state["pack"] = {kind: (p.name, p.read_bytes()) for kind, p in files.items()}
-pack = st.session_state.get("pack")
-if pack:
-    columns = st.columns(len(pack))
+    try:
+        jobs.run_with_progress("pack", pack_parameters, "Meeting pack")
+    except SopError as error:
+        st.error(plain(error), icon=":material/error:")
+made = jobs.latest_done("pack", pack_parameters)
+pack_files = {}
+if made is not None and made.result:
+    pack_files = {
+        kind: Path(file)
+        for kind, file in made.result.get("files", {}).items()
+        if Path(file).is_file()
+    }
+if pack_files:
+    finished = dt.datetime.fromisoformat(made.finished)
+    st.caption(plain(f"Made {finished:%d %b %Y %H:%M} by {made.started_by} (job {made.job_id})."))
+    columns = st.columns(len(pack_files))
     mimes = {
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "html": "text/html",
         "pdf": "application/pdf",
     }
-    for column, (kind, (name, data)) in zip(columns, pack.items(), strict=True):
+    for column, (kind, file) in zip(columns, pack_files.items(), strict=True):
         column.download_button(
             f"Download {kind.upper()}",
-            data=data,
-            file_name=name,
-            mime=mimes[kind],
+            data=file.read_bytes,
+            file_name=file.name,
+            mime=mimes.get(kind, "application/octet-stream"),
             on_click="ignore",
             key=f"pack_{kind}",
             icon=":material/download:",

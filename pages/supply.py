@@ -18,15 +18,11 @@ from sop_core.data.calendar import weeks_text
 from sop_core.data.errors import SopError
 from sop_core.scenario.levers import CapacityChange, apply_scenario
 from sop_core.supply import actions, capacity, loads
-from sop_core.supply.planning import (
-    PlanSettings,
-    chase_plan,
-    plan_frames,
-    save_plan,
-    solve_plan,
-)
-from sop_ui import drafts, filters, loaders, shell, widgets
+from sop_core.supply.planning import PlanSettings, chase_plan
+from sop_ui import drafts, filters, jobs, loaders, shell, widgets
 from sop_ui.formatting import money, plain, scope_caption, units
+
+BUILD_PLAN_NOW = "supply_build_plan_now"  # an action the plan takes was chosen: build it
 
 shell.require_shell()
 facts = loaders.facts()
@@ -220,28 +216,37 @@ else:
             f"{dearest.week:%d %b}: one more would save the plan "
             f"{money(dearest.hour_value, facts.currency)} (its shadow price)."
         )
-    holdable = [fix for fix in fixes[:30] if fix.holdable]
-    if holdable:
-        pick, apply = st.columns([5, 1], vertical_alignment="bottom")
-        chosen_fix = pick.selectbox(
-            "Add an action to the scenario",
-            range(len(holdable)),
-            format_func=lambda i: (
-                f"{holdable[i].line_name}, {holdable[i].week:%d %b}: {holdable[i].action} "
-                f"(net {money(holdable[i].net_cost, facts.currency)})"
-            ),
-            key="fix_choice",
-        )
-        if apply.button("Add", type="primary", key="fix_add"):
-            fix = holdable[chosen_fix]
-            if fix.capacity is not None:
-                current.capacity.append(fix.capacity)
-            else:
-                current.levers[:] = [
-                    fix.lever if lever == fix.replaces else lever for lever in current.levers
-                ]
+    shown = fixes[:30]
+    pick, apply = st.columns([5, 1], vertical_alignment="bottom")
+    chosen_fix = pick.selectbox(
+        "Take an action",
+        range(len(shown)),
+        format_func=lambda i: (
+            f"{shown[i].line_name}, {shown[i].week:%d %b}: {shown[i].action} "
+            + (
+                f"(net {money(shown[i].net_cost, facts.currency)})"
+                if shown[i].holdable
+                else "(the production plan takes it: builds the plan)"
+            )
+        ),
+        key="fix_choice",
+        help="Overtime, a Saturday shift or a changed promotion goes into the scenario; "
+        "building earlier and alternate lines are the production plan's own moves, so taking "
+        "one builds the plan below.",
+    )
+    if apply.button("Add", type="primary", key="fix_add"):
+        fix = shown[chosen_fix]
+        if fix.capacity is not None:
+            current.capacity.append(fix.capacity)
             current.dirty = True
-            st.rerun()
+        elif fix.lever is not None:
+            current.levers[:] = [
+                fix.lever if lever == fix.replaces else lever for lever in current.levers
+            ]
+            current.dirty = True
+        else:
+            st.session_state[BUILD_PLAN_NOW] = True
+        st.rerun()
 
 st.subheader("Capacity changes in this scenario")
 changes, editor = st.columns([3, 2], gap="large")
@@ -378,45 +383,46 @@ st.caption(
     "ahead of peaks, using alternate lines, keeping a safety stock of "
     f"{weeks_text(SETTINGS.safety_weeks)} of average demand, starting from today's stock."
 )
-if st.button("Build the production plan", type="primary", key="build_plan"):
-    with st.spinner("Solving the production plan..."):
-        try:
-            supply = loaders.supply_data(run.run_id)
-            plan = solve_plan(result, supply, SETTINGS)
-            chase = chase_plan(result, supply, SETTINGS)
-            plan_id = save_plan(
-                loaders.database_path(), plan, result, supply, current.name, SETTINGS
-            )
-        except SopError as error:
-            st.error(plain(error), icon=":material/error:")
-        else:
-            st.session_state["supply_plan"] = {
-                "for": scenario.to_json(),
-                "plan": plan,
-                "chase": chase,
-                "plan_id": plan_id,
-            }
-stored_plan = st.session_state.get("supply_plan")
-if stored_plan and stored_plan["for"] == scenario.to_json():
-    plan, chase = stored_plan["plan"], stored_plan["chase"]
-    summary = plan.summary(result.available)
-    peer = chase.summary(result.available)
-    planned = loads.peaks(result, plan.hours, plan.overtime, loads.KPI_WEEKS)["planned_load"]
+plan_weeks = len(base.weeks)
+pressed = st.button("Build the production plan", type="primary", key="build_plan")
+if pressed or st.session_state.pop(BUILD_PLAN_NOW, False):
+    # A job: it goes on if the page is left, and what it stores is shown below from then on.
+    try:
+        jobs.run_with_progress(
+            "plan",
+            {
+                "scenario": current.name,
+                "scenario_json": scenario.to_json(),
+                "run_id": run.run_id,
+                "horizon": plan_weeks,
+            },
+            "Production plan",
+        )
+    except SopError as error:
+        st.error(plain(error), icon=":material/error:")
+stored_plan = loaders.stored_plan(run.run_id, scenario, plan_weeks)
+if stored_plan is not None:
+    peer = chase_plan(result, loaders.supply_data(run.run_id), SETTINGS, plan_weeks).summary(
+        result.available[:, :plan_weeks]
+    )
+    planned = loads.peaks(result, stored_plan.hours, stored_plan.overtime, loads.KPI_WEEKS)[
+        "planned_load"
+    ]
     widgets.kpi_row(
         [
             widgets.Kpi(
                 "Plan cost",
-                money(summary["total_cost"], facts.currency),
+                money(stored_plan.total_cost, facts.currency),
                 note=f"chase plan {money(peer['total_cost'], facts.currency)}",
             ),
             widgets.Kpi(
                 "Unmet demand",
-                units(summary["unmet_units"]),
+                units(stored_plan.unmet_units),
                 note=f"chase plan {units(peer['unmet_units'])}",
             ),
             widgets.Kpi(
                 "Overtime hours",
-                f"{summary['overtime_hours']:,.0f}",
+                f"{stored_plan.overtime_hours:,.0f}",
                 note=f"chase plan {peer['overtime_hours']:,.0f}",
             ),
             widgets.Kpi(
@@ -429,14 +435,13 @@ if stored_plan and stored_plan["for"] == scenario.to_json():
             ),
             widgets.Kpi(
                 "Solved in",
-                f"{summary['seconds']:.2f} s",
-                note=f"plan {stored_plan['plan_id']} saved",
+                f"{stored_plan.seconds:.2f} s",
+                note=f"plan {stored_plan.plan_id}, {stored_plan.created_at:%d %b %H:%M}",
             ),
         ]
     )
-    frames = plan_frames(plan, result)
-    widgets.chart(charts.plan_chart(frames["weekly"]), key="plan_chart")
-    lines_frame = frames["lines"]
+    widgets.chart(charts.plan_chart(stored_plan.frames["weekly"]), key="plan_chart")
+    lines_frame = stored_plan.frames["lines"]
     busy = lines_frame[lines_frame["overtime_hours"] > 0.01]
     if not busy.empty:
         st.subheader("Overtime the plan uses")
@@ -450,7 +455,10 @@ if stored_plan and stored_plan["for"] == scenario.to_json():
             overtime_hours=st.column_config.NumberColumn("Overtime", format="%.1f"),
         )
 else:
-    st.caption("Not built yet for this scenario: press the button (it takes about a second).")
+    st.caption(
+        "Not built yet for this scenario on this forecast: press the button (it runs as a job "
+        "and is kept, so it is shown here from then on, for everyone)."
+    )
 
 st.divider()
 st.header("What the lines did")

@@ -65,6 +65,13 @@ def run_with_progress(kind: str, parameters: dict[str, Any], label: str) -> cont
     return view
 
 
+def latest_done(kind: str, parameters: dict[str, Any]) -> control.JobView | None:
+    """The newest job of ``kind`` with these parameters that ended done (what it made is in
+    its ``result``), or None: a page shows what the last press made, after any restart."""
+    job = loaders.latest_done_job(kind, control.canonical(parameters))
+    return None if job is None else control.view(loaders.database_path(), job)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def _recent(path: str, version: tuple[int, int]) -> list[jobs_store.Job]:
     # ``version`` is only part of the key: a job that starts or ends changes the file.

@@ -32,6 +32,7 @@ from sop_core.data.sample import (
 )
 from sop_core.data.stores import forecast_runs, master, production, sales
 from sop_core.data.stores import import_log as import_log_store
+from sop_core.data.stores import jobs as jobs_store
 from sop_core.data.stores import plans_of_record as plans_of_record_store
 from sop_core.data.stores import scenarios as scenarios_store
 from sop_core.data.stores.sales import ALL, Scope
@@ -44,10 +45,11 @@ if TYPE_CHECKING:
     from sop_core.demand.cube import DemandCube
     from sop_core.demand.plan_base import PlanBase
     from sop_core.meeting.cockpit import Overview
+    from sop_core.scenario.levers import Scenario
     from sop_core.scenario.plan_files import PlanReport
     from sop_core.scenario.store import StoredScenario
     from sop_core.supply.actions import Action
-    from sop_core.supply.planning import SupplyData
+    from sop_core.supply.planning import StoredPlan, SupplyData
 
 T = TypeVar("T")
 
@@ -286,6 +288,11 @@ def plans_of_record() -> pd.DataFrame:
     return _read(plans_of_record_store.plans_of_record)
 
 
+def latest_done_job(kind: str, parameters: str) -> jobs_store.Job | None:
+    """The newest job of ``kind`` with these parameters (canonical JSON) that ended done."""
+    return _read(jobs_store.latest_done, kind, parameters)
+
+
 def plan_of_record_totals(first: dt.date, last: dt.date) -> PlanOfRecordTotals | None:
     """The latest plan of record's volume, revenue and margin over ``first`` to ``last``
     (None when nothing is approved yet)."""
@@ -435,6 +442,26 @@ def _supply_data(path: str, version: tuple[int, int], run_id: int) -> SupplyData
 def supply_data(run_id: int) -> SupplyData:
     """Routings, standard hours and stock on hand for the production plan (cached)."""
     return _fresh(_supply_data, run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _stored_plan(
+    path: str, version: tuple[int, int], run_id: int, definition: str, weeks: int
+) -> StoredPlan | None:
+    from sop_core.scenario.levers import Scenario
+    from sop_core.supply.planning import stored_plan
+
+    with db.connect(path) as con:
+        return stored_plan(
+            con, _plan_base(path, version, run_id), Scenario.from_json("", definition), weeks
+        )
+
+
+def stored_plan(run_id: int, scenario: Scenario, weeks: int) -> StoredPlan | None:
+    """The newest stored production plan of ``scenario`` (its content, saved or a draft) on
+    run ``run_id`` over ``weeks`` weeks, as stored (cached per data version); None when none
+    was built yet."""
+    return _waiting_if_busy(lambda: _fresh(_stored_plan, run_id, scenario.to_json(), weeks))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

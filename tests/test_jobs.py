@@ -265,3 +265,35 @@ def test_the_sidebar_shows_a_job_that_failed_with_its_error(small_db: Path, monk
         f"Meeting pack (job {job_id}, ben) failed: The folder /no/such does not exist."
     )
     assert not at.sidebar.get("progress")
+
+
+def test_a_plan_job_by_scenario_name_is_what_the_supply_page_shows(small_db: Path):
+    """The command line's form (a saved scenario's name, or none: the baseline) still plans on
+    the current forecast; the plan it stores is the one the Supply page finds for the
+    baseline. A page's scenario that cannot be read fails the job with why."""
+    from sop_core.data.errors import InputError
+    from sop_core.data.stores import forecast_runs
+    from sop_core.demand.plan_base import load_plan_base
+    from sop_core.jobs import worker
+    from sop_core.scenario.levers import Scenario
+    from sop_core.supply.planning import stored_plan
+
+    made = run_cli("jobs", "start", "plan", "--db", str(small_db), "--wait", "--json")
+    assert made.returncode == 0, made.stderr
+    view = json.loads(made.stdout)
+    assert view["parameters"] == {"scenario": None, "horizon": 26}
+    assert view["state"] == "done" and view["result"]["status"] == "optimal"
+    with db.connect(small_db) as con:
+        base = load_plan_base(con, forecast_runs.latest_run_id(con))
+        shown = stored_plan(con, base, Scenario("baseline"), len(base.weeks))
+    assert view["result"]["run_id"] == base.run_id
+    assert shown is not None and shown.plan_id == view["result"]["plan_id"]
+    assert shown.total_cost == view["result"]["total_cost"]
+
+    job_id, _ = control.start(
+        small_db, "plan", {"scenario_json": "{not json", "horizon": 26}, "ana", launch=False
+    )
+    with pytest.raises(InputError, match="scenario to plan could not be read"):
+        worker.run_job(small_db, job_id)
+    failed = control.get_job(small_db, job_id)
+    assert failed.state == "failed" and "could not be read" in failed.error

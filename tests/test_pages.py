@@ -59,6 +59,14 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def rows(path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(path))
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def count(path: Path, sql: str) -> float:
     con = duckdb.connect(str(path))
     try:
@@ -248,17 +256,89 @@ def test_supply_shows_every_line_and_the_overloads_ahead(app_env):
     assert at.dataframe[0].value.iloc[0]["kind"] == "overloaded"
 
 
-def test_supply_builds_the_plan_and_beats_the_chase_plan(app_env):
+def direct_plan_tiles(path: Path, scenario) -> dict[str, str]:
+    """The Supply page's plan tiles as a direct solve of ``scenario`` on the current run
+    gives them."""
+    from sop_core.data import db
+    from sop_core.data.stores import forecast_runs
+    from sop_core.demand.plan_base import load_plan_base
+    from sop_core.scenario.levers import apply_scenario
+    from sop_core.supply import loads
+    from sop_core.supply.planning import chase_plan, load_supply, solve_plan
+    from sop_ui.formatting import money, units
+
+    with db.connect(path) as con:
+        base = load_plan_base(con, forecast_runs.latest_run_id(con))
+        supply = load_supply(con, base)
+    result = apply_scenario(base, scenario)
+    plan, chase = solve_plan(result, supply), chase_plan(result, supply)
+    summary, peer = plan.summary(result.available), chase.summary(result.available)
+    planned = loads.peaks(result, plan.hours, plan.overtime, loads.KPI_WEEKS)["planned_load"]
+    assert summary["total_cost"] < peer["total_cost"]  # the plan beats the chase plan
+    return {
+        "Plan cost": money(summary["total_cost"], "EUR"),
+        "Unmet demand": units(summary["unmet_units"]),
+        "Overtime hours": f"{summary['overtime_hours']:,.0f}",
+        planned.label: planned.shown,
+    }
+
+
+def test_supply_builds_the_plan_as_a_job_and_shows_it_after_a_restart(app_env):
+    from sop_core.scenario.levers import CapacityChange, Scenario
+
     at = open_app("pages/supply.py")
+    assert "Plan cost" not in metrics(at)
+    assert any(c.value.startswith("Not built yet") for c in at.caption)
     at.button(key="build_plan").click().run()
     assert not at.exception and not at.error
-    tiles = {m.label: m for m in at.metric}
-    assert tiles["Plan cost"].value.endswith("EUR")
+    assert rows(app_env, "SELECT kind, state FROM jobs") == [("plan", "done")]
     assert count(app_env, "SELECT count(*) FROM production_plans") == 1
+    expected = direct_plan_tiles(app_env, Scenario("baseline"))
+    assert {label: metrics(at)[label] for label in expected} == expected
     assert any(
         f["layout"]["title"]["text"] == "Production plan against the revised target"
         for f in figures(at)
     )
+
+    # A new session (as after a restart): the stored plan, without pressing.
+    again = open_app("pages/supply.py")
+    assert not again.exception and not again.error
+    assert {label: metrics(again)[label] for label in expected} == expected
+    assert metrics(again)["Solved in"] == metrics(at)["Solved in"]
+
+    # An unsaved draft is its own plan: not built until pressed, then planned as drafted.
+    again.selectbox(key="capacity_line").set_value("S1")
+    again.select_slider(key="capacity_weeks").set_value(("14 Dec 2026", "28 Dec 2026"))
+    again.number_input(key="capacity_hours").set_value(80.0)
+    next(b for b in again.button if b.label == "Add to the scenario").click().run()
+    assert "Plan cost" not in metrics(again)
+    again.button(key="build_plan").click().run()
+    assert not again.exception and not again.error
+    change = CapacityChange("S1", dt.date(2026, 12, 14), dt.date(2026, 12, 28), 80.0, "")
+    drafted = direct_plan_tiles(app_env, Scenario("baseline", capacity=[change]))
+    assert {label: metrics(again)[label] for label in drafted} == drafted
+    assert drafted != expected
+    assert count(app_env, "SELECT count(*) FROM jobs WHERE kind = 'plan'") == 2
+    assert count(app_env, "SELECT count(*) FROM production_plans WHERE scenario IS NULL") == 2
+
+
+def test_taking_an_action_the_plan_makes_builds_the_plan(app_env):
+    """Building earlier and alternate lines are the plan's own moves: taking one builds the
+    production plan (a job), and the page shows it."""
+    from sop_core.scenario.levers import Scenario
+
+    at = open_app("pages/supply.py")
+    assert "Plan cost" not in metrics(at)
+    choice = at.selectbox(key="fix_choice")
+    index = next(
+        i for i, label in enumerate(choice.options) if "the production plan takes it" in label
+    )
+    choice.set_value(index).run()
+    at.button(key="fix_add").click().run()
+    assert not at.exception and not at.error
+    assert rows(app_env, "SELECT kind, state FROM jobs") == [("plan", "done")]
+    expected = direct_plan_tiles(app_env, Scenario("baseline"))
+    assert {label: metrics(at)[label] for label in expected} == expected
 
 
 def test_a_capacity_change_updates_the_view_and_is_saved_with_the_scenario(app_env):
@@ -626,12 +706,48 @@ def test_overview_before_any_forecast_shows_the_history_by_family(sample_db, mon
 
 
 @pytest.mark.slow
-def test_plan_page_builds_the_meeting_pack(app_env):
+def test_plan_page_builds_the_meeting_pack_as_a_job_and_keeps_it(app_env):
+    packs = app_env.with_name("app.packs")
+
+    def offered(at: AppTest) -> set[str]:
+        return {b.label for b in at.get("download_button") if b.key.startswith("pack_")}
+
+    def made_by(at: AppTest) -> list[str]:
+        # As shown: markdown's characters escaped (``plain``).
+        return [c.value.replace("\\", "") for c in at.caption if c.value.startswith("Made ")]
+
     at = open_app("pages/plan.py")
+    assert not offered(at) and not made_by(at)
     at.button(key="build_pack").click().run()
     assert not at.exception and not at.error
-    labels = [b.label for b in at.get("download_button")]
-    assert "Download XLSX" in labels and "Download HTML" in labels
+    assert rows(app_env, "SELECT job_id, kind, state FROM jobs") == [(1, "pack", "done")]
+    assert {"Download XLSX", "Download HTML"} <= offered(at)
+    (made,) = made_by(at)
+    assert made.endswith("by planner (job 1).")
+    # Written into the job's own folder next to the database.
+    (result,) = rows(app_env, "SELECT result FROM jobs")
+    files = json.loads(result[0])["files"]
+    assert {Path(file).parent for file in files.values()} == {packs / "1"}
+    assert all(Path(file).is_file() for file in files.values())
+    assert len(offered(at)) == len(files)
+
+    # A new session (as after a restart) still offers the pack, without building it again.
+    again = open_app("pages/plan.py")
+    assert not again.exception and not again.error
+    assert offered(again) == offered(at) and made_by(again) == [made]
+    assert count(app_env, "SELECT count(*) FROM jobs") == 1
+
+    # Pressed again once the first has finished: a fresh pack, in a folder of its own.
+    again.button(key="build_pack").click().run()
+    assert not again.exception and not again.error
+    assert rows(app_env, "SELECT job_id, state FROM jobs ORDER BY job_id") == [
+        (1, "done"),
+        (2, "done"),
+    ]
+    assert made_by(again)[0].endswith("(job 2).")
+    assert (packs / "1").is_dir() and {p.name for p in (packs / "2").iterdir()} == {
+        Path(file).name for file in files.values()
+    }
 
 
 def test_presentation_mode_steps_through_the_agenda(app_env):

@@ -20,7 +20,10 @@ from sop_core.supply.planning import (
     build_plan,
     chase_plan,
     load_supply,
+    plan_frames,
+    scenario_fingerprint,
     solve_plan,
+    stored_plan,
 )
 
 # In these tiny cases a unit takes an hour, so an hour of overtime must cost less than the
@@ -218,3 +221,77 @@ def test_build_plan_stores_the_plan(forecast_db: Path, tmp_path: Path):
     assert made == pytest.approx(plan.production.sum(), rel=1e-6)
     with pytest.raises(InputError, match="no scenario called"):
         build_plan(path, "nope")
+
+
+def test_a_drafts_plan_is_stored_and_read_back_with_the_same_figures(
+    forecast_db: Path, tmp_path: Path
+):
+    """The Supply page's job plans the page's own scenario (an unsaved draft here) on the
+    page's forecast run; the page then finds it by the scenario's content and shows the
+    numbers a direct solve gives."""
+    import datetime as dt
+    import shutil
+
+    from sop_core.data.stores import forecast_runs
+    from sop_core.scenario.levers import CapacityChange, Lever
+
+    path = tmp_path / "plan.duckdb"
+    shutil.copy(forecast_db, path)
+    with db.connect(path) as con:
+        run_id = forecast_runs.latest_run_id(con)
+        base = load_plan_base(con, run_id)
+        supply = load_supply(con, base)
+    first = base.weeks[2].astype("datetime64[D]").astype(dt.date)
+    draft = Scenario(
+        "Draft",
+        levers=[Lever("promotion", "family", "skincare", first, first, discount=0.3)],
+        capacity=[CapacityChange(base.lines[0], first, first, 16.0, "Saturday shift")],
+    )
+    weeks = len(base.weeks)
+    with db.connect(path) as con:
+        assert stored_plan(con, base, draft, weeks) is None  # nothing built yet
+
+    plan, _chase, result, plan_id = build_plan(
+        path, None, weeks, scenario=Scenario.from_json("x", draft.to_json()), run_id=run_id
+    )
+    direct = solve_plan(apply_scenario(base, draft), supply)
+    expected = direct.summary(result.available)
+    assert plan.total_cost == pytest.approx(direct.total_cost)  # the draft, as drafted
+    with db.connect(path) as con:
+        shown = stored_plan(con, base, draft, weeks)
+        assert stored_plan(con, base, Scenario("baseline"), weeks) is None  # other content
+        assert stored_plan(con, base, draft, weeks - 1) is None  # other weeks
+        name, fingerprint = con.execute(
+            "SELECT scenario, scenario_fingerprint FROM production_plans WHERE plan_id = ?",
+            [plan_id],
+        ).fetchone()
+    assert name is None and fingerprint == scenario_fingerprint(draft)
+    assert shown.plan_id == plan_id
+    assert (shown.total_cost, shown.unmet_units, shown.overtime_hours) == (
+        expected["total_cost"],
+        expected["unmet_units"],
+        expected["overtime_hours"],
+    )
+    assert shown.max_utilisation == expected["max_utilisation"]
+    np.testing.assert_allclose(shown.hours, direct.hours, atol=1e-6)
+    np.testing.assert_allclose(shown.overtime, direct.overtime, atol=1e-6)
+    frames = plan_frames(direct, result)
+    for name in ("weekly", "lines"):
+        pd.testing.assert_frame_equal(
+            shown.frames[name].drop(columns="production", errors="ignore"),
+            frames[name].drop(columns="production", errors="ignore"),
+            check_exact=False,
+            atol=1e-6,
+        )
+    # Production is stored by SKU, line and week where at least half a unit is made.
+    np.testing.assert_allclose(
+        shown.frames["weekly"]["production"],
+        frames["weekly"]["production"],
+        atol=0.5 * len(base.skus),
+    )
+    # A newer plan of the same content is the one shown.
+    _, _, _, newer = build_plan(path, "Draft", weeks, scenario=draft, run_id=run_id)
+    with db.connect(path) as con:
+        assert stored_plan(con, base, draft, weeks).plan_id == newer > plan_id
+    with pytest.raises(InputError, match="no forecast run 999"):
+        build_plan(path, None, weeks, scenario=draft, run_id=999)

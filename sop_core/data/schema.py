@@ -461,6 +461,17 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        10,
+        "Supply: a production plan records the scenario content it planned, so a page finds "
+        "the plan it built for an unsaved draft",
+        """
+        ALTER TABLE production_plans ADD COLUMN scenario_fingerprint VARCHAR;
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -807,6 +818,10 @@ DATA_DICTIONARY.update(
                 "(overtime included) over the available hours, over the weeks planned.",
                 "seconds": "Time to build and solve.",
                 "parameters": "Cost parameters as JSON.",
+                "scenario_fingerprint": "Hash of the scenario's levers, effect overrides, "
+                "cannibalisation and capacity changes as planned (saved or an unsaved draft): "
+                "the Supply page shows the newest plan of the scenario it is showing. Empty "
+                "for plans made before schema 10.",
             },
         ),
         "plan_rows": (

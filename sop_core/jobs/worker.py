@@ -32,7 +32,7 @@ _COUNTS = re.compile(r"[\d,.]+")
 
 
 def _refresh(
-    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None, job_id: int
 ) -> dict[str, Any]:
     from sop_core.forecast.engine import ForecastSettings
     from sop_core.forecast.runs import refresh_forecast
@@ -47,7 +47,7 @@ def _refresh(
 
 
 def _meeting(
-    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None, job_id: int
 ) -> dict[str, Any]:
     """The sample's meeting in progress (``meeting.story``), then its past forecasts as a
     job of their own (the one "Make past forecasts" starts, so a press joins it)."""
@@ -64,7 +64,7 @@ def _meeting(
 
 
 def _backfill(
-    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None, job_id: int
 ) -> dict[str, Any]:
     from sop_core.forecast.engine import ForecastSettings
     from sop_core.forecast.runs import backfill_runs
@@ -85,43 +85,78 @@ def _backfill(
 
 
 def _plan(
-    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None, job_id: int
 ) -> dict[str, Any]:
+    """A production plan, stored: of the saved scenario ``scenario`` (or the baseline) on the
+    current forecast, or, with ``scenario_json``, of that scenario exactly as a page had it
+    (saved or an unsaved draft; ``scenario`` is then the name stored with it), on the
+    forecast run ``run_id`` when given."""
+    from sop_core.scenario.levers import Scenario
     from sop_core.supply.planning import build_plan
 
+    name = parameters.get("scenario")
+    scenario = None
+    if parameters.get("scenario_json") is not None:
+        try:
+            scenario = Scenario.from_json(name or "baseline", parameters["scenario_json"])
+        except (ValueError, TypeError, KeyError) as error:
+            raise InputError(f"The scenario to plan could not be read: {error}") from None
+    run_id = parameters.get("run_id")
     plan, _, result, plan_id = build_plan(
         path,
-        parameters.get("scenario"),
+        name,
         int(parameters.get("horizon", 26)),
+        scenario=scenario,
+        run_id=None if run_id is None else int(run_id),
         jobs=workers,
         progress=progress,
     )
+    summary = plan.summary(result.available[:, : plan.demand.shape[1]])
     return {
         "plan_id": plan_id,
-        "status": plan.summary(result.available[:, : plan.demand.shape[1]])["status"],
+        "run_id": result.base.run_id,
+        "status": summary["status"],
+        "total_cost": summary["total_cost"],
     }
 
 
 def _pack(
-    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None
+    path: Path, parameters: dict[str, Any], progress: Progress, workers: int | None, job_id: int
 ) -> dict[str, Any]:
+    """A meeting pack written into the folder ``out``, or, with ``packs`` (the app's packs
+    folder, ``meeting.pack.packs_folder``), into a folder of its own in it named by the job's
+    id, so a pack being made never overwrites one someone is downloading."""
     from sop_core.data.export import check_out_folder
     from sop_core.meeting.pack import build_pack
 
-    if not parameters.get("out"):
+    if parameters.get("packs"):
+        packs = Path(parameters["packs"])
+        try:
+            packs.mkdir(exist_ok=True)
+        except OSError as error:
+            raise InputError(
+                f"Cannot make the packs folder {packs} ({error.strerror or error})."
+            ) from None
+        out = check_out_folder(packs) / str(job_id)
+        out.mkdir(exist_ok=True)
+    elif parameters.get("out"):
+        out = check_out_folder(Path(parameters["out"]))
+    else:
         raise InputError("A meeting pack job needs the folder to write into (out).")
-    check_out_folder(Path(parameters["out"]))
     files = build_pack(
         path,
-        parameters["out"],
+        out,
         parameters.get("scenario"),
         weeks=int(parameters.get("weeks", 26)),
         progress=progress,
     )
-    return {"files": {kind: str(file) for kind, file in files.items()}}
+    return {"folder": str(out), "files": {kind: str(file) for kind, file in files.items()}}
 
 
-WORK: dict[str, Callable[[Path, dict[str, Any], Progress, int | None], dict[str, Any]]] = {
+# A job's work: (database, parameters, progress, worker processes, job id) -> what it made.
+Work = Callable[[Path, dict[str, Any], Progress, int | None, int], dict[str, Any]]
+
+WORK: dict[str, Work] = {
     "meeting": _meeting,
     "refresh": _refresh,
     "backfill": _backfill,
@@ -179,7 +214,7 @@ def run_job(
         work = WORK.get(job.kind)
         if work is None:
             raise InputError(f"There is no job kind {job.kind!r}.")
-        result = work(path, parameters, progress, workers)
+        result = work(path, parameters, progress, workers, job_id)
     except Exception as error:
         text = str(error) if isinstance(error, SopError) else _failure(error)
         with db.transaction(path) as con:

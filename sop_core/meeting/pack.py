@@ -4,7 +4,8 @@
 baseline), an Excel workbook (summary, targets by SKU x week, production by SKU x line x week,
 capacity by line x week, decisions and assumptions) and a self-contained HTML report with the
 interactive charts (plotly.js inside: it opens offline), and, where Chromium is installed, a
-PDF of that report printed by Chromium.
+PDF of that report printed by Chromium. The app's packs are made by ``pack`` jobs, each in its
+own folder in ``packs_folder``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ from sop_core.supply import capacity, loads
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 SHEETS = ("Summary", "Targets", "Production", "Capacity", "Decisions")
+
+
+def packs_folder(path: Path | str) -> Path:
+    """Where the app's meeting packs go: ``<database file's stem>.packs`` next to it
+    (``data/sop.packs`` for ``data/sop.duckdb``), one folder per ``pack`` job, named by its
+    id. Nothing in it is needed by the app but the newest packs: old folders may be deleted."""
+    path = Path(path).resolve()  # the job's process runs from elsewhere: no relative path
+    return path.with_name(f"{path.stem}.packs")
 
 
 def build_pack(
@@ -83,7 +92,12 @@ def build_pack(
         partial.unlink(missing_ok=True)
 
     report(0.7, "Writing the report")
-    files["html"].write_text(_report_html(kpis, figures, decisions, currency), encoding="utf-8")
+    partial = files["html"].with_name(f".{files['html'].name}.partial")
+    try:
+        partial.write_text(_report_html(kpis, figures, decisions, currency), encoding="utf-8")
+        partial.replace(files["html"])
+    finally:
+        partial.unlink(missing_ok=True)
     if pdf:
         report(0.85, "Printing the PDF")
         printed = print_pdf(files["html"], out / f"{stem}.pdf")

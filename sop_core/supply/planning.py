@@ -24,10 +24,15 @@ economics are shown beside it.
 
 The peer, ``chase_plan``, produces each week's demand (topping up to safety stock) on the
 default line, up to the line's hours plus overtime, cutting all SKUs of a full line alike.
+
+``build_plan`` stores a plan with a fingerprint of the scenario it planned (saved or a page's
+unsaved draft); ``stored_plan`` finds the newest one for a scenario's content and reads it back.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -41,9 +46,9 @@ from scipy.optimize import linprog
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
-from sop_core.data.stores import production, production_plans
+from sop_core.data.stores import forecast_runs, production, production_plans
 from sop_core.demand.plan_base import PlanBase
-from sop_core.scenario.levers import ScenarioResult
+from sop_core.scenario.levers import Scenario, ScenarioResult, apply_scenario
 from sop_core.supply.loads import load_ratio
 
 
@@ -432,6 +437,16 @@ def chase_plan(
     )
 
 
+def scenario_fingerprint(scenario: Scenario) -> str:
+    """A short hash of what a scenario plans (levers, effect overrides, cannibalisation,
+    capacity changes; not its name), saved or an unsaved draft: a stored plan is found again
+    by it."""
+    # Once through JSON first, so a scenario and the same one read back from its JSON (a
+    # job's parameters, a saved definition) give the same hash.
+    text = Scenario.from_json(scenario.name, scenario.to_json()).to_json()
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def save_plan(
     path: Path | str,
     plan: ProductionPlan,
@@ -439,8 +454,11 @@ def save_plan(
     supply: SupplyData,
     scenario: str | None,
     settings: PlanSettings,
+    *,
+    fingerprint: str | None = None,
 ) -> int:
-    """Store a plan (summary, production, stock and line rows) in one transaction."""
+    """Store a plan (summary, production, stock and line rows) in one transaction;
+    ``fingerprint``: the planned scenario's ``scenario_fingerprint``."""
     base = result.base
     w = plan.demand.shape[1]
     summary = plan.summary(result.available[:, :w])
@@ -456,6 +474,7 @@ def save_plan(
         "max_utilisation": summary["max_utilisation"],
         "seconds": plan.seconds,
         "parameters": settings.to_json(),
+        "scenario_fingerprint": fingerprint,
     }
     with db.transaction(path) as con:
         return production_plans.save_production_plan(con, stored, frames)
@@ -508,18 +527,42 @@ def plan_frames(plan: ProductionPlan, result: ScenarioResult) -> dict[str, pd.Da
     """Weekly totals for the page: ``weekly`` (demand, production, unmet, stock, the safety
     stock and the units below it) and ``lines`` (hours, available, overtime per line and
     week)."""
-    base = result.base
     w = plan.demand.shape[1]
+    return _frames(
+        result.base,
+        plan.demand,
+        plan.production.sum(axis=0),
+        plan.unmet,
+        plan.inventory,
+        plan.safety if plan.safety.size else np.zeros(len(plan.demand)),
+        plan.hours,
+        result.available[:, :w],
+        plan.overtime,
+    )
+
+
+def _frames(
+    base: PlanBase,
+    demand: np.ndarray,
+    production_by_week: np.ndarray,
+    unmet: np.ndarray,
+    inventory: np.ndarray,
+    safety: np.ndarray,
+    hours: np.ndarray,
+    available: np.ndarray,
+    overtime: np.ndarray,
+) -> dict[str, pd.DataFrame]:
+    w = demand.shape[1]
     weeks = pd.to_datetime(base.weeks[:w])
     weekly = pd.DataFrame(
         {
             "week": weeks,
-            "demand": plan.demand.sum(axis=0),
-            "production": plan.production.sum(axis=0),
-            "unmet": plan.unmet.sum(axis=0),
-            "inventory": plan.inventory.sum(axis=0),
-            "safety_stock": np.full(w, float(plan.safety.sum())),
-            "below_safety": plan.below_safety.sum(axis=0),
+            "demand": demand.sum(axis=0),
+            "production": production_by_week,
+            "unmet": unmet.sum(axis=0),
+            "inventory": inventory.sum(axis=0),
+            "safety_stock": np.full(w, float(safety.sum())),
+            "below_safety": below_safety(inventory, safety).sum(axis=0),
         }
     )
     lines = pd.DataFrame(
@@ -527,12 +570,95 @@ def plan_frames(plan: ProductionPlan, result: ScenarioResult) -> dict[str, pd.Da
             "line": np.repeat(base.lines, w),
             "line_name": np.repeat(base.line_names, w),
             "week": np.tile(weeks, len(base.lines)),
-            "hours": plan.hours.ravel(),
-            "available_hours": result.available[:, :w].ravel(),
-            "overtime_hours": plan.overtime.ravel(),
+            "hours": hours.ravel(),
+            "available_hours": available.ravel(),
+            "overtime_hours": overtime.ravel(),
         }
     )
     return {"weekly": weekly, "lines": lines}
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """A stored production plan as a page shows it: its summary as stored, its hours and
+    overtime by line and week (``base.lines`` x weeks, for the planned load) and the frames of
+    ``plan_frames``."""
+
+    plan_id: int
+    created_at: dt.datetime
+    scenario: str | None
+    status: str
+    total_cost: float
+    unmet_units: float
+    overtime_hours: float
+    max_utilisation: float
+    seconds: float
+    hours: np.ndarray  # (lines, weeks)
+    overtime: np.ndarray  # (lines, weeks)
+    frames: dict[str, pd.DataFrame]
+
+
+def stored_plan(
+    con: duckdb.DuckDBPyConnection,
+    base: PlanBase,
+    scenario: Scenario,
+    weeks: int,
+    settings: PlanSettings = PlanSettings(),
+) -> StoredPlan | None:
+    """The newest stored plan of ``scenario``'s content on ``base``'s forecast run over its
+    first ``weeks`` weeks with ``settings`` (made by the page's job, ``plan`` or a ``plan``
+    job), read back as stored; None when there is none."""
+    row = production_plans.latest_plan(
+        con, scenario_fingerprint(scenario), base.run_id, weeks, settings.to_json()
+    )
+    if row is None:
+        return None
+    tables = production_plans.plan_tables(con, row["plan_id"])
+    week_index = pd.DatetimeIndex(pd.to_datetime(base.weeks[:weeks])).as_unit("ns")
+
+    def grid(table: str, key: str, labels: np.ndarray, column: str) -> np.ndarray:
+        frame = tables[table]
+        out = np.zeros((len(labels), weeks))
+        rows = pd.Index(labels).get_indexer(frame[key])
+        stored_weeks = pd.DatetimeIndex(pd.to_datetime(frame["week"])).as_unit("ns")
+        cols = week_index.get_indexer(stored_weeks)
+        keep = (rows >= 0) & (cols >= 0)
+        np.add.at(out, (rows[keep], cols[keep]), frame[column].to_numpy(dtype=float)[keep])
+        return out
+
+    demand = grid("plan_stock", "sku", base.skus, "demand")
+    inventory = grid("plan_stock", "sku", base.skus, "inventory")
+    unmet = grid("plan_stock", "sku", base.skus, "unmet")
+    hours = grid("plan_lines", "line", base.lines, "hours")
+    available = grid("plan_lines", "line", base.lines, "available_hours")
+    overtime = grid("plan_lines", "line", base.lines, "overtime_hours")
+    # Production by SKU and line: only its non-zero rows are stored, enough for weekly totals.
+    made = grid("plan_rows", "sku", base.skus, "production").sum(axis=0)
+    frames = _frames(
+        base,
+        demand,
+        made,
+        unmet,
+        inventory,
+        _safety_stock(demand, settings),
+        hours,
+        available,
+        overtime,
+    )
+    return StoredPlan(
+        plan_id=int(row["plan_id"]),
+        created_at=row["created_at"],
+        scenario=row["scenario"],
+        status=row["status"],
+        total_cost=float(row["total_cost"]),
+        unmet_units=float(row["unmet_units"]),
+        overtime_hours=float(row["overtime_hours"]),
+        max_utilisation=float(row["max_utilisation"]),
+        seconds=float(row["seconds"]),
+        hours=hours,
+        overtime=overtime,
+        frames=frames,
+    )
 
 
 def horizon_weeks(result: ScenarioResult, weeks: int | None) -> int:
@@ -552,37 +678,65 @@ def build_plan(
     horizon: int = 26,
     settings: PlanSettings = PlanSettings(),
     *,
+    scenario: Scenario | None = None,
+    run_id: int | None = None,
     jobs: int | None = None,
     progress=None,
     on_wait: db.WaitCallback | None = None,
 ) -> tuple[ProductionPlan, ProductionPlan, ScenarioResult, int]:
-    """Plan a scenario's volume targets (the baseline when ``scenario_name`` is None) from the
-    current forecast (refreshed or reused first), store the plan, and return it with the chase
-    plan on the same data, the scenario result and the stored plan's id."""
+    """Plan a scenario's volume targets, store the plan, and return it with the chase plan on
+    the same data, the scenario result and the stored plan's id.
+
+    The scenario is ``scenario`` when given (a page's draft, saved or not; ``scenario_name``
+    is then only the name stored with the plan), else the saved scenario ``scenario_name``,
+    else the baseline. The forecast is run ``run_id`` when given, else the current forecast
+    (refreshed or reused first)."""
     from sop_core.demand.plan_base import load_plan_base
     from sop_core.forecast.engine import ForecastSettings
     from sop_core.forecast.runs import refresh_forecast
-    from sop_core.scenario.levers import Scenario, apply_scenario
     from sop_core.scenario.store import load_scenario
 
     if not 1 <= horizon <= 104:
         raise InputError(f"--horizon must be between 1 and 104 weeks (got {horizon}).")
-    run = refresh_forecast(
-        path,
-        ForecastSettings(horizon=max(horizon, 26)),
-        jobs=jobs,
-        progress=progress,
-        on_wait=on_wait,
-    )
+    refreshed = run_id is None
+
+    def step(fraction: float, message: str) -> None:
+        if progress is not None:  # after a refresh its bar is full: it stays full
+            progress(1.0 if refreshed else fraction, message)
+
+    if run_id is None:
+        run_id = refresh_forecast(
+            path,
+            ForecastSettings(horizon=max(horizon, 26)),
+            jobs=jobs,
+            progress=progress,
+            on_wait=on_wait,
+        ).run_id
+    step(0.05, "Reading the forecast, lines and stock")
     with db.connect(path, on_wait=on_wait) as con:
-        base = load_plan_base(con, run.run_id)
+        if forecast_runs.run_counts(con, run_id) is None:
+            raise InputError(f"There is no forecast run {run_id}; it may have been deleted.")
+        base = load_plan_base(con, run_id)
         supply = load_supply(con, base)
-        scenario = (
-            load_scenario(con, scenario_name).scenario if scenario_name else Scenario("baseline")
-        )
+        if scenario is None:
+            scenario = (
+                load_scenario(con, scenario_name).scenario
+                if scenario_name
+                else Scenario("baseline")
+            )
     result = apply_scenario(base, scenario)
     weeks = horizon_weeks(result, horizon)
+    step(0.3, "Solving the production plan")
     plan = solve_plan(result, supply, settings, weeks)
     chase = chase_plan(result, supply, settings, weeks)
-    plan_id = save_plan(path, plan, result, supply, scenario_name, settings)
+    step(0.9, "Storing the plan")
+    plan_id = save_plan(
+        path,
+        plan,
+        result,
+        supply,
+        scenario_name,
+        settings,
+        fingerprint=scenario_fingerprint(scenario),
+    )
     return plan, chase, result, plan_id

@@ -83,6 +83,17 @@ def list_jobs(
     return _jobs(rows)
 
 
+def latest_done(con: duckdb.DuckDBPyConnection, kind: str, parameters: str) -> Job | None:
+    """The newest job of ``kind`` with exactly these ``parameters`` (their canonical JSON)
+    that ended done, if any: what it made is the latest of its kind."""
+    rows = con.execute(
+        f"SELECT {_COLUMNS} FROM jobs WHERE kind = ? AND parameters = ? AND state = 'done' "
+        "ORDER BY job_id DESC LIMIT 1",
+        [kind, parameters],
+    ).fetchall()
+    return _jobs(rows)[0] if rows else None
+
+
 def set_process(
     con: duckdb.DuckDBPyConnection, job_id: int, pid: int | None, token: str | None
 ) -> None:
