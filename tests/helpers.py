@@ -14,24 +14,69 @@ import sys, time, duckdb
 con = duckdb.connect(sys.argv[1])
 con.execute("CREATE TABLE IF NOT EXISTS lock_holder (x INTEGER)")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+if sys.argv[2] == "until-released":
+    sys.stdin.readline()
+else:
+    time.sleep(float(sys.argv[2]))
 con.close()
 """
 
 
-def hold_lock(path: Path, seconds: float) -> subprocess.Popen:
-    """Start a process that opens ``path`` for writing and holds it for ``seconds``.
+def hold_lock(path: Path, seconds: float | None) -> subprocess.Popen:
+    """Start a process that opens ``path`` for writing and holds it for ``seconds`` (None:
+    until ``release`` is called, so a test waits for an event rather than the clock).
 
     Returns once the lock is held.
     """
     process = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)],
+        [
+            sys.executable,
+            "-c",
+            HOLD_LOCK,
+            str(path),
+            "until-released" if seconds is None else str(seconds),
+        ],
         stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE,
         text=True,
     )
     line = process.stdout.readline()
     assert line.strip() == "locked", f"lock holder did not start: {line!r}"
     return process
+
+
+def release(holder: subprocess.Popen) -> None:
+    """Let a ``hold_lock(path, None)`` holder close the database and end."""
+    if holder.poll() is None and holder.stdin and not holder.stdin.closed:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+
+
+def run_cli_waiting(holder: subprocess.Popen, *args: str, timeout: float = 120):
+    """Run ``python -m sop_core ARGS`` while ``holder`` holds the database, and release it as
+    soon as the command says it is waiting (or ends): however slow the machine, the command
+    meets the lock. Returns the CompletedProcess, stderr whole."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sop_core", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    try:
+        for line in process.stderr:
+            seen.append(line)
+            if "waiting" in line:
+                break
+        release(holder)
+        out, rest = process.communicate(timeout=timeout)
+    finally:
+        release(holder)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return subprocess.CompletedProcess(process.args, process.returncode, out, "".join(seen) + rest)
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from sop_core.cli.common import ProgressBar
-from tests.helpers import hold_lock, run_cli
+from tests.helpers import hold_lock, run_cli, run_cli_waiting
 
 
 @pytest.mark.slow
@@ -124,9 +124,9 @@ def test_a_file_that_is_not_a_database(tmp_path: Path):
 
 @pytest.mark.slow
 def test_info_waits_for_a_writer_in_another_process(sample_db: Path):
-    holder = hold_lock(sample_db, 2.0)
-    result = run_cli("info", "--db", str(sample_db), "--json")
-    holder.wait(timeout=10)
+    holder = hold_lock(sample_db, None)
+    result = run_cli_waiting(holder, "info", "--db", str(sample_db), "--json")
+    holder.wait(timeout=60)
     assert result.returncode == 0, result.stderr
     assert "waiting" in result.stderr and "in use by another program" in result.stderr
     assert json.loads(result.stdout)["tables"]["products"] == 40
@@ -175,8 +175,9 @@ def test_force_replaces_a_file_that_is_not_a_database(tmp_path: Path):
 
 @pytest.mark.slow
 def test_init_force_waits_for_a_reader_and_says_so(sample_db: Path):
-    holder = hold_lock(sample_db, 2.0)
-    result = run_cli(
+    holder = hold_lock(sample_db, None)
+    result = run_cli_waiting(
+        holder,
         "init",
         "--db",
         str(sample_db),
@@ -188,7 +189,7 @@ def test_init_force_waits_for_a_reader_and_says_so(sample_db: Path):
         "--data-only",
         "--quiet",
     )
-    holder.wait(timeout=10)
+    holder.wait(timeout=60)
     assert result.returncode == 0, result.stderr
     assert "waiting" in result.stderr
     con = duckdb.connect(str(sample_db))

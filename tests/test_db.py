@@ -8,7 +8,7 @@ import pytest
 
 from sop_core.data import db
 from sop_core.data.errors import DatabaseBusyError, DatabaseMissingError
-from tests.helpers import hold_lock
+from tests.helpers import hold_lock, release
 
 
 def test_a_missing_database_is_not_silently_created(tmp_path: Path):
@@ -22,11 +22,16 @@ def test_a_missing_database_is_not_silently_created(tmp_path: Path):
 
 @pytest.mark.slow
 def test_waits_for_another_process_then_proceeds(sample_db: Path):
-    holder = hold_lock(sample_db, 1.5)
+    holder = hold_lock(sample_db, None)
     waits = []
-    with db.connect(sample_db, timeout=30, on_wait=lambda msg, s: waits.append(msg)) as con:
+
+    def waiting(message: str, seconds: float) -> None:
+        waits.append(message)
+        release(holder)  # told it waits: now let it in
+
+    with db.connect(sample_db, timeout=60, on_wait=waiting) as con:
         assert con.execute("SELECT count(*) FROM products").fetchone()[0] == 40
-    holder.wait(timeout=10)
+    holder.wait(timeout=60)
     assert waits, "the caller was never told it was waiting"
     assert "in use by another program (process" in waits[0]
 

@@ -275,13 +275,13 @@ def test_cli_forecast_backtest_and_drivers(forecast_db: Path, tmp_path: Path):
 
 @pytest.mark.slow
 def test_a_forecast_waits_for_another_writer(forecast_db: Path, tmp_path: Path):
-    from tests.helpers import hold_lock
+    from tests.helpers import hold_lock, run_cli_waiting
 
     path = tmp_path / "busy.duckdb"
     shutil.copy(forecast_db, path)
-    holder = hold_lock(path, 2.0)
-    result = run_cli("forecast", "--db", str(path), "--quiet")
-    holder.wait(timeout=10)
+    holder = hold_lock(path, None)
+    result = run_cli_waiting(holder, "forecast", "--db", str(path), "--quiet")
+    holder.wait(timeout=60)
     assert result.returncode == 0, result.stderr
     assert "waiting" in result.stderr
     duckdb.connect(str(path)).close()
