@@ -10,6 +10,7 @@ import streamlit as st
 
 from sop_core import charts
 from sop_core.data.stores import sales
+from sop_core.meeting.headlines import AGENDA
 from sop_core.supply import loads
 from sop_ui import filters, jobs, loaders, shell, widgets
 from sop_ui.formatting import change, money, plain, plain_frame, units
@@ -27,15 +28,12 @@ st.title("Overview")
 
 def agenda() -> None:
     st.subheader("Agenda")
+    # The steps' names are Present mode's slide titles (one list: headlines.AGENDA).
     steps = st.columns(4)
-    steps[0].page_link("pages/demand.py", label="1. Demand review", icon=":material/trending_up:")
-    steps[1].page_link("pages/supply.py", label="2. Supply review", icon=":material/factory:")
-    steps[2].page_link(
-        "pages/promotions.py",
-        label="3. Reconciliation: promotions & pricing",
-        icon=":material/sell:",
-    )
-    steps[3].page_link("pages/plan.py", label="4. Decisions", icon=":material/task_alt:")
+    steps[0].page_link("pages/demand.py", label=AGENDA[1], icon=":material/trending_up:")
+    steps[1].page_link("pages/supply.py", label=AGENDA[2], icon=":material/factory:")
+    steps[2].page_link("pages/promotions.py", label=AGENDA[3], icon=":material/sell:")
+    steps[3].page_link("pages/plan.py", label=AGENDA[4], icon=":material/task_alt:")
 
 
 def sales_history() -> None:

@@ -158,3 +158,56 @@ def require_forecast() -> loaders.ForecastRun:
     if st.button("Make the forecast now", type="primary", key="make_forecast"):
         refresh_forecast_with_progress("Making the forecast")
     st.stop()
+
+
+# Keyboard shortcuts run in the page itself (``st.html`` with its script allowed: not an
+# iframe, so the keys reach it wherever the focus is in the app). The listener is added once per
+# browser tab, on ``window`` and before anything else sees the key (capture); each run only
+# replaces the bindings it reads. A key does nothing while someone types in a field, with a
+# modifier held (the browser's own shortcuts), or on a page without ``scope``.
+_KEYS_SCRIPT = """<script>
+(() => {
+  window.__sopKeys = %s;
+  if (window.__sopKeysListening) return;
+  window.__sopKeysListening = true;
+  const typing = 'input, textarea, select, [contenteditable=""], [contenteditable="true"], '
+    + '[role="textbox"], [role="combobox"], [role="slider"], [role="spinbutton"]';
+  const nameOf = (event) => (event.key === ' ' ? 'Space' : event.key);
+  let held = null;
+  window.addEventListener('keydown', (event) => {
+    const {bindings, scope} = window.__sopKeys;
+    const selector = bindings[nameOf(event)];
+    if (!selector || event.altKey || event.ctrlKey || event.metaKey || event.isComposing) return;
+    if (!document.querySelector(scope)) return;
+    const target = event.target instanceof Element ? event.target : null;
+    if (target && target.closest(typing)) return;
+    // Ours alone: no scrolling, no button pressed a second time by its own Space or Enter.
+    event.preventDefault();
+    event.stopPropagation();
+    held = nameOf(event);
+    if (event.repeat) return;
+    const element = document.querySelector(selector);
+    if (element && !element.disabled) element.click();
+  }, true);
+  window.addEventListener('keyup', (event) => {
+    if (held !== null && nameOf(event) === held) {
+      event.preventDefault();
+      event.stopPropagation();
+      held = null;
+    }
+  }, true);
+})();
+</script>"""
+
+
+def keyboard(bindings: dict[str, str], scope: str) -> None:
+    """Keyboard shortcuts: pressing a key (``event.key``: ``"ArrowRight"``, ``"PageDown"``,
+    ``"Home"``, ``"Escape"``; ``"Space"`` for the space bar) clicks the first element its CSS
+    selector finds, as a click of the mouse would, while ``scope`` (a selector) is in the page.
+
+    Streamlit has no key events: this is a small script in the page, never an element of the
+    layout (it takes no room), and it leaves typing in fields alone."""
+    import json
+
+    script = _KEYS_SCRIPT % json.dumps({"bindings": bindings, "scope": scope})
+    st.html(script, unsafe_allow_javascript=True)

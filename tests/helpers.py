@@ -407,3 +407,48 @@ def reap(process: subprocess.Popen, started: set[int]) -> None:
     for pid in started:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+# ---- the meeting's options and decisions, before any approval (Present mode's tests) --------
+
+PUSH = "Christmas push: haircare at 35% off"
+PRICE_RISE = "Haircare price rise +4%"
+OVERDUE = "Confirm Saturday shifts with the plant for the busiest line"
+
+
+def seed_options_and_decisions(path: Path, today=None) -> None:
+    """Two saved scenarios (a deep Christmas promotion, a price rise) and three open items in
+    the decisions log, one of them overdue as of ``today`` (default: today), as a meeting
+    finds them before anything is approved."""
+    import datetime as dt
+
+    from sop_core.data import db
+    from sop_core.data.stores import forecast_runs
+    from sop_core.meeting import decisions
+    from sop_core.scenario.levers import Lever, Scenario
+    from sop_core.scenario.store import create_scenario
+
+    today = today or dt.date.today()
+    with db.connect(path) as con:
+        run_id = forecast_runs.latest_run_id(con)
+    christmas = dt.date(2026, 12, 21)
+    push = Lever("promotion", "family", "haircare", christmas, christmas, discount=0.35, feature=1)
+    rise = Lever("price", "family", "haircare", dt.date(2027, 1, 4), None, change=0.04)
+    create_scenario(path, Scenario(PUSH, levers=[push]), "Lea Martin", run_id, status="proposed")
+    create_scenario(path, Scenario(PRICE_RISE, levers=[rise]), "Lea Martin", run_id)
+    for kind, text, owner, due in (
+        ("decision", f"{OVERDUE} before the holidays.", "Tom Berg", today - dt.timedelta(days=4)),
+        (
+            "decision",
+            f"Take '{PUSH}' to the executive review.",
+            "Lea Martin",
+            today + dt.timedelta(9),
+        ),
+        (
+            "assumption",
+            "The retailer's listing holds for four weeks.",
+            "Ana Ruiz",
+            today + dt.timedelta(28),
+        ),
+    ):
+        decisions.add_item(path, kind, text, owner, "Sam Okafor", due_date=due)

@@ -491,29 +491,141 @@ def test_import_a_file_on_the_data_page(server, browser, tmp_path):
     page.close()
 
 
-def test_presentation_mode_walks_the_agenda(server, browser):
-    """Step through the agenda full screen, a screenshot per step; a link reopens a step."""
+# Every text plotly draws in the visible charts: its class, computed size and fill.
+_CHART_TEXT = """() => Array.from(document.querySelectorAll(
+    '[data-testid=stPlotlyChart] .main-svg text')).filter(t => {
+  const box = t.getBoundingClientRect();
+  return t.textContent.trim() && box.width > 0 && box.height > 0;
+}).map(t => ({
+  where: t.closest('.xtick, .ytick, .legend, .annotation, .heatmaplayer, .g-xtitle, .g-ytitle, '
+    + '.g-y2title') ? t.closest('.xtick, .ytick, .legend, .annotation, .heatmaplayer, '
+    + '.g-xtitle, .g-ytitle, .g-y2title').getAttribute('class').split(' ')[0] : 'other',
+  size: parseFloat(getComputedStyle(t).fontSize),
+  fill: getComputedStyle(t).fill,
+  text: t.textContent.trim().slice(0, 40),
+}))"""
+# Every piece of text on the slide outside the charts: its colour with the opacity of the
+# elements around it, and the first background behind it.
+_PAGE_TEXT = """() => {
+  const shown = [];
+  const root = document.querySelector('.stMainBlockContainer');
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const element = node.parentElement;
+    if (!node.textContent.trim() || seen.has(element) || element.closest('svg')) continue;
+    seen.add(element);
+    const box = element.getBoundingClientRect();
+    const style = getComputedStyle(element);
+    if (!box.width || !box.height || style.visibility === 'hidden') continue;
+    let opacity = 1, background = 'rgb(255, 255, 255)';
+    for (let e = element; e; e = e.parentElement) {
+      opacity *= parseFloat(getComputedStyle(e).opacity);
+    }
+    for (let e = element; e; e = e.parentElement) {
+      const colour = getComputedStyle(e).backgroundColor;
+      if (colour && colour !== 'transparent' && colour !== 'rgba(0, 0, 0, 0)') {
+        background = colour; break;
+      }
+    }
+    shown.push({colour: style.color, opacity, background,
+                text: node.textContent.trim().slice(0, 40)});
+  }
+  return shown;
+}"""
+
+
+def _text_contrast(found: dict) -> float:
+    """The contrast of a text as seen: its colour at its opacity over its background."""
+    from sop_core.charts.style import contrast_ratio, over, parse_colour
+
+    r, g, b, alpha = parse_colour(found["colour"])
+    background = over(found["background"], "#FFFFFF")
+    return contrast_ratio(f"rgba({r}, {g}, {b}, {alpha * found['opacity']})", background)
+
+
+def _check_slide(page, title: str) -> dict[str, float]:
+    """The slide titled ``title``: the agenda marks the same step, the headline is there,
+    chart type is at least 20 px and every text reads 4.5:1. Returns the smallest chart type
+    by where it is."""
+    from sop_core.charts.style import contrast_ratio
+
+    assert page.locator("h1").first.inner_text() == title
+    assert page.locator(".st-key-step [aria-checked='true']").inner_text() == title
+    headline = page.locator(".st-key-headline p").inner_text()
+    assert len(headline) > 40 and headline.endswith("."), headline
+    _assert_no_error_boxes(page, f"Present mode, {title}")
+    smallest: dict[str, float] = {}
+    for text in page.evaluate(_CHART_TEXT):
+        smallest[text["where"]] = min(smallest.get(text["where"], 99), text["size"])
+        if text["where"] != "heatmaplayer":  # cells: tests/test_room_style.py
+            assert contrast_ratio(text["fill"]) >= 4.5, (title, text)
+    assert all(size >= 20 for size in smallest.values()), (title, smallest)
+    poor = [(round(_text_contrast(t), 2), t) for t in page.evaluate(_PAGE_TEXT)]
+    assert all(ratio >= 4.5 for ratio, _ in poor), (title, sorted(poor, key=lambda p: p[0])[:3])
+    return smallest
+
+
+def test_presentation_mode_walks_the_agenda(server, browser, server_db):
+    """Issue 20: Present mode at 1920 x 1080 driven with the keys alone. Right walks the
+    agenda, Left walks it back, End/Home, Page Down/Up (a clicker; pressed twice quickly, two
+    steps), Space, Down/Up, and Esc leaves for the Overview. Every slide has its agenda title,
+    a headline, chart type of at least 20 px and text that reads 4.5:1, also before any plan
+    is approved (the served copy gets two scenarios and open decisions, one overdue). A link
+    reopens the same slide. A screenshot of each slide goes to
+    tests/artifacts/present-<step>.png."""
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    from sop_core.meeting.headlines import AGENDA
+    from tests.helpers import seed_options_and_decisions
+
+    seed_options_and_decisions(server_db)
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(f"{server}/present")
-    wait_for_page(page, "Where we stand", timeout_ms=60_000)
+    wait_for_page(page, AGENDA[0], timeout_ms=60_000)
     # The page's style hides the sidebar once the browser has applied it (not instantly).
     expect(page.locator("[data-testid='stSidebar']")).to_be_hidden(timeout=10_000)
-    page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=30_000)
-    steps = ["1. Demand review", "2. Supply review", "3. Reconciliation", "4. Decisions"]
-    page.screenshot(path=ARTIFACTS / "present-0.png")
-    for index, title in enumerate(steps, start=1):
-        page.get_by_role("button", name="Next ▶").click()
-        expect(page.locator("h1").first).to_contain_text(title, timeout=15_000)
-        page.wait_for_selector(IDLE, timeout=15_000)
-        _assert_no_error_boxes(page, f"Presentation, {title}")
+
+    def key(name: str, lands_on: int) -> None:
+        page.keyboard.press(name)
+        wait_for_page(page, AGENDA[lands_on], timeout_ms=60_000)
+        expect(page.locator("h1").first).to_have_text(AGENDA[lands_on])
+
+    measured = {}
+    for index, title in enumerate(AGENDA):
+        if index:
+            key("ArrowRight", index)
+        if index < 4:  # a chart on every slide but the decisions log
+            page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg text")
+        measured[title] = _check_slide(page, title)
         page.screenshot(path=ARTIFACTS / f"present-{index}.png")
         if index == 2:
             supply_link = page.url
-    assert "step=" in supply_link
+    print("smallest chart type (px) by slide:", measured)
+    assert measured[AGENDA[0]].keys() >= {"xtick", "ytick", "legend", "g-ytitle"}
+    assert measured[AGENDA[2]].keys() >= {"xtick", "ytick", "heatmaplayer"}
+    for index in range(len(AGENDA) - 2, -1, -1):
+        key("ArrowLeft", index)
+    for name, lands_on in [
+        ("End", 4),
+        ("Home", 0),
+        ("PageDown", 1),
+        ("PageUp", 0),
+        ("Space", 1),
+        ("ArrowDown", 2),
+        ("ArrowUp", 1),
+    ]:
+        key(name, lands_on)
+    # A clicker pressed twice before the page has redrawn: two steps on, then two back.
+    page.keyboard.press("PageDown")
+    key("PageDown", 3)
+    page.keyboard.press("PageUp")
+    key("PageUp", 1)
+    page.keyboard.press("Escape")
+    wait_for_page(page, "Overview", timeout_ms=60_000)
+    assert "/present" not in page.url
     page.goto(supply_link)  # the link reopens the same screen
-    wait_for_page(page, "2. Supply review", timeout_ms=30_000)
+    wait_for_page(page, AGENDA[2], timeout_ms=30_000)
     page.close()
 
 

@@ -862,3 +862,50 @@ def test_supply_recommends_actions_and_one_click_removes_the_overload(app_env):
         & (after["line_name"] == cheapest["line_name"])
     ]
     assert still.empty, still
+
+
+def test_present_steps_3_and_4_weigh_the_options_before_any_approval(app_env):
+    """Issue 20: with saved scenarios and open decisions but no plan of record, Reconciliation
+    shows the options side by side and Decisions what to decide and the log, the overdue item
+    marked; each slide's title is its agenda entry, under one headline sentence; the Overview's
+    agenda names the steps the same way."""
+    from sop_core.meeting.headlines import AGENDA
+    from sop_ui.formatting import plain
+    from tests.helpers import OVERDUE, PRICE_RISE, PUSH, seed_options_and_decisions
+
+    seed_options_and_decisions(app_env)
+    at = open_app("pages/present.py")
+    at.segmented_control(key="step").set_value(3).run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == AGENDA[3]
+    assert not any("plan of record" in info.value for info in at.info)
+    headline = at.markdown[0].value
+    assert plain(PUSH) in headline and "more gross margin" in headline
+    (options,) = [t.value for t in at.table]
+    assert list(options.columns) == [plain(BASELINE), plain(PUSH), plain(PRICE_RISE)]
+    assert {"Revenue", "Gross margin", "Peak demand load, next 13 weeks"} <= set(options.index)
+    assert options.loc["Gross margin"].str.endswith(("EUR", "%)")).all()
+    (chart,) = figures(at)
+    assert [trace["name"] for trace in chart["data"]] == [BASELINE, PUSH, PRICE_RISE]
+    assert chart["layout"]["xaxis"]["tickfont"]["size"] >= 20
+    assert chart["layout"]["legend"]["font"]["size"] >= 20
+
+    at.segmented_control(key="step").set_value(4).run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == AGENDA[4]
+    headline = at.markdown[0].value
+    assert "2 decisions to take and 1 assumption to check; 1 overdue" in headline
+    assert plain(OVERDUE) in headline
+    assert [m.label for m in at.metric] == [
+        f"{plain(name)}: gross margin" for name in (BASELINE, PUSH, PRICE_RISE)
+    ]
+    (log,) = at.table
+    shown = log.value
+    assert list(shown["State"]) == ["⚠ OVERDUE", "open", "open"]
+    assert shown["What"].iloc[0].startswith(plain(OVERDUE))
+    assert list(shown["Owner"]) == ["Tom Berg", "Lea Martin", "Ana Ruiz"]
+    styles = log.proto.arrow_data.styler.styles
+    assert "row0_col0" in styles and "row1_col0" not in styles  # the overdue row alone
+
+    overview_agenda = [link.proto.label for link in open_app().get("page_link")]
+    assert list(AGENDA[1:]) == overview_agenda[:4]

@@ -7,6 +7,7 @@ colour comes from ``family_colours`` alone, so it is the same on every chart and
 
 from __future__ import annotations
 
+import colorsys
 import html
 from collections.abc import Iterable
 
@@ -134,3 +135,196 @@ def band(x: pd.Series, upper: pd.Series, lower: pd.Series, name: str, alpha: flo
             "name": f"{name} band",
         },
     ]
+
+
+# ---- Present mode: a room with a projector --------------------------------------------------
+
+ROOM_TEXT_PX = 24
+"""Present mode's body text on a 1920 x 1080 screen (1.5rem); chart type is sized from it."""
+ROOM_COLOURS = {
+    "text": "#000000",
+    "muted": "#333333",  # captions and notes
+    "disabled": "#595959",  # a button that does nothing here (Previous on the first step)
+    "background": "#FFFFFF",
+    "accent": "#0B4F8A",  # the current agenda step, links
+    "surface": "#F0F2F6",  # tiles' and pills' background
+    "up": "#00642F",  # a change for the better
+    "down": "#A1000E",  # a change for the worse
+    "alert": "#7A0010",  # an overdue item's text...
+    "alert_background": "#FDE0E0",  # ...on this
+}
+"""The colours Present mode's page styles its text and controls with: every text colour reads
+at least 4.5:1 on the background it is drawn on (WCAG AA)."""
+ROOM_PALETTE = (
+    "#0072B2",
+    "#9E6A00",
+    "#007A5A",
+    "#A8437A",
+    "#2B88C8",
+    "#C05100",
+    "#7A6F00",
+    "#000000",
+)
+"""``PALETTE`` for Present mode: each colour under 4.5:1 on white darkened, at the same hue
+(a family keeps its colour), to 4.5:1 or more; sky blue to 3.85:1 only (3:1 is what a
+chart's lines need), so it stays lighter than the blue it is told apart from."""
+_ROOM_REPLACES = {
+    **{old.upper(): new for old, new in zip(PALETTE, ROOM_PALETTE, strict=True)},
+    "#999999": "#6C6C6C",  # waterfall connectors
+    "#7F7F7F": "#6C6C6C",  # seasonal naive
+    "#BBBBBB": "#6C6C6C",
+}
+
+
+def parse_colour(colour: str) -> tuple[float, float, float, float]:
+    """``#rgb``, ``#rrggbb``, ``rgb(r, g, b)`` or ``rgba(r, g, b, a)`` as (r, g, b, alpha),
+    the channels 0-255 and alpha 0-1."""
+    text = colour.strip().lower()
+    if text.startswith("#"):
+        digits = text[1:]
+        if len(digits) == 3:
+            digits = "".join(d * 2 for d in digits)
+        return (*(float(int(digits[i : i + 2], 16)) for i in (0, 2, 4)), 1.0)
+    if text.startswith("rgb"):
+        parts = [p.strip() for p in text[text.index("(") + 1 : text.rindex(")")].split(",")]
+        alpha = float(parts[3]) if len(parts) > 3 else 1.0
+        return float(parts[0]), float(parts[1]), float(parts[2]), alpha
+    raise ValueError(f"Not a colour this reads: {colour!r}")
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2's relative luminance of an opaque colour (0 black to 1 white)."""
+    r, g, b, _ = parse_colour(colour)
+
+    def linear(channel: float) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+
+
+def over(colour: str, background: str) -> str:
+    """``colour`` drawn over an opaque ``background``: its alpha composited away."""
+    r, g, b, alpha = parse_colour(colour)
+    br, bg, bb, _ = parse_colour(background)
+    mixed = (alpha * c + (1 - alpha) * d for c, d in ((r, br), (g, bg), (b, bb)))
+    return "#" + "".join(f"{round(c):02x}" for c in mixed)
+
+
+def contrast_ratio(foreground: str, background: str = "#FFFFFF") -> float:
+    """WCAG 2's contrast ratio (1 to 21) of ``foreground`` drawn on ``background`` (a
+    translucent foreground is composited over the background first). AA asks 4.5 for text,
+    3 for large text and for the lines and marks a chart is read by."""
+    lighter, darker = sorted(
+        (relative_luminance(over(foreground, background)), relative_luminance(background)),
+        reverse=True,
+    )
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _readable_under_black(colour: str, ratio: float = 4.5) -> str:
+    """A heatmap cell's ``colour`` made light enough that black type reads ``ratio``:1 on it,
+    keeping the cells' order: luminances 0-1 are mapped onto the readable range (from the
+    luminance black reads ``ratio``:1 on, up to 1), the lightness raised at the same hue and
+    saturation to reach it. Darker cells stay darker, and reds stay red, not pink."""
+    floor = ratio * 0.05 - 0.05 + 0.005
+    target = floor + relative_luminance(colour) * (1 - floor)
+    r, g, b, _ = parse_colour(colour)
+    hue, lightness, saturation = colorsys.rgb_to_hls(r / 255, g / 255, b / 255)
+
+    def shade(light: float) -> str:
+        channels = colorsys.hls_to_rgb(hue, light, saturation)
+        return "#" + "".join(f"{round(c * 255):02x}" for c in channels)
+
+    low, high = lightness, 1.0
+    if relative_luminance(shade(low)) >= target:
+        return colour
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (middle, high) if relative_luminance(shade(middle)) < target else (low, middle)
+    return shade(high)
+
+
+def for_room(
+    fig: go.Figure, text_px: int = ROOM_TEXT_PX, height: int | None = None, title: bool = True
+) -> go.Figure:
+    """``fig`` restyled for Present mode: type sized from the page's ``text_px`` (ticks,
+    legend, annotations, hover and numbers in cells at 0.9 of it and at least 20 px, axis
+    titles at it, the title above it) and the high-contrast colours (``ROOM_PALETTE`` for
+    lines and marks, black type; a heatmap's cells made light enough for its numbers in
+    black to read 4.5:1, in the same order of darkness). A new figure; ``height`` replaces
+    the figure's own when given.
+
+    ``title=False`` leaves the title out, for a page that writes it above the chart
+    (``title_text``): plotly places a title in the top margin whatever the legend above the
+    plot needs, so with large type a legend of several rows runs into it."""
+    small = max(20, round(text_px * 0.9))
+    ink = ROOM_COLOURS["text"]
+    layout = fig.layout.to_plotly_json()
+    room = {
+        "font": {"size": small, "color": ink},
+        "title": {"font": {"size": round(text_px * 1.15), "color": ink}},
+        "legend": {"font": {"size": small, "color": ink}},
+        "hoverlabel": {"font": {"size": small}},
+    }
+    if height is not None:
+        room["height"] = height
+    if not title:
+        layout.pop("title", None)
+        room.pop("title")
+        room["margin"] = {"t": 20}  # the legend above the plot pushes it as far as it needs
+    for key in layout:
+        if key.startswith(("xaxis", "yaxis")):
+            room[key] = {
+                "tickfont": {"size": small, "color": ink},
+                "title": {"font": {"size": text_px, "color": ink}},
+                "automargin": True,
+                "linecolor": ink,
+            }
+    if "annotations" in layout:
+        room["annotations"] = [
+            merge(note, {"font": {"size": max(small, note.get("font", {}).get("size", 0))}})
+            for note in layout["annotations"]
+        ]
+    data = [_trace_for_room(trace.to_plotly_json(), small) for trace in fig.data]
+    return go.Figure({"data": data, "layout": merge(layout, room)})
+
+
+def title_text(fig: go.Figure) -> str:
+    """The figure's title as plain text (``figure`` escapes the names in it for plotly)."""
+    return html.unescape(fig.layout.title.text or "")
+
+
+def _room_colour(colour: object) -> object:
+    if isinstance(colour, str):
+        return _ROOM_REPLACES.get(colour.upper(), colour)
+    return colour
+
+
+def _trace_for_room(trace: dict, small: int) -> dict:
+    """One trace's colours and type for the room (see ``for_room``)."""
+    trace = dict(trace)
+    for part in ("line", "marker"):
+        if isinstance(trace.get(part), dict) and "color" in trace[part]:
+            trace[part] = {**trace[part], "color": _room_colour(trace[part]["color"])}
+    for part in ("increasing", "decreasing", "totals"):
+        marker = trace.get(part, {}).get("marker")
+        if marker and "color" in marker:
+            trace[part] = merge(trace[part], {"marker": {"color": _room_colour(marker["color"])}})
+    if "connector" in trace:
+        colour = trace["connector"].get("line", {}).get("color")
+        trace["connector"] = merge(trace["connector"], {"line": {"color": _room_colour(colour)}})
+    if "text" in trace or "texttemplate" in trace:
+        size = max(small, trace.get("textfont", {}).get("size", 0))
+        trace["textfont"] = {**trace.get("textfont", {}), "size": size}
+    if trace.get("type") == "heatmap" and "texttemplate" in trace:
+        ink = ROOM_COLOURS["text"]
+        trace["textfont"] = {**trace["textfont"], "color": ink}
+        trace["colorscale"] = [
+            [stop, _readable_under_black(colour)] for stop, colour in trace.get("colorscale", [])
+        ]
+    if isinstance(trace.get("colorbar"), dict):
+        trace["colorbar"] = merge(
+            trace["colorbar"], {"tickfont": {"size": small}, "title": {"font": {"size": small}}}
+        )
+    return trace

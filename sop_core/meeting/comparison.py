@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sop_core.data import formats
 from sop_core.data.errors import InputError
 from sop_core.demand.plan_base import PlanBase
 from sop_core.scenario.levers import Scenario, applicable, apply_scenario
@@ -83,3 +84,36 @@ def compare(
 
 def _value(peak: loads.Peak) -> float:
     return 0.0 if peak.week is None else peak.value
+
+
+def side_by_side(table: pd.DataFrame, currency: str, weeks: int) -> pd.DataFrame:
+    """``compare``'s table as the room reads it: a row per metric (named as ``METRICS``, the
+    load rows with their weeks), a column per scenario, each cell written by
+    ``sop_core.data.formats`` and, beside the first (the reference), its change from it."""
+    names = {
+        **METRICS,
+        "peak_demand_load": loads.peak_label(loads.DEMAND_LOAD, weeks),
+        "peak_utilisation": loads.peak_label(loads.PLANNED_LOAD, weeks),
+    }
+    shares = {"peak_demand_load", "peak_utilisation"}
+    reference = table.iloc[0]
+    columns = {}
+    for position, row in enumerate(table.itertuples(index=False)):
+        cells = []
+        for metric in METRICS:
+            value = getattr(row, metric)
+            if metric in shares:
+                cell = f"{value:.0%}"
+            elif metric in ("revenue", "margin"):
+                cell = formats.money(value, currency)
+            else:
+                cell = formats.compact(value)
+            if position and metric not in shares:
+                moved = formats.relative_change(value, reference[metric])
+                if moved is not None and moved not in ("+0.0%", "-0.0%"):
+                    cell += f" ({moved})"
+            elif position and abs(value - reference[metric]) >= 0.005:
+                cell += f" ({(value - reference[metric]) * 100:+.0f} pts)"
+            cells.append(cell)
+        columns[str(row.scenario)] = cells
+    return pd.DataFrame(columns, index=[names[metric] for metric in METRICS])
