@@ -7,6 +7,10 @@ fitted with the promotion and price regressors, asked to ``predict`` the 52 week
 the moved lever's regressor values (default settings, so 1,000 uncertainty samples). The peer
 is timed on ``--peer-skus`` SKUs and scaled to all of them (it is linear in SKUs).
 
+Beside it, what the Promotions page adds to each move for the promotion KPIs: the moved
+lever's (``promotion_kpis``) and the table of the scenario's promotions
+(``promotion_kpis_table``), ``promotion_kpis_ms``.
+
 Run: ``python benchmarks/bench_levers.py [--json] [--skus 1000] [--peer-skus 40]``; ``--json``
 prints ``{"skus": .., "weeks": .., "ours_ms": .., "peer_ms": ..}`` (plus details).
 """
@@ -34,12 +38,13 @@ from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import refresh_forecast
 from sop_core.scenario.levers import Lever, Scenario, apply_scenario
+from sop_core.scenario.promotion_kpis import promotion_kpis, promotion_kpis_table
 
 AS_OF = dt.date(2026, 11, 25)
 WEEKS = 52
 
 
-def ours(path: Path, run_id: int, repeats: int) -> tuple[float, int]:
+def ours(path: Path, run_id: int, repeats: int) -> tuple[float, float, int]:
     with db.connect(path) as con:
         base = load_plan_base(con, run_id)
     first = base.weeks[4].astype(dt.date)
@@ -47,7 +52,7 @@ def ours(path: Path, run_id: int, repeats: int) -> tuple[float, int]:
         Lever("price", "all", None, base.weeks[20].astype(dt.date), None, change=0.03),
         Lever("campaign", "family", "skincare", first, base.weeks[8].astype(dt.date), change=0.1),
     ]
-    times = []
+    times, kpi_times = [], []
     for step in range(repeats):
         moved = Lever(
             "promotion",
@@ -62,7 +67,11 @@ def ours(path: Path, run_id: int, repeats: int) -> tuple[float, int]:
         result = apply_scenario(base, Scenario("bench", [*kept, moved]))
         result.kpis()
         times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000, len(base.skus)
+        started = time.perf_counter()
+        promotion_kpis(result, moved)
+        promotion_kpis_table(result, [moved])
+        kpi_times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000, statistics.median(kpi_times) * 1000, len(base.skus)
 
 
 def peer(path: Path, skus: int) -> float:
@@ -106,7 +115,7 @@ def main() -> None:
         path = folder / "sop.duckdb"
         build_sample_database(path, SampleConfig(skus=args.skus, seed=1, as_of=AS_OF))
         run = refresh_forecast(path, ForecastSettings(horizon=WEEKS), jobs=os.cpu_count())
-        ours_ms, skus = ours(path, run.run_id, repeats=60)
+        ours_ms, kpis_ms, skus = ours(path, run.run_id, repeats=60)
         per_sku_ms = peer(path, args.peer_skus)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -114,6 +123,7 @@ def main() -> None:
         "skus": skus,
         "weeks": WEEKS,
         "ours_ms": round(ours_ms, 2),
+        "promotion_kpis_ms": round(kpis_ms, 2),
         "peer_ms": round(per_sku_ms * skus, 1),
         "peer_ms_per_sku": round(per_sku_ms, 2),
         "peer_timed_skus": args.peer_skus,
@@ -123,7 +133,8 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(
-        f"One lever move, {skus} SKUs x {WEEKS} weeks: ours {result['ours_ms']} ms (median); "
+        f"One lever move, {skus} SKUs x {WEEKS} weeks: ours {result['ours_ms']} ms (median; "
+        f"the promotion KPIs {result['promotion_kpis_ms']} ms more); "
         f"peer re-predicting with fitted Prophet models {result['peer_ms']:,.0f} ms "
         f"({result['peer_ms_per_sku']} ms per SKU, timed on {args.peer_skus} SKUs); "
         f"peer / ours {result['peer_over_ours']:,.0f}x"

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from sop_core import charts
+from sop_core.data import formats
 from sop_core.data.errors import SopError
 from sop_core.data.importer import parse_mapping
 from sop_core.scenario.levers import (
@@ -25,10 +26,11 @@ from sop_core.scenario.levers import (
     current_effect,
 )
 from sop_core.scenario.plan_files import edited_levers, lever_table
+from sop_core.scenario.promotion_kpis import promotion_kpis, promotion_kpis_table
 from sop_core.scenario.targets import result_targets, targets_bytes
 from sop_core.supply import loads
 from sop_ui import drafts, filters, loaders, shell, widgets
-from sop_ui.formatting import LABEL_LIMIT, plain, scope_caption, units
+from sop_ui.formatting import LABEL_LIMIT, change, money, plain, scope_caption, units
 
 shell.require_shell()
 facts = loaders.facts()
@@ -65,6 +67,9 @@ TARGETS = {
     "channel": list(base.channels),
     "sku": [f"{s}  {n}" for s, n in zip(base.skus, base.names, strict=True)],
 }
+# The most promotions the "Promotions in this scenario" table lists (those with the most trade
+# spend): a plan file's thousands are no table to read in a meeting.
+LISTED_PROMOTIONS = 50
 CHANGE_SLIDERS = {  # label, lowest, highest, step (in %)
     "price": ("Price change", -20, 20, 1),
     "campaign": ("Campaign uplift", 0, 50, 5),
@@ -312,38 +317,10 @@ def show_results(result, preview: Lever) -> None:
     widgets.chart(
         charts.scenario_chart(result.weekly(scope.families, scope.channels)), key="scenario_chart"
     )
-    kpi = result.kpis(scope.families, scope.channels)
+    lever_kpis(result, preview)
+    scenario_promotions(result, drafts.current().levers)
+    company_kpis(result)
     currency = facts.currency
-    roi = kpi["promotion_roi"]
-    widgets.kpi_row(
-        [
-            widgets.Kpi(
-                "Revised target vs baseline",
-                units(kpi["volume"]),
-                _change(kpi["volume_change"], kpi["baseline_volume"]),
-                change_label="",
-            ),
-            widgets.Kpi(
-                f"Revenue ({currency})",
-                units(kpi["revenue"]),
-                _change(kpi["revenue_change"], kpi["baseline_revenue"]),
-                change_label="",
-            ),
-            widgets.Kpi(
-                f"Gross margin ({currency})",
-                units(kpi["margin"]),
-                _change(kpi["margin_change"], kpi["baseline_margin"]),
-                change_label="",
-            ),
-            widgets.Kpi(
-                "Promotion ROI",
-                "n/a" if np.isnan(roi) else f"{roi:+.2f}",
-                note=f"per {currency} given" if not np.isnan(roi) else "no promotion",
-                help="Extra gross margin the promotions bring, divided by the money "
-                "given away in discounts (whole scenario).",
-            ),
-        ]
-    )
     st.caption(
         f"Previewing: {plain(preview.describe())}. {scope_caption(scope)} "
         f"Baseline: forecast run {run.run_id}, {len(base.weeks)} weeks from "
@@ -431,6 +408,174 @@ def show_results(result, preview: Lever) -> None:
             margin=st.column_config.NumberColumn("Gross margin", format="%.0f"),
             line_hours=st.column_config.NumberColumn("Hours needed", format="%.1f"),
         )
+
+
+def lever_kpis(result, preview: Lever) -> None:
+    """The lever being edited, in its own scope and weeks: incremental units, revenue and gross
+    margin, trade spend, promotion ROI and the post-promotion dip (docs/GLOSSARY.md). Short
+    labels, so three tiles fit the results column of a 1366-pixel laptop; the caption below
+    says what each one counts."""
+    kpi = promotion_kpis(result, preview)
+    currency = facts.currency
+    promotion = preview.kind == "promotion"
+    what = "the total" if preview.scope == "all" else f"{preview.scope} {preview.target}"
+    if kpi.first_week is None:
+        when = "outside the forecast's weeks"
+    else:
+        when = formats.weeks_span(kpi.first_week, kpi.last_week)
+    st.markdown(
+        f"**The lever being edited**, in its scope and weeks: {plain(what)}, {when} "
+        f"(money in {currency})"
+    )
+    widgets.kpi_row(
+        [
+            widgets.Kpi(
+                "Incremental units",
+                units(kpi.incremental_units, signed=True),
+                change(kpi.baseline_units + kpi.incremental_units, kpi.baseline_units),
+                change_label="",
+            ),
+            widgets.Kpi(
+                "Incremental revenue",
+                units(kpi.incremental_revenue, signed=True),
+                change(kpi.baseline_revenue + kpi.incremental_revenue, kpi.baseline_revenue),
+                change_label="",
+            ),
+            widgets.Kpi(
+                "Incremental margin",
+                units(kpi.incremental_margin, signed=True),
+                change(kpi.baseline_margin + kpi.incremental_margin, kpi.baseline_margin),
+                change_label="",
+            ),
+        ]
+    )
+    roi = kpi.roi
+    if not promotion:
+        dip, dip_note = formats.MISSING, f"no dip after a {preview.kind}"
+    elif kpi.dip_week is None:
+        dip, dip_note = "0", "ends with the horizon"
+    else:
+        dip, dip_note = units(kpi.dip_units, signed=True), formats.week(kpi.dip_week)
+    widgets.kpi_row(
+        [
+            widgets.Kpi(
+                "Trade spend",
+                units(kpi.trade_spend),
+                note=f"on {units(kpi.baseline_units)} units" if kpi.trade_spend else "no discount",
+            ),
+            widgets.Kpi(
+                "Promotion ROI",
+                formats.MISSING if np.isnan(roi) else f"{roi:+.2f}",
+                note=f"per {currency} spent" if not np.isnan(roi) else "no trade spend",
+            ),
+            widgets.Kpi("Post-promotion dip", dip, note=dip_note),
+        ]
+    )
+    taken = (
+        f" The rest of the family in those weeks: {units(kpi.cannibalised_units, signed=True)} "
+        f"units, {money(kpi.cannibalised_margin, currency, signed=True)} of gross margin "
+        "(cannibalisation; the ROI counts it)."
+        if round(kpi.cannibalised_units)
+        else ""
+    )
+    st.caption(
+        "Incremental: revised target minus baseline in the lever's scope and weeks (other "
+        "levers there included); the margin is the gross margin after the discount. Trade "
+        "spend: the discount on the units that would have sold anyway (baseline units x "
+        "listed price x discount). Promotion ROI: (incremental margin + the dip's + the "
+        "family's loss) / trade spend; 0 is break-even. Post-promotion dip: the units the "
+        "promotion's own dip takes in the week after it, as the forecast estimated it (one "
+        "week; no longer pull-forward is modelled; 0 where none was found)." + taken
+    )
+
+
+def scenario_promotions(result, levers: list[Lever]) -> None:
+    """Each promotion of the scenario with the figures of ``lever_kpis`` (the lever being
+    edited not among them until it is added)."""
+    promotions = [lever for lever in levers if lever.kind == "promotion"]
+    if not promotions:
+        return
+    table = promotion_kpis_table(result, promotions, largest=LISTED_PROMOTIONS)
+    currency = facts.currency
+    title = "Promotions in this scenario"
+    if len(promotions) > len(table):
+        title += f": the {len(table)} with the most trade spend, of {len(promotions):,}"
+    st.markdown(f"**{title}**, each in its scope and weeks")
+    money_columns = ("incremental_revenue", "incremental_margin", "trade_spend")
+    widgets.table(
+        table[
+            [
+                "lever",
+                "incremental_units",
+                *money_columns,
+                "roi",
+                "dip_units",
+                "cannibalised_units",
+            ]
+        ].round(
+            {"incremental_units": 0, "dip_units": 0, "cannibalised_units": 0, "roi": 2}
+            | dict.fromkeys(money_columns, 0)
+        ),
+        fit=len(table) <= 10,
+        lever=st.column_config.TextColumn("Promotion", width="medium"),
+        incremental_units=st.column_config.NumberColumn("Incremental units", format="localized"),
+        incremental_revenue=st.column_config.NumberColumn(
+            f"Incremental revenue ({currency})", format="localized"
+        ),
+        incremental_margin=st.column_config.NumberColumn(
+            f"Incremental gross margin ({currency})", format="localized"
+        ),
+        trade_spend=st.column_config.NumberColumn(f"Trade spend ({currency})", format="localized"),
+        roi=st.column_config.NumberColumn("Promotion ROI", format="%+.2f"),
+        dip_units=st.column_config.NumberColumn("Post-promotion dip (units)", format="localized"),
+        cannibalised_units=st.column_config.NumberColumn("Cannibalised units", format="localized"),
+    )
+
+
+def company_kpis(result) -> None:
+    """The company's totals (or the sidebar's families and channels), beside the lever's."""
+    kpi = result.kpis(scope.families, scope.channels)
+    currency = facts.currency
+    roi = kpi["promotion_roi"]
+    if scope.families or scope.channels:
+        shown = scope_caption(scope).removeprefix("Showing ").removesuffix(".")
+        st.markdown(f"**Totals for the sidebar's filter** ({shown})")
+    else:
+        st.markdown("**Company totals**")
+    # Two tiles a row: four do not fit the results column of a 1366-pixel laptop.
+    widgets.kpi_row(
+        [
+            widgets.Kpi(
+                "Revised target vs baseline",
+                units(kpi["volume"]),
+                change(kpi["volume"], kpi["baseline_volume"]),
+                change_label="",
+            ),
+            widgets.Kpi(
+                f"Revenue ({currency})",
+                units(kpi["revenue"]),
+                change(kpi["revenue"], kpi["baseline_revenue"]),
+                change_label="",
+            ),
+        ]
+    )
+    widgets.kpi_row(
+        [
+            widgets.Kpi(
+                f"Gross margin ({currency})",
+                units(kpi["margin"]),
+                change(kpi["margin"], kpi["baseline_margin"]),
+                change_label="",
+            ),
+            widgets.Kpi(
+                "ROI, all promotions",
+                formats.MISSING if np.isnan(roi) else f"{roi:+.2f}",
+                note=f"per {currency} of trade spend" if not np.isnan(roi) else "no promotion",
+                help="All the scenario's promotions together (without its other levers), the "
+                "whole company: the margin they add per unit of their trade spend.",
+            ),
+        ]
+    )
 
 
 def scenario_panel() -> None:
@@ -565,10 +710,6 @@ def take_plan(levers: list[Lever], replace_all: bool) -> None:
 
 def _targets_file(result, kind: str) -> bytes:
     return targets_bytes(result_targets(result), kind)
-
-
-def _change(delta: float, base_value: float) -> str | None:
-    return None if not base_value else f"{delta / base_value:+.1%}"
 
 
 workspace()

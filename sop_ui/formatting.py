@@ -91,14 +91,16 @@ def scope_caption(current: Scope, channels: bool = True) -> str:
     return f"Showing {families}; {chosen}."
 
 
-def money(value: float, currency: str = "EUR") -> str:
-    """Compact money for KPI tiles: 1.2M EUR, 85k EUR (``sop_core.data.formats``)."""
-    return formats.money(value, currency)
+def money(value: float, currency: str = "EUR", *, signed: bool = False) -> str:
+    """Compact money for KPI tiles: 1.2M EUR, 85k EUR; a ``signed`` change +1.2M EUR
+    (``sop_core.data.formats``)."""
+    return formats.money(value, currency, signed=signed)
 
 
-def units(value: float) -> str:
-    """Compact units for KPI tiles: 2.5M, 830k (``sop_core.data.formats``)."""
-    return formats.compact(value)
+def units(value: float, *, signed: bool = False) -> str:
+    """Compact units for KPI tiles: 2.5M, 830k; a ``signed`` change +830k, -12.5k
+    (``sop_core.data.formats``)."""
+    return formats.compact(value, signed=signed)
 
 
 def change(current: float, previous: float) -> str | None:

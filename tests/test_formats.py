@@ -28,6 +28,16 @@ def test_money_is_compact_in_the_company_currency(value, shown):
     assert formats.money(1_234_567.4, "USD", exact=True) == "1,234,567 USD"
 
 
+def test_a_change_in_units_or_money_carries_its_sign():
+    assert formats.compact(12_345, signed=True) == "+12.3k"
+    assert formats.compact(-830.2, signed=True) == "-830"
+    assert formats.compact(0.3, signed=True) == "0"  # shows as 0: no sign
+    assert formats.money(2_500_000, "EUR", signed=True) == "+2.5M EUR"
+    assert formats.money(-1_234.4, "EUR", exact=True, signed=True) == "-1,234 EUR"
+    assert formats.money(1_234.4, "EUR", exact=True, signed=True) == "+1,234 EUR"
+    assert formats.compact(12_345) == "12.3k"  # unsigned by default
+
+
 def test_percents_have_one_decimal_and_changes_a_sign():
     assert formats.percent(0.8449) == "84.5%"
     assert formats.percent(0.024, change=True) == "+2.4%"

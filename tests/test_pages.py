@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import AS_OF
-from tests.helpers import hold_lock
+from tests.helpers import hold_lock, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "Baseline (no levers)"
@@ -555,6 +555,90 @@ def test_moving_a_lever_changes_the_revised_total_and_kpis(app_env):
     revised_after = values(figures(at)[0]["data"][3]["y"])
     assert revised_after.sum() > revised_before.sum()
     assert any("30% off" in c.value for c in at.caption)
+
+
+def test_promotion_kpis_of_the_story_push_match_the_targets_file(app_env, tmp_path):
+    """Issue 20's done-when: on the sample's peak push (Christmas at the test sample's date),
+    Promotions shows incremental units, incremental gross margin, trade spend and ROI for the
+    promoted family, and they match the targets file: its volumes, priced as the scenario
+    maths prices them (the week's regular price, the push's discount, the variable cost)."""
+    from sop_core.data import db, formats
+    from sop_core.data.stores import forecast_runs
+    from sop_core.demand.plan_base import load_plan_base
+    from sop_core.meeting.story import seed_meeting
+    from sop_core.scenario.store import list_scenarios, load_scenario
+
+    seed_meeting(app_env, jobs=1)  # the forecast is stored already: reused
+    with db.connect(app_env) as con:
+        (name,) = [n for n in list_scenarios(con)["name"] if n.endswith("at 35% off")]
+        (push,) = load_scenario(con, name).scenario.levers
+        base = load_plan_base(con, forecast_runs.latest_run_id(con))
+    out = tmp_path / "targets.csv"
+    made = run_cli("targets", "--db", str(app_env), "--scenario", name, "--out", str(out))
+    assert made.returncode == 0, made.stderr
+
+    # The file's side: its revised minus baseline over the family's rows and the push's weeks.
+    rows = pd.read_csv(out, parse_dates=["week"])
+    rows = rows.join(
+        pd.Series(
+            base.weekly_price.ravel(),
+            index=pd.MultiIndex.from_product(
+                [base.skus, pd.to_datetime(base.weeks)], names=["sku", "week"]
+            ),
+            name="price",
+        ),
+        on=["sku", "week"],
+    )
+    rows["cost"] = rows["sku"].map(dict(zip(base.skus, base.variable_cost, strict=True)))
+    in_family = rows["sku"].map(dict(zip(base.skus, base.families, strict=True))) == push.target
+    start, end = pd.Timestamp(push.start_week), pd.Timestamp(push.end_week)
+    promoted = rows[in_family & rows["week"].between(start, end)]
+    after = rows[in_family & (rows["week"] == end + pd.Timedelta(weeks=1))]
+    assert promoted["week"].nunique() == 2 and len(after)
+    extra = promoted["revised"] - promoted["baseline"]
+    units = extra.sum()
+    revenue = (promoted["price"] * (promoted["revised"] * (1 - 0.35) - promoted["baseline"])).sum()
+    margin = revenue - (extra * promoted["cost"]).sum()
+    trade_spend = (promoted["baseline"] * promoted["price"] * 0.35).sum()
+    dip = (after["revised"] - after["baseline"]).sum()
+    dip_margin = ((after["revised"] - after["baseline"]) * (after["price"] - after["cost"])).sum()
+    roi = (margin + dip_margin) / trade_spend
+    assert units > 0 and dip < 0 and trade_spend > 0
+
+    # The page's side: the scenario's promotions, each in its scope and weeks.
+    at = open_app()
+    at.sidebar.selectbox(key="scenario").set_value(name).run()
+    at.switch_page("pages/promotions.py").run()
+    assert not at.exception and not at.error
+    table = next(t.value for t in at.dataframe if "trade_spend" in t.value.columns)
+    (row,) = table.to_dict("records")
+    assert row["lever"] == push.describe()
+    assert abs(row["incremental_units"] - units) < 1  # to the unit
+    assert row["incremental_margin"] == pytest.approx(margin, rel=1e-5)
+    assert row["trade_spend"] == pytest.approx(trade_spend, rel=1e-5)
+    assert row["roi"] == pytest.approx(roi, abs=0.005)
+    assert abs(row["dip_units"] - dip) < 1
+
+    # The tiles of the lever being edited: the same push, built in the editor on the baseline.
+    at.sidebar.selectbox(key="scenario").set_value(BASELINE).run()
+    at.selectbox(key="lever_scope").set_value("family").run()
+    at.selectbox(key="lever_target_family").set_value(push.target).run()
+    at.select_slider(key="lever_weeks").set_range(f"{start:%d %b %Y}", f"{end:%d %b %Y}").run()
+    for key, value in (("lever_discount", 35), ("lever_feature", 100), ("lever_display", 50)):
+        at.slider(key=key).set_value(value).run()
+    assert not at.exception and not at.error
+    shown = metrics(at)
+    assert shown["Incremental units"] == formats.compact(units, signed=True)
+    assert shown["Incremental margin"] == formats.compact(margin, signed=True)
+    assert shown["Trade spend"] == formats.compact(trade_spend)
+    assert shown["Promotion ROI"] == f"{roi:+.2f}"
+    assert shown["Post-promotion dip"] == formats.compact(dip, signed=True)
+    # Beside them, the company's totals, labelled as such; one ROI for one promotion.
+    assert any(m.value == "**Company totals**" for m in at.markdown)
+    assert shown["ROI, all promotions"] == f"{roi:+.2f}"
+    (company,) = [m for m in at.metric if m.label == "Revised target vs baseline"]
+    assert company.value == formats.compact(rows["revised"].sum())
+    assert company.delta == formats.relative_change(rows["revised"].sum(), rows["baseline"].sum())
 
 
 def effect_value_input(at: AppTest):

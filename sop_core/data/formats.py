@@ -85,26 +85,34 @@ def units(value: Any) -> str:
     return MISSING if number is None else f"{round(number) + 0:,.0f}"
 
 
-def compact(value: Any, unit: str = "") -> str:
+def compact(value: Any, unit: str = "", *, signed: bool = False) -> str:
     """A compact figure for a KPI tile: ``830``, ``12.3k``, ``2.5M``, ``1.1bn`` (one decimal
-    from a thousand on), followed by ``unit`` when given."""
+    from a thousand on), followed by ``unit`` when given; a ``signed`` change carries its sign
+    (``+12.3k``, ``-830``; a figure that shows as 0 has none)."""
     number = _number(value)
     if number is None:
         return MISSING
     suffix = f" {unit}" if unit else ""
+    shown = f"{round(number) + 0:,.0f}"
     for limit, letter in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
         if abs(number) >= limit:
-            return f"{number / limit:,.1f}{letter}{suffix}"
-    return f"{round(number) + 0:,.0f}{suffix}"
+            shown = f"{number / limit:,.1f}{letter}"
+            break
+    if signed and number > 0 and shown != "0":
+        shown = f"+{shown}"
+    return shown + suffix
 
 
-def money(value: Any, currency: str = "EUR", *, exact: bool = False) -> str:
+def money(value: Any, currency: str = "EUR", *, exact: bool = False, signed: bool = False) -> str:
     """Money in the company's currency: compact (``1.2M EUR``) or, ``exact``, whole currency
-    units with separators (``1,234,567 EUR``)."""
+    units with separators (``1,234,567 EUR``); a ``signed`` change carries its sign."""
     if exact:
         number = _number(value)
-        return MISSING if number is None else f"{round(number) + 0:,.0f} {currency}"
-    return compact(value, currency)
+        if number is None:
+            return MISSING
+        shown = f"{round(number) + 0:,.0f}"
+        return f"{'+' if signed and shown != '0' and number > 0 else ''}{shown} {currency}"
+    return compact(value, currency, signed=signed)
 
 
 def percent(value: Any, *, change: bool = False) -> str:

@@ -273,7 +273,9 @@ class ScenarioResult:
     hours: np.ndarray
     warnings: list[str]
     promotion_margin_change: float = 0.0
-    promotion_spend: float = 0.0  # discounts given by the promotions alone
+    # The promotions' trade spend: their discounts on the baseline's units (the units that
+    # would have sold anyway), the denominator of the promotion ROI.
+    promotion_spend: float = 0.0
     available_hours: np.ndarray | None = None  # with the scenario's capacity changes
     # Per channel, when a lever acts in one channel only; otherwise derived on demand from
     # the channel shares and prices, the price factor and the discount (SKUs x weeks).
@@ -281,6 +283,9 @@ class ScenarioResult:
     channel_revenue: np.ndarray | None = None
     price_factor: np.ndarray | None = None
     discount: np.ndarray | None = None
+    # Per channel when a lever acts in one channel only: the discount on the baseline's units
+    # at the scenario's listed prices (the trade spend, SKUs x channels x weeks).
+    channel_trade_spend: np.ndarray | None = None
 
     @functools.cached_property
     def revised_by_channel(self) -> np.ndarray:
@@ -357,8 +362,9 @@ class ScenarioResult:
         self, families: tuple[str, ...] = (), channels: tuple[str, ...] = ()
     ) -> dict[str, float]:
         """Totals over the horizon: volume, revenue and margin with their changes (for the
-        chosen families and channels), promotion ROI (extra margin the promotions bring per
-        unit of money given in discounts) and overloaded line-weeks (whole scenario)."""
+        chosen families and channels), promotion ROI (the margin the promotions add, dips and
+        cannibalisation included, per unit of trade spend: docs/GLOSSARY.md) and overloaded
+        line-weeks (whole scenario)."""
         if families or channels:
             part = {name: float(v.sum()) for name, v in self.view(families, channels).items()}
         else:  # the whole scenario: no need to split by channel
@@ -661,6 +667,7 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
             discount_cost=(revised_c * listed * discount).sum(axis=1),
             channel_volume=revised_c,
             channel_revenue=revenue_c,
+            channel_trade_spend=baseline_c * listed * discount,
         )
     price_factor, flat_discount = np.exp(price_log[:, 0]), discount[:, 0]
     listed = base.weekly_price * price_factor
@@ -773,8 +780,8 @@ def _volumes_and_roi(
     other_log: np.ndarray,
     discount: np.ndarray,
 ) -> tuple[np.ndarray, float, float]:
-    """Revised volume per SKU, channel and week; the margin the promotions alone add and the
-    discounts they give (for the promotion ROI)."""
+    """Revised volume per SKU, channel and week; the margin the promotions alone add and
+    their trade spend, the discount on the baseline's units (for the promotion ROI)."""
 
     rate = scenario.cannibalisation
 
@@ -810,7 +817,7 @@ def _volumes_and_roi(
         gained = (alone * price * (1 - depth)).sum(axis=1) - alone.sum(axis=1) * variable
         before = (baseline_c[rows] * price).sum(axis=1) - base.baseline[rows] * variable
         promotion_margin = float(gained.sum() - before.sum())
-        promotion_spend = float((alone * price * depth).sum())
+        promotion_spend = float((baseline_c[rows] * price * depth).sum())
     return revised, promotion_margin, promotion_spend
 
 
