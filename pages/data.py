@@ -160,7 +160,7 @@ with kind:
 with get:
     st.download_button(
         f"Download {chosen}.{fmt}",
-        data=functools.partial(export_bytes, str(path), chosen, fmt),
+        data=functools.partial(export_bytes, str(path), chosen, fmt, author=filters.user_name()),
         file_name=f"{chosen}.{fmt}",
         on_click="ignore",
         icon=":material/download:",
@@ -168,7 +168,10 @@ with get:
     )
 st.caption(
     "Text a spreadsheet would run as a formula (starting with =, +, -, @) is written with a "
-    "leading apostrophe in CSV and Excel files."
+    "leading apostrophe in CSV and Excel files. An Excel file stores numbers as numbers with "
+    "their formats and ends with a cover sheet (who made it, when, from which forecast run "
+    "and plan of record); `python -m sop_core export --table all --out FILE.xlsx` writes "
+    "every table into one workbook."
 )
 
 # --- What is there ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sop_core.meeting import decisions
 from sop_core.meeting.comparison import METRICS
 from sop_core.meeting.pack import packs_folder
 from sop_core.meeting.plan_of_record import approve
-from sop_core.scenario.targets import compute_targets, targets_bytes
+from sop_core.scenario.targets import compute_targets, targets_bytes, targets_file_name
 from sop_core.supply import loads
 from sop_core.supply.planning import PlanSettings
 from sop_ui import drafts, filters, jobs, loaders, shell, widgets
@@ -200,16 +200,21 @@ else:
         note="Note",
     )
     latest = int(versions["plan_version"].max())
+    newest = versions.loc[versions["plan_version"] == latest].iloc[0]
     st.download_button(
         f"Download the targets of version {latest} (CSV) for scheduling and finance",
         data=functools.partial(plan_of_record_targets, latest),
-        file_name=f"plan_of_record_v{latest}_targets.csv",
+        # Named as the CLI names it: what the targets are and their first week.
+        file_name=targets_file_name(
+            f"plan of record v{latest}", newest["history_end"] + dt.timedelta(days=7)
+        ),
         mime="text/csv",
         on_click="ignore",
         key="plan_of_record_targets",
         icon=":material/download:",
-        help="sku, week, baseline, revised, lower_80, upper_80 exactly as frozen (the same "
-        "file as `python -m sop_core targets --plan-of-record`).",
+        help="sku, week, baseline, revised, lower_80, upper_80, name, family, brand, revenue, "
+        "margin exactly as frozen (the same file as "
+        "`python -m sop_core targets --plan-of-record`).",
     )
 
 # --- Decisions and assumptions -------------------------------------------------------------
@@ -325,9 +330,9 @@ st.subheader("Meeting pack")
 st.caption(
     f"For {plain(chosen_now) if chosen_now else 'the latest plan of record (or the baseline)'}: "
     "an Excel workbook "
-    "(summary, targets by SKU and week, production and capacity by line and week, decisions) "
-    "and an HTML report with the charts that opens offline, and a PDF of it where Chromium "
-    "is installed."
+    "(cover, summary, targets by SKU and week, production and capacity by line and week, "
+    "decisions) and an HTML report with the charts that opens offline, and a PDF of it where "
+    "Chromium is installed."
 )
 # A job writes each pack into a folder of its own next to the database: the newest one for
 # this choice is offered below, after leaving the page or a restart too.

@@ -27,7 +27,12 @@ from sop_core.scenario.levers import (
 )
 from sop_core.scenario.plan_files import edited_levers, lever_table
 from sop_core.scenario.promotion_kpis import promotion_kpis, promotion_kpis_table
-from sop_core.scenario.targets import result_targets, targets_bytes
+from sop_core.scenario.targets import (
+    result_targets,
+    targets_bytes,
+    targets_cover,
+    targets_file_name,
+)
 from sop_core.supply import loads
 from sop_ui import drafts, filters, loaders, shell, widgets
 from sop_ui.formatting import LABEL_LIMIT, change, money, plain, scope_caption, units
@@ -380,16 +385,18 @@ def show_results(result, preview: Lever) -> None:
         change_share=st.column_config.NumberColumn("Change %", format="percent"),
     )
     downloads = st.columns(2)
+    name = drafts.current().name or "unsaved scenario"
     for column, kind, label in ((downloads[0], "csv", "CSV"), (downloads[1], "xlsx", "Excel")):
         column.download_button(
             f"Download the targets ({label})",
-            data=functools.partial(_targets_file, result, kind),
-            file_name=f"targets.{kind}",
+            data=functools.partial(_targets_file, result, kind, name),
+            file_name=targets_file_name(name, base.weeks[0], kind),
             key=f"targets_{kind}",
             icon=":material/download:",
             on_click="ignore",
-            help="sku, week, baseline, revised, lower_80, upper_80 for every SKU and week "
-            "(the same file as `python -m sop_core targets`).",
+            help="sku, week, baseline, revised, lower_80, upper_80, name, family, brand, "
+            "revenue, margin for every SKU and week (the same file as "
+            "`python -m sop_core targets`).",
         )
     if st.toggle("Show revised targets by SKU and week", key="show_targets"):
         targets = result.targets()
@@ -708,8 +715,13 @@ def take_plan(levers: list[Lever], replace_all: bool) -> None:
     st.session_state["plan_attempt"] = st.session_state.get("plan_attempt", 0) + 1
 
 
-def _targets_file(result, kind: str) -> bytes:
-    return targets_bytes(result_targets(result), kind)
+def _targets_file(result, kind: str, name: str) -> bytes:
+    cover = None
+    if kind == "xlsx":
+        cover = targets_cover(
+            loaders.database_path(), name, result.base.run_id, filters.user_name()
+        )
+    return targets_bytes(result_targets(result), kind, cover)
 
 
 workspace()

@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 
 from sop_core.data import db
 from sop_core.data.errors import ConflictError, DatabaseBusyError
-from sop_core.data.export import FORMULA_START, export_table
+from sop_core.data.export import FORMULA_START, export_table, table_header
 from sop_core.data.importer import SPECS, ImportReport, import_file
 from sop_core.demand import consensus
 from sop_core.demand.plan_base import load_plan_base
@@ -540,6 +540,7 @@ def assert_exports_escape(
     export_table(path, table, folder / "out.xlsx")
     sheet = openpyxl.load_workbook(folder / "out.xlsx").active
     head = [cell.value for cell in sheet[1]]
+    columns = [table_header(name) for name in columns]  # headers in words
     found = []
     for row in sheet.iter_rows(min_row=2):
         cells = {head[i]: cell for i, cell in enumerate(row)}

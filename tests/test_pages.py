@@ -882,14 +882,12 @@ def test_one_load_figure_on_the_overview_supply_plan_and_pack(app_env, tmp_path)
     (compared,) = [t.value for t in plan_at.dataframe if demand in t.value.index]
     files = build_pack(app_env, tmp_path, weeks=26, pdf=False)  # nothing approved: the baseline
     book = openpyxl.load_workbook(files["xlsx"], read_only=True)
-    pack = dict(book["Summary"].iter_rows(min_row=2, values_only=True))
+    pack = {row[0]: row[1] for row in book["Summary"].iter_rows(min_row=2, values_only=True)}
 
+    # The pack's summary holds the peak as a number (a fraction shown "0%").
     for label, shown in [
-        (demand, [supply[demand], compared.loc[demand].iloc[0], pack[demand].split(" ")[0]]),
-        (
-            planned,
-            [supply_plan[planned], compared.loc[planned].iloc[0], pack[planned].split(" ")[0]],
-        ),
+        (demand, [supply[demand], compared.loc[demand].iloc[0], f"{pack[demand]:.0%}"]),
+        (planned, [supply_plan[planned], compared.loc[planned].iloc[0], f"{pack[planned]:.0%}"]),
     ]:
         assert overview[label].endswith("%")
         assert all(value == overview[label] for value in shown), (label, overview[label], shown)

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -34,7 +35,7 @@ from sop_core.scenario.levers import (
 )
 from sop_core.scenario.plan_files import holdout_plan, read_plan
 from sop_core.scenario.store import create_scenario, load_scenario
-from sop_core.scenario.targets import COLUMNS, write_targets
+from sop_core.scenario.targets import COLUMNS, VOLUME_COLUMNS, write_targets
 
 WEEK = dt.timedelta(weeks=1)
 GERMAN = {"week": "Woche", "sku": "Artikel", "discount": "Rabatt", "share": "Anteil"}
@@ -505,7 +506,11 @@ def test_targets_without_levers_are_the_baseline(shared_db, facts, tmp_path, cap
     frame = targets_csv(out_file)
     skus = list(facts.base.skus)
     assert list(frame.columns) == list(COLUMNS)
-    assert list(COLUMNS) == ["sku", "week", "baseline", "revised", "lower_80", "upper_80"]
+    # Today's columns first, none renamed; the SKU's names and the money after them.
+    assert list(COLUMNS) == [
+        *["sku", "week", "baseline", "revised", "lower_80", "upper_80"],
+        *["name", "family", "brand", "revenue", "margin"],
+    ]
     assert len(frame) == 26 * len(skus)
     assert sorted(frame["sku"].unique()) == sorted(skus)
     assert sorted(frame["week"].unique()) == [w.isoformat() for w in facts.weeks]
@@ -523,6 +528,15 @@ def test_targets_without_levers_are_the_baseline(shared_db, facts, tmp_path, cap
     payload = json.loads(out)
     assert payload["rows"] == len(frame) and payload["weeks"] == 26
     assert payload["source"] == "baseline" and payload["revised"] == payload["baseline"]
+    # Each SKU's name, family and brand; revenue and margin add up to the scenario's own.
+    assert (frame["family"] == frame["sku"].map(facts.family)).all()
+    assert (frame["brand"] == frame["sku"].map(facts.brand)).all()
+    names = dict(zip(facts.base.skus, facts.base.names, strict=True))
+    assert (frame["name"] == frame["sku"].map(names)).all()
+    totals = apply_scenario(facts.base, Scenario("Baseline")).kpis()
+    for column in ("revenue", "margin"):
+        assert frame[column].sum() == pytest.approx(totals[column], abs=0.005 * len(frame))
+        assert payload[column] == pytest.approx(totals[column], abs=0.005 * len(frame))
 
 
 def test_targets_of_a_plan_lift_the_promoted_weeks_and_move_only_that_family(
@@ -608,6 +622,20 @@ def test_targets_horizon_and_excel_output(shared_db, facts, tmp_path, capsys):
     assert list(excel.columns) == list(COLUMNS)
     excel["week"] = pd.to_datetime(excel["week"]).dt.strftime("%Y-%m-%d")
     pd.testing.assert_frame_equal(excel, full, check_exact=False, rtol=0, atol=1e-9)
+    # The workbook as finance opens it: numbers with formats, dates as dates, a frozen
+    # header with filters, and a cover saying what the targets are.
+    book = openpyxl.load_workbook(tmp_path / "full.xlsx")
+    assert book.sheetnames == ["targets", "Cover"]
+    sheet = book["targets"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:K{n * 26 + 1}"
+    cells = dict(zip((c.value for c in sheet[1]), sheet[2], strict=True))
+    assert isinstance(cells["week"].value, dt.datetime) and cells["week"].is_date
+    for column, shown in [("revised", "#,##0"), ("revenue", "#,##0"), ("margin", "#,##0")]:
+        assert isinstance(cells[column].value, float | int)
+        assert cells[column].number_format == shown
+    cover = {row[0]: row[1] for row in book["Cover"].iter_rows(min_row=3, values_only=True)}
+    assert cover["Scenario"] == "plan plan.csv" and cover["Forecast run"] == facts.base.run_id
+    assert isinstance(cover["Made at"], dt.datetime) and cover["Company"]
 
     targets(tmp_path / "short.csv", "--horizon", "13")
     short = targets_csv(tmp_path / "short.csv")
@@ -619,6 +647,29 @@ def test_targets_horizon_and_excel_output(shared_db, facts, tmp_path, capsys):
     _, err = targets(tmp_path / "long.csv", "--horizon", "40")
     assert "covers 26 weeks" in err
     assert targets_csv(tmp_path / "long.csv")["week"].nunique() == 26
+
+
+def test_targets_are_named_after_what_they_are_and_their_first_week(
+    shared_db, facts, tmp_path, capsys, monkeypatch
+):
+    plan = promotion_plan(facts, tmp_path / "Black Friday plan.csv")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    code, out, err = run(
+        capsys, "targets", "--db", shared_db, "--plan", plan, "--out", folder, "--json"
+    )
+    assert code == 0, err
+    named = folder / f"targets-black-friday-plan-{facts.weeks[0]:%Y-%m-%d}.csv"
+    assert json.loads(out)["out"] == str(named) and named.is_file()
+    code, _, err = run(capsys, "targets", "--db", shared_db, "--out", folder, "--format", "xlsx")
+    assert code == 0, err
+    assert (folder / f"targets-baseline-{facts.weeks[0]:%Y-%m-%d}.xlsx").is_file()
+    # No --out: the current folder; an explicit file name is kept as given.
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "targets", "--db", shared_db)[0] == 0
+    assert (tmp_path / f"targets-baseline-{facts.weeks[0]:%Y-%m-%d}.csv").is_file()
+    assert run(capsys, "targets", "--db", shared_db, "--out", folder / "mine.csv")[0] == 0
+    assert (folder / "mine.csv").is_file()
 
 
 def test_targets_of_an_imported_scenario_equal_those_of_its_plan_file(
@@ -705,14 +756,19 @@ def test_write_targets_is_all_or_nothing(tmp_path):
             "revised": [12.346],
             "lower_80": [8.0],
             "upper_80": [15.0],
+            "name": ["Night cream, 50 ml"],
+            "family": ["skincare"],
+            "brand": ["=Lumi"],
+            "revenue": [123.456],
+            "margin": [61.7],
         }
     )
     out_file = tmp_path / "targets.csv"
     assert write_targets(frame, out_file) == 1
     written = out_file.read_text()
     assert written.splitlines() == [
-        "sku,week,baseline,revised,lower_80,upper_80",
-        "A1,2026-11-23,10.0,12.35,8.0,15.0",
+        "sku,week,baseline,revised,lower_80,upper_80,name,family,brand,revenue,margin",
+        'A1,2026-11-23,10.0,12.35,8.0,15.0,"Night cream, 50 ml",skincare,\'=Lumi,123.46,61.7',
     ]
     with pytest.raises(KeyError):
         write_targets(frame.drop(columns="upper_80"), out_file)
@@ -746,9 +802,10 @@ def test_targets_of_the_plan_of_record_are_its_frozen_rows(own_db, facts, tmp_pa
     with db.connect(own_db) as con:
         frozen = load_frozen(con, approval.plan_version)["plan_of_record_targets"]
     assert (frozen["consensus"] > frozen["statistical"] + 1).any()
+    figures = [*VOLUME_COLUMNS, "revenue", "margin"]
     expected = (
         frozen.rename(columns={"consensus": "baseline", "target": "revised"})
-        .assign(week=lambda f: pd.to_datetime(f["week"]).dt.strftime("%Y-%m-%d"))[list(COLUMNS)]
+        .assign(week=lambda f: pd.to_datetime(f["week"]).dt.strftime("%Y-%m-%d"))[figures]
         .sort_values(["sku", "week"])
         .reset_index(drop=True)
     )
@@ -764,7 +821,11 @@ def test_targets_of_the_plan_of_record_are_its_frozen_rows(own_db, facts, tmp_pa
     assert list(frame.columns) == list(COLUMNS)
     assert len(frame) == 13 * len(facts.base.skus)
     frame = frame.sort_values(["sku", "week"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(frame, expected, check_exact=False, rtol=0, atol=0.0051)
+    pd.testing.assert_frame_equal(frame[figures], expected, check_exact=False, rtol=0, atol=0.0051)
+    # The frozen revenue and margin add up to the approval's totals.
+    assert frame["revenue"].sum() == pytest.approx(approval.revenue, abs=0.005 * len(frame))
+    assert frame["margin"].sum() == pytest.approx(approval.margin, abs=0.005 * len(frame))
+    assert (frame["family"] == frame["sku"].map(facts.family)).all()
     # Until anything changes, the scenario's targets are the same numbers.
     same = tmp_path / "same.csv"
     code, _, err = run(

@@ -134,24 +134,42 @@ def command_export(args: argparse.Namespace) -> int:
         check_out_folder,
         export_format,
         export_table,
+        export_workbook,
     )
 
+    who = author(args)
     if args.table == "all":
-        if not args.out.exists():
-            raise InputError(f"With --table all, --out must be an existing folder ({args.out}).")
-        check_out_folder(args.out)
         with db.connect(args.db, on_wait=print_wait) as con:
             tables = list(schema.table_columns(con))
+        if not args.out.is_dir() and args.out.suffix.lower() == ".xlsx":
+            # One workbook, a sheet per table.
+            if args.format not in (None, "xlsx"):
+                raise InputError(
+                    f"One file holds every table only as Excel (.xlsx); give a folder for "
+                    f"{args.format} files ({args.out})."
+                )
+            written = export_workbook(args.db, tables, args.out, author=who)
+            for table, rows in written.items():
+                print(f"{table}: {rows:,} rows")
+            print(f"Wrote {len(written)} tables to {args.out}, one sheet each.")
+            return 0
+        if not args.out.exists():
+            raise InputError(
+                f"With --table all, --out must be an existing folder or a .xlsx file ({args.out})."
+            )
+        check_out_folder(args.out)
         suffix = f".{args.format or 'csv'}"
         if suffix == ".xlsx":
             check_excel_rows(args.db, tables)
         for table in tables:
-            rows = export_table(args.db, table, args.out / f"{table}{suffix}", args.format)
+            rows = export_table(
+                args.db, table, args.out / f"{table}{suffix}", args.format, author=who
+            )
             print(f"{table}: {rows:,} rows")
         return 0
     export_format(args.out, args.format)
     check_out_file(args.out)
-    rows = export_table(args.db, args.table, args.out, args.format)
+    rows = export_table(args.db, args.table, args.out, args.format, author=who)
     print(f"Wrote {rows:,} rows of {args.table} to {args.out}.")
     return 0
 
@@ -290,14 +308,25 @@ def add_export_parser(commands: argparse._SubParsersAction) -> None:
     exporter = commands.add_parser(
         "export",
         help="export a table to CSV, Parquet or Excel",
-        description="Write a table (or all of them into a folder) to CSV, Parquet or Excel. "
-        "Text a spreadsheet would run as a formula is escaped in CSV and Excel.",
+        description="Write a table to CSV, Parquet or Excel; with --table all, every table "
+        "into a folder (a file each) or into one Excel workbook (--out FILE.xlsx: a sheet per "
+        "table). Workbooks store numbers as numbers with number formats, headers in words, "
+        "and a cover sheet (company, forecast run, plan of record, who, when). Text a "
+        "spreadsheet would run as a formula is escaped in CSV and Excel.",
     )
     exporter.add_argument("--db", required=True, type=Path, help="database file")
     exporter.add_argument("--table", required=True, help="table name, or all")
-    exporter.add_argument("--out", required=True, type=Path, help="output file (folder for all)")
+    exporter.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output file; with --table all, a folder or one .xlsx workbook",
+    )
     exporter.add_argument(
         "--format", choices=("csv", "parquet", "xlsx"), default=None, help="(from --out)"
+    )
+    exporter.add_argument(
+        "--author", default=None, help="who exports, on a workbook's cover (default: $USER)"
     )
     exporter.set_defaults(handler=command_export)
 

@@ -22,7 +22,7 @@ from sop_core.cli.common import (
 )
 from sop_core.data import db
 from sop_core.data.errors import InputError
-from sop_core.data.export import check_out_file
+from sop_core.data.export import check_out_file, check_out_folder
 from sop_core.data.stores.scenarios import scenario_names
 from sop_core.forecast.runs import latest_run
 
@@ -95,9 +95,22 @@ def command_import_plan(args: argparse.Namespace) -> int:
 
 def command_targets(args: argparse.Namespace) -> int:
     from sop_core.data.importer import parse_mapping
-    from sop_core.scenario.targets import PlanFileError, compute_targets, write_targets
+    from sop_core.scenario.targets import (
+        PlanFileError,
+        compute_targets,
+        targets_cover,
+        targets_file_name,
+        targets_label,
+        write_targets,
+    )
 
-    check_out_file(args.out)
+    # --out FILE is written as given; a folder (or no --out: here) gets the file named
+    # after the targets and their first week.
+    folder = Path.cwd() if args.out is None else args.out if args.out.is_dir() else None
+    if folder is None:
+        check_out_file(args.out)
+    else:
+        check_out_folder(folder)
     if args.plan is not None and not args.plan.is_file():
         raise InputError(f"There is no plan file at {args.plan}.")
     try:
@@ -113,15 +126,25 @@ def command_targets(args: argparse.Namespace) -> int:
     except PlanFileError as error:
         _print_plan_errors(error.report)
         return EXIT_FAILURE
-    rows = write_targets(targets.frame, args.out, args.format)
+    frame = targets.frame
+    out = args.out
+    if folder is not None:
+        name = targets_file_name(targets_label(targets), frame["week"].min(), args.format or "csv")
+        out = folder / name
+    kind = args.format or ("xlsx" if out.suffix.lower() == ".xlsx" else None)
+    cover = (
+        targets_cover(args.db, targets.source, targets.run_id, author(args))
+        if kind == "xlsx"
+        else None
+    )
+    rows = write_targets(frame, out, args.format, cover)
     for note in targets.notes:
         print(f"warning: {note}", file=sys.stderr)
-    frame = targets.frame
     if args.json:
         print(
             json.dumps(
                 {
-                    "out": str(args.out),
+                    "out": str(out),
                     "rows": rows,
                     "skus": int(frame["sku"].nunique()),
                     "weeks": int(frame["week"].nunique()),
@@ -129,6 +152,8 @@ def command_targets(args: argparse.Namespace) -> int:
                     "run_id": targets.run_id,
                     "baseline": round(float(frame["baseline"].sum()), 2),
                     "revised": round(float(frame["revised"].sum()), 2),
+                    "revenue": round(float(frame["revenue"].sum()), 2),
+                    "margin": round(float(frame["margin"].sum()), 2),
                     "notes": targets.notes,
                 }
             )
@@ -137,7 +162,7 @@ def command_targets(args: argparse.Namespace) -> int:
     change = frame["revised"].sum() - frame["baseline"].sum()
     print(
         f"Wrote {rows:,} targets ({frame['sku'].nunique():,} SKUs x "
-        f"{frame['week'].nunique()} weeks) of the {targets.source} to {args.out}: revised "
+        f"{frame['week'].nunique()} weeks) of the {targets.source} to {out}: revised "
         f"{frame['revised'].sum():,.0f} units, {change:+,.0f} against the baseline."
     )
     return 0
@@ -216,10 +241,13 @@ def add_targets_parser(commands: argparse._SubParsersAction) -> None:
     targets = commands.add_parser(
         "targets",
         help="write the revised targets by SKU and week (CSV or Excel)",
-        description="Write sku, week, baseline, revised, lower_80, upper_80 for the next "
-        "--horizon weeks of the current forecast: the baseline (consensus) with the levers of "
-        "a saved --scenario or of a --plan file applied through the fitted driver effects "
-        "(the Promotions page's maths), or the frozen targets of a --plan-of-record.",
+        description="Write sku, week, baseline, revised, lower_80, upper_80, then name, "
+        "family, brand, revenue, margin for the next --horizon weeks of the current "
+        "forecast: the baseline (consensus) with the levers of a saved --scenario or of a "
+        "--plan file applied through the fitted driver effects (the Promotions page's "
+        "maths), or the frozen targets of a --plan-of-record. Without --out, or with a "
+        "folder, the file is named after the targets and their first week "
+        "(targets-black-friday-2026-11-30.csv).",
     )
     targets.add_argument("--db", required=True, type=Path, help="database file")
     source = targets.add_mutually_exclusive_group()
@@ -240,8 +268,17 @@ def add_targets_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="weeks (26; a plan of record: all its frozen weeks)",
     )
-    targets.add_argument("--out", required=True, type=Path, help="file to write (.csv, .xlsx)")
+    targets.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="file to write (.csv, .xlsx), or a folder to write "
+        "targets-<scenario>-<first week>.csv into (default: the current folder)",
+    )
     targets.add_argument("--format", choices=["csv", "xlsx"], default=None)
+    targets.add_argument(
+        "--author", default=None, help="who makes the file, on a workbook's cover ($USER)"
+    )
     targets.add_argument(
         "--map", default=None, metavar="TARGET=SOURCE,...", help="plan file column mapping"
     )

@@ -12,6 +12,7 @@ before any work is done.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tempfile
 from pathlib import Path
@@ -21,6 +22,8 @@ import pandas as pd
 
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError
+from sop_core.data.formats import MISSING, date, header
+from sop_core.data.workbook import Column, Workbook, column_kind, duckdb_values
 
 EXPORT_FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
 EXCEL_MAX_ROWS = 1_048_575  # one row for the header
@@ -79,11 +82,12 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         kind = frame[column].dtype
         if pd.api.types.is_object_dtype(kind) or pd.api.types.is_string_dtype(kind):
-            frame[column] = frame[column].map(_escape_cell)
+            frame[column] = frame[column].map(escape_text)
     return frame
 
 
-def _escape_cell(value):
+def escape_text(value):
+    """One value under the rule of ``escape_formulas`` (anything but text as it is)."""
     if not isinstance(value, str):
         return value
     value = re.sub(CONTROL, "", value)
@@ -126,14 +130,19 @@ def export_format(out: Path, fmt: str | None) -> str:
     return EXPORT_FORMATS[suffix]
 
 
-def _escaped_select(con: duckdb.DuckDBPyConnection, table: str, excel: bool = False) -> str:
-    """``SELECT`` of ``table`` with formula-like text escaped (``escaped_text_sql``)."""
-    columns = []
-    for name, kind in con.execute(
+def _table_types(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """``table``'s columns and their DuckDB types, in order."""
+    return con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
         [table],
-    ).fetchall():
+    ).fetchall()
+
+
+def _escaped_select(con: duckdb.DuckDBPyConnection, table: str, excel: bool = False) -> str:
+    """``SELECT`` of ``table`` with formula-like text escaped (``escaped_text_sql``)."""
+    columns = []
+    for name, kind in _table_types(con, table):
         quoted = '"' + name.replace('"', '""') + '"'
         columns.append(
             f"{escaped_text_sql(quoted, excel)} AS {quoted}" if kind == "VARCHAR" else quoted
@@ -160,15 +169,24 @@ def _refuse_over_excel(table: str, rows: int) -> None:
         )
 
 
-def export_table(path: Path | str, table: str, out: Path | str, fmt: str | None = None) -> int:
+def export_table(
+    path: Path | str,
+    table: str,
+    out: Path | str,
+    fmt: str | None = None,
+    *,
+    author: str | None = None,
+) -> int:
     """Write ``table`` to ``out``; return the rows written. The file appears complete or not
-    at all (written next to it, then moved into place)."""
+    at all (written next to it, then moved into place). A workbook holds the table's sheet
+    first (the importer reads a workbook's first sheet, so an export reads back in) and a
+    cover sheet saying who (``author``) made it, when and from what."""
     out = Path(out)
     kind = export_format(out, fmt)
     check_out_file(out)
     temporary = out.with_name(f".{out.name}.partial")
     try:
-        rows = _write(path, table, temporary, kind)
+        rows = _write(path, table, temporary, kind, author)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -176,7 +194,7 @@ def export_table(path: Path | str, table: str, out: Path | str, fmt: str | None 
     return rows
 
 
-def _write(path: Path | str, table: str, temporary: Path, kind: str) -> int:
+def _write(path: Path | str, table: str, temporary: Path, kind: str, author: str | None) -> int:
     with db.connect(path) as con:
         if table not in schema.table_columns(con):
             raise InputError(f"There is no table called {table!r} in {path}.")
@@ -188,51 +206,136 @@ def _write(path: Path | str, table: str, temporary: Path, kind: str) -> int:
             con.execute(f"COPY ({select}) TO '{_literal(temporary)}' (HEADER, DELIMITER ',')")
         else:
             _refuse_over_excel(table, rows)
-            _stream_excel(con, _escaped_select(con, table, excel=True), table[:31], temporary)
+            with Workbook(temporary) as book:
+                _stream_table(con, book, table)
+                book.cover(
+                    f"{table}: a table of the S&OP database",
+                    _export_cover(con, path, f"the table {table} ({rows:,} rows)", author),
+                )
     return int(rows)
 
 
-def _stream_excel(con: duckdb.DuckDBPyConnection, select: str, sheet_name: str, out: Path) -> None:
-    """Write the rows of ``select`` into a one-sheet workbook, batch by batch: openpyxl's
-    write-only mode keeps rows on disk, so memory stays flat whatever the table's size
-    (a frame through ``to_excel`` held every cell as an object: minutes and ~1.8 GB for
-    450,000 rows)."""
-    import openpyxl  # here, not at the top: it costs every CLI command 70 ms to start
+def export_workbook(
+    path: Path | str, tables: list[str], out: Path | str, *, author: str | None = None
+) -> dict[str, int]:
+    """Write every table of ``tables`` into the one workbook ``out``, a sheet each (named
+    after the table: at most 31 characters, unique), then a cover sheet; return the rows
+    written by table. Refused up front when a table has more rows than a sheet holds; the
+    file appears complete or not at all."""
+    out = check_out_file(out)
+    check_excel_rows(path, tables)
+    temporary = out.with_name(f".{out.name}.partial")
+    written: dict[str, int] = {}
+    try:
+        with db.connect(path) as con:
+            known = schema.table_columns(con)
+            missing = [table for table in tables if table not in known]
+            if missing:
+                raise InputError(f"There is no table called {missing[0]!r} in {path}.")
+            with Workbook(temporary) as book:
+                for table in tables:
+                    written[table] = _stream_table(con, book, table)
+                total = sum(written.values())
+                book.cover(
+                    "The S&OP database, one sheet per table",
+                    _export_cover(
+                        con, path, f"{len(tables)} tables, one sheet each ({total:,} rows)", author
+                    ),
+                )
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    temporary.replace(out)
+    return written
 
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_name)
-    result = con.execute(select)
-    sheet.append([column[0] for column in result.description])
-    while batch := result.fetchmany(EXCEL_BATCH_ROWS):
-        for row in batch:
-            sheet.append(row)
-    workbook.save(out)
+
+def _stream_table(con: duckdb.DuckDBPyConnection, book: Workbook, table: str) -> int:
+    """Stream ``table`` into a sheet of ``book``, batch by batch (``EXCEL_BATCH_ROWS`` rows
+    fetched from DuckDB at a time): memory stays flat whatever the table's size (a frame
+    through ``to_excel`` held every cell as an object: minutes and ~1.8 GB for 450,000
+    rows). Numbers keep their type with a number format by column, headers read in words."""
+    types = _table_types(con, table)
+    columns = []
+    for name, data_type in types:
+        values = duckdb_values(data_type)
+        columns.append(Column(table_header(name), values, column_kind(name, values)))
+    result = con.execute(_escaped_select(con, table, excel=True))
+
+    def rows():
+        while batch := result.fetchmany(EXCEL_BATCH_ROWS):
+            yield from batch
+
+    return book.rows(table, columns, rows())
+
+
+def table_header(column: str) -> str:
+    """A table column's header in an exported workbook: in words (``formats.header``), and
+    read back by the importer (``list_price`` reads "List price", matched again as
+    ``list_price``)."""
+    # "name" is a product's, a line's, a channel's or a promotion's name here.
+    return "Name" if column == "name" else header(column)
+
+
+def _export_cover(
+    con: duckdb.DuckDBPyConnection, path: Path | str, contents: str, author: str | None
+) -> list[tuple[str, object]]:
+    """The cover of an export: company, what the file holds, the forecast run and plan of
+    record current when it was made, who made it and when."""
+    from sop_core.data.stores import forecast_runs, master, plans_of_record
+
+    record = plans_of_record.plan_of_record(con)
+    run = forecast_runs.latest_run_id(con)
+    return [
+        ("Company", master.company_settings(con).get("company_name", "")),
+        ("Contents", contents),
+        ("Scenario", "every scenario, as stored (the tables are not filtered)"),
+        ("Forecast run", f"{run} (the latest)" if run is not None else "none yet"),
+        (
+            "Plan of record",
+            f"v{record.plan_version} ({record.scenario}), approved by {record.approved_by} on "
+            f"{date(record.approved_at)}"
+            if record is not None
+            else "none approved yet",
+        ),
+        ("Database", Path(path).name),
+        ("Made by", author or MISSING),
+        ("Made at", dt.datetime.now().replace(microsecond=0)),
+    ]
 
 
 def _literal(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def export_bytes(path: Path | str, table: str, fmt: str) -> bytes:
+def export_bytes(path: Path | str, table: str, fmt: str, *, author: str | None = None) -> bytes:
     """``table`` as the bytes of a CSV, Parquet or Excel file (for a download button)."""
     with tempfile.TemporaryDirectory(prefix="sop-export-") as folder:
         out = Path(folder) / f"{table}.{fmt}"
-        export_table(path, table, out, fmt)
+        export_table(path, table, out, fmt, author=author)
         return out.read_bytes()
 
 
 def targets_csv(rows: pd.DataFrame) -> bytes:
-    """Targets (``sku, week, baseline, revised, lower_80, upper_80``, weeks as timestamps) as
-    the bytes of a CSV file, weeks written as dates and formula-like SKU codes escaped."""
+    """Targets (``sku, week, baseline, ...``: weeks as timestamps, any further columns after
+    them) as the bytes of a CSV file, weeks written as dates and text columns a spreadsheet
+    would run as a formula escaped."""
     # DuckDB writes the CSV: pandas' float formatting is the slow part of a big file.
     # (a private in-memory connection: sessions download at the same time)
+    columns = []
+    for name in rows.columns:
+        quoted = '"' + str(name).replace('"', '""') + '"'
+        if name == "week":
+            columns.append("strftime(week, '%Y-%m-%d') AS week")
+        elif pd.api.types.is_numeric_dtype(rows[name].dtype):
+            columns.append(quoted)
+        else:
+            columns.append(f"{escaped_text_sql(f'CAST({quoted} AS VARCHAR)')} AS {quoted}")
     with tempfile.TemporaryDirectory(prefix="sop-targets-") as folder:
         out = Path(folder) / "targets.csv"
         with duckdb.connect() as con:
             con.register("targets", rows)
             con.execute(
-                f"COPY (SELECT {escaped_text_sql('sku')} AS sku, "
-                "strftime(week, '%Y-%m-%d') AS week, baseline, revised, lower_80, upper_80 "
-                f"FROM targets) TO '{_literal(out)}' (HEADER, DELIMITER ',')"
+                f"COPY (SELECT {', '.join(columns)} FROM targets) "
+                f"TO '{_literal(out)}' (HEADER, DELIMITER ',')"
             )
         return out.read_bytes()

@@ -76,6 +76,13 @@ IMPORT_MAX_UNPACKED_MB = Setting(
     "before it is unpacked.",
 )
 
+PAPER_SIZE = Setting(
+    "SOP_PAPER_SIZE",
+    "A4",
+    "Page size of the meeting pack's PDF and of its HTML report when printed: A4 or Letter.",
+)
+PAPER_SIZES = ("A4", "Letter")
+
 SETTINGS: tuple[Setting, ...] = (
     DATABASE,
     LOCK_TIMEOUT,
@@ -85,6 +92,7 @@ SETTINGS: tuple[Setting, ...] = (
     IMPORT_MAX_ROWS,
     IMPORT_MAX_SHEET_ROWS,
     IMPORT_MAX_UNPACKED_MB,
+    PAPER_SIZE,
 )
 
 
@@ -130,3 +138,9 @@ def import_max_sheet_rows() -> int:
 def import_max_unpacked_bytes() -> int:
     """Most bytes an imported file may take once unpacked."""
     return whole_number(IMPORT_MAX_UNPACKED_MB) * 1_000_000
+
+
+def paper_size() -> str:
+    """The meeting pack's page size, ``A4`` or ``Letter`` (any case; anything else: A4)."""
+    chosen = PAPER_SIZE.value().strip().lower()
+    return next((size for size in PAPER_SIZES if size.lower() == chosen), PAPER_SIZE.default)

@@ -149,6 +149,7 @@ def _pack(
         parameters.get("scenario"),
         weeks=int(parameters.get("weeks", 26)),
         progress=progress,
+        author=parameters.get("started_by"),
     )
     return {"folder": str(out), "files": {kind: str(file) for kind, file in files.items()}}
 
@@ -214,7 +215,8 @@ def run_job(
         work = WORK.get(job.kind)
         if work is None:
             raise InputError(f"There is no job kind {job.kind!r}.")
-        result = work(path, parameters, progress, workers, job_id)
+        # Who started the job is who made what it writes (the meeting pack's cover).
+        result = work(path, {**parameters, "started_by": job.started_by}, progress, workers, job_id)
     except Exception as error:
         text = str(error) if isinstance(error, SopError) else _failure(error)
         with db.transaction(path) as con:

@@ -1,38 +1,86 @@
 """The meeting pack: what the room leaves with.
 
 ``build_pack`` writes, for a scenario (or the latest plan of record's scenario, or the
-baseline), an Excel workbook (summary, targets by SKU x week, production by SKU x line x week,
-capacity by line x week, decisions and assumptions) and a self-contained HTML report with the
-interactive charts (plotly.js inside: it opens offline), and, where Chromium is installed, a
-PDF of that report printed by Chromium. The app's packs are made by ``pack`` jobs, each in its
-own folder in ``packs_folder``.
+baseline), three files that show the same numbers:
+
+- an Excel workbook finance can file: a cover (company, scenario, forecast run, plan of
+  record, who made it and when), the summary figures, targets by SKU x week, production by
+  SKU x line x week, capacity by line x week, decisions and assumptions; numbers stored as
+  numbers with number formats, headers in words, frozen and filtered (``data.workbook``);
+- a self-contained HTML report that opens offline: the cover and summary, the charts as
+  static SVG pictures drawn by kaleido (no plotly.js inside: about 0.15 MB, not 4.8; without
+  kaleido or Chromium the interactive charts with plotly.js inline), the decisions; laid out
+  for paper with the page size of ``SOP_PAPER_SIZE``, a running header and page numbers;
+- where Chromium is installed, a PDF of that report.
+
+The app's packs are made by ``pack`` jobs, each in its own folder in ``packs_folder``.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
+import plotly.graph_objects as go
 import plotly.io as pio
 
 from sop_core import charts
-from sop_core.data import db
+from sop_core.charts.images import svg_images
+from sop_core.data import db, formats, settings
 from sop_core.data.errors import InputError
-from sop_core.data.export import check_out_folder, escape_formulas
+from sop_core.data.export import check_out_folder, escape_formulas, escape_text
 from sop_core.data.stores import master, plans_of_record, production
+from sop_core.data.workbook import Workbook
 from sop_core.forecast.runs import latest_run
 from sop_core.meeting.decisions import decision_log
 from sop_core.meeting.plan_of_record import load_frozen
 from sop_core.supply import capacity, loads
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-SHEETS = ("Summary", "Targets", "Production", "Capacity", "Decisions")
+SHEETS = ("Cover", "Summary", "Targets", "Production", "Capacity", "Decisions")
+PEAK_FORMAT = "0%"  # as every page shows a peak load ("219%")
+DECISION_COLUMNS = ("kind", "text", "owner", "due_date", "state")
+
+
+@dataclass
+class Figure:
+    """One figure of the summary: its label, the number, how it reads (a key of
+    ``formats.EXCEL_FORMATS`` or an Excel format) and a note (where a peak is)."""
+
+    label: str
+    value: float | None
+    kind: str
+    note: str = ""
+
+    def shown(self) -> str:
+        """The figure as the report prints it: what the workbook's format shows."""
+        if self.value is None or formats.missing(self.value):
+            return formats.MISSING
+        if self.kind == PEAK_FORMAT:
+            return f"{self.value:.0%}"
+        return formats.units(self.value)
+
+
+@dataclass
+class PackContent:
+    """What a pack holds, before it is written."""
+
+    scenario: str
+    about: list[tuple[str, Any]]  # the cover's lines on the plan: what, on which run
+    figures: list[Figure]
+    sheets: dict[str, pd.DataFrame]
+    charts: list[go.Figure]
+    first_week: pd.Timestamp
+    notes: list[str] = field(default_factory=list)
 
 
 def packs_folder(path: Path | str) -> Path:
@@ -51,17 +99,19 @@ def build_pack(
     weeks: int = 26,
     pdf: bool = True,
     progress: Callable[[float, str], None] | None = None,
+    author: str | None = None,
 ) -> dict[str, Path]:
     """Write the pack into the folder ``out``; return the files written by kind (``xlsx``,
     ``html`` and, with Chromium, ``pdf``). Without ``scenario_name`` the pack is the latest
     plan of record exactly as frozen (the baseline planned today when nothing is approved);
-    with it, that scenario planned on today's forecast."""
+    with it, that scenario planned on today's forecast. ``author`` is who made it (on the
+    cover)."""
     report = progress or (lambda fraction, message: None)
     out = check_out_folder(out)
     report(0.05, "Reading the plan")
     db.ensure_schema(path)
     with db.connect(path) as con:
-        company = master.company_facts(con)
+        company = master.company_settings(con)
         decisions = decision_log(con)
         approved = plans_of_record.plan_of_record(con)
         currency = company.get("currency", "EUR")
@@ -70,32 +120,50 @@ def build_pack(
             content = _planned(con, scenario_name, weeks, currency, approved)
         else:
             content = _frozen(con, approved, currency)
-    kpis, sheets, figures, first_week = content
-    kpis = {"Company": company.get("company_name", ""), **kpis}
-    kpis["Made"] = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    made = dt.datetime.now().replace(second=0, microsecond=0)
+    cover = [
+        ("Company", company.get("company_name", "")),
+        ("Scenario", content.scenario),
+        *content.about,
+        ("Made by", author or formats.MISSING),
+        ("Made at", made),
+    ]
     sheets = {
-        "Summary": pd.DataFrame({"item": list(kpis), "value": list(kpis.values())}),
-        **sheets,
+        **content.sheets,
         "Decisions": decisions.drop(columns=["version"], errors="ignore"),
     }
-    stem = f"sop-pack-{first_week:%Y-%m-%d}-{_slug(str(kpis['Scenario']))}"
+    stem = f"sop-pack-{content.first_week:%Y-%m-%d}-{_slug(content.scenario)}"
     files = {"xlsx": out / f"{stem}.xlsx", "html": out / f"{stem}.html"}
 
     report(0.45, "Writing the workbook")
     partial = files["xlsx"].with_name(f".{files['xlsx'].name}.partial")
     try:
-        with pd.ExcelWriter(partial, engine="openpyxl") as writer:
+        with Workbook(partial) as book:
+            book.cover(
+                escape_text(f"S&OP meeting pack: {content.scenario}"),
+                [(label, escape_text(value)) for label, value in cover],
+            )
+            book.key_values(
+                "Summary",
+                ["Figure", "Value", "Where"],
+                [(f.label, f.value, f.kind, escape_text(f.note)) for f in content.figures],
+            )
             for sheet, frame in sheets.items():
-                escape_formulas(frame).to_excel(writer, sheet_name=sheet, index=False)
+                book.frame(sheet, escape_formulas(frame), header=formats.header)
         partial.replace(files["xlsx"])
     finally:
         partial.unlink(missing_ok=True)
 
-    report(0.7, "Writing the report")
+    report(0.6, "Drawing the charts")
+    images = svg_images(content.charts)
+    report(0.75, "Writing the report")
     partial = files["html"].with_name(f".{files['html'].name}.partial")
     try:
-        partial.write_text(_report_html(kpis, figures, decisions, currency), encoding="utf-8")
-        partial.replace(files["html"])
+        partial.write_text(
+            report_html(content, cover, decisions, images, settings.paper_size()),
+            encoding="utf-8",
+        )
+        partial.replace(files["html"])  # whole or absent: a download never gets half a file
     finally:
         partial.unlink(missing_ok=True)
     if pdf:
@@ -109,7 +177,7 @@ def build_pack(
 
 def _frozen(
     con: duckdb.DuckDBPyConnection, approved: plans_of_record.PlanOfRecord, currency: str
-) -> tuple:
+) -> PackContent:
     """The plan of record as frozen: its own rows, nothing recomputed."""
     frozen = load_frozen(con, approved.plan_version)
     targets = frozen["plan_of_record_targets"]
@@ -135,24 +203,31 @@ def _frozen(
             capacity_rows["hours"].to_numpy(), capacity_rows["available_hours"].to_numpy()
         ),
     )
-    kpis = {
-        "Scenario": approved.scenario,
-        "Plan of record": f"v{approved.plan_version}, approved by {approved.approved_by} on "
-        f"{approved.approved_at:%Y-%m-%d %H:%M}",
-        "Forecast run": approved.run_id,
-        "Weeks": approved.weeks,
-        "First week": pd.Timestamp(targets["week"].min()).date(),
-        "Revised target (units)": round(approved.volume),
-        f"Revenue ({currency})": round(approved.revenue),
-        f"Gross margin ({currency})": round(approved.margin),
-        "Unmet demand (units)": round(approved.unmet_units, 1),
-        "Overtime (hours)": round(approved.overtime_hours, 1),
-        loads.peak_label(
-            loads.PLANNED_LOAD, approved.weeks, "the plan of record's"
-        ): f"{approved.max_utilisation:.0%}",
-        "Targets": "as frozen at approval",
-    }
+    first_week = pd.Timestamp(targets["week"].min())
+    about = [
+        (
+            "Plan of record",
+            f"v{approved.plan_version}, approved by {approved.approved_by} on "
+            f"{formats.date(approved.approved_at)} {approved.approved_at:%H:%M}",
+        ),
+        ("Forecast run", approved.run_id),
+        ("Targets", "as frozen at approval"),
+        ("Weeks", approved.weeks),
+        ("First week", first_week.date()),
+    ]
     figures = [
+        Figure("Revised target (units)", round(approved.volume), "units"),
+        Figure(f"Revenue ({currency})", round(approved.revenue), "money"),
+        Figure(f"Gross margin ({currency})", round(approved.margin), "money"),
+        Figure("Unmet demand (units)", round(approved.unmet_units), "units"),
+        Figure("Overtime (hours)", round(approved.overtime_hours), "hours"),
+        Figure(
+            loads.peak_label(loads.PLANNED_LOAD, approved.weeks, "the plan of record's"),
+            approved.max_utilisation,
+            PEAK_FORMAT,
+        ),
+    ]
+    pictures = [
         charts.comparison_chart(lines, title="Revised targets and planned production"),
         charts.scenario_chart(
             weekly.rename(columns={"consensus": "baseline", "target": "revised"}),
@@ -170,7 +245,7 @@ def _frozen(
         "Production": frozen["plan_of_record_production"],
         "Capacity": frozen["plan_of_record_capacity"],
     }
-    return kpis, sheets, figures, pd.Timestamp(targets["week"].min())
+    return PackContent(approved.scenario, about, figures, sheets, pictures, first_week)
 
 
 def _planned(
@@ -179,7 +254,7 @@ def _planned(
     weeks: int,
     currency: str,
     approved: plans_of_record.PlanOfRecord | None,
-) -> tuple:
+) -> PackContent:
     """A scenario (or the baseline) planned on today's forecast, lines and stock."""
     from sop_core.demand.plan_base import load_plan_base
     from sop_core.scenario.levers import Scenario, applicable, apply_scenario
@@ -212,27 +287,30 @@ def _planned(
         targets = targets[targets["week"] < end]
         load = load[load["week"] < end]
         tables = {name: frame[frame["week"] < end] for name, frame in tables.items()}
-    shown = _peaks(result, plan, sorted({min(loads.KPI_WEEKS, w), w}))
     name = scenario_name or "Baseline"
-    kpis = {
-        "Scenario": name,
-        "Plan of record": f"v{approved.plan_version} ({approved.scenario}), approved by "
-        f"{approved.approved_by}"
-        if approved
-        else "none approved yet",
-        "Forecast run": base.run_id,
-        "Weeks": w,
-        "First week": pd.Timestamp(base.weeks[0]).date(),
-        "Revised target (units)": round(float(result.revised[:, :w].sum())),
-        f"Revenue ({currency})": round(float(result.revenue[:, :w].sum())),
-        f"Gross margin ({currency})": round(float(result.margin[:, :w].sum())),
-        "Unmet demand (units)": round(float(plan.unmet[:, :w].sum()), 1),
-        "Overtime (hours)": round(float(plan.overtime[:, :w].sum()), 1),
-        **shown,
-        "Targets": f"planned today on forecast run {base.run_id} (not frozen)",
-        "Left out": " ".join(notes) or "nothing",
-    }
+    first_week = pd.Timestamp(base.weeks[0])
+    about = [
+        (
+            "Plan of record",
+            f"v{approved.plan_version} ({approved.scenario}), approved by {approved.approved_by}"
+            if approved
+            else "none approved yet",
+        ),
+        ("Forecast run", base.run_id),
+        ("Targets", f"planned today on forecast run {base.run_id} (not frozen)"),
+        ("Weeks", w),
+        ("First week", first_week.date()),
+        ("Left out", " ".join(notes) or "nothing"),
+    ]
     figures = [
+        Figure("Revised target (units)", round(float(result.revised[:, :w].sum())), "units"),
+        Figure(f"Revenue ({currency})", round(float(result.revenue[:, :w].sum())), "money"),
+        Figure(f"Gross margin ({currency})", round(float(result.margin[:, :w].sum())), "money"),
+        Figure("Unmet demand (units)", round(float(plan.unmet[:, :w].sum())), "units"),
+        Figure("Overtime (hours)", round(float(plan.overtime[:, :w].sum())), "hours"),
+        *_peaks(result, plan, sorted({min(loads.KPI_WEEKS, w), w})),
+    ]
+    pictures = [
         charts.plan_chart(
             plan_frames(plan, result)["weekly"].head(w),
             title="Revised target and what the lines can make",
@@ -251,19 +329,22 @@ def _planned(
         "Production": tables["plan_rows"],
         "Capacity": tables["plan_lines"],
     }
-    return kpis, sheets, figures, pd.Timestamp(base.weeks[0])
+    return PackContent(name, about, figures, sheets, pictures, first_week)
 
 
-def _peaks(result, plan, windows: list[int]) -> dict[str, str]:
+def _peaks(result, plan, windows: list[int]) -> list[Figure]:
     """The summary's load rows: both measures' peaks over each window of weeks, labelled by
-    ``loads.peak_label`` ("Peak demand load, next 13 weeks": "219% (L3, week of 07 Dec)")."""
-    rows = {}
+    ``loads.peak_label`` ("Peak demand load, next 13 weeks": 2.19, "L3, week of 07 Dec")."""
+    rows = []
     for weeks in windows:
         for key, peak in loads.peaks(result, plan.hours, plan.overtime, weeks).items():
+            if peak.week is None:
+                rows.append(Figure(peak.label, None, PEAK_FORMAT))
+                continue
             where = peak.where
             if key == "planned_load":
                 where += f"; {peak.overtime_hours:,.0f} h overtime in these weeks"
-            rows[peak.label] = f"{peak.shown} ({where})" if peak.week is not None else "n/a"
+            rows.append(Figure(peak.label, peak.value, PEAK_FORMAT, where))
     return rows
 
 
@@ -271,51 +352,125 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "plan"
 
 
-def _report_html(kpis: dict, figures: list, decisions: pd.DataFrame, currency: str) -> str:
-    parts = []
-    for index, figure in enumerate(figures):
-        parts.append(
-            pio.to_html(
+def report_html(
+    content: PackContent,
+    cover: list[tuple[str, Any]],
+    decisions: pd.DataFrame,
+    images: list[str] | None,
+    paper: str = "A4",
+) -> str:
+    """The report: cover and summary, the charts (``images``: SVG pictures; None: the
+    interactive charts with plotly.js inline), the decisions; laid out for ``paper``."""
+    about = "".join(
+        f"<tr><th>{_text(label)}</th><td>{_text(_cell(value))}</td></tr>" for label, value in cover
+    )
+    noted = any(f.note for f in content.figures)
+    figures = "<tr><th>Figure</th><th>Value</th>" + ("<th>Where</th>" if noted else "") + "</tr>"
+    figures += "".join(
+        f"<tr><th>{_text(f.label)}</th><td class=num>{_text(f.shown())}</td>"
+        + (f"<td>{_text(f.note)}</td>" if noted else "")
+        + "</tr>"
+        for f in content.figures
+    )
+    titles = [_title(figure) for figure in content.charts]
+    if images is not None:
+        pictures = "".join(
+            f'<figure class="chart"><img alt="{_text(title)}" '
+            f'src="data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}">'
+            "</figure>"
+            for title, svg in zip(titles, images, strict=True)
+        )
+    else:
+        pictures = "".join(
+            '<figure class="chart">'
+            + pio.to_html(
                 figure,
                 full_html=False,
                 include_plotlyjs=index == 0,  # plotly.js once, inline: the file opens offline
-                config={"displaylogo": False},
+                config={"staticPlot": True, "displayModeBar": False},
             )
+            + "</figure>"
+            for index, figure in enumerate(content.charts)
         )
-    rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_show(v))}</td></tr>"
-        for k, v in kpis.items()
-    )
-    shown = decisions[["kind", "text", "owner", "due_date", "state"]] if len(decisions) else None
-    log = (
-        shown.to_html(index=False, escape=True, na_rep="")
-        if shown is not None
-        else "<p>No decisions recorded.</p>"
-    )
-    title = f"S&amp;OP meeting pack: {html.escape(str(kpis['Scenario']))}"
+    log = _decisions_html(decisions)
+    company = dict(cover).get("Company", "")
+    made = dict(cover).get("Made at")
+    title = f"S&OP meeting pack: {content.scenario}"
+    running = f"{company} \u00b7 {title}"
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{_text(title)}</title>
 <style>
-body {{ font-family: sans-serif; margin: 2rem; color: #111; font-size: 16px; }}
-h1 {{ font-size: 2rem; }} table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ border: 1px solid #ccc; padding: 0.35rem 0.7rem; text-align: left; }}
-th {{ background: #f3f3f3; }} .chart {{ page-break-inside: avoid; margin: 1.5rem 0; }}
+@page {{
+  size: {paper};
+  margin: 18mm 14mm 16mm 14mm;
+  @top-left {{ content: "{_css(running)}"; font: 9pt sans-serif; color: #444; }}
+  @top-right {{ content: "{_css(_cell(made))}"; font: 9pt sans-serif; color: #444; }}
+  @bottom-right {{
+    content: "Page " counter(page) " of " counter(pages); font: 9pt sans-serif; color: #444;
+  }}
+}}
+body {{ font-family: sans-serif; color: #111; font-size: 11pt; margin: 0 auto;
+  max-width: 190mm; }}
+@media screen {{ body {{ margin: 2rem auto; padding: 0 1rem; }} }}
+h1 {{ font-size: 18pt; margin: 0 0 0.5rem; }} h2 {{ font-size: 13pt; margin: 1.2rem 0 0.4rem; }}
+table {{ border-collapse: collapse; margin: 0.4rem 0 0.8rem; width: 100%; }}
+th, td {{ border: 1px solid #bbb; padding: 0.25rem 0.5rem; text-align: left;
+  vertical-align: top; }}
+th {{ background: #eef2f6; font-weight: 600; }} td.num {{ text-align: right; }}
+tr {{ break-inside: avoid; }}
+.chart {{ margin: 0.6rem 0; break-inside: avoid; }}
+.chart img {{ width: 100%; height: auto; display: block; }}
 </style></head><body>
-<h1>{title}</h1>
-<table>{rows}</table>
-{"".join(f'<div class="chart">{part}</div>' for part in parts)}
+<h1>{_text(title)}</h1>
+<table class="cover">{about}</table>
+<h2>Summary</h2>
+<table class="summary">{figures}</table>
+{pictures}
 <h2>Decisions and assumptions</h2>
 {log}
 </body></html>
 """
 
 
-def _show(value) -> str:
-    if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) < 10 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+def _decisions_html(decisions: pd.DataFrame) -> str:
+    if decisions.empty:
+        return "<p>No decisions recorded.</p>"
+    shown = decisions[list(DECISION_COLUMNS)]
+    head = "".join(f"<th>{_text(formats.header(c))}</th>" for c in shown.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_text(_cell(v))}</td>" for v in row) + "</tr>"
+        for row in shown.itertuples(index=False, name=None)
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _title(figure: go.Figure) -> str:
+    return str(figure.layout.title.text or "chart")
+
+
+def _cell(value: Any) -> str:
+    """A cover or table value as the report prints it (dates, times, numbers, missing)."""
+    if formats.missing(value):
+        return formats.MISSING
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        stamp = pd.Timestamp(value)
+        if stamp == stamp.normalize():
+            return formats.date(stamp)
+        return f"{formats.date(stamp)} {stamp:%H:%M}"
+    if isinstance(value, dt.date):
+        return formats.date(value)
+    return formats.text(value)
+
+
+def _text(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _css(text: str) -> str:
+    """``text`` inside a CSS string: quotes and backslashes escaped, no line breaks, no
+    closing of the style element."""
+    clean = " ".join(str(text).split()).replace("\\", "\\\\").replace('"', '\\"')
+    return clean.replace("<", "\\3C ")
 
 
 def print_pdf(report: Path, pdf: Path, timeout: float = 90) -> Path | None:

@@ -1,15 +1,20 @@
 """Revised targets out, for production scheduling and finance.
 
-Per SKU and week: ``sku, week, baseline, revised, lower_80, upper_80``. ``baseline`` is the
-consensus (the statistical forecast with the team's overrides), ``revised`` the baseline with
-a scenario's or a plan file's levers applied through the fitted driver effects: the same
-maths as the Promotions & pricing page (``scenario.apply_scenario``). The targets of an
-approved plan of record come out the same way, exactly as frozen.
+Per SKU and week: ``sku, week, baseline, revised, lower_80, upper_80``, then the SKU's
+``name, family, brand`` and the week's ``revenue, margin`` (``COLUMNS``; the first six
+as they always were, so a program reading them by name or position keeps working).
+``baseline`` is the consensus (the statistical forecast with the team's overrides),
+``revised`` the baseline with a scenario's or a plan file's levers applied through the fitted
+driver effects: the same maths as the Promotions & pricing page (``scenario.apply_scenario``),
+whose ``revenue`` and ``margin`` per SKU and week the file carries. The targets of an approved
+plan of record come out the same way, exactly as frozen. A file is named after what it holds
+and its first week (``targets_file_name``: ``targets-black-friday-2026-11-30.csv``).
 """
 
 from __future__ import annotations
 
-import io
+import datetime as dt
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +24,8 @@ import pandas as pd
 from sop_core.data import db, export
 from sop_core.data.errors import InputError
 from sop_core.data.export import CONTROL, escape_formulas
-from sop_core.data.stores import plans_of_record
+from sop_core.data.stores import plans_of_record, products
+from sop_core.data.workbook import Workbook
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
 from sop_core.scenario.levers import (
@@ -31,7 +37,10 @@ from sop_core.scenario.levers import (
 )
 from sop_core.scenario.plan_files import PlanReport, read_plan
 
-COLUMNS = ("sku", "week", "baseline", "revised", "lower_80", "upper_80")
+VOLUME_COLUMNS = ("sku", "week", "baseline", "revised", "lower_80", "upper_80")
+DETAIL_COLUMNS = ("name", "family", "brand", "revenue", "margin")
+COLUMNS = VOLUME_COLUMNS + DETAIL_COLUMNS
+TEXT_COLUMNS = ("sku", "name", "family", "brand")
 FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
 DECIMALS = 2
 DEFAULT_HORIZON = 26
@@ -49,7 +58,8 @@ class Targets:
 
 
 def result_targets(result: ScenarioResult, weeks: int | None = None) -> pd.DataFrame:
-    """A scenario's targets (its first ``weeks`` weeks), in ``COLUMNS``."""
+    """A scenario's targets (its first ``weeks`` weeks), in ``COLUMNS``: revenue and margin
+    are the scenario's own (``ScenarioResult.revenue``, ``.margin``)."""
     base = result.base
     span = slice(0, weeks)
     n, w = result.revised[:, span].shape
@@ -61,6 +71,11 @@ def result_targets(result: ScenarioResult, weeks: int | None = None) -> pd.DataF
             "revised": result.revised[:, span].ravel(),
             "lower_80": result.lower_80[:, span].ravel(),
             "upper_80": result.upper_80[:, span].ravel(),
+            "name": np.repeat(base.names, w),
+            "family": np.repeat(base.families, w),
+            "brand": np.repeat(base.brands, w),
+            "revenue": result.revenue[:, span].ravel(),
+            "margin": result.margin[:, span].ravel(),
         }
     )
 
@@ -113,7 +128,10 @@ def compute_targets(
             source = f"plan {Path(plan).name}"
         else:
             chosen, source = Scenario("Baseline"), "baseline"
-        base = load_plan_base(con, run_id, horizon)
+        # The forecast's whole horizon, cut to ``horizon`` weeks after the maths: the
+        # margin spreads setup costs over the horizon's volume, as the pages, the plan of
+        # record and the pack do, so a 13-week file holds their numbers.
+        base = load_plan_base(con, run_id)
     notes = []
     if horizon > len(base.weeks):
         notes.append(
@@ -125,7 +143,7 @@ def compute_targets(
     chosen, left_out = applicable(base, chosen)
     result = apply_scenario(base, chosen)
     notes += left_out + result.warnings
-    return Targets(result_targets(result), source, run_id, notes, report)
+    return Targets(result_targets(result, horizon), source, run_id, notes, report)
 
 
 class PlanFileError(InputError):
@@ -146,9 +164,11 @@ def _plan_of_record(path: Path | str, version: int, horizon: int | None) -> Targ
                 else "No plan of record has been approved yet."
             )
         version = record.plan_version
-        frame = plans_of_record.frozen_targets(con, version, horizon)[
-            ["sku", "week", "consensus", "target", "lower_80", "upper_80"]
-        ].rename(columns={"consensus": "baseline", "target": "revised"})
+        frozen = plans_of_record.frozen_targets(con, version, horizon)
+        labels = products.product_labels(con)
+    frame = frozen.rename(columns={"consensus": "baseline", "target": "revised"}).join(
+        labels, on="sku"
+    )[list(COLUMNS)]
     weeks = frame["week"].nunique()
     notes = (
         [
@@ -161,9 +181,61 @@ def _plan_of_record(path: Path | str, version: int, horizon: int | None) -> Targ
     return Targets(frame, f"plan of record v{version}", notes=notes)
 
 
-def write_targets(frame: pd.DataFrame, out: Path | str, fmt: str | None = None) -> int:
-    """Write ``frame`` (``COLUMNS``) to CSV or Excel; the file appears complete or not at all.
-    Return the rows written."""
+def targets_file_name(label: str, first_week: object, kind: str = "csv") -> str:
+    """The file name of targets: ``targets-<what they are>-<first week>.<kind>``, e.g.
+    ``targets-black-friday-2026-11-30.csv`` (the first week as in the meeting pack's name)."""
+    slug = "".join(c if c.isalnum() else "-" for c in str(label).lower())
+    slug = "-".join(part for part in slug.split("-") if part) or "baseline"
+    return f"targets-{slug}-{pd.Timestamp(first_week):%Y-%m-%d}.{kind}"
+
+
+def targets_label(targets: Targets) -> str:
+    """What ``targets`` are, for their file name: the scenario's name, the plan file's
+    name, ``plan of record vN`` or ``baseline``."""
+    source = targets.source
+    if source.startswith("scenario "):
+        return source.removeprefix("scenario ")
+    if source.startswith("plan ") and not source.startswith("plan of record"):
+        return Path(source.removeprefix("plan ")).stem
+    return source
+
+
+def targets_cover(
+    path: Path | str, source: str, run_id: int | None, author: str | None
+) -> list[tuple[str, object]]:
+    """The cover sheet of a targets workbook: company, what the targets are, the forecast
+    run, the plan of record in force, who made the file and when."""
+    from sop_core.data.formats import MISSING, date
+    from sop_core.data.stores import master
+
+    with db.connect(path) as con:
+        company = master.company_settings(con)
+        record = plans_of_record.plan_of_record(con)
+    return [
+        ("Company", company.get("company_name", "")),
+        ("Scenario", source.removeprefix("scenario ")),
+        ("Forecast run", run_id if run_id is not None else MISSING),
+        (
+            "Plan of record",
+            f"v{record.plan_version} ({record.scenario}), approved by {record.approved_by} on "
+            f"{date(record.approved_at)}"
+            if record is not None
+            else "none approved yet",
+        ),
+        ("Made by", author or MISSING),
+        ("Made at", dt.datetime.now().replace(microsecond=0)),
+        ("Currency", company.get("currency", "")),
+    ]
+
+
+def write_targets(
+    frame: pd.DataFrame,
+    out: Path | str,
+    fmt: str | None = None,
+    cover: list[tuple[str, object]] | None = None,
+) -> int:
+    """Write ``frame`` (``COLUMNS``) to CSV or Excel (with ``cover`` as its cover sheet);
+    the file appears complete or not at all. Return the rows written."""
     out = Path(out)
     kind = fmt or FORMATS.get(out.suffix.lower())
     if kind not in FORMATS.values():
@@ -171,7 +243,7 @@ def write_targets(frame: pd.DataFrame, out: Path | str, fmt: str | None = None) 
     export.check_out_file(out)
     temporary = out.with_name(f".{out.name}.partial")
     try:
-        temporary.write_bytes(targets_bytes(frame, kind))
+        temporary.write_bytes(targets_bytes(frame, kind, cover))
         temporary.replace(out)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -179,18 +251,27 @@ def write_targets(frame: pd.DataFrame, out: Path | str, fmt: str | None = None) 
     return len(frame)
 
 
-def targets_bytes(frame: pd.DataFrame, kind: str) -> bytes:
-    """``frame`` as the bytes of a CSV or Excel file (weeks as dates, units to 2 decimals,
-    a SKU code a spreadsheet would run as a formula escaped)."""
-    sku = frame["sku"].astype(str)
-    risky = sku.str.match(r"[=+\-@\t\r]") | sku.str.contains(CONTROL, regex=True)
+def targets_bytes(
+    frame: pd.DataFrame, kind: str, cover: list[tuple[str, object]] | None = None
+) -> bytes:
+    """``frame`` as the bytes of a CSV or Excel file (weeks as dates, figures to 2
+    decimals, text a spreadsheet would run as a formula escaped). A workbook keeps the
+    column names as they are (programs read them), with number formats, a frozen header
+    and filters, and ``cover`` as a cover sheet after the targets."""
     rows = frame[list(COLUMNS)].round(DECIMALS)
-    rows["sku"] = sku.mask(risky, escape_formulas(frame.loc[risky, ["sku"]])["sku"])
+    for column in TEXT_COLUMNS:
+        text = rows[column].astype(str).where(rows[column].notna(), None)
+        risky = text.str.match(r"[=+\-@\t\r]", na=False) | text.str.contains(
+            CONTROL, regex=True, na=False
+        )
+        rows[column] = text.mask(risky, escape_formulas(text[risky].to_frame())[column])
     rows["week"] = pd.to_datetime(frame["week"])
     if kind == "csv":
         return export.targets_csv(rows)
-    buffer = io.BytesIO()
-    rows.assign(week=rows["week"].dt.date).to_excel(
-        buffer, sheet_name="targets", index=False, engine="openpyxl"
-    )
-    return buffer.getvalue()
+    with tempfile.TemporaryDirectory(prefix="sop-targets-") as folder:
+        out = Path(folder) / "targets.xlsx"
+        with Workbook(out) as book:
+            book.frame("targets", rows)
+            if cover:
+                book.cover("Revised targets by SKU and week", cover)
+        return out.read_bytes()

@@ -22,9 +22,19 @@ def table_row_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return pd.DataFrame({"table": order, "rows": counts})
 
 
+def company_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The company's settings (``company_name`` and ``currency`` always there)."""
+    settings: dict[str, Any] = dict(
+        con.execute("SELECT key, value FROM company_settings").fetchall()
+    )
+    settings.setdefault("company_name", "Your company")
+    settings.setdefault("currency", "EUR")
+    return settings
+
+
 def company_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Company settings plus the history's range and size."""
-    facts: dict[str, Any] = dict(con.execute("SELECT key, value FROM company_settings").fetchall())
+    facts = company_settings(con)
     first, last, weeks = con.execute(
         "SELECT min(week), max(week), count(DISTINCT week) FROM sales_history"
     ).fetchone()
@@ -43,6 +53,4 @@ def company_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         lines=con.execute("SELECT count(*) FROM production_lines").fetchone()[0],
         schema_version=schema.current_version(con),
     )
-    facts.setdefault("company_name", "Your company")
-    facts.setdefault("currency", "EUR")
     return facts

@@ -28,3 +28,8 @@ def planning_facts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         .df()
         .set_index("sku")
     )
+
+
+def product_labels(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every product's ``name``, ``family`` and ``brand``, indexed by ``sku``."""
+    return con.execute("SELECT sku, name, family, brand FROM products").df().set_index("sku")
