@@ -280,7 +280,11 @@ _ARM_MOVE = (
     + _LAST_LINE
     + """;
   const app = document.querySelector('[data-testid=stApp]');
-  let t0 = null, found = false, chart = null, observer = null;
+  // The KPI figures as shown (stale copies left out): a move is seen in them once they differ.
+  const figures = () => Array.from(document.querySelectorAll('[data-testid=stMetricValue]'))
+    .filter(e => !e.closest('[data-stale=true]')).map(e => e.textContent).join('|');
+  const figuresBefore = figures();
+  let t0 = null, found = false, chart = null, observer = null, kpis = null, kpisSeen = false;
   window.__sopMove = new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       if (observer) observer.disconnect();
@@ -293,13 +297,18 @@ _ARM_MOVE = (
       // Finished: the stApp's state is back to notRunning and Streamlit has cleared the
       // fragment's stale elements. (A short run's steps can reach React in one batch, so the
       // state is not always seen to change; the new chart cannot appear before the run.)
-      if (chart !== null && app.getAttribute('data-test-script-state') === 'notRunning'
+      if (chart !== null && (!kpisSeen || kpis !== null)
+          && app.getAttribute('data-test-script-state') === 'notRunning'
           && !document.querySelector('[data-stale=true]')) {
         observer.disconnect(); clearTimeout(timer);
-        resolve({chart, settled: performance.now() - t0});
+        resolve({chart, settled: performance.now() - t0, kpis});
       }
     };
     const check = (records) => {
+      if (!kpisSeen && figures() !== figuresBefore) {
+        kpisSeen = true;
+        requestAnimationFrame(() => { kpis = performance.now() - t0; finish(); });
+      }
       if (!found && records.some(r => r.target.closest
           && r.target.closest('[data-testid=stPlotlyChart]'))) {
         const fresh = all().filter(c => !old.has(c) && shown(c))[n];
@@ -329,7 +338,8 @@ def time_slider_moves(
 ) -> list[dict[str, float]]:
     """Press each of ``keys`` on the slider labelled ``label``; for each press, seconds from the
     key press until the ``chart``-th visible chart, redrawn as a new element, shows a new line
-    on screen (``chart``) and until the rerun has finished (``settled``), on the page's own
+    on screen (``chart``), until the KPI figures on screen first differ (``kpis``; None when
+    the move changed none) and until the rerun has finished (``settled``), on the page's own
     clock."""
     slider = page.locator("[data-testid='stSlider']", has_text=label).get_by_role("slider")
     timings = []
@@ -339,7 +349,9 @@ def time_slider_moves(
         page.evaluate(_ARM_MOVE, [before, chart, timeout_ms])
         page.keyboard.press(key)
         moved = page.evaluate("window.__sopMove")
-        timings.append({name: round(ms / 1000, 4) for name, ms in moved.items()})
+        timings.append(
+            {name: None if ms is None else round(ms / 1000, 4) for name, ms in moved.items()}
+        )
     page.wait_for_selector(IDLE, timeout=timeout_ms)
     return timings
 
