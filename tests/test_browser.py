@@ -430,6 +430,8 @@ def test_demand_review_scope_switch_and_an_override(server, browser):
     name.fill("Browser test")
     name.press("Enter")
     page.wait_for_selector(IDLE, timeout=15_000)
+    # The amount starts empty (an empty submit changes nothing): +5% for the family.
+    page.get_by_label("Amount (% or units per week)").fill("5")
     page.get_by_label("Reason (required)").fill("Retailer listing confirmed")
     page.get_by_role("button", name="Apply consensus override").click()
     expect(page.locator("[data-testid='stAlertContentSuccess']")).to_contain_text(
