@@ -27,15 +27,16 @@ st.title("Overview")
 
 def agenda() -> None:
     st.subheader("Agenda")
-    steps = st.columns(4)
-    steps[0].page_link("pages/demand.py", label="1. Demand review", icon=":material/trending_up:")
-    steps[1].page_link("pages/supply.py", label="2. Supply review", icon=":material/factory:")
-    steps[2].page_link(
+    # One row that wraps: four equal columns would cut the longer steps on a laptop.
+    steps = st.container(horizontal=True)
+    steps.page_link("pages/demand.py", label="1. Demand review", icon=":material/trending_up:")
+    steps.page_link("pages/supply.py", label="2. Supply review", icon=":material/factory:")
+    steps.page_link(
         "pages/promotions.py",
         label="3. Reconciliation: promotions & pricing",
         icon=":material/sell:",
     )
-    steps[3].page_link("pages/plan.py", label="4. Decisions", icon=":material/task_alt:")
+    steps.page_link("pages/plan.py", label="4. Decisions", icon=":material/task_alt:")
 
 
 def sales_history() -> None:

@@ -44,7 +44,9 @@ step = st.segmented_control(
     "Agenda",
     list(range(len(STEPS))),
     format_func=lambda i: STEPS[i],
-    default=0,
+    # Previous and Next set the step through Session State: a default as well would make
+    # Streamlit warn in the server's log.
+    default=None if "step" in st.session_state else 0,
     required=True,
     key="step",
     bind="query-params",
@@ -56,7 +58,8 @@ def go(to: int) -> None:
     st.session_state["step"] = to
 
 
-back, title, forward = st.columns([1, 6, 1], vertical_alignment="center")
+# The buttons' columns wide enough for their labels on a 1366 px laptop.
+back, title, forward = st.columns([1, 4, 1], vertical_alignment="center")
 back.button("◀ Previous", disabled=step == 0, on_click=go, args=(step - 1,), key="previous")
 forward.button("Next ▶", disabled=step == len(STEPS) - 1, on_click=go, args=(step + 1,), key="next")
 title.title(STEPS[step])
