@@ -26,6 +26,7 @@ LEVEL_LABELS = dict(
     zip(consensus.LEVELS, ("Total", "Family", "Brand", "Channel", "SKU"), strict=True)
 )
 LARGE_CHANGE = 0.5  # an override moving its scope by more than this asks for a confirmation
+WHICH_WIDTH = 340  # px: the longest SKU's number and name
 # The value-added steps as the glossary names them (the accuracy JSON keeps ``naive``).
 STEP_LABELS = {"naive": "seasonal naive"}
 
@@ -75,8 +76,10 @@ with st.expander("How this forecast was made"):
             model="Served instead",
         )
 
-left, middle, right, button = st.columns([4, 3, 3, 2], vertical_alignment="bottom")
-with left:
+# One row that wraps: in fixed columns a laptop's screen cut the scope's last choices and
+# the button's label.
+controls = st.container(horizontal=True, vertical_alignment="bottom")
+with controls:
     level = st.segmented_control(
         "Scope",
         list(LEVEL_LABELS),
@@ -86,13 +89,14 @@ with left:
         key="demand_level",
         bind="query-params",
     )
-with middle:
     options = cube.choices(level, sidebar.families)
     if level == "channel" and sidebar.channels:
         options = [c for c in options if c in sidebar.channels]
     if level == "total":
         target = None
-        st.selectbox("Which", ["The total within the sidebar's filters"], disabled=True)
+        st.selectbox(
+            "Which", ["The total within the sidebar's filters"], disabled=True, width=WHICH_WIDTH
+        )
     elif not options:
         st.warning(f"No {LEVEL_LABELS[level].lower()} in the sidebar's filters.")
         st.stop()
@@ -104,8 +108,8 @@ with middle:
             key=f"demand_{level}",
             bind="query-params",
             format_func=lambda value: labels.get(value, value),
+            width=WHICH_WIDTH,
         )
-with right:
     measure = st.segmented_control(
         "Measure",
         ["units", "revenue"],
@@ -114,13 +118,11 @@ with right:
         format_func=lambda m: "Units" if m == "units" else f"Revenue ({currency})",
         required=True,
     )
-with button:
     refresh = st.button(
         "Refresh forecast",
         icon=":material/refresh:",
         help="Refit on the latest sales (unchanged SKUs are reused; the page stays usable "
         "for everyone else meanwhile).",
-        width="stretch",
     )
 if refresh:
     widgets.refresh_forecast_with_progress()
@@ -193,7 +195,7 @@ widgets.table(
     approved=number(_capitalised(cube.approved_name), format="localized"),
     last_year=number("A year earlier", format="localized"),
     vs_last_year=number("vs a year earlier", format="percent"),
-    on=st.column_config.TextColumn("What is on"),
+    on=st.column_config.TextColumn("What is on", width="large"),
 )
 
 # --- Accuracy ------------------------------------------------------------------------------

@@ -28,12 +28,13 @@ st.title("Overview")
 
 def agenda() -> None:
     st.subheader("Agenda")
-    # The steps' names are Present mode's slide titles (one list: headlines.AGENDA).
-    steps = st.columns(4)
-    steps[0].page_link("pages/demand.py", label=AGENDA[1], icon=":material/trending_up:")
-    steps[1].page_link("pages/supply.py", label=AGENDA[2], icon=":material/factory:")
-    steps[2].page_link("pages/promotions.py", label=AGENDA[3], icon=":material/sell:")
-    steps[3].page_link("pages/plan.py", label=AGENDA[4], icon=":material/task_alt:")
+    # The steps' names are Present mode's slide titles (one list: headlines.AGENDA); one row
+    # that wraps: four equal columns would cut the longer steps on a laptop.
+    steps = st.container(horizontal=True)
+    steps.page_link("pages/demand.py", label=AGENDA[1], icon=":material/trending_up:")
+    steps.page_link("pages/supply.py", label=AGENDA[2], icon=":material/factory:")
+    steps.page_link("pages/promotions.py", label=AGENDA[3], icon=":material/sell:")
+    steps.page_link("pages/plan.py", label=AGENDA[4], icon=":material/task_alt:")
 
 
 def sales_history() -> None:

@@ -313,7 +313,9 @@ with st.expander("Stock and production position", expanded=False):
             widgets.Kpi("Produced vs sold, last 13 weeks", f"{produced_share:.0%}"),
         ]
     )
-    left, right = st.columns([3, 2])
+    # Side by side on a large screen; one under the other where the chart's long SKU names
+    # would leave its bars no room.
+    left, right = widgets.side_by_side("stock_and_production", 36, 24)
     with left:
         widgets.chart(charts.cover_chart(cover, SAFETY_WEEKS), key="plan_cover")
     with right:

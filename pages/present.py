@@ -103,7 +103,8 @@ def go(by: int) -> None:
     st.session_state["step"] = min(max(st.session_state["step"] + by, 0), len(STEPS) - 1)
 
 
-back, title, forward = st.columns([1, 6, 1], vertical_alignment="center")
+# The buttons' columns wide enough for their labels on a 1366 px laptop.
+back, title, forward = st.columns([1, 4, 1], vertical_alignment="center")
 back.button("◀ Previous", disabled=step == 0, on_click=go, args=(-1,), key="previous")
 forward.button("Next ▶", disabled=step == len(STEPS) - 1, on_click=go, args=(1,), key="next")
 title.title(STEPS[step])

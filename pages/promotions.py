@@ -12,6 +12,7 @@ import functools
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from sop_core import charts
 from sop_core.data import formats
@@ -80,6 +81,24 @@ CHANGE_SLIDERS = {  # label, lowest, highest, step (in %)
     "campaign": ("Campaign uplift", 0, 50, 5),
     "distribution": ("Distribution change", -50, 50, 5),
 }
+FIELD_WIDTH = 400  # px: the effect override's fields, not stretched across a wide screen
+# The sliders' starting values, put in Session State before the sliders are drawn and never
+# passed to them as a value: adding a lever resets them through Session State, and a widget
+# with a default as well would make Streamlit warn in the server's log. (The weeks keep their
+# value argument: it makes a select slider a range, and nothing resets them.)
+EDITOR_START = {
+    "lever_discount": 0,
+    "lever_share": 100,
+    "lever_feature": 0,
+    "lever_display": 0,
+    **{f"lever_{kind}": 0 for kind in CHANGE_SLIDERS},
+}
+
+
+def _started(key: str) -> str:
+    """``key``, with its starting value in Session State unless it has one already."""
+    st.session_state.setdefault(key, EDITOR_START[key])
+    return key
 
 
 def lever_editor() -> Lever:
@@ -95,22 +114,23 @@ def lever_editor() -> Lever:
     else:
         st.select_slider("From the week of", WEEK_LABELS, value=DEFAULT_FROM, key="lever_from")
     if kind == "promotion":
-        st.slider("Discount", 0, 60, 0, 5, format="%d%%", key="lever_discount")
+        st.slider("Discount", 0, 60, step=5, format="%d%%", key=_started("lever_discount"))
         st.slider(
             "In share of distribution",
             5,
             100,
-            100,
-            5,
+            step=5,
             format="%d%%",
-            key="lever_share",
+            key=_started("lever_share"),
             help="The part of the SKUs' volume (stores, customers) the discount runs in.",
         )
-        st.slider("Feature (share of stores)", 0, 100, 0, 25, format="%d%%", key="lever_feature")
-        st.slider("Display (share of stores)", 0, 100, 0, 25, format="%d%%", key="lever_display")
+        for name, key in (("Feature", "lever_feature"), ("Display", "lever_display")):
+            st.slider(
+                f"{name} (share of stores)", 0, 100, step=25, format="%d%%", key=_started(key)
+            )
     else:
         label, low, high, step = CHANGE_SLIDERS[kind]
-        st.slider(label, low, high, 0, step, format="%+d%%", key=f"lever_{kind}")
+        st.slider(label, low, high, step=step, format="%+d%%", key=_started(f"lever_{kind}"))
     return lever_from_state()
 
 
@@ -262,7 +282,11 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
             "lever's scope if the team knows better:"
         )
         driver = st.selectbox(
-            "Effect", list(OVERRIDABLE), format_func=OVERRIDABLE.get, key="override_driver"
+            "Effect",
+            list(OVERRIDABLE),
+            format_func=OVERRIDABLE.get,
+            key="override_driver",
+            width=FIELD_WIDTH,
         )
         # Starts at what the scenario uses now for the lever's scope (empty where the forecast
         # could not tell): submitted unchanged, it changes nothing. The key names the scope and
@@ -278,6 +302,7 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
             format="%.2f",
             key=key,
             placeholder="Enter a value",
+            width=FIELD_WIDTH,
         )
         st.caption(_now_caption(driver, now))
         st.button(
@@ -305,27 +330,30 @@ def workspace() -> None:
     # lever move the chart reaches the browser before anything else.
     preview = lever_from_state()
     editor, results = st.columns([1, 2], gap="large")
+    # The tables take the page's width under the editor and the chart: beside the editor, a
+    # laptop's screen would cut their columns.
+    below = st.container()
     with results:
         try:
             result = apply_scenario(base, current.edited(current.name or "unsaved", [preview]))
         except SopError as error:
             st.error(plain(error), icon=":material/error:")
         else:
-            show_results(result, preview)
+            show_results(result, preview, below)
     with editor:
         st.subheader("Lever")
         lever_editor()
 
 
-def show_results(result, preview: Lever) -> None:
-    """Chart, KPIs, warnings, capacity effect and revised targets of the edited scenario."""
+def show_results(result, preview: Lever, below: DeltaGenerator) -> None:
+    """Chart, KPIs and warnings of the edited scenario; its capacity effect and revised
+    targets in ``below``."""
     widgets.chart(
         charts.scenario_chart(result.weekly(scope.families, scope.channels)), key="scenario_chart"
     )
     lever_kpis(result, preview)
     scenario_promotions(result, drafts.current().levers)
     company_kpis(result)
-    currency = facts.currency
     st.caption(
         f"Previewing: {plain(preview.describe())}. {scope_caption(scope)} "
         f"Baseline: forecast run {run.run_id}, {len(base.weeks)} weeks from "
@@ -333,6 +361,13 @@ def show_results(result, preview: Lever) -> None:
     )
     for note in result.warnings:
         st.warning(plain(note), icon=":material/warning:")
+    with below:
+        show_tables(result)
+
+
+def show_tables(result) -> None:
+    """The edited scenario's capacity effect, revised targets and their downloads."""
+    currency = facts.currency
     over = result.line_load()
     over = over[(over["hours"] > over["available_hours"] + 1e-9) & (over["hours"] > 0)]
     st.subheader("Capacity effect")
@@ -590,7 +625,7 @@ def scenario_panel() -> None:
     fragment (a click here reruns the page; a lever move above reruns only the fragment)."""
     current = drafts.current()
     preview = lever_from_state()
-    levers, effects, saving = st.columns([3, 3, 4], gap="large")
+    levers, saving = st.columns([2, 3], gap="large")
     with levers:
         st.button(
             "Add the lever to the scenario",
@@ -599,10 +634,10 @@ def scenario_panel() -> None:
             on_click=add_lever,
             type="primary",
         )
-    with effects:
-        effects_panel(current, preview)
     with saving:
         drafts.scenario_bar(run.run_id)
+    # The page's width: the effects table has eight columns.
+    effects_panel(current, preview)
     levers_table(current)
     plan_import(current)
 
@@ -634,11 +669,20 @@ def levers_table(current: drafts.ScenarioDraft) -> None:
             "applies_to": st.column_config.TextColumn("Scope"),
             "start_week": st.column_config.DateColumn("From", format="DD MMM YYYY"),
             "end_week": st.column_config.DateColumn("To", format="DD MMM YYYY"),
-            "discount": st.column_config.NumberColumn("Discount %", format="%.0f%%"),
-            "share": st.column_config.NumberColumn("Share %", format="%.0f%%"),
-            "feature": st.column_config.NumberColumn("Feature %", format="%.0f%%"),
-            "display": st.column_config.NumberColumn("Display %", format="%.0f%%"),
-            "change": st.column_config.NumberColumn("Change %", format="%+.1f%%"),
+            # The cells say "%": headers without it leave every column in sight on a laptop.
+            "discount": st.column_config.NumberColumn(
+                "Discount", format="%.0f%%", help="% off the list price"
+            ),
+            "share": st.column_config.NumberColumn(
+                "Share", format="%.0f%%", help="% of the SKUs' volume the discount runs in"
+            ),
+            "feature": st.column_config.NumberColumn(
+                "Feature", format="%.0f%%", help="% of stores featuring it"
+            ),
+            "display": st.column_config.NumberColumn(
+                "Display", format="%.0f%%", help="% of stores displaying it"
+            ),
+            "change": st.column_config.NumberColumn("Change", format="%+.1f%%", help="In %"),
         },
     )
     if message := st.session_state.pop("levers_error", None):
@@ -762,7 +806,8 @@ st.caption(
     "of the quarter. Raw history, with feature, display, season and holidays still mixed in; "
     "the levers above use the effects estimated by the forecast."
 )
-left, right = st.columns(2)
+# Side by side on a large screen; one under the other where their columns would be cut.
+left, right = widgets.side_by_side("promotions_ahead", 48, 38)
 with left:
     st.subheader("Planned promotions, next 13 weeks")
     widgets.table(

@@ -113,7 +113,8 @@ st.caption(
     "shutdown). Hover for the hours and the chance of an overload."
 )
 
-left, right = st.columns([3, 2], gap="large")
+# Side by side on a large screen; one under the other where the table's columns would be cut.
+left, right = widgets.side_by_side("line_and_exceptions", 36, 40)
 with left:
     labels = {
         line: f"{line}  {nm}"
@@ -315,7 +316,7 @@ st.header("Batch economics")
 batches = capacity.batch_economics(result)
 if scope.families:
     batches = batches[batches["family"].isin(scope.families)]
-left, right = st.columns([2, 3], gap="large")
+left, right = widgets.side_by_side("batch_economics", 30, 44)
 with left:
     options = batches.sort_values("setup_saving", ascending=False)["sku"].tolist()
     sku = st.selectbox(

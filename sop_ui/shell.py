@@ -22,6 +22,11 @@ from sop_ui import filters, jobs, loaders
 from sop_ui.formatting import plain
 
 _shell = threading.local()
+# A row of KPI tiles (widgets.kpi_row): a horizontal container holding metrics.
+_KPI_ROW = (
+    '[data-testid="stHorizontalBlock"]'
+    ':has(> [data-testid="stElementContainer"] > [data-testid="stMetric"])'
+)
 
 
 def pages() -> list[st.Page]:
@@ -43,8 +48,15 @@ def main() -> None:
     page inside the error boundary."""
     st.set_page_config(page_title="S&OP meeting", page_icon="📊", layout="wide")
     page = st.navigation(pages(), position="top")
-    # Less empty space above the title: on a projector every line of height counts.
-    st.html("<style>.stMainBlockContainer {padding-top: 3.5rem;}</style>")
+    # Less empty space above the title: on a projector every line of height counts. The KPI
+    # tiles of a row (widgets.kpi_row, which wraps on a narrow screen) equally tall, and a
+    # tile alone on its row at a tile's width rather than across the page.
+    st.html(
+        "<style>.stMainBlockContainer {padding-top: 3.5rem;}"
+        f"{_KPI_ROW} {{align-items: stretch;}}"
+        f"{_KPI_ROW} > div {{max-width: calc(50% - 0.5rem);}}"
+        f'{_KPI_ROW} [data-testid="stMetric"] {{height: 100%;}}</style>'
+    )
     with error_boundary():
         path = loaders.ensure_database()
         jobs.resume_at_start(str(path))

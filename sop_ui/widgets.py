@@ -18,6 +18,7 @@ from sop_ui.formatting import plain
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
+    from streamlit.delta_generator import DeltaGenerator
     from streamlit.elements.lib.column_types import ColumnConfig
 
     from sop_core.data.importer import ImportReport
@@ -44,10 +45,18 @@ class Kpi:
 
 
 def kpi_row(tiles: list[Kpi]) -> None:
-    """A row of bordered KPI tiles, one column each."""
-    for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
+    """A row of bordered KPI tiles that wraps onto a second row rather than cut a tile.
+
+    A horizontal container, not columns: each tile is at least as wide as its label, value
+    and note, and the tiles of a row share the rest of its width. Six tiles fit one row on a
+    1920 px screen and take two on a 1366 px laptop; equal columns would cut their text.
+    """
+    # The shell's style makes the tiles of a row equally tall and keeps a tile alone on its
+    # row from stretching across the page.
+    row = st.container(horizontal=True)
+    for tile in tiles:
         if tile.change is not None:
-            column.metric(
+            row.metric(
                 tile.label,
                 tile.value,
                 tile.change,
@@ -56,7 +65,7 @@ def kpi_row(tiles: list[Kpi]) -> None:
                 delta_description=tile.change_label or None,
             )
         else:
-            column.metric(
+            row.metric(
                 tile.label,
                 tile.value,
                 tile.note,
@@ -67,6 +76,25 @@ def kpi_row(tiles: list[Kpi]) -> None:
             )
 
 
+def side_by_side(key: str, *least: float) -> list[DeltaGenerator]:
+    """Columns side by side while each has at least its ``least`` width (in rem: the theme's
+    17 px type), one under the other on a narrower screen, each at the page's width.
+
+    ``st.columns`` keep their ratio down to a phone's width, which cuts a table's columns or a
+    chart's title on a 1366 px laptop; these wrap instead. Side by side they share the row in
+    proportion to their least widths. ``key`` names the row (unique on the page).
+    """
+    row = st.container(horizontal=True, gap="medium", key=key)
+    rules = "".join(
+        f".st-key-{key} > [data-testid=stLayoutWrapper]:nth-child({position}) "
+        f"{{flex: {width} 1 {width}rem; min-width: 0;}}"
+        for position, width in enumerate(least, start=1)
+    )
+    # A style-only st.html takes no room on the page.
+    st.html(f"<style>{rules}</style>")
+    return [row.container() for _ in least]
+
+
 def chart(figure: go.Figure, key: str | None = None) -> None:
     """A figure in a bordered container, full width."""
     with st.container(border=True):
@@ -75,11 +103,24 @@ def chart(figure: go.Figure, key: str | None = None) -> None:
         st.plotly_chart(figure, key=key, theme=None, config={"displaylogo": False})
 
 
+# A table's row (and header) height in pixels: Streamlit's own for one line of text at the
+# theme's 17 px type (.streamlit/config.toml), given explicitly so that a fitted table's
+# height is exact (a height from 35 px rows cut the last row).
+ROW_HEIGHT = 37
+
+
 def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | ColumnConfig) -> None:
     """A table without its index; ``fit`` sizes it to show every row without scrolling;
     ``column_config`` names a column's label or its ``st.column_config`` by column."""
-    height = 38 + 35 * len(frame) if fit else "auto"
-    st.dataframe(frame, hide_index=True, column_config=column_config or None, height=height)
+    # The header, the rows and the frame's two borders.
+    height = ROW_HEIGHT * (len(frame) + 1) + 2 if fit else "auto"
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config=column_config or None,
+        height=height,
+        row_height=ROW_HEIGHT,
+    )
 
 
 def show_issues(report: ImportReport | PlanReport) -> None:

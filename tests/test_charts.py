@@ -83,14 +83,15 @@ def test_heatmap_shows_the_load_in_each_cell_and_labels_the_weeks():
     assert axis["tickangle"] == 0
 
 
-def test_a_years_heatmap_labels_every_second_week_and_keeps_its_colour_bar(con):
+def test_a_years_heatmap_labels_every_fourth_week_and_keeps_its_colour_bar(con):
     load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
     figure = charts.utilisation_heatmap(load, "Demand load of past sales", "Demand load")
     heat = figure.data[0]
     # 52 cells across are too narrow for numbers: the colour bar and the hover say the load.
     assert heat.texttemplate is None and heat.showscale
     ticks = figure.layout.xaxis.ticktext
-    assert len(ticks) == 26 and ticks[0] == "24<br>Nov<br>2025"  # every second week
+    # Every fourth week: every second one ran the months into each other on a 1366 px laptop.
+    assert len(ticks) == 13 and ticks[0] == "24<br>Nov<br>2025"
 
 
 def test_available_hours_are_steps_flat_across_each_week():
@@ -170,6 +171,25 @@ def test_a_family_keeps_its_colour_when_the_filter_hides_others():
     assert filtered == {family: everything[family] for family in shown}
     # One mechanism: the chart's colours are exactly family_colours of the company's list.
     assert everything == charts.family_colours(company)
+
+
+def test_a_long_title_takes_two_lines_and_the_legend_sits_under_the_plot():
+    """Plotly never wraps a title, and a legend above the plot ran over the title on a
+    half-width chart of a 1366 px laptop."""
+    from sop_core.charts.style import figure
+
+    trace = {"type": "scatter", "x": [1], "y": [1], "name": "units"}
+    long = figure([trace], "Hours needed against available hours: N1  Cream filling 1", "h")
+    assert long.layout.title.text == "Hours needed against available hours:<br>N1  Cream filling 1"
+    by_comma = figure([trace], "Demand load of past sales by line and week, last 52 weeks", "")
+    assert by_comma.layout.title.text.endswith("week,<br>last 52 weeks")
+    short = figure([trace], "Total: weekly units", "Units")
+    assert short.layout.title.text == "Total: weekly units"
+    assert short.layout.title.automargin
+    legend = short.layout.legend
+    assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
+    # The axes make room for their labels, so the legend under them cannot cover them.
+    assert short.layout.xaxis.automargin and short.layout.yaxis.automargin
 
 
 def test_names_people_typed_show_as_text_in_charts():

@@ -124,7 +124,9 @@ def utilisation_heatmap(
             "plot_bgcolor": "#BDBDBD",
             "yaxis": {"type": "category", "automargin": True},
             "xaxis": {
-                **week_ticks(grid.columns),
+                # A label a week where the cells carry their numbers; beyond, a label every
+                # few weeks, so that a year's labels do not run into each other on a laptop.
+                **week_ticks(grid.columns, most=CELL_TEXT_WEEKS if numbers else 13),
                 "title": {
                     "text": f"Week starting; in each cell the {measure.lower()}, % of the "
                     "available hours"
@@ -192,12 +194,8 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
         title,
         "Hours per week",
         height=420,
-        # Half the page wide: a label every second week of a 26-week horizon, and the legend
-        # wraps to two rows under the title.
+        # Half the page wide: a label every second week of a 26-week horizon.
         layout={
-            # A long line name would push a centred title off both edges.
-            "title": {"x": 0.01, "xanchor": "left"},
-            "margin": {"t": 120},
             "yaxis": {"rangemode": "tozero"},
             "xaxis": week_ticks(load["week"], most=13),
         },
@@ -308,9 +306,6 @@ def plan_chart(
         "Units per week",
         height=440,
         layout={
-            # Four legend entries wrap to two rows on a half-width chart: room for both
-            # under the title.
-            "margin": {"t": 120},
             "barmode": "stack",
             "yaxis2": {
                 "overlaying": "y",
