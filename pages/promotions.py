@@ -352,7 +352,6 @@ def show_results(result, preview: Lever, below: DeltaGenerator) -> None:
         charts.scenario_chart(result.weekly(scope.families, scope.channels)), key="scenario_chart"
     )
     lever_kpis(result, preview)
-    scenario_promotions(result, drafts.current().levers)
     company_kpis(result)
     st.caption(
         f"Previewing: {plain(preview.describe())}. {scope_caption(scope)} "
@@ -362,6 +361,7 @@ def show_results(result, preview: Lever, below: DeltaGenerator) -> None:
     for note in result.warnings:
         st.warning(plain(note), icon=":material/warning:")
     with below:
+        scenario_promotions(result, drafts.current().levers)
         show_tables(result)
 
 
@@ -542,7 +542,7 @@ def scenario_promotions(result, levers: list[Lever]) -> None:
     title = "Promotions in this scenario"
     if len(promotions) > len(table):
         title += f": the {len(table)} with the most trade spend, of {len(promotions):,}"
-    st.markdown(f"**{title}**, each in its scope and weeks")
+    st.markdown(f"**{title}**, each in its scope and weeks; money in {currency}")
     money_columns = ("incremental_revenue", "incremental_margin", "trade_spend")
     widgets.table(
         table[
@@ -559,18 +559,31 @@ def scenario_promotions(result, levers: list[Lever]) -> None:
             | dict.fromkeys(money_columns, 0)
         ),
         fit=len(table) <= 10,
-        lever=st.column_config.TextColumn("Promotion", width="medium"),
-        incremental_units=st.column_config.NumberColumn("Incremental units", format="localized"),
+        # Short headers (the help says the rest), so every column fits a 1366 px laptop.
+        lever=st.column_config.TextColumn("Promotion", width=280),
+        incremental_units=st.column_config.NumberColumn(
+            "Extra units", format="localized", help="Incremental units over the baseline."
+        ),
         incremental_revenue=st.column_config.NumberColumn(
-            f"Incremental revenue ({currency})", format="localized"
+            "Extra revenue", format="localized", help=f"Incremental revenue, {currency}."
         ),
         incremental_margin=st.column_config.NumberColumn(
-            f"Incremental gross margin ({currency})", format="localized"
+            "Extra margin",
+            format="localized",
+            help=f"Incremental gross margin after the discount, {currency}.",
         ),
-        trade_spend=st.column_config.NumberColumn(f"Trade spend ({currency})", format="localized"),
-        roi=st.column_config.NumberColumn("Promotion ROI", format="%+.2f"),
-        dip_units=st.column_config.NumberColumn("Post-promotion dip (units)", format="localized"),
-        cannibalised_units=st.column_config.NumberColumn("Cannibalised units", format="localized"),
+        trade_spend=st.column_config.NumberColumn(
+            "Trade spend",
+            format="localized",
+            help=f"The discount on the units that would have sold anyway, {currency}.",
+        ),
+        roi=st.column_config.NumberColumn("ROI", format="%+.2f", help="Promotion ROI."),
+        dip_units=st.column_config.NumberColumn(
+            "Dip", format="localized", help="Post-promotion dip, units."
+        ),
+        cannibalised_units=st.column_config.NumberColumn(
+            "Cannibalised", format="localized", help="Cannibalised units."
+        ),
     )
 
 

@@ -218,8 +218,8 @@ else:
             f"{money(dearest.hour_value, facts.currency)} (its shadow price)."
         )
     shown = fixes[:30]
-    pick, apply = st.columns([5, 1], vertical_alignment="bottom")
-    chosen_fix = pick.selectbox(
+    # The choice takes the page's width (an action reads long), the button under it.
+    chosen_fix = st.selectbox(
         "Take an action",
         range(len(shown)),
         format_func=lambda i: (
@@ -227,7 +227,7 @@ else:
             + (
                 f"(net {money(shown[i].net_cost, facts.currency)})"
                 if shown[i].holdable
-                else "(the production plan takes it: builds the plan)"
+                else "(the plan's move: builds the plan)"
             )
         ),
         key="fix_choice",
@@ -235,7 +235,7 @@ else:
         "building earlier and alternate lines are the production plan's own moves, so taking "
         "one builds the plan below.",
     )
-    if apply.button("Add", type="primary", key="fix_add"):
+    if st.button("Add", type="primary", key="fix_add"):
         fix = shown[chosen_fix]
         if fix.capacity is not None:
             current.capacity.append(fix.capacity)
