@@ -560,7 +560,7 @@ def scenario_promotions(result, levers: list[Lever]) -> None:
         ),
         fit=len(table) <= 10,
         # Short headers (the help says the rest), so every column fits a 1366 px laptop.
-        lever=st.column_config.TextColumn("Promotion", width=280),
+        lever=st.column_config.TextColumn("Promotion", width=200),
         incremental_units=st.column_config.NumberColumn(
             "Extra units", format="localized", help="Incremental units over the baseline."
         ),

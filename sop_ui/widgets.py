@@ -111,7 +111,12 @@ ROW_HEIGHT = 37
 
 def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | ColumnConfig) -> None:
     """A table without its index; ``fit`` sizes it to show every row without scrolling;
-    ``column_config`` names a column's label or its ``st.column_config`` by column."""
+    ``column_config`` names a column's label or its ``st.column_config`` by column.
+
+    Shares configured with ``format="percent"`` are shown as the formatting module writes a
+    percent (``sop_core.data.formats``): one decimal, with a sign where the column is a change
+    (its name has "change" or "vs"): ``84.5%``, ``+2.4%``, not Streamlit's ``84.50%``."""
+    frame, column_config = _percents(frame, column_config)
     # The header, the rows and the frame's two borders.
     height = ROW_HEIGHT * (len(frame) + 1) + 2 if fit else "auto"
     st.dataframe(
@@ -121,6 +126,33 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | Colu
         height=height,
         row_height=ROW_HEIGHT,
     )
+
+
+def _percents(
+    frame: pd.DataFrame, column_config: dict[str, str | ColumnConfig]
+) -> tuple[pd.DataFrame, dict[str, str | ColumnConfig]]:
+    """``frame`` with its "percent" columns in percent points and their configs formatting
+    them with one decimal (a sign for changes)."""
+    shares = [
+        name
+        for name, config in column_config.items()
+        if isinstance(config, dict)
+        and name in frame.columns
+        and (config.get("type_config") or {}).get("format") == "percent"
+    ]
+    if not shares:
+        return frame, column_config
+    frame = frame.assign(**{name: frame[name] * 100 for name in shares})
+    configured = dict(column_config)
+    for name in shares:
+        change = "change" in name or "vs" in name
+        config = dict(configured[name])
+        config["type_config"] = {
+            **config["type_config"],
+            "format": "%+.1f%%" if change else "%.1f%%",
+        }
+        configured[name] = config
+    return frame, configured
 
 
 def show_issues(report: ImportReport | PlanReport) -> None:
