@@ -562,27 +562,29 @@ def scenario_promotions(result, levers: list[Lever]) -> None:
         # Short headers (the help says the rest), so every column fits a 1366 px laptop.
         lever=st.column_config.TextColumn("Promotion", width=200),
         incremental_units=st.column_config.NumberColumn(
-            "Extra units", format="localized", help="Incremental units over the baseline."
+            "Extra units", format="localized", width=95, help="Incremental units over the baseline."
         ),
         incremental_revenue=st.column_config.NumberColumn(
-            "Extra revenue", format="localized", help=f"Incremental revenue, {currency}."
+            "Extra revenue", format="localized", width=110, help=f"Incremental revenue, {currency}."
         ),
         incremental_margin=st.column_config.NumberColumn(
             "Extra margin",
             format="localized",
+            width=110,
             help=f"Incremental gross margin after the discount, {currency}.",
         ),
         trade_spend=st.column_config.NumberColumn(
             "Trade spend",
             format="localized",
+            width=105,
             help=f"The discount on the units that would have sold anyway, {currency}.",
         ),
-        roi=st.column_config.NumberColumn("ROI", format="%+.2f", help="Promotion ROI."),
+        roi=st.column_config.NumberColumn("ROI", format="%+.2f", width=65, help="Promotion ROI."),
         dip_units=st.column_config.NumberColumn(
-            "Dip", format="localized", help="Post-promotion dip, units."
+            "Dip", format="localized", width=75, help="Post-promotion dip, units."
         ),
         cannibalised_units=st.column_config.NumberColumn(
-            "Cannibalised", format="localized", help="Cannibalised units."
+            "Cannibalised", format="localized", width=110, help="Cannibalised units."
         ),
     )
 

@@ -117,6 +117,9 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | Colu
     percent (``sop_core.data.formats``): one decimal, with a sign where the column is a change
     (its name has "change" or "vs"): ``84.5%``, ``+2.4%``, not Streamlit's ``84.50%``."""
     frame, column_config = _percents(frame, column_config)
+    floats = frame.select_dtypes("float").columns
+    if len(floats):
+        frame = frame.assign(**{name: frame[name] + 0.0 for name in floats})  # no "-0"
     # The header, the rows and the frame's two borders.
     height = ROW_HEIGHT * (len(frame) + 1) + 2 if fit else "auto"
     st.dataframe(
