@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from sop_core.data import formats
 from sop_ui import loaders
 from sop_ui.formatting import plain
 
@@ -113,13 +114,18 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | Colu
     """A table without its index; ``fit`` sizes it to show every row without scrolling;
     ``column_config`` names a column's label or its ``st.column_config`` by column.
 
-    Shares configured with ``format="percent"`` are shown as the formatting module writes a
-    percent (``sop_core.data.formats``): one decimal, with a sign where the column is a change
-    (its name has "change" or "vs"): ``84.5%``, ``+2.4%``, not Streamlit's ``84.50%``."""
+    Missing text shows as "–". Shares configured with ``format="percent"`` are shown as the
+    formatting module writes a percent (``sop_core.data.formats``): one decimal, with a sign
+    where the column is a change (its name has "change" or "vs"): ``84.5%``, ``+2.4%``, not
+    Streamlit's ``84.50%``."""
     frame, column_config = _percents(frame, column_config)
     floats = frame.select_dtypes("float").columns
     if len(floats):
         frame = frame.assign(**{name: frame[name] + 0.0 for name in floats})  # no "-0"
+    texts = [name for name in frame.columns if frame[name].dtype == object]
+    if texts and frame[texts].isna().any().any():
+        # A missing text shows as the formatting module's dash, never "None".
+        frame = frame.assign(**{name: frame[name].fillna(formats.MISSING) for name in texts})
     # The header, the rows and the frame's two borders.
     height = ROW_HEIGHT * (len(frame) + 1) + 2 if fit else "auto"
     st.dataframe(
