@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from sop_core import charts
-from sop_core.charts.style import PALETTE
+from sop_core.charts.style import PALETTE, WEEK_HOVER, WEEK_X, week_ticks
+from sop_core.data import formats
 from sop_core.data.stores import production, sales
 from sop_core.data.stores.sales import Scope
 
@@ -75,11 +76,12 @@ def test_heatmap_shows_the_load_in_each_cell_and_labels_the_weeks():
     assert not heat["showscale"]  # the numbers say the load
     axis = spec["layout"]["xaxis"]
     assert "% of the available hours" in axis["title"]["text"]
-    assert axis["tickmode"] == "array" and len(axis["tickvals"]) == 26  # every week
+    # Every second week of 26: "W48 / 23 Nov" a week ran into each other on a laptop.
+    assert axis["tickmode"] == "array" and len(axis["tickvals"]) == 13
     assert all(pd.Timestamp(v).weekday() == 0 for v in axis["tickvals"])  # Mondays
-    # Day of the month; the month where it turns, the year where it turns.
-    assert axis["ticktext"][:3] == ["23<br>Nov<br>2026", "30", "7<br>Dec"]
-    assert axis["ticktext"][6] == "4<br>Jan<br>2027"
+    # The ISO week and its Monday; the year under the first label and where the year turns.
+    assert axis["ticktext"][:3] == ["W48<br>23 Nov<br>2026", "W50<br>7 Dec", "W52<br>21 Dec"]
+    assert axis["ticktext"][3] == "W01<br>4 Jan<br>2027"
     assert axis["tickangle"] == 0
 
 
@@ -91,7 +93,7 @@ def test_a_years_heatmap_labels_every_fourth_week_and_keeps_its_colour_bar(con):
     assert heat.texttemplate is None and heat.showscale
     ticks = figure.layout.xaxis.ticktext
     # Every fourth week: every second one ran the months into each other on a 1366 px laptop.
-    assert len(ticks) == 13 and ticks[0] == "24<br>Nov<br>2025"
+    assert len(ticks) == 13 and ticks[0] == "W48<br>24 Nov<br>2025"
 
 
 def test_available_hours_are_steps_flat_across_each_week():
@@ -221,3 +223,112 @@ def test_plan_chart_draws_the_safety_stock_beside_the_stock():
     assert list(safety.customdata) == [8.0, 6.0, 4.0] and "short" in safety.hovertemplate
     without = charts.plan_chart(weekly.drop(columns=["safety_stock", "below_safety"]))
     assert "safety stock (right)" not in {t.name for t in without.data}
+
+
+def _mondays(weeks: int, start: str = "2026-11-23") -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=weeks, freq="W-MON")
+
+
+def _week_axis_reads_iso_weeks_on_mondays(axis: dict) -> None:
+    """Every tick on a week's Monday, none between weeks, labelled "W" + its ISO week."""
+    assert axis["tickmode"] == "array" and axis["tickvals"]
+    for value, text in zip(axis["tickvals"], axis["ticktext"], strict=True):
+        day = pd.Timestamp(value)
+        assert day.weekday() == 0, day
+        assert text.startswith(f"W{day.isocalendar().week:02d}<br>{day.day} {day:%b}"), text
+    assert axis["hoverformat"] == WEEK_HOVER
+
+
+def _plan_weekly(weeks: int = 13) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    return pd.DataFrame(
+        {
+            "week": _mondays(weeks),
+            "demand": rng.uniform(80_000, 120_000, weeks),
+            "production": rng.uniform(80_000, 120_000, weeks),
+            "unmet": np.zeros(weeks),
+            "inventory": rng.uniform(250_000, 381_234, weeks),
+        }
+    )
+
+
+WEEKLY_CHARTS = {
+    "plan": lambda: charts.plan_chart(_plan_weekly()),
+    "scenario": lambda: charts.scenario_chart(
+        _plan_weekly().assign(baseline=1e5, revised=1.1e5, lower_80=0.9e5, upper_80=1.3e5)
+    ),
+    "comparison": lambda: charts.comparison_chart(
+        pd.DataFrame({"week": _mondays(13), "scenario": "Baseline", "volume": 1e5})
+    ),
+    "history": lambda: charts.weekly_history_chart(
+        pd.DataFrame({"week": _mondays(26), "family": "skincare", "units": 5e4})
+    ),
+    "heatmap": lambda: charts.utilisation_heatmap(_forecast_load(), "Load", "Demand load"),
+    "line load": lambda: charts.line_load_chart(
+        _forecast_load(13).query("line == 'N1'").assign(overload_probability=0.2), 8.0, "N1"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WEEKLY_CHARTS)
+def test_a_weekly_chart_labels_its_weeks_on_mondays_with_the_iso_week(name):
+    spec = WEEKLY_CHARTS[name]().to_plotly_json()
+    axis = spec["layout"]["xaxis"]
+    _week_axis_reads_iso_weeks_on_mondays(axis)
+    assert len(axis["tickvals"]) <= 13  # a laptop's half-width chart has room for these
+    for trace in spec["data"]:
+        template = trace.get("hovertemplate", "")
+        assert "%d %b" not in template  # a week reads "W48 · 23 Nov 2026", not a day
+        if "%{x|" in template:
+            assert WEEK_X in template
+
+
+def test_the_week_hover_format_is_the_formats_week():
+    """Plotly reads ``WEEK_HOVER`` with d3, which reads %V and %-d as Python's strftime does:
+    the hover says what ``formats.week`` says, across the turn of a year and a 53-week year."""
+    for day in [*_mondays(60, "2025-12-01"), pd.Timestamp("2026-12-28")]:
+        assert day.strftime(WEEK_HOVER) == formats.week(day, year=True)
+
+
+def test_week_ticks_thin_out_and_turn_to_months_for_a_history_of_years():
+    assert len(week_ticks(_mondays(13))["tickvals"]) == 13  # every week
+    assert len(week_ticks(_mondays(52))["tickvals"]) == 13  # every fourth
+    years = week_ticks(_mondays(160, "2026-01-05"))
+    assert all(pd.Timestamp(v).weekday() == 0 for v in years["tickvals"])
+    assert all(pd.Timestamp(v).day <= 7 for v in years["tickvals"])  # a month's first Monday
+    assert years["ticktext"][:3] == ["Jan<br>2026", "Apr", "Jul"]
+    assert len(years["tickvals"]) <= 13
+    # The demand picture opens on a window of its weeks: the density suits the window.
+    long = week_ticks(_mondays(200, "2023-01-02"), window=78)
+    _week_axis_reads_iso_weeks_on_mondays(long)
+    opens = _mondays(200, "2023-01-02")[-78]
+    first = next(i for i, v in enumerate(long["tickvals"]) if pd.Timestamp(v) >= opens)
+    assert long["ticktext"][first].endswith(f"<br>{pd.Timestamp(long['tickvals'][first]):%Y}")
+    assert sum(pd.Timestamp(v) >= opens for v in long["tickvals"]) <= 13
+
+
+def test_the_demand_picture_labels_iso_weeks():
+    series = pd.DataFrame({"week": _mondays(30, "2026-06-01")})
+    series = series.assign(
+        actual=np.where(series.index < 20, 100.0, np.nan),
+        promoted=False,
+        promoted_share=0.0,
+        holiday="",
+    )
+    for column in ("statistical", "lower_80", "upper_80", "lower_95", "upper_95"):
+        series[column] = np.where(series.index >= 20, 120.0, np.nan)
+    series["consensus"], series["approved"] = series["statistical"], np.nan
+    spec = charts.demand_chart(series, "Total demand").to_plotly_json()
+    _week_axis_reads_iso_weeks_on_mondays(spec["layout"]["xaxis"])
+
+
+def test_the_stock_axis_has_round_ticks():
+    """Plotly's own steps written "~s" ("250k", "300k"): not synced to the left axis, which
+    gave "69.314k", "138.628k"; a small stock keeps plain numbers, not "500m"."""
+    layout = charts.plan_chart(_plan_weekly()).to_plotly_json()["layout"]
+    assert layout["yaxis2"]["tickformat"] == "~s"
+    # Not synced to the units axis' grid (plotly.js' default for an overlaying axis).
+    assert layout["yaxis2"]["tickmode"] == "auto" and "dtick" not in layout["yaxis2"]
+    assert layout["yaxis"]["tickformat"] == "~s"
+    small = _plan_weekly().assign(inventory=[2.0] * 13)
+    assert "tickformat" not in charts.plan_chart(small).to_plotly_json()["layout"]["yaxis2"]

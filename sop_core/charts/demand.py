@@ -7,7 +7,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import FONT_SIZE, PALETTE, band, figure, weekly_line
+from sop_core.charts.style import (
+    FONT_SIZE,
+    PALETTE,
+    WEEK_X,
+    band,
+    figure,
+    unit_ticks,
+    week_ticks,
+    weekly_line,
+)
 
 
 def demand_chart(
@@ -78,7 +87,8 @@ def demand_chart(
                 "marker": {"symbol": "square", "size": 12, "color": "rgba(204, 121, 167, 0.5)"},
                 "customdata": promoted["promoted_share"],
                 "hovertemplate": "promotion: %{customdata:.0%} of volume<extra>"
-                "%{x|%d %b %Y}</extra>",
+                + WEEK_X
+                + "</extra>",
             }
         )
     holidays = series[series["holiday"] != ""]
@@ -92,7 +102,7 @@ def demand_chart(
                 "name": "holiday",
                 "marker": {"symbol": "triangle-down", "size": 13, "color": "#444444"},
                 "text": holidays["holiday"],
-                "hovertemplate": "%{text}<extra>%{x|%d %b %Y}</extra>",
+                "hovertemplate": "%{text}<extra>" + WEEK_X + "</extra>",
             }
         )
     start = week.iloc[0] if len(week) else series["week"].iloc[-1]
@@ -129,8 +139,16 @@ def demand_chart(
                     "font": {"size": FONT_SIZE},
                 }
             ],
-            "xaxis": {"range": [first, series["week"].iloc[-1] + half_week]},
-            "yaxis": {"rangemode": "tozero", "range": [0, top * 1.12] if top > 0 else None},
+            "xaxis": {
+                # Labelled for the weeks it opens on; zoomed out, the labels run on.
+                **week_ticks(series["week"], window=history_weeks + len(future)),
+                "range": [first, series["week"].iloc[-1] + half_week],
+            },
+            "yaxis": {
+                "rangemode": "tozero",
+                "range": [0, top * 1.12] if top > 0 else None,
+                **unit_ticks([top]),
+            },
             "hovermode": "x unified",
         },
     )

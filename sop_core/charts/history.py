@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import family_colours, figure, plain
+from sop_core.charts.style import WEEK_X, family_colours, figure, plain, unit_ticks, week_ticks
 from sop_core.data.calendar import holiday_weeks
 
 
@@ -35,7 +35,7 @@ def weekly_history_chart(
             "mode": "lines",
             "stackgroup": "history",
             "line": {"width": 1, "color": colours[family]},
-            "hovertemplate": f"{plain(family)}<br>%{{x|%d %b %Y}}: %{{y:,.0f}}<extra></extra>",
+            "hovertemplate": f"{plain(family)}<br>{WEEK_X}: %{{y:,.0f}}<extra></extra>",
         }
         for family, rows in weekly.groupby("family", sort=True)
     ]
@@ -53,8 +53,14 @@ def weekly_history_chart(
                     "name": "holiday",
                     "marker": {"symbol": "triangle-down", "size": 12, "color": "#444444"},
                     "text": marks["holiday"],
-                    "hovertemplate": "%{text}, week of %{x|%d %b %Y}<extra></extra>",
+                    "hovertemplate": "%{text}, " + WEEK_X + "<extra></extra>",
                 }
             )
     label = "Units" if value == "units" else f"{value.replace('_', ' ').capitalize()} ({currency})"
-    return figure(traces, title, label)
+    totals = weekly.groupby("week")[value].sum() if not weekly.empty else []
+    return figure(
+        traces,
+        title,
+        label,
+        layout={"xaxis": week_ticks(weekly["week"]), "yaxis": unit_ticks(totals)},
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import PALETTE, figure, weekly_line
+from sop_core.charts.style import PALETTE, figure, unit_ticks, week_ticks, weekly_line
 
 
 def comparison_chart(
@@ -27,7 +27,14 @@ def comparison_chart(
         for index, (name, rows) in enumerate(weekly.groupby("scenario", sort=False))
     ]
     return figure(
-        traces, title, "Units per week", height=420, layout={"yaxis": {"rangemode": "tozero"}}
+        traces,
+        title,
+        "Units per week",
+        height=420,
+        layout={
+            "xaxis": week_ticks(weekly["week"]),
+            "yaxis": {"rangemode": "tozero", **unit_ticks(weekly["volume"])},
+        },
     )
 
 

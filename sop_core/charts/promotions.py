@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import PALETTE, band, figure, weekly_line
+from sop_core.charts.style import PALETTE, band, figure, unit_ticks, week_ticks, weekly_line
 
 
 def scenario_chart(weekly: pd.DataFrame, title: str = "Baseline and revised volume") -> go.Figure:
@@ -29,7 +29,14 @@ def scenario_chart(weekly: pd.DataFrame, title: str = "Baseline and revised volu
         ),
     ]
     return figure(
-        traces, title, "Units per week", height=430, layout={"yaxis": {"rangemode": "tozero"}}
+        traces,
+        title,
+        "Units per week",
+        height=430,
+        layout={
+            "xaxis": week_ticks(week),
+            "yaxis": {"rangemode": "tozero", **unit_ticks(weekly["upper_80"], weekly["revised"])},
+        },
     )
 
 

@@ -11,13 +11,27 @@ import colorsys
 import html
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from sop_core.data import formats
 
 # Okabe-Ito, colour-blind safe. Builders pick entries by position: 0 the forecast/plan blue,
 # 2 green (stock, approved, increases), 5 vermilion (overload, unmet, decreases).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 FONT_SIZE = 16
+
+WEEK_HOVER = "W%V \u00b7 %-d %b %Y"
+"""``formats.week(day, year=True)`` ("W48 \u00b7 23 Nov 2026") as a d3 date format, for a week
+in a hover label or an axis' ``hoverformat`` (``%V`` the ISO week, ``%-d`` the day unpadded);
+read on a week's Monday, the key of every weekly row. Python's ``strftime`` reads it the same
+way, which is how the tests hold it to ``formats``."""
+WEEK_X = f"%{{x|{WEEK_HOVER}}}"
+"""A hover template's week: the point's x (a week's Monday) as ``WEEK_HOVER`` says."""
+# Steps between labelled weeks, tried in turn until the labels fit; beyond them, months.
+_WEEK_STEPS = (1, 2, 4, 8)
+_MONTH_STEPS = (1, 2, 3, 6, 12)
 
 
 def family_colours(families: Iterable[str]) -> dict[str, str]:
@@ -134,6 +148,64 @@ def figure(
     return go.Figure({"data": traces, "layout": merge(common, layout or {})})
 
 
+def week_ticks(weeks: Iterable, most: int = 13, window: int | None = None) -> dict:
+    """A date axis labelled at the weeks' Mondays (the keys of the weekly rows), never between
+    two weeks: the ISO week and its Monday as ``formats.week`` writes them, on two lines
+    ("W48<br>23 Nov"), the year under the first label and where the year turns. Every week up
+    to ``most`` weeks, else every second, fourth or eighth week, whichever first keeps the
+    labels to ``most``; past that (a history of years) the first Monday of every month,
+    second, third, sixth or twelfth month, labelled with the month ("Nov<br>2026", "Feb").
+
+    ``window`` is the number of weeks the chart opens on when that is fewer than it holds
+    (the demand picture, its last ``window`` weeks): the density suits it, the labels run
+    across all the weeks, and the first label in it carries the year too. The
+    hover reads a week as ``WEEK_HOVER`` (also the header of an ``x unified`` hover)."""
+    axis = {
+        "type": "date",
+        "tickangle": 0,
+        "tickfont": {"size": 13},
+        "automargin": True,
+        "hoverformat": WEEK_HOVER,
+    }
+    days = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(weeks)), errors="coerce"))
+    days = days.dropna().unique().sort_values()
+    if days.empty:
+        return axis
+    count = window or len(days)
+    step = next((step for step in _WEEK_STEPS if np.ceil(count / step) <= most), None)
+    if step is not None:
+        shown = days[::step]
+        text = [formats.week(day).replace(formats.WEEK_SEPARATOR, "<br>") for day in shown]
+    else:
+        # The first week starting in each month, every ``months`` months from January.
+        month = pd.Series(days.to_period("M"))
+        first = days[month.ne(month.shift()).to_numpy()]
+        first = first[first.day <= 7]  # a month the rows start in mid-way has no label
+        months = next(
+            (m for m in _MONTH_STEPS if np.ceil(count / 4.35 / m) <= most), _MONTH_STEPS[-1]
+        )
+        shown = first[(first.month - 1) % months == 0]
+        text = [f"{day:%b}" for day in shown]
+    # The year under the first label the chart opens on, and where the year turns.
+    opens = days[-count] if count < len(days) else days[0]
+    first_shown = next((day for day in shown if day >= opens), None)
+    years = [None, *(day.year for day in shown[:-1])]
+    text = [
+        label + (f"<br>{day:%Y}" if day.year != before or day == first_shown else "")
+        for label, day, before in zip(text, shown, years, strict=True)
+    ]
+    return {**axis, "tickmode": "array", "tickvals": list(shown), "ticktext": text}
+
+
+def unit_ticks(*values: Iterable) -> dict:
+    """A units (or money) axis with round ticks written short: plotly's own steps (1, 2 or 5
+    x 10^n) in d3's trimmed SI format, "100k", "250k", "1.5M", never "381k" or "1.23M"; an
+    axis that stays under a thousand keeps plotly's plain numbers (SI writes 0.5 as "500m")."""
+    numbers = [np.asarray(pd.to_numeric(pd.Series(list(v)), errors="coerce")) for v in values]
+    top = max((float(np.nanmax(np.abs(n))) for n in numbers if np.isfinite(n).any()), default=0)
+    return {"tickformat": "~s"} if top >= 1000 else {}
+
+
 def weekly_line(
     x: pd.Series,
     y: pd.Series,
@@ -145,7 +217,8 @@ def weekly_line(
     markers: bool = False,
     label: str | None = None,
 ) -> dict:
-    """A weekly series as a line trace whose hover says ``label 12,345`` and the week."""
+    """A weekly series as a line trace whose hover says ``label 12,345`` and the week
+    ("W48 · 23 Nov 2026")."""
     trace = {
         "type": "scatter",
         "x": x,
@@ -153,7 +226,7 @@ def weekly_line(
         "mode": "lines+markers" if markers else "lines",
         "name": name,
         "line": {"color": colour, "width": width, "dash": dash},
-        "hovertemplate": f"{label or name} %{{y:,.0f}}<extra>%{{x|%d %b %Y}}</extra>",
+        "hovertemplate": f"{label or name} %{{y:,.0f}}<extra>{WEEK_X}</extra>",
     }
     if markers:
         trace["marker"] = {"size": 6}

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import PALETTE, figure
+from sop_core.charts.style import PALETTE, WEEK_X, figure, unit_ticks, week_ticks
+from sop_core.data import formats
 from sop_core.data.calendar import weeks_text
 
 # Load above this share of the available hours shows amber; above 100%, red.
@@ -17,32 +18,6 @@ UTILISATION_WARNING = 0.85
 # are too narrow to read, so they keep the colour bar and the hover alone.
 CELL_TEXT_WEEKS = 26
 WEEK = pd.Timedelta(days=7)
-
-
-def week_ticks(weeks: pd.Series | pd.Index, most: int = 26) -> dict:
-    """A date axis labelled at the weeks' Mondays, every week up to ``most`` weeks, every
-    second (third, ...) week beyond: the day of the month, with the month under it where the
-    month turns and the year where the year turns ("23 Nov 2026", "30", "7 Dec", ...), so 26
-    weeks fit side by side."""
-    weeks = pd.DatetimeIndex(pd.to_datetime(pd.Series(weeks).drop_duplicates())).sort_values()
-    step = max(1, int(np.ceil(len(weeks) / most)))
-    shown = weeks[::step]
-    before = [None, *shown[:-1]]  # the label to the left
-    text = [
-        f"{week.day}"
-        + (f"<br>{week:%b}" if last is None or week.month != last.month else "")
-        + (f"<br>{week:%Y}" if last is None or week.year != last.year else "")
-        for week, last in zip(shown, before, strict=True)
-    ]
-    return {
-        "type": "date",
-        "tickmode": "array",
-        "tickvals": list(shown),
-        "ticktext": text,
-        "tickangle": 0,
-        "tickfont": {"size": 13},
-        "automargin": True,
-    }
 
 
 def utilisation_heatmap(
@@ -105,7 +80,7 @@ def utilisation_heatmap(
             [needed.to_numpy(), available.to_numpy()]
             + ([probability.to_numpy()] if probability is not None else [])
         ),
-        "hovertemplate": f"%{{y}}, week of %{{x|%d %b %Y}}<br>{measure.lower()} %{{z:.0%}}<br>"
+        "hovertemplate": f"%{{y}}, {WEEK_X}<br>{measure.lower()} %{{z:.0%}}<br>"
         f"%{{customdata[0]:,.0f}} h {hours} of %{{customdata[1]:,.0f}} h available"
         + ("<br>%{customdata[2]:.0%} chance of overload" if probability is not None else "")
         + "<extra></extra>",
@@ -124,9 +99,9 @@ def utilisation_heatmap(
             "plot_bgcolor": "#BDBDBD",
             "yaxis": {"type": "category", "automargin": True},
             "xaxis": {
-                # A label a week where the cells carry their numbers; beyond, a label every
-                # few weeks, so that a year's labels do not run into each other on a laptop.
-                **week_ticks(grid.columns, most=CELL_TEXT_WEEKS if numbers else 13),
+                # A label every week up to 13 weeks, every second of 26 and every fourth of
+                # 52, so that "W48 / 23 Nov" labels do not run into each other on a laptop.
+                **week_ticks(grid.columns),
                 "title": {
                     "text": f"Week starting; in each cell the {measure.lower()}, % of the "
                     "available hours"
@@ -175,8 +150,8 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
             "fillcolor": "rgba(230, 159, 0, 0.25)",
             "line": {"color": "#111111", "width": 3, "shape": "hv"},
             "name": "available hours (overtime band above)",
-            "customdata": [f"{week:%d %b %Y}" for week in week_of],
-            "hovertemplate": "%{y:,.0f} h available<extra>week of %{customdata}</extra>",
+            "customdata": [formats.week(week, year=True) for week in week_of],
+            "hovertemplate": "%{y:,.0f} h available<extra>%{customdata}</extra>",
         },
         {
             "type": "bar",
@@ -186,7 +161,7 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
             "marker": {"color": [PALETTE[5] if o else PALETTE[0] for o in over]},
             "customdata": load["overload_probability"],
             "hovertemplate": "%{y:,.0f} h needed, %{customdata:.0%} chance of overload"
-            "<extra>%{x|%d %b %Y}</extra>",
+            f"<extra>{WEEK_X}</extra>",
         },
     ]
     return figure(
@@ -197,7 +172,7 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
         # Half the page wide: a label every second week of a 26-week horizon.
         layout={
             "yaxis": {"rangemode": "tozero"},
-            "xaxis": week_ticks(load["week"], most=13),
+            "xaxis": week_ticks(load["week"]),
         },
     )
 
@@ -254,7 +229,7 @@ def plan_chart(
             "y": weekly["production"],
             "name": "production",
             "marker": {"color": PALETTE[0]},
-            "hovertemplate": "made %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+            "hovertemplate": "made %{y:,.0f}<extra>" + WEEK_X + "</extra>",
         },
         {
             "type": "bar",
@@ -262,7 +237,7 @@ def plan_chart(
             "y": weekly["unmet"],
             "name": "unmet demand",
             "marker": {"color": PALETTE[5]},
-            "hovertemplate": "unmet %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+            "hovertemplate": "unmet %{y:,.0f}<extra>" + WEEK_X + "</extra>",
         },
         {
             "type": "scatter",
@@ -271,7 +246,7 @@ def plan_chart(
             "name": "revised target",
             "mode": "lines+markers",
             "line": {"color": "#111111", "width": 3},
-            "hovertemplate": "revised target %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+            "hovertemplate": "revised target %{y:,.0f}<extra>" + WEEK_X + "</extra>",
         },
         {
             "type": "scatter",
@@ -281,7 +256,7 @@ def plan_chart(
             "mode": "lines",
             "yaxis": "y2",
             "line": {"color": PALETTE[2], "width": 3, "dash": "dot"},
-            "hovertemplate": "stock %{y:,.0f}<extra>%{x|%d %b %Y}</extra>",
+            "hovertemplate": "stock %{y:,.0f}<extra>" + WEEK_X + "</extra>",
         },
     ]
     if "safety_stock" in weekly:
@@ -297,7 +272,7 @@ def plan_chart(
                 "line": {"color": "#444444", "width": 2, "dash": "dash"},
                 "customdata": short,
                 "hovertemplate": "safety stock %{y:,.0f}, %{customdata:,.0f} short"
-                "<extra>%{x|%d %b %Y}</extra>",
+                f"<extra>{WEEK_X}</extra>",
             }
         )
     return figure(
@@ -307,13 +282,18 @@ def plan_chart(
         height=440,
         layout={
             "barmode": "stack",
+            "xaxis": week_ticks(week),
+            "yaxis": unit_ticks(weekly["production"] + weekly["unmet"], weekly["demand"]),
             "yaxis2": {
                 "overlaying": "y",
                 "side": "right",
                 "rangemode": "tozero",
                 "showgrid": False,
                 "title": {"text": "Stock"},
-                "tickformat": ".3~s",
+                # Its own round steps: plotly.js syncs an overlaying axis' ticks to the left
+                # axis' grid by default, which gave ticks at 69.314k, 138.628k...
+                "tickmode": "auto",
+                **unit_ticks(weekly["inventory"], weekly.get("safety_stock", [])),
                 "automargin": True,
             },
         },
