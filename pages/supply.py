@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from sop_core import charts
+from sop_core.data import formats
 from sop_core.data.calendar import weeks_text
 from sop_core.data.errors import SopError
 from sop_core.scenario.levers import CapacityChange, apply_scenario
@@ -213,8 +214,8 @@ else:
     dearest = max(fixes, key=lambda fix: np.nan_to_num(fix.hour_value))
     if dearest.hour_value > 0:
         st.caption(
-            f"An hour is worth most on {dearest.line_name} in the week of "
-            f"{dearest.week:%d %b}: one more would save the plan "
+            f"An hour is worth most on {dearest.line_name} in "
+            f"{formats.week(dearest.week)}: one more would save the plan "
             f"{money(dearest.hour_value, facts.currency)} (its shadow price)."
         )
     shown = fixes[:30]
@@ -223,7 +224,7 @@ else:
         "Take an action",
         range(len(shown)),
         format_func=lambda i: (
-            f"{shown[i].line_name}, {shown[i].week:%d %b}: {shown[i].action} "
+            f"{shown[i].line_name}, {formats.week(shown[i].week)}: {shown[i].action} "
             + (
                 f"(net {money(shown[i].net_cost, facts.currency)})"
                 if shown[i].holdable

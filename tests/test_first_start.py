@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from sop_core.data import formats
 from sop_core.jobs import control
 from tests.conftest import AS_OF
 from tests.helpers import ROOT, wait_for
@@ -130,7 +131,7 @@ def test_the_peak_push_lists_actions_and_the_cheapest_removes_its_overload(first
     holdable = ["overtime", "saturday shift", "trim promotion", "move promotion"]
     closing = fixes[(fixes["closes_gap"] == "yes") & fixes["kind"].isin(holdable)]
     cheapest = closing.loc[closing["net_cost"].idxmin()]
-    named = f"{cheapest['line_name']}, {cheapest['week']:%d %b}: {cheapest['action']}"
+    named = f"{cheapest['line_name']}, {formats.week(cheapest['week'])}: {cheapest['action']}"
     labels = list(at.selectbox(key="fix_choice").options)
     at.selectbox(key="fix_choice").set_value(
         next(i for i, label in enumerate(labels) if label.startswith(named))

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from sop_core.data import formats
 from tests.conftest import AS_OF
 from tests.helpers import hold_lock, run_cli
 
@@ -928,7 +929,7 @@ def test_supply_recommends_actions_and_one_click_removes_the_overload(app_env):
     index = next(
         i
         for i, label in enumerate(labels)
-        if label.startswith(f"{cheapest['line_name']}, {week:%d %b}: {cheapest['action']}")
+        if label.startswith(f"{cheapest['line_name']}, {formats.week(week)}: {cheapest['action']}")
     )
     choice.set_value(index).run()
     at.button(key="fix_add").click().run()

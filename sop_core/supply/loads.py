@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sop_core.data import formats
 from sop_core.scenario.levers import ScenarioResult
 
 DEMAND_LOAD = "Demand load"
@@ -101,8 +102,8 @@ class Peak:
 
     @property
     def where(self) -> str:
-        """Which line-week it is (``"L3, week of 07 Dec"``), empty when there is none."""
-        return "" if self.week is None else f"{self.line}, week of {self.week:%d %b}"
+        """Which line-week it is (``"L3, W50 · 7 Dec"``), empty when there is none."""
+        return "" if self.week is None else f"{self.line}, {formats.week(self.week)}"
 
     def as_json(self) -> dict:
         """``{"measure", "weeks", "peak", "line", "week"}`` (plus ``overtime_hours`` for the
