@@ -659,6 +659,12 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         worker.join(timeout=5)
         if worker.is_alive():
             worker.kill()
+    # Let the pool's manager thread see its workers gone and end now: left running, it may
+    # write to its wake-up pipe after interpreter exit has closed it, and Python prints
+    # "OSError: [Errno 9] Bad file descriptor" after the command's own last line.
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(timeout=5)
 
 
 def _run_regular(
