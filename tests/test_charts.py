@@ -332,3 +332,15 @@ def test_the_stock_axis_has_round_ticks():
     assert layout["yaxis"]["tickformat"] == "~s"
     small = _plan_weekly().assign(inventory=[2.0] * 13)
     assert "tickformat" not in charts.plan_chart(small).to_plotly_json()["layout"]["yaxis2"]
+
+
+def test_the_waterfall_labels_its_bars_as_the_formatting_module_writes():
+    changes = pd.DataFrame(
+        {
+            "cause": ["Plan of record", "Overrides", "Levers", "Plan now"],
+            "volume": [1_234_567.0, 12_345.0, -830.0, 1_246_082.0],
+            "revenue": [0.0, 0.0, 0.0, 0.0],
+        }
+    )
+    figure = charts.waterfall_chart(changes, "volume", "Volume", "Units")
+    assert list(figure.data[0].text) == ["1.2M", "+12.3k", "-830", "1.2M"]

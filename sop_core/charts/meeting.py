@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from sop_core.charts.style import PALETTE, figure, unit_ticks, week_ticks, weekly_line
+from sop_core.data import formats
 
 
 def comparison_chart(
@@ -52,7 +53,12 @@ def waterfall_chart(changes: pd.DataFrame, value: str, title: str, y_title: str)
         "increasing": {"marker": {"color": PALETTE[2]}},
         "decreasing": {"marker": {"color": PALETTE[5]}},
         "totals": {"marker": {"color": PALETTE[0]}},
-        "texttemplate": "%{delta:+,.3s}",
+        # As the formatting module writes figures: "1.2M" for the plans, "+12.3k" for a cause.
+        "text": [
+            formats.compact(amount, signed=kind == "relative")
+            for amount, kind in zip(shown[value], measure, strict=True)
+        ],
+        "texttemplate": "%{text}",
         "textposition": "outside",
         "hovertemplate": "%{x}: %{y:,.0f}<extra></extra>",
         "showlegend": False,
