@@ -60,7 +60,7 @@ from sop_core.scenario.levers import (
     apply_scenario,
 )
 from sop_core.supply.capacity import load_view
-from sop_core.supply.planning import PlanSettings, ProductionPlan, SupplyData, solve_plan
+from sop_core.supply.planning import PlanSettings, SupplyData, solve_plan
 
 WEEKEND_PREMIUM = 0.5  # a Saturday shift costs the overtime rate plus half
 BUILD_AHEAD_WEEKS = 4
@@ -108,6 +108,9 @@ class Action:
     # Hours it takes from the line's earlier weeks ((week index, hours); building earlier) or
     # puts on other lines ((line index, hours); an alternate line), priced in the saving.
     takes_from: tuple[tuple[int, float], ...] = ()
+    # The scenario maths with the action in it, where finding the action made it already (a
+    # trimmed or moved promotion), so pricing it does not compute it again.
+    after: ScenarioResult | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def closes_gap(self) -> bool:
@@ -192,8 +195,10 @@ def _price_with_plan(
             changed = action.applied_to(scenario)
             key = changed.to_json()
             if key not in solved:
-                solved[key] = _plan_with(changed, result, supply, settings, plan_weeks)
+                after = action.after or apply_scenario(result.base, changed)
+                solved[key] = solve_plan(after, supply, settings, plan_weeks).cost_beyond_materials
             action.plan_saving = plan.cost_beyond_materials - solved[key]
+            action.after = None  # priced: not kept (the app caches the actions)
         elif action.kind == "build earlier":
             action.plan_saving = sum(
                 hours * (value[li, w] - value[li, earlier]) for earlier, hours in action.takes_from
@@ -202,20 +207,6 @@ def _price_with_plan(
             action.plan_saving = action.hours * value[li, w] - sum(
                 hours * value[other, w] for other, hours in action.takes_from
             )
-
-
-def _plan_with(
-    scenario: Scenario,
-    result: ScenarioResult,
-    supply: SupplyData,
-    settings: PlanSettings,
-    plan_weeks: int,
-) -> float:
-    """The plan's cost beyond materials for ``scenario`` on the same forecast."""
-    changed: ProductionPlan = solve_plan(
-        apply_scenario(result.base, scenario), supply, settings, plan_weeks
-    )
-    return changed.cost_beyond_materials
 
 
 def _for_line_week(
@@ -425,6 +416,7 @@ def _lever_action(
         margin_change=margin,
         lever=lever,
         replaces=replaces,
+        after=after,
     )
 
 
