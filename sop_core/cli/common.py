@@ -18,6 +18,8 @@ from typing import Any, NoReturn, TextIO
 
 from tqdm import tqdm
 
+from sop_core.data.fiscal import MONTH_NAMES
+
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -89,6 +91,19 @@ def worker_count(text: str) -> int:
 
 WEEKS_AHEAD = whole_number(1, 104)
 """A horizon in weeks: what the forecast and the production plan accept."""
+
+
+def month_number(text: str) -> int:
+    """A month as 1-12 or its English name or abbreviation (argparse type)."""
+    names = [name.lower() for name in MONTH_NAMES]
+    key = text.strip().lower()
+    if key.isdigit() and 1 <= int(key) <= 12:
+        return int(key)
+    if key[:3] in names and len(key) >= 3:
+        return names.index(key[:3]) + 1
+    raise argparse.ArgumentTypeError(
+        f"expected a month, 1 to 12 or a name such as Jul, got {text!r}"
+    )
 
 
 def iso_date(text: str) -> dt.date:

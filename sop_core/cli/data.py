@@ -15,12 +15,14 @@ from sop_core.cli.common import (
     author,
     iso_date,
     issues_json,
+    month_number,
     print_wait,
     progress_bar,
     whole_number,
 )
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError, SopError
+from sop_core.data.fiscal import PATTERNS, FiscalCalendar
 from sop_core.data.sample import (
     FAMILIES,
     MIXES,
@@ -32,12 +34,14 @@ from sop_core.data.stores import master, sales
 
 
 def command_init(args: argparse.Namespace) -> int:
+    args.fiscal = FiscalCalendar(args.fiscal_start, args.fiscal_pattern)
     if args.empty:
         build_empty_database(
             args.db,
             force=args.force,
             company_name=args.company,
             currency=args.currency,
+            fiscal=args.fiscal,
             on_wait=print_wait,
         )
         print(
@@ -53,6 +57,7 @@ def command_init(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         lines=args.lines,
         mix=args.mix,
+        fiscal=args.fiscal,
     )
     started = time.perf_counter()
     with progress_bar(args.quiet) as progress:
@@ -274,6 +279,19 @@ def add_init_parser(commands: argparse._SubParsersAction) -> None:
     )
     init.add_argument("--company", default="My company", help="company name with --empty")
     init.add_argument("--currency", default="EUR", help="currency with --empty (EUR)")
+    init.add_argument(
+        "--fiscal-start",
+        type=month_number,
+        default=1,
+        metavar="MONTH",
+        help="first month of the fiscal year: 1-12 or a name such as Jul (1, January)",
+    )
+    init.add_argument(
+        "--fiscal-pattern",
+        choices=list(PATTERNS),
+        default="calendar",
+        help="fiscal months: calendar months, or weeks per month in each quarter (calendar)",
+    )
     init.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     init.set_defaults(handler=command_init)
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError
+from sop_core.data.fiscal import FiscalCalendar
 from sop_core.data.sample.catalogue import (
     CHANNELS,
     channels_frame,
@@ -136,6 +137,7 @@ def _company_frame(config: SampleConfig, weeks: Weeks) -> pd.DataFrame:
                 "history_start",
                 "history_end",
                 "generated_by",
+                *config.fiscal.settings(),
             ],
             "value": [
                 "Aurora Cosmetics",
@@ -146,6 +148,7 @@ def _company_frame(config: SampleConfig, weeks: Weeks) -> pd.DataFrame:
                 f"sample v{GENERATOR_VERSION} skus={config.skus} weeks={config.weeks} "
                 f"seed={config.seed} as_of={config.as_of}"
                 + ("" if config.mix == "standard" else f" mix={config.mix}"),
+                *config.fiscal.settings().values(),
             ],
         }
     )
@@ -207,15 +210,23 @@ def build_empty_database(
     company_name: str = "My company",
     currency: str = "EUR",
     week_start: str = "MON",
+    fiscal: FiscalCalendar | None = None,
     on_wait: db.WaitCallback | None = None,
 ) -> None:
     """Create a database with the schema, the company settings and no data: the start for a
     company's own data (``python -m sop_core init --empty``)."""
     _check_target(Path(path), force)
+    fiscal_settings = (fiscal or FiscalCalendar()).settings()
     settings = pd.DataFrame(
         {
-            "key": ["company_name", "currency", "week_start", "generated_by"],
-            "value": [company_name, currency, week_start, "init --empty"],
+            "key": ["company_name", "currency", "week_start", "generated_by", *fiscal_settings],
+            "value": [
+                company_name,
+                currency,
+                week_start,
+                "init --empty",
+                *fiscal_settings.values(),
+            ],
         }
     )
     _write_new_database(Path(path), {"company_settings": settings}, on_wait)

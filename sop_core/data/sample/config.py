@@ -4,14 +4,16 @@ the future covered by planned promotions, price changes and capacity exceptions.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from sop_core.data.calendar import last_complete_week
 from sop_core.data.errors import InputError
+from sop_core.data.fiscal import FiscalCalendar
 from sop_core.data.sample.families import FAMILIES
 from sop_core.data.sample.mixes import Mix, mix_named
 
@@ -38,6 +40,8 @@ class SampleConfig:
     mix
         The kind of demand, a name in ``mixes.MIXES``: ``standard`` (the default),
         ``promotion-heavy``, ``intermittent`` or ``short-history``.
+    fiscal
+        The company's fiscal calendar (default: calendar months from January).
     """
 
     skus: int = 40
@@ -47,6 +51,7 @@ class SampleConfig:
     future_weeks: int = 52
     lines: int | None = None
     mix: str = "standard"
+    fiscal: FiscalCalendar = field(default_factory=FiscalCalendar)
 
     @property
     def mix_parameters(self) -> Mix:
@@ -77,9 +82,7 @@ class SampleConfig:
                 f"SKUs (got {self.lines})."
             )
         mix_named(self.mix)  # InputError for an unknown mix, naming the known ones
-        return SampleConfig(
-            self.skus, self.weeks, self.seed, as_of, self.future_weeks, self.lines, self.mix
-        )
+        return dataclasses.replace(self, as_of=as_of)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 
 from sop_core.data import schema
+from sop_core.data.fiscal import FiscalCalendar
 
 
 def table_row_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -30,6 +31,19 @@ def company_settings(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     settings.setdefault("company_name", "Your company")
     settings.setdefault("currency", "EUR")
     return settings
+
+
+def fiscal_calendar(con: duckdb.DuckDBPyConnection) -> FiscalCalendar:
+    """The company's fiscal calendar (calendar months from January until one is set)."""
+    return FiscalCalendar.from_settings(company_settings(con))
+
+
+def set_fiscal_calendar(con: duckdb.DuckDBPyConnection, calendar: FiscalCalendar) -> None:
+    """Keep ``calendar`` as the company's fiscal calendar (in the caller's transaction)."""
+    con.executemany(
+        "INSERT OR REPLACE INTO company_settings (key, value) VALUES (?, ?)",
+        list(calendar.settings().items()),
+    )
 
 
 def company_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
