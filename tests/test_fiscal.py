@@ -120,3 +120,15 @@ def test_init_keeps_the_fiscal_calendar_it_is_given(tmp_path):
     assert refused.returncode == 2
     assert "expected a month, 1 to 12" in refused.stderr
     assert not (tmp_path / "x.duckdb").exists()
+
+
+@pytest.mark.parametrize("calendar", CALENDARS, ids=str)
+def test_a_calendar_month_names_one_fiscal_month(calendar):
+    """Each calendar month of four years stands for one fiscal month, named after it."""
+    names = set()
+    for year in range(2025, 2029):
+        for month in range(1, 13):
+            fiscal = calendar.fiscal_month(dt.date(year, month, 1))
+            assert calendar.month_label(*fiscal) == f"{dt.date(year, month, 1):%b %Y}"
+            names.add(fiscal)
+    assert len(names) == 48

@@ -136,6 +136,19 @@ class FiscalCalendar:
         """The twelve fiscal months of ``year``, in order."""
         return list(_months(self, year))
 
+    def fiscal_month(self, calendar_month: dt.date) -> tuple[int, int]:
+        """(fiscal year, fiscal month 1-12) of the fiscal month that stands for the calendar
+        month of ``calendar_month`` ("Nov 2026" is fiscal month 5 of FY2027 from July)."""
+        month = (calendar_month.month - self.start_month) % 12 + 1
+        year = calendar_month.year
+        if self.start_month != 1 and calendar_month.month >= self.start_month:
+            year += 1
+        return year, month
+
+    def month_start(self, year: int, month: int) -> dt.date:
+        """The first day of fiscal month ``month`` of ``year``."""
+        return _months(self, year)[month - 1].start
+
     def month_label(self, year: int, month: int) -> str:
         """``Nov 2026``: the calendar month a fiscal month stands for."""
         calendar_month = (self.start_month - 1 + month - 1) % 12
