@@ -18,7 +18,7 @@ from typing import Any, NoReturn, TextIO
 
 from tqdm import tqdm
 
-from sop_core.data.fiscal import MONTH_NAMES
+from sop_core.data.fiscal import BUCKETS, DEFAULT_BUCKET, MONTH_NAMES
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -103,6 +103,17 @@ def month_number(text: str) -> int:
         return names.index(key[:3]) + 1
     raise argparse.ArgumentTypeError(
         f"expected a month, 1 to 12 or a name such as Jul, got {text!r}"
+    )
+
+
+def add_bucket_option(command: argparse.ArgumentParser) -> None:
+    """``--bucket week|month|quarter``: the figures by week, or summed per fiscal month or
+    quarter of the company's fiscal calendar."""
+    command.add_argument(
+        "--bucket",
+        choices=list(BUCKETS),
+        default=DEFAULT_BUCKET,
+        help="figures by week, or per fiscal month or quarter (week)",
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sop_core.cli.common import (
     EXIT_FAILURE,
+    add_bucket_option,
     author,
     issues_json,
     print_wait,
@@ -95,8 +96,10 @@ def command_import_plan(args: argparse.Namespace) -> int:
 
 def command_targets(args: argparse.Namespace) -> int:
     from sop_core.data.importer import parse_mapping
+    from sop_core.data.stores import master
     from sop_core.scenario.targets import (
         PlanFileError,
+        bucketed_targets,
         compute_targets,
         targets_cover,
         targets_file_name,
@@ -126,14 +129,19 @@ def command_targets(args: argparse.Namespace) -> int:
     except PlanFileError as error:
         _print_plan_errors(error.report)
         return EXIT_FAILURE
-    frame = targets.frame
+    weekly = targets.frame
+    with db.connect(args.db) as con:
+        calendar = master.fiscal_calendar(con)
+    frame = bucketed_targets(weekly, args.bucket, calendar)
     out = args.out
     if folder is not None:
-        name = targets_file_name(targets_label(targets), frame["week"].min(), args.format or "csv")
+        name = targets_file_name(
+            targets_label(targets), weekly["week"].min(), args.format or "csv", args.bucket
+        )
         out = folder / name
     kind = args.format or ("xlsx" if out.suffix.lower() == ".xlsx" else None)
     cover = (
-        targets_cover(args.db, targets.source, targets.run_id, author(args))
+        targets_cover(args.db, targets.source, targets.run_id, author(args), args.bucket)
         if kind == "xlsx"
         else None
     )
@@ -147,7 +155,9 @@ def command_targets(args: argparse.Namespace) -> int:
                     "out": str(out),
                     "rows": rows,
                     "skus": int(frame["sku"].nunique()),
-                    "weeks": int(frame["week"].nunique()),
+                    "weeks": int(weekly["week"].nunique()),
+                    "bucket": args.bucket,
+                    "periods": int(frame[args.bucket].nunique()),
                     "source": targets.source,
                     "run_id": targets.run_id,
                     "baseline": round(float(frame["baseline"].sum()), 2),
@@ -162,10 +172,16 @@ def command_targets(args: argparse.Namespace) -> int:
     change = frame["revised"].sum() - frame["baseline"].sum()
     print(
         f"Wrote {rows:,} targets ({frame['sku'].nunique():,} SKUs x "
-        f"{frame['week'].nunique()} weeks) of the {targets.source} to {out}: revised "
+        f"{_periods(frame, args.bucket)}) of the {targets.source} to {out}: revised "
         f"{frame['revised'].sum():,.0f} units, {change:+,.0f} against the baseline."
     )
     return 0
+
+
+def _periods(frame, bucket: str) -> str:
+    """``26 weeks``, ``7 months``: how many periods a targets frame spans."""
+    count = frame[bucket].nunique()
+    return f"{count} {bucket}" + ("" if count == 1 else "s")
 
 
 def command_holdout(args: argparse.Namespace) -> int:
@@ -289,6 +305,7 @@ def add_targets_parser(commands: argparse._SubParsersAction) -> None:
         help="share of a promotion's extra volume taken from its family (default: the "
         "scenario's, 0.3 for a plan file)",
     )
+    add_bucket_option(targets)
     targets.add_argument("--json", action="store_true", help="print a summary as JSON")
     targets.set_defaults(handler=command_targets)
 

@@ -24,6 +24,7 @@ import pandas as pd
 from sop_core.data import db, export
 from sop_core.data.errors import InputError
 from sop_core.data.export import CONTROL, escape_formulas
+from sop_core.data.fiscal import FiscalCalendar, bucketed, checked_bucket
 from sop_core.data.stores import plans_of_record, products
 from sop_core.data.workbook import Workbook
 from sop_core.demand.plan_base import load_plan_base
@@ -181,12 +182,51 @@ def _plan_of_record(path: Path | str, version: int, horizon: int | None) -> Targ
     return Targets(frame, f"plan of record v{version}", notes=notes)
 
 
-def targets_file_name(label: str, first_week: object, kind: str = "csv") -> str:
+def bucketed_targets(frame: pd.DataFrame, bucket: str, calendar: FiscalCalendar) -> pd.DataFrame:
+    """Weekly targets (``COLUMNS``) summed per SKU and fiscal month or quarter
+    (``fiscal.bucketed``; "week" gives ``frame`` back): ``sku``, the period's name in a column
+    named after the bucket (``month``: "Nov 2026"), then the volumes, the SKU's labels, revenue
+    and margin as in the weekly file, and ``period_start`` and ``weeks`` (the weeks of the
+    period the figures hold) last. Volumes, revenue and margin are sums, so every bucket has
+    the same totals. The 80% band of a period is its revised volume less or plus the weekly
+    half-widths combined as independent errors (square root of the sum of squares), not the
+    sum of the weekly bounds, which would claim the worst week every week."""
+    if checked_bucket(bucket) == "week":
+        return frame
+    gaps = frame.assign(
+        below=(frame["revised"] - frame["lower_80"]).clip(lower=0) ** 2,
+        above=(frame["upper_80"] - frame["revised"]).clip(lower=0) ** 2,
+    )
+    out = bucketed(
+        gaps,
+        bucket,
+        calendar,
+        ["baseline", "revised", "revenue", "margin", "below", "above"],
+        keys=["sku", "name", "family", "brand"],
+    )
+    out["lower_80"] = (out["revised"] - np.sqrt(out.pop("below"))).clip(lower=0)
+    out["upper_80"] = out["revised"] + np.sqrt(out.pop("above"))
+    return out[bucket_columns(bucket)]
+
+
+def bucket_columns(bucket: str) -> list[str]:
+    """The columns of targets in ``bucket``: ``COLUMNS`` with the period for the week, and
+    ``period_start`` and ``weeks`` after them when the bucket is not the week."""
+    if bucket == "week":
+        return list(COLUMNS)
+    return [bucket if c == "week" else c for c in COLUMNS] + ["period_start", "weeks"]
+
+
+def targets_file_name(
+    label: str, first_week: object, kind: str = "csv", bucket: str = "week"
+) -> str:
     """The file name of targets: ``targets-<what they are>-<first week>.<kind>``, e.g.
-    ``targets-black-friday-2026-11-30.csv`` (the first week as in the meeting pack's name)."""
+    ``targets-black-friday-2026-11-30.csv`` (the first week as in the meeting pack's name);
+    by month or quarter the bucket is named: ``targets-black-friday-2026-11-30-by-month.csv``."""
     slug = "".join(c if c.isalnum() else "-" for c in str(label).lower())
     slug = "-".join(part for part in slug.split("-") if part) or "baseline"
-    return f"targets-{slug}-{pd.Timestamp(first_week):%Y-%m-%d}.{kind}"
+    by = "" if bucket == "week" else f"-by-{bucket}"
+    return f"targets-{slug}-{pd.Timestamp(first_week):%Y-%m-%d}{by}.{kind}"
 
 
 def targets_label(targets: Targets) -> str:
@@ -201,16 +241,22 @@ def targets_label(targets: Targets) -> str:
 
 
 def targets_cover(
-    path: Path | str, source: str, run_id: int | None, author: str | None
+    path: Path | str,
+    source: str,
+    run_id: int | None,
+    author: str | None,
+    bucket: str = "week",
 ) -> list[tuple[str, object]]:
     """The cover sheet of a targets workbook: company, what the targets are, the forecast
-    run, the plan of record in force, who made the file and when."""
+    run, the plan of record in force, the bucket and fiscal calendar, who made the file and
+    when."""
     from sop_core.data.formats import MISSING, date
     from sop_core.data.stores import master
 
     with db.connect(path) as con:
         company = master.company_settings(con)
         record = plans_of_record.plan_of_record(con)
+        calendar = master.fiscal_calendar(con)
     return [
         ("Company", company.get("company_name", "")),
         ("Scenario", source.removeprefix("scenario ")),
@@ -222,6 +268,7 @@ def targets_cover(
             if record is not None
             else "none approved yet",
         ),
+        ("Figures by", f"{bucket} ({calendar.describe()})"),
         ("Made by", author or MISSING),
         ("Made at", dt.datetime.now().replace(microsecond=0)),
         ("Currency", company.get("currency", "")),
@@ -258,20 +305,26 @@ def targets_bytes(
     decimals, text a spreadsheet would run as a formula escaped). A workbook keeps the
     column names as they are (programs read them), with number formats, a frozen header
     and filters, and ``cover`` as a cover sheet after the targets."""
-    rows = frame[list(COLUMNS)].round(DECIMALS)
+    bucket = next((b for b in ("week", "month", "quarter") if b in frame.columns), "week")
+    rows = frame[bucket_columns(bucket)].round(DECIMALS)
     for column in TEXT_COLUMNS:
         text = rows[column].astype(str).where(rows[column].notna(), None)
         risky = text.str.match(r"[=+\-@\t\r]", na=False) | text.str.contains(
             CONTROL, regex=True, na=False
         )
         rows[column] = text.mask(risky, escape_formulas(text[risky].to_frame())[column])
-    rows["week"] = pd.to_datetime(frame["week"])
+    if bucket == "week":
+        rows["week"] = pd.to_datetime(frame["week"])
+    else:
+        rows["period_start"] = pd.to_datetime(frame["period_start"])
     if kind == "csv":
+        if bucket != "week":  # a date, as the weeks are written
+            rows["period_start"] = rows["period_start"].dt.strftime("%Y-%m-%d")
         return export.targets_csv(rows)
     with tempfile.TemporaryDirectory(prefix="sop-targets-") as folder:
         out = Path(folder) / "targets.xlsx"
         with Workbook(out) as book:
             book.frame("targets", rows)
             if cover:
-                book.cover("Revised targets by SKU and week", cover)
+                book.cover(f"Revised targets by SKU and {bucket}", cover)
         return out.read_bytes()

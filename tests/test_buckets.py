@@ -1,0 +1,84 @@
+"""Figures by week, fiscal month or quarter: the CLI's targets in every bucket hold the same
+totals as the weekly file, to the unit, under every fiscal calendar."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from sop_core.data import db
+from sop_core.data.fiscal import FiscalCalendar
+from sop_core.data.stores import master
+from tests.helpers import run_cli
+
+FIGURES = ["baseline", "revised", "revenue", "margin"]
+
+
+@pytest.fixture()
+def targets_by(forecast_db, tmp_path):
+    """``targets_by(bucket, calendar)``: the targets file of the sample in ``bucket`` and the
+    command's JSON summary."""
+    path = tmp_path / "sop.duckdb"
+    shutil.copy(forecast_db, path)
+
+    def run(bucket: str, calendar: FiscalCalendar):
+        with db.transaction(path) as con:
+            master.set_fiscal_calendar(con, calendar)
+        out = tmp_path / f"{bucket}-{calendar.start_month}-{calendar.pattern}.csv"
+        done = run_cli(
+            "targets", "--db", str(path), "--bucket", bucket, "--horizon", "20", "--out",
+            str(out), "--json",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return pd.read_csv(out), json.loads(done.stdout)
+
+    return run
+
+
+@pytest.mark.parametrize(
+    "calendar", [FiscalCalendar(), FiscalCalendar(7, "445"), FiscalCalendar(4, "544")], ids=str
+)
+def test_targets_by_month_and_quarter_sum_to_the_weekly_totals(targets_by, calendar):
+    weekly, _ = targets_by("week", calendar)
+    for bucket in ("month", "quarter"):
+        frame, summary = targets_by(bucket, calendar)
+        assert list(frame.columns[:2]) == ["sku", bucket]
+        assert summary["bucket"] == bucket and summary["weeks"] == 20
+        for column in FIGURES:  # to the unit (each file's rows are rounded to cents)
+            assert frame[column].sum() == pytest.approx(weekly[column].sum(), abs=1.0)
+        per_sku = frame.groupby("sku")["revised"].sum()
+        assert per_sku.to_numpy() == pytest.approx(
+            weekly.groupby("sku")["revised"].sum().to_numpy(), abs=0.5
+        )
+        # Every SKU's periods hold its 20 weeks; a band is never narrower than no band.
+        assert frame.groupby("sku")["weeks"].sum().round(1).eq(20).all()
+        assert (frame["lower_80"] <= frame["revised"] + 0.01).all()
+        assert (frame["upper_80"] >= frame["revised"] - 0.01).all()
+    if calendar.retail:  # whole weeks: no month holds a fraction of one
+        frame, _ = targets_by("month", calendar)
+        assert (frame["weeks"] == frame["weeks"].round()).all()
+
+
+def test_a_month_file_is_named_after_its_bucket_and_its_workbook_says_so(forecast_db, tmp_path):
+    done = run_cli(
+        "targets", "--db", str(forecast_db), "--bucket", "quarter", "--format", "xlsx", "--out",
+        str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (written,) = tmp_path.glob("targets-*.xlsx")
+    assert written.name.endswith("-by-quarter.xlsx")
+    book = load_workbook(written)
+    cover = {row[0]: row[1] for row in book["Cover"].iter_rows(values_only=True) if row[0]}
+    assert cover["Figures by"].startswith("quarter (Fiscal year from Jan")
+    assert [c.value for c in book["targets"][1]][:2] == ["sku", "quarter"]
+
+
+def test_an_unknown_bucket_is_refused_by_argparse(forecast_db, tmp_path):
+    done = run_cli("targets", "--db", str(forecast_db), "--bucket", "year", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "invalid choice: 'year'" in done.stderr
+    assert not list(tmp_path.iterdir())
