@@ -82,3 +82,43 @@ def test_an_unknown_bucket_is_refused_by_argparse(forecast_db, tmp_path):
     assert done.returncode == 2
     assert "invalid choice: 'year'" in done.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_export_by_month_keeps_totals_revenue_and_order(forecast_db, tmp_path):
+    """A weekly table by month: units and revenue (units x the period's price) as weekly,
+    each SKU's months in order, a stock as its period's last week's, bands around centres."""
+    with db.connect(forecast_db) as con:
+        units, revenue = con.execute(
+            "SELECT sum(units), sum(units * net_price) FROM sales_history"
+        ).fetchone()
+        last_stock = con.execute(
+            "SELECT arg_max(units_on_hand, week) FROM inventory WHERE sku = 'BDY-0001' "
+            "AND week < DATE '2026-01-01' AND week >= DATE '2025-10-01'"
+        ).fetchone()[0]
+    out = tmp_path / "sales.csv"
+    done = run_cli(
+        "export", "--db", str(forecast_db), "--table", "sales_history", "--bucket", "month",
+        "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    sales = pd.read_csv(out)
+    assert list(sales.columns[:4]) == ["sku", "channel", "month", "period_start"]
+    assert sales["units"].sum() == pytest.approx(units)
+    assert (sales["units"] * sales["net_price"]).sum() == pytest.approx(revenue, rel=1e-9)
+    for _, rows in sales.groupby(["sku", "channel"]):
+        assert rows["period_start"].is_monotonic_increasing
+
+    book = tmp_path / "all.xlsx"
+    done = run_cli(
+        "export", "--db", str(forecast_db), "--table", "all", "--bucket", "quarter", "--out",
+        str(book),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    stock = pd.read_excel(book, sheet_name="inventory")
+    q4 = stock[(stock["SKU"] == "BDY-0001") & (stock["Quarter"] == "Q4 2025")]
+    assert q4["Units on hand"].tolist() == [last_stock]
+    forecast = pd.read_excel(book, sheet_name="forecast_rows")
+    assert (forecast["Lower 80"] <= forecast["Forecast"] + 1e-6).all()
+    assert (forecast["Upper 95"] >= forecast["Upper 80"] - 1e-6).all()
+    cover = pd.read_excel(book, sheet_name="Cover", header=None)
+    assert cover.astype(str).apply(lambda c: c.str.contains("by fiscal quarter")).any().any()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sop_core.cli.common import (
     EXIT_FAILURE,
+    add_bucket_option,
     author,
     iso_date,
     issues_json,
@@ -153,7 +154,7 @@ def command_export(args: argparse.Namespace) -> int:
                     f"One file holds every table only as Excel (.xlsx); give a folder for "
                     f"{args.format} files ({args.out})."
                 )
-            written = export_workbook(args.db, tables, args.out, author=who)
+            written = export_workbook(args.db, tables, args.out, author=who, bucket=args.bucket)
             for table, rows in written.items():
                 print(f"{table}: {rows:,} rows")
             print(f"Wrote {len(written)} tables to {args.out}, one sheet each.")
@@ -163,18 +164,25 @@ def command_export(args: argparse.Namespace) -> int:
                 f"With --table all, --out must be an existing folder or a .xlsx file ({args.out})."
             )
         check_out_folder(args.out)
-        suffix = f".{args.format or 'csv'}"
+        suffix = (
+            "" if args.bucket == "week" else f"-by-{args.bucket}"
+        ) + f".{args.format or 'csv'}"
         if suffix == ".xlsx":
             check_excel_rows(args.db, tables)
         for table in tables:
             rows = export_table(
-                args.db, table, args.out / f"{table}{suffix}", args.format, author=who
+                args.db,
+                table,
+                args.out / f"{table}{suffix}",
+                args.format,
+                author=who,
+                bucket=args.bucket,
             )
             print(f"{table}: {rows:,} rows")
         return 0
     export_format(args.out, args.format)
     check_out_file(args.out)
-    rows = export_table(args.db, args.table, args.out, args.format, author=who)
+    rows = export_table(args.db, args.table, args.out, args.format, author=who, bucket=args.bucket)
     print(f"Wrote {rows:,} rows of {args.table} to {args.out}.")
     return 0
 
@@ -346,6 +354,7 @@ def add_export_parser(commands: argparse._SubParsersAction) -> None:
     exporter.add_argument(
         "--author", default=None, help="who exports, on a workbook's cover (default: $USER)"
     )
+    add_bucket_option(exporter)
     exporter.set_defaults(handler=command_export)
 
 

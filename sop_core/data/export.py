@@ -139,15 +139,106 @@ def _table_types(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, 
     ).fetchall()
 
 
-def _escaped_select(con: duckdb.DuckDBPyConnection, table: str, excel: bool = False) -> str:
-    """``SELECT`` of ``table`` with formula-like text escaped (``escaped_text_sql``)."""
+def _escaped_select(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    excel: bool = False,
+    bucket: str = "week",
+    escape: bool = True,
+) -> str:
+    """``SELECT`` of ``table`` with formula-like text escaped (``escaped_text_sql``; not
+    with ``escape`` False, for Parquet); a weekly table by fiscal month or quarter with
+    ``bucket`` (``_bucketed_select``)."""
+    types = _table_types(con, table)
+    if bucket != "week" and "week" in dict(types):
+        return _bucketed_select(con, table, types, excel, bucket, escape)
     columns = []
-    for name, kind in _table_types(con, table):
-        quoted = '"' + name.replace('"', '""') + '"'
+    for name, kind in types:
+        quoted = _quoted(name)
         columns.append(
             f"{escaped_text_sql(quoted, excel)} AS {quoted}" if kind == "VARCHAR" else quoted
         )
     return f'SELECT {", ".join(columns)} FROM "{table}"'
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# How a weekly figure adds up over a month or a quarter, where it is not a sum: a stock is the
+# period's last week's; a price, a discount or a share of stores is the mean over the period,
+# weighted by the units sold where the table has them (so units x price is the revenue) and by
+# the days otherwise; an 80% or 95% bound is its centre less or plus the weekly half-widths
+# combined as independent errors (the square root of the sum of squares), as the targets' are.
+LAST_IN_PERIOD = ("units_on_hand", "inventory")
+MEAN_IN_PERIOD = ("net_price", "list_price", "discount_depth", "feature", "display")
+BAND_CENTRES = {"forecast_rows": "forecast", "plan_of_record_targets": "target"}
+# Whole numbers that name a row rather than count something: kept as keys of the period.
+KEY_NUMBERS = ("run_id", "plan_id", "plan_version")
+
+
+def _bucketed_select(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    types: list[tuple[str, str]],
+    excel: bool,
+    bucket: str,
+    escape: bool = True,
+) -> str:
+    """``SELECT`` of a weekly ``table`` per fiscal ``bucket``: its text, dates and row
+    numbers as keys, the week as the period's name (a column named after the bucket) and
+    first day (``period_start``), its figures summed with split weeks allocated by their
+    days (``fiscal.bucketed``'s rule, in DuckDB) or as ``LAST_IN_PERIOD``,
+    ``MEAN_IN_PERIOD`` and the bands say; ``weeks`` last."""
+    from sop_core.data.fiscal import bucketed_weeks
+    from sop_core.data.stores import master
+
+    weeks = con.execute(f'SELECT DISTINCT week FROM "{table}"').df()["week"]
+    periods = bucketed_weeks(weeks, bucket, master.fiscal_calendar(con))
+    con.register("fiscal_periods", periods)
+    centre = BAND_CENTRES.get(table)
+    has_units = "units" in dict(types)
+    keys, figures = [], []
+    for name, kind in types:
+        quoted = _quoted(name)
+        if name == "week":
+            continue
+        numeric = duckdb_values(kind) in ("number", "integer") and name not in KEY_NUMBERS
+        if not numeric:
+            text = kind == "VARCHAR" and escape
+            key = escaped_text_sql(f"t.{quoted}", excel) if text else f"t.{quoted}"
+            keys.append(f"{key} AS {quoted}")
+            continue
+        value = f"t.{quoted}"
+        if name in LAST_IN_PERIOD:
+            figure = f"arg_max({value}, t.week)"
+        elif name in MEAN_IN_PERIOD:
+            figure = f"sum({value} * p.share) / sum(p.share)"
+            if has_units:
+                weighted = f"sum({value} * t.units * p.share) / nullif(sum(t.units * p.share), 0)"
+                figure = f"coalesce({weighted}, {figure})"
+        elif centre and (name.startswith("lower_") or name.startswith("upper_")):
+            sign = "-" if name.startswith("lower_") else "+"
+            spread = f"sum(power({value} - t.{_quoted(centre)}, 2) * p.share)"
+            figure = f"sum(t.{_quoted(centre)} * p.share) {sign} sqrt({spread})"
+            if sign == "-":
+                figure = f"greatest({figure}, 0)"
+        else:
+            figure = f"sum({value} * p.share)"
+        figures.append(f"{figure} AS {quoted}")
+    groups = ", ".join(str(i + 1) for i in range(len(keys) + 2))
+    order = ", ".join([*(str(i + 1) for i in range(len(keys))), str(len(keys) + 2)])
+    columns = [
+        *keys,
+        f"p.period AS {_quoted(bucket)}",
+        "CAST(p.period_start AS DATE) AS period_start",
+        *figures,
+    ]
+    return (
+        f"SELECT {', '.join(columns)}, sum(p.share) AS weeks "
+        f'FROM "{table}" t JOIN fiscal_periods p ON p.week = t.week '
+        f"GROUP BY {groups} ORDER BY {order}"
+    )
 
 
 def check_excel_rows(path: Path | str, tables: list[str]) -> None:
@@ -176,17 +267,19 @@ def export_table(
     fmt: str | None = None,
     *,
     author: str | None = None,
+    bucket: str = "week",
 ) -> int:
     """Write ``table`` to ``out``; return the rows written. The file appears complete or not
     at all (written next to it, then moved into place). A workbook holds the table's sheet
     first (the importer reads a workbook's first sheet, so an export reads back in) and a
-    cover sheet saying who (``author``) made it, when and from what."""
+    cover sheet saying who (``author``) made it, when and from what. With ``bucket`` "month"
+    or "quarter" a weekly table comes out per fiscal period (``_bucketed_select``)."""
     out = Path(out)
     kind = export_format(out, fmt)
     check_out_file(out)
     temporary = out.with_name(f".{out.name}.partial")
     try:
-        rows = _write(path, table, temporary, kind, author)
+        rows = _write(path, table, temporary, kind, author, bucket)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -194,29 +287,47 @@ def export_table(
     return rows
 
 
-def _write(path: Path | str, table: str, temporary: Path, kind: str, author: str | None) -> int:
+def _write(
+    path: Path | str,
+    table: str,
+    temporary: Path,
+    kind: str,
+    author: str | None,
+    bucket: str = "week",
+) -> int:
     with db.connect(path) as con:
         if table not in schema.table_columns(con):
             raise InputError(f"There is no table called {table!r} in {path}.")
-        rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        select = _escaped_select(con, table, kind == "xlsx", bucket)
+        rows = con.execute(f"SELECT count(*) FROM ({select})").fetchone()[0]
         if kind == "parquet":
-            con.execute(f"COPY \"{table}\" TO '{_literal(temporary)}' (FORMAT parquet)")
+            raw = bucket == "week" or "week" not in schema.table_columns(con)[table]
+            source = (
+                f'"{table}"'
+                if raw
+                else f"({_escaped_select(con, table, bucket=bucket, escape=False)})"
+            )
+            con.execute(f"COPY {source} TO '{_literal(temporary)}' (FORMAT parquet)")
         elif kind == "csv":
-            select = _escaped_select(con, table)
             con.execute(f"COPY ({select}) TO '{_literal(temporary)}' (HEADER, DELIMITER ',')")
         else:
             _refuse_over_excel(table, rows)
             with Workbook(temporary) as book:
-                _stream_table(con, book, table)
+                _stream_table(con, book, table, bucket)
                 book.cover(
                     f"{table}: a table of the S&OP database",
-                    _export_cover(con, path, f"the table {table} ({rows:,} rows)", author),
+                    _export_cover(con, path, f"the table {table} ({rows:,} rows)", author, bucket),
                 )
     return int(rows)
 
 
 def export_workbook(
-    path: Path | str, tables: list[str], out: Path | str, *, author: str | None = None
+    path: Path | str,
+    tables: list[str],
+    out: Path | str,
+    *,
+    author: str | None = None,
+    bucket: str = "week",
 ) -> dict[str, int]:
     """Write every table of ``tables`` into the one workbook ``out``, a sheet each (named
     after the table: at most 31 characters, unique), then a cover sheet; return the rows
@@ -234,12 +345,16 @@ def export_workbook(
                 raise InputError(f"There is no table called {missing[0]!r} in {path}.")
             with Workbook(temporary) as book:
                 for table in tables:
-                    written[table] = _stream_table(con, book, table)
+                    written[table] = _stream_table(con, book, table, bucket)
                 total = sum(written.values())
                 book.cover(
                     "The S&OP database, one sheet per table",
                     _export_cover(
-                        con, path, f"{len(tables)} tables, one sheet each ({total:,} rows)", author
+                        con,
+                        path,
+                        f"{len(tables)} tables, one sheet each ({total:,} rows)",
+                        author,
+                        bucket,
                     ),
                 )
     except BaseException:
@@ -249,17 +364,18 @@ def export_workbook(
     return written
 
 
-def _stream_table(con: duckdb.DuckDBPyConnection, book: Workbook, table: str) -> int:
+def _stream_table(
+    con: duckdb.DuckDBPyConnection, book: Workbook, table: str, bucket: str = "week"
+) -> int:
     """Stream ``table`` into a sheet of ``book``, batch by batch (``EXCEL_BATCH_ROWS`` rows
     fetched from DuckDB at a time): memory stays flat whatever the table's size (a frame
     through ``to_excel`` held every cell as an object: minutes and ~1.8 GB for 450,000
     rows). Numbers keep their type with a number format by column, headers read in words."""
-    types = _table_types(con, table)
+    result = con.execute(_escaped_select(con, table, excel=True, bucket=bucket))
     columns = []
-    for name, data_type in types:
-        values = duckdb_values(data_type)
+    for name, data_type, *_ in result.description:
+        values = duckdb_values(str(data_type))
         columns.append(Column(table_header(name), values, column_kind(name, values)))
-    result = con.execute(_escaped_select(con, table, excel=True))
 
     def rows():
         while batch := result.fetchmany(EXCEL_BATCH_ROWS):
@@ -277,10 +393,14 @@ def table_header(column: str) -> str:
 
 
 def _export_cover(
-    con: duckdb.DuckDBPyConnection, path: Path | str, contents: str, author: str | None
+    con: duckdb.DuckDBPyConnection,
+    path: Path | str,
+    contents: str,
+    author: str | None,
+    bucket: str = "week",
 ) -> list[tuple[str, object]]:
     """The cover of an export: company, what the file holds, the forecast run and plan of
-    record current when it was made, who made it and when."""
+    record current when it was made, the bucket of weekly tables, who made it and when."""
     from sop_core.data.stores import forecast_runs, master, plans_of_record
 
     record = plans_of_record.plan_of_record(con)
@@ -296,6 +416,12 @@ def _export_cover(
             f"{date(record.approved_at)}"
             if record is not None
             else "none approved yet",
+        ),
+        (
+            "Weekly tables",
+            "by week, as stored"
+            if bucket == "week"
+            else f"by fiscal {bucket} ({master.fiscal_calendar(con).describe()})",
         ),
         ("Database", Path(path).name),
         ("Made by", author or MISSING),

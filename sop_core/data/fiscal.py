@@ -228,6 +228,25 @@ def _week_rows(calendar: FiscalCalendar, monday: dt.date) -> tuple[tuple, ...]:
     return tuple(rows)
 
 
+def bucketed_weeks(weeks: object, bucket: str, calendar: FiscalCalendar) -> pd.DataFrame:
+    """Each week with the period(s) of ``bucket`` it belongs to: ``week``, ``period`` (its
+    name), ``period_start`` and ``share`` (the part of the week's days in it; a week split
+    between two months of calendar months has two rows)."""
+    table = calendar.weeks(weeks) if len(weeks) else pd.DataFrame(columns=list(WEEK_COLUMNS))
+    number = "month" if checked_bucket(bucket) != "quarter" else "quarter"
+    label = calendar.month_label if number == "month" else calendar.quarter_label
+    grouped = (
+        table.groupby(["week", f"{number}_start", "year", number], sort=True)["share"]
+        .sum()
+        .reset_index()
+    )
+    grouped["period"] = [
+        label(int(y), int(p)) for y, p in zip(grouped["year"], grouped[number], strict=True)
+    ]
+    grouped = grouped.rename(columns={f"{number}_start": "period_start"})
+    return grouped[["week", "period", "period_start", "share"]]
+
+
 def bucketed(
     frame: pd.DataFrame,
     bucket: str,
@@ -246,21 +265,14 @@ def bucketed(
     if checked_bucket(bucket) == "week":
         return frame
     keys = list(keys)
-    mapping = calendar.weeks(frame[week]) if len(frame) else pd.DataFrame(columns=WEEK_COLUMNS)
-    merged = frame[[*keys, week, *values]].merge(
-        mapping.rename(columns={"week": week}), on=week, how="left"
-    )
+    mapping = bucketed_weeks(frame[week], bucket, calendar).rename(columns={"week": week})
+    merged = frame[[*keys, week, *values]].merge(mapping, on=week, how="left")
     for column in values:
         merged[column] = merged[column] * merged["share"]
-    start = "month_start" if bucket == "month" else "quarter_start"
-    period = "month" if bucket == "month" else "quarter"
-    grouped = (
-        merged.groupby([*keys, start, "year", period], sort=True, dropna=False)
+    out = (
+        merged.groupby([*keys, "period_start", "period"], sort=True, dropna=False)
         .agg(**{c: (c, "sum") for c in values}, weeks=("share", "sum"))
         .reset_index()
+        .rename(columns={"period": bucket})
     )
-    label = calendar.month_label if bucket == "month" else calendar.quarter_label
-    names = [label(int(y), int(p)) for y, p in zip(grouped["year"], grouped[period], strict=True)]
-    out = grouped.drop(columns=["year", period]).rename(columns={start: "period_start"})
-    out.insert(len(keys), bucket, names)
     return out[[*keys, bucket, "period_start", *values, "weeks"]]
