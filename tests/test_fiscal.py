@@ -102,6 +102,12 @@ def test_bad_settings_are_refused_with_a_sentence():
     assert FiscalCalendar.from_settings({"fiscal_start_month": "7", "fiscal_pattern": "445"}) == (
         FiscalCalendar(7, "445")
     )
+    for calendar in CALENDARS:
+        assert FiscalCalendar.from_settings(calendar.settings()) == calendar
+    assert FiscalCalendar(7, "445").settings() == {
+        "fiscal_start_month": "Jul",
+        "fiscal_pattern": "4-4-5",
+    }
 
 
 def test_init_keeps_the_fiscal_calendar_it_is_given(tmp_path):

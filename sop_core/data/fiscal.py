@@ -86,18 +86,20 @@ class FiscalCalendar:
     @classmethod
     def from_settings(cls, settings: dict[str, object]) -> FiscalCalendar:
         """The calendar kept in ``company_settings`` (calendar months from January if unset)."""
-        start = settings.get(START_KEY) or 1
-        try:
-            start = int(start)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"The fiscal year's first month must be 1 to 12, not {start!r}."
-            ) from None
-        return cls(start, str(settings.get(PATTERN_KEY) or "calendar"))
+        start = str(settings.get(START_KEY) or "Jan").strip()
+        if start[:3].title() in MONTH_NAMES:
+            number = MONTH_NAMES.index(start[:3].title()) + 1
+        elif start.isdigit():
+            number = int(start)
+        else:
+            raise InputError(f"The fiscal year's first month must be Jan to Dec, not {start!r}.")
+        return cls(number, str(settings.get(PATTERN_KEY) or "calendar").replace("-", ""))
 
     def settings(self) -> dict[str, str]:
-        """The ``company_settings`` rows that keep this calendar."""
-        return {START_KEY: str(self.start_month), PATTERN_KEY: self.pattern}
+        """The ``company_settings`` rows that keep this calendar, as words ("Jul", "4-4-5"):
+        a settings sheet holds text, and a number there would read as a figure."""
+        pattern = "-".join(self.pattern) if self.retail else self.pattern
+        return {START_KEY: MONTH_NAMES[self.start_month - 1], PATTERN_KEY: pattern}
 
     @property
     def retail(self) -> bool:
