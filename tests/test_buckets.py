@@ -122,3 +122,23 @@ def test_export_by_month_keeps_totals_revenue_and_order(forecast_db, tmp_path):
     assert (forecast["Upper 95"] >= forecast["Upper 80"] - 1e-6).all()
     cover = pd.read_excel(book, sheet_name="Cover", header=None)
     assert cover.astype(str).apply(lambda c: c.str.contains("by fiscal quarter")).any().any()
+
+
+def test_the_pack_by_quarter_names_its_bucket_and_keeps_the_weekly_totals(forecast_db, tmp_path):
+    path = tmp_path / "sop.duckdb"
+    shutil.copy(forecast_db, path)
+    sheets = {}
+    for bucket in ("week", "quarter"):
+        out = tmp_path / bucket
+        out.mkdir()
+        done = run_cli("pack", "--db", str(path), "--out", str(out), "--bucket", bucket, "--quiet")
+        assert done.returncode == 0, done.stderr
+        (book,) = out.glob("*.xlsx")
+        assert book.name.endswith("-by-quarter.xlsx") == (bucket == "quarter")
+        sheets[bucket] = pd.read_excel(book, sheet_name=None)
+    quarterly, weekly = sheets["quarter"], sheets["week"]
+    assert "Quarter" in quarterly["Targets"].columns and "Week" not in quarterly["Targets"]
+    for sheet, column in [("Targets", "Revised"), ("Targets", "Revenue"), ("Capacity", "Hours")]:
+        assert quarterly[sheet][column].sum() == pytest.approx(weekly[sheet][column].sum())
+    cover = quarterly["Cover"].astype(str)
+    assert cover.apply(lambda c: c.str.startswith("quarter (Fiscal year from Jan")).any().any()

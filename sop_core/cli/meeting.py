@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from sop_core.cli.common import WEEKS_AHEAD, author, progress_bar
+from sop_core.cli.common import WEEKS_AHEAD, add_bucket_option, author, progress_bar
 
 
 def command_pack(args: argparse.Namespace) -> int:
@@ -23,6 +23,7 @@ def command_pack(args: argparse.Namespace) -> int:
             weeks=args.weeks,
             progress=progress,
             author=author(args),
+            bucket=args.bucket,
         )
     for kind, path in files.items():
         print(f"{kind}: {path}")
@@ -53,6 +54,7 @@ def add_pack_parser(commands: argparse._SubParsersAction) -> None:
     pack.add_argument(
         "--author", default=None, help="who makes the pack, on its cover (default: $USER)"
     )
+    add_bucket_option(pack)
     pack.add_argument("--quiet", action="store_true", help="no progress on stderr")
     pack.set_defaults(handler=command_pack)
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError
+from sop_core.data.fiscal import FiscalCalendar, bucketed_weeks
 from sop_core.data.formats import MISSING, date, header
 from sop_core.data.workbook import Column, Workbook, column_kind, duckdb_values
 
@@ -184,19 +185,21 @@ def _bucketed_select(
     excel: bool,
     bucket: str,
     escape: bool = True,
+    calendar: FiscalCalendar | None = None,
+    centre: str | None = None,
 ) -> str:
-    """``SELECT`` of a weekly ``table`` per fiscal ``bucket``: its text, dates and row
-    numbers as keys, the week as the period's name (a column named after the bucket) and
-    first day (``period_start``), its figures summed with split weeks allocated by their
-    days (``fiscal.bucketed``'s rule, in DuckDB) or as ``LAST_IN_PERIOD``,
-    ``MEAN_IN_PERIOD`` and the bands say; ``weeks`` last."""
-    from sop_core.data.fiscal import bucketed_weeks
+    """``SELECT`` of a weekly ``table`` per fiscal ``bucket`` of ``calendar`` (the
+    database's by default): its text, dates and row numbers as keys, the week as the period's
+    name (a column named after the bucket) and first day (``period_start``), its figures
+    summed with split weeks allocated by their days (``fiscal.bucketed``'s rule, in DuckDB)
+    or as ``LAST_IN_PERIOD``, ``MEAN_IN_PERIOD`` and the bands (around ``centre``, by
+    default ``BAND_CENTRES``'s) say; ``weeks`` last."""
     from sop_core.data.stores import master
 
     weeks = con.execute(f'SELECT DISTINCT week FROM "{table}"').df()["week"]
-    periods = bucketed_weeks(weeks, bucket, master.fiscal_calendar(con))
+    periods = bucketed_weeks(weeks, bucket, calendar or master.fiscal_calendar(con))
     con.register("fiscal_periods", periods)
-    centre = BAND_CENTRES.get(table)
+    centre = centre or BAND_CENTRES.get(table)
     has_units = "units" in dict(types)
     keys, figures = [], []
     for name, kind in types:
@@ -239,6 +242,26 @@ def _bucketed_select(
         f'FROM "{table}" t JOIN fiscal_periods p ON p.week = t.week '
         f"GROUP BY {groups} ORDER BY {order}"
     )
+
+
+def bucketed_frame(
+    frame: pd.DataFrame, bucket: str, calendar: FiscalCalendar, centre: str | None = None
+) -> pd.DataFrame:
+    """A weekly ``frame`` per fiscal ``bucket`` by the rules of a bucketed export (the same
+    SQL, over the frame in a private DuckDB): for the meeting pack's sheets. ``centre`` is
+    the column its ``lower_``/``upper_`` bands are around."""
+    if bucket == "week" or "week" not in frame.columns:
+        return frame
+    with duckdb.connect() as con:
+        con.register("weekly", frame)
+        types = [
+            (name, str(kind))
+            for name, kind, *_ in con.execute("SELECT * FROM weekly LIMIT 0").description
+        ]
+        select = _bucketed_select(
+            con, "weekly", types, False, bucket, escape=False, calendar=calendar, centre=centre
+        )
+        return con.execute(select).df()
 
 
 def check_excel_rows(path: Path | str, tables: list[str]) -> None:

@@ -37,7 +37,8 @@ from sop_core import charts
 from sop_core.charts.images import svg_images
 from sop_core.data import db, formats, settings
 from sop_core.data.errors import InputError
-from sop_core.data.export import check_out_folder, escape_formulas, escape_text
+from sop_core.data.export import bucketed_frame, check_out_folder, escape_formulas, escape_text
+from sop_core.data.fiscal import checked_bucket
 from sop_core.data.stores import master, plans_of_record, production
 from sop_core.data.workbook import Workbook
 from sop_core.forecast.runs import latest_run
@@ -49,6 +50,9 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 SHEETS = ("Cover", "Summary", "Targets", "Production", "Capacity", "Decisions")
 PEAK_FORMAT = "0%"  # as every page shows a peak load ("219%")
 DECISION_COLUMNS = ("kind", "text", "owner", "due_date", "state")
+# The column a targets sheet's 80% band is around (a scenario's, a plan of record's), for its
+# figures per month or quarter.
+BAND_CENTRES = ("revised", "target")
 
 
 @dataclass
@@ -100,12 +104,16 @@ def build_pack(
     pdf: bool = True,
     progress: Callable[[float, str], None] | None = None,
     author: str | None = None,
+    bucket: str = "week",
 ) -> dict[str, Path]:
     """Write the pack into the folder ``out``; return the files written by kind (``xlsx``,
     ``html`` and, with Chromium, ``pdf``). Without ``scenario_name`` the pack is the latest
     plan of record exactly as frozen (the baseline planned today when nothing is approved);
     with it, that scenario planned on today's forecast. ``author`` is who made it (on the
-    cover)."""
+    cover). With ``bucket`` "month" or "quarter" the workbook's targets, production and
+    capacity are per fiscal period (``export.bucketed_frame``: the rules of a bucketed
+    export), and the bucket is on the cover and in the files' names."""
+    checked_bucket(bucket)
     report = progress or (lambda fraction, message: None)
     out = check_out_folder(out)
     report(0.05, "Reading the plan")
@@ -115,6 +123,7 @@ def build_pack(
         decisions = decision_log(con)
         approved = plans_of_record.plan_of_record(con)
         currency = company.get("currency", "EUR")
+        calendar = master.fiscal_calendar(con)
         report(0.2, "Planning production" if scenario_name or not approved else "Reading it")
         if scenario_name or approved is None:
             content = _planned(con, scenario_name, weeks, currency, approved)
@@ -125,14 +134,21 @@ def build_pack(
         ("Company", company.get("company_name", "")),
         ("Scenario", content.scenario),
         *content.about,
+        ("Figures by", f"{bucket} ({calendar.describe()})"),
         ("Made by", author or formats.MISSING),
         ("Made at", made),
     ]
     sheets = {
-        **content.sheets,
+        **{
+            sheet: bucketed_frame(
+                frame, bucket, calendar, next((c for c in BAND_CENTRES if c in frame), None)
+            )
+            for sheet, frame in content.sheets.items()
+        },
         "Decisions": decisions.drop(columns=["version"], errors="ignore"),
     }
-    stem = f"sop-pack-{content.first_week:%Y-%m-%d}-{_slug(content.scenario)}"
+    by = "" if bucket == "week" else f"-by-{bucket}"
+    stem = f"sop-pack-{content.first_week:%Y-%m-%d}-{_slug(content.scenario)}{by}"
     files = {"xlsx": out / f"{stem}.xlsx", "html": out / f"{stem}.html"}
 
     report(0.45, "Writing the workbook")
