@@ -110,6 +110,52 @@ st.caption(
     )
 )
 
+
+def figure(value: str, amount: float, *, signed: bool = False) -> str:
+    return (
+        units(amount, signed=signed) if value == "units" else money(amount, currency, signed=signed)
+    )
+
+
+def budget_gap() -> None:
+    """The gap to budget of the current fiscal quarter and year, and what the scenario closes."""
+    gaps, notes = loaders.budget_gaps(run.run_id, scenario_name, scope.families)
+    if not gaps:
+        st.caption(
+            "No budget in this scope: import one on the Data page (table budget) to see the "
+            "gap to budget here."
+        )
+        return
+    what = plain(scenario_name) if scenario_name else None
+    tiles = []
+    for gap in gaps:
+        ahead = f"{1 - gap.covered:.0%} of it beyond the plan" if gap.covered < 0.999 else ""
+        for value, label in (("units", "units"), ("revenue", currency), ("margin", currency)):
+            closed = gap.closed[value]
+            share = gap.closed_share(value)
+            tiles.append(
+                widgets.Kpi(
+                    f"{gap.label} vs budget: {value}",
+                    figure(value, gap.baseline_gap[value], signed=True),
+                    figure(value, closed, signed=True) if what else None,
+                    change_label=f"closed by {what}"
+                    + (f" ({share:.0%} of the gap)" if share is not None else ""),
+                    note=None if what else f"budget {figure(value, gap.budget[value])}",
+                    help=f"Baseline outturn less budget for {gap.label} ({label}): weeks "
+                    "already past count their actual sales, the weeks ahead the baseline plan"
+                    + (f"; {ahead}, counted as the same share of the budget" if ahead else "")
+                    + ". Below zero: short of budget.",
+                )
+            )
+    widgets.kpi_row(tiles)
+    if scope.channels:
+        notes = [*notes, "The budget has no channel split: the gap is for every channel."]
+    for note in notes:
+        st.caption(plain(note))
+
+
+budget_gap()
+
 demand = kpis["target"]
 demand_load, planned_load = figures.peaks["demand_load"], figures.peaks["planned_load"]
 tiles = [

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from sop_core.data.importer import ImportReport
     from sop_core.demand.cube import DemandCube
     from sop_core.demand.plan_base import PlanBase
+    from sop_core.meeting.budget import Gap
     from sop_core.meeting.cockpit import Overview
     from sop_core.scenario.levers import Scenario
     from sop_core.scenario.plan_files import PlanReport
@@ -602,6 +603,47 @@ def overview(run_id: int, scenario_name: str | None) -> Overview:
     """The Overview's figures for the saved scenario ``scenario_name`` (None: the baseline),
     cached per data version: see ``sop_core.meeting.cockpit.overview``."""
     return _fresh(_overview, run_id, scenario_name)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _budget_gaps(
+    path: str,
+    version: tuple[int, int],
+    run_id: int,
+    scenario_name: str | None,
+    families: tuple[str, ...],
+) -> tuple[list[Gap], list[str]]:
+    from sop_core.meeting import budget
+    from sop_core.scenario.levers import Scenario, applicable, apply_scenario
+    from sop_core.scenario.targets import result_targets
+
+    base = _plan_base(path, version, run_id)
+    first = pd.Timestamp(base.weeks[0]).date()
+    with db.connect(path) as con:
+        inputs = budget.load_inputs(con, first, families)
+        scenario = (
+            _load_scenario(con, scenario_name).scenario if scenario_name else Scenario(BASELINE)
+        )
+    if not inputs.has_budget:
+        return [], inputs.notes
+
+    def plan(chosen: Scenario) -> pd.DataFrame:
+        targets = result_targets(apply_scenario(base, applicable(base, chosen)[0]))
+        return budget.in_families(budget.weekly_plan(targets), families)
+
+    baseline = plan(Scenario(BASELINE))
+    outturn = plan(scenario) if scenario_name else baseline
+    gaps = budget.budget_gaps(baseline, outturn, inputs.actuals, inputs.budget, inputs.calendar)
+    return gaps, inputs.notes
+
+
+def budget_gaps(
+    run_id: int, scenario_name: str | None, families: tuple[str, ...] = ()
+) -> tuple[list[Gap], list[str]]:
+    """The gap to budget of the current fiscal quarter and year for the baseline and the saved
+    scenario ``scenario_name`` in ``families`` (cached per data version), with notes on what
+    the scope leaves out; no gaps when there is no budget: ``sop_core.meeting.budget``."""
+    return _fresh(_budget_gaps, run_id, scenario_name, tuple(families))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -53,7 +53,7 @@ class Column:
     """One column of an input table, as the importer checks it."""
 
     name: str
-    kind: str  # text, number, integer, date
+    kind: str  # text, number, integer, date, month
     required: bool = False
     default: object = None  # used when the column is absent or a value is empty
     minimum: float | None = None
@@ -232,6 +232,29 @@ SPECS: dict[str, TableSpec] = {
         ),
         ("sku", "effective_week"),
         "price changes",
+    ),
+    "budget": TableSpec(
+        (
+            Column("month", "month", required=True, aliases=("period", "fiscal_month")),
+            Column("sku", "text", refers_to="products", aliases=SKU),
+            Column("family", "text", aliases=("category",)),
+            Column(
+                "units",
+                "number",
+                required=True,
+                minimum=0,
+                aliases=("qty", "quantity", "volume", "budget_units"),
+            ),
+            Column(
+                "revenue",
+                "number",
+                required=True,
+                minimum=0,
+                aliases=("sales", "value", "budget_revenue", "net_sales"),
+            ),
+        ),
+        ("month", "sku", "family"),
+        "budget rows",
     ),
 }
 KEYS_OF = {"products": "sku", "production_lines": "line", "channels": "channel"}
@@ -758,7 +781,7 @@ def _check(
     if not report.ok:
         return
     _match_codes(con, table, spec, report)
-    special = {"sales_history": _sales, "promotions": _promotions}.get(table)
+    special = {"sales_history": _sales, "promotions": _promotions, "budget": _budget}.get(table)
     if special:
         special(con, report)
     if report.ok:
@@ -769,7 +792,7 @@ def _check(
         _gaps(con, report)
     if report.ok:
         report.rows_to_write = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
-        keys = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
+        keys = " AND ".join(_same_key(spec, k, "t", "s") for k in spec.key)
         report.rows_replaced = con.execute(
             f"SELECT count(*) FROM _typed s WHERE EXISTS (SELECT 1 FROM {table} t WHERE {keys})"
         ).fetchone()[0]
@@ -844,6 +867,16 @@ def typecheck(con: duckdb.DuckDBPyConnection, spec: TableSpec, report: ImportRep
             aligned = f"({value} - CAST((isodow({value}) - {start} + 7) % 7 AS INTEGER))"
             typed.append(f"{aligned} AS {name}")
             typed.append(f"{value} <> {aligned} AS _{name}_moved")
+        elif column.kind == "month":
+            value = _month_value(name)
+            _problem(
+                con,
+                report,
+                "error",
+                f"{label} is not a month (write 2026-11, 2026-11-01 or Nov 2026)",
+                f"{name} IS NOT NULL AND {value} IS NULL",
+            )
+            typed.append(f"{value} AS {name}")
         elif column.kind in ("number", "integer"):
             sql_type = "DOUBLE" if column.kind == "number" else "BIGINT"
             value = f"TRY_CAST({name} AS {sql_type})"
@@ -961,6 +994,7 @@ MATCHED_CODES = {
     ("channels", "channel"): ("channels", "channel", "channel"),
     ("products", "family"): ("products", "family", "family"),
     ("products", "brand"): ("products", "brand", "brand"),
+    ("budget", "family"): ("products", "family", "family"),
 }
 SHOWN_CODES = 10  # codes named per message; the count says how many in all
 
@@ -1082,6 +1116,68 @@ def _sales(con: duckdb.DuckDBPyConnection, report: ImportReport) -> None:
     )
 
 
+MONTH_FORMATS = ("%Y-%m", "%Y-%m-%d", "%b %Y", "%B %Y")
+BUDGET_MONTHS_AHEAD = 36  # a budget may run this many months past the history's last week
+
+
+def _month_value(column: str) -> str:
+    """SQL: the first day of the month ``column`` names (2026-11, 2026-11-01, Nov 2026 or
+    November 2026), NULL when it names none between FIRST_YEAR and LAST_YEAR."""
+    parsed = ", ".join(f"try_strptime({column}, '{pattern}')" for pattern in MONTH_FORMATS)
+    month = f"CAST(date_trunc('month', coalesce({parsed})) AS DATE)"
+    return f"CASE WHEN year({month}) BETWEEN {FIRST_YEAR} AND {LAST_YEAR} THEN {month} END"
+
+
+def _budget(con: duckdb.DuckDBPyConnection, report: ImportReport) -> None:
+    """A budget row is for a SKU, a family or the company total: its month within the
+    calendar (the history's first month to ``BUDGET_MONTHS_AHEAD`` months after its last week),
+    its family one the products have, a SKU row's family the SKU's own (filled in when empty)."""
+    first, last = con.execute("SELECT min(week), max(week) FROM sales_history").fetchone()
+    if first is None:
+        report.issues.append(
+            Issue(
+                "error",
+                "There is no sales history yet, so the fiscal months a budget may cover are "
+                "not known: import the sales history first.",
+            )
+        )
+        return
+    first_month = first.replace(day=1)
+    end = last.replace(day=1)
+    index = end.month - 1 + BUDGET_MONTHS_AHEAD
+    last_month = end.replace(year=end.year + index // 12, month=index % 12 + 1)
+    _problem(
+        con,
+        report,
+        "error",
+        f"month is outside the calendar (the history's first month, {first_month:%b %Y}, to "
+        f"{BUDGET_MONTHS_AHEAD} months after its last week, {last_month:%b %Y})",
+        f"month < DATE '{first_month}' OR month > DATE '{last_month}'",
+        "_typed",
+    )
+    _problem(
+        con,
+        report,
+        "error",
+        "unknown family (not in the product list)",
+        "family IS NOT NULL AND family NOT IN (SELECT DISTINCT family FROM products)",
+        "_typed",
+    )
+    _problem(
+        con,
+        report,
+        "error",
+        "the family is not the SKU's own (leave it empty on a SKU row, or write the SKU's)",
+        "sku IS NOT NULL AND family IS NOT NULL AND EXISTS (SELECT 1 FROM products p "
+        "WHERE p.sku = _typed.sku AND p.family <> _typed.family)",
+        "_typed",
+    )
+    con.execute(
+        "UPDATE _typed SET family = p.family FROM products p "
+        "WHERE _typed.sku = p.sku AND _typed.family IS NULL"
+    )
+
+
 def _promotions(con: duckdb.DuckDBPyConnection, report: ImportReport) -> None:
     _problem(
         con, report, "error", "end week is before start week", "end_week < start_week", "_typed"
@@ -1184,6 +1280,15 @@ def _gaps(con: duckdb.DuckDBPyConnection, report: ImportReport) -> None:
 # --- writing --------------------------------------------------------------------------------
 
 
+def _same_key(spec: TableSpec, key: str, left: str, right: str) -> str:
+    """SQL: ``left`` and ``right`` rows share ``key``; null-safe for a key that may be empty
+    (a budget's company-total row has neither SKU nor family, and still replaces its month's)."""
+    column = spec.column(key)
+    if column.required or column.default is not None:
+        return f"{left}.{key} = {right}.{key}"
+    return f"{left}.{key} IS NOT DISTINCT FROM {right}.{key}"
+
+
 def _write(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -1192,7 +1297,7 @@ def _write(
     author: str,
 ) -> None:
     names = ", ".join(c.name for c in spec.columns)
-    same_key = " AND ".join(f"{table}.{k} = _typed.{k}" for k in spec.key)
+    same_key = " AND ".join(_same_key(spec, k, table, "_typed") for k in spec.key)
     con.execute("BEGIN TRANSACTION")
     try:
         if table == "sales_history":

@@ -472,6 +472,22 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        11,
+        "Budget: units and revenue per fiscal month for a SKU, a family or the company total",
+        """
+        CREATE TABLE budget (
+            month DATE NOT NULL CHECK (day(month) = 1),
+            sku VARCHAR,
+            family VARCHAR,
+            units DOUBLE NOT NULL CHECK (units >= 0),
+            revenue DOUBLE NOT NULL CHECK (revenue >= 0)
+        );
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -486,6 +502,7 @@ INPUT_TABLES = (
     "inventory",
     "promotions",
     "price_changes",
+    "budget",
 )
 
 
@@ -1010,6 +1027,24 @@ DATA_DICTIONARY["jobs"] = (
         "attempts": "Times a process took it up (more than 1: it was resumed).",
         "active_key": "Kind and parameters while queued or running, empty afterwards: unique, "
         "so two people pressing the same button start one job.",
+    },
+)
+
+DATA_DICTIONARY["budget"] = (
+    "The budget finance set for each fiscal month: units and revenue for a SKU, a family or "
+    "the company total (one level per row; the Overview compares the plan with it).",
+    {
+        "month": "The fiscal month, as the first day of the calendar month it stands for "
+        "(2026-11-01 is Nov 2026, whatever the fiscal calendar's weeks). A file may write "
+        "`2026-11`, `2026-11-01` or `Nov 2026`.",
+        "sku": "SKU (`products.sku`) of a SKU-level row; empty for a family or total row.",
+        "family": "Product family of a family-level row (`products.family`); filled with the "
+        "SKU's family on a SKU row; empty on a company-total row.",
+        "units": "Budgeted units sold in the month (>= 0).",
+        "revenue": "Budgeted revenue in the month (>= 0, currency of `company_settings`). The "
+        "budget's margin is this revenue less its units x the average unit cost of the row's "
+        "SKUs (variable cost plus setup spread over the standard batch, as the plan's margin; "
+        "weighted by their last 52 weeks' units).",
     },
 )
 

@@ -14,8 +14,9 @@ Its true driver values go to the ``sample_truth`` table; ``DATA_DICTIONARY`` the
 demand equation. One module per part of the story, in the order ``generate`` tells it (the
 random draws are made in that order, so a seed always gives the same company): ``families``
 (the cast), ``catalogue`` (channels, SKUs and their true drivers), ``prices``, ``promotions``,
-``seasonality`` and ``demand``, ``lines`` (lines, capacity calendar, the products table) and
-``stock`` (production and inventory). This module holds the public API: ``SampleConfig``,
+``seasonality`` and ``demand``, ``lines`` (lines, capacity calendar, the products table),
+``stock`` (production and inventory) and ``budget`` (a family budget a few percent above the
+trend). This module holds the public API: ``SampleConfig``,
 ``generate`` and the database builders.
 """
 
@@ -35,6 +36,7 @@ import pandas as pd
 from sop_core.data import db, schema
 from sop_core.data.errors import InputError
 from sop_core.data.fiscal import FiscalCalendar
+from sop_core.data.sample.budget import budget_frame
 from sop_core.data.sample.catalogue import (
     CHANNELS,
     channels_frame,
@@ -107,13 +109,16 @@ def generate(
     report(0.9, "Assembling tables")
     skus = catalogue.sku_array
     channel_codes = [c[0] for c in CHANNELS]
+    products = products_frame(catalogue, weeks, prices.list_price, lines)
+    sales = sales_frame(catalogue, weeks, prices, promotions, demand)
+    truth = truth_frame(catalogue)
     return {
         "company_settings": _company_frame(config, weeks),
         "channels": channels_frame(),
         "production_lines": lines_frame(lines),
-        "products": products_frame(catalogue, weeks, prices.list_price, lines),
+        "products": products,
         "product_lines": alternate_lines_frame(lines, skus),
-        "sales_history": sales_frame(catalogue, weeks, prices, promotions, demand),
+        "sales_history": sales,
         "capacity_calendar": calendar,
         "production_actuals": production_frame(stock, lines, weeks, skus),
         "inventory": inventory_frame(stock, catalogue, weeks),
@@ -121,7 +126,10 @@ def generate(
             promotions.events, weeks.all, weeks.history, skus, channel_codes
         ),
         "price_changes": price_change_frame(prices.list_price, weeks.all, skus, catalogue.on_sale),
-        "sample_truth": truth_frame(catalogue),
+        "sample_truth": truth,
+        "budget": budget_frame(
+            sales, products, truth, config.fiscal, weeks.all[weeks.history].date()
+        ),
     }
 
 
