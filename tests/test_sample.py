@@ -253,6 +253,9 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path: Path, monkeypatch):
 
 STANDARD_DIGEST = "6571a1c12218a60e119472d9aca77d260f9fecc89fd696a2dbb5b2e7e46f639e"
 """SHA-256 of the default sample's tables as CSV, taken from the generator before mixes."""
+# Tables and settings added since, derived without random draws: outside the digest.
+LATER_TABLES = ("budget",)
+LATER_SETTINGS = ("fiscal_start_month", "fiscal_pattern")
 
 
 def _weekly(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -293,6 +296,10 @@ def test_the_standard_mix_is_the_company_as_it_always_was(tables):
         pd.testing.assert_frame_equal(tables[name], explicit[name])
     digest = hashlib.sha256()
     for name, frame in tables.items():
+        if name in LATER_TABLES:
+            continue
+        if name == "company_settings":  # the fiscal calendar's rows came later
+            frame = frame[~frame["key"].isin(LATER_SETTINGS)].reset_index(drop=True)
         digest.update(name.encode())
         digest.update(frame.to_csv(index=False).encode())
     assert digest.hexdigest() == STANDARD_DIGEST
