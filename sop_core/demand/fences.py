@@ -27,6 +27,8 @@ DETAIL_WEEKS = 13
 """Weeks planned week by week; fiscal months beyond."""
 MAX_HORIZON_WEEKS = 78
 """The longest horizon the meeting plans: 18 months."""
+FROZEN_ZONE = "inside the frozen zone"
+"""Words every frozen-zone warning holds (``is_frozen_warning``)."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,15 @@ def frozen_warning(
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     plural = "week" if len(names) == 1 else "weeks"
     return (
-        f"{what} changes {len(names)} {plural} inside the frozen zone (the first "
+        f"{what} changes {len(names)} {plural} {FROZEN_ZONE} (the first "
         f"{fences.frozen} weeks, where production is already scheduled): {listed}. Agree it "
         "with supply before relying on it."
     )
+
+
+def is_frozen_warning(note: str) -> bool:
+    """Whether ``note`` (one of a scenario's warnings) is a frozen-zone warning."""
+    return FROZEN_ZONE in note
 
 
 def planning_periods(
