@@ -18,7 +18,8 @@ measure over the first ``weeks`` weeks, and ``peak_label`` says which ("Peak dem
 ``PLAN_WEEKS``), so the weeks shown can build stock ahead of later peaks and every page that
 shows the planned load of the next 13 weeks shows the same plan's. Beyond the weekly detail
 (13 weeks, ``sop_core.demand.fences``) the plan is solved per fiscal month and its hours spread
-over the month's weeks with the demand, so a planned load there is the month's, week by week.
+over the month's weeks with the demand: a week there can show more than its hours (a shutdown
+week with demand in it) while the month as a whole fits, so read it per month.
 """
 
 from __future__ import annotations
