@@ -358,7 +358,7 @@ with st.form("override_form", clear_on_submit=False, border=True):
 
 def save_override(override: consensus.Override) -> None:
     try:
-        number_id, before, after = consensus.add_override(
+        number_id, before, after, frozen = consensus.add_override(
             loaders.database_path(),
             base,
             base.statistical_by_channel,
@@ -373,6 +373,8 @@ def save_override(override: consensus.Override) -> None:
             f"Override {number_id} saved: {plain(override.validated().describe())}. "
             f"{plain(scope_name)} over those weeks: {before:,.0f} → {after:,.0f} units."
         )
+        if frozen:
+            st.session_state["override_frozen"] = frozen
         st.rerun()
 
 
@@ -418,6 +420,8 @@ if pending:
         st.rerun()
 if "override_done" in st.session_state:
     st.success(st.session_state.pop("override_done"), icon=":material/check_circle:")
+if "override_frozen" in st.session_state:
+    st.warning(plain(st.session_state.pop("override_frozen")), icon=":material/warning:")
 
 history = loaders.consensus_overrides()
 if history.empty:

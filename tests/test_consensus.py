@@ -169,7 +169,7 @@ def test_an_override_is_stored_with_its_history_and_moves_the_plan_on_every_page
     rows = base.families == family
     before = base.baseline[rows][:, 2:6].sum()
     change = Override("family", family, first, last, "units", 500, "Listing at Retailer X", "Ana")
-    number, units_before, units_after = add_override(
+    number, units_before, units_after, _ = add_override(
         plan_db, base, base.statistical_by_channel, change, run_id=run, cycle=cycle
     )
     assert units_before == pytest.approx(before)

@@ -899,9 +899,9 @@ def test_threads_and_another_process_write_at_once_without_losing_anything(
                         reason,
                         f"user{number}",
                     )
-                    number_id, _, _ = consensus.add_override(
+                    number_id = consensus.add_override(
                         path, base, base.statistical_by_channel, change, run_id=run, cycle=cycle
-                    )
+                    ).override_id
                     with lock:
                         overrides[number_id] = reason
                         ops["overrides"] += 1

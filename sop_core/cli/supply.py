@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from sop_core.cli.common import WEEKS_AHEAD, add_engine_options, print_wait, progress_bar
 
 
 def command_plan(args: argparse.Namespace) -> int:
+    from sop_core.demand.fences import is_frozen_warning
     from sop_core.supply import loads
     from sop_core.supply.planning import build_plan
 
@@ -21,6 +23,9 @@ def command_plan(args: argparse.Namespace) -> int:
             progress=progress,
             on_wait=print_wait,
         )
+    for note in result.warnings:
+        if is_frozen_warning(note):  # the scenario's other notes show where it is made
+            print(f"warning: {note}", file=sys.stderr)
     weeks = plan.demand.shape[1]
     summary = plan.summary(result.available[:, :weeks])
     peer = chase.summary(result.available[:, :weeks])

@@ -83,6 +83,14 @@ PAPER_SIZE = Setting(
 )
 PAPER_SIZES = ("A4", "Letter")
 
+FROZEN_WEEKS = Setting(
+    "SOP_FROZEN_WEEKS",
+    "4",
+    "Weeks at the start of the horizon that are frozen: production there is scheduled, so a "
+    "lever or a consensus override that changes one of them comes with a warning naming the "
+    "weeks (0: no frozen zone).",
+)
+
 SETTINGS: tuple[Setting, ...] = (
     DATABASE,
     LOCK_TIMEOUT,
@@ -93,6 +101,7 @@ SETTINGS: tuple[Setting, ...] = (
     IMPORT_MAX_SHEET_ROWS,
     IMPORT_MAX_UNPACKED_MB,
     PAPER_SIZE,
+    FROZEN_WEEKS,
 )
 
 
@@ -138,6 +147,16 @@ def import_max_sheet_rows() -> int:
 def import_max_unpacked_bytes() -> int:
     """Most bytes an imported file may take once unpacked."""
     return whole_number(IMPORT_MAX_UNPACKED_MB) * 1_000_000
+
+
+def frozen_weeks() -> int:
+    """Weeks of the frozen zone (``SOP_FROZEN_WEEKS``): a whole number from 0 to 13; anything
+    else falls back to the default (a typo must not unfreeze the schedule or freeze it all)."""
+    try:
+        value = int(FROZEN_WEEKS.value())
+    except ValueError:
+        return int(FROZEN_WEEKS.default)
+    return value if 0 <= value <= 13 else int(FROZEN_WEEKS.default)
 
 
 def paper_size() -> str:

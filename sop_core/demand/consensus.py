@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import duckdb
 import numpy as np
@@ -24,6 +24,7 @@ from sop_core.data import db
 from sop_core.data.calendar import week_start
 from sop_core.data.errors import InputError
 from sop_core.data.stores import forecast_runs, overrides
+from sop_core.demand.fences import TimeFences, frozen_warning
 
 LEVELS = ("total", "family", "brand", "channel", "sku")
 MODES = ("percent", "units", "set")
@@ -268,6 +269,29 @@ def scope_change(
     return float(current[block].sum()), float(after[block].sum())
 
 
+class SavedOverride(NamedTuple):
+    """What ``add_override`` stored: the override's id, the scope's volume over its weeks
+    before and after, and the frozen-zone warning (None when it changes no frozen week)."""
+
+    override_id: int
+    units_before: float
+    units_after: float
+    warning: str | None = None
+
+
+def frozen_override_warning(
+    grid: Grid, override: Override, fences: TimeFences | None = None
+) -> str | None:
+    """A warning naming the weeks of the frozen zone (``sop_core.demand.fences``) that
+    ``override`` changes; None when it changes none (or changes nothing: +0%)."""
+    if override.mode != "set" and not override.amount:
+        return None
+    weeks = week_cells(grid, override.first_week, override.last_week)
+    return frozen_warning(
+        f"The override ({override.describe()})", np.asarray(grid.weeks), weeks, fences
+    )
+
+
 def add_override(
     path: Path | str,
     grid: Grid,
@@ -276,10 +300,12 @@ def add_override(
     *,
     run_id: int,
     cycle: dt.date,
-) -> tuple[int, float, float]:
+) -> SavedOverride:
     """Store ``override`` (made on forecast run ``run_id``): validated, checked against the
-    consensus of the moment, all in one transaction. Returns its id and the scope's volume
-    over its weeks before and after. Bad input raises ``InputError`` and writes nothing."""
+    consensus of the moment, all in one transaction. Returns its id, the scope's volume over
+    its weeks before and after, and a warning when it changes weeks of the frozen zone (it is
+    stored all the same: the room may decide to chase a late order). Bad input raises
+    ``InputError`` and writes nothing."""
     override = override.validated()
     if not (override.author or "").strip():
         raise InputError("Say who you are (your name in the sidebar) before changing the plan.")
@@ -310,7 +336,9 @@ def add_override(
                 "units_after": units_after,
             },
         )
-    return override_id, units_before, units_after
+    return SavedOverride(
+        override_id, units_before, units_after, frozen_override_warning(grid, override)
+    )
 
 
 def undo_override(path: Path | str, override_id: int, user: str, cycle: dt.date) -> None:

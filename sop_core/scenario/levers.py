@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sop_core.data.errors import InputError
+from sop_core.demand.fences import TimeFences, frozen_warning
 from sop_core.demand.plan_base import PlanBase
 
 LEVER_KINDS = ("promotion", "price", "campaign", "distribution")
@@ -910,9 +911,35 @@ def scenario_warnings(
             beyond = abs(lever.change) > base.price_change_seen + 1e-9
             concern("bigger_move", lever, skus, skus & beyond)
     notes = [_concern_note(key, items, base) for key, items in found.items()]
+    frozen = frozen_lever_warning(base, scenario.levers)
+    if frozen:
+        notes.append(frozen)
     for override in scenario.overrides:
         notes.append(f"Effect override: {override.describe()} (instead of the estimate).")
     return notes
+
+
+def frozen_lever_warning(
+    base: PlanBase, levers: list[Lever], fences: TimeFences | None = None
+) -> str | None:
+    """A warning naming the weeks of the frozen zone (``sop_core.demand.fences``) that the
+    levers change; None when none does. One note for all the levers (a plan file's hundreds
+    are counted, the first named)."""
+    fences = fences or TimeFences.from_settings()
+    changed = np.zeros(len(base.weeks), dtype=bool)
+    touching: list[Lever] = []
+    for lever in levers:
+        acts = lever.discount or lever.feature or lever.display or lever.change
+        weeks = base.week_span(lever.start_week, lever.end_week)
+        if acts and weeks.start < min(fences.frozen, weeks.stop):
+            changed[weeks.start : min(fences.frozen, weeks.stop)] = True
+            touching.append(lever)
+    if not touching:
+        return None
+    what = touching[0].describe()
+    if len(touching) > 1:
+        what = f"{len(touching)} levers (the first: {what})"
+    return frozen_warning(what[0].upper() + what[1:], base.weeks, changed, fences)
 
 
 def _concern_note(

@@ -16,7 +16,10 @@ A figure is always one measure over stated weeks: ``peak`` gives the highest lin
 measure over the first ``weeks`` weeks, and ``peak_label`` says which ("Peak demand load, next
 13 weeks"). The production plan behind a planned load is solved over ``plan_weeks`` (at least
 ``PLAN_WEEKS``), so the weeks shown can build stock ahead of later peaks and every page that
-shows the planned load of the next 13 weeks shows the same plan's.
+shows the planned load of the next 13 weeks shows the same plan's. Beyond the weekly detail
+(13 weeks, ``sop_core.demand.fences``) the plan is solved per fiscal month and its hours spread
+over the month's weeks with the demand: a week there can show more than its hours (a shutdown
+week with demand in it) while the month as a whole fits, so read it per month.
 """
 
 from __future__ import annotations

@@ -46,7 +46,9 @@ from scipy.optimize import linprog
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
-from sop_core.data.stores import forecast_runs, production, production_plans
+from sop_core.data.fiscal import FiscalCalendar
+from sop_core.data.stores import forecast_runs, master, production, production_plans
+from sop_core.demand.fences import DETAIL_WEEKS, planning_periods
 from sop_core.demand.plan_base import PlanBase
 from sop_core.scenario.levers import Scenario, ScenarioResult, apply_scenario
 from sop_core.supply.loads import load_ratio
@@ -77,6 +79,8 @@ class SupplyData:
     routes: pd.DataFrame  # sku_index, line_index, hours_per_unit, alternate (bool)
     standard_hours: np.ndarray  # per line
     opening_stock: np.ndarray  # per SKU
+    # The company's fiscal calendar: beyond the weekly detail the plan runs per fiscal month.
+    calendar: FiscalCalendar = field(default_factory=FiscalCalendar)
 
 
 def load_supply(con: duckdb.DuckDBPyConnection, base: PlanBase) -> SupplyData:
@@ -102,6 +106,7 @@ def load_supply(con: duckdb.DuckDBPyConnection, base: PlanBase) -> SupplyData:
         ),
         standard_hours=np.array([standard.get(line, 0.0) for line in base.lines], dtype=float),
         opening_stock=np.array([stock.get(sku, 0.0) for sku in base.skus], dtype=float),
+        calendar=master.fiscal_calendar(con),
     )
 
 
@@ -124,6 +129,9 @@ class ProductionPlan:
     # of the line-hours constraint, >= 0; zero where the line has hours to spare. Only the
     # linear program has it (empty for the chase plan).
     hour_value: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    # The periods the linear program planned, as (first week's index, weeks): one week each
+    # within the weekly detail, a fiscal month beyond (empty for the chase plan).
+    periods: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def total_cost(self) -> float:
@@ -228,99 +236,131 @@ def solve_plan(
     supply: SupplyData,
     settings: PlanSettings = PlanSettings(),
     weeks: int | None = None,
+    detail: int | None = DETAIL_WEEKS,
 ) -> ProductionPlan:
-    """The least-cost plan for the scenario's volume targets (its first ``weeks`` weeks)."""
+    """The least-cost plan for the scenario's volume targets (its first ``weeks`` weeks).
+
+    The first ``detail`` weeks are planned week by week and the weeks beyond per fiscal
+    month of ``supply.calendar`` (``sop_core.demand.fences.planning_periods``), so an
+    18-month plan stays a small program; ``detail=None`` plans every week on its own. A
+    month's production is spread over its weeks in proportion to each week's demand (its
+    unmet demand likewise, its overtime by the hours), so the plan still has a row per week,
+    every week's stock follows from the stock balance (it moves in a straight line from the
+    month's opening to its closing stock, never below zero), and the month's totals are the
+    program's."""
     started = time.perf_counter()
     base = result.base
-    demand = np.maximum(result.revised[:, :weeks], 0.0)
-    n, w = demand.shape
-    available = result.available[:, :w]
+    weekly_demand = np.maximum(result.revised[:, :weeks], 0.0)
+    n, w = weekly_demand.shape
+    weekly_available = result.available[:, :w]
     routes = supply.routes
     r = len(routes)
     n_lines = len(base.lines)
     if r == 0:
         raise InputError("No SKU has a production line with a speed; there is nothing to plan.")
     cost = _cost_inputs(base, settings)
-    safety = _safety_stock(demand, settings)
+    safety = _safety_stock(weekly_demand, settings)
+    periods = (
+        [(t, 1) for t in range(w)]
+        if detail is None
+        else planning_periods(base.weeks[:w], supply.calendar, detail)
+    )
+    # Period p covers weeks starts[p] .. starts[p] + lengths[p] - 1.
+    starts = np.array([start for start, _ in periods])
+    lengths = np.array([length for _, length in periods], dtype=float)
+    demand = np.add.reduceat(weekly_demand, starts, axis=1)
+    available = np.add.reduceat(weekly_available, starts, axis=1)
+    p = len(periods)
 
     # Variables, in blocks: production x[r, t], stock I[i, t], unmet U[i, t],
-    # below-safety S[i, t], overtime O[l, t].
-    x0, i0, u0, s0, o0 = 0, r * w, r * w + n * w, r * w + 2 * n * w, r * w + 3 * n * w
-    total = o0 + n_lines * w
+    # below-safety S[i, t], overtime O[l, t], t a period (a week or a month).
+    x0, i0, u0, s0, o0 = 0, r * p, r * p + n * p, r * p + 2 * n * p, r * p + 3 * n * p
+    total = o0 + n_lines * p
     route_sku = routes["sku_index"].to_numpy()
     route_line = routes["line_index"].to_numpy()
     route_hours = routes["hours_per_unit"].to_numpy()
     make = cost["make"][route_sku] + np.where(
         routes["alternate"], cost["alternate"][route_sku], 0.0
     )
-    short = np.repeat(cost["short"][:, None], w, axis=1)
+    # Stock and stock below safety are counted at a period's end and held for its weeks.
+    short = cost["short"][:, None] * lengths[None, :]
     short[:, -1] = cost["short_at_end"]  # the buffer the plan hands over after the horizon
     c = np.concatenate(
         [
-            np.repeat(make, w),
-            np.repeat(cost["hold"], w),
-            np.repeat(cost["unmet"], w),
+            np.repeat(make, p),
+            (cost["hold"][:, None] * lengths[None, :]).ravel(),
+            np.repeat(cost["unmet"], p),
             short.ravel(),
-            np.full(n_lines * w, settings.overtime_cost_per_hour),
+            np.tile(settings.overtime_cost_per_hour * np.ones(p), n_lines),
         ]
     )
-    t_index = np.arange(w)
+    t_index = np.arange(p)
 
     # Stock balance (equality): I[i,t] - I[i,t-1] - sum_r x[r,t] - U[i,t] = -D[i,t]
     # (I[i,-1] is the opening stock, moved to the right-hand side).
-    balance_row = (np.arange(n)[:, None] * w + t_index[None, :]).ravel()
-    later = (np.arange(n)[:, None] * w + t_index[None, 1:]).ravel()  # weeks with a t-1
-    route_rows = (route_sku[:, None] * w + t_index[None, :]).ravel()
+    balance_row = (np.arange(n)[:, None] * p + t_index[None, :]).ravel()
+    later = (np.arange(n)[:, None] * p + t_index[None, 1:]).ravel()  # periods with a t-1
+    route_rows = (route_sku[:, None] * p + t_index[None, :]).ravel()
     rows = [balance_row, balance_row, later, route_rows]
     cols = [
         i0 + balance_row,
         u0 + balance_row,
         i0 + later - 1,
-        x0 + (np.arange(r)[:, None] * w + t_index[None, :]).ravel(),
+        x0 + (np.arange(r)[:, None] * p + t_index[None, :]).ravel(),
     ]
-    vals = [np.ones(n * w), -np.ones(n * w), -np.ones(len(later)), -np.ones(r * w)]
+    vals = [np.ones(n * p), -np.ones(n * p), -np.ones(len(later)), -np.ones(r * p)]
     a_eq = sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n * w, total)
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n * p, total)
     )
     b_eq = -demand.copy()
     b_eq[:, 0] += supply.opening_stock
     b_eq = b_eq.ravel()
 
     # Line hours (inequality): sum_r h[r] x[r,t] - O[l,t] <= available[l,t]
-    cap_rows = (route_line[:, None] * w + t_index[None, :]).ravel()
-    cap_cols = x0 + (np.arange(r)[:, None] * w + t_index[None, :]).ravel()
-    cap_vals = np.repeat(route_hours, w)
-    over_rows = np.arange(n_lines * w)
+    cap_rows = (route_line[:, None] * p + t_index[None, :]).ravel()
+    cap_cols = x0 + (np.arange(r)[:, None] * p + t_index[None, :]).ravel()
+    cap_vals = np.repeat(route_hours, p)
+    over_rows = np.arange(n_lines * p)
     # Safety stock (inequality): -I[i,t] - S[i,t] <= -safety[i]
-    safe_rows = n_lines * w + np.arange(n * w)
+    safe_rows = n_lines * p + np.arange(n * p)
     a_ub = sparse.csr_matrix(
         (
-            np.concatenate([cap_vals, -np.ones(n_lines * w), -np.ones(n * w), -np.ones(n * w)]),
+            np.concatenate([cap_vals, -np.ones(n_lines * p), -np.ones(n * p), -np.ones(n * p)]),
             (
                 np.concatenate([cap_rows, over_rows, safe_rows, safe_rows]),
                 np.concatenate(
-                    [cap_cols, o0 + over_rows, i0 + np.arange(n * w), s0 + np.arange(n * w)]
+                    [cap_cols, o0 + over_rows, i0 + np.arange(n * p), s0 + np.arange(n * p)]
                 ),
             ),
         ),
-        shape=(n_lines * w + n * w, total),
+        shape=(n_lines * p + n * p, total),
     )
-    b_ub = np.concatenate([available.ravel(), np.repeat(-safety, w)])
-    overtime_limit = np.repeat(supply.standard_hours * settings.overtime_share, w)
+    b_ub = np.concatenate([available.ravel(), np.repeat(-safety, p)])
+    overtime_limit = (supply.standard_hours[:, None] * settings.overtime_share * lengths).ravel()
     bounds = np.zeros((total, 2))
     bounds[:, 1] = np.inf
-    bounds[u0 : u0 + n * w, 1] = demand.ravel()
+    bounds[u0 : u0 + n * p, 1] = demand.ravel()
     bounds[o0:, 1] = overtime_limit
     solution = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
     if solution.status != 0 or solution.x is None:
         raise InputError(f"The production plan could not be solved: {solution.message}")
     x = np.maximum(solution.x, 0.0)
-    production = x[x0:i0].reshape(r, w)
-    inventory = x[i0:u0].reshape(n, w)
-    unmet = x[u0:s0].reshape(n, w)
-    overtime = x[o0:].reshape(n_lines, w)
-    hours = np.zeros((n_lines, w))
-    np.add.at(hours, route_line, production * route_hours[:, None])
+    production, unmet, overtime, hours = _weekly(
+        x[x0:i0].reshape(r, p),
+        x[u0:s0].reshape(n, p),
+        x[o0:].reshape(n_lines, p),
+        weekly_demand,
+        starts,
+        routes,
+        n_lines,
+    )
+    # Each week's closing stock from the stock balance (in a weekly period it is the
+    # program's own; in a month it follows the demand to the month's closing stock).
+    inventory = np.maximum(
+        supply.opening_stock[:, None]
+        + np.cumsum(_by_sku(production, route_sku, n) - weekly_demand + unmet, axis=1),
+        0.0,
+    )
     plan = _priced(
         "optimised",
         "optimal",
@@ -333,14 +373,64 @@ def solve_plan(
         unmet,
         overtime,
         hours,
-        demand,
+        weekly_demand,
         safety,
     )
-    # HiGHS reports the marginals of the <= rows as <= 0 (cost falls as the bound loosens).
-    plan.hour_value = np.maximum(-solution.ineqlin.marginals[: n_lines * w], 0.0).reshape(
-        n_lines, w
+    plan.periods = periods
+    # HiGHS reports the marginals of the <= rows as <= 0 (cost falls as the bound loosens); an
+    # hour more in any week of a month is worth the month's shadow price.
+    plan.hour_value = np.repeat(
+        np.maximum(-solution.ineqlin.marginals[: n_lines * p], 0.0).reshape(n_lines, p),
+        lengths.astype(int),
+        axis=1,
     )
     return plan
+
+
+def _by_sku(per_route: np.ndarray, route_sku: np.ndarray, skus: int) -> np.ndarray:
+    """Route rows (routes, weeks) summed per SKU (SKUs, weeks)."""
+    out = np.zeros((skus, per_route.shape[1]))
+    np.add.at(out, route_sku, per_route)
+    return out
+
+
+def _weekly(
+    production: np.ndarray,
+    unmet: np.ndarray,
+    overtime: np.ndarray,
+    weekly_demand: np.ndarray,
+    starts: np.ndarray,
+    routes: pd.DataFrame,
+    n_lines: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-period production (routes), unmet demand (SKUs) and overtime (lines) spread over
+    the periods' weeks: production and unmet demand in proportion to the SKU's demand each
+    week (evenly where the SKU has none in the period), overtime in proportion to the line's
+    hours. Returns production, unmet, overtime and hours, all per week."""
+    n, w = weekly_demand.shape
+    period_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, w)))
+    period_demand = np.add.reduceat(weekly_demand, starts, axis=1)[:, period_of]
+    lengths = np.diff(np.append(starts, w))[period_of]
+    share = np.divide(
+        weekly_demand,
+        period_demand,
+        out=np.broadcast_to(1.0 / lengths, (n, w)).copy(),
+        where=period_demand > 0,
+    )
+    route_sku = routes["sku_index"].to_numpy()
+    route_line = routes["line_index"].to_numpy()
+    made = production[:, period_of] * share[route_sku]
+    short = unmet[:, period_of] * share
+    hours = np.zeros((n_lines, w))
+    np.add.at(hours, route_line, made * routes["hours_per_unit"].to_numpy()[:, None])
+    period_hours = np.add.reduceat(hours, starts, axis=1)[:, period_of]
+    hour_share = np.divide(
+        hours,
+        period_hours,
+        out=np.broadcast_to(1.0 / lengths, (n_lines, w)).copy(),
+        where=period_hours > 0,
+    )
+    return made, short, overtime[:, period_of] * hour_share, hours
 
 
 def _priced(

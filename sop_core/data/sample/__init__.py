@@ -43,7 +43,7 @@ from sop_core.data.sample.catalogue import (
     design_products,
     truth_frame,
 )
-from sop_core.data.sample.config import SampleConfig, Weeks, sample_weeks
+from sop_core.data.sample.config import SampleConfig, Weeks, capacity_weeks, sample_weeks
 from sop_core.data.sample.demand import sales_frame, simulate_demand
 from sop_core.data.sample.families import FAMILIES, Family
 from sop_core.data.sample.lines import (
@@ -102,7 +102,8 @@ def generate(
     sku_units = demand.units.sum(axis=1)  # (SKU, week), channels summed
     lines = size_lines(rng, catalogue, weeks, sku_units, config.lines)
     report(0.7, "Writing the capacity calendar")
-    calendar, available = capacity_calendar(lines, weeks)
+    calendar, available = capacity_calendar(lines, capacity_weeks(weeks))
+    available = available[:, : weeks.count]
     report(0.8, "Simulating production")
     stock = simulate_stock(lines, available, weeks, sku_units)
 

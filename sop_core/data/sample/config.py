@@ -33,8 +33,8 @@ class SampleConfig:
     as_of
         The history ends with the last complete week before this date (default: today).
     future_weeks
-        Weeks after the history covered by planned promotions, price changes and capacity
-        exceptions.
+        Weeks after the history covered by planned promotions and price changes; capacity
+        exceptions cover at least ``CAPACITY_FUTURE_WEEKS`` (78), the longest horizon planned.
     lines
         Production lines (default: about 6 per 40 SKUs).
     mix
@@ -113,3 +113,18 @@ def sample_weeks(config: SampleConfig) -> Weeks:
     history = pd.date_range(end=last_week, periods=config.weeks, freq="7D")
     future = pd.date_range(last_week + pd.Timedelta(days=7), periods=config.future_weeks, freq="7D")
     return Weeks(history.append(future), config.weeks)
+
+
+CAPACITY_FUTURE_WEEKS = 78
+"""Weeks after the history the capacity calendar covers at least: the longest horizon the
+meeting plans (18 months), so every planned week has its shutdowns and added shifts. The
+calendar draws nothing at random, so covering more weeks changes no other table."""
+
+
+def capacity_weeks(weeks: Weeks) -> Weeks:
+    """``weeks`` with the future extended to ``CAPACITY_FUTURE_WEEKS`` when it is shorter."""
+    missing = CAPACITY_FUTURE_WEEKS - (weeks.count - weeks.history)
+    if missing <= 0:
+        return weeks
+    extra = pd.date_range(weeks.all[-1] + pd.Timedelta(days=7), periods=missing, freq="7D")
+    return Weeks(weeks.all.append(extra), weeks.history)
