@@ -121,12 +121,12 @@ else:
         )
         styled = text.style.apply(highlight)
         # Text cells (a row is a measure, its own kind of figure), coloured by the Styler; the
-        # headers through column configs as every table's.
+        # headers through column configs as every table's, the figures aligned right.
         st.dataframe(
             styled,
             column_config={
                 "_index": columns.text("Measure"),
-                **{name: columns.text(name) for name in text.columns},
+                **{name: columns.text(name, alignment="right") for name in text.columns},
             },
         )
         st.caption(
