@@ -8,7 +8,7 @@ import streamlit as st
 
 from sop_core.data import importer, schema
 from sop_core.data.export import export_bytes
-from sop_ui import filters, loaders, shell, widgets
+from sop_ui import columns, filters, loaders, shell, widgets
 from sop_ui.formatting import plain
 
 shell.require_shell()
@@ -130,16 +130,16 @@ if not log.empty:
     st.markdown("**Imports so far**")
     widgets.table(
         log,
-        import_id=st.column_config.NumberColumn("No."),
-        imported_at=st.column_config.DatetimeColumn("When", format="DD MMM YYYY HH:mm"),
-        author="Who",
-        table_name="Table",
-        file_name="File",
-        rows_in_file=st.column_config.NumberColumn("Rows in file", format="localized"),
-        rows_added=st.column_config.NumberColumn("Added", format="localized"),
-        rows_replaced=st.column_config.NumberColumn("Replaced", format="localized"),
-        products_created=st.column_config.NumberColumn("New products"),
-        sha256="SHA-256",
+        import_id=columns.number("No."),
+        imported_at=columns.moment("When"),
+        author=columns.text("Who"),
+        table_name=columns.text("Table"),
+        file_name=columns.text("File"),
+        rows_in_file=columns.units("Rows in file"),
+        rows_added=columns.units("Added"),
+        rows_replaced=columns.units("Replaced"),
+        products_created=columns.units("New products"),
+        sha256=columns.text("SHA-256"),
     )
 
 # --- Export -----------------------------------------------------------------------------------
@@ -181,12 +181,12 @@ with left:
     widgets.table(
         counts,
         fit=True,
-        table="Table",
-        rows=st.column_config.NumberColumn("Rows", format="localized"),
+        table=columns.text("Table"),
+        rows=columns.units("Rows"),
     )
 with right:
     st.subheader("Data dictionary")
-    for table, (description, columns) in schema.DATA_DICTIONARY.items():
+    for table, (description, fields) in schema.DATA_DICTIONARY.items():
         with st.expander(f"`{table}`"):
             st.markdown(description)
-            st.markdown("\n".join(f"- `{name}`: {text}" for name, text in columns.items()))
+            st.markdown("\n".join(f"- `{name}`: {text}" for name, text in fields.items()))

@@ -11,7 +11,7 @@ from sop_core import charts
 from sop_core.data.errors import InputError
 from sop_core.demand import consensus
 from sop_core.demand.cube import next_weeks
-from sop_ui import filters, jobs, loaders, shell, widgets
+from sop_ui import columns, filters, jobs, loaders, shell, widgets
 from sop_ui.formatting import (
     MODEL_LABELS,
     change,
@@ -70,10 +70,10 @@ with st.expander("How this forecast was made"):
         widgets.table(
             plain_frame(fallbacks),
             fit=True,
-            sku="SKU",
-            failed_models="Failed",
-            failure="Error",
-            model="Served instead",
+            sku=columns.text("SKU"),
+            failed_models=columns.text("Failed"),
+            failure=columns.text("Error"),
+            model=columns.text("Served instead"),
         )
 
 # One row that wraps: in fixed columns a laptop's screen cut the scope's last choices and
@@ -179,23 +179,22 @@ for warning in base.consensus_warnings:
     st.warning(warning, icon=":material/warning:")
 
 st.subheader("Next 13 weeks")
-number = st.column_config.NumberColumn
 shown = table.round({c: 0 for c in table.columns if c not in ("week", "vs_last_year", "on")})
 if cube.approved_name is None:
     shown = shown.drop(columns="approved")
 widgets.table(
     shown,
     fit=True,
-    week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
-    statistical=number("Statistical", format="localized"),
-    lower_80=number("Low 80%", format="localized"),
-    upper_80=number("High 80%", format="localized"),
-    consensus=number("Consensus", format="localized"),
-    override=number("Overrides", format="localized"),
-    approved=number(_capitalised(cube.approved_name), format="localized"),
-    last_year=number("A year earlier", format="localized"),
-    vs_last_year=number("vs a year earlier", format="percent"),
-    on=st.column_config.TextColumn("What is on", width="large"),
+    week=columns.week("Week"),
+    statistical=columns.units("Statistical"),
+    lower_80=columns.units("Low 80%"),
+    upper_80=columns.units("High 80%"),
+    consensus=columns.units("Consensus"),
+    override=columns.units("Overrides", signed=True),
+    approved=columns.units(_capitalised(cube.approved_name)),
+    last_year=columns.units("A year earlier"),
+    vs_last_year=columns.change("vs a year earlier"),
+    on=columns.text("What is on", width="large"),
 )
 
 # --- Accuracy ------------------------------------------------------------------------------
@@ -287,12 +286,12 @@ else:
         widgets.table(
             scores.value_added.assign(step=lambda f: f["step"].replace(STEP_LABELS)),
             fit=True,
-            step="Step",
-            wape=number("WAPE", format="percent"),
-            bias=number("Bias", format="percent"),
-            mase=number("MASE", format="%.2f"),
-            weeks=number("Weeks"),
-            wape_gain_vs_previous=number("Gain vs step before", format="percent"),
+            step=columns.text("Step"),
+            wape=columns.share("WAPE"),
+            bias=columns.share("Bias"),
+            mase=columns.ratio("MASE"),
+            weeks=columns.number("Weeks"),
+            wape_gain_vs_previous=columns.change("Gain vs step before"),
         )
     st.markdown(
         f"**Exceptions at lag {lag}**: SKUs ranked by business impact (absolute error x price)"
@@ -300,17 +299,17 @@ else:
     widgets.table(
         scores.by_sku.head(10).round({"error_units": 0, "impact": 0}),
         fit=True,
-        sku="SKU",
-        family="Family",
-        brand="Brand",
-        model="Model",
-        wape=number("WAPE", format="percent"),
-        bias=number("Bias", format="percent"),
-        mase=number("MASE", format="%.2f"),
-        naive_wape=number("Seasonal naive WAPE", format="percent"),
-        error_units=number("Error (units)", format="localized"),
-        impact=number(f"Impact ({currency})", format="localized"),
-        weeks=number("Weeks"),
+        sku=columns.text("SKU"),
+        family=columns.text("Family"),
+        brand=columns.text("Brand"),
+        model=columns.text("Model"),
+        wape=columns.share("WAPE"),
+        bias=columns.share("Bias"),
+        mase=columns.ratio("MASE"),
+        naive_wape=columns.share("Seasonal naive WAPE"),
+        error_units=columns.units("Error (units)"),
+        impact=columns.money("Impact", currency),
+        weeks=columns.number("Weeks"),
     )
 
 # --- Consensus overrides -------------------------------------------------------------------
@@ -441,15 +440,15 @@ else:
                 "status",
             ]
         ],
-        override_id=number("No."),
-        created_at=st.column_config.DatetimeColumn("Made", format="DD MMM HH:mm"),
-        author="Who",
-        scope="Scope",
-        change="Change",
-        reason="Reason",
-        units_before=number("Units before", format="localized"),
-        units_after=number("Units after", format="localized"),
-        status="Status",
+        override_id=columns.number("No."),
+        created_at=columns.moment("Made"),
+        author=columns.text("Who"),
+        scope=columns.text("Scope"),
+        change=columns.text("Change"),
+        reason=columns.text("Reason"),
+        units_before=columns.units("Units before"),
+        units_after=columns.units("Units after"),
+        status=columns.text("Status"),
     )
     undoable = history[history["status"] == "in force"]
     described = dict(
@@ -492,10 +491,10 @@ with st.expander("Sales history by family", expanded=False):
     by_channel = loaders.totals_by_family_channel(sidebar, facts.history_last_week, 52)
     widgets.table(
         by_channel,
-        family="Family",
-        channel="Channel",
-        units=number("Units, last 52 weeks", format="localized"),
-        revenue=number(f"Revenue ({currency})", format="localized"),
-        units_last_year=number("Units a year earlier", format="localized"),
-        units_vs_last_year=number("Change", format="percent"),
+        family=columns.text("Family"),
+        channel=columns.text("Channel"),
+        units=columns.units("Units, last 52 weeks"),
+        revenue=columns.money("Revenue", currency),
+        units_last_year=columns.units("Units a year earlier"),
+        units_vs_last_year=columns.change("Change"),
     )

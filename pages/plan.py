@@ -18,14 +18,13 @@ from sop_core.meeting.plan_of_record import approve
 from sop_core.scenario.targets import compute_targets, targets_bytes, targets_file_name
 from sop_core.supply import loads
 from sop_core.supply.planning import PlanSettings
-from sop_ui import drafts, filters, jobs, loaders, shell, widgets
+from sop_ui import columns, drafts, filters, jobs, loaders, shell, widgets
 from sop_ui.formatting import change, money, plain, units
 
 shell.require_shell()
 facts = loaders.facts()
 scope = filters.scope()
 currency = facts.currency
-number = st.column_config.NumberColumn
 SAFETY_WEEKS = PlanSettings().safety_weeks  # the production plan's safety stock
 
 
@@ -121,7 +120,15 @@ else:
             axis=1,
         )
         styled = text.style.apply(highlight)
-        st.dataframe(styled)
+        # Text cells (a row is a measure, its own kind of figure), coloured by the Styler; the
+        # headers through column configs as every table's, the figures aligned right.
+        st.dataframe(
+            styled,
+            column_config={
+                "_index": columns.text("Measure"),
+                **{name: columns.text(name, alignment="right") for name in text.columns},
+            },
+        )
         st.caption(
             f"Same forecast run ({run.run_id}), the next {horizon} weeks (each production plan "
             f"over {loads.plan_weeks(horizon, len(loaders.plan_base(run.run_id).weeks))} weeks); "
@@ -179,25 +186,24 @@ if versions.empty:
 else:
     widgets.table(
         versions,
-        plan_version=number("Version"),
-        approved_at=st.column_config.DatetimeColumn("Approved", format="DD MMM YYYY HH:mm"),
-        approved_by="By",
-        scenario="Scenario",
-        run_id=number("Forecast run"),
-        history_end=st.column_config.DateColumn("History end", format="DD MMM YYYY"),
-        weeks=number("Weeks"),
-        volume=number("Revised target", format="localized"),
-        revenue=number(f"Revenue ({currency})", format="localized"),
-        margin=number(f"Gross margin ({currency})", format="localized"),
-        unmet_units=number("Unmet", format="localized"),
-        overtime_hours=number("Overtime h", format="localized"),
-        max_utilisation=number(
+        plan_version=columns.number("Version"),
+        approved_at=columns.moment("Approved"),
+        approved_by=columns.text("By"),
+        scenario=columns.text("Scenario"),
+        run_id=columns.number("Forecast run"),
+        history_end=columns.week("History end"),
+        weeks=columns.number("Weeks"),
+        volume=columns.units("Revised target"),
+        revenue=columns.money("Revenue", currency),
+        margin=columns.money("Gross margin", currency),
+        unmet_units=columns.units("Unmet"),
+        overtime_hours=columns.hours("Overtime hours"),
+        max_utilisation=columns.share(
             f"Peak {loads.PLANNED_LOAD.lower()}",
-            format="percent",
             help="The highest line-week of the plan's hours (overtime included) over the "
             "available hours, over the weeks frozen.",
         ),
-        note="Note",
+        note=columns.text("Note"),
     )
     latest = int(versions["plan_version"].max())
     newest = versions.loc[versions["plan_version"] == latest].iloc[0]
@@ -259,13 +265,13 @@ if log.empty:
 else:
     widgets.table(
         log[["decision_id", "kind", "text", "owner", "due_date", "scenario", "state"]],
-        decision_id=number("No."),
-        kind="Kind",
-        text=st.column_config.TextColumn("What", width="large"),
-        owner="Owner",
-        due_date=st.column_config.DateColumn("Due / expires", format="DD MMM YYYY"),
-        scenario="Scenario",
-        state="State",
+        decision_id=columns.number("No."),
+        kind=columns.text("Kind"),
+        text=columns.text("What", width="large"),
+        owner=columns.text("Owner"),
+        due_date=columns.date("Due / expires"),
+        scenario=columns.text("Scenario"),
+        state=columns.text("State"),
     )
     pick_col, status_col, button_col = st.columns([4, 2, 1], vertical_alignment="bottom")
     item = pick_col.selectbox(
@@ -321,10 +327,10 @@ with st.expander("Stock and production position", expanded=False):
     with right:
         widgets.table(
             made,
-            family="Family",
-            units_produced=number("Produced", format="localized"),
-            units_sold=number("Sold", format="localized"),
-            hours_used=number("Hours used", format="%.0f"),
+            family=columns.text("Family"),
+            units_produced=columns.units("Produced"),
+            units_sold=columns.units("Sold"),
+            hours_used=columns.hours("Hours used"),
         )
 
 # --- Meeting pack --------------------------------------------------------------------------
@@ -359,13 +365,13 @@ if made is not None and made.result:
 if pack_files:
     finished = dt.datetime.fromisoformat(made.finished)
     st.caption(plain(f"Made {finished:%d %b %Y %H:%M} by {made.started_by} (job {made.job_id})."))
-    columns = st.columns(len(pack_files))
+    buttons = st.columns(len(pack_files))
     mimes = {
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "html": "text/html",
         "pdf": "application/pdf",
     }
-    for column, (kind, file) in zip(columns, pack_files.items(), strict=True):
+    for column, (kind, file) in zip(buttons, pack_files.items(), strict=True):
         column.download_button(
             f"Download {kind.upper()}",
             data=file.read_bytes,

@@ -35,7 +35,7 @@ from sop_core.scenario.targets import (
     targets_file_name,
 )
 from sop_core.supply import loads
-from sop_ui import drafts, filters, loaders, shell, widgets
+from sop_ui import columns, drafts, filters, loaders, shell, widgets
 from sop_ui.formatting import LABEL_LIMIT, change, money, plain, scope_caption, units
 
 shell.require_shell()
@@ -265,16 +265,14 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
                     "confidence",
                 ]
             ],
-            sku="SKU",
-            price_elasticity=st.column_config.NumberColumn("Elasticity", format="%.2f"),
-            price_elasticity_lower=st.column_config.NumberColumn("Low 95%", format="%.2f"),
-            price_elasticity_upper=st.column_config.NumberColumn("High 95%", format="%.2f"),
-            promo_uplift_per_10pct_discount=st.column_config.NumberColumn(
-                "Uplift per 10% discount", format="percent"
-            ),
-            feature_uplift=st.column_config.NumberColumn("Feature", format="percent"),
-            display_uplift=st.column_config.NumberColumn("Display", format="percent"),
-            confidence="Confidence",
+            sku=columns.text("SKU"),
+            price_elasticity=columns.ratio("Elasticity"),
+            price_elasticity_lower=columns.ratio("Low 95%"),
+            price_elasticity_upper=columns.ratio("High 95%"),
+            promo_uplift_per_10pct_discount=columns.share("Uplift per 10% discount"),
+            feature_uplift=columns.share("Feature"),
+            display_uplift=columns.share("Display"),
+            confidence=columns.text("Confidence"),
         )
         st.caption(
             "Estimated from the history by the forecast (shrunk towards the family "
@@ -389,13 +387,13 @@ def show_tables(result) -> None:
                     "utilisation",
                 ]
             ],
-            line="Line",
-            line_name="Name",
-            week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
-            hours_base=st.column_config.NumberColumn("Hours needed, baseline", format="%.0f"),
-            hours=st.column_config.NumberColumn("Hours needed, scenario", format="%.0f"),
-            available_hours=st.column_config.NumberColumn("Available", format="%.0f"),
-            utilisation=st.column_config.NumberColumn(loads.DEMAND_LOAD, format="percent"),
+            line=columns.text("Line"),
+            line_name=columns.text("Name"),
+            week=columns.week("Week"),
+            hours_base=columns.hours("Hours needed, baseline"),
+            hours=columns.hours("Hours needed, scenario"),
+            available_hours=columns.hours("Available"),
+            utilisation=columns.share(loads.DEMAND_LOAD),
         )
     st.subheader("Revised targets")
     level = st.segmented_control(
@@ -411,13 +409,13 @@ def show_tables(result) -> None:
             {"baseline": 0, "revised": 0, "revenue": 0, "margin": 0, "change": 0}
         ),
         fit=True,
-        **{level: level.capitalize()},
-        baseline=st.column_config.NumberColumn("Baseline units", format="localized"),
-        revised=st.column_config.NumberColumn("Revised units", format="localized"),
-        revenue=st.column_config.NumberColumn(f"Revenue ({currency})", format="localized"),
-        margin=st.column_config.NumberColumn(f"Gross margin ({currency})", format="localized"),
-        change=st.column_config.NumberColumn("Change", format="localized"),
-        change_share=st.column_config.NumberColumn("Change %", format="percent"),
+        **{level: columns.text(level.capitalize())},
+        baseline=columns.units("Baseline units"),
+        revised=columns.units("Revised units"),
+        revenue=columns.money("Revenue", currency),
+        margin=columns.money("Gross margin", currency),
+        change=columns.units("Change", signed=True),
+        change_share=columns.change("Change %"),
     )
     downloads = st.columns(2)
     name = drafts.current().name or "unsaved scenario"
@@ -440,15 +438,17 @@ def show_tables(result) -> None:
             (changed if not changed.empty else targets)
             .assign(week=lambda f: f["week"].dt.date)
             .head(500),
-            week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
-            baseline=st.column_config.NumberColumn("Baseline", format="%.0f"),
-            revised=st.column_config.NumberColumn("Revised", format="%.0f"),
-            lower_80=st.column_config.NumberColumn("Low 80%", format="%.0f"),
-            upper_80=st.column_config.NumberColumn("High 80%", format="%.0f"),
-            change=st.column_config.NumberColumn("Change", format="%+.0f"),
-            revenue=st.column_config.NumberColumn("Revenue", format="%.0f"),
-            margin=st.column_config.NumberColumn("Gross margin", format="%.0f"),
-            line_hours=st.column_config.NumberColumn("Hours needed", format="%.1f"),
+            sku=columns.text("SKU"),
+            family=columns.text("Family"),
+            week=columns.week("Week"),
+            baseline=columns.units("Baseline"),
+            revised=columns.units("Revised"),
+            lower_80=columns.units("Low 80%"),
+            upper_80=columns.units("High 80%"),
+            change=columns.units("Change", signed=True),
+            revenue=columns.money("Revenue", currency),
+            margin=columns.money("Gross margin", currency),
+            line_hours=columns.hours("Hours needed", decimals=1),
         )
 
 
@@ -560,32 +560,27 @@ def scenario_promotions(result, levers: list[Lever]) -> None:
         ),
         fit=len(table) <= 10,
         # Short headers (the help says the rest), so every column fits a 1366 px laptop.
-        lever=st.column_config.TextColumn("Promotion", width=200),
-        incremental_units=st.column_config.NumberColumn(
-            "Extra units", format="localized", width=95, help="Incremental units over the baseline."
+        # Money in the title above rather than in each header, so the headers stay short.
+        lever=columns.text("Promotion", width=200),
+        incremental_units=columns.units(
+            "Extra units", width=95, help="Incremental units over the baseline."
         ),
-        incremental_revenue=st.column_config.NumberColumn(
-            "Extra revenue", format="localized", width=110, help=f"Incremental revenue, {currency}."
+        incremental_revenue=columns.units(
+            "Extra revenue", width=110, help=f"Incremental revenue, {currency}."
         ),
-        incremental_margin=st.column_config.NumberColumn(
+        incremental_margin=columns.units(
             "Extra margin",
-            format="localized",
             width=110,
             help=f"Incremental gross margin after the discount, {currency}.",
         ),
-        trade_spend=st.column_config.NumberColumn(
+        trade_spend=columns.units(
             "Trade spend",
-            format="localized",
             width=105,
             help=f"The discount on the units that would have sold anyway, {currency}.",
         ),
-        roi=st.column_config.NumberColumn("ROI", format="%+.2f", width=65, help="Promotion ROI."),
-        dip_units=st.column_config.NumberColumn(
-            "Dip", format="localized", width=75, help="Post-promotion dip, units."
-        ),
-        cannibalised_units=st.column_config.NumberColumn(
-            "Cannibalised", format="localized", width=110, help="Cannibalised units."
-        ),
+        roi=columns.ratio("ROI", signed=True, width=65, help="Promotion ROI."),
+        dip_units=columns.units("Dip", width=75, help="Post-promotion dip, units."),
+        cannibalised_units=columns.units("Cannibalised", width=110, help="Cannibalised units."),
     )
 
 
@@ -680,24 +675,19 @@ def levers_table(current: drafts.ScenarioDraft) -> None:
         on_change=edit_levers,
         args=(key,),
         column_config={
-            "kind": st.column_config.TextColumn("Lever"),
-            "applies_to": st.column_config.TextColumn("Scope"),
-            "start_week": st.column_config.DateColumn("From", format="DD MMM YYYY"),
-            "end_week": st.column_config.DateColumn("To", format="DD MMM YYYY"),
-            # The cells say "%": headers without it leave every column in sight on a laptop.
-            "discount": st.column_config.NumberColumn(
-                "Discount", format="%.0f%%", help="% off the list price"
+            "kind": columns.text("Lever"),
+            "applies_to": columns.text("Scope"),
+            "start_week": columns.week("From"),
+            "end_week": columns.week("To"),
+            # The cells hold percent points and say "%": headers without it leave every column
+            # in sight on a laptop.
+            "discount": columns.share("Discount", points=True, help="% off the list price"),
+            "share": columns.share(
+                "Share", points=True, help="% of the SKUs' volume the discount runs in"
             ),
-            "share": st.column_config.NumberColumn(
-                "Share", format="%.0f%%", help="% of the SKUs' volume the discount runs in"
-            ),
-            "feature": st.column_config.NumberColumn(
-                "Feature", format="%.0f%%", help="% of stores featuring it"
-            ),
-            "display": st.column_config.NumberColumn(
-                "Display", format="%.0f%%", help="% of stores displaying it"
-            ),
-            "change": st.column_config.NumberColumn("Change", format="%+.1f%%", help="In %"),
+            "feature": columns.share("Feature", points=True, help="% of stores featuring it"),
+            "display": columns.share("Display", points=True, help="% of stores displaying it"),
+            "change": columns.change("Change", points=True, help="In %"),
         },
     )
     if message := st.session_state.pop("levers_error", None):
@@ -838,18 +828,23 @@ with left:
                 "display",
             ]
         ],
-        start_week=st.column_config.DateColumn("From", format="DD MMM YYYY"),
-        end_week=st.column_config.DateColumn("To", format="DD MMM YYYY"),
-        discount_depth=st.column_config.NumberColumn("Discount", format="percent"),
-        feature=st.column_config.NumberColumn("Feature", format="percent"),
-        display=st.column_config.NumberColumn("Display", format="percent"),
+        start_week=columns.week("From"),
+        end_week=columns.week("To"),
+        sku=columns.text("SKU"),
+        product=columns.text("Product"),
+        channel=columns.text("Channel"),
+        discount_depth=columns.share("Discount"),
+        feature=columns.share("Feature"),
+        display=columns.share("Display"),
     )
 with right:
     st.subheader("Announced list price changes")
     widgets.table(
         prices[["effective_week", "sku", "product", "previous_list_price", "list_price", "change"]],
-        effective_week=st.column_config.DateColumn("From", format="DD MMM YYYY"),
-        previous_list_price=st.column_config.NumberColumn("Old price", format="%.2f"),
-        list_price=st.column_config.NumberColumn("New price", format="%.2f"),
-        change=st.column_config.NumberColumn("Change", format="percent"),
+        effective_week=columns.week("From"),
+        sku=columns.text("SKU"),
+        product=columns.text("Product"),
+        previous_list_price=columns.price(f"Old price ({facts.currency})"),
+        list_price=columns.price(f"New price ({facts.currency})"),
+        change=columns.change("Change"),
     )

@@ -20,7 +20,7 @@ from sop_core.data.errors import SopError
 from sop_core.scenario.levers import CapacityChange, apply_scenario
 from sop_core.supply import actions, capacity, loads
 from sop_core.supply.planning import PlanSettings, chase_plan
-from sop_ui import drafts, filters, jobs, loaders, shell, widgets
+from sop_ui import columns, drafts, filters, jobs, loaders, shell, widgets
 from sop_ui.formatting import money, plain, scope_caption, units
 
 BUILD_PLAN_NOW = "supply_build_plan_now"  # an action the plan takes was chosen: build it
@@ -141,11 +141,11 @@ with right:
             first_week=lambda f: f["first_week"].dt.date, last_week=lambda f: f["last_week"].dt.date
         )
         .head(40),
-        kind="What",
-        line="Line",
-        first_week=st.column_config.DateColumn("From", format="DD MMM YYYY"),
-        last_week=st.column_config.DateColumn("To", format="DD MMM YYYY"),
-        detail="Detail",
+        kind=columns.text("What"),
+        line=columns.text("Line"),
+        first_week=columns.week("From"),
+        last_week=columns.week("To"),
+        detail=columns.text("Detail"),
     )
 
 st.subheader("What would fix the overloads, next 13 weeks")
@@ -188,23 +188,23 @@ else:
                 "kind",
             ]
         ],
-        line_name=st.column_config.TextColumn("Line", width=120),
-        week=st.column_config.DateColumn("Week", format="DD MMM"),
-        action=st.column_config.TextColumn("Action", width=290),
-        covers=st.column_config.TextColumn(
+        line_name=columns.text("Line", width=120),
+        week=columns.week("Week"),
+        action=columns.text("Action", width=290),
+        covers=columns.text(
             "Hours it gets",
             help="The hours the action gets the line that week, of the hours it is short; "
             "✓ where that covers the shortfall.",
         ),
-        cost=st.column_config.NumberColumn(f"Cost ({facts.currency})", format="localized"),
-        plan_saving=st.column_config.NumberColumn(
+        cost=columns.money("Cost", facts.currency),
+        plan_saving=columns.money(
             "Plan saves",
-            format="localized",
+            facts.currency,
             help="What the production plan costs less with the action (holding, overtime, "
             "unmet demand, stock below safety): the plan solved with and without it.",
         ),
-        net_cost=st.column_config.NumberColumn(
-            "Net cost", format="localized", help="Cost less what it saves the plan."
+        net_cost=columns.money(
+            "Net cost", facts.currency, help="Cost less what it saves the plan."
         ),
         gap_hours=None,  # in "Hours it gets"
         hours=None,
@@ -367,14 +367,14 @@ with right:
                 "setup_saving",
             ]
         ].head(15),
-        sku="SKU",
-        weekly_units_base=st.column_config.NumberColumn("Units/week, base", format="%.0f"),
-        weekly_units=st.column_config.NumberColumn("Units/week", format="%.0f"),
-        batch_size_base=st.column_config.NumberColumn("Batch, base", format="%.0f"),
-        batch_size=st.column_config.NumberColumn("Batch", format="%.0f"),
-        unit_cost_base=st.column_config.NumberColumn("Unit cost, base", format="%.3f"),
-        unit_cost=st.column_config.NumberColumn("Unit cost", format="%.3f"),
-        setup_saving=st.column_config.NumberColumn("Saving", format="%.0f"),
+        sku=columns.text("SKU"),
+        weekly_units_base=columns.units("Units/week, base"),
+        weekly_units=columns.units("Units/week"),
+        batch_size_base=columns.units("Batch, base"),
+        batch_size=columns.units("Batch"),
+        unit_cost_base=columns.price(f"Unit cost, base ({facts.currency})", decimals=3),
+        unit_cost=columns.price(f"Unit cost ({facts.currency})", decimals=3),
+        setup_saving=columns.money("Saving", facts.currency),
     )
 
 st.header("Constrained production plan")
@@ -449,12 +449,12 @@ if stored_plan is not None:
         st.subheader("Overtime the plan uses")
         widgets.table(
             busy.assign(week=busy["week"].dt.date),
-            line="Line",
-            line_name="Name",
-            week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
-            hours=st.column_config.NumberColumn("Hours", format="%.0f"),
-            available_hours=st.column_config.NumberColumn("Available", format="%.0f"),
-            overtime_hours=st.column_config.NumberColumn("Overtime", format="%.1f"),
+            line=columns.text("Line"),
+            line_name=columns.text("Name"),
+            week=columns.week("Week"),
+            hours=columns.hours("Hours"),
+            available_hours=columns.hours("Available"),
+            overtime_hours=columns.hours("Overtime", decimals=1),
         )
 else:
     st.caption(
@@ -494,9 +494,9 @@ widgets.chart(
 st.subheader("Capacity calendar, next 26 weeks")
 widgets.table(
     loaders.capacity_exceptions_after(last_week, 26),
-    week=st.column_config.DateColumn("Week", format="DD MMM YYYY"),
-    line="Line",
-    line_name="Name",
-    hours_delta=st.column_config.NumberColumn("Hours", format="%+.0f"),
-    reason="Reason",
+    week=columns.week("Week"),
+    line=columns.text("Line"),
+    line_name=columns.text("Name"),
+    hours_delta=columns.hours("Hours", signed=True),
+    reason=columns.text("Reason"),
 )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from sop_core.data import formats
-from sop_ui import loaders
+from sop_ui import columns, loaders
 from sop_ui.formatting import plain
 
 if TYPE_CHECKING:
@@ -114,11 +114,18 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | Colu
     """A table without its index; ``fit`` sizes it to show every row without scrolling;
     ``column_config`` names a column's label or its ``st.column_config`` by column.
 
-    Missing text shows as "–". Shares configured with ``format="percent"`` are shown as the
-    formatting module writes a percent (``sop_core.data.formats``): one decimal, with a sign
-    where the column is a change (its name has "change" or "vs"): ``84.5%``, ``+2.4%``, not
-    Streamlit's ``84.50%``."""
+    A column without a config is headed in words (``formats.header``: ``line_name`` reads
+    "Line name"). Missing text shows as "–". Columns of fractions configured by ``columns.share`` or
+    ``columns.change`` (marked by their format) are shown in percent points as the formatting
+    module writes a percent (``sop_core.data.formats``): one decimal, a change with its sign:
+    ``84.5%``, ``+2.4%``, not Streamlit's ``84.50%``. The config decides, never the column's
+    name."""
     frame, column_config = _percents(frame, column_config)
+    # Headers in words, never a column's name.
+    column_config = {
+        **{str(name): formats.header(str(name)) for name in frame.columns},
+        **column_config,
+    }
     floats = frame.select_dtypes("float").columns
     if len(floats):
         frame = frame.assign(**{name: frame[name] + 0.0 for name in floats})  # no "-0"
@@ -140,25 +147,22 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | Colu
 def _percents(
     frame: pd.DataFrame, column_config: dict[str, str | ColumnConfig]
 ) -> tuple[pd.DataFrame, dict[str, str | ColumnConfig]]:
-    """``frame`` with its "percent" columns in percent points and their configs formatting
-    them with one decimal (a sign for changes)."""
-    shares = [
-        name
+    """``frame`` with its columns of fractions (``columns.share``, ``columns.change``) in
+    percent points and their configs formatting them with one decimal (a change signed)."""
+    marks = {
+        name: mark
         for name, config in column_config.items()
-        if isinstance(config, dict)
-        and name in frame.columns
-        and (config.get("type_config") or {}).get("format") == "percent"
-    ]
-    if not shares:
+        if name in frame.columns and (mark := columns.percent_mark(config))
+    }
+    if not marks:
         return frame, column_config
-    frame = frame.assign(**{name: frame[name] * 100 for name in shares})
+    frame = frame.assign(**{name: frame[name] * 100 for name in marks})
     configured = dict(column_config)
-    for name in shares:
-        change = "change" in name or "vs" in name
-        config = dict(configured[name])
+    for name, mark in marks.items():
+        config = dict(configured[name])  # type: ignore[arg-type]
         config["type_config"] = {
             **config["type_config"],
-            "format": "%+.1f%%" if change else "%.1f%%",
+            "format": columns.PERCENT_POINTS[mark],
         }
         configured[name] = config
     return frame, configured

@@ -10,9 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 def _page():
     import pandas as pd
-    import streamlit as st
 
-    from sop_ui import widgets
+    from sop_ui import columns, widgets
 
     widgets.table(
         pd.DataFrame(
@@ -23,8 +22,8 @@ def _page():
                 "change": [0.024, -0.1],
             }
         ),
-        utilisation=st.column_config.NumberColumn("Load", format="percent"),
-        change=st.column_config.NumberColumn("Change", format="percent"),
+        utilisation=columns.share("Load"),
+        change=columns.change("Change"),
     )
 
 
@@ -39,3 +38,50 @@ def test_a_table_shows_a_dash_for_missing_text_and_percents_with_one_decimal():
     columns = json.loads(shown.proto.columns)
     assert columns["utilisation"]["type_config"]["format"] == "%.1f%%"  # 84.5%
     assert columns["change"]["type_config"]["format"] == "%+.1f%%"  # +2.4%
+
+
+def _weeks_page():
+    import datetime as dt
+
+    import pandas as pd
+
+    from sop_ui import columns, widgets
+
+    widgets.table(
+        pd.DataFrame(
+            {
+                "week": [dt.date(2026, 11, 23), dt.date(2026, 11, 30)],
+                "units": [12345.4, 830.0],
+                # A column whose name says nothing of a change: the config decides.
+                "load": [0.845, 1.2],
+                "growth": [0.024, -0.1],
+                "vs_plan": [0.5, 0.25],
+            }
+        ),
+        week=columns.week("Week"),
+        units=columns.units("Units"),
+        load=columns.share("Load"),
+        growth=columns.change("Growth"),
+        vs_plan=columns.share("Share of plan"),
+    )
+
+
+def test_a_week_column_shows_the_iso_week_and_its_monday_and_a_change_is_signed():
+    at = AppTest.from_function(_weeks_page).run()
+    assert not at.exception
+    shown = at.dataframe[0]
+    columns = json.loads(shown.proto.columns)
+    # momentJS: "[W]" is the letter, "WW" the ISO week, "D MMM" its Monday: W48 · 23 Nov.
+    assert columns["week"]["type_config"]["format"] == "[W]WW · D MMM"
+    assert columns["week"]["label"] == "Week"
+    # Whole units with thousands separators.
+    assert columns["units"]["type_config"]["format"] == "localized"
+    assert columns["units"]["type_config"]["step"] == 1
+    # The change is signed because it is configured as one, not because of its name ...
+    assert columns["growth"]["type_config"]["format"] == "%+.1f%%"
+    assert columns["load"]["type_config"]["format"] == "%.1f%%"
+    # ... and a share named "vs" is not.
+    assert columns["vs_plan"]["type_config"]["format"] == "%.1f%%"
+    frame = shown.value
+    assert list(frame["growth"].round(6)) == [2.4, -10.0]
+    assert list(frame["vs_plan"].round(6)) == [50.0, 25.0]
