@@ -300,6 +300,9 @@ def test_the_standard_mix_is_the_company_as_it_always_was(tables):
             continue
         if name == "company_settings":  # the fiscal calendar's rows came later
             frame = frame[~frame["key"].isin(LATER_SETTINGS)].reset_index(drop=True)
+        if name == "capacity_calendar":  # later extended past the 52 weeks it covered
+            end = tables["sales_history"]["week"].max() + pd.Timedelta(weeks=52)
+            frame = frame[frame["week"] <= end].reset_index(drop=True)
         digest.update(name.encode())
         digest.update(frame.to_csv(index=False).encode())
     assert digest.hexdigest() == STANDARD_DIGEST
