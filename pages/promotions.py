@@ -29,13 +29,14 @@ from sop_core.scenario.levers import (
 from sop_core.scenario.plan_files import edited_levers, lever_table
 from sop_core.scenario.promotion_kpis import promotion_kpis, promotion_kpis_table
 from sop_core.scenario.targets import (
+    bucketed_targets,
     result_targets,
     targets_bytes,
     targets_cover,
     targets_file_name,
 )
 from sop_core.supply import loads
-from sop_ui import columns, drafts, filters, loaders, shell, widgets
+from sop_ui import columns, drafts, filters, loaders, periods, shell, widgets
 from sop_ui.formatting import LABEL_LIMIT, change, money, plain, scope_caption, units
 
 shell.require_shell()
@@ -346,9 +347,8 @@ def workspace() -> None:
 def show_results(result, preview: Lever, below: DeltaGenerator) -> None:
     """Chart, KPIs and warnings of the edited scenario; its capacity effect and revised
     targets in ``below``."""
-    widgets.chart(
-        charts.scenario_chart(result.weekly(scope.families, scope.channels)), key="scenario_chart"
-    )
+    weekly = periods.frame(result.weekly(scope.families, scope.channels), centre="revised")
+    widgets.chart(charts.scenario_chart(weekly), key="scenario_chart")
     lever_kpis(result, preview)
     company_kpis(result)
     st.caption(
@@ -366,12 +366,12 @@ def show_results(result, preview: Lever, below: DeltaGenerator) -> None:
 def show_tables(result) -> None:
     """The edited scenario's capacity effect, revised targets and their downloads."""
     currency = facts.currency
-    over = result.line_load()
+    over = periods.frame(result.line_load(), ratios={"utilisation": ("hours", "available_hours")})
     over = over[(over["hours"] > over["available_hours"] + 1e-9) & (over["hours"] > 0)]
     st.subheader("Capacity effect")
     if over.empty:
         st.success(
-            "No line needs more hours than it has in any week of this scenario.",
+            f"No line needs more hours than it has in any {periods.bucket()} of this scenario.",
             icon=":material/check_circle:",
         )
     else:
@@ -380,6 +380,7 @@ def show_tables(result) -> None:
                 [
                     "line",
                     "line_name",
+                    *([] if periods.weekly() else [periods.bucket()]),
                     "week",
                     "hours_base",
                     "hours",
@@ -422,17 +423,19 @@ def show_tables(result) -> None:
     for column, kind, label in ((downloads[0], "csv", "CSV"), (downloads[1], "xlsx", "Excel")):
         column.download_button(
             f"Download the targets ({label})",
-            data=functools.partial(_targets_file, result, kind, name),
-            file_name=targets_file_name(name, base.weeks[0], kind),
+            data=functools.partial(
+                _targets_file, result, kind, name, periods.bucket(), periods.calendar()
+            ),
+            file_name=targets_file_name(name, base.weeks[0], kind, periods.bucket()),
             key=f"targets_{kind}",
             icon=":material/download:",
             on_click="ignore",
-            help="sku, week, baseline, revised, lower_80, upper_80, name, family, brand, "
-            "revenue, margin for every SKU and week (the same file as "
-            "`python -m sop_core targets`).",
+            help="sku, week (or month, quarter), baseline, revised, lower_80, upper_80, name, "
+            "family, brand, revenue, margin for every SKU and period (the same file as "
+            "`python -m sop_core targets --bucket ...`).",
         )
-    if st.toggle("Show revised targets by SKU and week", key="show_targets"):
-        targets = result.targets()
+    if st.toggle(f"Show revised targets by SKU and {periods.bucket()}", key="show_targets"):
+        targets = periods.frame(result.targets(), centre="revised")
         changed = targets[targets["change"].abs() > 0.5]
         widgets.table(
             (changed if not changed.empty else targets)
@@ -764,13 +767,16 @@ def take_plan(levers: list[Lever], replace_all: bool) -> None:
     st.session_state["plan_attempt"] = st.session_state.get("plan_attempt", 0) + 1
 
 
-def _targets_file(result, kind: str, name: str) -> bytes:
+def _targets_file(result, kind: str, name: str, bucket: str, calendar) -> bytes:
+    """The targets file of ``result`` (made when the download is clicked: the bucket and the
+    calendar are the page's when it drew the button)."""
     cover = None
     if kind == "xlsx":
         cover = targets_cover(
-            loaders.database_path(), name, result.base.run_id, filters.user_name()
+            loaders.database_path(), name, result.base.run_id, filters.user_name(), bucket
         )
-    return targets_bytes(result_targets(result), kind, cover)
+    frame = bucketed_targets(result_targets(result), bucket, calendar)
+    return targets_bytes(frame, kind, cover)
 
 
 workspace()

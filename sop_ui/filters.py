@@ -12,6 +12,8 @@ from sop_core.data.stores.sales import Scope
 BASELINE = "Baseline (no levers)"
 # The sidebar's widget keys; "family", "channel" and "scenario" are also the URL's parameters.
 FAMILY, CHANNEL, SCENARIO, USER = "family", "channel", "scenario", "user"
+# The sidebar's *Figures by* switch, also the URL's parameter: "week", "month" or "quarter".
+BUCKET = "bucket"
 _REQUESTED_SCENARIO = "_open_scenario"
 
 
@@ -19,6 +21,11 @@ def scope() -> Scope:
     """The global filters chosen in the sidebar."""
     state = st.session_state
     return Scope(tuple(state.get(FAMILY) or ()), tuple(state.get(CHANNEL) or ()))
+
+
+def bucket() -> str:
+    """ "week", "month" or "quarter": the periods every page's figures are shown in."""
+    return st.session_state.get(BUCKET) or "week"
 
 
 def user_name() -> str:

@@ -25,6 +25,7 @@ import streamlit as st
 
 from sop_core.data import db, settings
 from sop_core.data.errors import DatabaseBusyError, InputError, SopError
+from sop_core.data.fiscal import FiscalCalendar
 from sop_core.data.sample import (
     SampleConfig,
     build_sample_database,
@@ -250,6 +251,11 @@ def _read(query: Callable[..., T], *args: Hashable) -> T:
 def facts() -> CompanyFacts:
     """Company facts and the history's range."""
     return _named(CompanyFacts, _read(master.company_facts))
+
+
+def fiscal_calendar() -> FiscalCalendar:
+    """The company's fiscal calendar."""
+    return _read(master.fiscal_calendar)
 
 
 def table_row_counts() -> pd.DataFrame:

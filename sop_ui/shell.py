@@ -18,6 +18,7 @@ import duckdb
 import streamlit as st
 
 from sop_core.data.errors import SopError
+from sop_core.data.fiscal import BUCKETS, DEFAULT_BUCKET
 from sop_ui import filters, jobs, loaders
 from sop_ui.formatting import plain
 
@@ -139,6 +140,17 @@ def global_filters(company: loaders.CompanyFacts) -> None:
             key=filters.CHANNEL,
             bind="query-params",
             placeholder="All channels",
+        )
+        st.segmented_control(
+            "Figures by",
+            list(BUCKETS),
+            format_func=str.title,
+            key=filters.BUCKET,
+            bind="query-params",
+            default=DEFAULT_BUCKET,
+            required=True,
+            help="Every chart, table and comparison by week, or summed per month or quarter "
+            "of the company's fiscal calendar (Data page). Totals are the same in each.",
         )
         filters.apply_requested_scenario()
         st.selectbox(

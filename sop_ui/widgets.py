@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from sop_core.charts.style import is_weekly, period_axis
 from sop_core.data import formats
-from sop_ui import columns, loaders
+from sop_ui import columns, loaders, periods
 from sop_ui.formatting import plain
 
 if TYPE_CHECKING:
@@ -97,7 +98,10 @@ def side_by_side(key: str, *least: float) -> list[DeltaGenerator]:
 
 
 def chart(figure: go.Figure, key: str | None = None) -> None:
-    """A figure in a bordered container, full width."""
+    """A figure in a bordered container, full width; a week axis drawn from figures per
+    month or quarter (``periods.frame``) names its periods (``period_axis``)."""
+    if not periods.weekly() and is_weekly(figure):
+        figure = period_axis(figure, periods.label)
     with st.container(border=True):
         # theme=None keeps the projector styling of sop_core.charts (Streamlit's theme would
         # shrink the fonts).
@@ -119,7 +123,11 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | Colu
     ``columns.change`` (marked by their format) are shown in percent points as the formatting
     module writes a percent (``sop_core.data.formats``): one decimal, a change with its sign:
     ``84.5%``, ``+2.4%``, not Streamlit's ``84.50%``. The config decides, never the column's
-    name."""
+    name.
+
+    A frame per month or quarter (``periods.frame``) shows its period's name first, in place
+    of the week, and how many weeks each period holds."""
+    frame, column_config = _periods(frame, column_config)
     frame, column_config = _percents(frame, column_config)
     # Headers in words, never a column's name.
     column_config = {
@@ -142,6 +150,21 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | Colu
         height=height,
         row_height=ROW_HEIGHT,
     )
+
+
+def _periods(
+    frame: pd.DataFrame, column_config: dict[str, str | ColumnConfig]
+) -> tuple[pd.DataFrame, dict[str, str | ColumnConfig]]:
+    """``frame`` with the period's name in place of the week, when it is per period."""
+    chosen = periods.bucket()
+    if chosen == "week" or chosen not in frame.columns or "week" not in frame.columns:
+        return frame, column_config
+    frame = frame.drop(columns="week")
+    frame = frame[[chosen, *(name for name in frame.columns if name != chosen)]]
+    configured = {name: config for name, config in column_config.items() if name != "week"}
+    configured.setdefault(chosen, columns.text(chosen.title()))
+    configured.setdefault("weeks", columns.number("Weeks", 1, help="Weeks of the period shown"))
+    return frame, configured
 
 
 def _percents(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import colorsys
 import html
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -195,6 +195,57 @@ def week_ticks(weeks: Iterable, most: int = 13, window: int | None = None) -> di
         for label, day, before in zip(text, shown, years, strict=True)
     ]
     return {**axis, "tickmode": "array", "tickvals": list(shown), "ticktext": text}
+
+
+def is_weekly(figure: go.Figure) -> bool:
+    """Whether ``figure``'s x axis is a week axis (``week_ticks``'s)."""
+    return figure.layout.xaxis.hoverformat == WEEK_HOVER
+
+
+def period_axis(figure: go.Figure, label: Callable[[pd.Timestamp], str]) -> go.Figure:
+    """A weekly chart drawn from figures per fiscal month or quarter (each x the first day of
+    its period, ``fiscal.bucketed``) with the periods' names on its x axis: every trace's x
+    becomes ``label(x)`` ("Nov 2026", "Q4 2026") on a category axis in time order, hovers
+    name the period instead of a week, and a shape drawn across weeks (a holiday, the
+    forecast's start) covers the periods those weeks fall in."""
+    seen: dict[str, pd.Timestamp] = {}
+
+    def name(value: object) -> object:
+        day = pd.to_datetime(value, errors="coerce")
+        if pd.isna(day):
+            return value
+        text = label(day)
+        seen[text] = min(seen.get(text, day), day)
+        return text
+
+    for trace in figure.data:
+        if getattr(trace, "x", None) is None:
+            continue
+        trace.x = [name(x) for x in trace.x]
+        if getattr(trace, "hovertemplate", None):
+            trace.hovertemplate = trace.hovertemplate.replace(WEEK_X, "%{x}")
+    order = sorted(seen, key=seen.get)
+    position = {text: i for i, text in enumerate(order)}
+    shapes = []
+    for shape in figure.layout.shapes:
+        if shape.xref in (None, "x") and shape.x0 is not None and shape.x1 is not None:
+            first, last = name(shape.x0), name(shape.x1)
+            if first in position and last in position:
+                shape = go.layout.Shape(shape).update(
+                    x0=position[first] - 0.5, x1=position[last] + 0.5
+                )
+        shapes.append(shape)
+    figure.update_layout(shapes=shapes)
+    figure.update_xaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=order,
+        tickmode="auto",
+        tickvals=None,
+        ticktext=None,
+        hoverformat=None,
+    )
+    return figure
 
 
 def unit_ticks(*values: Iterable) -> dict:

@@ -181,6 +181,13 @@ class FiscalCalendar:
             frame[column] = pd.to_datetime(frame[column])
         return frame
 
+    def period_label(self, day: object, bucket: str) -> str:
+        """The name of the ``bucket`` period that holds most of the week starting ``day``
+        ("Nov 2026", "Q4 2026"; a period's first day names its period)."""
+        year, number = self.period_of(pd.Timestamp(day).date(), bucket)
+        label = self.month_label if bucket == "month" else self.quarter_label
+        return label(year, number)
+
     def period_of(self, week: dt.date, bucket: str) -> tuple[int, int]:
         """(fiscal year, month or quarter) that holds most of ``week``'s days."""
         rows = _week_rows(self, week)
