@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
+import pandas as pd
 import streamlit as st
 
 from sop_core.data import importer, schema
 from sop_core.data.export import export_bytes
-from sop_ui import columns, filters, loaders, shell, widgets
+from sop_core.data.fiscal import MONTH_NAMES, PATTERNS, FiscalCalendar
+from sop_core.data.stores import master
+from sop_ui import columns, filters, loaders, periods, shell, widgets
 from sop_ui.formatting import plain
 
 shell.require_shell()
@@ -143,6 +147,60 @@ if not log.empty:
     )
 
 # --- Export -----------------------------------------------------------------------------------
+st.subheader("Fiscal calendar")
+calendar = loaders.fiscal_calendar()
+st.caption(
+    f"{calendar.describe()}. Months and quarters on every page (the sidebar's *Figures by*), "
+    "in exports, targets and the pack follow it; budgets are given per fiscal month."
+)
+with st.form("fiscal_calendar", border=True):
+    start_col, pattern_col = st.columns(2)
+    start = start_col.selectbox(
+        "First month of the fiscal year",
+        list(range(1, 13)),
+        index=calendar.start_month - 1,
+        format_func=lambda m: MONTH_NAMES[m - 1],
+    )
+    pattern = pattern_col.radio(
+        "Months",
+        list(PATTERNS),
+        index=list(PATTERNS).index(calendar.pattern),
+        format_func=lambda p: "Calendar months" if p == "calendar" else f"{'-'.join(p)} weeks",
+        horizontal=True,
+        help="Calendar months split a week by its days; 4-4-5 (and 4-5-4, 5-4-4) make months "
+        "of whole weeks, with a 53rd week in the last month of the years that have one.",
+    )
+    if st.form_submit_button("Save the fiscal calendar", icon=":material/save:"):
+        chosen = FiscalCalendar(start, pattern)
+        master.save_fiscal_calendar(path, chosen)
+        st.success(f"Saved: {chosen.describe()}.", icon=":material/check_circle:")
+year = calendar.year_of(facts.history_last_week or dt.date.today())
+widgets.table(
+    pd.DataFrame(
+        [
+            {
+                "month": calendar.month_label(m.year, m.month),
+                "quarter": f"Q{m.quarter}",
+                "first_day": m.start,
+                "last_day": m.end - dt.timedelta(days=1),
+                "days": (m.end - m.start).days,
+            }
+            for m in calendar.months(year)
+        ]
+    ),
+    fit=True,
+    month=columns.text(f"Month of {calendar.year_label(year)}"),
+    quarter=columns.text("Quarter"),
+    first_day=columns.date("First day"),
+    last_day=columns.date("Last day"),
+    days=columns.number("Days"),
+)
+
+
+def schema_has_week(table: str) -> bool:
+    return "week" in (schema.DATA_DICTIONARY.get(table) or ("", {}))[1]
+
+
 st.subheader("Export")
 what, kind, get = st.columns([3, 2, 2], vertical_alignment="bottom")
 with what:
@@ -158,10 +216,19 @@ with kind:
         format_func={"csv": "CSV", "xlsx": "Excel", "parquet": "Parquet"}.get,
     )
 with get:
+    # A weekly table comes out per month or quarter when the sidebar says so.
+    by = "" if periods.weekly() or not schema_has_week(chosen) else f"-by-{periods.bucket()}"
     st.download_button(
-        f"Download {chosen}.{fmt}",
-        data=functools.partial(export_bytes, str(path), chosen, fmt, author=filters.user_name()),
-        file_name=f"{chosen}.{fmt}",
+        f"Download {chosen}{by}.{fmt}",
+        data=functools.partial(
+            export_bytes,
+            str(path),
+            chosen,
+            fmt,
+            author=filters.user_name(),
+            bucket=periods.bucket(),
+        ),
+        file_name=f"{chosen}{by}.{fmt}",
         on_click="ignore",
         icon=":material/download:",
         key="export_download",

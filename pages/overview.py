@@ -12,7 +12,7 @@ from sop_core import charts
 from sop_core.data.stores import sales
 from sop_core.meeting.headlines import AGENDA
 from sop_core.supply import loads
-from sop_ui import filters, jobs, loaders, shell, widgets
+from sop_ui import filters, jobs, loaders, periods, shell, widgets
 from sop_ui.formatting import change, money, plain, plain_frame, units
 
 shell.require_shell()
@@ -59,10 +59,10 @@ def sales_history() -> None:
             ),
         ]
     )
-    weekly = loaders.weekly_sales_by_family(scope)
+    history = periods.frame(loaders.weekly_sales_by_family(scope))
     widgets.chart(
         charts.weekly_history_chart(
-            weekly, title="Weekly units sold by family", families=facts.families
+            history, title="Weekly units sold by family", families=facts.families
         ),
         key="history",
     )
@@ -227,7 +227,9 @@ for note in figures.notes:
 left, right = st.columns([3, 2])
 with left:
     widgets.chart(
-        charts.plan_chart(figures.weekly, title="Revised target and what the lines can make"),
+        charts.plan_chart(
+            periods.frame(figures.weekly), title="Revised target and what the lines can make"
+        ),
         key="overview_supply",
     )
 with right:

@@ -101,7 +101,7 @@ def chart(figure: go.Figure, key: str | None = None) -> None:
     """A figure in a bordered container, full width; a week axis drawn from figures per
     month or quarter (``periods.frame``) names its periods (``period_axis``)."""
     if not periods.weekly() and is_weekly(figure):
-        figure = period_axis(figure, periods.label)
+        figure = period_axis(figure, periods.label, periods.bucket())
     with st.container(border=True):
         # theme=None keeps the projector styling of sop_core.charts (Streamlit's theme would
         # shrink the fonts).

@@ -142,3 +142,34 @@ def test_the_pack_by_quarter_names_its_bucket_and_keeps_the_weekly_totals(foreca
         assert quarterly[sheet][column].sum() == pytest.approx(weekly[sheet][column].sum())
     cover = quarterly["Cover"].astype(str)
     assert cover.apply(lambda c: c.str.startswith("quarter (Fiscal year from Jan")).any().any()
+
+
+def test_a_weekly_chart_drawn_per_month_names_its_months():
+    """``period_axis``: the scenario chart of monthly figures has one point per month on a
+    category axis of month names in time order, hovers name the month, titles say "month"."""
+    from sop_core.charts.promotions import scenario_chart
+    from sop_core.charts.style import WEEK_X, is_weekly, period_axis
+    from sop_core.data.export import bucketed_frame
+
+    calendar = FiscalCalendar()
+    weeks = pd.date_range("2026-11-23", periods=14, freq="7D")
+    weekly = pd.DataFrame(
+        {"week": weeks, "baseline": 100.0, "revised": 120.0, "lower_80": 90.0, "upper_80": 150.0}
+    )
+    monthly = bucketed_frame(weekly, "month", calendar, centre="revised")
+    figure = scenario_chart(monthly.rename(columns={"period_start": "week"}))
+    assert is_weekly(figure)
+    figure = period_axis(figure, lambda day: calendar.period_label(day, "month"), "month")
+    assert not is_weekly(figure)
+    assert list(figure.layout.xaxis.categoryarray) == [
+        "Nov 2026",
+        "Dec 2026",
+        "Jan 2027",
+        "Feb 2027",
+    ]
+    for trace in figure.data:
+        assert list(trace.x) == list(figure.layout.xaxis.categoryarray)
+        assert WEEK_X not in (trace.hovertemplate or "")
+    assert figure.layout.yaxis.title.text == "Units per month"
+    revised = next(t for t in figure.data if t.name == "revised target")
+    assert sum(revised.y) == pytest.approx(120.0 * 14)

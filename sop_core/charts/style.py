@@ -202,12 +202,16 @@ def is_weekly(figure: go.Figure) -> bool:
     return figure.layout.xaxis.hoverformat == WEEK_HOVER
 
 
-def period_axis(figure: go.Figure, label: Callable[[pd.Timestamp], str]) -> go.Figure:
+def period_axis(
+    figure: go.Figure, label: Callable[[pd.Timestamp], str], bucket: str | None = None
+) -> go.Figure:
     """A weekly chart drawn from figures per fiscal month or quarter (each x the first day of
     its period, ``fiscal.bucketed``) with the periods' names on its x axis: every trace's x
     becomes ``label(x)`` ("Nov 2026", "Q4 2026") on a category axis in time order, hovers
     name the period instead of a week, and a shape drawn across weeks (a holiday, the
-    forecast's start) covers the periods those weeks fall in."""
+    forecast's start) covers the periods those weeks fall in; a note at a week stands over its
+    period. With ``bucket`` ("month"), titles that say "per week" or "Weekly" say it of the
+    bucket."""
     seen: dict[str, pd.Timestamp] = {}
 
     def name(value: object) -> object:
@@ -235,7 +239,18 @@ def period_axis(figure: go.Figure, label: Callable[[pd.Timestamp], str]) -> go.F
                     x0=position[first] - 0.5, x1=position[last] + 0.5
                 )
         shapes.append(shape)
-    figure.update_layout(shapes=shapes)
+    annotations = []
+    for note in figure.layout.annotations:
+        if note.xref in (None, "x") and note.x is not None and name(note.x) in position:
+            note = go.layout.Annotation(note).update(x=position[name(note.x)])
+        annotations.append(note)
+    figure.update_layout(shapes=shapes, annotations=annotations)
+    if bucket:
+        for holder in (figure.layout.title, figure.layout.yaxis.title):
+            if holder.text:
+                holder.text = holder.text.replace("per week", f"per {bucket}").replace(
+                    "Weekly", f"{bucket.title()}ly"
+                )
     figure.update_xaxes(
         type="category",
         categoryorder="array",

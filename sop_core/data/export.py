@@ -456,11 +456,18 @@ def _literal(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def export_bytes(path: Path | str, table: str, fmt: str, *, author: str | None = None) -> bytes:
+def export_bytes(
+    path: Path | str,
+    table: str,
+    fmt: str,
+    *,
+    author: str | None = None,
+    bucket: str = "week",
+) -> bytes:
     """``table`` as the bytes of a CSV, Parquet or Excel file (for a download button)."""
     with tempfile.TemporaryDirectory(prefix="sop-export-") as folder:
         out = Path(folder) / f"{table}.{fmt}"
-        export_table(path, table, out, fmt, author=author)
+        export_table(path, table, out, fmt, author=author, bucket=bucket)
         return out.read_bytes()
 
 

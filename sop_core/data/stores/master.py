@@ -4,12 +4,13 @@ history range).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from sop_core.data import schema
+from sop_core.data import db, schema
 from sop_core.data.fiscal import FiscalCalendar
 
 
@@ -44,6 +45,12 @@ def set_fiscal_calendar(con: duckdb.DuckDBPyConnection, calendar: FiscalCalendar
         "INSERT OR REPLACE INTO company_settings (key, value) VALUES (?, ?)",
         list(calendar.settings().items()),
     )
+
+
+def save_fiscal_calendar(path: Path | str, calendar: FiscalCalendar) -> None:
+    """Make ``calendar`` the company's fiscal calendar, in one transaction."""
+    with db.transaction(path) as con:
+        set_fiscal_calendar(con, calendar)
 
 
 def company_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
