@@ -356,6 +356,28 @@ def time_slider_moves(
     return timings
 
 
+def time_switches(
+    page, key: str, options: list[str], chart: int = 0, timeout_ms: int = 15_000
+) -> list[dict[str, float]]:
+    """Choose each of ``options`` in the segmented control of widget key ``key`` (focus its
+    button, press Enter: a keyboard click); for each, seconds from the key press until the
+    ``chart``-th visible chart, redrawn, shows a new line on screen (``chart``) and until the
+    rerun has finished (``settled``), on the page's own clock, as ``time_slider_moves``."""
+    group = page.locator(f".st-key-{key} [data-testid='stButtonGroup']")
+    timings = []
+    for option in options:
+        before = _steady_line(page, chart, timeout_ms)
+        group.get_by_role("radio", name=option, exact=True).focus()
+        page.evaluate(_ARM_MOVE, [before, chart, timeout_ms])
+        page.keyboard.press("Enter")
+        moved = page.evaluate("window.__sopMove")
+        timings.append(
+            {name: None if ms is None else round(ms / 1000, 4) for name, ms in moved.items()}
+        )
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    return timings
+
+
 def _steady_line(page, chart: int, timeout_ms: int) -> str:
     """The chart's line once it has stopped changing: right after a page first settles its
     chart can still be redrawn (seen once as a "move" timed at 8 ms, before any rerun)."""
