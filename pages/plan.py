@@ -18,7 +18,7 @@ from sop_core.meeting.plan_of_record import approve
 from sop_core.scenario.targets import compute_targets, targets_bytes, targets_file_name
 from sop_core.supply import loads
 from sop_core.supply.planning import PlanSettings
-from sop_ui import columns, drafts, filters, jobs, loaders, shell, widgets
+from sop_ui import columns, drafts, filters, jobs, loaders, periods, shell, widgets
 from sop_ui.formatting import change, money, plain, units
 
 shell.require_shell()
@@ -82,7 +82,20 @@ else:
     widgets.kpi_row(tiles[:4])
     left, right = st.columns([3, 2])
     with left:
-        widgets.chart(charts.comparison_chart(weekly), key="compare_chart")
+        # By the sidebar's bucket, the scenarios kept in their order (the first is the
+        # reference, drawn thickest); the table's figures are the same totals in every bucket.
+        order = {scenario: index for index, scenario in enumerate(table["scenario"])}
+        by_period = periods.frame(weekly).sort_values(
+            "scenario", key=lambda names: names.map(order), kind="stable"
+        )
+        widgets.chart(
+            charts.comparison_chart(
+                by_period,
+                f"{periods.bucket().capitalize()}ly revised target by scenario",
+                period=periods.bucket(),
+            ),
+            key="compare_chart",
+        )
     with right:
         # The load rows name their measure and weeks, as every page does.
         names = {

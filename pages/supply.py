@@ -20,7 +20,7 @@ from sop_core.data.errors import SopError
 from sop_core.scenario.levers import CapacityChange, apply_scenario
 from sop_core.supply import actions, capacity, loads
 from sop_core.supply.planning import PlanSettings, chase_plan
-from sop_ui import columns, drafts, filters, jobs, loaders, shell, widgets
+from sop_ui import columns, drafts, filters, jobs, loaders, periods, shell, widgets
 from sop_ui.formatting import money, plain, scope_caption, units
 
 BUILD_PLAN_NOW = "supply_build_plan_now"  # an action the plan takes was chosen: build it
@@ -56,6 +56,15 @@ if scope.families:
 exceptions = capacity.exceptions(view)
 exceptions = exceptions[exceptions["line"].isin(set(load["line"]))]
 WEEK_LABELS = [f"{pd.Timestamp(w):%d %b %Y}" for w in base.weeks]
+# Charts and tables by the sidebar's bucket: a period's load is its hours over its available
+# hours, its chance of overload its riskiest week's. The KPIs stay on the weeks (a peak is a
+# week's; the gap in hours is the same total in every bucket).
+BUCKET = periods.bucket()
+LOAD_RULES = {
+    "ratios": {"utilisation": ("needed_hours", "available_hours")},
+    "rules": {"overload_probability": "max"},
+}
+load_by_period = periods.frame(load, **LOAD_RULES)
 
 st.caption(
     f"Revised targets of {plain(name)} (forecast run {run.run_id}, {len(base.weeks)} weeks from "
@@ -102,10 +111,11 @@ widgets.kpi_row(
 
 widgets.chart(
     charts.utilisation_heatmap(
-        load,
-        f"{loads.DEMAND_LOAD} by line and week: the revised targets' hours against the "
+        load_by_period,
+        f"{loads.DEMAND_LOAD} by line and {BUCKET}: the revised targets' hours against the "
         "available hours",
         loads.DEMAND_LOAD,
+        period=BUCKET,
     ),
     key="capacity_heatmap",
 )
@@ -127,9 +137,10 @@ with left:
     overtime = float(PlanSettings().overtime_share * base.available_hours[line_index].max())
     widgets.chart(
         charts.line_load_chart(
-            load[load["line"] == chosen],
+            load_by_period[load_by_period["line"] == chosen],
             overtime,
             f"Hours needed against available hours: {labels[chosen]}",
+            period=BUCKET,
         ),
         key="line_load",
     )
@@ -442,8 +453,12 @@ if stored_plan is not None:
             ),
         ]
     )
-    widgets.chart(charts.plan_chart(stored_plan.frames["weekly"]), key="plan_chart")
-    lines_frame = stored_plan.frames["lines"]
+    # The stocks are levels: a period's are its last week's (inventory's by its name).
+    plan_by_period = periods.frame(
+        stored_plan.frames["weekly"], rules={"safety_stock": "last", "below_safety": "last"}
+    )
+    widgets.chart(charts.plan_chart(plan_by_period, period=BUCKET), key="plan_chart")
+    lines_frame = periods.frame(stored_plan.frames["lines"])
     busy = lines_frame[lines_frame["overtime_hours"] > 0.01]
     if not busy.empty:
         st.subheader("Overtime the plan uses")
@@ -485,15 +500,16 @@ widgets.kpi_row(
 )
 widgets.chart(
     charts.utilisation_heatmap(
-        history,
-        f"{loads.DEMAND_LOAD} of past sales by line and week, last 52 weeks",
+        periods.frame(history, ratios=LOAD_RULES["ratios"]),
+        f"{loads.DEMAND_LOAD} of past sales by line and {BUCKET}, last 52 weeks",
         loads.DEMAND_LOAD,
+        period=BUCKET,
     ),
     key="supply_heatmap",
 )
 st.subheader("Capacity calendar, next 26 weeks")
 widgets.table(
-    loaders.capacity_exceptions_after(last_week, 26),
+    periods.frame(loaders.capacity_exceptions_after(last_week, 26)),
     week=columns.week("Week"),
     line=columns.text("Line"),
     line_name=columns.text("Name"),

@@ -43,16 +43,18 @@ def frame(
     *,
     centre: str | None = None,
     ratios: dict[str, tuple[str, str]] | None = None,
+    rules: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """``weekly_frame`` per period of the chosen bucket (as it is by week): ``week`` the
     period's first day, a column named after the bucket with the period's name, ``weeks`` the
     weeks it holds. ``centre`` is the column the frame's ``lower_``/``upper_`` bands are
     around; ``ratios`` names ratio columns to recompute from the sums of their numerator and
-    denominator (``{"utilisation": ("hours", "available_hours")}``)."""
+    denominator (``{"utilisation": ("hours", "available_hours")}``); ``rules`` how a column
+    adds up where its name does not say (``{"safety_stock": "last"}``, ``export.PERIOD_RULES``)."""
     chosen = bucket()
     if chosen == "week" or weekly_frame.empty or "week" not in weekly_frame:
         return weekly_frame
-    out = bucketed_frame(weekly_frame, chosen, calendar(), centre)
+    out = bucketed_frame(weekly_frame, chosen, calendar(), centre, rules)
     for name, (numerator, denominator) in (ratios or {}).items():
         out[name] = load_ratio(out[numerator].to_numpy(), out[denominator].to_numpy())
     out = out.rename(columns={"period_start": "week"})

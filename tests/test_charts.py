@@ -117,6 +117,30 @@ def test_available_hours_are_steps_flat_across_each_week():
         assert available["y"][step] == hours
 
 
+def test_a_line_by_month_has_its_available_hours_and_overtime_band_per_month():
+    """Per period (``export.bucketed_frame``): one step per month, centred on its bar, the
+    overtime band the week's times the weeks the month holds, the chance of overload the
+    riskiest week's."""
+    from sop_core.charts.style import period_axis
+    from sop_core.data.export import bucketed_frame
+    from sop_core.data.fiscal import FiscalCalendar
+
+    calendar = FiscalCalendar()
+    load = _forecast_load(13)
+    load = load[load["line"] == "S1"].assign(overload_probability=np.linspace(0, 0.6, 13))
+    months = bucketed_frame(load, "month", calendar, rules={"overload_probability": "max"})
+    months = months.rename(columns={"period_start": "week"})
+    spec = charts.line_load_chart(months, 8.0, "S1", period="month")
+    figure = period_axis(spec, lambda day: calendar.period_label(day, "month"))
+    band, available, bars = figure.data
+    assert available.line.shape == band.line.shape == "hvh"
+    assert list(available.x) == list(bars.x) == list(months["month"])
+    assert list(band.y) == pytest.approx(list(months["available_hours"] + 8.0 * months["weeks"]))
+    assert sum(bars.y) == pytest.approx(load["needed_hours"].sum())
+    assert bars.customdata[-1] == pytest.approx(0.6)  # the last week's, not a sum of chances
+    assert figure.layout.yaxis.title.text == "Hours per month"
+
+
 def test_cover_chart_marks_the_safety_level(con):
     figure = charts.cover_chart(production.inventory_cover(con, Scope()), 2.0, limit=10)
     assert len(figure.data[0].x) == 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -987,3 +988,108 @@ def test_present_steps_3_and_4_weigh_the_options_before_any_approval(app_env):
 
     overview_agenda = [link.proto.label for link in open_app().get("page_link")]
     assert list(AGENDA[1:]) == overview_agenda[:4]
+
+
+# ---- figures by month and quarter (issue 21) -----------------------------------------------
+
+PERIOD_NAMES = {"month": r"[A-Z][a-z]{2} \d{4}", "quarter": r"Q[1-4] (FY)?\d{4}"}
+
+
+def by_title(at: AppTest, start: str) -> dict:
+    (found,) = [f for f in figures(at) if f["layout"]["title"]["text"].startswith(start)]
+    return found
+
+
+def assert_by_periods(figure: dict, bucket: str) -> None:
+    """``figure`` drawn per period: a category axis of the periods' names in time order, and
+    each trace one point per period at most (no two weeks left in one period)."""
+    axis = figure["layout"]["xaxis"]
+    names = axis["categoryarray"]
+    assert axis["type"] == "category" and names
+    assert all(re.fullmatch(PERIOD_NAMES[bucket], name) for name in names), names
+    for trace in figure["data"]:
+        x = list(trace["x"])
+        assert len(x) == len(set(x)), (figure["layout"]["title"]["text"], trace.get("name"))
+        assert set(x) <= set(names)
+
+
+def heatmap_hours(figure: dict) -> float:
+    """The hours needed over every cell of a load heatmap (its hover's first figure)."""
+    data = figure["data"][0]["customdata"]
+    if isinstance(data, dict):
+        shape = [int(n) for n in str(data["shape"]).split(",")]
+        cells = values(data).reshape(shape)
+    else:
+        cells = np.asarray(data, dtype=float)
+    return float(np.nansum(cells[..., 0]))
+
+
+def calendar_hours(at: AppTest) -> float:
+    """The Supply page's capacity calendar: the hours it adds or removes in all."""
+    (calendar,) = [t.value for t in at.dataframe if "hours_delta" in t.value.columns]
+    return float(calendar["hours_delta"].sum())
+
+
+def test_supply_by_month_and_quarter_keeps_the_weekly_totals(app_env):
+    at = open_app("pages/supply.py")
+    at.button(key="build_plan").click().run()
+    assert not at.exception and not at.error
+    weekly_tiles = metrics(at)
+    needed = heatmap_hours(by_title(at, "Demand load by line and week"))
+    past = heatmap_hours(by_title(at, "Demand load of past sales by line and week"))
+    changes = calendar_hours(at)
+    plan = by_title(at, "Production plan against the revised target")
+    made = trace(plan, "production").sum()
+    stock = trace(plan, "stock (right)")
+    safety = trace(plan, "safety stock (right)")
+    assert changes != 0  # the sample's calendar changes some weeks' hours
+    for bucket in ("month", "quarter"):
+        at.button_group(key="bucket").set_value(bucket).run()
+        assert not at.exception and not at.error
+        heatmap = by_title(at, f"Demand load by line and {bucket}")
+        history = by_title(at, f"Demand load of past sales by line and {bucket}")
+        line = by_title(at, "Hours needed against available hours")
+        plan = by_title(at, "Production plan against the revised target")
+        for figure in (heatmap, history, line, plan):
+            assert_by_periods(figure, bucket)
+        assert heatmap["layout"]["xaxis"]["title"]["text"].startswith(bucket.capitalize())
+        assert heatmap_hours(heatmap) == pytest.approx(needed, rel=1e-9)
+        assert heatmap_hours(history) == pytest.approx(past, rel=1e-9)
+        assert calendar_hours(at) == pytest.approx(changes, rel=1e-9)
+        assert trace(plan, "production").sum() == pytest.approx(made, rel=1e-9)
+        # A stock is a level: each period's is its last week's, never a sum of weeks.
+        by_period = trace(plan, "stock (right)")
+        assert by_period[-1] == pytest.approx(stock[-1]) and by_period.max() <= stock.max()
+        assert trace(plan, "safety stock (right)") == pytest.approx(safety[: len(by_period)])
+        assert plan["layout"]["yaxis"]["title"]["text"] == f"Units per {bucket}"
+        # The tiles are weekly facts (peaks, line-weeks) and totals: the same in every bucket.
+        assert metrics(at) == weekly_tiles
+
+
+def test_plan_compares_scenarios_by_month_and_quarter_with_the_weekly_totals(app_env):
+    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.store import create_scenario
+    from sop_core.supply import loads
+
+    peak = loads.peak_label(loads.DEMAND_LOAD, 13)  # a row of the comparison's table
+    create_scenario(app_env, Scenario("Price up", cannibalisation=0.2), "Ana", 1)
+    at = open_app("pages/plan.py")
+    at.multiselect(key="compare").set_value([BASELINE, "Price up"]).run()
+    assert not at.exception and not at.error
+    weekly_tiles = metrics(at)
+    weekly = by_title(at, "Weekly revised target by scenario")
+    totals = {t["name"]: values(t["y"]).sum() for t in weekly["data"]}
+    (compared,) = [t.value for t in at.dataframe if peak in t.value.index]
+    for bucket, title in (("month", "Monthly"), ("quarter", "Quarterly")):
+        at.button_group(key="bucket").set_value(bucket).run()
+        assert not at.exception and not at.error
+        figure = by_title(at, f"{title} revised target by scenario")
+        assert_by_periods(figure, bucket)
+        # The reference first and thickest, as by week; each scenario's total as by week.
+        assert [t["name"] for t in figure["data"]] == [BASELINE, "Price up"]
+        assert figure["data"][0]["line"]["width"] == 5
+        assert {t["name"]: values(t["y"]).sum() for t in figure["data"]} == pytest.approx(totals)
+        assert len(figure["data"][0]["x"]) < len(weekly["data"][0]["x"])
+        (shown,) = [t.value for t in at.dataframe if peak in t.value.index]
+        pd.testing.assert_frame_equal(shown, compared)
+        assert metrics(at) == weekly_tiles

@@ -11,10 +11,14 @@ from sop_core.data import formats
 
 
 def comparison_chart(
-    weekly: pd.DataFrame, title: str = "Weekly revised target by scenario"
+    weekly: pd.DataFrame,
+    title: str = "Weekly revised target by scenario",
+    *,
+    period: str = "week",
 ) -> go.Figure:
     """One line per scenario (``weekly``: ``week, scenario, volume``); the first is drawn
-    thickest, as the reference the others are compared with."""
+    thickest, as the reference the others are compared with. ``period`` names the rows' period
+    on the units axis (``month`` for rows per month)."""
     traces = [
         weekly_line(
             rows["week"],
@@ -30,7 +34,7 @@ def comparison_chart(
     return figure(
         traces,
         title,
-        "Units per week",
+        f"Units per {period}",
         height=420,
         layout={
             "xaxis": week_ticks(weekly["week"]),

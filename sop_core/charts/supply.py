@@ -21,13 +21,20 @@ WEEK = pd.Timedelta(days=7)
 
 
 def utilisation_heatmap(
-    utilisation: pd.DataFrame, title: str, measure: str, hours: str = "needed"
+    utilisation: pd.DataFrame,
+    title: str,
+    measure: str,
+    hours: str = "needed",
+    *,
+    period: str = "week",
 ) -> go.Figure:
     """Line x week heatmap of one load measure (``line``, ``week``, ``utilisation``,
     ``needed_hours``, ``available_hours``); red above 100%, amber above 85%. ``measure`` is
     the label of the measure the title names (``loads.DEMAND_LOAD`` or
     ``loads.PLANNED_LOAD``): the colour bar, the hover and the cells' caption say it; the
-    hover calls ``needed_hours`` "h {hours}" (``planned`` for a production plan's hours)."""
+    hover calls ``needed_hours`` "h {hours}" (``planned`` for a production plan's hours).
+    ``period`` "month" or "quarter": the rows are per period (``week`` its first day, the
+    load its hours over its available hours, the chance of overload its riskiest week's)."""
     utilisation = utilisation.assign(
         label=utilisation["line"] + "  " + utilisation.get("line_name", "")
     )
@@ -82,11 +89,17 @@ def utilisation_heatmap(
         ),
         "hovertemplate": f"%{{y}}, {WEEK_X}<br>{measure.lower()} %{{z:.0%}}<br>"
         f"%{{customdata[0]:,.0f}} h {hours} of %{{customdata[1]:,.0f}} h available"
-        + ("<br>%{customdata[2]:.0%} chance of overload" if probability is not None else "")
+        + (
+            "<br>%{customdata[2]:.0%} chance of overload"
+            + ("" if period == "week" else " in its riskiest week")
+            if probability is not None
+            else ""
+        )
         + "<extra></extra>",
         "xgap": 1,
         "ygap": 2,
     }
+    starting = "Week starting" if period == "week" else period.capitalize()
     # Rows shrink as lines are added, so a plant with many lines still fits on one screen.
     row = 60 if len(grid) <= 8 else max(14, 480 // len(grid))
     return figure(
@@ -103,10 +116,10 @@ def utilisation_heatmap(
                 # 52, so that "W48 / 23 Nov" labels do not run into each other on a laptop.
                 **week_ticks(grid.columns),
                 "title": {
-                    "text": f"Week starting; in each cell the {measure.lower()}, % of the "
+                    "text": f"{starting}; in each cell the {measure.lower()}, % of the "
                     "available hours"
                     if numbers
-                    else "Week starting"
+                    else starting
                 },
             },
         },
@@ -127,19 +140,42 @@ def week_steps(weeks: pd.Series, values: pd.Series) -> tuple[list, list, list]:
     return x, [*values, values.iloc[last]], [*weeks, weeks.iloc[last]]
 
 
-def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go.Figure:
+def line_load_chart(
+    load: pd.DataFrame, overtime_hours: float, title: str, *, period: str = "week"
+) -> go.Figure:
     """One line's weekly hours needed (bars, red where they exceed the available hours)
     against its available hours (steps: each week's hours flat across its bar) and the
-    overtime band above them. ``load`` has ``week``, ``needed_hours``, ``available_hours`` and
-    ``overload_probability``."""
+    overtime band above them (``overtime_hours`` a week). ``load`` has ``week``,
+    ``needed_hours``, ``available_hours`` and ``overload_probability``. With ``period``
+    "month" or "quarter" its rows are per period (``week`` the first day, ``weeks`` the weeks
+    it holds: the band is ``overtime_hours`` times those, the chance of overload its
+    riskiest week's), and the steps are centred on each period's bar (a category axis)."""
     over = load["needed_hours"] > load["available_hours"] + 1e-9
-    x, available, week_of = week_steps(load["week"], load["available_hours"])
-    steps = {"type": "scatter", "x": x, "mode": "lines"}
+    if period == "week":
+        x, available, week_of = week_steps(load["week"], load["available_hours"])
+        band = [overtime_hours] * len(available)
+        steps = {"type": "scatter", "x": x, "mode": "lines"}
+        shape = "hv"
+        available_hover = {
+            "customdata": [formats.week(week, year=True) for week in week_of],
+            "hovertemplate": "%{y:,.0f} h available<extra>%{customdata}</extra>",
+        }
+        chance = "chance of overload"
+    else:
+        # Drawn on the periods themselves: period_axis names each x, so an edge between two
+        # periods has no name; "hvh" steps change half-way between the periods' bars.
+        available = list(load["available_hours"])
+        weeks = load["weeks"] if "weeks" in load else pd.Series(1.0, index=load.index)
+        band = list(overtime_hours * weeks)
+        steps = {"type": "scatter", "x": list(load["week"]), "mode": "lines"}
+        shape = "hvh"
+        available_hover = {"hovertemplate": f"%{{y:,.0f}} h available<extra>{WEEK_X}</extra>"}
+        chance = "chance of overload in its riskiest week"
     traces = [
         {
             **steps,
-            "y": [hours + overtime_hours for hours in available],
-            "line": {"width": 0, "shape": "hv"},
+            "y": [hours + extra for hours, extra in zip(available, band, strict=True)],
+            "line": {"width": 0, "shape": shape},
             "showlegend": False,
             "hoverinfo": "skip",
         },
@@ -148,10 +184,9 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
             "y": available,
             "fill": "tonexty",
             "fillcolor": "rgba(230, 159, 0, 0.25)",
-            "line": {"color": "#111111", "width": 3, "shape": "hv"},
+            "line": {"color": "#111111", "width": 3, "shape": shape},
             "name": "available hours (overtime band above)",
-            "customdata": [formats.week(week, year=True) for week in week_of],
-            "hovertemplate": "%{y:,.0f} h available<extra>%{customdata}</extra>",
+            **available_hover,
         },
         {
             "type": "bar",
@@ -160,14 +195,14 @@ def line_load_chart(load: pd.DataFrame, overtime_hours: float, title: str) -> go
             "name": "hours needed",
             "marker": {"color": [PALETTE[5] if o else PALETTE[0] for o in over]},
             "customdata": load["overload_probability"],
-            "hovertemplate": "%{y:,.0f} h needed, %{customdata:.0%} chance of overload"
+            "hovertemplate": f"%{{y:,.0f}} h needed, %{{customdata:.0%}} {chance}"
             f"<extra>{WEEK_X}</extra>",
         },
     ]
     return figure(
         traces,
         title,
-        "Hours per week",
+        f"Hours per {period}",
         height=420,
         # Half the page wide: a label every second week of a 26-week horizon.
         layout={
@@ -215,13 +250,18 @@ def batch_cost_chart(curve: pd.DataFrame, points: pd.DataFrame, title: str) -> g
 
 
 def plan_chart(
-    weekly: pd.DataFrame, title: str = "Production plan against the revised target"
+    weekly: pd.DataFrame,
+    title: str = "Production plan against the revised target",
+    *,
+    period: str = "week",
 ) -> go.Figure:
     """Weekly production (bars) against the revised target (line, the ``demand`` column), unmet
     demand in red and the projected stock on a second axis. ``weekly`` has week, demand,
     production, unmet, inventory, and optionally ``safety_stock`` (drawn on the stock axis)
-    and ``below_safety`` (the units short of it, in the hover)."""
+    and ``below_safety`` (the units short of it, in the hover). With ``period`` "month" or
+    "quarter" its rows are per period, the stocks (and the units short) at its end."""
     week = weekly["week"]
+    at_end = "" if period == "week" else f" at the {period}'s end"
     traces = [
         {
             "type": "bar",
@@ -256,7 +296,7 @@ def plan_chart(
             "mode": "lines",
             "yaxis": "y2",
             "line": {"color": PALETTE[2], "width": 3, "dash": "dot"},
-            "hovertemplate": "stock %{y:,.0f}<extra>" + WEEK_X + "</extra>",
+            "hovertemplate": f"stock{at_end} %{{y:,.0f}}<extra>{WEEK_X}</extra>",
         },
     ]
     if "safety_stock" in weekly:
@@ -272,13 +312,13 @@ def plan_chart(
                 "line": {"color": "#444444", "width": 2, "dash": "dash"},
                 "customdata": short,
                 "hovertemplate": "safety stock %{y:,.0f}, %{customdata:,.0f} short"
-                f"<extra>{WEEK_X}</extra>",
+                f"{at_end}<extra>{WEEK_X}</extra>",
             }
         )
     return figure(
         traces,
         title,
-        "Units per week",
+        f"Units per {period}",
         height=440,
         layout={
             "barmode": "stack",

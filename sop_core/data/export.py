@@ -174,6 +174,10 @@ def _quoted(name: str) -> str:
 LAST_IN_PERIOD = ("units_on_hand", "inventory")
 MEAN_IN_PERIOD = ("net_price", "list_price", "discount_depth", "feature", "display")
 BAND_CENTRES = {"forecast_rows": "forecast", "plan_of_record_targets": "target"}
+# What a caller may ask of a column that its name does not say (``rules``): a level that is
+# not named as a stock ("last"), a mean ("mean"), the period's highest week ("max", a weekly
+# chance or peak), or the sum after all ("sum").
+PERIOD_RULES = ("sum", "last", "mean", "max")
 # Whole numbers that name a row rather than count something: kept as keys of the period.
 KEY_NUMBERS = ("run_id", "plan_id", "plan_version")
 
@@ -187,13 +191,15 @@ def _bucketed_select(
     escape: bool = True,
     calendar: FiscalCalendar | None = None,
     centre: str | None = None,
+    rules: dict[str, str] | None = None,
 ) -> str:
     """``SELECT`` of a weekly ``table`` per fiscal ``bucket`` of ``calendar`` (the
     database's by default): its text, dates and row numbers as keys, the week as the period's
     name (a column named after the bucket) and first day (``period_start``), its figures
     summed with split weeks allocated by their days (``fiscal.bucketed``'s rule, in DuckDB)
     or as ``LAST_IN_PERIOD``, ``MEAN_IN_PERIOD`` and the bands (around ``centre``, by
-    default ``BAND_CENTRES``'s) say; ``weeks`` last."""
+    default ``BAND_CENTRES``'s) say, or as ``rules`` say by column (``PERIOD_RULES``);
+    ``weeks`` last."""
     from sop_core.data.stores import master
 
     weeks = con.execute(f'SELECT DISTINCT week FROM "{table}"').df()["week"]
@@ -213,14 +219,17 @@ def _bucketed_select(
             keys.append(f"{key} AS {quoted}")
             continue
         value = f"t.{quoted}"
-        if name in LAST_IN_PERIOD:
+        rule = (rules or {}).get(name)
+        if rule == "max":
+            figure = f"max({value})"
+        elif rule == "last" or (rule is None and name in LAST_IN_PERIOD):
             figure = f"arg_max({value}, t.week)"
-        elif name in MEAN_IN_PERIOD:
+        elif rule == "mean" or (rule is None and name in MEAN_IN_PERIOD):
             figure = f"sum({value} * p.share) / sum(p.share)"
             if has_units:
                 weighted = f"sum({value} * t.units * p.share) / nullif(sum(t.units * p.share), 0)"
                 figure = f"coalesce({weighted}, {figure})"
-        elif centre and (name.startswith("lower_") or name.startswith("upper_")):
+        elif rule is None and centre and (name.startswith("lower_") or name.startswith("upper_")):
             sign = "-" if name.startswith("lower_") else "+"
             spread = f"sum(power({value} - t.{_quoted(centre)}, 2) * p.share)"
             figure = f"sum(t.{_quoted(centre)} * p.share) {sign} sqrt({spread})"
@@ -245,13 +254,21 @@ def _bucketed_select(
 
 
 def bucketed_frame(
-    frame: pd.DataFrame, bucket: str, calendar: FiscalCalendar, centre: str | None = None
+    frame: pd.DataFrame,
+    bucket: str,
+    calendar: FiscalCalendar,
+    centre: str | None = None,
+    rules: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """A weekly ``frame`` per fiscal ``bucket`` by the rules of a bucketed export (the same
-    SQL, over the frame in a private DuckDB): for the meeting pack's sheets. ``centre`` is
-    the column its ``lower_``/``upper_`` bands are around."""
+    SQL, over the frame in a private DuckDB): for the meeting pack's sheets and the pages.
+    ``centre`` is the column its ``lower_``/``upper_`` bands are around; ``rules`` says how a
+    column adds up where its name does not (``{"safety_stock": "last"}``, ``PERIOD_RULES``)."""
     if bucket == "week" or "week" not in frame.columns:
         return frame
+    unknown = set((rules or {}).values()) - set(PERIOD_RULES)
+    if unknown:
+        raise ValueError(f"No period rule {sorted(unknown)}: {', '.join(PERIOD_RULES)}.")
     with duckdb.connect() as con:
         con.register("weekly", frame)
         types = [
@@ -259,7 +276,15 @@ def bucketed_frame(
             for name, kind, *_ in con.execute("SELECT * FROM weekly LIMIT 0").description
         ]
         select = _bucketed_select(
-            con, "weekly", types, False, bucket, escape=False, calendar=calendar, centre=centre
+            con,
+            "weekly",
+            types,
+            False,
+            bucket,
+            escape=False,
+            calendar=calendar,
+            centre=centre,
+            rules=rules,
         )
         return con.execute(select).df()
 
