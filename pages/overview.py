@@ -228,7 +228,9 @@ left, right = st.columns([3, 2])
 with left:
     widgets.chart(
         charts.plan_chart(
-            periods.frame(figures.weekly), title="Revised target and what the lines can make"
+            periods.frame(figures.weekly, **periods.PLAN),
+            title="Revised target and what the lines can make",
+            period=periods.bucket(),
         ),
         key="overview_supply",
     )

@@ -60,11 +60,7 @@ WEEK_LABELS = [f"{pd.Timestamp(w):%d %b %Y}" for w in base.weeks]
 # hours, its chance of overload its riskiest week's. The KPIs stay on the weeks (a peak is a
 # week's; the gap in hours is the same total in every bucket).
 BUCKET = periods.bucket()
-LOAD_RULES = {
-    "ratios": {"utilisation": ("needed_hours", "available_hours")},
-    "rules": {"overload_probability": "max"},
-}
-load_by_period = periods.frame(load, **LOAD_RULES)
+load_by_period = periods.frame(load, **periods.LOAD)
 
 st.caption(
     f"Revised targets of {plain(name)} (forecast run {run.run_id}, {len(base.weeks)} weeks from "
@@ -453,10 +449,7 @@ if stored_plan is not None:
             ),
         ]
     )
-    # The stocks are levels: a period's are its last week's (inventory's by its name).
-    plan_by_period = periods.frame(
-        stored_plan.frames["weekly"], rules={"safety_stock": "last", "below_safety": "last"}
-    )
+    plan_by_period = periods.frame(stored_plan.frames["weekly"], **periods.PLAN)
     widgets.chart(charts.plan_chart(plan_by_period, period=BUCKET), key="plan_chart")
     lines_frame = periods.frame(stored_plan.frames["lines"])
     busy = lines_frame[lines_frame["overtime_hours"] > 0.01]
@@ -500,7 +493,7 @@ widgets.kpi_row(
 )
 widgets.chart(
     charts.utilisation_heatmap(
-        periods.frame(history, ratios=LOAD_RULES["ratios"]),
+        periods.frame(history, ratios=periods.LOAD["ratios"]),
         f"{loads.DEMAND_LOAD} of past sales by line and {BUCKET}, last 52 weeks",
         loads.DEMAND_LOAD,
         period=BUCKET,

@@ -19,6 +19,16 @@ from sop_core.data.fiscal import FiscalCalendar
 from sop_core.supply.loads import load_ratio
 from sop_ui import filters, loaders
 
+# How the frames of two kinds of chart add up per period, for every page that draws them:
+# a production plan's stocks are levels (a period's are its last week's; ``inventory`` is one
+# by its name), a load is its hours over its available hours and its chance of overload its
+# riskiest week's.
+PLAN = {"rules": {"safety_stock": "last", "below_safety": "last"}}
+LOAD = {
+    "ratios": {"utilisation": ("needed_hours", "available_hours")},
+    "rules": {"overload_probability": "max"},
+}
+
 
 def bucket() -> str:
     """ "week", "month" or "quarter": what the sidebar's *Figures by* says."""
