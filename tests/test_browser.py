@@ -37,6 +37,7 @@ from tests.helpers import (
     serve_streamlit,
     stop,
     time_slider_moves,
+    time_switches,
     wait_for,
     wait_for_page,
 )
@@ -164,6 +165,40 @@ def test_changing_the_filter_redraws_the_chart(server, browser):
     _assert_no_error_boxes(page, "Demand review, makeup only")
     assert "family=makeup" in page.url
     page.close()
+
+
+# The x tick labels of the first chart on screen (not a stale copy).
+FIRST_CHART_TICKS = """() => {
+  const chart = Array.from(document.querySelectorAll('[data-testid=stPlotlyChart]'))
+    .find(c => c.getBoundingClientRect().height > 0 && !c.closest('[data-stale=true]'));
+  return Array.from(chart.querySelectorAll('.xaxislayer-above .xtick text'))
+    .map(t => t.textContent);
+}"""
+
+
+def test_figures_by_month_are_switched_timed_and_kept_in_the_link(server, browser):
+    """*Figures by* Month on Promotions & pricing: the chart is redrawn with months on its
+    axis (timed from the key press, as the benchmark does), the URL says so, and opening that
+    link shows months again."""
+
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server}/promotions")
+    wait_for_page(page, "Promotions & pricing", timeout_ms=60_000)
+    (switch,) = time_switches(page, "bucket", ["Month"])
+    assert switch["chart"] is not None and switch["settled"] >= switch["chart"]
+    ticks = page.evaluate(FIRST_CHART_TICKS)
+    assert ticks[:2] == ["Nov 2026", "Dec 2026"], ticks
+    assert "bucket=Month" in page.url  # the switch as it reads
+    _assert_no_error_boxes(page, "Promotions by month")
+    again = browser.new_page(viewport={"width": 1600, "height": 1000})
+    again.goto(page.url)
+    wait_for_page(again, "Promotions & pricing", timeout_ms=60_000)
+    again.wait_for_selector("[data-testid='stPlotlyChart'] .xaxislayer-above .xtick text")
+    again.wait_for_selector(IDLE)
+    assert again.evaluate(FIRST_CHART_TICKS)[:1] == ["Nov 2026"]
+    assert again.locator(".st-key-bucket [aria-checked=true]").inner_text() == "Month"
+    page.close()
+    again.close()
 
 
 def test_a_cli_rebuild_while_the_app_is_open_shows_up_on_reload(
@@ -319,7 +354,11 @@ def _edit_cell(page, find_grid, column: int, text: str, landed) -> None:
         return True
 
     for _ in range(3):
-        box = find_grid().bounding_box()
+        grid = find_grid()
+        # A click by coordinates lands only on screen: bring the grid's first rows there
+        # (below the fold, the click fell past the viewport and the edit never began).
+        grid.evaluate("e => e.scrollIntoView({block: 'center'})")
+        box = grid.bounding_box()
         page.mouse.click(box["x"] + 80, box["y"] + 35 + 17)
         if not until("glide-cell-1-0"):
             continue
@@ -337,8 +376,6 @@ def _edit_cell(page, find_grid, column: int, text: str, landed) -> None:
             page.keyboard.press("Escape")
             continue
         page.keyboard.press("Enter")
-        page.wait_for_timeout(500)
-        page.wait_for_selector(IDLE, timeout=15_000)
         # The edit reruns the page; on a loaded machine the rerun can start late and take
         # seconds. Wait for the result itself (up to 30 s) before trying again: a retry
         # during a late rerun clicks a grid that is being replaced.
