@@ -163,7 +163,11 @@ widgets.kpi_row(
             help="Half the width of the statistical forecast's 80% band over the next 13 "
             "weeks, as a share of the forecast.",
         ),
-        widgets.Kpi("Promotion weeks ahead", f"{promoted} of 13", note="shaded on the chart"),
+        widgets.Kpi(
+            "Promotion weeks ahead",
+            f"{promoted} of 13",
+            note="shaded on the chart" if periods.weekly() else "shaded: periods half in promotion",
+        ),
     ]
 )
 

@@ -147,7 +147,6 @@ def demand_chart(
             "type": "category",
             "categoryorder": "array",
             "categoryarray": list(series[x_of]),
-            "tickangle": 0,
             "automargin": True,
             "range": [first, len(series) - 0.5],
         }

@@ -27,8 +27,9 @@ def series_by_period(series: pd.DataFrame, bucket: str, calendar: FiscalCalendar
     the period's first day, plus ``period`` (its name, "Nov 2026") and ``weeks`` (the weeks it
     holds). ``actual`` is summed over closed periods; a period straddling the history's end
     lands at its actuals to date plus the forecast of its open weeks (module docstring).
-    ``promoted`` says a period holds a promotion week, ``promoted_share`` is its volume's
-    share on promotion, ``holiday`` names the holidays of the weeks it mostly holds."""
+    ``promoted`` says at least half a period's weeks are promotion weeks, ``promoted_share``
+    is its volume's share on promotion, ``holiday`` names the holidays of the weeks it mostly
+    holds."""
     if bucket == "week" or series.empty:
         return series
     mapping = bucketed_weeks(series["week"], bucket, calendar)
@@ -46,7 +47,7 @@ def series_by_period(series: pd.DataFrame, bucket: str, calendar: FiscalCalendar
             "actual": (rows["actual"] * share).where(closed, 0.0),
             "volume": volume * share,
             "promoted_volume": volume * share * rows["promoted_share"].fillna(0.0),
-            "promoted": rows["promoted"] & (share > 0),
+            "promoted": share.where(rows["promoted"], 0.0),
             **{name: (rows[name] * share).where(open_, 0.0) for name in FORECASTS},
             "has_approved": rows["approved"].notna() & open_,
             **{
@@ -61,7 +62,6 @@ def series_by_period(series: pd.DataFrame, bucket: str, calendar: FiscalCalendar
     periods = weighted.groupby(["period_start", "period"], sort=True).agg(
         {
             **{name: "sum" for name in weighted.columns if name not in ("period_start", "period")},
-            "promoted": "any",
             "has_approved": "any",
         }
     )
@@ -80,7 +80,9 @@ def series_by_period(series: pd.DataFrame, bucket: str, calendar: FiscalCalendar
         periods["volume"] > 0
     )
     out["promoted_share"] = out["promoted_share"].fillna(0.0)
-    out["promoted"] = periods["promoted"]
+    # Shaded when at least half its weeks are: a quarter with one promotion week is not a
+    # promotion quarter (the share on promotion still says how much there is).
+    out["promoted"] = periods["promoted"] >= periods["weeks"] / 2
     out["weeks"] = periods["weeks"]
     out = out.reset_index().rename(columns={"period_start": "week"})
     out["week"] = pd.to_datetime(out["week"])
