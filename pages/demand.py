@@ -10,8 +10,9 @@ import streamlit as st
 from sop_core import charts
 from sop_core.data.errors import InputError
 from sop_core.demand import consensus
+from sop_core.demand.by_period import next_weeks_by_period, series_by_period
 from sop_core.demand.cube import next_weeks
-from sop_ui import columns, filters, jobs, loaders, shell, widgets
+from sop_ui import columns, filters, jobs, loaders, periods, shell, widgets
 from sop_ui.formatting import (
     MODEL_LABELS,
     change,
@@ -162,24 +163,38 @@ widgets.kpi_row(
             help="Half the width of the statistical forecast's 80% band over the next 13 "
             "weeks, as a share of the forecast.",
         ),
-        widgets.Kpi("Promotion weeks ahead", f"{promoted} of 13", note="shaded on the chart"),
+        widgets.Kpi(
+            "Promotion weeks ahead",
+            f"{promoted} of 13",
+            note="shaded on the chart" if periods.weekly() else "shaded: periods half in promotion",
+        ),
     ]
 )
 
+bucket = periods.bucket()
 widgets.chart(
     charts.demand_chart(
-        series,
-        f"{scope_name}: weekly {measure}",
-        "Units per week" if measure == "units" else f"Revenue per week ({currency})",
+        series_by_period(series, bucket, periods.calendar()),
+        f"{scope_name}: {bucket}ly {measure}",
+        f"Units per {bucket}" if measure == "units" else f"Revenue per {bucket} ({currency})",
         approved_name=cube.approved_name,
     ),
     key="demand_chart",
 )
+if not periods.weekly():
+    st.caption(
+        f"The {bucket} the history ends in is drawn as its landing: its closed weeks' actuals "
+        "plus the forecast of its open weeks (the bands only around the open weeks). A "
+        f"{bucket} the horizon ends in holds only the horizon's weeks."
+    )
 for warning in base.consensus_warnings:
     st.warning(warning, icon=":material/warning:")
 
-st.subheader("Next 13 weeks")
-shown = table.round({c: 0 for c in table.columns if c not in ("week", "vs_last_year", "on")})
+st.subheader("Next 13 weeks" + ("" if periods.weekly() else f" by {bucket}"))
+shown = next_weeks_by_period(table, series, bucket, periods.calendar())
+shown = shown.round(
+    {c: 0 for c in table.columns if c not in ("week", bucket, "vs_last_year", "on", "weeks")}
+)
 if cube.approved_name is None:
     shown = shown.drop(columns="approved")
 widgets.table(
@@ -477,12 +492,12 @@ else:
 
 # --- The sales history ----------------------------------------------------------------------
 with st.expander("Sales history by family", expanded=False):
-    weekly = loaders.weekly_sales_by_family(sidebar)
+    history = periods.frame(loaders.weekly_sales_by_family(sidebar))
     widgets.chart(
         charts.weekly_history_chart(
-            weekly,
+            history,
             value=measure,
-            title=f"Weekly {measure} by family",
+            title=f"{bucket.title()}ly {measure} by family",
             currency=currency,
             families=facts.families,
         ),

@@ -18,12 +18,13 @@ import streamlit as st
 from sop_core import charts
 from sop_core.charts.style import ROOM_COLOURS, ROOM_TEXT_PX, for_room, title_text
 from sop_core.data import formats
+from sop_core.demand.by_period import series_by_period
 from sop_core.demand.cube import next_weeks
 from sop_core.meeting import headlines
 from sop_core.meeting.comparison import side_by_side
 from sop_core.scenario.levers import Scenario, apply_scenario
 from sop_core.supply import capacity, loads
-from sop_ui import filters, loaders, shell, widgets
+from sop_ui import filters, loaders, periods, shell, widgets
 from sop_ui.formatting import change, money, plain, units
 
 STEPS = headlines.AGENDA  # the agenda above and each slide's title: one list
@@ -118,7 +119,9 @@ headline = st.container(key="headline")
 
 def chart(figure, key: str, height: int) -> None:
     """A figure for the room, its title written above it in the page's type (see
-    ``for_room``), in a bordered box."""
+    ``for_room``), in a bordered box; by month or quarter, a week axis names the periods
+    (``widgets.by_period``)."""
+    figure = widgets.by_period(figure)
     with st.container(border=True):
         st.subheader(plain(title_text(figure)))
         st.plotly_chart(
@@ -131,7 +134,7 @@ def chart(figure, key: str, height: int) -> None:
 
 def options() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The baseline and the saved scenarios (the sidebar's first), planned side by side: the
-    metrics and the weekly volumes (``sop_core.meeting.comparison.compare``)."""
+    metrics and the volumes by week (``sop_core.meeting.comparison.compare``)."""
     names = loaders.scenario_names()
     if scenario_name in names:
         names = [scenario_name, *(name for name in names if name != scenario_name)]
@@ -161,7 +164,9 @@ if step == 0:
         ]
     )
     chart(
-        charts.plan_chart(figures.weekly, title="Revised target and what the lines can make"),
+        charts.plan_chart(
+            periods.frame(figures.weekly), title="Revised target and what the lines can make"
+        ),
         "present_overview",
         440,
     )
@@ -184,7 +189,12 @@ elif step == 1:
         ]
     )
     chart(
-        charts.demand_chart(series, "Total demand", approved_name=cube.approved_name),
+        charts.demand_chart(
+            series_by_period(series, periods.bucket(), periods.calendar()),
+            "Total demand",
+            f"Units per {periods.bucket()}",
+            approved_name=cube.approved_name,
+        ),
         "present_demand",
         450,
     )
@@ -193,9 +203,14 @@ elif step == 2:
     load = capacity.load_view(apply_scenario(base, chosen)).frame()
     fixes = loaders.recommended_actions(run.run_id, chosen.to_json(), WEEKS)
     headline.markdown(plain(headlines.supply_review(load, fixes, currency, WEEKS)))
+    # A line's utilisation per period from its hours; the chance of an overload is a week's.
+    by_period = periods.frame(
+        load if periods.weekly() else load.drop(columns="overload_probability"),
+        ratios={"utilisation": ("needed_hours", "available_hours")},
+    )
     chart(
         charts.utilisation_heatmap(
-            load,
+            by_period,
             f"{loads.DEMAND_LOAD}: the revised targets' hours against the available hours",
             loads.DEMAND_LOAD,
         ),
@@ -216,7 +231,7 @@ elif step == 3:
             st.caption(plain(note))
     with right:
         if changes is None:
-            chart(charts.comparison_chart(weekly), "present_options", 560)
+            chart(charts.comparison_chart(periods.frame(weekly)), "present_options", 560)
         else:
             chart(
                 charts.waterfall_chart(

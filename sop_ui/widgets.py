@@ -100,12 +100,20 @@ def side_by_side(key: str, *least: float) -> list[DeltaGenerator]:
 def chart(figure: go.Figure, key: str | None = None) -> None:
     """A figure in a bordered container, full width; a week axis drawn from figures per
     month or quarter (``periods.frame``) names its periods (``period_axis``)."""
-    if not periods.weekly() and is_weekly(figure):
-        figure = period_axis(figure, periods.label, periods.bucket())
+    figure = by_period(figure)
     with st.container(border=True):
         # theme=None keeps the projector styling of sop_core.charts (Streamlit's theme would
         # shrink the fonts).
         st.plotly_chart(figure, key=key, theme=None, config={"displaylogo": False})
+
+
+def by_period(figure: go.Figure) -> go.Figure:
+    """``figure`` with its week axis naming the periods of the chosen bucket when it is drawn
+    from figures per month or quarter (``period_axis``); as it is by week. For a chart drawn
+    without ``chart`` (Present mode's)."""
+    if not periods.weekly() and is_weekly(figure):
+        figure = period_axis(figure, periods.label, periods.bucket())
+    return figure
 
 
 # A table's row (and header) height in pixels: Streamlit's own for one line of text at the

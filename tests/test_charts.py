@@ -346,6 +346,56 @@ def test_the_demand_picture_labels_iso_weeks():
     _week_axis_reads_iso_weeks_on_mondays(spec["layout"]["xaxis"])
 
 
+def test_the_demand_picture_by_month_lands_the_month_the_history_ends_in():
+    from sop_core.data.fiscal import FiscalCalendar
+    from sop_core.demand.by_period import series_by_period
+
+    # 20 weeks sold (1 Jun - 12 Oct 2026), 10 forecast (19 Oct - 21 Dec), 100 and 120 a week.
+    series = pd.DataFrame({"week": pd.to_datetime(_mondays(30, "2026-06-01"))})
+    series = series.assign(
+        actual=np.where(series.index < 20, 100.0, np.nan),
+        promoted=series.index.isin([23, 24, 25]),
+        promoted_share=np.where(series.index.isin([23, 24, 25]), 0.3, 0.0),
+        holiday=np.where(series.index == 29, "Christmas", ""),
+    )
+    series["statistical"] = np.where(series.index >= 20, 120.0, np.nan)
+    for level, spread in (("80", 10.0), ("95", 20.0)):
+        series[f"lower_{level}"] = series["statistical"] - spread
+        series[f"upper_{level}"] = series["statistical"] + spread
+    series["consensus"], series["approved"] = series["statistical"], np.nan
+    monthly = series_by_period(series, "month", FiscalCalendar(1, "calendar")).set_index("period")
+    assert list(monthly.index) == [
+        "Jun 2026", "Jul 2026", "Aug 2026", "Sep 2026", "Oct 2026", "Nov 2026", "Dec 2026"
+    ]  # fmt: skip
+    # October: 18 of its days sold before the forecast starts on 19 Oct (1 - 4 Oct of the
+    # week of 28 Sep, the weeks of 5 and 12 Oct), the rest forecast (the week of 19 Oct and
+    # 26 - 31 Oct): the month lands at both.
+    october = monthly.loc["Oct 2026"]
+    sold = 100.0 * (4 / 7 + 2)
+    assert np.isnan(october["actual"])
+    assert october["consensus"] == pytest.approx(sold + 120.0 * (1 + 6 / 7))
+    # The bands around the open weeks only, combined as independent errors.
+    assert october["upper_80"] - october["statistical"] == pytest.approx(10 * np.sqrt(1 + 6 / 7))
+    assert monthly.loc["Sep 2026", "actual"] == pytest.approx(100.0 * 30 / 7)
+    # Actuals plus consensus add up as by week.
+    total = monthly["actual"].sum() + monthly["consensus"].sum()
+    assert total == pytest.approx(series["actual"].sum() + series["consensus"].sum())
+    # November: 3 of its 4.3 weeks on promotion (9, 16 and 23 Nov).
+    assert monthly["promoted"].tolist() == [False] * 5 + [True, False]
+    assert monthly.loc["Dec 2026", "holiday"] == "Christmas"
+
+    spec = charts.demand_chart(monthly.reset_index(), "Total demand").to_plotly_json()
+    axis = spec["layout"]["xaxis"]
+    assert axis["type"] == "category" and axis["categoryarray"][0] == "Jun 2026"
+    actual = next(t for t in spec["data"] if t["name"] == "actual")
+    assert list(actual["x"]) == ["Jun 2026", "Jul 2026", "Aug 2026", "Sep 2026"]
+    # The forecast starts before October (position 4), a vertical line; November is shaded.
+    start, promotion = spec["layout"]["shapes"][-1], spec["layout"]["shapes"][0]
+    assert start["x0"] == start["x1"] == 3.5
+    assert (promotion["x0"], promotion["x1"]) == (4.5, 5.5)
+    assert all(WEEK_X not in t.get("hovertemplate", "") for t in spec["data"])
+
+
 def test_the_stock_axis_has_round_ticks():
     """Plotly's own steps written "~s" ("250k", "300k"): not synced to the left axis, which
     gave "69.314k", "138.628k"; a small stock keeps plain numbers, not "500m"."""

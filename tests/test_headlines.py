@@ -47,18 +47,19 @@ def test_the_supply_headline_names_the_worst_overload_its_weeks_and_the_fix():
     elsewhere = action("saturday shift", "a Saturday shift (30 h)", 30, 10, week="2026-12-14")
 
     assert headlines.supply_review(frame, [elsewhere, shift, overtime], "EUR") == (
-        "Bottling is 18% over its hours in W51-W52 (14 Dec - 21 Dec), and 1 other line is "
-        "over; to close W52 · 21 Dec: a Saturday shift (30 h), 3.4k EUR."
+        "Bottling is 18% over its hours in weeks W51-W52 (14 Dec - 21 Dec), and 1 other line is "
+        "over; to close week W52 · 21 Dec: a Saturday shift (30 h), 3.4k EUR."
     )
     # Nothing closes the 26 h: the first (ranked) action says how far it goes.
     assert headlines.supply_review(frame, [overtime], "EUR").endswith(
-        "; no single action closes W52 · 21 Dec: 16 h of overtime recovers 16 of the 26 h missing."
+        "; no single action closes week W52 · 21 Dec: 16 h of overtime recovers 16 of the 26 h "
+        "missing."
     )
     # Without actions, the overload alone.
     assert headlines.supply_review(frame, [], "EUR").endswith("1 other line is over.")
     # Only the first weeks count: with two weeks, Bottling's run is 14 Dec alone (10% over).
     assert headlines.supply_review(frame, [], "EUR", weeks=2).startswith(
-        "Bottling is 10% over its hours in W51 · 14 Dec"
+        "Bottling is 10% over its hours in week W51 · 14 Dec"
     )
 
 
@@ -66,7 +67,7 @@ def test_the_supply_headline_when_every_line_fits():
     frame = load({"N3": [90, 95, 80, 80], "N1": [60, 60, 60, 60]})
     assert headlines.supply_review(frame, [], "EUR") == (
         "Every line fits its available hours over the next 4 weeks; the busiest is Bottling "
-        "at 95% in W51 · 14 Dec."
+        "at 95% in week W51 · 14 Dec."
     )
 
 
@@ -77,7 +78,7 @@ def test_where_we_stand_says_the_target_the_peak_and_what_the_plan_leaves():
     peaks = {"demand_load": demand, "planned_load": planned}
     assert headlines.where_we_stand(kpis, peaks, 13, "EUR") == (
         "The next 13 weeks ask for 2.8M units (111.5M EUR); demand load peaks at 132% on "
-        "Fragrance filling in W52 · 21 Dec, and the production plan meets it all with 31 h "
+        "Fragrance filling in week W52 · 21 Dec, and the production plan meets it all with 31 h "
         "of overtime."
     )
     kpis["unmet_units"] = 1234.4
@@ -85,7 +86,7 @@ def test_where_we_stand_says_the_target_the_peak_and_what_the_plan_leaves():
         "and the production plan leaves 1,234 units unmet."
     )
     no_plan = {"demand_load": demand, "planned_load": Peak("Planned load", 13, np.nan)}
-    assert headlines.where_we_stand(kpis, no_plan, 13, "EUR").endswith("in W52 · 21 Dec.")
+    assert headlines.where_we_stand(kpis, no_plan, 13, "EUR").endswith("in week W52 · 21 Dec.")
 
 
 def test_the_demand_headline_compares_with_last_year_and_the_statistical_forecast():

@@ -1093,3 +1093,95 @@ def test_plan_compares_scenarios_by_month_and_quarter_with_the_weekly_totals(app
         (shown,) = [t.value for t in at.dataframe if peak in t.value.index]
         pd.testing.assert_frame_equal(shown, compared)
         assert metrics(at) == weekly_tiles
+
+
+def by_bucket(page: str, bucket: str) -> AppTest:
+    """``page`` with the sidebar's *Figures by* set to ``bucket``."""
+    at = open_app(page)
+    at.button_group(key="bucket").set_value(bucket).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def landed(demand_chart: dict) -> float:
+    """The demand picture's actuals and consensus added up."""
+    return float(np.nansum(trace(demand_chart, "actual"))) + float(
+        np.nansum(trace(demand_chart, "consensus"))
+    )
+
+
+def assert_one_point_per_period(spec: dict, bucket: str) -> None:
+    """A calendar chart by month or quarter: a category axis of period names, and no trace
+    with two points (two weeks) in one period."""
+    axis = spec["layout"]["xaxis"]
+    assert axis["type"] == "category" and "hoverformat" not in axis, axis
+    names = axis["categoryarray"]
+    assert names and all(name.startswith("Q") == (bucket == "quarter") for name in names)
+    for found in spec["data"]:
+        xs = list(found["x"])
+        assert set(xs) <= set(names) and len(xs) == len(set(xs)), (found.get("name"), xs)
+
+
+@pytest.mark.parametrize("bucket", ["month", "quarter"])
+def test_demand_review_by_period_keeps_the_weekly_totals(app_env, bucket):
+    weekly = open_app("pages/demand.py")
+    by_period = by_bucket("pages/demand.py", bucket)
+    assert not by_period.error
+    demand, history = figures(by_period)
+    assert demand["layout"]["title"]["text"] == f"Total: {bucket}ly units"
+    for spec in (demand, history):
+        assert_one_point_per_period(spec, bucket)
+    # The forecast starts in the period the history ends in (its landing), and the actuals
+    # stop before it: no period has both.
+    actual = next(t for t in demand["data"] if t["name"] == "actual")
+    statistical = next(t for t in demand["data"] if t["name"] == "statistical")
+    assert not set(actual["x"]) & set(statistical["x"])
+    assert any(
+        c.value.startswith(f"The {bucket} the history ends in is drawn as its landing")
+        for c in by_period.caption
+    )
+    # The history by family and the table of the next 13 weeks add up as by week.
+    week_history = figures(weekly)[1]
+    families = [t for t in week_history["data"] if t["name"] != "holiday"]
+    assert len(families) == 5
+    for family in families:
+        assert trace(history, family["name"]).sum() == pytest.approx(
+            values(family["y"]).sum(), rel=1e-9
+        )
+    # Actuals and consensus together: the landing period moves its closed weeks' actuals
+    # from the one line to the other.
+    assert landed(demand) == pytest.approx(landed(figures(weekly)[0]), rel=1e-9)
+    week_table, period_table = weekly.dataframe[0].value, by_period.dataframe[0].value
+    assert list(period_table.columns[:1]) == [bucket] and "week" not in period_table
+    assert 1 < len(period_table) < len(week_table) == 13
+    assert period_table["weeks"].sum() == pytest.approx(13)
+    for column in ("statistical", "consensus", "last_year"):
+        # Rounded to whole units row by row.
+        assert period_table[column].sum() == pytest.approx(
+            week_table[column].sum(), abs=len(week_table)
+        )
+    assert metrics(by_period) == metrics(weekly)
+
+
+@pytest.mark.parametrize("bucket", ["month", "quarter"])
+def test_present_mode_by_period_keeps_the_weekly_totals(app_env, bucket):
+    weekly = open_app("pages/present.py")
+    by_period = by_bucket("pages/present.py", bucket)
+    for step in range(4):  # the overview, demand, supply and the options: calendar charts
+        if step:
+            for at in (weekly, by_period):
+                at.button(key="next").click().run()
+        assert not by_period.exception and not by_period.error
+        (week_chart,) = figures(weekly)
+        (period_chart,) = figures(by_period)
+        assert_one_point_per_period(period_chart, bucket)
+        assert metrics(by_period) == metrics(weekly)
+        if step == 1:
+            assert landed(period_chart) == pytest.approx(landed(week_chart), rel=1e-9)
+        if step in (1, 2):
+            continue  # utilisation, a ratio: recomputed from the hours, not summed
+        for found in week_chart["data"]:
+            name = found["name"]
+            if name in ("revised target", "production") or step == 3:
+                total = values(found["y"]).sum()
+                assert trace(period_chart, name).sum() == pytest.approx(total, rel=1e-9), name

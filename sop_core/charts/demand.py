@@ -33,15 +33,22 @@ def demand_chart(
     ``series`` is ``DemandCube.series``: ``week, actual, statistical, lower_80, upper_80,
     lower_95, upper_95, consensus, approved, promoted, promoted_share, holiday``. The view
     opens on the last ``history_weeks`` of history and the whole horizon (zoom out for more).
+
+    ``series`` per fiscal month or quarter (``sop_core.demand.by_period.series_by_period``,
+    with a ``period`` column of names) draws one point per period on a category axis of their
+    names, a promotion shading and a holiday marking their period, the forecast starting
+    before the first period that has not closed.
     """
+    by_period = "period" in series.columns
+    x_of = "period" if by_period else "week"
     future = series[series["statistical"].notna()]
     past = series[series["actual"].notna()]
-    week = future["week"]
+    week = future[x_of]
 
     traces = [
         *band(week, future["upper_95"], future["lower_95"], "95%", 0.10),
         *band(week, future["upper_80"], future["lower_80"], "80%", 0.20),
-        weekly_line(past["week"], past["actual"], "actual", "#111111"),
+        weekly_line(past[x_of], past["actual"], "actual", "#111111"),
         weekly_line(week, future["statistical"], "statistical", PALETTE[0], dash="dash"),
         weekly_line(week, future["consensus"], "consensus", PALETTE[5], width=4, markers=True),
     ]
@@ -61,29 +68,36 @@ def demand_chart(
     )
     promoted = series[series["promoted"]]
     half_week = pd.Timedelta(days=3.5)
+    # On a category axis of periods a shape's x is the period's position, a period 1 wide.
+    position = {name: i for i, name in enumerate(series[x_of])} if by_period else None
+    half = 0.5 if by_period else half_week
+
+    def at(x: object) -> object:
+        return position[x] if position is not None else x
+
     shapes = [
         {
             "type": "rect",
             "xref": "x",
             "yref": "paper",
-            "x0": w - half_week,
-            "x1": w + half_week,
+            "x0": at(w) - half,
+            "x1": at(w) + half,
             "y0": 0,
             "y1": 1,
             "fillcolor": "rgba(204, 121, 167, 0.18)",
             "line": {"width": 0},
             "layer": "below",
         }
-        for w in promoted["week"]
+        for w in promoted[x_of]
     ]
     if len(promoted):
         traces.append(
             {
                 "type": "scatter",
-                "x": promoted["week"],
+                "x": promoted[x_of],
                 "y": np.zeros(len(promoted)),
                 "mode": "markers",
-                "name": "promotion week",
+                "name": "promotion " + ("period" if by_period else "week"),
                 "marker": {"symbol": "square", "size": 12, "color": "rgba(204, 121, 167, 0.5)"},
                 "customdata": promoted["promoted_share"],
                 "hovertemplate": "promotion: %{customdata:.0%} of volume<extra>"
@@ -96,7 +110,7 @@ def demand_chart(
         traces.append(
             {
                 "type": "scatter",
-                "x": holidays["week"],
+                "x": holidays[x_of],
                 "y": np.full(len(holidays), top * 1.06),
                 "mode": "markers",
                 "name": "holiday",
@@ -105,20 +119,46 @@ def demand_chart(
                 "hovertemplate": "%{text}<extra>" + WEEK_X + "</extra>",
             }
         )
-    start = week.iloc[0] if len(week) else series["week"].iloc[-1]
+    start = at(week.iloc[0] if len(week) else series[x_of].iloc[-1])
     shapes.append(
         {
             "type": "line",
             "xref": "x",
             "yref": "paper",
-            "x0": start - half_week,
-            "x1": start - half_week,
+            "x0": start - half,
+            "x1": start - half,
             "y0": 0,
             "y1": 1,
             "line": {"color": "#444444", "width": 2, "dash": "dot"},
         }
     )
-    first = start - pd.Timedelta(weeks=history_weeks)
+    if by_period:
+        # The hovers name the period, as the axis does.
+        for trace in traces:
+            if "hovertemplate" in trace:
+                trace["hovertemplate"] = trace["hovertemplate"].replace(WEEK_X, "%{x}")
+        # Opening on the periods of the last ``history_weeks`` (by their first days).
+        opens_on = series["week"].iloc[min(int(start), len(series) - 1)] - pd.Timedelta(
+            weeks=history_weeks
+        )
+        # From the period holding that day.
+        first = max(int((series["week"] <= opens_on).sum()) - 1, 0) - 0.5
+        x_axis = {
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": list(series[x_of]),
+            "automargin": True,
+            "range": [first, len(series) - 0.5],
+        }
+    else:
+        x_axis = {
+            # Labelled for the weeks it opens on; zoomed out, the labels run on.
+            **week_ticks(series["week"], window=history_weeks + len(future)),
+            "range": [
+                start - pd.Timedelta(weeks=history_weeks),
+                series["week"].iloc[-1] + half_week,
+            ],
+        }
     return figure(
         traces,
         title,
@@ -128,7 +168,7 @@ def demand_chart(
             "shapes": shapes,
             "annotations": [
                 {
-                    "x": start - half_week,
+                    "x": start - half,
                     "y": 0.02,
                     "xref": "x",
                     "yref": "paper",
@@ -139,11 +179,7 @@ def demand_chart(
                     "font": {"size": FONT_SIZE},
                 }
             ],
-            "xaxis": {
-                # Labelled for the weeks it opens on; zoomed out, the labels run on.
-                **week_ticks(series["week"], window=history_weeks + len(future)),
-                "range": [first, series["week"].iloc[-1] + half_week],
-            },
+            "xaxis": x_axis,
             "yaxis": {
                 "rangemode": "tozero",
                 "range": [0, top * 1.12] if top > 0 else None,

@@ -60,7 +60,7 @@ def where_we_stand(
     if demand is not None and demand.week is not None:
         sentence += (
             f"; demand load peaks at {demand.shown} on {demand.line_name or demand.line} "
-            f"in {formats.week(demand.week)}"
+            f"in {_week(demand.week)}"
         )
     planned = peaks.get("planned_load")
     unmet = kpis.get("unmet_units", float("nan"))
@@ -133,15 +133,13 @@ def supply_review(
         return (
             f"Every line fits its available hours over the next {len(shown)} weeks; the "
             f"busiest is {_line(busiest)} at {busiest['utilisation']:.0%} in "
-            f"{formats.week(busiest['week'])}."
+            f"{_week(busiest['week'])}."
         )
     worst = max(runs, key=lambda run: run["gap"].sum())
     over = worst["needed_hours"].sum() / worst["available_hours"].sum() - 1
     first, last = worst["week"].iloc[0], worst["week"].iloc[-1]
     line = worst["line"].iloc[0]
-    sentence = (
-        f"{_line(worst.iloc[0])} is {over:.0%} over its hours in {formats.weeks_span(first, last)}"
-    )
+    sentence = f"{_line(worst.iloc[0])} is {over:.0%} over its hours in {_weeks(first, last)}"
     others = len({run["line"].iloc[0] for run in runs} - {line})
     if others:
         sentence += f", and {_count(others, 'other line')} {'is' if others == 1 else 'are'} over"
@@ -156,12 +154,12 @@ def supply_review(
     closing = next((a for a in fixes if a.closes_gap), None)
     if closing is not None:
         return (
-            sentence + f"; to close {formats.week(peak['week'])}: "
+            sentence + f"; to close {_week(peak['week'])}: "
             f"{closing.action}, {formats.money(closing.cost, currency)}."
         )
     partial = fixes[0]
     return (
-        sentence + f"; no single action closes {formats.week(peak['week'])}: "
+        sentence + f"; no single action closes {_week(peak['week'])}: "
         f"{partial.action} recovers {formats.units(partial.hours)} of the "
         f"{formats.units(partial.gap_hours)} h missing."
     )
@@ -298,3 +296,14 @@ def _signed(value: float) -> str:
     """A change in units, compact and signed: ``+12.3k``, ``-830``."""
     text = formats.compact(value)
     return text if text.startswith("-") or text == formats.MISSING else f"+{text}"
+
+
+# Load peaks are weekly facts: said of "week W52 · 21 Dec" so that they read as weeks next to
+# figures by month or quarter.
+def _week(day: object) -> str:
+    return f"week {formats.week(day)}"
+
+
+def _weeks(first: object, last: object) -> str:
+    span = formats.weeks_span(first, last)
+    return f"week{'s' if formats.monday(first) != formats.monday(last) else ''} {span}"
