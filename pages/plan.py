@@ -82,12 +82,9 @@ else:
     widgets.kpi_row(tiles[:4])
     left, right = st.columns([3, 2])
     with left:
-        # By the sidebar's bucket, the scenarios kept in their order (the first is the
-        # reference, drawn thickest); the table's figures are the same totals in every bucket.
-        order = {scenario: index for index, scenario in enumerate(table["scenario"])}
-        by_period = periods.frame(weekly).sort_values(
-            "scenario", key=lambda names: names.map(order), kind="stable"
-        )
+        # By the sidebar's bucket, the scenarios in their order (the first is the reference,
+        # drawn thickest); the table's figures are the same totals in every bucket.
+        by_period = periods.frame(weekly)
         widgets.chart(
             charts.comparison_chart(
                 by_period,

@@ -165,7 +165,9 @@ if step == 0:
     )
     chart(
         charts.plan_chart(
-            periods.frame(figures.weekly), title="Revised target and what the lines can make"
+            periods.frame(figures.weekly, **periods.PLAN),
+            title="Revised target and what the lines can make",
+            period=periods.bucket(),
         ),
         "present_overview",
         440,
@@ -203,16 +205,12 @@ elif step == 2:
     load = capacity.load_view(apply_scenario(base, chosen)).frame()
     fixes = loaders.recommended_actions(run.run_id, chosen.to_json(), WEEKS)
     headline.markdown(plain(headlines.supply_review(load, fixes, currency, WEEKS)))
-    # A line's utilisation per period from its hours; the chance of an overload is a week's.
-    by_period = periods.frame(
-        load if periods.weekly() else load.drop(columns="overload_probability"),
-        ratios={"utilisation": ("needed_hours", "available_hours")},
-    )
     chart(
         charts.utilisation_heatmap(
-            by_period,
+            periods.frame(load, **periods.LOAD),
             f"{loads.DEMAND_LOAD}: the revised targets' hours against the available hours",
             loads.DEMAND_LOAD,
+            period=periods.bucket(),
         ),
         "present_supply",
         640,
@@ -231,7 +229,11 @@ elif step == 3:
             st.caption(plain(note))
     with right:
         if changes is None:
-            chart(charts.comparison_chart(periods.frame(weekly)), "present_options", 560)
+            chart(
+                charts.comparison_chart(periods.frame(weekly), period=periods.bucket()),
+                "present_options",
+                560,
+            )
         else:
             chart(
                 charts.waterfall_chart(

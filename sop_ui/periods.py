@@ -69,4 +69,23 @@ def frame(
         out[name] = load_ratio(out[numerator].to_numpy(), out[denominator].to_numpy())
     out = out.rename(columns={"period_start": "week"})
     out["week"] = pd.to_datetime(out["week"])
-    return out
+    return _in_order_of(out, weekly_frame)
+
+
+def _in_order_of(out: pd.DataFrame, weekly_frame: pd.DataFrame) -> pd.DataFrame:
+    """``out``'s rows with their text keys in the order ``weekly_frame`` first has them (a
+    comparison's reference scenario first, lines as the page listed them), then by period:
+    the bucketing sorts them by name."""
+    keys = [
+        name
+        for name in weekly_frame.columns
+        if name != "week" and name in out.columns and out[name].dtype == object
+    ]
+    if not keys:
+        return out
+    order = {name: {v: i for i, v in enumerate(pd.unique(weekly_frame[name]))} for name in keys}
+    return out.sort_values(
+        [*keys, "week"],
+        key=lambda column: column.map(order[column.name]) if column.name in order else column,
+        kind="stable",
+    ).reset_index(drop=True)
