@@ -446,7 +446,7 @@ def test_demand_review_scope_switch_and_an_override(server, browser):
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.goto(f"{server}/demand")
     wait_for_page(page, "Demand review", timeout_ms=60_000)
-    scope = page.locator("[data-testid='stButtonGroup']").first
+    scope = page.locator(".st-key-demand_level [data-testid='stButtonGroup']")
     timings = []
     for level in ["Family", "Total", "Channel", "Total", "Brand", "Total", "SKU", "Total"]:
         before = page.evaluate(VISIBLE_TITLE, 0)

@@ -519,7 +519,9 @@ DATA_DICTIONARY: dict[str, tuple[str, dict[str, str]]] = {
         "Key/value facts about the company and the data set.",
         {
             "key": "Setting name, e.g. `company_name`, `currency`, `week_start`, "
-            "`history_end`, `generated_by`.",
+            "`history_end`, `generated_by`, `fiscal_start_month` (the fiscal year's first "
+            "month, `Jan` to `Dec`) and `fiscal_pattern` (`calendar`, `4-4-5`, `4-5-4` or "
+            "`5-4-4`).",
             "value": "Setting value as text.",
         },
     ),
