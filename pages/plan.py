@@ -145,6 +145,73 @@ else:
             "cells differing from the reference shaded."
         )
 
+
+# --- Against the budget ----------------------------------------------------------------------
+def against_budget() -> None:
+    """The sidebar's scenario per fiscal month or quarter (months when the figures are by week:
+    the budget is monthly) against the budget, the same period last year and the plan of
+    record."""
+    bucket = "month" if periods.weekly() else periods.bucket()
+    scenario_name = filters.selected_scenario()
+    table, notes = loaders.period_comparison(run.run_id, scenario_name, scope.families, bucket)
+    st.subheader(f"Against the budget, last year and the plan of record, by {bucket}")
+    if table.empty:
+        st.caption("No plan to compare yet.")
+        return
+    value = st.segmented_control(
+        "Figures",
+        ["units", "revenue", "margin"],
+        default="units",
+        required=True,
+        key="budget_value",
+        format_func=str.capitalize,
+    )
+    widgets.chart(charts.budget_chart(table, bucket, value, currency), key="budget_chart")
+    money_or_units = (
+        (lambda label: columns.units(label, signed=True))
+        if value == "units"
+        else (lambda label: columns.money(label, currency, signed=True))
+    )
+    plain_figure = (
+        columns.units if value == "units" else (lambda label: columns.money(label, currency))
+    )
+    shown = table[
+        [
+            bucket,
+            "covered",
+            f"plan_{value}",
+            f"budget_{value}",
+            f"gap_budget_{value}",
+            f"last_year_{value}",
+            f"plan_of_record_{value}",
+            f"gap_plan_of_record_{value}",
+        ]
+    ].assign(vs_last_year=table[f"plan_{value}"] / table[f"last_year_{value}"] - 1)
+    widgets.table(
+        shown,
+        fit=True,
+        **{bucket: columns.text(bucket.capitalize())},
+        covered=columns.share("Planned", help="Share of the period the plan covers"),
+        **{
+            f"plan_{value}": plain_figure(plain(scenario_name) if scenario_name else "Baseline"),
+            f"budget_{value}": plain_figure("Budget"),
+            f"gap_budget_{value}": money_or_units("vs budget"),
+            f"last_year_{value}": plain_figure("Last year"),
+            f"plan_of_record_{value}": plain_figure("Plan of record"),
+            f"gap_plan_of_record_{value}": money_or_units("vs plan of record"),
+        },
+        vs_last_year=columns.change("vs last year"),
+    )
+    st.caption(
+        "A period the plan covers in part is compared with the same share of its budget and "
+        "of last year's sales; the plan of record over the weeks it froze. "
+        + " ".join(plain(note) for note in notes)
+    )
+
+
+if run is not None:
+    against_budget()
+
 # --- Approval ------------------------------------------------------------------------------
 st.subheader("Approve the plan of record")
 to_approve = chosen_now or filters.BASELINE

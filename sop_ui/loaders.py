@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from sop_core.data.importer import ImportReport
     from sop_core.demand.cube import DemandCube
     from sop_core.demand.plan_base import PlanBase
-    from sop_core.meeting.budget import Gap
+    from sop_core.meeting.budget import BudgetInputs, Gap
     from sop_core.meeting.cockpit import Overview
     from sop_core.scenario.levers import Scenario
     from sop_core.scenario.plan_files import PlanReport
@@ -611,14 +611,16 @@ def overview(run_id: int, scenario_name: str | None) -> Overview:
     return _fresh(_overview, run_id, scenario_name)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _budget_gaps(
+@st.cache_data(show_spinner=False, max_entries=8)
+def _budget_plans(
     path: str,
     version: tuple[int, int],
     run_id: int,
     scenario_name: str | None,
     families: tuple[str, ...],
-) -> tuple[list[Gap], list[str]]:
+) -> tuple[BudgetInputs, pd.DataFrame, pd.DataFrame]:
+    """What the budget comparisons read, and the baseline's and the scenario's weekly plans
+    in ``families`` (``sop_core.meeting.budget.weekly_plan``)."""
     from sop_core.meeting import budget
     from sop_core.scenario.levers import Scenario, applicable, apply_scenario
     from sop_core.scenario.targets import result_targets
@@ -630,17 +632,56 @@ def _budget_gaps(
         scenario = (
             _load_scenario(con, scenario_name).scenario if scenario_name else Scenario(BASELINE)
         )
-    if not inputs.has_budget:
-        return [], inputs.notes
 
     def plan(chosen: Scenario) -> pd.DataFrame:
         targets = result_targets(apply_scenario(base, applicable(base, chosen)[0]))
         return budget.in_families(budget.weekly_plan(targets), families)
 
     baseline = plan(Scenario(BASELINE))
-    outturn = plan(scenario) if scenario_name else baseline
+    return inputs, baseline, plan(scenario) if scenario_name else baseline
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _budget_gaps(
+    path: str,
+    version: tuple[int, int],
+    run_id: int,
+    scenario_name: str | None,
+    families: tuple[str, ...],
+) -> tuple[list[Gap], list[str]]:
+    from sop_core.meeting import budget
+
+    inputs, baseline, outturn = _budget_plans(path, version, run_id, scenario_name, families)
+    if not inputs.has_budget:
+        return [], inputs.notes
     gaps = budget.budget_gaps(baseline, outturn, inputs.actuals, inputs.budget, inputs.calendar)
     return gaps, inputs.notes
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _period_comparison(
+    path: str,
+    version: tuple[int, int],
+    run_id: int,
+    scenario_name: str | None,
+    families: tuple[str, ...],
+    bucket: str,
+) -> tuple[pd.DataFrame, list[str]]:
+    from sop_core.meeting import budget
+
+    inputs, _, outturn = _budget_plans(path, version, run_id, scenario_name, families)
+    table = budget.period_comparison(
+        outturn, inputs.budget, inputs.actuals, inputs.record, inputs.calendar, bucket
+    )
+    return table, inputs.notes
+
+
+def period_comparison(
+    run_id: int, scenario_name: str | None, families: tuple[str, ...], bucket: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """The scenario's plan per fiscal month or quarter against the budget, the same period
+    last year and the latest plan of record (cached): ``budget.period_comparison``."""
+    return _fresh(_period_comparison, run_id, scenario_name, tuple(families), bucket)
 
 
 def budget_gaps(

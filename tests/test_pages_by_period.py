@@ -51,3 +51,24 @@ def test_promotions_totals_are_the_same_by_week_month_and_quarter(app_env):
     for bucket in ("month", "quarter"):
         for name, total in totals["week"].items():
             assert totals[bucket][name] == pytest.approx(total, rel=1e-9), (bucket, name)
+
+
+@pytest.mark.parametrize("bucket", ["week", "quarter"])
+def test_the_plan_page_sets_the_plan_against_budget_last_year_and_record(app_env, bucket):
+    """By week the comparison is by month (the budget is monthly), else by the bucket; the
+    plan's periods hold the whole forecast horizon's revised target, and the budget and last
+    year's sales are there beside it."""
+    from sop_core.scenario.targets import compute_targets
+
+    at = by("pages/plan.py", bucket)
+    period = "month" if bucket == "week" else bucket
+    table = next(t.value for t in at.dataframe if "budget_units" in t.value.columns)
+    assert period in table.columns and table[period].is_unique
+    revised = compute_targets(app_env).frame["revised"].sum()
+    assert table["plan_units"].sum() == pytest.approx(revised, rel=1e-9)
+    assert (table["budget_units"] > 0).all() and (table["last_year_units"] > 0).all()
+    # Nothing is approved in this database: no plan of record column figures, nor markers.
+    assert table["plan_of_record_units"].isna().all()
+    chart = next(s for s in figures(at) if "against budget" in s["layout"]["title"]["text"])
+    assert chart["layout"]["xaxis"]["type"] == "category"
+    assert [t["name"] for t in chart["data"]] == ["plan", "budget", "same period last year"]

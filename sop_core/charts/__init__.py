@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sop_core.charts.demand import accuracy_chart, demand_chart
 from sop_core.charts.history import weekly_history_chart
-from sop_core.charts.meeting import comparison_chart, waterfall_chart
+from sop_core.charts.meeting import budget_chart, comparison_chart, waterfall_chart
 from sop_core.charts.promotions import lift_by_depth_chart, scenario_chart
 from sop_core.charts.style import FONT_SIZE, PALETTE, family_colours
 from sop_core.charts.supply import (
@@ -27,6 +27,7 @@ __all__ = [
     "UTILISATION_WARNING",
     "accuracy_chart",
     "batch_cost_chart",
+    "budget_chart",
     "comparison_chart",
     "cover_chart",
     "demand_chart",

@@ -75,3 +75,66 @@ def waterfall_chart(changes: pd.DataFrame, value: str, title: str, y_title: str)
         height=440,
         layout={"yaxis": {"range": [low * 0.9, None] if low > 0 else None}},
     )
+
+
+# How each comparison is drawn: the plan as bars, the others as markers over them.
+_SOURCES = {
+    "budget": ("budget", "#000000", "line-ew"),
+    "last_year": ("same period last year", PALETTE[1], "circle"),
+    "plan_of_record": ("plan of record", PALETTE[2], "diamond"),
+}
+
+
+def budget_chart(
+    table: pd.DataFrame, bucket: str, value: str = "units", currency: str = "EUR"
+) -> go.Figure:
+    """The plan per fiscal month or quarter (bars) against the budget, the same period last
+    year and the plan of record (markers), in ``value`` ("units", "revenue" or "margin").
+    ``table`` is ``sop_core.meeting.budget.period_comparison``'s: the bars of a period the
+    plan covers in part say how much (its ``covered`` share)."""
+    periods = table[bucket]
+    covered = ["" if share > 0.999 else f"{share:.0%} of it planned" for share in table["covered"]]
+    money = value != "units"
+    number = "%{y:,.0f}" + (f" {currency}" if money else "")
+    traces = [
+        {
+            "type": "bar",
+            "x": periods,
+            "y": table[f"plan_{value}"],
+            "name": "plan",
+            "marker": {"color": PALETTE[0]},
+            "customdata": covered,
+            "hovertemplate": f"plan {number}<br>%{{customdata}}<extra>%{{x}}</extra>",
+        }
+    ]
+    for source, (name, colour, symbol) in _SOURCES.items():
+        figures = table[f"{source}_{value}"]
+        if figures.isna().all():
+            continue
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": periods,
+                "y": figures,
+                "name": name,
+                "marker": {
+                    "symbol": symbol,
+                    "size": 26 if symbol == "line-ew" else 12,
+                    "color": colour,
+                    "line": {"width": 4 if symbol == "line-ew" else 1, "color": colour},
+                },
+                "hovertemplate": f"{name} {number}<extra>%{{x}}</extra>",
+            }
+        )
+    label = value.capitalize() + (f" ({currency})" if money else "")
+    return figure(
+        traces,
+        f"Plan against budget, last year and the plan of record, by {bucket}",
+        f"{label} per {bucket}",
+        height=420,
+        layout={
+            "xaxis": {"type": "category", "tickangle": 0, "automargin": True},
+            "yaxis": {"rangemode": "tozero", **unit_ticks(table[f"plan_{value}"])},
+        },
+    )
