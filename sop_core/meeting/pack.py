@@ -35,16 +35,18 @@ import plotly.io as pio
 
 from sop_core import charts
 from sop_core.charts.images import svg_images
+from sop_core.charts.style import is_weekly, period_axis
 from sop_core.data import db, formats, settings
 from sop_core.data.errors import InputError
 from sop_core.data.export import bucketed_frame, check_out_folder, escape_formulas, escape_text
-from sop_core.data.fiscal import checked_bucket
+from sop_core.data.fiscal import FiscalCalendar, checked_bucket
 from sop_core.data.stores import master, plans_of_record, production
 from sop_core.data.workbook import Workbook
 from sop_core.forecast.runs import latest_run
 from sop_core.meeting.decisions import decision_log
 from sop_core.meeting.plan_of_record import load_frozen
 from sop_core.supply import capacity, loads
+from sop_core.supply.periods import LOAD, PLAN, by_period, labeller
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 SHEETS = ("Cover", "Summary", "Targets", "Production", "Capacity", "Decisions")
@@ -124,11 +126,12 @@ def build_pack(
         approved = plans_of_record.plan_of_record(con)
         currency = company.get("currency", "EUR")
         calendar = master.fiscal_calendar(con)
+        periods = Periods(bucket, calendar)
         report(0.2, "Planning production" if scenario_name or not approved else "Reading it")
         if scenario_name or approved is None:
-            content = _planned(con, scenario_name, weeks, currency, approved)
+            content = _planned(con, scenario_name, weeks, currency, approved, periods)
         else:
-            content = _frozen(con, approved, currency)
+            content = _frozen(con, approved, currency, periods)
     made = dt.datetime.now().replace(second=0, microsecond=0)
     cover = [
         ("Company", company.get("company_name", "")),
@@ -191,8 +194,31 @@ def build_pack(
     return files
 
 
+@dataclass(frozen=True)
+class Periods:
+    """The pack's bucket: its charts drawn per fiscal month or quarter as the pages draw them
+    (``supply.periods.by_period``, then ``period_axis``)."""
+
+    bucket: str
+    calendar: FiscalCalendar
+
+    def frame(self, weekly: pd.DataFrame, **rules: Any) -> pd.DataFrame:
+        return by_period(weekly, self.bucket, self.calendar, **rules)
+
+    def chart(self, figure: go.Figure) -> go.Figure:
+        if self.bucket == "week" or not is_weekly(figure):
+            return figure
+        return period_axis(figure, labeller(self.calendar, self.bucket), self.bucket)
+
+
+WEEKLY = Periods("week", FiscalCalendar())
+
+
 def _frozen(
-    con: duckdb.DuckDBPyConnection, approved: plans_of_record.PlanOfRecord, currency: str
+    con: duckdb.DuckDBPyConnection,
+    approved: plans_of_record.PlanOfRecord,
+    currency: str,
+    periods: Periods = WEEKLY,
 ) -> PackContent:
     """The plan of record as frozen: its own rows, nothing recomputed."""
     frozen = load_frozen(con, approved.plan_version)
@@ -243,19 +269,29 @@ def _frozen(
             PEAK_FORMAT,
         ),
     ]
+    by = periods.bucket
     pictures = [
-        charts.comparison_chart(lines, title="Revised targets and planned production"),
+        charts.comparison_chart(
+            periods.frame(lines),
+            title="Revised targets and planned production",
+            period=by,
+        ),
         charts.scenario_chart(
-            weekly.rename(columns={"consensus": "baseline", "target": "revised"}),
+            periods.frame(
+                weekly.rename(columns={"consensus": "baseline", "target": "revised"}),
+                centre="revised",
+            ),
             title=f"{approved.scenario}: revised targets against the baseline",
         ),
         charts.utilisation_heatmap(
-            load,
-            f"{loads.PLANNED_LOAD} by line and week: the plan of record's hours",
+            periods.frame(load, ratios={"utilisation": ("needed_hours", "available_hours")}),
+            f"{loads.PLANNED_LOAD} by line and {by}: the plan of record's hours",
             loads.PLANNED_LOAD,
             hours="planned",
+            period=by,
         ),
     ]
+    pictures = [periods.chart(picture) for picture in pictures]
     sheets = {
         "Targets": targets,
         "Production": frozen["plan_of_record_production"],
@@ -270,6 +306,7 @@ def _planned(
     weeks: int,
     currency: str,
     approved: plans_of_record.PlanOfRecord | None,
+    periods: Periods = WEEKLY,
 ) -> PackContent:
     """A scenario (or the baseline) planned on today's forecast, lines and stock."""
     from sop_core.demand.plan_base import load_plan_base
@@ -326,20 +363,25 @@ def _planned(
         Figure("Overtime (hours)", round(float(plan.overtime[:, :w].sum())), "hours"),
         *_peaks(result, plan, sorted({min(loads.KPI_WEEKS, w), w})),
     ]
+    by = periods.bucket
     pictures = [
         charts.plan_chart(
-            plan_frames(plan, result)["weekly"].head(w),
+            periods.frame(plan_frames(plan, result)["weekly"].head(w), **PLAN),
             title="Revised target and what the lines can make",
+            period=by,
         ),
         charts.scenario_chart(
-            result.weekly().head(w), title=f"{name}: revised targets against the baseline"
+            periods.frame(result.weekly().head(w), centre="revised"),
+            title=f"{name}: revised targets against the baseline",
         ),
         charts.utilisation_heatmap(
-            load,
-            f"{loads.DEMAND_LOAD} by line and week: the revised targets' hours",
+            periods.frame(load, **LOAD),
+            f"{loads.DEMAND_LOAD} by line and {by}: the revised targets' hours",
             loads.DEMAND_LOAD,
+            period=by,
         ),
     ]
+    pictures = [periods.chart(picture) for picture in pictures]
     sheets = {
         "Targets": targets,
         "Production": tables["plan_rows"],
