@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from sop_core.charts.style import is_weekly, period_axis
-from sop_core.data import formats
+from sop_core.data import formats, settings
 from sop_ui import columns, loaders, periods
 from sop_ui.formatting import plain
 
@@ -233,7 +233,7 @@ def refresh_forecast_with_progress(label: str = "Refreshing the forecast") -> No
     page. The job outlives the page: leaving it, the sidebar of every page shows it."""
     from sop_ui import jobs
 
-    jobs.run_with_progress("refresh", {"horizon": 26}, label)
+    jobs.run_with_progress("refresh", {"horizon": settings.horizon_weeks()}, label)
     st.rerun()
 
 

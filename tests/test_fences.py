@@ -163,3 +163,13 @@ def test_a_78_week_plan_on_a_small_sample_solves_within_5_seconds(tmp_path):
     assert weeks == 78
     assert shutdowns > 0  # the capacity calendar reaches the second Christmas ahead
     assert plan.unmet.sum() <= chase.unmet.sum() + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("value", "weeks"), [("78", 78), ("52", 52), ("100", 78), ("0", 26), ("x", 26), ("", 26)]
+)
+def test_the_app_forecasts_up_to_78_weeks_as_its_setting_says(monkeypatch, value, weeks):
+    from sop_core.data import settings
+
+    monkeypatch.setenv("SOP_HORIZON_WEEKS", value)
+    assert settings.horizon_weeks() == weeks

@@ -90,6 +90,13 @@ FROZEN_WEEKS = Setting(
     "lever or a consensus override that changes one of them comes with a warning naming the "
     "weeks (0: no frozen zone).",
 )
+HORIZON_WEEKS = Setting(
+    "SOP_HORIZON_WEEKS",
+    "26",
+    "Weeks the app's forecast refresh covers, 1 to 78 (78: 18 months ahead; the production "
+    "plan is weekly for 13 weeks and by fiscal month beyond). The CLI's `forecast --horizon` "
+    "sets its own.",
+)
 
 SETTINGS: tuple[Setting, ...] = (
     DATABASE,
@@ -102,6 +109,7 @@ SETTINGS: tuple[Setting, ...] = (
     IMPORT_MAX_UNPACKED_MB,
     PAPER_SIZE,
     FROZEN_WEEKS,
+    HORIZON_WEEKS,
 )
 
 
@@ -147,6 +155,15 @@ def import_max_sheet_rows() -> int:
 def import_max_unpacked_bytes() -> int:
     """Most bytes an imported file may take once unpacked."""
     return whole_number(IMPORT_MAX_UNPACKED_MB) * 1_000_000
+
+
+MOST_HORIZON_WEEKS = 78
+
+
+def horizon_weeks() -> int:
+    """Weeks of the app's forecast (``SOP_HORIZON_WEEKS``), at most ``MOST_HORIZON_WEEKS``;
+    anything that is not a whole number from 1 falls back to the default."""
+    return min(whole_number(HORIZON_WEEKS), MOST_HORIZON_WEEKS)
 
 
 def frozen_weeks() -> int:
