@@ -528,6 +528,40 @@ def test_import_a_file_on_the_data_page(server, browser, tmp_path):
     page.close()
 
 
+def test_a_budget_imported_on_the_data_page_moves_the_overview_gap(server, browser, tmp_path):
+    """A company-total budget row for December imported through the Data page: the Overview's
+    gap to budget for the quarter, in units, moves by it (a bigger budget, a bigger gap)."""
+    from playwright.sync_api import expect
+
+    def gap() -> str:
+        page.goto(f"{server}/")
+        wait_for_page(page, "Overview", timeout_ms=60_000)
+        tile = page.locator("[data-testid='stMetric']", has_text="vs budget: units").first
+        expect(tile).to_be_visible(timeout=30_000)
+        return tile.locator("[data-testid='stMetricValue']").inner_text()
+
+    budget = tmp_path / "budget.csv"
+    budget.write_text("month,sku,family,units,revenue\nDec 2026,,,2000000,0\n")
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    before = gap()
+    page.goto(f"{server}/data")
+    wait_for_page(page, "Data")
+    page.locator("[data-testid='stSelectbox']", has_text="Into table").click()
+    page.get_by_role("option", name="Budget").click()
+    page.wait_for_selector(IDLE)
+    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(budget))
+    button = page.get_by_role("button", name="Import 1 rows into budget")
+    expect(button).to_be_visible(timeout=15_000)
+    button.click()
+    expect(page.locator("[data-testid='stAlertContentSuccess']")).to_contain_text(
+        "Imported budget.csv into budget", timeout=15_000
+    )
+    after = gap()
+    assert after != before, (before, after)
+    assert after.startswith("-") and "M" in after, after  # 2 million units short now
+    page.close()
+
+
 # Every text plotly draws in the visible charts: its class, computed size and fill.
 _CHART_TEXT = """() => Array.from(document.querySelectorAll(
     '[data-testid=stPlotlyChart] .main-svg text')).filter(t => {
