@@ -669,11 +669,15 @@ def levers_table(current: drafts.ScenarioDraft) -> None:
     st.caption(
         f"In this scenario: {len(levers):,} lever(s). Edit a value, or select rows to delete."
     )
+    table = lever_table(levers)
     st.data_editor(
-        lever_table(levers),
+        table,
         key=key,
         num_rows="delete",
         hide_index=True,
+        # A value no lever here takes (a price change among promotions only) is left out,
+        # rather than shown as an empty cell on every row.
+        column_order=[name for name in table.columns if table[name].notna().any()],
         disabled=["kind", "applies_to"],
         on_change=edit_levers,
         args=(key,),
