@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from sop_core.cli import data, forecast, jobs, meeting, scenario, supply
+from sop_core.cli import access, data, forecast, jobs, meeting, scenario, supply
 from sop_core.cli.common import (
     EXIT_FAILURE,
     EXIT_TERMINATED,
@@ -47,6 +47,8 @@ COMMAND_ORDER = (
     "drivers",
     "plan",
     "jobs",
+    "users",
+    "audit",
     "dictionary",
 )
 
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="S&OP dashboard engine: build, inspect and refresh the planning database.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    groups = (data, forecast, scenario, supply, meeting, jobs)
+    groups = (data, forecast, scenario, supply, meeting, jobs, access)
     adders = {name: add for group in groups for name, add in group.PARSERS.items()}
     if set(adders) != set(COMMAND_ORDER):
         raise RuntimeError(f"COMMAND_ORDER and the groups' commands differ: {sorted(adders)}")

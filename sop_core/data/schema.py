@@ -488,6 +488,34 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        12,
+        "Who may change what: the users and their roles, and the audit trail of every write",
+        """
+        CREATE TABLE users (
+            email VARCHAR PRIMARY KEY,
+            name VARCHAR,
+            role VARCHAR NOT NULL,
+            active BOOLEAN NOT NULL DEFAULT true,
+            added_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            added_by VARCHAR NOT NULL
+        );
+        CREATE SEQUENCE audit_ids START 1;
+        CREATE TABLE audit_log (
+            entry_id BIGINT PRIMARY KEY DEFAULT nextval('audit_ids'),
+            changed_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            who VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            object VARCHAR NOT NULL,
+            scope VARCHAR,
+            before VARCHAR,
+            after VARCHAR
+        );
+        """,
+    ),
+)
+
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 # Tables that a company's own data fills (the import issue reads this list); the rest are
@@ -1047,6 +1075,34 @@ DATA_DICTIONARY["budget"] = (
         "budget's margin is this revenue less its units x the average unit cost of the row's "
         "SKUs (variable cost plus setup spread over the standard batch, as the plan's margin; "
         "weighted by their last 52 weeks' units).",
+    },
+)
+
+DATA_DICTIONARY["users"] = (
+    "Who may change what (`sop_core/data/access.py`). While it is empty the product runs in "
+    "single-team mode (everyone may change everything); the first user is an admin.",
+    {
+        "email": "The person's sign-in email, their identity (matched whatever its case).",
+        "name": "Their name as shown on what they change.",
+        "role": "Their roles, comma-separated: viewer, marketing, demand_planner, operations, "
+        "sop_lead, admin.",
+        "active": "False once deactivated: a deactivated user may change nothing.",
+        "added_at": "When the user was added.",
+        "added_by": "Who added them.",
+    },
+)
+DATA_DICTIONARY["audit_log"] = (
+    "Every write, appended in the transaction of the write it records; nothing in the product "
+    "edits or deletes a row.",
+    {
+        "entry_id": "Number of the entry, in the order written.",
+        "changed_at": "When the write was made (`at` in `audit --json`).",
+        "who": "Who made it (the signed-in user, or the CLI's `--as`).",
+        "action": "What was done, e.g. `users add`, `users set-role`.",
+        "object": "What it was done to, e.g. a user's email or a scenario's name.",
+        "scope": "Where it applies (a SKU, a family, weeks), when that says more than the object.",
+        "before": "The values before the write, as JSON (empty for something new).",
+        "after": "The values after it, as JSON (empty for something removed).",
     },
 )
 

@@ -1,0 +1,189 @@
+"""Who may change what: the roles, the writes each role may make, and the check every write
+goes through (``require``), in the core so the pages, the CLI and any later API obey the same
+rules.
+
+While the ``users`` table is empty the product runs in **single-team mode**: everyone may do
+everything, and the sidebar and the CLI say so. The first user added must be an admin; from
+then on every write checks that the person making it is an active user holding a role that
+may make it. A person may hold several roles.
+
+The CLI acts as ``--as EMAIL`` (default: the operating system's user name). Its checks guard
+against mistakes, not against someone who can open the database file: docs/SECURITY.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from sop_core.data import db
+from sop_core.data.errors import InputError, SopError
+from sop_core.data.stores import audit, users
+
+ROLES = {
+    "viewer": "reads everything and exports",
+    "marketing": "scenarios, promotion and price levers, plan files",
+    "demand_planner": "consensus overrides and forecast refreshes",
+    "operations": "the capacity calendar and production plans",
+    "sop_lead": "approves the plan of record and keeps the decisions log",
+    "admin": "imports, users and settings",
+}
+# Every kind of write, and the roles that may make it (an admin only what is an admin's).
+WRITES = {
+    "scenario": ("marketing",),
+    "plan_file": ("marketing",),
+    "override": ("demand_planner",),
+    "forecast": ("demand_planner",),
+    "capacity": ("operations",),
+    "production_plan": ("operations",),
+    "approve": ("sop_lead",),
+    "decision": ("sop_lead",),
+    "import": ("admin",),
+    "users": ("admin",),
+    "settings": ("admin",),
+}
+SINGLE_TEAM = (
+    "Single-team mode: no users are set up, so everyone may change everything. Add the first "
+    "user, an admin, to check who changes what (`python -m sop_core users add`)."
+)
+
+
+class AccessDenied(SopError):
+    """A write the person making it may not make: nothing was written."""
+
+
+def checked_roles(roles: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Roles as given ("marketing, demand_planner" or a list), each one known; an unknown
+    role, or none, is refused with the known ones named."""
+    names = roles.split(",") if isinstance(roles, str) else list(roles)
+    cleaned = tuple(
+        dict.fromkeys(
+            name.strip().lower().replace(" ", "_").replace("s&op_", "sop_")
+            for name in names
+            if name.strip()
+        )
+    )
+    unknown = [name for name in cleaned if name not in ROLES]
+    if unknown or not cleaned:
+        problem = f"Unknown role {unknown[0]!r}" if unknown else "No role given"
+        raise InputError(f"{problem}: the roles are {', '.join(ROLES)}.")
+    return cleaned
+
+
+def may(user: users.User, write: str) -> bool:
+    """Whether ``user`` may make ``write`` (a key of ``WRITES``)."""
+    return user.active and any(role in WRITES[write] for role in user.roles)
+
+
+def require(con: duckdb.DuckDBPyConnection, who: str, write: str) -> users.User | None:
+    """Refuse (``AccessDenied``) a ``write`` that ``who`` may not make; the user when they
+    may, None in single-team mode (no users yet: everyone may)."""
+    if write not in WRITES:
+        raise ValueError(f"unknown kind of write {write!r}")
+    if users.user_count(con) == 0:
+        return None
+    user = users.user(con, who)
+    if user is None or not user.active:
+        raise AccessDenied(
+            f"{who or 'Nobody'} is not an active user of this database: nothing was changed. "
+            "An admin adds users (Data page, or `python -m sop_core users add`)."
+        )
+    if not may(user, write):
+        allowed = " or ".join(WRITES[write])
+        raise AccessDenied(
+            f"{user.name or user.email} ({', '.join(user.roles)}) may not change "
+            f"{WHAT[write]}: that takes the role {allowed}. Nothing was changed."
+        )
+    return user
+
+
+WHAT = {
+    "scenario": "scenarios",
+    "plan_file": "plan files",
+    "override": "consensus overrides",
+    "forecast": "the forecast",
+    "capacity": "the capacity calendar",
+    "production_plan": "production plans",
+    "approve": "the plan of record",
+    "decision": "the decisions log",
+    "import": "the data (imports)",
+    "users": "users",
+    "settings": "settings",
+}
+
+
+# ---- managing users (each change checked, and audited in its own transaction) ----------------
+
+
+def add_user(path: Path | str, email: str, roles: object, by: str, name: str = "") -> None:
+    """Add the user ``email`` with ``roles``, as ``by``: in single-team mode the first user
+    must be an admin (and ``by`` may be anyone); after that only an admin may add users."""
+    email = _checked_email(email)
+    chosen = checked_roles(roles)
+    with db.transaction(path) as con:
+        if users.user_count(con) == 0:
+            if "admin" not in chosen:
+                raise InputError(
+                    "The first user must be an admin (--role admin): from then on every "
+                    "change is checked against the roles, and an admin adds the others."
+                )
+        else:
+            by = require(con, by, "users").email
+        if users.user(con, email) is not None:
+            raise InputError(f"{email} is already a user; change their roles with set-role.")
+        users.add_user(con, email, name.strip(), chosen, by)
+        audit.append(con, by, "users add", email, after={"name": name, "roles": chosen})
+
+
+def set_roles(path: Path | str, email: str, roles: object, by: str) -> None:
+    """Give the user ``email`` the ``roles`` (an admin's change), keeping an active admin."""
+    chosen = checked_roles(roles)
+    with db.transaction(path) as con:
+        by = require(con, by, "users").email
+        before = _existing(con, email)
+        if "admin" in before.roles and "admin" not in chosen:
+            _keep_an_admin(con, before.email)
+        users.set_roles(con, before.email, chosen)
+        audit.append(
+            con, by, "users set-role", before.email, before={"roles": before.roles},
+            after={"roles": chosen},
+        )  # fmt: skip
+
+
+def deactivate(path: Path | str, email: str, by: str) -> None:
+    """Deactivate the user ``email`` (an admin's change); the last active admin stays."""
+    with db.transaction(path) as con:
+        by = require(con, by, "users").email
+        before = _existing(con, email)
+        if "admin" in before.roles:
+            _keep_an_admin(con, before.email)
+        users.set_active(con, before.email, False)
+        audit.append(
+            con, by, "users deactivate", before.email, before={"active": before.active},
+            after={"active": False},
+        )  # fmt: skip
+
+
+def _existing(con: duckdb.DuckDBPyConnection, email: str) -> users.User:
+    found = users.user(con, email)
+    if found is None:
+        raise InputError(f"There is no user {email!r}.")
+    return found
+
+
+def _keep_an_admin(con: duckdb.DuckDBPyConnection, email: str) -> None:
+    others = [e for e in users.active_admins(con) if e.lower() != email.lower()]
+    if not others:
+        raise InputError(
+            f"{email} is the last active admin: add another admin first, or nobody could "
+            "manage users any more."
+        )
+
+
+def _checked_email(email: str) -> str:
+    email = (email or "").strip()
+    local, at, domain = email.partition("@")
+    if not local or not at or "." not in domain or " " in email:
+        raise InputError(f"{email!r} is not an email address (name@example.com).")
+    return email

@@ -1,0 +1,52 @@
+"""The ``audit_log`` table: every write, who made it, when, on what, the values before and
+after. Rows are only ever appended, in the transaction of the write they record; nothing in
+the product updates or deletes one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+COLUMNS = ("changed_at", "who", "action", "object", "scope", "before", "after")
+
+
+def append(
+    con: duckdb.DuckDBPyConnection,
+    who: str,
+    action: str,
+    object_: str,
+    scope: str | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    """Record a write (in the caller's transaction); ``before`` and ``after`` as JSON."""
+    con.execute(
+        "INSERT INTO audit_log (who, action, object, scope, before, after) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [who, action, object_, scope, _json(before), _json(after)],
+    )
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+
+
+def entries(
+    con: duckdb.DuckDBPyConnection, since: dt.date | None = None, who: str | None = None
+) -> pd.DataFrame:
+    """The audit trail, oldest first, from ``since`` and of ``who`` when given: ``COLUMNS``."""
+    clauses, parameters = [], []
+    if since is not None:
+        clauses.append("changed_at >= ?")
+        parameters.append(since)
+    if who:
+        clauses.append("lower(who) = lower(?)")
+        parameters.append(who)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return con.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM audit_log {where} ORDER BY entry_id", parameters
+    ).df()
