@@ -235,6 +235,8 @@ def test_help_lists_every_command_in_the_planners_order():
         "drivers",
         "plan",
         "jobs",
+        "users",
+        "audit",
         "dictionary",
     ]
 
