@@ -31,7 +31,7 @@ from sop_core.data.sample import (
     build_sample_database,
     remove_leftover_temporaries,
 )
-from sop_core.data.stores import forecast_runs, master, production, sales
+from sop_core.data.stores import forecast_runs, master, production, sales, users
 from sop_core.data.stores import import_log as import_log_store
 from sop_core.data.stores import jobs as jobs_store
 from sop_core.data.stores import plans_of_record as plans_of_record_store
@@ -256,6 +256,11 @@ def facts() -> CompanyFacts:
 def fiscal_calendar() -> FiscalCalendar:
     """The company's fiscal calendar."""
     return _read(master.fiscal_calendar)
+
+
+def single_team() -> bool:
+    """Whether no users are set up yet: everyone may change everything (``data.access``)."""
+    return _read(users.user_count) == 0
 
 
 def table_row_counts() -> pd.DataFrame:

@@ -161,6 +161,11 @@ def global_filters(company: loaders.CompanyFacts) -> None:
             help="The what-if scenario every page shows; build and save them on Promotions & "
             "pricing.",
         )
+        if loaders.single_team():
+            st.caption(
+                "Single-team mode: no users are set up, so everyone may change everything "
+                "(`python -m sop_core users add` adds the first, an admin)."
+            )
         st.text_input(
             "Your name",
             key=filters.USER,

@@ -120,3 +120,18 @@ def test_the_cli_manages_users_as_someone_and_prints_the_audit(path):
     assert set(trail[0]) == {"at", "who", "action", "object", "scope", "before", "after"}
     mine = json.loads(run_cli("audit", "--db", str(path), "--who", MARKETING, "--json").stdout)
     assert mine["entries"] == []
+
+
+def test_the_sidebar_says_single_team_mode_until_the_first_user(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import ROOT
+
+    def sidebar_text() -> str:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        assert not at.exception
+        return " ".join(c.value for c in at.sidebar.caption)
+
+    assert "Single-team mode" in sidebar_text()
+    access.add_user(app_env, ADMIN, "admin", ADMIN)
+    assert "Single-team mode" not in sidebar_text()
