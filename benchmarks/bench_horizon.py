@@ -37,6 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_levers import peer  # the same Prophet peer, over 78 weeks
+from benchmarks.bench_supply import median_ms
 from sop_core.data import db
 from sop_core.data.sample import SampleConfig, build_sample_database
 from sop_core.demand.plan_base import PlanBase, load_plan_base
@@ -49,15 +51,6 @@ AS_OF = dt.date(2026, 11, 25)
 WEEKS = 78
 # Fields over lines or weeks (not SKUs): kept as they are when the SKUs are widened.
 NOT_PER_SKU = {"channels", "weeks", "lines", "line_names", "available_hours"}
-
-
-def median_ms(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 
 
 def bench_plan(path: Path, run_id: int, repeats: int) -> dict:
@@ -137,34 +130,6 @@ def bench_levers(path: Path, run_id: int, skus: int, repeats: int) -> dict:
     }
 
 
-def peer_predict_ms(path: Path, skus: int) -> float:
-    """Median milliseconds to re-predict one SKU's 78 weeks with its fitted Prophet model."""
-    from prophet import Prophet
-
-    with db.connect(path) as con:
-        frame = con.execute(
-            "SELECT sku, week AS ds, sum(units) AS y, avg(discount_depth) AS discount, "
-            "avg(feature) AS feature FROM sales_history GROUP BY ALL ORDER BY 1, 2"
-        ).df()
-    timings = []
-    for _, rows in frame.groupby("sku"):
-        if len(timings) >= skus:
-            break
-        if rows["discount"].std() == 0 or len(rows) < 60:
-            continue
-        model = Prophet()
-        model.add_regressor("discount")
-        model.add_regressor("feature")
-        model.fit(rows[["ds", "y", "discount", "feature"]])
-        future = model.make_future_dataframe(periods=WEEKS, freq="7D", include_history=False)
-        future["discount"] = 0.2
-        future["feature"] = 0.5
-        started = time.perf_counter()
-        model.predict(future)
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
@@ -180,7 +145,7 @@ def main() -> None:
         run = refresh_forecast(path, ForecastSettings(horizon=WEEKS), jobs=os.cpu_count())
         plan = bench_plan(path, run.run_id, repeats=7)
         levers = bench_levers(path, run.run_id, args.skus, repeats=60)
-        per_sku_ms = peer_predict_ms(path, args.peer_skus)
+        per_sku_ms = peer(path, args.peer_skus, WEEKS)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     levers["peer_ms"] = round(per_sku_ms * levers["skus"], 1)

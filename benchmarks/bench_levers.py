@@ -74,8 +74,9 @@ def ours(path: Path, run_id: int, repeats: int) -> tuple[float, float, int]:
     return statistics.median(times) * 1000, statistics.median(kpi_times) * 1000, len(base.skus)
 
 
-def peer(path: Path, skus: int) -> float:
-    """Median milliseconds to re-predict one SKU with its fitted Prophet model."""
+def peer(path: Path, skus: int, weeks: int = WEEKS) -> float:
+    """Median milliseconds to re-predict ``weeks`` weeks of one SKU with its fitted Prophet
+    model (``bench_horizon.py`` asks for 78)."""
     from prophet import Prophet
 
     with db.connect(path) as con:
@@ -93,7 +94,7 @@ def peer(path: Path, skus: int) -> float:
         model.add_regressor("discount")
         model.add_regressor("feature")
         model.fit(rows[["ds", "y", "discount", "feature"]])
-        future = model.make_future_dataframe(periods=WEEKS, freq="7D", include_history=False)
+        future = model.make_future_dataframe(periods=weeks, freq="7D", include_history=False)
         future["discount"] = 0.2
         future["feature"] = 0.5
         started = time.perf_counter()
