@@ -19,7 +19,7 @@ from sop_core.data.fiscal import FiscalCalendar
 from sop_core.supply.periods import LOAD, PLAN, by_period
 from sop_ui import filters, loaders
 
-__all__ = ["LOAD", "PLAN", "bucket", "calendar", "frame", "label", "weekly"]
+__all__ = ["LOAD", "PLAN", "bucket", "calendar", "frame", "weekly"]
 
 
 def bucket() -> str:
@@ -33,11 +33,6 @@ def weekly() -> bool:
 
 def calendar() -> FiscalCalendar:
     return loaders.fiscal_calendar()
-
-
-def label(day: object) -> str:
-    """The name of the period of the chosen bucket that starts on (or holds) ``day``."""
-    return calendar().period_label(day, bucket())
 
 
 def frame(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from sop_core.charts.style import is_weekly, period_axis
+from sop_core.charts.style import named_periods
 from sop_core.data import formats, settings
 from sop_ui import columns, loaders, periods
 from sop_ui.formatting import plain
@@ -109,11 +109,9 @@ def chart(figure: go.Figure, key: str | None = None) -> None:
 
 def by_period(figure: go.Figure) -> go.Figure:
     """``figure`` with its week axis naming the periods of the chosen bucket when it is drawn
-    from figures per month or quarter (``period_axis``); as it is by week. For a chart drawn
-    without ``chart`` (Present mode's)."""
-    if not periods.weekly() and is_weekly(figure):
-        figure = period_axis(figure, periods.label, periods.bucket())
-    return figure
+    from figures per month or quarter; as it is by week (``charts.style.named_periods``).
+    For a chart drawn without ``chart`` (Present mode's)."""
+    return named_periods(figure, periods.bucket(), periods.calendar())
 
 
 # A table's row (and header) height in pixels: Streamlit's own for one line of text at the

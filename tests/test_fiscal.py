@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from sop_core.data.errors import InputError
-from sop_core.data.fiscal import BUCKETS, PATTERNS, FiscalCalendar, bucketed, checked_bucket
+from sop_core.data.export import bucketed_frame
+from sop_core.data.fiscal import BUCKETS, PATTERNS, FiscalCalendar, checked_bucket
 
 CALENDARS = [FiscalCalendar(start, pattern) for pattern in PATTERNS for start in (1, 4, 7, 10)]
 
@@ -81,7 +82,7 @@ def test_totals_are_the_same_in_every_bucket(calendar, bucket):
             "units": rng.integers(0, 5000, 3 * len(weeks)).astype(float),
         }
     )
-    out = bucketed(frame, bucket, calendar, ["units"], ["sku"])
+    out = bucketed_frame(frame, bucket, calendar)
     assert out["units"].sum() == pytest.approx(frame["units"].sum(), abs=1e-6)
     per_sku = out.groupby("sku")["units"].sum()
     expected = frame.groupby("sku")["units"].sum()

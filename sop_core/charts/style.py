@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from sop_core.data import formats
+from sop_core.data.fiscal import FiscalCalendar
 
 # Okabe-Ito, colour-blind safe. Builders pick entries by position: 0 the forecast/plan blue,
 # 2 green (stock, approved, increases), 5 vermilion (overload, unmet, decreases).
@@ -206,7 +207,7 @@ def period_axis(
     figure: go.Figure, label: Callable[[pd.Timestamp], str], bucket: str | None = None
 ) -> go.Figure:
     """A weekly chart drawn from figures per fiscal month or quarter (each x the first day of
-    its period, ``fiscal.bucketed``) with the periods' names on its x axis: every trace's x
+    its period, ``export.bucketed_frame``) with the periods' names on its x axis: every trace's x
     becomes ``label(x)`` ("Nov 2026", "Q4 2026") on a category axis in time order, hovers
     name the period instead of a week, and a shape drawn across weeks (a holiday, the
     forecast's start) covers the periods those weeks fall in; a note at a week stands over its
@@ -261,6 +262,15 @@ def period_axis(
         hoverformat=None,
     )
     return figure
+
+
+def named_periods(figure: go.Figure, bucket: str, calendar: FiscalCalendar) -> go.Figure:
+    """``figure`` with its week axis naming the periods of ``bucket`` when it is drawn from
+    figures per month or quarter (``supply.periods.by_period``, then ``period_axis``); as it
+    is by week, or when its axis is not one of weeks. The pages and the pack both use it."""
+    if bucket == "week" or not is_weekly(figure):
+        return figure
+    return period_axis(figure, lambda day: calendar.period_label(day, bucket), bucket)
 
 
 def unit_ticks(*values: Iterable) -> dict:

@@ -196,7 +196,7 @@ def _bucketed_select(
     """``SELECT`` of a weekly ``table`` per fiscal ``bucket`` of ``calendar`` (the
     database's by default): its text, dates and row numbers as keys, the week as the period's
     name (a column named after the bucket) and first day (``period_start``), its figures
-    summed with split weeks allocated by their days (``fiscal.bucketed``'s rule, in DuckDB)
+    summed with split weeks allocated by their days (``fiscal.bucketed_weeks``' shares, in DuckDB)
     or as ``LAST_IN_PERIOD``, ``MEAN_IN_PERIOD`` and the bands (around ``centre``, by
     default ``BAND_CENTRES``'s) say, or as ``rules`` say by column (``PERIOD_RULES``);
     ``weeks`` last."""

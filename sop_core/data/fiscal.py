@@ -1,5 +1,6 @@
 """The company's fiscal calendar: every planning week mapped to its fiscal month, quarter and
-year, and weekly figures summed into months or quarters.
+year, and the shares by which a week falls into its months or quarters (``bucketed_weeks``;
+weekly figures are summed by them in ``export.bucketed_frame``).
 
 Two kinds of calendar:
 
@@ -254,34 +255,3 @@ def bucketed_weeks(weeks: object, bucket: str, calendar: FiscalCalendar) -> pd.D
     ]
     grouped = grouped.rename(columns={f"{number}_start": "period_start"})
     return grouped[["week", "period", "period_start", "share"]]
-
-
-def bucketed(
-    frame: pd.DataFrame,
-    bucket: str,
-    calendar: FiscalCalendar,
-    values: list[str],
-    keys: list[str] | tuple[str, ...] = (),
-    week: str = "week",
-) -> pd.DataFrame:
-    """``frame``'s weekly ``values`` summed per ``keys`` and fiscal month or quarter.
-
-    With ``bucket`` "week" the frame comes back as it is. Otherwise the week column gives way
-    to ``bucket`` (the period's name, "Nov 2026" or "Q4 2026"), ``period_start`` (its first
-    day, the sort key) and ``weeks`` (how many of its weeks the figures hold: a horizon that
-    starts or ends inside a month covers part of it). A week split between two months is
-    allocated by its days, so the totals are the same in every bucket."""
-    if checked_bucket(bucket) == "week":
-        return frame
-    keys = list(keys)
-    mapping = bucketed_weeks(frame[week], bucket, calendar).rename(columns={"week": week})
-    merged = frame[[*keys, week, *values]].merge(mapping, on=week, how="left")
-    for column in values:
-        merged[column] = merged[column] * merged["share"]
-    out = (
-        merged.groupby([*keys, "period_start", "period"], sort=True, dropna=False)
-        .agg(**{c: (c, "sum") for c in values}, weeks=("share", "sum"))
-        .reset_index()
-        .rename(columns={"period": bucket})
-    )
-    return out[[*keys, bucket, "period_start", *values, "weeks"]]

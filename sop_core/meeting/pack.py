@@ -35,7 +35,7 @@ import plotly.io as pio
 
 from sop_core import charts
 from sop_core.charts.images import svg_images
-from sop_core.charts.style import is_weekly, period_axis
+from sop_core.charts.style import named_periods
 from sop_core.data import db, formats, settings
 from sop_core.data.errors import InputError
 from sop_core.data.export import bucketed_frame, check_out_folder, escape_formulas, escape_text
@@ -46,7 +46,7 @@ from sop_core.forecast.runs import latest_run
 from sop_core.meeting.decisions import decision_log
 from sop_core.meeting.plan_of_record import load_frozen
 from sop_core.supply import capacity, loads
-from sop_core.supply.periods import LOAD, PLAN, by_period, labeller
+from sop_core.supply.periods import LOAD, PLAN, by_period
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 SHEETS = ("Cover", "Summary", "Targets", "Production", "Capacity", "Decisions")
@@ -206,9 +206,7 @@ class Periods:
         return by_period(weekly, self.bucket, self.calendar, **rules)
 
     def chart(self, figure: go.Figure) -> go.Figure:
-        if self.bucket == "week" or not is_weekly(figure):
-            return figure
-        return period_axis(figure, labeller(self.calendar, self.bucket), self.bucket)
+        return named_periods(figure, self.bucket, self.calendar)
 
 
 WEEKLY = Periods("week", FiscalCalendar())

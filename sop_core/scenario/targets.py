@@ -23,8 +23,8 @@ import pandas as pd
 
 from sop_core.data import db, export
 from sop_core.data.errors import InputError
-from sop_core.data.export import CONTROL, escape_formulas
-from sop_core.data.fiscal import FiscalCalendar, bucketed, checked_bucket
+from sop_core.data.export import CONTROL, bucketed_frame, escape_formulas
+from sop_core.data.fiscal import FiscalCalendar, checked_bucket
 from sop_core.data.stores import plans_of_record, products
 from sop_core.data.workbook import Workbook
 from sop_core.demand.plan_base import load_plan_base
@@ -184,29 +184,17 @@ def _plan_of_record(path: Path | str, version: int, horizon: int | None) -> Targ
 
 def bucketed_targets(frame: pd.DataFrame, bucket: str, calendar: FiscalCalendar) -> pd.DataFrame:
     """Weekly targets (``COLUMNS``) summed per SKU and fiscal month or quarter
-    (``fiscal.bucketed``; "week" gives ``frame`` back): ``sku``, the period's name in a column
+    (``export.bucketed_frame``; "week" gives ``frame`` back): ``sku``, the period's name in a column
     named after the bucket (``month``: "Nov 2026"), then the volumes, the SKU's labels, revenue
     and margin as in the weekly file, and ``period_start`` and ``weeks`` (the weeks of the
     period the figures hold) last. Volumes, revenue and margin are sums, so every bucket has
     the same totals. The 80% band of a period is its revised volume less or plus the weekly
     half-widths combined as independent errors (square root of the sum of squares), not the
-    sum of the weekly bounds, which would claim the worst week every week."""
+    sum of the weekly bounds, which would claim the worst week every week: the rules of a
+    bucketed export (``export.bucketed_frame``), around ``revised``."""
     if checked_bucket(bucket) == "week":
         return frame
-    gaps = frame.assign(
-        below=(frame["revised"] - frame["lower_80"]).clip(lower=0) ** 2,
-        above=(frame["upper_80"] - frame["revised"]).clip(lower=0) ** 2,
-    )
-    out = bucketed(
-        gaps,
-        bucket,
-        calendar,
-        ["baseline", "revised", "revenue", "margin", "below", "above"],
-        keys=["sku", "name", "family", "brand"],
-    )
-    out["lower_80"] = (out["revised"] - np.sqrt(out.pop("below"))).clip(lower=0)
-    out["upper_80"] = out["revised"] + np.sqrt(out.pop("above"))
-    return out[bucket_columns(bucket)]
+    return bucketed_frame(frame, bucket, calendar, centre="revised")[bucket_columns(bucket)]
 
 
 def bucket_columns(bucket: str) -> list[str]:

@@ -11,8 +11,6 @@ bucket.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pandas as pd
 
 from sop_core.data.export import bucketed_frame
@@ -52,11 +50,6 @@ def by_period(
     out = out.rename(columns={"period_start": "week"})
     out["week"] = pd.to_datetime(out["week"])
     return _in_order_of(out, weekly)
-
-
-def labeller(calendar: FiscalCalendar, bucket: str) -> Callable[[object], str]:
-    """The name of the period of ``bucket`` that starts on (or holds) a day."""
-    return lambda day: calendar.period_label(day, bucket)
 
 
 def _in_order_of(out: pd.DataFrame, weekly: pd.DataFrame) -> pd.DataFrame:
