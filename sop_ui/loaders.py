@@ -263,6 +263,11 @@ def single_team() -> bool:
     return _read(users.user_count) == 0
 
 
+def user(email: str) -> users.User | None:
+    """The user ``email`` (any case), None when there is none."""
+    return _read(users.user, email)
+
+
 def table_row_counts() -> pd.DataFrame:
     """Rows per table: ``table, rows``."""
     return _read(master.table_row_counts)

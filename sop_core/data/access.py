@@ -84,18 +84,34 @@ def require(con: duckdb.DuckDBPyConnection, who: str, write: str) -> users.User 
     if users.user_count(con) == 0:
         return None
     user = users.user(con, who)
+    if user is None or not may(user, write):
+        raise AccessDenied(refusal(user, who, write))
+    return user
+
+
+def refusal(user: users.User | None, who: str, write: str) -> str:
+    """Why ``who`` (the user, None when not an active one) may not make ``write``."""
     if user is None or not user.active:
-        raise AccessDenied(
+        return (
             f"{who or 'Nobody'} is not an active user of this database: nothing was changed. "
             "An admin adds users (Data page, or `python -m sop_core users add`)."
         )
-    if not may(user, write):
-        allowed = " or ".join(WRITES[write])
-        raise AccessDenied(
-            f"{user.name or user.email} ({', '.join(user.roles)}) may not change "
-            f"{WHAT[write]}: that takes the role {allowed}. Nothing was changed."
-        )
-    return user
+    allowed = " or ".join(WRITES[write])
+    return (
+        f"{user.name or user.email} ({', '.join(user.roles)}) may not change "
+        f"{WHAT[write]}: that takes the role {allowed}. Nothing was changed."
+    )
+
+
+def check(path: Path | str, who: str, write: str) -> users.User | None:
+    """``require`` on its own, before long work (a forecast, a plan) whose write checks again."""
+    with db.connect(path) as con:
+        return require(con, who, write)
+
+
+def actor(user: users.User | None, who: str) -> str:
+    """What a write is recorded as: the user's own email, or ``who`` in single-team mode."""
+    return user.email if user is not None else (who or "").strip()
 
 
 WHAT = {
