@@ -8,10 +8,9 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from sop_core.data import importer, schema
+from sop_core.data import company, importer, schema
 from sop_core.data.export import export_bytes
 from sop_core.data.fiscal import MONTH_NAMES, PATTERNS, FiscalCalendar
-from sop_core.data.stores import master
 from sop_ui import columns, filters, loaders, periods, shell, widgets
 from sop_ui.formatting import plain
 
@@ -172,7 +171,7 @@ with st.form("fiscal_calendar", border=True):
     )
     if st.form_submit_button("Save the fiscal calendar", icon=":material/save:"):
         chosen = FiscalCalendar(start, pattern)
-        master.save_fiscal_calendar(path, chosen)
+        company.save_fiscal_calendar(path, chosen, filters.user_name())
         st.success(f"Saved: {chosen.describe()}.", icon=":material/check_circle:")
 year = calendar.year_of(facts.history_last_week or dt.date.today())
 widgets.table(

@@ -181,7 +181,7 @@ def scenario_bar(based_on: int) -> None:
         with buttons.popover("Delete"):
             st.markdown(f"Delete **{plain(stored.scenario.name)}** for everyone?")
             if st.button("Delete", key="do_delete"):
-                delete_scenario(path, stored)
+                delete_scenario(path, stored, user)
                 open_scenario(None)
     except ConflictError as error:
         # Kept in the session so the message and its button survive the next rerun.

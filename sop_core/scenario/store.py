@@ -178,7 +178,7 @@ def rename_scenario(
         raise _taken(new_name) from None
 
 
-def delete_scenario(path: Path | str, stored: StoredScenario) -> None:
+def delete_scenario(path: Path | str, stored: StoredScenario, user: str = "") -> None:
     """Delete a scenario, unless someone saved it since it was loaded."""
     with db.transaction(path) as con:
         if not scenarios.delete_scenario_row(con, stored.scenario_id, stored.version):

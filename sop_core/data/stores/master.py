@@ -4,13 +4,12 @@ history range).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from sop_core.data import db, schema
+from sop_core.data import schema
 from sop_core.data.fiscal import FiscalCalendar
 
 
@@ -47,10 +46,9 @@ def set_fiscal_calendar(con: duckdb.DuckDBPyConnection, calendar: FiscalCalendar
     )
 
 
-def save_fiscal_calendar(path: Path | str, calendar: FiscalCalendar) -> None:
-    """Make ``calendar`` the company's fiscal calendar, in one transaction."""
-    with db.transaction(path) as con:
-        set_fiscal_calendar(con, calendar)
+def set_company_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    """Keep one company setting (in the caller's transaction)."""
+    con.execute("INSERT OR REPLACE INTO company_settings (key, value) VALUES (?, ?)", [key, value])
 
 
 def company_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
