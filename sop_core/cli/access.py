@@ -5,32 +5,16 @@ and ``audit`` (the trail of every write). Every command that writes acts as ``--
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 from pathlib import Path
 
-from sop_core.cli.common import iso_date
+from sop_core.cli.common import add_as_option, author, iso_date
 from sop_core.data import access, db
 from sop_core.data.stores import audit, users
 
 
-def acting_as(args: argparse.Namespace) -> str:
-    """Who the command acts as: ``--as``, else the operating system's user name."""
-    return getattr(args, "as_", None) or getpass.getuser()
-
-
-def add_as_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--as",
-        dest="as_",
-        metavar="EMAIL",
-        default=None,
-        help="who makes the change (default: your user name on this computer)",
-    )
-
-
 def command_users(args: argparse.Namespace) -> int:
-    who = acting_as(args)
+    who = author(args)
     if args.action == "list":
         with db.connect(args.db) as con:
             rows = users.user_rows(con)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import os
 import shutil
 import signal
@@ -138,8 +139,33 @@ def add_engine_options(command: argparse.ArgumentParser) -> None:
 
 
 def author(args: argparse.Namespace) -> str:
-    """Who imports or starts a job: ``--author``, else the login name."""
-    return getattr(args, "author", None) or os.environ.get("USER") or "cli"
+    """Who the command acts as (``sop_core.data.access`` checks it before every write):
+    ``--as``, else ``--author`` (kept from before), else the operating system's user name."""
+    return (
+        getattr(args, "as_", None)
+        or getattr(args, "author", None)
+        or getattr(args, "by", None)
+        or _login_name()
+    )
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name (a container without a passwd entry)
+        return os.environ.get("USER") or "cli"
+
+
+def add_as_option(command: argparse.ArgumentParser) -> None:
+    """``--as EMAIL``: who a writing command acts as."""
+    command.add_argument(
+        "--as",
+        dest="as_",
+        metavar="EMAIL",
+        default=None,
+        help="who makes the change, checked against the users' roles (default: your user "
+        "name on this computer)",
+    )
 
 
 def issues_json(issues: Iterable[Any]) -> list[dict]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sop_core.cli.common import (
     EXIT_FAILURE,
+    add_as_option,
     add_bucket_option,
     author,
     iso_date,
@@ -21,7 +22,7 @@ from sop_core.cli.common import (
     progress_bar,
     whole_number,
 )
-from sop_core.data import db, schema
+from sop_core.data import access, db, schema
 from sop_core.data.errors import InputError, SopError
 from sop_core.data.fiscal import PATTERNS, FiscalCalendar
 from sop_core.data.sample import (
@@ -206,6 +207,7 @@ def command_info(args: argparse.Namespace) -> int:
                     "history_first_week": str(first_week) if first_week else None,
                     "history_last_week": str(last_week) if last_week else None,
                     "wasted_mb": round(wasted / 1e6, 1),
+                    "single_team": tables.get("users", 0) == 0,
                 }
             )
         )
@@ -218,6 +220,8 @@ def command_info(args: argparse.Namespace) -> int:
         print(f"gave back {reclaimed / 1e6:.1f} MB of unused space")
     if wasted >= 1e6:
         print(f"unused space: {wasted / 1e6:.1f} MB (give it back with --reclaim)")
+    if tables.get("users", 0) == 0:
+        print(access.SINGLE_TEAM)
     for table, rows in tables.items():
         print(f"  {table:<{width}}  {rows:>12,}")
     return 0
@@ -325,7 +329,8 @@ def add_import_parser(commands: argparse._SubParsersAction) -> None:
         help="which file column feeds which table column, e.g. units=qty,sku=item",
     )
     importer.add_argument("--dry-run", action="store_true", help="check only; write nothing")
-    importer.add_argument("--author", default=None, help="who imports (default: $USER)")
+    importer.add_argument("--author", default=None, help="who imports (the same as --as)")
+    add_as_option(importer)
     importer.add_argument("--json", action="store_true", help="print the report as JSON")
     importer.set_defaults(handler=command_import)
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from sop_core.cli.common import (
     WEEKS_AHEAD,
+    add_as_option,
     add_engine_options,
     author,
     iso_date,
@@ -54,6 +55,7 @@ def _current_run(args: argparse.Namespace) -> RunSummary:
             on_wait=print_wait,
             reuse=not getattr(args, "force", False),
             history_end=getattr(args, "history_end", None),
+            who=author(args),
         )
 
 
@@ -298,6 +300,7 @@ def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
         "parameters: the stored run is reused.",
     )
     add_engine_options(forecast)
+    add_as_option(forecast)
     forecast.add_argument("--horizon", type=WEEKS_AHEAD, default=26, help="weeks to forecast (26)")
     forecast.add_argument(
         "--out",

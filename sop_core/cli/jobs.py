@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-from sop_core.cli.common import EXIT_FAILURE, WEEKS_AHEAD, progress_bar, whole_number
+from sop_core.cli.common import (
+    EXIT_FAILURE,
+    WEEKS_AHEAD,
+    add_as_option,
+    author,
+    progress_bar,
+    whole_number,
+)
 from sop_core.data.errors import InputError
 
 
@@ -76,9 +82,7 @@ def command_jobs(args: argparse.Namespace) -> int:
     if args.kind is None:
         raise InputError(f"jobs start needs a kind: {', '.join(control.KINDS)}.")
     control.check_kind(args.kind)
-    job_id, started = control.start(
-        args.db, args.kind, _parameters(args), args.by or os.environ.get("USER") or "cli"
-    )
+    job_id, started = control.start(args.db, args.kind, _parameters(args), author(args))
     if not args.wait:
         view = control.get_job(args.db, job_id)
         if args.json:
@@ -127,7 +131,8 @@ def add_jobs_parser(commands: argparse._SubParsersAction) -> None:
     jobs.add_argument("--json", action="store_true", help="print JSON")
     jobs.add_argument("--id", type=whole_number(1), default=None, help="with run: the job")
     jobs.add_argument("--limit", type=whole_number(1, 10_000), default=100, help="jobs listed")
-    jobs.add_argument("--by", default=None, help="who starts it (default: the login name)")
+    jobs.add_argument("--by", default=None, help="who starts it (the same as --as)")
+    add_as_option(jobs)
     jobs.add_argument("--wait", action="store_true", help="with start: wait until it ends")
     jobs.add_argument("--quiet", action="store_true", help="no progress on stderr")
     jobs.add_argument("--horizon", type=WEEKS_AHEAD, default=26, help="weeks forecast/planned")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sop_core.cli.common import (
     EXIT_FAILURE,
+    add_as_option,
     add_bucket_option,
     author,
     issues_json,
@@ -248,7 +249,8 @@ def add_import_plan_parser(commands: argparse._SubParsersAction) -> None:
         help="share of a promotion's extra volume taken from its family (default 0.3)",
     )
     planfile.add_argument("--dry-run", action="store_true", help="check only; save nothing")
-    planfile.add_argument("--author", default=None, help="who imports (default: $USER)")
+    planfile.add_argument("--author", default=None, help="who imports (the same as --as)")
+    add_as_option(planfile)
     planfile.add_argument("--json", action="store_true", help="print the report as JSON")
     planfile.set_defaults(handler=command_import_plan)
 

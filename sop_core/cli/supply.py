@@ -6,7 +6,14 @@ import argparse
 import json
 import sys
 
-from sop_core.cli.common import WEEKS_AHEAD, add_engine_options, print_wait, progress_bar
+from sop_core.cli.common import (
+    WEEKS_AHEAD,
+    add_as_option,
+    add_engine_options,
+    author,
+    print_wait,
+    progress_bar,
+)
 
 
 def command_plan(args: argparse.Namespace) -> int:
@@ -22,6 +29,7 @@ def command_plan(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             progress=progress,
             on_wait=print_wait,
+            who=author(args),
         )
     for note in result.warnings:
         if is_frozen_warning(note):  # the scenario's other notes show where it is made
@@ -74,6 +82,7 @@ def add_plan_parser(commands: argparse._SubParsersAction) -> None:
         "overtime up to a limit, build stock ahead of peaks) and store it.",
     )
     add_engine_options(plan)
+    add_as_option(plan)
     plan.add_argument(
         "--scenario",
         default=None,

@@ -13,7 +13,11 @@ against mistakes, not against someone who can open the database file: docs/SECUR
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -107,6 +111,40 @@ def check(path: Path | str, who: str, write: str) -> users.User | None:
     """``require`` on its own, before long work (a forecast, a plan) whose write checks again."""
     with db.connect(path) as con:
         return require(con, who, write)
+
+
+@dataclass(frozen=True)
+class Write:
+    """A checked write in progress: its transaction and who makes it (``actor``)."""
+
+    con: duckdb.DuckDBPyConnection
+    actor: str
+
+    def record(
+        self, action: str, object_: str, scope: str | None = None, before: Any = None,
+        after: Any = None,
+    ) -> None:  # fmt: skip
+        """Append the write to the audit trail, in its own transaction."""
+        audit.append(self.con, self.actor, action, object_, scope, before, after)
+
+
+@contextmanager
+def writing(
+    path: Path | str,
+    who: str,
+    write: str | tuple[str, ...],
+    on_wait: db.WaitCallback | None = None,
+) -> Iterator[Write]:
+    """One transaction for a ``write`` (or several kinds at once) by ``who``: refused
+    (``AccessDenied``, nothing written) unless they may make each; the body changes ``con``
+    and ``record``s what it did, and the change and its audit row are committed together or
+    not at all."""
+    kinds = (write,) if isinstance(write, str) else write
+    with db.transaction(path, on_wait=on_wait) as con:
+        user = None
+        for kind in kinds:
+            user = require(con, who, kind)
+        yield Write(con, actor(user, who))
 
 
 def actor(user: users.User | None, who: str) -> str:

@@ -33,8 +33,9 @@ from xml.etree import ElementTree
 import duckdb
 import pandas as pd
 
-from sop_core.data import db, schema, settings
+from sop_core.data import access, db, schema, settings
 from sop_core.data.errors import InputError
+from sop_core.data.stores import audit
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "excel", ".xls": "excel"}
 FORMATS[".parquet"] = "parquet"
@@ -369,6 +370,8 @@ def import_file(
             f"There is no input table called {table!r}; choose one of {', '.join(SPECS)}."
         )
     spec = SPECS[table]
+    if not dry_run:  # refused before the file is read; checked again as it is written
+        access.check(path, author, "import")
     report_progress(0.05, "Reading the file")
     report = ImportReport(table, file_name, "")
     # The file is read, capped and mapped in a database of its own, in memory, before ours is
@@ -1300,6 +1303,7 @@ def _write(
     same_key = " AND ".join(_same_key(spec, k, table, "_typed") for k in spec.key)
     con.execute("BEGIN TRANSACTION")
     try:
+        author = access.actor(access.require(con, author, "import"), author)
         if table == "sales_history":
             _complete_sales(con)
         con.execute(f"DELETE FROM {table} USING _typed WHERE {same_key}")
@@ -1320,6 +1324,19 @@ def _write(
                 "\n".join(i.text() for i in report.issues if i.severity != "error"),
             ],
         ).fetchone()
+        audit.append(
+            con,
+            author,
+            "import",
+            report.file_name,
+            scope=table,
+            before={"rows_replaced": report.rows_replaced},
+            after={
+                "import_id": report.import_id,
+                "rows_added": report.rows_added,
+                "sha256": report.sha256,
+            },
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sop_core.data import db
+from sop_core.data import access
 from sop_core.data.calendar import week_start
 from sop_core.data.errors import InputError
 from sop_core.data.stores import forecast_runs, overrides
@@ -316,13 +316,14 @@ def add_override(
             f"outside the forecast horizon ({_date(grid.weeks[0]):%d %b %Y} to "
             f"{_date(grid.weeks[-1]):%d %b %Y})."
         )
-    with db.transaction(path) as con:
+    with access.writing(path, override.author.strip(), "override") as write:
+        con = write.con
         current, _ = apply_overrides(statistical, grid, active_overrides(con))
         units_before, units_after = scope_change(grid, statistical, current, override)
         override_id = overrides.insert_override(
             con,
             {
-                "author": override.author.strip(),
+                "author": write.actor,
                 "level": override.level,
                 "target": override.target,
                 "first_week": override.first_week,
@@ -336,6 +337,15 @@ def add_override(
                 "units_after": units_after,
             },
         )
+        write.record(
+            "override add",
+            f"override {override_id}",
+            scope=f"{override.level} {override.target}, {override.first_week} to "
+            f"{override.last_week}",
+            before={"units": units_before},
+            after={"units": units_after, "mode": override.mode, "amount": override.amount,
+                   "reason": override.reason},
+        )  # fmt: skip
     return SavedOverride(
         override_id, units_before, units_after, frozen_override_warning(grid, override)
     )
@@ -344,10 +354,12 @@ def add_override(
 def undo_override(path: Path | str, override_id: int, user: str, cycle: dt.date) -> None:
     """Mark an override undone (it stays in the history). Undoing one already undone says
     who did it first."""
-    with db.transaction(path) as con:
-        if overrides.mark_undone(con, override_id, user.strip() or "planner", cycle):
+    with access.writing(path, user.strip() or "planner", "override") as write:
+        if overrides.mark_undone(write.con, override_id, write.actor, cycle):
+            write.record("override undo", f"override {override_id}", before="in force",
+                         after="undone")  # fmt: skip
             return
-        row = overrides.undone_by(con, override_id)
+        row = overrides.undone_by(write.con, override_id)
     if row is None:
         raise InputError(f"There is no override number {override_id}.")
     raise InputError(f"Override {override_id} was already undone by {row[0]} at {row[1]:%H:%M:%S}.")

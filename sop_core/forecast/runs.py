@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sop_core.data import db
+from sop_core.data import access, db
 from sop_core.data.errors import InputError
 from sop_core.data.stores import forecast_runs as runs_store
 from sop_core.data.stores import products as product_store
@@ -98,6 +98,8 @@ def refresh_forecast(
     on_wait: db.WaitCallback | None = None,
     reuse: bool = True,
     history_end: dt.date | None = None,
+    who: str = "",
+    write: str = "forecast",
 ) -> RunSummary:
     """Run the forecast for the database at ``path`` (or reuse a stored run).
 
@@ -116,6 +118,9 @@ def refresh_forecast(
     history_end
         Forecast as of this week: the history after it is left out (a past run, for
         accuracy by forecast lag).
+    who, write
+        Who asks (``access.require``: refused before any fitting unless they may make
+        ``write``, a demand planner's ``forecast`` or the ``production_plan`` that needs it).
     """
     settings = settings or ForecastSettings()
     if not 1 <= settings.horizon <= 104:
@@ -126,6 +131,7 @@ def refresh_forecast(
     if not Path(path).exists():
         raise InputError(f"There is no database at {path}.")
     db.ensure_schema(path, on_wait=on_wait)
+    access.check(path, who, write)
     with db.connect(path, on_wait=on_wait) as con:
         try:
             panel = load_panel(con, history_end, settings.horizon)
@@ -152,9 +158,9 @@ def refresh_forecast(
     shares = channel_shares(panel)
     report(0.97, "Saving the run")
     seconds = time.perf_counter() - started
-    with db.transaction(path, on_wait=on_wait) as con:
+    with access.writing(path, who, write, on_wait=on_wait) as change:
         run_id = _write_run(
-            con,
+            change.con,
             panel,
             settings,
             fingerprint,
@@ -165,6 +171,12 @@ def refresh_forecast(
             jobs=jobs,
             seconds=seconds,
             timings=timings,
+        )
+        change.record(
+            "forecast run",
+            f"run {run_id}",
+            scope=f"as of {panel.history_end}",
+            after={"skus": len(results), "horizon": settings.horizon, "reused": len(reused)},
         )
     with db.connect(path, on_wait=on_wait) as con:
         summary = _summary(con, run_id, False, time.perf_counter() - started)
@@ -537,6 +549,7 @@ def backfill_runs(
     jobs: int | None = None,
     progress: Progress | None = None,
     on_wait: db.WaitCallback | None = None,
+    who: str = "",
 ) -> list[RunSummary]:
     """Make the runs a weekly forecasting routine would have stored: one as of ``step``,
     ``2 * step``, ... ``count * step`` weeks before the end of the history (runs already
@@ -562,7 +575,13 @@ def backfill_runs(
 
         summaries.append(
             refresh_forecast(
-                path, settings, jobs=jobs, progress=told, on_wait=on_wait, history_end=as_of
+                path,
+                settings,
+                jobs=jobs,
+                progress=told,
+                on_wait=on_wait,
+                history_end=as_of,
+                who=who,
             )
         )
     report(1.0, "Done")

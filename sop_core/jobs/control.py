@@ -29,7 +29,7 @@ from typing import Any
 
 import duckdb
 
-from sop_core.data import db
+from sop_core.data import access, db
 from sop_core.data.errors import ConflictError, InputError, SopError
 from sop_core.data.stores import jobs as store
 
@@ -41,6 +41,9 @@ KINDS = {
     "pack": "Meeting pack",
 }
 """Every kind of job, with its name on screen."""
+WRITES = {"meeting": "forecast", "refresh": "forecast", "backfill": "forecast",
+          "plan": "production_plan"}  # fmt: skip
+"""The write (``access.WRITES``) each kind of job makes; a pack only reads."""
 
 # A job whose process died this many times is not taken up again (a recorded failure, an
 # error in its work, never is: it ends the job as failed at once).
@@ -233,6 +236,8 @@ def start(
     if not Path(path).exists():
         raise InputError(f"There is no database at {path}.")
     db.ensure_schema(path)
+    if kind in WRITES:  # refused before it is queued; its work checks again as it writes
+        access.check(path, started_by, WRITES[kind])
     key = job_key(kind, parameters)
     for _ in range(5):
         try:

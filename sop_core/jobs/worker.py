@@ -42,6 +42,7 @@ def _refresh(
         ForecastSettings(horizon=int(parameters.get("horizon", 26))),
         jobs=workers,
         progress=progress,
+        who=parameters.get("started_by", ""),
     )
     return {"run_id": summary.run_id, "reused": summary.reused}
 
@@ -76,6 +77,7 @@ def _backfill(
         ForecastSettings(horizon=int(parameters.get("horizon", 26))),
         jobs=workers,
         progress=progress,
+        who=parameters.get("started_by", ""),
     )
     return {
         "run_ids": [p.run_id for p in past],
@@ -110,6 +112,7 @@ def _plan(
         run_id=None if run_id is None else int(run_id),
         jobs=workers,
         progress=progress,
+        who=parameters.get("started_by", ""),
     )
     summary = plan.summary(result.available[:, : plan.demand.shape[1]])
     return {

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sop_core.data import db
+from sop_core.data import access
 from sop_core.data.errors import ConflictError, InputError
 from sop_core.data.stores import decisions as decision_store
 
@@ -45,22 +45,31 @@ def add_item(
         raise InputError(f"Every {kind} needs an owner.")
     if kind == "assumption" and due_date is None:
         raise InputError("An assumption needs an expiry date (when to check it again).")
-    with db.transaction(path) as con:
-        return decision_store.add_decision(
-            con, kind, text, owner, due_date, scenario, author or "planner"
+    with access.writing(path, author or "planner", "decision") as write:
+        number = decision_store.add_decision(
+            write.con, kind, text, owner, due_date, scenario, write.actor
         )
+        write.record(
+            f"{kind} add",
+            f"item {number}",
+            scope=scenario,
+            after={"text": text, "owner": owner, "due": due_date},
+        )
+        return number
 
 
 def set_status(path: Path | str, number: int, status: str, user: str, version: int) -> None:
     """Close, drop or reopen an item, if nobody changed it since ``version``."""
     if status not in STATUSES:
         raise InputError(f"Status must be one of {', '.join(STATUSES)}.")
-    with db.transaction(path) as con:
-        if decision_store.set_decision_status(
-            con, number, status, (user or "planner").strip(), version
-        ):
+    with access.writing(path, (user or "planner").strip(), "decision") as write:
+        before = decision_store.decision_stamp(write.con, number)
+        if decision_store.set_decision_status(write.con, number, status, write.actor, version):
+            write.record(
+                "decision status", f"item {number}", before=before and before.status, after=status
+            )
             return
-        now = decision_store.decision_stamp(con, number)
+        now = decision_store.decision_stamp(write.con, number)
     if now is None:
         raise InputError(f"There is no item number {number}.")
     raise ConflictError(

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sop_core.data import db
+from sop_core.data import access, company, db
 from sop_core.data.errors import ConflictError, InputError
 from sop_core.data.stores import plans_of_record, scenarios
 from sop_core.demand.consensus import active_overrides
@@ -74,6 +74,7 @@ def approve(
     if not approved_by:
         raise InputError("Say who approves the plan (your name in the sidebar).")
     db.ensure_schema(path)
+    access.check(path, approved_by, "approve")  # before the plan is solved; again on writing
     with db.connect(path) as con:
         run_id = latest_run(con)
         if run_id is None:
@@ -91,8 +92,10 @@ def approve(
     digest = content_hash(frames)
     seen = expected_version if expected_version is not None else (stored and stored.version)
     try:
-        with db.transaction(path) as con:
+        with access.writing(path, approved_by, "approve") as write:
+            con, approved_by = write.con, write.actor
             if stored is not None:
+                _four_eyes(con, stored, approved_by)
                 now = scenarios.scenario_stamp(con, stored.scenario_id)
                 if now is None:
                     raise InputError(f"The scenario {scenario_name!r} was deleted meanwhile.")
@@ -139,6 +142,17 @@ def approve(
             )
             if stored is not None:
                 scenarios.mark_scenario_approved(con, stored.scenario_id, approved_by)
+            write.record(
+                "approve",
+                f"plan of record v{version}",
+                scope=approval.scenario,
+                after={
+                    "weeks": w,
+                    "volume": approval.volume,
+                    "revenue": approval.revenue,
+                    "note": note.strip() or None,
+                },
+            )
     except duckdb.ConstraintException:
         # Another approval took the same version number at the same moment.
         raise ConflictError(
@@ -146,6 +160,19 @@ def approve(
             "Look at the plan of record versions and approve again if still needed."
         ) from None
     return approval
+
+
+def _four_eyes(con: duckdb.DuckDBPyConnection, stored, approver: str) -> None:
+    """With four-eyes approval asked for (``company.four_eyes``), refuse an approval by the
+    scenario's owner or by whoever saved its current version."""
+    if not company.four_eyes(con):
+        return
+    authors = {stored.owner.strip().lower(), stored.updated_by.strip().lower()}
+    if approver.strip().lower() in authors:
+        raise access.AccessDenied(
+            f"Four-eyes approval is on: {approver} made or last saved the scenario "
+            f"{stored.scenario.name!r}, so another S&OP lead approves it. Nothing was approved."
+        )
 
 
 def _frames(result, tables: dict[str, pd.DataFrame], weeks: int) -> dict[str, pd.DataFrame]:

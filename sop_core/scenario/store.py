@@ -8,13 +8,14 @@ who saved in between and when, and nothing is overwritten.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from sop_core.data import db
+from sop_core.data import access, db
 from sop_core.data.errors import ConflictError, InputError
 from sop_core.data.stores import scenarios
 from sop_core.scenario.levers import Scenario
@@ -48,6 +49,26 @@ def _clean_name(name: str) -> str:
 
 def _taken(name: str) -> InputError:
     return InputError(f"A scenario called {name!r} already exists; pick another name.")
+
+
+def writes(before: Scenario | None, after: Scenario) -> tuple[str, ...]:
+    """The kinds of write (``access.WRITES``) saving ``after`` over ``before`` makes: a
+    scenario's levers and effect overrides are marketing's, its capacity changes operations'
+    (a new scenario holding only capacity changes is operations' alone)."""
+    kinds = []
+    if before is None:
+        demand = bool(after.levers or after.overrides) or not after.capacity
+    else:
+        demand = (before.levers, before.overrides, before.cannibalisation) != (
+            after.levers,
+            after.overrides,
+            after.cannibalisation,
+        )
+    if demand:
+        kinds.append("scenario")
+    if after.capacity != (before.capacity if before is not None else []):
+        kinds.append("capacity")
+    return tuple(kinds) or ("scenario",)
 
 
 def list_scenarios(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -84,10 +105,13 @@ def create_scenario(
     if status not in STATUSES:
         raise InputError(f"Status must be one of {', '.join(STATUSES)}.")
     try:
-        with db.transaction(path) as con:
+        with access.writing(path, owner, writes(None, scenario)) as write:
+            con = write.con
             if scenarios.scenario_name_taken(con, name):
                 raise _taken(name)
-            scenarios.insert_scenario(con, name, owner, status, based_on_run, scenario.to_json())
+            definition = scenario.to_json()
+            scenarios.insert_scenario(con, name, write.actor, status, based_on_run, definition)
+            write.record("scenario create", name, after=json.loads(definition))
             return load_scenario(con, name)
     except (duckdb.ConstraintException, ConflictError):
         raise _taken(name) from None  # someone took the name at the same moment
@@ -121,17 +145,25 @@ def _save(
     based_on_run: int | None,
     status: str,
 ) -> StoredScenario:
-    with db.transaction(path) as con:
+    with access.writing(path, user, writes(stored.scenario, scenario)) as write:
+        con = write.con
+        definition = scenario.to_json()
         if not scenarios.update_scenario(
             con,
             stored.scenario_id,
             stored.version,
-            scenario.to_json(),
+            definition,
             status,
             based_on_run,
-            user,
+            write.actor,
         ):
             raise _conflict(con, stored)
+        write.record(
+            "scenario save",
+            stored.scenario.name,
+            before={"status": stored.status, **json.loads(stored.scenario.to_json())},
+            after={"status": status, **json.loads(definition)},
+        )
         return load_scenario(con, stored.scenario.name)
 
 
@@ -166,13 +198,15 @@ def rename_scenario(
 ) -> StoredScenario:
     new_name = _clean_name(new_name)
     try:
-        with db.transaction(path) as con:
+        with access.writing(path, user, "scenario") as write:
+            con = write.con
             if scenarios.scenario_name_taken(con, new_name, other_than=stored.scenario_id):
                 raise _taken(new_name)
             if not scenarios.rename_scenario_row(
-                con, stored.scenario_id, stored.version, new_name, user
+                con, stored.scenario_id, stored.version, new_name, write.actor
             ):
                 raise _conflict(con, stored)
+            write.record("scenario rename", new_name, before=stored.scenario.name, after=new_name)
             return load_scenario(con, new_name)
     except duckdb.ConstraintException:
         raise _taken(new_name) from None
@@ -180,6 +214,9 @@ def rename_scenario(
 
 def delete_scenario(path: Path | str, stored: StoredScenario, user: str = "") -> None:
     """Delete a scenario, unless someone saved it since it was loaded."""
-    with db.transaction(path) as con:
-        if not scenarios.delete_scenario_row(con, stored.scenario_id, stored.version):
-            raise _conflict(con, stored)
+    with access.writing(path, user, "scenario") as write:
+        if not scenarios.delete_scenario_row(write.con, stored.scenario_id, stored.version):
+            raise _conflict(write.con, stored)
+        write.record(
+            "scenario delete", stored.scenario.name, before=json.loads(stored.scenario.to_json())
+        )

@@ -44,7 +44,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
-from sop_core.data import db
+from sop_core.data import access, db
 from sop_core.data.errors import InputError
 from sop_core.data.fiscal import FiscalCalendar
 from sop_core.data.stores import forecast_runs, master, production, production_plans
@@ -546,9 +546,11 @@ def save_plan(
     settings: PlanSettings,
     *,
     fingerprint: str | None = None,
+    who: str = "",
 ) -> int:
-    """Store a plan (summary, production, stock and line rows) in one transaction;
-    ``fingerprint``: the planned scenario's ``scenario_fingerprint``."""
+    """Store a plan (summary, production, stock and line rows) in one transaction, by
+    ``who`` (an operations user's write); ``fingerprint``: the planned scenario's
+    ``scenario_fingerprint``."""
     base = result.base
     w = plan.demand.shape[1]
     summary = plan.summary(result.available[:, :w])
@@ -566,8 +568,16 @@ def save_plan(
         "parameters": settings.to_json(),
         "scenario_fingerprint": fingerprint,
     }
-    with db.transaction(path) as con:
-        return production_plans.save_production_plan(con, stored, frames)
+    with access.writing(path, who, "production_plan") as write:
+        plan_id = production_plans.save_production_plan(write.con, stored, frames)
+        write.record(
+            "production plan",
+            f"plan {plan_id}",
+            scope=scenario or "baseline",
+            after={key: stored[key] for key in ("horizon", "status", "total_cost",
+                                                 "unmet_units", "max_utilisation")},
+        )  # fmt: skip
+        return plan_id
 
 
 def plan_tables(
@@ -773,6 +783,7 @@ def build_plan(
     jobs: int | None = None,
     progress=None,
     on_wait: db.WaitCallback | None = None,
+    who: str = "",
 ) -> tuple[ProductionPlan, ProductionPlan, ScenarioResult, int]:
     """Plan a scenario's volume targets, store the plan, and return it with the chase plan on
     the same data, the scenario result and the stored plan's id.
@@ -780,7 +791,8 @@ def build_plan(
     The scenario is ``scenario`` when given (a page's draft, saved or not; ``scenario_name``
     is then only the name stored with the plan), else the saved scenario ``scenario_name``,
     else the baseline. The forecast is run ``run_id`` when given, else the current forecast
-    (refreshed or reused first)."""
+    (refreshed or reused first). ``who`` plans: refused unless they may make production
+    plans (``access``), before any work."""
     from sop_core.demand.plan_base import load_plan_base
     from sop_core.forecast.engine import ForecastSettings
     from sop_core.forecast.runs import refresh_forecast
@@ -789,6 +801,7 @@ def build_plan(
     if not 1 <= horizon <= 104:
         raise InputError(f"--horizon must be between 1 and 104 weeks (got {horizon}).")
     refreshed = run_id is None
+    access.check(path, who, "production_plan")
 
     def step(fraction: float, message: str) -> None:
         if progress is not None:  # after a refresh its bar is full: it stays full
@@ -801,6 +814,8 @@ def build_plan(
             jobs=jobs,
             progress=progress,
             on_wait=on_wait,
+            who=who,
+            write="production_plan",
         ).run_id
     step(0.05, "Reading the forecast, lines and stock")
     with db.connect(path, on_wait=on_wait) as con:
@@ -828,5 +843,6 @@ def build_plan(
         scenario_name,
         settings,
         fingerprint=scenario_fingerprint(scenario),
+        who=who,
     )
     return plan, chase, result, plan_id
