@@ -65,7 +65,7 @@ def command_import_plan(args: argparse.Namespace) -> int:
             exists = args.scenario in scenario_names(con)
             stored = load_scenario(con, args.scenario) if exists else None
         if stored is None:
-            create_scenario(args.db, scenario, user, run)
+            create_scenario(args.db, scenario, user, run, plan_file=plan.report.file_name)
         elif not args.replace:
             raise InputError(
                 f"A scenario called {args.scenario!r} exists; give --replace to replace its "
@@ -76,7 +76,7 @@ def command_import_plan(args: argparse.Namespace) -> int:
             scenario.capacity = stored.scenario.capacity
             if args.cannibalisation is None:
                 scenario.cannibalisation = stored.scenario.cannibalisation
-            save_scenario(args.db, stored, scenario, user, run)
+            save_scenario(args.db, stored, scenario, user, run, plan_file=plan.report.file_name)
         result["written"] = True
     if args.json:
         print(json.dumps(result))

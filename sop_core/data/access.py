@@ -149,7 +149,7 @@ def writing(
 
 def actor(user: users.User | None, who: str) -> str:
     """What a write is recorded as: the user's own email, or ``who`` in single-team mode."""
-    return user.email if user is not None else (who or "").strip()
+    return user.email if user is not None else (who or "").strip() or "anonymous"
 
 
 WHAT = {

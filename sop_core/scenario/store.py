@@ -51,11 +51,14 @@ def _taken(name: str) -> InputError:
     return InputError(f"A scenario called {name!r} already exists; pick another name.")
 
 
-def writes(before: Scenario | None, after: Scenario) -> tuple[str, ...]:
+def writes(
+    before: Scenario | None, after: Scenario, plan_file: str | None = None
+) -> tuple[str, ...]:
     """The kinds of write (``access.WRITES``) saving ``after`` over ``before`` makes: a
     scenario's levers and effect overrides are marketing's, its capacity changes operations'
-    (a new scenario holding only capacity changes is operations' alone)."""
-    kinds = []
+    (a new scenario holding only capacity changes is operations' alone), and levers from a
+    plan file a plan file's."""
+    kinds = ["plan_file"] if plan_file else []
     if before is None:
         demand = bool(after.levers or after.overrides) or not after.capacity
     else:
@@ -69,6 +72,10 @@ def writes(before: Scenario | None, after: Scenario) -> tuple[str, ...]:
     if after.capacity != (before.capacity if before is not None else []):
         kinds.append("capacity")
     return tuple(kinds) or ("scenario",)
+
+
+def _source(plan_file: str | None) -> str | None:
+    return f"from the plan file {plan_file}" if plan_file else None
 
 
 def list_scenarios(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -99,19 +106,24 @@ def create_scenario(
     owner: str,
     based_on_run: int | None,
     status: str = "draft",
+    *,
+    plan_file: str | None = None,
 ) -> StoredScenario:
-    """Save a new scenario; a name already in use is refused."""
+    """Save a new scenario; a name already in use is refused. ``plan_file``: the name of the
+    plan file it comes from (a write of its own, ``access.WRITES``)."""
     name = _clean_name(scenario.name)
     if status not in STATUSES:
         raise InputError(f"Status must be one of {', '.join(STATUSES)}.")
     try:
-        with access.writing(path, owner, writes(None, scenario)) as write:
+        with access.writing(path, owner, writes(None, scenario, plan_file)) as write:
             con = write.con
             if scenarios.scenario_name_taken(con, name):
                 raise _taken(name)
             definition = scenario.to_json()
             scenarios.insert_scenario(con, name, write.actor, status, based_on_run, definition)
-            write.record("scenario create", name, after=json.loads(definition))
+            write.record(
+                "scenario create", name, scope=_source(plan_file), after=json.loads(definition)
+            )
             return load_scenario(con, name)
     except (duckdb.ConstraintException, ConflictError):
         raise _taken(name) from None  # someone took the name at the same moment
@@ -124,13 +136,16 @@ def save_scenario(
     user: str,
     based_on_run: int | None,
     status: str | None = None,
+    *,
+    plan_file: str | None = None,
 ) -> StoredScenario:
-    """Save ``scenario`` over ``stored``, if nobody saved it since ``stored`` was loaded."""
+    """Save ``scenario`` over ``stored``, if nobody saved it since ``stored`` was loaded
+    (``plan_file``: the plan file it comes from)."""
     status = status or stored.status
     if status not in STATUSES:
         raise InputError(f"Status must be one of {', '.join(STATUSES)}.")
     try:
-        return _save(path, stored, scenario, user, based_on_run, status)
+        return _save(path, stored, scenario, user, based_on_run, status, plan_file)
     except ConflictError:
         # Lost a race with a save at the same moment: say who won, as for a stale save.
         with db.connect(path) as con:
@@ -144,8 +159,9 @@ def _save(
     user: str,
     based_on_run: int | None,
     status: str,
+    plan_file: str | None,
 ) -> StoredScenario:
-    with access.writing(path, user, writes(stored.scenario, scenario)) as write:
+    with access.writing(path, user, writes(stored.scenario, scenario, plan_file)) as write:
         con = write.con
         definition = scenario.to_json()
         if not scenarios.update_scenario(
@@ -161,6 +177,7 @@ def _save(
         write.record(
             "scenario save",
             stored.scenario.name,
+            scope=_source(plan_file),
             before={"status": stored.status, **json.loads(stored.scenario.to_json())},
             after={"status": status, **json.loads(definition)},
         )
