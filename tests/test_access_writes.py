@@ -6,6 +6,7 @@ nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -280,3 +281,41 @@ def test_nothing_in_the_product_edits_or_deletes_an_audit_row():
         if sql.search(file.read_text())
     ]
     assert found == []
+
+
+def test_the_cli_writes_as_someone_and_refuses_in_one_line(forecast_db, tmp_path):
+    """``--as`` on the writing commands: the same checks as the pages, one line when refused,
+    nothing written; ``info`` says when the database is in single-team mode."""
+    from tests.helpers import run_cli
+
+    single = tmp_path / "single.duckdb"
+    shutil.copy(forecast_db, single)
+    assert "Single-team mode" in run_cli("info", "--db", str(single)).stdout
+    path = _with_users(forecast_db, tmp_path / "roles.duckdb")
+    assert json.loads(run_cli("info", "--db", str(path), "--json").stdout)["single_team"] is False
+    plan = tmp_path / "plan.csv"
+    run, _, base = _run_and_cycle(path)
+    week = base.weeks[6].astype(dt.date)
+    plan.write_text(f"week,sku,discount\n{week},{base.skus[0]},0.2\n")
+    before = _audit_rows(path)
+    for command in (
+        ("import-plan", str(plan), "--scenario", "Spring"),
+        ("plan", "--horizon", "8", "--jobs", "1"),
+        ("jobs", "start", "refresh"),
+    ):
+        refused = run_cli(*command, "--db", str(path), "--as", _email("viewer"))
+        assert refused.returncode != 0
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "may not change" in lines[0], refused.stderr
+    assert _audit_rows(path) == before
+    done = run_cli(
+        "import-plan", str(plan), "--scenario", "Spring", "--db", str(path), "--as",
+        _email("marketing"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    trail = json.loads(
+        run_cli("audit", "--db", str(path), "--who", _email("marketing"), "--json").stdout
+    )["entries"]
+    assert [(e["action"], e["object"], e["scope"]) for e in trail] == [
+        ("scenario create", "Spring", "from the plan file plan.csv")
+    ]
