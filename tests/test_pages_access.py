@@ -178,3 +178,22 @@ def test_single_team_mode_leaves_everything_enabled_and_asks_for_an_admin_first(
     at = open_as(None, "pages/promotions.py")
     assert not at.slider(key="lever_discount").disabled
     assert not button(at, "Add the lever to the scenario").disabled
+
+
+def test_an_admin_changes_roles_and_deactivates_and_the_last_admin_stays(team):
+    at = open_as(ADMIN, "pages/data.py")
+    at.selectbox(key="change_email").set_value(VIEWER)
+    at.multiselect(key="change_roles").set_value(["marketing"])
+    button(at, "Set the roles").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.selectbox(key="change_email").set_value(OPERATIONS)
+    button(at, "Deactivate").click().run()
+    at.selectbox(key="change_email").set_value(ADMIN)
+    button(at, "Deactivate").click().run()
+    assert any("the last active admin" in unescaped(e.value) for e in at.error)
+    with db.connect(team) as con:
+        assert users.user(con, VIEWER).roles == ("marketing",)
+        assert not users.user(con, OPERATIONS).active and users.user(con, ADMIN).active
+    # Vera may move levers now.
+    at = open_as(VIEWER, "pages/promotions.py")
+    assert not at.slider(key="lever_discount").disabled
