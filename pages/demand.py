@@ -8,11 +8,11 @@ import numpy as np
 import streamlit as st
 
 from sop_core import charts
-from sop_core.data.errors import InputError
+from sop_core.data.errors import InputError, SopError
 from sop_core.demand import consensus
 from sop_core.demand.by_period import next_weeks_by_period, series_by_period
 from sop_core.demand.cube import next_weeks
-from sop_ui import columns, filters, jobs, loaders, periods, shell, widgets
+from sop_ui import columns, filters, identity, jobs, loaders, periods, shell, widgets
 from sop_ui.formatting import (
     MODEL_LABELS,
     change,
@@ -122,11 +122,16 @@ with controls:
     refresh = st.button(
         "Refresh forecast",
         icon=":material/refresh:",
-        help="Refit on the latest sales (unchanged SKUs are reused; the page stays usable "
+        help=identity.may("forecast")
+        or "Refit on the latest sales (unchanged SKUs are reused; the page stays usable "
         "for everyone else meanwhile).",
+        disabled=bool(identity.may("forecast")),
     )
 if refresh:
-    widgets.refresh_forecast_with_progress()
+    try:
+        widgets.refresh_forecast_with_progress()
+    except SopError as error:
+        st.error(plain(error), icon=":material/error:")
 
 scope_name = "Total" if level == "total" else f"{LEVEL_LABELS[level]} {target}"
 series = cube.series(level, target, measure, sidebar.families, sidebar.channels)
@@ -232,8 +237,16 @@ elif not loaders.has_past_forecasts():
         "apart; about a minute for the sample company).",
         icon=":material/history:",
     )
-    if st.button("Make past forecasts", key="backfill", icon=":material/history:"):
-        widgets.backfill_with_progress(8)
+    if st.button(
+        "Make past forecasts",
+        key="backfill",
+        icon=":material/history:",
+        **identity.disabled("forecast"),
+    ):
+        try:
+            widgets.backfill_with_progress(8)
+        except SopError as error:
+            st.error(plain(error), icon=":material/error:")
 elif not scope_lags:
     st.info(
         f"No past forecast of {plain(scope_name.lower())} has reached a closed week yet "
@@ -333,41 +346,50 @@ weeks = [w.astype("datetime64[D]").astype(dt.date) for w in base.weeks]
 override_scope = (
     "the total" if level == "total" else f"{LEVEL_LABELS[level].lower()} {plain(target)}"
 )
-with st.form("override_form", clear_on_submit=False, border=True):
-    st.markdown(
-        f"Change the plan for **{override_scope}** (the scope chosen above; all its SKUs and "
-        "channels: the sidebar's filters do not narrow an override). A change in units is "
-        "spread over the SKUs and channels in proportion to the statistical forecast."
-    )
-    first_col, mode_col, amount_col = st.columns([3, 2, 2])
-    with first_col:
-        first, last = st.select_slider(
-            "Weeks",
-            options=weeks,
-            value=(weeks[0], weeks[min(3, len(weeks) - 1)]),
-            format_func=lambda d: f"{d:%d %b %Y}",
-            key="override_weeks",
+# Someone who may not change the consensus reads it (and the overrides below) without a form.
+OVERRIDE_REFUSED = identity.may("override")
+submitted, amount = False, None
+if OVERRIDE_REFUSED:
+    st.info(plain(OVERRIDE_REFUSED), icon=":material/lock:")
+else:
+    with st.form("override_form", clear_on_submit=False, border=True):
+        st.markdown(
+            f"Change the plan for **{override_scope}** (the scope chosen above; all its SKUs and "
+            "channels: the sidebar's filters do not narrow an override). A change in units is "
+            "spread over the SKUs and channels in proportion to the statistical forecast."
         )
-    with mode_col:
-        mode = st.selectbox(
-            "Change", consensus.MODES, format_func=consensus.MODE_LABELS.get, key="override_mode"
+        first_col, mode_col, amount_col = st.columns([3, 2, 2])
+        with first_col:
+            first, last = st.select_slider(
+                "Weeks",
+                options=weeks,
+                value=(weeks[0], weeks[min(3, len(weeks) - 1)]),
+                format_func=lambda d: f"{d:%d %b %Y}",
+                key="override_weeks",
+            )
+        with mode_col:
+            mode = st.selectbox(
+                "Change",
+                consensus.MODES,
+                format_func=consensus.MODE_LABELS.get,
+                key="override_mode",
+            )
+        with amount_col:
+            # Starts empty: the consensus only moves when someone enters a change.
+            amount = st.number_input(
+                "Amount (% or units per week)",
+                value=None,
+                step=5.0,
+                key="override_amount",
+                placeholder="Enter the change",
+            )
+        reason = st.text_input(
+            "Reason (required)",
+            key="override_reason",
+            placeholder="e.g. new listing at a retailer from week 50",
+            max_chars=200,
         )
-    with amount_col:
-        # Starts empty: the consensus only moves when someone enters a change.
-        amount = st.number_input(
-            "Amount (% or units per week)",
-            value=None,
-            step=5.0,
-            key="override_amount",
-            placeholder="Enter the change",
-        )
-    reason = st.text_input(
-        "Reason (required)",
-        key="override_reason",
-        placeholder="e.g. new listing at a retailer from week 50",
-        max_chars=200,
-    )
-    submitted = st.form_submit_button("Apply consensus override", type="primary")
+        submitted = st.form_submit_button("Apply consensus override", type="primary")
 
 
 def save_override(override: consensus.Override) -> None:
@@ -380,7 +402,7 @@ def save_override(override: consensus.Override) -> None:
             run_id=run.run_id,
             cycle=run.history_end,
         )
-    except InputError as error:
+    except SopError as error:
         st.error(plain(error), icon=":material/error:")
     else:
         st.session_state["override_done"] = (
@@ -402,7 +424,7 @@ if submitted and amount is None:
 elif submitted:
     st.session_state.pop("override_pending", None)
     override = consensus.Override(
-        level, target, first, last, mode, amount, reason, author=filters.user_name()
+        level, target, first, last, mode, amount, reason, author=identity.who()
     )
     try:
         before, after = consensus.scope_change(
@@ -479,12 +501,14 @@ else:
                 key="undo_pick",
             )
         with go:
-            if st.button("Undo", key="undo_override", width="stretch"):
+            if st.button(
+                "Undo", key="undo_override", width="stretch", **identity.disabled("override")
+            ):
                 try:
                     consensus.undo_override(
-                        loaders.database_path(), int(chosen), filters.user_name(), run.history_end
+                        loaders.database_path(), int(chosen), identity.who(), run.history_end
                     )
-                except InputError as error:
+                except SopError as error:
                     st.error(plain(error), icon=":material/error:")
                 else:
                     st.session_state["override_done"] = f"Override {chosen} undone."

@@ -12,7 +12,7 @@ from sop_core import charts
 from sop_core.data.stores import sales
 from sop_core.meeting.headlines import AGENDA
 from sop_core.supply import loads
-from sop_ui import filters, jobs, loaders, periods, shell, widgets
+from sop_ui import filters, identity, jobs, loaders, periods, shell, widgets
 from sop_ui.formatting import change, money, plain, plain_frame, units
 
 shell.require_shell()
@@ -85,7 +85,12 @@ if run is None:
             "the forecast to see demand against supply and what needs a decision.",
             icon=":material/info:",
         )
-        if st.button("Make the forecast now", type="primary", key="make_forecast"):
+        if st.button(
+            "Make the forecast now",
+            type="primary",
+            key="make_forecast",
+            **identity.disabled("forecast"),
+        ):
             widgets.refresh_forecast_with_progress("Making the forecast")
     sales_history()
     agenda()

@@ -10,7 +10,7 @@ import streamlit as st
 
 from sop_core import charts
 from sop_core.data.calendar import weeks_text
-from sop_core.data.errors import ConflictError, InputError, SopError
+from sop_core.data.errors import SopError
 from sop_core.meeting import decisions
 from sop_core.meeting.comparison import METRICS
 from sop_core.meeting.pack import packs_folder
@@ -18,7 +18,7 @@ from sop_core.meeting.plan_of_record import approve
 from sop_core.scenario.targets import compute_targets, targets_bytes, targets_file_name
 from sop_core.supply import loads
 from sop_core.supply.planning import PlanSettings
-from sop_ui import columns, drafts, filters, jobs, loaders, periods, shell, widgets
+from sop_ui import columns, drafts, filters, identity, jobs, loaders, periods, shell, widgets
 from sop_ui.formatting import change, money, plain, units
 
 shell.require_shell()
@@ -215,15 +215,31 @@ if run is not None:
 # --- Approval ------------------------------------------------------------------------------
 st.subheader("Approve the plan of record")
 to_approve = chosen_now or filters.BASELINE
+approve_refused = identity.may("approve")
 with st.form("approve_form", border=True):
     st.markdown(
         f"Freeze **{plain(to_approve)}** (the sidebar's scenario) as the next plan of record: "
         "its revised targets by SKU and week, the production plan by line and its planned load. "
         "Later edits never change an approved version."
     )
-    weeks = st.select_slider("Weeks to freeze", [13, 26, 52], value=26, key="approve_weeks")
-    note = st.text_input("Note", key="approve_note", max_chars=200)
-    go = st.form_submit_button("Approve", type="primary", icon=":material/verified:")
+    if approve_refused:
+        st.caption(plain(approve_refused))
+    elif loaders.four_eyes():
+        st.caption(
+            "Four eyes: the scenario's author alone may not approve it; someone else with the "
+            "S&OP lead role does."
+        )
+    weeks = st.select_slider(
+        "Weeks to freeze",
+        [13, 26, 52],
+        value=26,
+        key="approve_weeks",
+        disabled=bool(approve_refused),
+    )
+    note = st.text_input("Note", key="approve_note", max_chars=200, disabled=bool(approve_refused))
+    go = st.form_submit_button(
+        "Approve", type="primary", icon=":material/verified:", **identity.disabled("approve")
+    )
 draft = drafts.current()
 if go and draft.dirty:
     st.error(
@@ -240,12 +256,12 @@ elif go:
             done = approve(
                 loaders.database_path(),
                 chosen_now,
-                filters.user_name(),
+                identity.who(),
                 note=note,
                 weeks=weeks,
                 expected_version=stored.version if stored else None,
             )
-    except (InputError, ConflictError) as error:
+    except SopError as error:
         st.error(plain(error), icon=":material/error:")
     else:
         drafts.reload()  # the scenario is now approved, a new version
@@ -303,24 +319,29 @@ else:
 # --- Decisions and assumptions -------------------------------------------------------------
 st.subheader("Decisions and assumptions")
 today = dt.date.today()
-with st.form("decision_form", clear_on_submit=True, border=True):
-    kind_col, owner_col, date_col = st.columns([2, 2, 2])
-    kind = kind_col.segmented_control(
-        "Record",
-        decisions.KINDS,
-        default="decision",
-        required=True,
-        key="decision_kind",
-        format_func=str.capitalize,
-    )
-    owner = owner_col.text_input("Owner", key="decision_owner", max_chars=60)
-    due = date_col.date_input(
-        "Due (decision) or expires (assumption)",
-        value=today + dt.timedelta(days=14),
-        key="decision_due",
-    )
-    text = st.text_input("What", key="decision_text", max_chars=500)
-    record = st.form_submit_button("Record", icon=":material/add_task:")
+record = False
+if decision_refused := identity.may("decision"):
+    # The log below stays for everyone to read.
+    st.info(plain(decision_refused), icon=":material/lock:")
+else:
+    with st.form("decision_form", clear_on_submit=True, border=True):
+        kind_col, owner_col, date_col = st.columns([2, 2, 2])
+        kind = kind_col.segmented_control(
+            "Record",
+            decisions.KINDS,
+            default="decision",
+            required=True,
+            key="decision_kind",
+            format_func=str.capitalize,
+        )
+        owner = owner_col.text_input("Owner", key="decision_owner", max_chars=60)
+        due = date_col.date_input(
+            "Due (decision) or expires (assumption)",
+            value=today + dt.timedelta(days=14),
+            key="decision_due",
+        )
+        text = st.text_input("What", key="decision_text", max_chars=500)
+        record = st.form_submit_button("Record", icon=":material/add_task:")
 if record:
     try:
         decisions.add_item(
@@ -328,11 +349,11 @@ if record:
             kind,
             text,
             owner,
-            filters.user_name(),
+            identity.who(),
             due_date=due,
             scenario=chosen_now if kind == "assumption" else None,
         )
-    except InputError as error:
+    except SopError as error:
         st.error(plain(error), icon=":material/error:")
     else:
         st.rerun()
@@ -361,14 +382,19 @@ else:
     if st.session_state.get("decision_status_for") != item:
         st.session_state["decision_status_for"] = item
         st.session_state["decision_status"] = log.set_index("decision_id").loc[item, "status"]
-    status = status_col.selectbox("Status", decisions.STATUSES, key="decision_status")
-    if button_col.button("Update", key="decision_update"):
+    status = status_col.selectbox(
+        "Status",
+        decisions.STATUSES,
+        key="decision_status",
+        disabled=bool(identity.may("decision")),
+    )
+    if button_col.button("Update", key="decision_update", **identity.disabled("decision")):
         version = int(log.set_index("decision_id").loc[item, "version"])
         try:
             decisions.set_status(
-                loaders.database_path(), int(item), status, filters.user_name(), version
+                loaders.database_path(), int(item), status, identity.who(), version
             )
-        except (InputError, ConflictError) as error:
+        except SopError as error:
             st.error(plain(error), icon=":material/error:")
         else:
             st.rerun()

@@ -36,7 +36,7 @@ from sop_core.scenario.targets import (
     targets_file_name,
 )
 from sop_core.supply import loads
-from sop_ui import columns, drafts, filters, loaders, periods, shell, widgets
+from sop_ui import columns, drafts, filters, identity, loaders, periods, shell, widgets
 from sop_ui.formatting import LABEL_LIMIT, change, money, plain, scope_caption, units
 
 shell.require_shell()
@@ -48,6 +48,10 @@ st.title("Promotions & pricing")
 run = widgets.require_forecast()
 base = loaders.plan_base(run.run_id)
 path = loaders.database_path()
+# Why the person at the screen may not change scenarios (levers, effect overrides, saving),
+# None when they may: the editor stays on screen to read, disabled.
+REFUSED = identity.may("scenario")
+LOCKED = identity.disabled("scenario")
 KINDS = {
     "promotion": "Promotion",
     "price": "Price change",
@@ -104,18 +108,34 @@ def _started(key: str) -> str:
 
 def lever_editor() -> Lever:
     """The lever being edited: its widgets, and the lever they describe (previewed live)."""
-    kind = st.selectbox("Lever", list(KINDS), format_func=KINDS.get, key="lever_kind")
+    off = bool(REFUSED)  # a person who may not change scenarios reads the editor, disabled
+    kind = st.selectbox("Lever", list(KINDS), format_func=KINDS.get, key="lever_kind", disabled=off)
     scope_kind = st.selectbox(
-        "Scope", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="lever_scope"
+        "Scope", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="lever_scope", disabled=off
     )
     if scope_kind != "all":
-        st.selectbox(scope_kind.capitalize(), TARGETS[scope_kind], key=f"lever_target_{scope_kind}")
+        st.selectbox(
+            scope_kind.capitalize(),
+            TARGETS[scope_kind],
+            key=f"lever_target_{scope_kind}",
+            disabled=off,
+        )
     if kind in ("promotion", "campaign"):
-        st.select_slider("Weeks", WEEK_LABELS, value=DEFAULT_WEEKS, key="lever_weeks")
+        st.select_slider("Weeks", WEEK_LABELS, value=DEFAULT_WEEKS, key="lever_weeks", disabled=off)
     else:
-        st.select_slider("From the week of", WEEK_LABELS, value=DEFAULT_FROM, key="lever_from")
+        st.select_slider(
+            "From the week of", WEEK_LABELS, value=DEFAULT_FROM, key="lever_from", disabled=off
+        )
     if kind == "promotion":
-        st.slider("Discount", 0, 60, step=5, format="%d%%", key=_started("lever_discount"))
+        st.slider(
+            "Discount",
+            0,
+            60,
+            step=5,
+            format="%d%%",
+            key=_started("lever_discount"),
+            disabled=off,
+        )
         st.slider(
             "In share of distribution",
             5,
@@ -124,14 +144,29 @@ def lever_editor() -> Lever:
             format="%d%%",
             key=_started("lever_share"),
             help="The part of the SKUs' volume (stores, customers) the discount runs in.",
+            disabled=off,
         )
         for name, key in (("Feature", "lever_feature"), ("Display", "lever_display")):
             st.slider(
-                f"{name} (share of stores)", 0, 100, step=25, format="%d%%", key=_started(key)
+                f"{name} (share of stores)",
+                0,
+                100,
+                step=25,
+                format="%d%%",
+                key=_started(key),
+                disabled=off,
             )
     else:
         label, low, high, step = CHANGE_SLIDERS[kind]
-        st.slider(label, low, high, step=step, format="%+d%%", key=_started(f"lever_{kind}"))
+        st.slider(
+            label,
+            low,
+            high,
+            step=step,
+            format="%+d%%",
+            key=_started(f"lever_{kind}"),
+            disabled=off,
+        )
     return lever_from_state()
 
 
@@ -244,9 +279,10 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
             "",
             icon=":material/close:",
             key=f"remove_override_{index}",
-            help="Use the estimate again",
+            help=REFUSED or "Use the estimate again",
             on_click=remove_override,
             args=(index,),
+            disabled=bool(REFUSED),
         )
 
     with st.expander("Effects behind the lever, and effect overrides"):
@@ -302,6 +338,7 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
             key=key,
             placeholder="Enter a value",
             width=FIELD_WIDTH,
+            disabled=bool(REFUSED),
         )
         st.caption(_now_caption(driver, now))
         st.button(
@@ -312,7 +349,8 @@ def effects_panel(current: drafts.ScenarioDraft, preview: Lever) -> None:
                 else plain(f"{preview.scope} {preview.target}", limit=LABEL_LIMIT)
             ),
             key="add_override",
-            disabled=preview.scope == "channel",
+            disabled=preview.scope == "channel" or bool(REFUSED),
+            help=REFUSED,
             on_click=add_override,
             args=(driver, preview.scope, preview.target, key, now.value),
         )
@@ -341,6 +379,8 @@ def workspace() -> None:
             show_results(result, preview, below)
     with editor:
         st.subheader("Lever")
+        if REFUSED:
+            st.caption(plain(REFUSED))
         lever_editor()
 
 
@@ -646,9 +686,10 @@ def scenario_panel() -> None:
             key="add_lever",
             on_click=add_lever,
             type="primary",
+            **LOCKED,
         )
     with saving:
-        drafts.scenario_bar(run.run_id)
+        drafts.scenario_bar(run.run_id, say_why=False)  # the lever editor says why
     # The page's width: the effects table has eight columns.
     effects_panel(current, preview)
     levers_table(current)
@@ -667,18 +708,19 @@ def levers_table(current: drafts.ScenarioDraft) -> None:
     attempt = st.session_state.get("levers_attempt", 0)
     key = f"levers_table_{abs(hash(tuple(levers)))}_{attempt}"
     st.caption(
-        f"In this scenario: {len(levers):,} lever(s). Edit a value, or select rows to delete."
+        f"In this scenario: {len(levers):,} lever(s)."
+        + ("" if REFUSED else " Edit a value, or select rows to delete.")
     )
     table = lever_table(levers)
     st.data_editor(
         table,
         key=key,
-        num_rows="delete",
+        num_rows="fixed" if REFUSED else "delete",
         hide_index=True,
         # A value no lever here takes (a price change among promotions only) is left out,
         # rather than shown as an empty cell on every row.
         column_order=[name for name in table.columns if table[name].notna().any()],
-        disabled=["kind", "applies_to"],
+        disabled=True if REFUSED else ["kind", "applies_to"],
         on_change=edit_levers,
         args=(key,),
         column_config={
@@ -726,6 +768,9 @@ def plan_import(current: drafts.ScenarioDraft) -> None:
             "discount; without one it is a price change). Consecutive weeks with the same "
             "values become one lever."
         )
+        if refused := identity.may("plan_file"):
+            st.caption(plain(refused))
+            return
         upload = st.file_uploader(
             "Plan file", type=["csv", "txt", "xlsx"], key=f"plan_upload_{attempt}"
         )
@@ -777,7 +822,7 @@ def _targets_file(result, kind: str, name: str, bucket: str, calendar) -> bytes:
     cover = None
     if kind == "xlsx":
         cover = targets_cover(
-            loaders.database_path(), name, result.base.run_id, filters.user_name(), bucket
+            loaders.database_path(), name, result.base.run_id, identity.who(), bucket
         )
     frame = bucketed_targets(result_targets(result), bucket, calendar)
     return targets_bytes(frame, kind, cover)

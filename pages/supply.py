@@ -20,7 +20,7 @@ from sop_core.data.errors import SopError
 from sop_core.scenario.levers import CapacityChange, apply_scenario
 from sop_core.supply import actions, capacity, loads
 from sop_core.supply.planning import PlanSettings, chase_plan
-from sop_ui import columns, drafts, filters, jobs, loaders, periods, shell, widgets
+from sop_ui import columns, drafts, filters, identity, jobs, loaders, periods, shell, widgets
 from sop_ui.formatting import money, plain, scope_caption, units
 
 BUILD_PLAN_NOW = "supply_build_plan_now"  # an action the plan takes was chosen: build it
@@ -243,8 +243,17 @@ else:
         "building earlier and alternate lines are the production plan's own moves, so taking "
         "one builds the plan below.",
     )
-    if st.button("Add", type="primary", key="fix_add"):
-        fix = shown[chosen_fix]
+    fix = shown[chosen_fix]
+    # Overtime or a shift is a capacity change, a changed promotion a lever of the scenario,
+    # the plan's own moves a production plan: each asks for its own role.
+    needs = (
+        "capacity"
+        if fix.capacity is not None
+        else "scenario"
+        if fix.lever is not None
+        else "production_plan"
+    )
+    if st.button("Add", type="primary", key="fix_add", **identity.disabled(needs)):
         if fix.capacity is not None:
             current.capacity.append(fix.capacity)
             current.dirty = True
@@ -266,59 +275,67 @@ with changes:
         row = st.columns([6, 1])
         row[0].markdown(f"{index + 1}. {plain(change.describe())}")
         if row[1].button(
-            "", icon=":material/close:", key=f"remove_capacity_{index}", help="Remove this change"
+            "",
+            icon=":material/close:",
+            key=f"remove_capacity_{index}",
+            help=identity.may("capacity") or "Remove this change",
+            disabled=bool(identity.may("capacity")),
         ):
             current.capacity.pop(index)
             current.dirty = True
             st.rerun()
     drafts.scenario_bar(run.run_id)
-with editor.form("capacity_change", border=True):
-    line = st.selectbox(
-        "Line",
-        list(base.lines),
-        key="capacity_line",
-        format_func=lambda x: f"{x}  {base.line_names[list(base.lines).index(x)]}",
-    )
-    first, last = st.select_slider(
-        "Weeks",
-        WEEK_LABELS,
-        value=(WEEK_LABELS[0], WEEK_LABELS[min(3, len(WEEK_LABELS) - 1)]),
-        key="capacity_weeks",
-    )
-    # Starts at no change: the plan only moves when someone enters hours.
-    hours = st.number_input(
-        "Hours a week (+ an extra shift, - a shutdown)",
-        -168.0,
-        168.0,
-        0.0,
-        8.0,
-        key="capacity_hours",
-    )
-    reason = st.text_input(
-        "Reason", key="capacity_reason", max_chars=60, placeholder="e.g. Saturday shift"
-    )
-    submitted = st.form_submit_button("Add to the scenario", type="primary")
-    if submitted and not hours:
-        st.error(
-            "Enter the hours a week to add (an extra shift, e.g. +16) or to remove (a "
-            "shutdown, e.g. -40): 0 h changes nothing, so nothing was added.",
-            icon=":material/error:",
+# Someone who may not change capacity reads the changes, without a form to add one.
+if capacity_refused := identity.may("capacity"):
+    editor.info(plain(capacity_refused), icon=":material/lock:")
+else:
+    with editor.form("capacity_change", border=True):
+        line = st.selectbox(
+            "Line",
+            list(base.lines),
+            key="capacity_line",
+            format_func=lambda x: f"{x}  {base.line_names[list(base.lines).index(x)]}",
         )
-    elif submitted:
-        try:
-            change = CapacityChange(
-                line,
-                base.weeks[WEEK_LABELS.index(first)].astype(dt.date),
-                base.weeks[WEEK_LABELS.index(last)].astype(dt.date),
-                float(hours),
-                reason.strip(),
-            ).validated()
-        except SopError as error:
-            st.error(plain(error), icon=":material/error:")
-        else:
-            current.capacity.append(change)
-            current.dirty = True
-            st.rerun()
+        first, last = st.select_slider(
+            "Weeks",
+            WEEK_LABELS,
+            value=(WEEK_LABELS[0], WEEK_LABELS[min(3, len(WEEK_LABELS) - 1)]),
+            key="capacity_weeks",
+        )
+        # Starts at no change: the plan only moves when someone enters hours.
+        hours = st.number_input(
+            "Hours a week (+ an extra shift, - a shutdown)",
+            -168.0,
+            168.0,
+            0.0,
+            8.0,
+            key="capacity_hours",
+        )
+        reason = st.text_input(
+            "Reason", key="capacity_reason", max_chars=60, placeholder="e.g. Saturday shift"
+        )
+        submitted = st.form_submit_button("Add to the scenario", type="primary")
+        if submitted and not hours:
+            st.error(
+                "Enter the hours a week to add (an extra shift, e.g. +16) or to remove (a "
+                "shutdown, e.g. -40): 0 h changes nothing, so nothing was added.",
+                icon=":material/error:",
+            )
+        elif submitted:
+            try:
+                change = CapacityChange(
+                    line,
+                    base.weeks[WEEK_LABELS.index(first)].astype(dt.date),
+                    base.weeks[WEEK_LABELS.index(last)].astype(dt.date),
+                    float(hours),
+                    reason.strip(),
+                ).validated()
+            except SopError as error:
+                st.error(plain(error), icon=":material/error:")
+            else:
+                current.capacity.append(change)
+                current.dirty = True
+                st.rerun()
 
 st.header("Batch economics")
 batches = capacity.batch_economics(result)
@@ -393,7 +410,12 @@ st.caption(
     f"{weeks_text(SETTINGS.safety_weeks)} of average demand, starting from today's stock."
 )
 plan_weeks = len(base.weeks)
-pressed = st.button("Build the production plan", type="primary", key="build_plan")
+pressed = st.button(
+    "Build the production plan",
+    type="primary",
+    key="build_plan",
+    **identity.disabled("production_plan"),
+)
 if pressed or st.session_state.pop(BUILD_PLAN_NOW, False):
     # A job: it goes on if the page is left, and what it stores is shown below from then on.
     try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from sop_core.data.errors import SopError
-from sop_ui import filters, loaders
+from sop_ui import filters, identity, loaders
 from sop_ui.formatting import plain
 
 if TYPE_CHECKING:
@@ -93,9 +93,11 @@ def _set_cannibalisation(scenario_id: int) -> None:
     draft.dirty = True
 
 
-def scenario_bar(based_on: int) -> None:
+def scenario_bar(based_on: int, say_why: bool = True) -> None:
     """Save, save as, rename, duplicate, delete and status of the scenario being edited (the
-    same bar on every page that edits a scenario); ``based_on`` is the forecast run."""
+    same bar on every page that edits a scenario); ``based_on`` is the forecast run. For a
+    person who may not change scenarios the bar is disabled, saying why unless ``say_why`` is
+    False (the page says it already)."""
     from sop_core.data.errors import ConflictError
     from sop_core.scenario.store import (
         STATUSES,
@@ -108,10 +110,16 @@ def scenario_bar(based_on: int) -> None:
 
     draft = current()
     stored = draft.stored
-    user = filters.user_name()
+    user = identity.who()
     path = loaders.database_path()
+    refused = identity.may("scenario")
+    locked = identity.disabled("scenario")
     try:
         if stored is None:
+            if refused and say_why:
+                st.caption(plain(refused))
+            if refused:
+                return
             name = st.text_input(
                 "Save these levers as a new scenario",
                 key="new_name",
@@ -146,8 +154,10 @@ def scenario_bar(based_on: int) -> None:
             key=f"cannibalisation_{stored.scenario_id}",
             on_change=_set_cannibalisation,
             args=(stored.scenario_id,),
-            help="Share of the extra volume a promotion or campaign wins that comes out of the "
+            help=refused
+            or "Share of the extra volume a promotion or campaign wins that comes out of the "
             "family's other SKUs that week.",
+            disabled=bool(refused),
         )
         status = right.selectbox(
             "Status",
@@ -155,30 +165,36 @@ def scenario_bar(based_on: int) -> None:
             index=STATUSES.index(stored.status),
             key="scenario_status",
             label_visibility="collapsed",
+            disabled=bool(refused),
         )
+        if refused and say_why:
+            st.caption(plain(refused))
         # One row that wraps, each button as wide as its label (fixed columns cut the labels).
         buttons = st.container(horizontal=True)
         if buttons.button(
-            "Save", type="primary", disabled=not (draft.dirty or status != stored.status)
+            "Save",
+            type="primary",
+            disabled=bool(refused) or not (draft.dirty or status != stored.status),
+            help=refused,
         ):
             saved = save_scenario(
                 path, stored, draft.edited(stored.scenario.name), user, based_on, status
             )
             draft.stored, draft.dirty = saved, False
             st.rerun(scope="app")
-        with buttons.popover("Rename"):
+        with buttons.popover("Rename", **locked):
             new = st.text_input("New name", value=stored.scenario.name, key="rename_to")
             if st.button("Rename", key="do_rename"):
                 renamed = rename_scenario(path, stored, new, user)
                 open_scenario(renamed.scenario.name)
-        with buttons.popover("Duplicate"):
+        with buttons.popover("Duplicate", **locked):
             new = st.text_input(
                 "Name of the copy", value=f"{stored.scenario.name} (copy)", key="copy_to"
             )
             if st.button("Duplicate", key="do_copy"):
                 copy = duplicate_scenario(path, stored.scenario.name, new, user)
                 open_scenario(copy.scenario.name)
-        with buttons.popover("Delete"):
+        with buttons.popover("Delete", **locked):
             st.markdown(f"Delete **{plain(stored.scenario.name)}** for everyone?")
             if st.button("Delete", key="do_delete"):
                 delete_scenario(path, stored, user)

@@ -106,3 +106,29 @@ def units(value: float, *, signed: bool = False) -> str:
 def change(current: float, previous: float) -> str | None:
     """A relative change such as ``+4.2%`` (None without a base)."""
     return formats.relative_change(current, previous)
+
+
+def compact_json(text: str | None, limit: int = 160) -> str | None:
+    """A value the audit trail stored as JSON, as one short line: ``{"roles": ["admin"]}``
+    reads ``roles: admin``; a list reads its items joined by commas; longer than ``limit``
+    is cut with an ellipsis. None stays None (the table shows its dash)."""
+    import json
+
+    if text is None or (isinstance(text, float) and text != text):
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = text
+
+    def shown(item: object) -> str:
+        if isinstance(item, dict):
+            return "; ".join(f"{key}: {shown(inner)}" for key, inner in item.items())
+        if isinstance(item, list | tuple):
+            return ", ".join(shown(inner) for inner in item)
+        if isinstance(item, bool):
+            return "yes" if item else "no"
+        return formats.MISSING if item is None else str(item)
+
+    line = " ".join(shown(value).split())
+    return line if len(line) <= limit else line[: limit - 1] + ELLIPSIS

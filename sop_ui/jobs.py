@@ -20,7 +20,7 @@ from sop_core.data import db
 from sop_core.data.errors import SopError
 from sop_core.data.stores import jobs as jobs_store
 from sop_core.jobs import control
-from sop_ui import filters, loaders
+from sop_ui import identity, loaders
 from sop_ui.formatting import plain
 
 # How often the sidebar looks at the running jobs (their progress files; the database only
@@ -34,7 +34,7 @@ FAILED_SHOWN = dt.timedelta(hours=1)
 def start(kind: str, parameters: dict[str, Any]) -> tuple[int, bool]:
     """Start a job as the person at the keyboard (or join the same one already running);
     ``(job id, True when this press started it)``."""
-    return control.start(loaders.database_path(), kind, parameters, filters.user_name())
+    return control.start(loaders.database_path(), kind, parameters, identity.who())
 
 
 def run_with_progress(kind: str, parameters: dict[str, Any], label: str) -> control.JobView:

@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from sop_core.data import db, settings
+from sop_core.data import company, db, settings
 from sop_core.data.errors import DatabaseBusyError, InputError, SopError
 from sop_core.data.fiscal import FiscalCalendar
 from sop_core.data.sample import (
@@ -31,7 +31,7 @@ from sop_core.data.sample import (
     build_sample_database,
     remove_leftover_temporaries,
 )
-from sop_core.data.stores import forecast_runs, master, production, sales, users
+from sop_core.data.stores import audit, forecast_runs, master, production, sales, users
 from sop_core.data.stores import import_log as import_log_store
 from sop_core.data.stores import jobs as jobs_store
 from sop_core.data.stores import plans_of_record as plans_of_record_store
@@ -266,6 +266,27 @@ def single_team() -> bool:
 def user(email: str) -> users.User | None:
     """The user ``email`` (any case), None when there is none."""
     return _read(users.user, email)
+
+
+def users_table() -> pd.DataFrame:
+    """Every user: ``email, name, role, active, added_at, added_by``."""
+    return _read(users.user_rows)
+
+
+def four_eyes() -> bool:
+    """Whether approving a plan of record takes someone other than the scenario's author."""
+    return _read(company.four_eyes)
+
+
+def audit_entries(since: dt.date | None = None, who: str | None = None) -> pd.DataFrame:
+    """The audit trail, newest first, from the day ``since`` and of ``who`` when given."""
+    return _read(_newest_entries, since, who or None)
+
+
+def _newest_entries(
+    con: duckdb.DuckDBPyConnection, since: dt.date | None, who: str | None
+) -> pd.DataFrame:
+    return audit.entries(con, since, who, newest_first=True)
 
 
 def table_row_counts() -> pd.DataFrame:

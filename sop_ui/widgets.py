@@ -14,7 +14,7 @@ import streamlit as st
 
 from sop_core.charts.style import named_periods
 from sop_core.data import formats, settings
-from sop_ui import columns, loaders, periods
+from sop_ui import columns, identity, loaders, periods
 from sop_ui.formatting import plain
 
 if TYPE_CHECKING:
@@ -270,7 +270,12 @@ def require_forecast() -> loaders.ForecastRun:
         "(about 10 seconds for the sample company).",
         icon=":material/info:",
     )
-    if st.button("Make the forecast now", type="primary", key="make_forecast"):
+    if st.button(
+        "Make the forecast now",
+        type="primary",
+        key="make_forecast",
+        **identity.disabled("forecast"),
+    ):
         refresh_forecast_with_progress("Making the forecast")
     st.stop()
 

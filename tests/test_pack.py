@@ -144,3 +144,37 @@ def test_without_pictures_the_report_keeps_static_charts_offline():
     assert page.count("Plotly.newPlot") == 1 and '"staticPlot": true' in page
     assert "size: Letter" in page and "counter(pages)" in page
     assert '<script src="http' not in page
+
+
+def test_the_pack_lists_the_changes_since_the_plan_of_record_with_who_made_them(pack_db, tmp_path):
+    from sop_core.data import access, company
+
+    for folder in ("before", "approved", "after"):
+        (tmp_path / folder).mkdir()
+    company.set_four_eyes(pack_db, True, "Ana")  # before any plan of record
+    files = build_pack(pack_db, tmp_path / "before", weeks=8, pdf=False)
+    book = openpyxl.load_workbook(files["xlsx"], read_only=True)
+    rows = list(book["Changes"].iter_rows(values_only=True))
+    assert rows[0][:5] == ("When", "Who", "Action", "Object", "Scope")
+    assert [r[1:4] for r in rows[1:]] == [("Ana", "settings", "four-eyes approval")]
+    report = files["html"].read_text(encoding="utf-8")
+    assert "Changes recorded (no plan of record yet)" in report
+
+    approve(pack_db, None, "Ana", weeks=8)
+    files = build_pack(pack_db, tmp_path / "approved", weeks=8, pdf=False)
+    assert "None: nothing was changed after its approval" in files["html"].read_text("utf-8")
+
+    access.add_user(pack_db, "ada@example.com", ["admin"], by="Ana", name="Ada")
+    company.set_four_eyes(pack_db, False, "ada@example.com")
+    files = build_pack(pack_db, tmp_path / "after", weeks=8, pdf=False)
+    book = openpyxl.load_workbook(files["xlsx"], read_only=True)
+    changes = [r[1:5] for r in list(book["Changes"].iter_rows(values_only=True))[1:]]
+    # Only what came after the approval, oldest first, each with who made it.
+    assert changes == [
+        ("Ana", "users add", "ada@example.com", None),
+        ("ada@example.com", "settings", "four-eyes approval", None),
+    ]
+    report = files["html"].read_text(encoding="utf-8")
+    section = report[report.index("Changes since the last plan of record") :]
+    assert "ada@example.com" in section and "users add" in section
+    assert section.count("<tr>") == 3  # the header and the two changes

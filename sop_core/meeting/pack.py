@@ -5,12 +5,14 @@ baseline), three files that show the same numbers:
 
 - an Excel workbook finance can file: a cover (company, scenario, forecast run, plan of
   record, who made it and when), the summary figures, targets by SKU x week, production by
-  SKU x line x week, capacity by line x week, decisions and assumptions; numbers stored as
+  SKU x line x week, capacity by line x week, decisions and assumptions, the changes made
+  since the latest plan of record (from the audit trail, with who made them); numbers stored as
   numbers with number formats, headers in words, frozen and filtered (``data.workbook``);
 - a self-contained HTML report that opens offline: the cover and summary, the charts as
   static SVG pictures drawn by kaleido (no plotly.js inside: about 0.15 MB, not 4.8; without
-  kaleido or Chromium the interactive charts with plotly.js inline), the decisions; laid out
-  for paper with the page size of ``SOP_PAPER_SIZE``, a running header and page numbers;
+  kaleido or Chromium the interactive charts with plotly.js inline), the decisions, the
+  changes since the plan of record; laid out for paper with the page size of
+  ``SOP_PAPER_SIZE``, a running header and page numbers;
 - where Chromium is installed, a PDF of that report.
 
 The app's packs are made by ``pack`` jobs, each in its own folder in ``packs_folder``.
@@ -40,7 +42,7 @@ from sop_core.data import db, formats, settings
 from sop_core.data.errors import InputError
 from sop_core.data.export import bucketed_frame, check_out_folder, escape_formulas, escape_text
 from sop_core.data.fiscal import FiscalCalendar, checked_bucket
-from sop_core.data.stores import master, plans_of_record, production
+from sop_core.data.stores import audit, master, plans_of_record, production
 from sop_core.data.workbook import Workbook
 from sop_core.forecast.runs import latest_run
 from sop_core.meeting.decisions import decision_log
@@ -49,9 +51,11 @@ from sop_core.supply import capacity, loads
 from sop_core.supply.periods import LOAD, PLAN, by_period
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-SHEETS = ("Cover", "Summary", "Targets", "Production", "Capacity", "Decisions")
+SHEETS = ("Cover", "Summary", "Targets", "Production", "Capacity", "Decisions", "Changes")
 PEAK_FORMAT = "0%"  # as every page shows a peak load ("219%")
 DECISION_COLUMNS = ("kind", "text", "owner", "due_date", "state")
+# The changes the report lists (the workbook adds each one's values before and after).
+CHANGE_COLUMNS = ("when", "who", "action", "object", "scope")
 # The column a targets sheet's 80% band is around (a scenario's, a plan of record's), for its
 # figures per month or quarter.
 BAND_CENTRES = ("revised", "target")
@@ -124,6 +128,7 @@ def build_pack(
         company = master.company_settings(con)
         decisions = decision_log(con)
         approved = plans_of_record.plan_of_record(con)
+        changes = changes_since(con, approved)
         currency = company.get("currency", "EUR")
         calendar = master.fiscal_calendar(con)
         periods = Periods(bucket, calendar)
@@ -149,6 +154,7 @@ def build_pack(
             for sheet, frame in content.sheets.items()
         },
         "Decisions": decisions.drop(columns=["version"], errors="ignore"),
+        "Changes": changes,
     }
     by = "" if bucket == "week" else f"-by-{bucket}"
     stem = f"sop-pack-{content.first_week:%Y-%m-%d}-{_slug(content.scenario)}{by}"
@@ -179,7 +185,7 @@ def build_pack(
     partial = files["html"].with_name(f".{files['html'].name}.partial")
     try:
         partial.write_text(
-            report_html(content, cover, decisions, images, settings.paper_size()),
+            report_html(content, cover, decisions, images, settings.paper_size(), changes=changes),
             encoding="utf-8",
         )
         partial.replace(files["html"])  # whole or absent: a download never gets half a file
@@ -404,6 +410,22 @@ def _peaks(result, plan, windows: list[int]) -> list[Figure]:
     return rows
 
 
+def changes_since(
+    con: duckdb.DuckDBPyConnection, approved: plans_of_record.PlanOfRecord | None
+) -> pd.DataFrame:
+    """What was changed after the plan of record ``approved`` was approved (every recorded
+    change when there is none yet), oldest first: ``when, who, action, object, scope, before,
+    after``. ``attrs["since"]`` is the approval's time (None without a plan of record)."""
+    since = None if approved is None else pd.Timestamp(approved.approved_at)
+    entries = audit.entries(con, since=None if since is None else since.to_pydatetime())
+    if since is not None:
+        # The approval's own entry shares its transaction's time: it is not a change since.
+        entries = entries[pd.to_datetime(entries["changed_at"]) > since]
+    changes = entries.rename(columns={"changed_at": "when"}).reset_index(drop=True)
+    changes.attrs["since"] = since
+    return changes
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "plan"
 
@@ -414,9 +436,11 @@ def report_html(
     decisions: pd.DataFrame,
     images: list[str] | None,
     paper: str = "A4",
+    changes: pd.DataFrame | None = None,
 ) -> str:
     """The report: cover and summary, the charts (``images``: SVG pictures; None: the
-    interactive charts with plotly.js inline), the decisions; laid out for ``paper``."""
+    interactive charts with plotly.js inline), the decisions, the ``changes`` since the plan of
+    record (``changes_since``; None: no such section); laid out for ``paper``."""
     about = "".join(
         f"<tr><th>{_text(label)}</th><td>{_text(_cell(value))}</td></tr>" for label, value in cover
     )
@@ -449,6 +473,7 @@ def report_html(
             for index, figure in enumerate(content.charts)
         )
     log = _decisions_html(decisions)
+    changed = "" if changes is None else _changes_html(changes)
     company = dict(cover).get("Company", "")
     made = dict(cover).get("Made at")
     title = f"S&OP meeting pack: {content.scenario}"
@@ -484,6 +509,7 @@ tr {{ break-inside: avoid; }}
 {pictures}
 <h2>Decisions and assumptions</h2>
 {log}
+{changed}
 </body></html>
 """
 
@@ -498,6 +524,25 @@ def _decisions_html(decisions: pd.DataFrame) -> str:
         for row in shown.itertuples(index=False, name=None)
     )
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _changes_html(changes: pd.DataFrame) -> str:
+    since = changes.attrs.get("since")
+    if since is None:
+        title = "Changes recorded (no plan of record yet)"
+        empty = "No change recorded yet."
+    else:
+        title = "Changes since the last plan of record"
+        empty = f"None: nothing was changed after its approval ({_cell(since)} UTC)."
+    if changes.empty:
+        return f"<h2>{_text(title)}</h2>\n<p>{_text(empty)}</p>"
+    note = "" if since is None else f"<p>After its approval ({_text(_cell(since))} UTC).</p>"
+    head = "".join(f"<th>{_text(formats.header(c))}</th>" for c in CHANGE_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_text(_cell(v))}</td>" for v in row) + "</tr>"
+        for row in changes[list(CHANGE_COLUMNS)].itertuples(index=False, name=None)
+    )
+    return f"<h2>{_text(title)}</h2>\n{note}<table><tr>{head}</tr>{body}</table>"
 
 
 def _title(figure: go.Figure) -> str:

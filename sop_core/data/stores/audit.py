@@ -36,9 +36,13 @@ def _json(value: Any) -> str | None:
 
 
 def entries(
-    con: duckdb.DuckDBPyConnection, since: dt.date | None = None, who: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    since: dt.date | dt.datetime | None = None,
+    who: str | None = None,
+    newest_first: bool = False,
 ) -> pd.DataFrame:
-    """The audit trail, oldest first, from ``since`` and of ``who`` when given: ``COLUMNS``."""
+    """The audit trail, oldest first (or ``newest_first``), from ``since`` (a day: from its
+    start; a time: from that moment, UTC as stored) and of ``who`` when given: ``COLUMNS``."""
     clauses, parameters = [], []
     if since is not None:
         clauses.append("changed_at >= ?")
@@ -48,5 +52,7 @@ def entries(
         parameters.append(who)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     return con.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM audit_log {where} ORDER BY entry_id", parameters
+        f"SELECT {', '.join(COLUMNS)} FROM audit_log {where} "
+        f"ORDER BY entry_id{' DESC' if newest_first else ''}",
+        parameters,
     ).df()
