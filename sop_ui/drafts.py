@@ -106,6 +106,7 @@ def scenario_bar(based_on: int, say_why: bool = True) -> None:
         duplicate_scenario,
         rename_scenario,
         save_scenario,
+        writes,
     )
 
     draft = current()
@@ -114,11 +115,15 @@ def scenario_bar(based_on: int, say_why: bool = True) -> None:
     path = loaders.database_path()
     refused = identity.may("scenario")
     locked = identity.disabled("scenario")
+    # Saving takes the roles of what changed: levers marketing's, capacity changes operations'.
+    edited = draft.edited(stored.scenario.name if stored else "")
+    kinds = writes(stored.scenario if stored else None, edited)
+    save_refused = next(filter(None, map(identity.may, kinds)), None)
     try:
         if stored is None:
-            if refused and say_why:
-                st.caption(plain(refused))
-            if refused:
+            if save_refused and say_why:
+                st.caption(plain(save_refused))
+            if save_refused:
                 return
             name = st.text_input(
                 "Save these levers as a new scenario",
@@ -174,8 +179,8 @@ def scenario_bar(based_on: int, say_why: bool = True) -> None:
         if buttons.button(
             "Save",
             type="primary",
-            disabled=bool(refused) or not (draft.dirty or status != stored.status),
-            help=refused,
+            disabled=bool(save_refused) or not (draft.dirty or status != stored.status),
+            help=save_refused,
         ):
             saved = save_scenario(
                 path, stored, draft.edited(stored.scenario.name), user, based_on, status

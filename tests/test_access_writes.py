@@ -294,7 +294,7 @@ def test_the_cli_writes_as_someone_and_refuses_in_one_line(forecast_db, tmp_path
     path = _with_users(forecast_db, tmp_path / "roles.duckdb")
     assert json.loads(run_cli("info", "--db", str(path), "--json").stdout)["single_team"] is False
     plan = tmp_path / "plan.csv"
-    run, _, base = _run_and_cycle(path)
+    _, _, base = _run_and_cycle(path)
     week = base.weeks[6].astype(dt.date)
     plan.write_text(f"week,sku,discount\n{week},{base.skus[0]},0.2\n")
     before = _audit_rows(path)

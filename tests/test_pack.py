@@ -156,7 +156,9 @@ def test_the_pack_lists_the_changes_since_the_plan_of_record_with_who_made_them(
     book = openpyxl.load_workbook(files["xlsx"], read_only=True)
     rows = list(book["Changes"].iter_rows(values_only=True))
     assert rows[0][:5] == ("When", "Who", "Action", "Object", "Scope")
-    assert [r[1:4] for r in rows[1:]] == [("Ana", "settings", "four-eyes approval")]
+    listed = [r[1:4] for r in rows[1:]]  # everything so far: the fixture's forecast, then Ana's
+    assert listed[-1] == ("Ana", "settings", "four-eyes approval")
+    assert ("anonymous", "forecast run", "run 1") in listed
     report = files["html"].read_text(encoding="utf-8")
     assert "Changes recorded (no plan of record yet)" in report
 
