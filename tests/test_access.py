@@ -49,7 +49,7 @@ def test_every_role_may_make_its_writes_and_no_other(path, role):
             if role in roles:
                 assert access.require(con, MARKETING, write).email == MARKETING
             else:
-                with pytest.raises(access.AccessDenied, match=f"takes the role {roles[0]}"):
+                with pytest.raises(access.AccessDenied, match=f"takes the role {access.ROLE_NAMES[roles[0]]}"):
                     access.require(con, MARKETING, write)
 
 

@@ -164,7 +164,9 @@ def test_each_role_makes_exactly_its_writes_each_audited_once(
         else:
             with pytest.raises(access.AccessDenied, match="may not change") as refused:
                 write(who, n)
-            assert " or ".join(access.WRITES[kind]) in str(refused.value)
+            assert " or ".join(access.ROLE_NAMES[r] for r in access.WRITES[kind]) in str(
+                refused.value
+            )
             assert _audit_rows(path) == before_audit, (kind, role)
             assert _table_counts(path) == before_counts, (kind, role)
 
@@ -252,7 +254,7 @@ def test_four_eyes_approval_takes_another_sop_lead(forecast_db, tmp_path):
 
 def test_a_job_that_writes_is_refused_before_it_is_queued(forecast_db, tmp_path):
     path = _with_users(forecast_db, tmp_path / "roles.duckdb")
-    with pytest.raises(access.AccessDenied, match="demand_planner"):
+    with pytest.raises(access.AccessDenied, match="demand planner"):
         control.start(path, "refresh", {"horizon": 26}, _email("viewer"), launch=False)
     with pytest.raises(access.AccessDenied, match="operations"):
         control.start(path, "plan", {"horizon": 26}, _email("marketing"), launch=False)

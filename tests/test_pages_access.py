@@ -67,7 +67,7 @@ def test_a_viewer_reads_everything_but_cannot_approve_move_a_lever_or_override(t
     assert not at.error, [e.value for e in at.error]
     approve = button(at, "Approve")
     assert approve.disabled
-    assert "may not change the plan of record: that takes the role sop_lead" in approve.help
+    assert "may not change the plan of record: that takes the role S&OP lead" in approve.help
     assert "Vera Viewer (viewer) may not change the plan of record" in captions(at)
     assert any("may not change the decisions log" in i for i in infos(at))
     assert not [b for b in at.button if b.label == "Record"]  # no dead form
@@ -89,7 +89,7 @@ def test_a_viewer_reads_everything_but_cannot_approve_move_a_lever_or_override(t
     assert any("may not change consensus overrides" in i for i in infos(at))
     assert not [b for b in at.button if b.label == "Apply consensus override"]
     refresh = button(at, "Refresh forecast")
-    assert refresh.disabled and "takes the role demand_planner" in refresh.help
+    assert refresh.disabled and "takes the role demand planner" in refresh.help
 
 
 def test_operations_change_capacity_and_build_plans_but_do_not_approve(team):

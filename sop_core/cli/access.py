@@ -16,6 +16,7 @@ from sop_core.data.stores import audit, users
 def command_users(args: argparse.Namespace) -> int:
     who = author(args)
     if args.action == "list":
+        access.ready(args.db)
         with db.connect(args.db) as con:
             rows = users.user_rows(con)
         if args.json:
@@ -42,6 +43,7 @@ def command_users(args: argparse.Namespace) -> int:
 
 
 def command_audit(args: argparse.Namespace) -> int:
+    access.ready(args.db)
     with db.connect(args.db) as con:
         rows = audit.entries(con, args.since, args.who)
     if args.json:

@@ -33,6 +33,15 @@ ROLES = {
     "sop_lead": "approves the plan of record and keeps the decisions log",
     "admin": "imports, users and settings",
 }
+ROLE_NAMES = {
+    "viewer": "viewer",
+    "marketing": "marketing",
+    "demand_planner": "demand planner",
+    "operations": "operations",
+    "sop_lead": "S&OP lead",
+    "admin": "admin",
+}
+"""Each role as people say it (messages and pages; the CLI and the database use the keys)."""
 # Every kind of write, and the roles that may make it (an admin only what is an admin's).
 WRITES = {
     "scenario": ("marketing",),
@@ -89,7 +98,7 @@ def require(con: duckdb.DuckDBPyConnection, who: str, write: str) -> users.User 
         return None
     user = users.user(con, who)
     if user is None or not may(user, write):
-        raise AccessDenied(refusal(user, who, write))
+        raise AccessDenied(f"{refusal(user, who, write)} Nothing was changed.")
     return user
 
 
@@ -97,18 +106,27 @@ def refusal(user: users.User | None, who: str, write: str) -> str:
     """Why ``who`` (the user, None when not an active one) may not make ``write``."""
     if user is None or not user.active:
         return (
-            f"{who or 'Nobody'} is not an active user of this database: nothing was changed. "
-            "An admin adds users (Data page, or `python -m sop_core users add`)."
+            f"{who or 'Nobody'} is not an active user of this database, so may read but not "
+            "change anything. An admin adds users (Data page, or `python -m sop_core users add`)."
         )
-    allowed = " or ".join(WRITES[write])
+    allowed = " or ".join(ROLE_NAMES[role] for role in WRITES[write])
+    held = ", ".join(ROLE_NAMES.get(role, role) for role in user.roles)
     return (
-        f"{user.name or user.email} ({', '.join(user.roles)}) may not change "
-        f"{WHAT[write]}: that takes the role {allowed}. Nothing was changed."
+        f"{user.name or user.email} ({held}) may not change "
+        f"{WHAT[write]}: that takes the role {allowed}."
     )
+
+
+def ready(path: Path | str) -> None:
+    """Bring an existing database's schema up to date (the ``users`` and ``audit_log`` tables
+    came with version 12); a missing file is left for the caller to refuse."""
+    if Path(path).exists():
+        db.ensure_schema(path)
 
 
 def check(path: Path | str, who: str, write: str) -> users.User | None:
     """``require`` on its own, before long work (a forecast, a plan) whose write checks again."""
+    ready(path)
     with db.connect(path) as con:
         return require(con, who, write)
 
@@ -140,6 +158,7 @@ def writing(
     and ``record``s what it did, and the change and its audit row are committed together or
     not at all."""
     kinds = (write,) if isinstance(write, str) else write
+    ready(path)
     with db.transaction(path, on_wait=on_wait) as con:
         user = None
         for kind in kinds:
@@ -175,6 +194,7 @@ def add_user(path: Path | str, email: str, roles: object, by: str, name: str = "
     must be an admin (and ``by`` may be anyone); after that only an admin may add users."""
     email = _checked_email(email)
     chosen = checked_roles(roles)
+    ready(path)
     with db.transaction(path) as con:
         if users.user_count(con) == 0:
             if "admin" not in chosen:
@@ -193,6 +213,7 @@ def add_user(path: Path | str, email: str, roles: object, by: str, name: str = "
 def set_roles(path: Path | str, email: str, roles: object, by: str) -> None:
     """Give the user ``email`` the ``roles`` (an admin's change), keeping an active admin."""
     chosen = checked_roles(roles)
+    ready(path)
     with db.transaction(path) as con:
         by = require(con, by, "users").email
         before = _existing(con, email)
@@ -207,6 +228,7 @@ def set_roles(path: Path | str, email: str, roles: object, by: str) -> None:
 
 def deactivate(path: Path | str, email: str, by: str) -> None:
     """Deactivate the user ``email`` (an admin's change); the last active admin stays."""
+    ready(path)
     with db.transaction(path) as con:
         by = require(con, by, "users").email
         before = _existing(con, email)

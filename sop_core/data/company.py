@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from sop_core.data import access, db
+from sop_core.data import access
 from sop_core.data.fiscal import FiscalCalendar
-from sop_core.data.stores import audit, master
+from sop_core.data.stores import master
 
 FOUR_EYES = "four_eyes"  # "on": the author of a scenario alone may not approve it
 
@@ -21,18 +21,15 @@ def four_eyes(con: duckdb.DuckDBPyConnection) -> bool:
 
 def save_fiscal_calendar(path: Path | str, calendar: FiscalCalendar, who: str) -> None:
     """Make ``calendar`` the company's fiscal calendar (an admin's change)."""
-    with db.transaction(path) as con:
-        actor = access.actor(access.require(con, who, "settings"), who)
-        before = master.fiscal_calendar(con).settings()
-        master.set_fiscal_calendar(con, calendar)
-        audit.append(con, actor, "settings", "fiscal calendar", before=before,
-                     after=calendar.settings())  # fmt: skip
+    with access.writing(path, who, "settings") as write:
+        before = master.fiscal_calendar(write.con).settings()
+        master.set_fiscal_calendar(write.con, calendar)
+        write.record("settings", "fiscal calendar", before=before, after=calendar.settings())
 
 
 def set_four_eyes(path: Path | str, on: bool, who: str) -> None:
     """Ask (``on``) or stop asking for four eyes on approvals (an admin's change)."""
-    with db.transaction(path) as con:
-        actor = access.actor(access.require(con, who, "settings"), who)
-        before = four_eyes(con)
-        master.set_company_setting(con, FOUR_EYES, "on" if on else "off")
-        audit.append(con, actor, "settings", "four-eyes approval", before=before, after=on)
+    with access.writing(path, who, "settings") as write:
+        before = four_eyes(write.con)
+        master.set_company_setting(write.con, FOUR_EYES, "on" if on else "off")
+        write.record("settings", "four-eyes approval", before=before, after=on)
