@@ -418,3 +418,20 @@ def test_the_waterfall_labels_its_bars_as_the_formatting_module_writes():
     )
     figure = charts.waterfall_chart(changes, "volume", "Volume", "Units")
     assert list(figure.data[0].text) == ["1.2M", "+12.3k", "-830", "1.2M"]
+
+
+def test_charts_drawn_in_a_page_column_label_few_enough_weeks_to_read():
+    """The scenario chart (two thirds of the page) and the scenario comparison (half) keep
+    their two-line week labels apart at 1366 px: at most ``COLUMN_TICKS`` over 26 weeks."""
+    from sop_core.charts.meeting import comparison_chart
+    from sop_core.charts.promotions import scenario_chart
+    from sop_core.charts.style import COLUMN_TICKS
+
+    weeks = pd.date_range("2026-11-23", periods=26, freq="7D")
+    weekly = pd.DataFrame(
+        {"week": weeks, "baseline": 1.0, "revised": 1.0, "lower_80": 0.5, "upper_80": 1.5}
+    )
+    compared = pd.DataFrame({"week": weeks, "scenario": "Baseline", "volume": 1.0})
+    for chart in (scenario_chart(weekly), comparison_chart(compared)):
+        labels = chart.layout.xaxis.ticktext
+        assert 4 <= len(labels) <= COLUMN_TICKS

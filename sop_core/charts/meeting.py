@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import PALETTE, figure, unit_ticks, week_ticks, weekly_line
+from sop_core.charts.style import COLUMN_TICKS, PALETTE, figure, unit_ticks, week_ticks, weekly_line
 from sop_core.data import formats
 
 
@@ -37,7 +37,7 @@ def comparison_chart(
         f"Units per {period}",
         height=420,
         layout={
-            "xaxis": week_ticks(weekly["week"]),
+            "xaxis": week_ticks(weekly["week"], most=COLUMN_TICKS),
             "yaxis": {"rangemode": "tozero", **unit_ticks(weekly["volume"])},
         },
     )

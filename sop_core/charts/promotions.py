@@ -6,7 +6,15 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import PALETTE, band, figure, unit_ticks, week_ticks, weekly_line
+from sop_core.charts.style import (
+    COLUMN_TICKS,
+    PALETTE,
+    band,
+    figure,
+    unit_ticks,
+    week_ticks,
+    weekly_line,
+)
 
 
 def scenario_chart(weekly: pd.DataFrame, title: str = "Baseline and revised volume") -> go.Figure:
@@ -34,7 +42,7 @@ def scenario_chart(weekly: pd.DataFrame, title: str = "Baseline and revised volu
         "Units per week",
         height=430,
         layout={
-            "xaxis": week_ticks(week),
+            "xaxis": week_ticks(week, most=COLUMN_TICKS),
             "yaxis": {"rangemode": "tozero", **unit_ticks(weekly["upper_80"], weekly["revised"])},
         },
     )

@@ -32,6 +32,9 @@ WEEK_X = f"%{{x|{WEEK_HOVER}}}"
 """A hover template's week: the point's x (a week's Monday) as ``WEEK_HOVER`` says."""
 # Steps between labelled weeks, tried in turn until the labels fit; beyond them, months.
 _WEEK_STEPS = (1, 2, 4, 8)
+COLUMN_TICKS = 7
+"""Most week labels on a chart drawn in a page column (half or two thirds of the width):
+at 1366 px the two-line labels of 13 weeks run into each other there."""
 _MONTH_STEPS = (1, 2, 3, 6, 12)
 
 
