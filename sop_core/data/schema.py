@@ -548,8 +548,9 @@ DATA_DICTIONARY: dict[str, tuple[str, dict[str, str]]] = {
         {
             "key": "Setting name, e.g. `company_name`, `currency`, `week_start`, "
             "`history_end`, `generated_by`, `fiscal_start_month` (the fiscal year's first "
-            "month, `Jan` to `Dec`) and `fiscal_pattern` (`calendar`, `4-4-5`, `4-5-4` or "
-            "`5-4-4`).",
+            "month, `Jan` to `Dec`), `fiscal_pattern` (`calendar`, `4-4-5`, `4-5-4` or "
+            "`5-4-4`) and `four_eyes` (`on`: a scenario's owner or last editor may not approve "
+            "it as the plan of record).",
             "value": "Setting value as text.",
         },
     ),
