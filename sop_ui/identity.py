@@ -89,8 +89,9 @@ def _from_oidc() -> tuple[str, str]:
                 "to include the email scope and claim."
             )
         return email, str(st.user.get("name") or email).strip()
-    with st.container(border=True, width=520):
-        st.subheader("Sign in", anchor=False)
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        st.title("Sign in", anchor=False)
         st.write(
             "This S&OP dashboard records who changes what. Sign in with your company "
             "account to open it."

@@ -172,7 +172,6 @@ def who_is_at_the_screen() -> None:
     """The sidebar's last lines: who is signed in, with their roles, and a Sign out button
     (``oidc``), or in ``local`` mode the "Your name" box; and whether they may change
     anything (single-team mode: everyone may; someone who is not an active user: nothing)."""
-    person = identity.current()
     if identity.mode() == "local":
         if loaders.single_team():
             st.caption(
@@ -187,6 +186,7 @@ def who_is_at_the_screen() -> None:
             max_chars=40,
         )
         return
+    person = identity.current()
     st.markdown(f"Signed in as **{plain(person.name)}**")
     if loaders.single_team():
         st.caption(
@@ -195,7 +195,8 @@ def who_is_at_the_screen() -> None:
         )
     elif person.known:
         roles = ", ".join(ROLE_NAMES.get(role, role) for role in person.roles)
-        st.caption(f"{plain(person.email)} · {plain(roles)}")
+        named = "roles" if len(person.roles) > 1 else "role"
+        st.caption(f"{plain(person.email)} · {named}: {plain(roles)}")
     else:
         st.caption(
             f"{plain(person.email)} is not an active user of this database: you may read "

@@ -36,7 +36,7 @@ SCOPES = "openid email profile"
 
 
 @dataclass
-class TestUser:
+class ProviderUser:
     """Someone the provider signs in: ``sub`` is their stable id at the provider."""
 
     sub: str
@@ -86,7 +86,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     client_id: str
     redirect_uri: str
     scope: str
-    user: TestUser
+    user: ProviderUser
     nonce: str | None
     code_challenge: str | None
     code_challenge_method: str | None
@@ -110,7 +110,7 @@ class Token(TokenMixin):
     """An access token, for the userinfo endpoint."""
 
     client: Client
-    user: TestUser
+    user: ProviderUser
     scope: str
     expires_at: float
 
@@ -129,14 +129,14 @@ class Token(TokenMixin):
     def is_revoked(self) -> bool:
         return False
 
-    def get_user(self) -> TestUser:
+    def get_user(self) -> ProviderUser:
         return self.user
 
     def get_client(self) -> Client:
         return self.client
 
 
-def _user_info(user: TestUser, scope: str) -> UserInfo:
+def _user_info(user: ProviderUser, scope: str) -> UserInfo:
     return UserInfo(sub=user.sub, email=user.email, email_verified=True, name=user.name).filter(
         scope
     )
@@ -145,7 +145,7 @@ def _user_info(user: TestUser, scope: str) -> UserInfo:
 class Provider:
     """The provider's state (its key, client, users, codes and tokens) and its Flask app."""
 
-    def __init__(self, users: list[TestUser], client_id: str, client_secret: str) -> None:
+    def __init__(self, users: list[ProviderUser], client_id: str, client_secret: str) -> None:
         self.users = {user.email: user for user in users}
         self.client = Client(client_id, client_secret)
         self.key = RSAKey.generate_key(2048, parameters={"kid": "test-key", "use": "sig"})
@@ -333,7 +333,7 @@ def _picker(users) -> str:
     )
 
 
-def start_provider(users: list[TestUser], client_id: str, client_secret: str) -> Provider:
+def start_provider(users: list[ProviderUser], client_id: str, client_secret: str) -> Provider:
     """A provider serving ``users`` to the client ``client_id``, started and answering."""
     provider = Provider(users, client_id, client_secret)
     provider.start()

@@ -200,7 +200,7 @@ def test_oidc_signed_in_the_sidebar_names_the_person_and_their_roles(with_users,
     at = _run(AUTH, {"is_logged_in": True, "email": VIEWER, "name": "Vera V."})
     assert not at.exception
     assert "Signed in as **Vera Viewer**" in _text(at.sidebar.markdown)
-    assert f"{VIEWER} · viewer" in _text(at.sidebar.caption)
+    assert f"{VIEWER} · role: viewer" in _text(at.sidebar.caption)
     assert "Sign out" in [b.label for b in at.sidebar.button]
     assert not [t for t in at.sidebar.text_input if t.label == "Your name"]
 
