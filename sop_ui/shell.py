@@ -19,10 +19,12 @@ import streamlit as st
 
 from sop_core.data.errors import SopError
 from sop_core.data.fiscal import BUCKETS, DEFAULT_BUCKET
-from sop_ui import filters, jobs, loaders
+from sop_ui import filters, identity, jobs, loaders
 from sop_ui.formatting import plain
 
 _shell = threading.local()
+# Roles as the sidebar names them (sop_core.data.access.ROLES).
+ROLE_NAMES = {"demand_planner": "demand planner", "sop_lead": "S&OP lead"}
 # A row of KPI tiles (widgets.kpi_row): a horizontal container holding metrics.
 _KPI_ROW = (
     '[data-testid="stHorizontalBlock"]'
@@ -59,6 +61,8 @@ def main() -> None:
         f'{_KPI_ROW} [data-testid="stMetric"] {{height: 100%;}}</style>'
     )
     with error_boundary():
+        # Nobody signed in (SOP_SIGN_IN oidc or proxy): the sign-in screen or why not, and stop.
+        identity.signed_in()
         path = loaders.ensure_database()
         jobs.resume_at_start(str(path))
         company = loaders.facts()
@@ -161,6 +165,14 @@ def global_filters(company: loaders.CompanyFacts) -> None:
             help="The what-if scenario every page shows; build and save them on Promotions & "
             "pricing.",
         )
+        who_is_at_the_screen()
+
+
+def who_is_at_the_screen() -> None:
+    """The sidebar's last lines: who is signed in, with their roles, and a Sign out button
+    (``oidc``), or in ``local`` mode the "Your name" box; and whether they may change
+    anything (single-team mode: everyone may; someone who is not an active user: nothing)."""
+    if identity.mode() == "local":
         if loaders.single_team():
             st.caption(
                 "Single-team mode: no users are set up, so everyone may change everything "
@@ -173,3 +185,23 @@ def global_filters(company: loaders.CompanyFacts) -> None:
             placeholder="Shown on what you save",
             max_chars=40,
         )
+        return
+    person = identity.current()
+    st.markdown(f"Signed in as **{plain(person.name)}**")
+    if loaders.single_team():
+        st.caption(
+            f"{plain(person.email)}. Single-team mode: no users are set up, so everyone may "
+            "change everything (`python -m sop_core users add` adds the first, an admin)."
+        )
+    elif person.known:
+        roles = ", ".join(ROLE_NAMES.get(role, role) for role in person.roles)
+        named = "roles" if len(person.roles) > 1 else "role"
+        st.caption(f"{plain(person.email)} · {named}: {plain(roles)}")
+    else:
+        st.caption(
+            f"{plain(person.email)} is not an active user of this database: you may read "
+            "everything but not change anything. An admin adds users (Data page, or "
+            "`python -m sop_core users add`)."
+        )
+    if identity.mode() == "oidc" and st.button("Sign out", icon=":material/logout:"):
+        st.logout()

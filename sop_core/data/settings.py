@@ -98,6 +98,28 @@ HORIZON_WEEKS = Setting(
     "sets its own.",
 )
 
+SIGN_IN = Setting(
+    "SOP_SIGN_IN",
+    "local",
+    "How the dashboard knows who is at the screen: `local` (the name typed in the sidebar, for "
+    "trying the product), `oidc` (Streamlit's sign-in against the company's OpenID Connect "
+    "provider, configured in `.streamlit/secrets.toml`) or `proxy` (a header set by an "
+    'authenticating reverse proxy); docs/SECURITY.md, "Signing in".',
+)
+PROXY_HEADER = Setting(
+    "SOP_PROXY_HEADER",
+    "",
+    "With `SOP_SIGN_IN=proxy`: the request header in which the reverse proxy puts the signed-in "
+    "person's email (for example `X-Forwarded-Email`); without it the header is ignored.",
+)
+PROXY_ADDRESS = Setting(
+    "SOP_PROXY_ADDRESS",
+    "",
+    "With `SOP_SIGN_IN=proxy`: the reverse proxy's IP address(es) or networks, comma-separated "
+    "(`127.0.0.1` when it runs on the same machine); the header is trusted only on a request "
+    "from one of them.",
+)
+
 SETTINGS: tuple[Setting, ...] = (
     DATABASE,
     LOCK_TIMEOUT,
@@ -110,6 +132,9 @@ SETTINGS: tuple[Setting, ...] = (
     PAPER_SIZE,
     FROZEN_WEEKS,
     HORIZON_WEEKS,
+    SIGN_IN,
+    PROXY_HEADER,
+    PROXY_ADDRESS,
 )
 
 
