@@ -288,9 +288,11 @@ if single_team:
     )
 else:
     widgets.table(
-        people.assign(role=people["role"].str.replace(",", ", "))[
-            ["email", "name", "role", "active", "added_at", "added_by"]
-        ],
+        people.assign(
+            role=people["role"].map(
+                lambda held: ", ".join(access.ROLE_NAMES.get(r, r) for r in held.split(","))
+            )
+        )[["email", "name", "role", "active", "added_at", "added_by"]],
         fit=len(people) <= 12,
         email=columns.text("Email"),
         name=columns.text("Name"),
@@ -300,12 +302,12 @@ else:
         added_by=columns.text("Added by"),
     )
 st.caption(
-    " · ".join(f"**{name.replace('_', ' ')}**: {what}" for name, what in access.ROLES.items())
+    " · ".join(f"**{access.ROLE_NAMES[name]}**: {what}" for name, what in access.ROLES.items())
 )
 
 
 def role_label(role: str) -> str:
-    return f"{role.replace('_', ' ')}: {access.ROLES[role]}"
+    return f"{access.ROLE_NAMES[role]}: {access.ROLES[role]}"
 
 
 if "users_done" in st.session_state:

@@ -17,14 +17,13 @@ from contextlib import contextmanager
 import duckdb
 import streamlit as st
 
+from sop_core.data import access
 from sop_core.data.errors import SopError
 from sop_core.data.fiscal import BUCKETS, DEFAULT_BUCKET
 from sop_ui import filters, identity, jobs, loaders
 from sop_ui.formatting import plain
 
 _shell = threading.local()
-# Roles as the sidebar names them (sop_core.data.access.ROLES).
-ROLE_NAMES = {"demand_planner": "demand planner", "sop_lead": "S&OP lead"}
 # A row of KPI tiles (widgets.kpi_row): a horizontal container holding metrics.
 _KPI_ROW = (
     '[data-testid="stHorizontalBlock"]'
@@ -194,7 +193,7 @@ def who_is_at_the_screen() -> None:
             "change everything (`python -m sop_core users add` adds the first, an admin)."
         )
     elif person.known:
-        roles = ", ".join(ROLE_NAMES.get(role, role) for role in person.roles)
+        roles = ", ".join(access.ROLE_NAMES.get(role, role) for role in person.roles)
         named = "roles" if len(person.roles) > 1 else "role"
         st.caption(f"{plain(person.email)} · {named}: {plain(roles)}")
     else:
