@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
 
     path = Path(tempfile.mkdtemp(prefix="bench_access_")) / "sop.duckdb"
-    build_sample_database(path, SampleConfig(skus=40, as_of=AS_OF), meeting=False)
+    build_sample_database(path, SampleConfig(skus=40, as_of=AS_OF))
     access.add_user(path, ADMIN, "admin", "setup")
     access.add_user(path, MARKETING, "marketing", ADMIN)
     access.add_user(path, LEAD, "sop_lead", ADMIN)

@@ -13,6 +13,7 @@ against mistakes, not against someone who can open the database file: docs/SECUR
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -119,9 +120,19 @@ def refusal(user: users.User | None, who: str, write: str) -> str:
 
 def ready(path: Path | str) -> None:
     """Bring an existing database's schema up to date (the ``users`` and ``audit_log`` tables
-    came with version 12); a missing file is left for the caller to refuse."""
-    if Path(path).exists():
+    came with version 12), once per file in this process (a file put in its place is checked
+    again); a missing file is left for the caller to refuse."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return
+    key = (str(Path(path).resolve()), stat.st_dev, stat.st_ino)
+    if key not in _READY:
         db.ensure_schema(path)
+        _READY.add(key)
+
+
+_READY: set[tuple[str, int, int]] = set()
 
 
 def check(path: Path | str, who: str, write: str) -> users.User | None:
