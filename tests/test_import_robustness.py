@@ -56,6 +56,8 @@ WORKER = Path(__file__).resolve().parent / "import_worker.py"
 ROW_HASH = {
     "import_log": "hash(x.author, x.table_name, x.file_name, x.file_sha256, x.rows_in_file, "
     "x.rows_added, x.rows_replaced, x.products_created, x.notices)",
+    # Who, what and the counts: not the moment, which differs between two runs of one import.
+    "audit_log": "hash(x.who, x.action, x.object, x.scope, x.before)",
 }
 
 FUZZ = settings(
@@ -116,12 +118,13 @@ def import_and_check(
         )
         return report, before, after
     assert report.written and report.import_id is not None
-    allowed = {table, "import_log"}
+    allowed = {table, "import_log", "audit_log"}
     if table == "sales_history":
         allowed |= {"products", "channels"}
         assert after["products"][0] == before["products"][0] + report.products_created
     assert changed_tables(before, after) <= allowed
     assert after["import_log"][0] == before["import_log"][0] + 1
+    assert after["audit_log"][0] == before["audit_log"][0] + 1  # the import, in the trail
     assert after[table][0] == before[table][0] + report.rows_added
     assert report.rows_added + report.rows_replaced == report.rows_to_write > 0
     return report, before, after
@@ -768,7 +771,12 @@ def test_a_killed_import_leaves_the_database_as_before_or_as_after(
     assert done["rows_added"] + done["rows_replaced"] == rows and done["rows_replaced"] > 5_000
     after = fingerprint(reference)
     assert after["sales_history"][0] == before["sales_history"][0] + done["rows_added"]
-    assert changed_tables(before, after) == {"sales_history", "products", "import_log"}
+    assert changed_tables(before, after) == {
+        "sales_history",
+        "products",
+        "import_log",
+        "audit_log",
+    }
 
     outcomes = {}
     for label, (_, _, _, allowed) in KILLS.items():

@@ -417,10 +417,16 @@ def changes_since(
     change when there is none yet), oldest first: ``when, who, action, object, scope, before,
     after``. ``attrs["since"]`` is the approval's time (None without a plan of record)."""
     since = None if approved is None else pd.Timestamp(approved.approved_at)
-    entries = audit.entries(con, since=None if since is None else since.to_pydatetime())
-    if since is not None:
-        # The approval's own entry shares its transaction's time: it is not a change since.
-        entries = entries[pd.to_datetime(entries["changed_at"]) > since]
+    approval = None
+    if approved is not None:  # recorded with the approval, in its transaction
+        approval = audit.last_entry(con, "approve", f"plan of record v{approved.plan_version}")
+    if approval is not None:
+        entries = audit.entries(con, after_entry=approval)
+    else:  # approved before the audit trail was kept: by the time
+        entries = audit.entries(con, since=None if since is None else since.to_pydatetime())
+        if since is not None:
+            # The approval's own entry shares its transaction's time: not a change since.
+            entries = entries[pd.to_datetime(entries["changed_at"]) > since]
     changes = entries.rename(columns={"changed_at": "when"}).reset_index(drop=True)
     changes.attrs["since"] = since
     return changes

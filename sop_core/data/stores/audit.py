@@ -40,10 +40,15 @@ def entries(
     since: dt.date | dt.datetime | None = None,
     who: str | None = None,
     newest_first: bool = False,
+    after_entry: int | None = None,
 ) -> pd.DataFrame:
     """The audit trail, oldest first (or ``newest_first``), from ``since`` (a day: from its
-    start; a time: from that moment, UTC as stored) and of ``who`` when given: ``COLUMNS``."""
+    start; a time: from that moment, UTC as stored), of ``who`` and recorded after the entry
+    ``after_entry`` when given: ``COLUMNS``."""
     clauses, parameters = [], []
+    if after_entry is not None:
+        clauses.append("entry_id > ?")
+        parameters.append(after_entry)
     if since is not None:
         clauses.append("changed_at >= ?")
         parameters.append(since)
@@ -56,3 +61,11 @@ def entries(
         f"ORDER BY entry_id{' DESC' if newest_first else ''}",
         parameters,
     ).df()
+
+
+def last_entry(con: duckdb.DuckDBPyConnection, action: str, object_: str) -> int | None:
+    """The number of the last entry recording ``action`` on ``object_`` (None: there is none)."""
+    row = con.execute(
+        "SELECT max(entry_id) FROM audit_log WHERE action = ? AND object = ?", [action, object_]
+    ).fetchone()
+    return row[0]
