@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 HOLD_LOCK = """
@@ -102,6 +104,15 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
 # ---- the real app in a real browser (used by tests/test_browser.py and benchmarks/) ----------
 
 CHROMIUM = "/usr/bin/chromium"
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="Chromium is not installed at /usr/bin/chromium "
+        "(apt-get install chromium); CI installs it",
+    ),
+]
+"""The marks of a module of browser tests: ``pytestmark = BROWSER_MARKS``."""
 BROWSER_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

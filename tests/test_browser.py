@@ -26,6 +26,7 @@ from sop_core.forecast.runs import latest_run
 from sop_core.scenario.levers import Lever, Scenario, apply_scenario
 from tests.helpers import (
     BROWSER_ARGS,
+    BROWSER_MARKS,
     CHROMIUM,
     IDLE,
     VISIBLE_LINE,
@@ -53,14 +54,7 @@ PAGE_TITLES = [
     "Data",
 ]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="Chromium is not installed at /usr/bin/chromium "
-        "(apt-get install chromium); CI installs it",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BROWSER_ARGS, CHROMIUM, IDLE, serve_streamlit, stop
+from tests.helpers import BROWSER_ARGS, BROWSER_MARKS, CHROMIUM, IDLE, serve_streamlit, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -35,14 +35,7 @@ PAGES = [
 # Present mode's agenda: where we stand and the meeting's four steps.
 PRESENT_STEPS = 5
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="Chromium is not installed at /usr/bin/chromium "
-        "(apt-get install chromium); CI installs it",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 # JS: the controls of the page that do not fit, each as {what, text, why}. A control overflows
 # when its box, or a text box inside it, is narrower than its content (scrollWidth against

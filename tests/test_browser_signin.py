@@ -25,6 +25,7 @@ import pytest
 from tests.conftest import AS_OF
 from tests.helpers import (
     BROWSER_ARGS,
+    BROWSER_MARKS,
     CHROMIUM,
     IDLE,
     run_cli,
@@ -42,14 +43,7 @@ CLIENT_ID, CLIENT_SECRET = "sop-dashboard", secrets.token_urlsafe(24)
 HEADER = "X-Forwarded-Email"
 WAIT = 90_000  # milliseconds: generous, the machine may be loaded
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="Chromium is not installed at /usr/bin/chromium "
-        "(apt-get install chromium); CI installs it",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -251,28 +245,26 @@ def test_signing_out_brings_back_the_sign_in_screen(oidc_app, browser):
 # ---- a trusted header from an authenticating reverse proxy ------------------------------------
 
 
-@pytest.fixture(scope="module")
-def proxy_here(users_db: Path) -> Iterator[str]:
-    """The dashboard trusting the header from this machine (a proxy on 127.0.0.1)."""
+def _proxy(users_db: Path, name: str, address: str) -> Iterator[str]:
     env = {
         "SOP_DB": str(users_db),
         "SOP_SIGN_IN": "proxy",
         "SOP_PROXY_HEADER": HEADER,
-        "SOP_PROXY_ADDRESS": "127.0.0.1",
+        "SOP_PROXY_ADDRESS": address,
     }
-    yield from _serve(users_db.parent / "here", env)
+    yield from _serve(users_db.parent / name, env)
+
+
+@pytest.fixture(scope="module")
+def proxy_here(users_db: Path) -> Iterator[str]:
+    """The dashboard trusting the header from this machine (a proxy on 127.0.0.1)."""
+    yield from _proxy(users_db, "here", "127.0.0.1")
 
 
 @pytest.fixture(scope="module")
 def proxy_elsewhere(users_db: Path) -> Iterator[str]:
     """The dashboard trusting the header only from another machine (10.0.0.5)."""
-    env = {
-        "SOP_DB": str(users_db),
-        "SOP_SIGN_IN": "proxy",
-        "SOP_PROXY_HEADER": HEADER,
-        "SOP_PROXY_ADDRESS": "10.0.0.5",
-    }
-    yield from _serve(users_db.parent / "elsewhere", env)
+    yield from _proxy(users_db, "elsewhere", "10.0.0.5")
 
 
 def test_the_proxys_header_names_who_is_at_the_screen(proxy_here, browser):
