@@ -142,7 +142,7 @@ def test_every_command_has_help(command):
     ("arguments", "message"),
     [
         (["init", "--db", "{tmp}/x.duckdb", "--as-of", "0001-01-03"], "between 2000-01-01"),
-        (["init", "--db", "{tmp}/x.duckdb", "--skus", "5000", "--weeks", "520"], "1,300,000"),
+        (["init", "--db", "{tmp}/x.duckdb", "--skus", "20000", "--weeks", "520"], "3,200,000"),
         (["dictionary", "--out", "/no/such/dir/d.md"], "The folder /no/such/dir does not exist"),
         (["info", "--db", "{tmp}/empty.duckdb"], "is not an S&OP dashboard database"),
     ],
@@ -414,3 +414,26 @@ def test_numeric_flags_state_their_real_range(tmp_path: Path, arguments, message
     assert message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_init_above_the_meeting_size_builds_the_data_only_and_says_so(
+    tmp_path: Path, monkeypatch, capsys
+):
+    from sop_core.cli import data as data_commands
+    from sop_core.cli import main
+
+    monkeypatch.setattr(data_commands, "MEETING_MAX_SKUS", 6)
+    path = tmp_path / "big.duckdb"
+    arguments = ["init", "--db", str(path), "--skus", "7", "--weeks", "104", "--quiet"]
+    assert main([*arguments, "--as-of", "2026-11-25"]) == 0
+    said = capsys.readouterr().out
+    assert "Above 6 SKUs init builds the company's data only" in said and "--meeting" in said
+    con = duckdb.connect(str(path))
+    try:
+        assert con.execute("SELECT count(*) FROM products").fetchone()[0] == 7
+        assert con.execute("SELECT count(*) FROM forecast_runs").fetchone()[0] == 0
+    finally:
+        con.close()
+    refused = run_cli(*arguments, "--force", "--meeting", "--data-only")
+    assert refused.returncode != 0 and "--meeting" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1

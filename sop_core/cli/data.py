@@ -34,8 +34,15 @@ from sop_core.data.sample import (
 )
 from sop_core.data.stores import master, sales
 
+MEETING_MAX_SKUS = 2_000
+"""Above this many SKUs ``init`` builds the data only unless ``--meeting`` asks for the meeting:
+its forecasts of every SKU would take from minutes to hours (20,000 SKUs: about 12 minutes for
+the forecast alone on 2 cores, 9 times that with the past forecasts)."""
+
 
 def command_init(args: argparse.Namespace) -> int:
+    if args.meeting and (args.data_only or args.empty):
+        raise InputError("--meeting builds the meeting in progress: leave out --data-only/--empty.")
     args.fiscal = FiscalCalendar(args.fiscal_start, args.fiscal_pattern)
     if args.empty:
         build_empty_database(
@@ -72,6 +79,15 @@ def command_init(args: argparse.Namespace) -> int:
         f"{counts['sales_history']:,} weekly sales rows in {seconds:.1f} s."
     )
     if args.data_only:
+        return 0
+    if config.skus > MEETING_MAX_SKUS and not args.meeting:
+        print(
+            f"Above {MEETING_MAX_SKUS:,} SKUs init builds the company's data only: the meeting "
+            "in progress starts with a forecast of every SKU (about 35 s per 1,000 SKUs on 2 "
+            "cores) and 8 past forecasts. Make the forecast with: python -m sop_core forecast "
+            f"--db {args.db} (the app shows the sales history until then), or build the whole "
+            "meeting with init --meeting."
+        )
         return 0
     from sop_core.meeting.story import make_past_runs, seed_meeting
 
@@ -283,6 +299,12 @@ def add_init_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="the company's data only: no forecast, plan of record, overrides, scenarios, "
         "decisions or past forecasts (seconds instead of about a minute)",
+    )
+    init.add_argument(
+        "--meeting",
+        action="store_true",
+        help=f"build the meeting in progress whatever the size (above {MEETING_MAX_SKUS:,} SKUs "
+        "init builds the data only unless asked: the forecasts take from minutes to hours)",
     )
     init.add_argument(
         "--empty",
