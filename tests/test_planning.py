@@ -295,3 +295,29 @@ def test_a_drafts_plan_is_stored_and_read_back_with_the_same_figures(
         assert stored_plan(con, base, draft, weeks).plan_id == newer > plan_id
     with pytest.raises(InputError, match="no forecast run 999"):
         build_plan(path, None, weeks, scenario=draft, run_id=999)
+
+
+def test_a_plan_solved_part_by_part_has_the_single_programs_optimum(forecast_db: Path, monkeypatch):
+    from sop_core.supply import planning
+
+    with db.connect(forecast_db) as con:
+        base = load_plan_base(con, 1)
+        supply = load_supply(con, base)
+    result = apply_scenario(base, Scenario("baseline"))
+    whole = solve_plan(result, supply, weeks=26)
+    monkeypatch.setattr(planning, "PART_VARIABLES", 0)  # every part its own program
+    routes = supply.routes
+    parts = planning._independent_parts(
+        routes["sku_index"].to_numpy(),
+        routes["line_index"].to_numpy(),
+        len(base.skus),
+        len(base.lines),
+        len(whole.periods),
+    )
+    assert len(parts) > 1  # the sample's lines fall into groups that share no SKU
+    split = solve_plan(result, supply, weeks=26)
+    assert split.total_cost == pytest.approx(whole.total_cost, rel=1e-9)
+    for name in ("unmet", "hours", "overtime"):
+        assert getattr(split, name).sum() == pytest.approx(getattr(whole, name).sum(), rel=1e-6)
+    assert np.allclose(split.production.sum(axis=0), whole.production.sum(axis=0), rtol=1e-6)
+    assert split.hour_value.shape == whole.hour_value.shape

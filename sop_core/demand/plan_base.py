@@ -208,6 +208,16 @@ class PlanBase:
         )
 
     @functools.cached_property
+    def baseline_totals(self) -> dict[str, float]:
+        """The baseline's volume, revenue and margin over the horizon (every scenario's
+        starting point, summed once rather than at each lever move)."""
+        return {
+            "baseline": float(self.baseline.sum()),
+            "revenue_base": float(self.revenue_base.sum()),
+            "margin_base": float(self.margin_base.sum()),
+        }
+
+    @functools.cached_property
     def setup_spend(self) -> np.ndarray:
         """Setup cost per week at the baseline's batch cadence (batches of the standard size)."""
         weekly = self.baseline.mean(axis=1)

@@ -46,6 +46,7 @@ OVERRIDABLE = {
 UNCERTAIN_ELASTICITY = 0.5  # standard error above which a price response is flagged
 UNCERTAIN_UPLIFT = 0.15  # the same for the log-uplift of a 10% discount
 LOG_90 = float(np.log(0.9))
+LAYOUTS_KEPT = 32  # lever layouts whose cells a plan base keeps (``_lever_cells``)
 
 
 @dataclass(frozen=True)
@@ -370,11 +371,9 @@ class ScenarioResult:
             part = {name: float(v.sum()) for name, v in self.view(families, channels).items()}
         else:  # the whole scenario: no need to split by channel
             part = {
-                "baseline": float(self.base.baseline.sum()),
+                **self.base.baseline_totals,
                 "revised": float(self.revised.sum()),
-                "revenue_base": float(self.base.revenue_base.sum()),
                 "revenue": float(self.revenue.sum()),
-                "margin_base": float(self.margin_base.sum()),
                 "margin": float(self.margin.sum()),
             }
         spend = float(self.discount_cost.sum())
@@ -633,10 +632,14 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
         dip_log,
         other_log,
         discount,
+        promotion.row,
     )
     # The SKU's change is the ratio of its channels' totals, so that without levers the
     # revised target is the baseline exactly (not a sum of channel parts that rounds).
-    channel_total, baseline_total = revised_c.sum(axis=1), baseline_c.sum(axis=1)
+    if by_channel:
+        channel_total, baseline_total = revised_c.sum(axis=1), baseline_c.sum(axis=1)
+    else:  # one "all channels" column: its own total (the same numbers, no pass to sum it)
+        channel_total, baseline_total = revised_c[:, 0, :], base.baseline
     factor = np.divide(
         channel_total, baseline_total, out=np.ones_like(channel_total), where=baseline_total > 0
     )
@@ -699,6 +702,9 @@ class _Cells:
     feature: np.ndarray
     display: np.ndarray
     change: np.ndarray
+    # ``_spread``'s results, shared by every set of cells with the same layout (see
+    # ``_lever_cells``): a lever move keeps the other levers' cells.
+    spreads: dict = field(default_factory=dict)
 
     def add(self, values: np.ndarray, after: bool = False) -> np.ndarray:
         """``values`` (one per entry) added over each entry's weeks (``after``: in the week
@@ -713,7 +719,7 @@ class _Cells:
     def _spread(self, after: bool) -> tuple[np.ndarray, np.ndarray]:
         """The flat cell number of every (entry, channel, week) the entries cover, and its
         entry; computed once per kind of week span."""
-        cache = self.__dict__.setdefault("_spreads", {})
+        cache = self.spreads
         if after not in cache:
             _, c, w = self.shape
             start, stop = (self.stop, self.stop + 1) if after else (self.start, self.stop)
@@ -751,7 +757,19 @@ def _lever_cells(
             (rows, -1 if isinstance(channel, slice) else channel, weeks.start, weeks.stop, lever)
         )
     cells = {}
+    layouts = base.__dict__.setdefault("_lever_layouts", {})
     for kind, found in parts.items():
+        # Where a kind's levers sit (not their values) decides its cells' spread: kept per
+        # layout on the base, so moving one lever recomputes only its own kind's.
+        layout = (
+            kind,
+            shape,
+            tuple((part[4].scope, part[4].target, *part[1:4]) for part in found),
+        )
+        if layout not in layouts:
+            if len(layouts) >= LAYOUTS_KEPT:
+                layouts.pop(next(iter(layouts)))
+            layouts[layout] = {}
         # One entry per SKU a lever touches: each lever's values repeated over its SKUs.
         counts = np.array([len(part[0]) for part in found], dtype=int)
         columns = list(zip(*found, strict=True)) if found else [[]] * 5
@@ -766,6 +784,7 @@ def _lever_cells(
             start=np.repeat(np.array(columns[2], dtype=int), counts),
             stop=np.repeat(np.array(columns[3], dtype=int), counts),
             **{name: np.repeat(np.array(v, dtype=float), counts) for name, v in values.items()},
+            spreads=layouts[layout],
         )
     return cells
 
@@ -780,9 +799,11 @@ def _volumes_and_roi(
     dip_log: np.ndarray,
     other_log: np.ndarray,
     discount: np.ndarray,
+    promoted_rows: np.ndarray,
 ) -> tuple[np.ndarray, float, float]:
     """Revised volume per SKU, channel and week; the margin the promotions alone add and
-    their trade spend, the discount on the baseline's units (for the promotion ROI)."""
+    their trade spend, the discount on the baseline's units (for the promotion ROI).
+    ``promoted_rows``: the rows the promotion levers reach (repeats allowed)."""
 
     rate = scenario.cannibalisation
 
@@ -792,16 +813,27 @@ def _volumes_and_roi(
         start = baseline_c[rows]
         lift = uplift[rows]
         result = start * np.exp(lift + rest[rows])
-        if rate > 0 and lift.any():
-            # A SKU-week with no promotion or campaign in any channel gives up volume to its
-            # family's promoted SKUs.
-            lifted = start * np.exp(lift)
-            donor = (lift == 0).all(axis=1)
-            take = _cannibalised_share(
-                base, lifted.sum(axis=1), (lifted - start).sum(axis=1), donor, rate, rows
-            )
-            if take is not None:
-                result = np.where(donor[:, None, :], result * (1 - take[:, None, :]), result)
+        if rate <= 0:
+            return result
+        lifted_rows = lift.any(axis=(1, 2))
+        if not lifted_rows.any():
+            return result
+        # A SKU-week with no promotion or campaign in any channel gives up volume to its
+        # family's promoted SKUs: only the families holding a lifted SKU can change, so the
+        # work is done on their rows alone (at 20,000 SKUs a family's promotion touches a
+        # fifth of the company, not all of it).
+        numbers = np.arange(len(base.skus))[rows]
+        families = base.family_index[numbers]
+        inside = np.flatnonzero(np.isin(families, families[lifted_rows]))
+        start, lift = start[inside], lift[inside]
+        lifted = start * np.exp(lift)
+        donor = (lift == 0).all(axis=1)
+        take = _cannibalised_share(
+            base, lifted.sum(axis=1), (lifted - start).sum(axis=1), donor, rate, numbers[inside]
+        )
+        if take is not None:
+            part = result[inside]
+            result[inside] = np.where(donor[:, None, :], part * (1 - take[:, None, :]), part)
         return result
 
     revised = volume(promo_log + campaign_log, dip_log + other_log, slice(None))
@@ -809,7 +841,11 @@ def _volumes_and_roi(
     if any(lever.kind == "promotion" for lever in scenario.levers):
         # The promotions alone, dips included (no campaign, price or distribution change):
         # only the families holding a promoted SKU can differ from the baseline.
-        touched = (promo_log != 0).any(axis=(1, 2)) | (dip_log != 0).any(axis=(1, 2))
+        # Only the promotions' own rows can hold a lift or a dip: look at those, not at all.
+        rows = np.unique(promoted_rows)
+        touched = rows[
+            (promo_log[rows] != 0).any(axis=(1, 2)) | (dip_log[rows] != 0).any(axis=(1, 2))
+        ]
         rows = np.flatnonzero(np.isin(base.family_index, base.family_index[touched]))
         alone = volume(promo_log, dip_log, rows)
         depth = np.minimum(discount[rows], 0.95)
@@ -841,7 +877,7 @@ def _cannibalised_share(
     gain: np.ndarray,
     donor: np.ndarray,
     rate: float,
-    rows: np.ndarray | slice = slice(None),
+    rows: np.ndarray,
 ) -> np.ndarray | None:
     """Per SKU and week (of ``rows``, whole families), the share of volume a non-promoted
     SKU loses to its family's promotions: ``rate`` of the promoted SKUs' extra volume, spread
@@ -853,11 +889,8 @@ def _cannibalised_share(
     size = int(base.family_index.max()) + 1
     take = np.zeros((size, extra.shape[1]))
     pool = np.zeros_like(take)
-    if isinstance(rows, slice):
-        take, pool = base.family_sum(rate * extra), base.family_sum(np.where(donor, promoted, 0))
-    else:
-        np.add.at(take, families, rate * extra)
-        np.add.at(pool, families, np.where(donor, promoted, 0.0))
+    np.add.at(take, families, rate * extra)
+    np.add.at(pool, families, np.where(donor, promoted, 0.0))
     fraction = np.divide(np.minimum(take, pool), pool, out=np.zeros_like(pool), where=pool > 0)
     return fraction[families]
 

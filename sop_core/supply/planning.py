@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
 
 from sop_core.data import access, db
 from sop_core.data.errors import InputError
@@ -272,16 +273,155 @@ def solve_plan(
     available = np.add.reduceat(weekly_available, starts, axis=1)
     p = len(periods)
 
+    # Per part of the company that shares no line with the rest (``_independent_parts``),
+    # its own program: the same optimum, found far faster than one program for everything.
+    per_route = np.zeros((r, p))
+    per_sku = np.zeros((n, p))
+    per_line = np.zeros((n_lines, p))
+    hour_value = np.zeros((n_lines, p))
+    route_sku = routes["sku_index"].to_numpy()
+    route_line = routes["line_index"].to_numpy()
+    parts = [
+        part
+        for part in _independent_parts(route_sku, route_line, n, n_lines, p)
+        if len(part[0])  # lines nothing runs on: no overtime, an hour more is worth nothing
+    ]
+    programs = [
+        Program(
+            demand=demand[skus],
+            available=available[lines],
+            opening_stock=supply.opening_stock[skus],
+            safety=safety[skus],
+            cost={name: values[skus] for name, values in cost.items()},
+            standard_hours=supply.standard_hours[lines],
+            lengths=lengths,
+            route_sku=np.searchsorted(skus, route_sku[chosen]),
+            route_line=np.searchsorted(lines, route_line[chosen]),
+            route_hours=routes["hours_per_unit"].to_numpy()[chosen],
+            alternate=routes["alternate"].to_numpy()[chosen],
+        )
+        for skus, chosen, lines in parts
+    ]
+    for (skus, chosen, lines), (made, short, extra, value) in zip(
+        parts, [_solve_program(program, settings) for program in programs], strict=True
+    ):
+        per_route[chosen], per_sku[skus], per_line[lines], hour_value[lines] = (
+            made,
+            short,
+            extra,
+            value,
+        )
+    production, unmet, overtime, hours = _weekly(
+        per_route, per_sku, per_line, weekly_demand, starts, routes, n_lines
+    )
+    # Each week's closing stock from the stock balance (in a weekly period it is the
+    # program's own; in a month it follows the demand to the month's closing stock).
+    inventory = np.maximum(
+        supply.opening_stock[:, None]
+        + np.cumsum(_by_sku(production, route_sku, n) - weekly_demand + unmet, axis=1),
+        0.0,
+    )
+    plan = _priced(
+        "optimised",
+        "optimal",
+        base,
+        supply,
+        settings,
+        started,
+        production,
+        inventory,
+        unmet,
+        overtime,
+        hours,
+        weekly_demand,
+        safety,
+    )
+    plan.periods = periods
+    # An hour more in any week of a month is worth the month's shadow price.
+    plan.hour_value = np.repeat(hour_value, lengths.astype(int), axis=1)
+    return plan
+
+
+PART_VARIABLES = 200_000
+"""A plan with more variables than this is solved part by part (``_independent_parts``);
+smaller ones (1,000 SKUs x 26 weeks and less) stay one program, as before."""
+
+
+def _independent_parts(
+    route_sku: np.ndarray, route_line: np.ndarray, skus: int, lines: int, periods: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The plan split into parts that share no line: each SKU with every line it can run on,
+    and every SKU those lines make, and so on. A part's program is independent of the others'
+    (its SKUs' stock, unmet demand and production, its lines' hours and overtime), so their
+    optima together are the whole plan's optimum. Returns ``(skus, routes, lines)`` index
+    arrays (sorted) per part; small parts are gathered into one program, and a plan of at
+    most ``PART_VARIABLES`` variables is one part: everything."""
+    everything = (np.arange(skus), np.arange(len(route_sku)), np.arange(lines))
+    if (len(route_sku) + 4 * skus + lines) * periods <= PART_VARIABLES:
+        return [everything]
+    graph = sparse.coo_matrix(
+        (np.ones(len(route_sku)), (route_sku, skus + route_line)),
+        shape=(skus + lines, skus + lines),
+    )
+    count, label = connected_components(graph, directed=False)
+    sku_label, line_label, route_label = label[:skus], label[skus:], label[route_sku]
+    # Variables per component; components are gathered in order until a program holds about
+    # a quarter of the limit (a SKU without a line, or an unused line, is a component alone).
+    size = (
+        np.bincount(route_label, minlength=count)
+        + 4 * np.bincount(sku_label, minlength=count)
+        + np.bincount(line_label, minlength=count)
+    ) * periods
+    group = np.zeros(count, dtype=int)
+    filled, current = 0, 0
+    for component in np.argsort(size, kind="stable"):
+        if filled and filled + size[component] > PART_VARIABLES // 4:
+            current, filled = current + 1, 0
+        group[component] = current
+        filled += size[component]
+    return [
+        (
+            np.flatnonzero(group[sku_label] == part),
+            np.flatnonzero(group[route_label] == part),
+            np.flatnonzero(group[line_label] == part),
+        )
+        for part in range(current + 1)
+    ]
+
+
+@dataclass
+class Program:
+    """One production-planning linear program, per period: its SKUs' demand, opening and
+    safety stock and costs, its lines' available and standard hours, and its routes (SKU and
+    line as positions in these arrays)."""
+
+    demand: np.ndarray  # (SKUs, periods)
+    available: np.ndarray  # (lines, periods)
+    opening_stock: np.ndarray
+    safety: np.ndarray
+    cost: dict[str, np.ndarray]  # ``_cost_inputs``, per SKU
+    standard_hours: np.ndarray
+    lengths: np.ndarray  # weeks per period
+    route_sku: np.ndarray
+    route_line: np.ndarray
+    route_hours: np.ndarray
+    alternate: np.ndarray
+
+
+def _solve_program(
+    program: Program, settings: PlanSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Solve ``program`` with HiGHS: per period, production per route, unmet demand per SKU,
+    overtime per line and the value of an hour more on each line (its shadow price)."""
+    demand, lengths, cost = program.demand, program.lengths, program.cost
+    route_sku, route_line = program.route_sku, program.route_line
+    n, p = demand.shape
+    r, n_lines = len(route_sku), len(program.available)
     # Variables, in blocks: production x[r, t], stock I[i, t], unmet U[i, t],
     # below-safety S[i, t], overtime O[l, t], t a period (a week or a month).
     x0, i0, u0, s0, o0 = 0, r * p, r * p + n * p, r * p + 2 * n * p, r * p + 3 * n * p
     total = o0 + n_lines * p
-    route_sku = routes["sku_index"].to_numpy()
-    route_line = routes["line_index"].to_numpy()
-    route_hours = routes["hours_per_unit"].to_numpy()
-    make = cost["make"][route_sku] + np.where(
-        routes["alternate"], cost["alternate"][route_sku], 0.0
-    )
+    make = cost["make"][route_sku] + np.where(program.alternate, cost["alternate"][route_sku], 0.0)
     # Stock and stock below safety are counted at a period's end and held for its weeks.
     short = cost["short"][:, None] * lengths[None, :]
     short[:, -1] = cost["short_at_end"]  # the buffer the plan hands over after the horizon
@@ -313,13 +453,13 @@ def solve_plan(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n * p, total)
     )
     b_eq = -demand.copy()
-    b_eq[:, 0] += supply.opening_stock
+    b_eq[:, 0] += program.opening_stock
     b_eq = b_eq.ravel()
 
     # Line hours (inequality): sum_r h[r] x[r,t] - O[l,t] <= available[l,t]
     cap_rows = (route_line[:, None] * p + t_index[None, :]).ravel()
     cap_cols = x0 + (np.arange(r)[:, None] * p + t_index[None, :]).ravel()
-    cap_vals = np.repeat(route_hours, p)
+    cap_vals = np.repeat(program.route_hours, p)
     over_rows = np.arange(n_lines * p)
     # Safety stock (inequality): -I[i,t] - S[i,t] <= -safety[i]
     safe_rows = n_lines * p + np.arange(n * p)
@@ -335,8 +475,8 @@ def solve_plan(
         ),
         shape=(n_lines * p + n * p, total),
     )
-    b_ub = np.concatenate([available.ravel(), np.repeat(-safety, p)])
-    overtime_limit = (supply.standard_hours[:, None] * settings.overtime_share * lengths).ravel()
+    b_ub = np.concatenate([program.available.ravel(), np.repeat(-program.safety, p)])
+    overtime_limit = (program.standard_hours[:, None] * settings.overtime_share * lengths).ravel()
     bounds = np.zeros((total, 2))
     bounds[:, 1] = np.inf
     bounds[u0 : u0 + n * p, 1] = demand.ravel()
@@ -345,46 +485,14 @@ def solve_plan(
     if solution.status != 0 or solution.x is None:
         raise InputError(f"The production plan could not be solved: {solution.message}")
     x = np.maximum(solution.x, 0.0)
-    production, unmet, overtime, hours = _weekly(
+    # HiGHS reports the marginals of the <= rows as <= 0 (cost falls as the bound loosens).
+    value = np.maximum(-solution.ineqlin.marginals[: n_lines * p], 0.0).reshape(n_lines, p)
+    return (
         x[x0:i0].reshape(r, p),
         x[u0:s0].reshape(n, p),
         x[o0:].reshape(n_lines, p),
-        weekly_demand,
-        starts,
-        routes,
-        n_lines,
+        value,
     )
-    # Each week's closing stock from the stock balance (in a weekly period it is the
-    # program's own; in a month it follows the demand to the month's closing stock).
-    inventory = np.maximum(
-        supply.opening_stock[:, None]
-        + np.cumsum(_by_sku(production, route_sku, n) - weekly_demand + unmet, axis=1),
-        0.0,
-    )
-    plan = _priced(
-        "optimised",
-        "optimal",
-        base,
-        supply,
-        settings,
-        started,
-        production,
-        inventory,
-        unmet,
-        overtime,
-        hours,
-        weekly_demand,
-        safety,
-    )
-    plan.periods = periods
-    # HiGHS reports the marginals of the <= rows as <= 0 (cost falls as the bound loosens); an
-    # hour more in any week of a month is worth the month's shadow price.
-    plan.hour_value = np.repeat(
-        np.maximum(-solution.ineqlin.marginals[: n_lines * p], 0.0).reshape(n_lines, p),
-        lengths.astype(int),
-        axis=1,
-    )
-    return plan
 
 
 def _by_sku(per_route: np.ndarray, route_sku: np.ndarray, skus: int) -> np.ndarray:
