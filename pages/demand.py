@@ -103,14 +103,17 @@ with controls:
         st.stop()
     else:
         labels = cube.sku_labels() if level == "sku" else {}
-        target = st.selectbox(
+        target = widgets.long_select(
             LEVEL_LABELS[level],
             options,
             key=f"demand_{level}",
+            what=f"{LEVEL_LABELS[level].lower()}s",
             bind="query-params",
             format_func=lambda value: labels.get(value, value),
             width=WHICH_WIDTH,
         )
+        if target is None:
+            st.stop()
     measure = st.segmented_control(
         "Measure",
         ["units", "revenue"],

@@ -114,10 +114,11 @@ def lever_editor() -> Lever:
         "Scope", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, key="lever_scope", disabled=off
     )
     if scope_kind != "all":
-        st.selectbox(
+        widgets.long_select(
             scope_kind.capitalize(),
             TARGETS[scope_kind],
             key=f"lever_target_{scope_kind}",
+            what=f"{scope_kind}s",
             disabled=off,
         )
     if kind in ("promotion", "campaign"):

@@ -344,12 +344,12 @@ if scope.families:
 left, right = widgets.side_by_side("batch_economics", 30, 44)
 with left:
     options = batches.sort_values("setup_saving", ascending=False)["sku"].tolist()
-    sku = st.selectbox(
-        "SKU",
-        options,
-        key="batch_sku",
-        format_func=lambda s: f"{s}  {base.names[list(base.skus).index(s)]}",
+    names = dict(zip(base.skus, base.names, strict=True))
+    sku = widgets.long_select(
+        "SKU", options, key="batch_sku", format_func=lambda s: f"{s}  {names[s]}"
     )
+    if sku is None:
+        st.stop()
     row = batches.set_index("sku").loc[sku]
     points = pd.DataFrame(
         {

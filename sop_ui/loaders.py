@@ -521,7 +521,12 @@ def _accuracy_frames(path: str, version: tuple[int, int]) -> tuple[pd.DataFrame,
     from sop_core.demand import accuracy
 
     with db.connect(path) as con:
-        return accuracy.with_consensus(con, accuracy.lag_frame(con)), accuracy.history_frame(con)
+        frame = accuracy.lag_frame(con)
+        if frame.empty:
+            # Nothing to score: the history (a row per SKU, channel and week, 9 million at
+            # 20,000 SKUs) would only be read to be left unused.
+            return frame, accuracy.HISTORY_EMPTY.copy()
+        return accuracy.with_consensus(con, frame), accuracy.history_frame(con)
 
 
 def has_past_forecasts() -> bool:

@@ -97,6 +97,49 @@ def side_by_side(key: str, *least: float) -> list[DeltaGenerator]:
     return [row.container() for _ in least]
 
 
+PICKER_LIMIT = 200
+"""The most options a picker lists at once: a selectbox of 20,000 SKUs sends them all to the
+browser at every rerun and is unusable to scroll; above this the picker searches."""
+
+
+def long_select(
+    label: str,
+    options: list[str],
+    *,
+    key: str,
+    format_func: Callable[[str], str] = str,
+    what: str = "SKUs",
+    limit: int = PICKER_LIMIT,
+    **selectbox: object,
+) -> str | None:
+    """A selectbox over ``options`` (in the order given, the most relevant first): up to
+    ``limit`` of them as a plain selectbox, more behind a search box that keeps the first
+    ``limit`` matches of the code or its label (the value chosen stays listed once the search
+    is cleared)."""
+    if len(options) <= limit:
+        return st.selectbox(label, options, key=key, format_func=format_func, **selectbox)
+    search = st.text_input(
+        f"Find one of {len(options):,} {what}",
+        key=f"{key}_search",
+        placeholder="part of a code or name",
+    )
+    words = search.strip().lower()
+    shown = [o for o in options if words in format_func(o).lower()] if words else options
+    total = len(shown)
+    shown = shown[:limit]
+    chosen = st.session_state.get(key)
+    if not words and chosen in options and chosen not in shown:
+        shown = [chosen, *shown]  # found earlier (or from a link): it stays
+    if total > limit:
+        st.caption(f"The first {limit} of {total:,} {what}: type to find another.")
+    if not shown:
+        st.caption(f"No {what} match {search.strip()!r}.")
+        return None
+    if chosen not in shown:  # a new search: its first match, not a value it left out
+        st.session_state[key] = shown[0]
+    return st.selectbox(label, shown, key=key, format_func=format_func, **selectbox)
+
+
 def chart(figure: go.Figure, key: str | None = None) -> None:
     """A figure in a bordered container, full width; a week axis drawn from figures per
     month or quarter (``periods.frame``) names its periods (``period_axis``)."""

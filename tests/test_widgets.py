@@ -85,3 +85,35 @@ def test_a_week_column_shows_the_iso_week_and_its_monday_and_a_change_is_signed(
     frame = shown.value
     assert list(frame["growth"].round(6)) == [2.4, -10.0]
     assert list(frame["vs_plan"].round(6)) == [50.0, 25.0]
+
+
+def _long_picker_page():
+    import streamlit as st
+
+    from sop_ui import widgets
+
+    codes = [f"SKU{i:05d}" for i in range(1000)]
+    names = {
+        code: f"{code}  {'Rose' if i % 100 == 7 else 'Musk'} cream" for i, code in enumerate(codes)
+    }
+    st.session_state["picked"] = widgets.long_select(
+        "SKU", codes, key="sku", format_func=names.get, limit=50
+    )
+
+
+def test_a_picker_of_many_options_lists_the_first_ones_and_finds_the_others():
+    at = AppTest.from_function(_long_picker_page).run()
+    assert not at.exception
+    assert len(at.selectbox[0].options) == 50  # not a thousand
+    assert "first 50 of 1,000 SKUs" in at.caption[0].value
+    at.text_input[0].input("rose").run()  # by name, any case
+    found = at.selectbox[0].options
+    assert len(found) == 10 and all("Rose" in label for label in found)
+    at.selectbox[0].set_value("SKU00307").run()
+    assert at.session_state["picked"] == "SKU00307"
+    at.text_input[0].input("").run()
+    # The value found stays listed (and chosen) beside the first 50.
+    assert at.selectbox[0].options[0] == "SKU00307  Rose cream"
+    assert at.session_state["picked"] == "SKU00307"
+    at.text_input[0].input("no such thing").run()
+    assert not at.selectbox and "No SKUs match" in at.caption[0].value

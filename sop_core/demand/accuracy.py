@@ -121,6 +121,16 @@ def with_consensus(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.Da
     return frame
 
 
+HISTORY_EMPTY = pd.DataFrame(
+    {
+        "week": pd.Series(dtype="datetime64[us]"),
+        **{column: pd.Series(dtype="object") for column in ("sku", "family", "brand", "channel")},
+        "units": pd.Series(dtype="float64"),
+    }
+)
+"""``history_frame``'s columns with no row."""
+
+
 def history_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The weekly sales history with product attributes, the input of the MASE scale.
 
