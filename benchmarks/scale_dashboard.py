@@ -187,9 +187,7 @@ def _render(browser, url: str, title: str | None) -> float:
         started = time.perf_counter()
         page.goto(url)
         if title is None:  # the peer: its chart is what it shows
-            page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(
-                timeout=600_000
-            )
+            page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=600_000)
         else:
             page.locator("[data-testid='stMetric']").first.wait_for(timeout=600_000)
             wait_for_page(page, title, timeout_ms=600_000)

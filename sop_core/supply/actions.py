@@ -39,6 +39,12 @@ solved once for the scenario, and
   from);
 - ``net_cost`` is the cost less that saving: below zero, the action pays for itself.
 
+At scale: only the ``MOST_LINE_WEEKS`` line-weeks with the biggest overloads get actions, and
+a plan big enough to be solved in parts (``planning.PART_VARIABLES``; 20,000 SKUs take about
+half a minute) is not solved again per action: an action the scenario can hold is then priced
+like the others, its hours at the line-week's shadow price (the first-order saving, exact
+while the hours stay within the shadow price's range).
+
 Ranked: the biggest overload first; within it, the actions that close the gap, cheapest
 first, then the partial ones by cost per hour. With the plan, "cost" there is ``net_cost``.
 """
@@ -59,8 +65,13 @@ from sop_core.scenario.levers import (
     ScenarioResult,
     apply_scenario,
 )
+from sop_core.supply import planning
 from sop_core.supply.capacity import load_view
 from sop_core.supply.planning import PlanSettings, SupplyData, solve_plan
+
+MOST_LINE_WEEKS = 100
+"""Line-weeks (the biggest overloads first) that get actions: every one in the sample (6
+lines x 13 weeks), the worst 100 of a company with thousands of lines."""
 
 WEEKEND_PREMIUM = 0.5  # a Saturday shift costs the overtime rate plus half
 BUILD_AHEAD_WEEKS = 4
@@ -150,7 +161,9 @@ def recommend(
     view = load_view(result)
     gap = view.gap_hours[:, :weeks]
     actions: list[Action] = []
-    for li, w in zip(*np.nonzero(gap > 1e-6), strict=True):
+    lines, columns = np.nonzero(gap > 1e-6)
+    worst = np.argsort(-gap[lines, columns], kind="stable")[:MOST_LINE_WEEKS]
+    for li, w in sorted(zip(lines[worst], columns[worst], strict=True)):
         actions.extend(_for_line_week(scenario, result, supply, settings, view, li, w))
     if plan_weeks is not None and actions:
         _price_with_plan(actions, scenario, result, supply, settings, plan_weeks)
@@ -186,12 +199,17 @@ def _price_with_plan(
     column = {week: i for i, week in enumerate(weeks)}
     lines = {str(line): i for i, line in enumerate(result.base.lines)}
     solved: dict[str, float] = {}  # the plan's cost with each scenario tried
+    routes, periods = len(supply.routes), len(plan.periods)
+    again = (routes + 4 * len(result.base.skus)) * periods <= planning.PART_VARIABLES
     for action in actions:
         li, w = lines[action.line], column.get(action.week)
         if w is None:
             continue  # beyond the plan's weeks
         action.hour_value = float(value[li, w])
-        if action.holdable:
+        if action.holdable and not again:  # too big to solve again per action
+            action.plan_saving = action.hours * value[li, w]
+            action.after = None
+        elif action.holdable:
             changed = action.applied_to(scenario)
             key = changed.to_json()
             if key not in solved:
