@@ -123,10 +123,11 @@ st.caption(
 # Side by side on a large screen; one under the other where the table's columns would be cut.
 left, right = widgets.side_by_side("line_and_exceptions", 36, 40)
 with left:
+    loaded = set(load["line"])
     labels = {
         line: f"{line}  {nm}"
         for line, nm in zip(base.lines, base.line_names, strict=True)
-        if line in set(load["line"])
+        if line in loaded
     }
     chosen = st.selectbox("Line", list(labels), format_func=labels.get, key="supply_line")
     line_index = list(base.lines).index(chosen)

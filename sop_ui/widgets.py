@@ -163,9 +163,22 @@ def by_period(figure: go.Figure) -> go.Figure:
 ROW_HEIGHT = 37
 
 
-def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | ColumnConfig) -> None:
+TABLE_ROWS = 1_000
+"""The most rows a table sends to the browser: at 20,000 SKUs a table of every SKU, planned
+promotion or overloaded line-week has tens of thousands (megabytes at each rerun); the rest
+is named in a note under it (the CLI's exports have every row)."""
+
+
+def table(
+    frame: pd.DataFrame,
+    *,
+    fit: bool = False,
+    most: int = TABLE_ROWS,
+    **column_config: str | ColumnConfig,
+) -> None:
     """A table without its index; ``fit`` sizes it to show every row without scrolling;
-    ``column_config`` names a column's label or its ``st.column_config`` by column.
+    ``column_config`` names a column's label or its ``st.column_config`` by column. Only the
+    first ``most`` rows are shown, with a note saying how many there are.
 
     A column without a config is headed in words (``formats.header``: ``line_name`` reads
     "Line name"). Missing text shows as "–". Columns of fractions configured by ``columns.share`` or
@@ -176,6 +189,8 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | Colu
 
     A frame per month or quarter (``periods.frame``) shows its period's name first, in place
     of the week, and how many weeks each period holds."""
+    total = len(frame)
+    frame = frame.head(most)
     frame, column_config = _periods(frame, column_config)
     frame, column_config = _percents(frame, column_config)
     # Headers in words, never a column's name.
@@ -199,6 +214,8 @@ def table(frame: pd.DataFrame, *, fit: bool = False, **column_config: str | Colu
         height=height,
         row_height=ROW_HEIGHT,
     )
+    if total > most:
+        st.caption(f"The first {most:,} rows of {total:,}.")
 
 
 def _periods(

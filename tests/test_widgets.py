@@ -117,3 +117,18 @@ def test_a_picker_of_many_options_lists_the_first_ones_and_finds_the_others():
     assert at.session_state["picked"] == "SKU00307"
     at.text_input[0].input("no such thing").run()
     assert not at.selectbox and "No SKUs match" in at.caption[0].value
+
+
+def _long_table_page():
+    import pandas as pd
+
+    from sop_ui import widgets
+
+    widgets.table(pd.DataFrame({"sku": [f"S{i}" for i in range(30)], "units": range(30)}), most=12)
+
+
+def test_a_long_table_sends_its_first_rows_and_says_how_many_there_are():
+    at = AppTest.from_function(_long_table_page).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 12
+    assert at.caption[0].value == "The first 12 rows of 30."

@@ -103,10 +103,11 @@ def exceptions(view: LoadView) -> pd.DataFrame:
     base = view.base
     weeks = pd.to_datetime(base.weeks)
     utilisation = np.nan_to_num(view.utilisation, nan=0.0)
+    gap_hours = view.gap_hours  # a property: worked out once here, not per line-week
     rows = []
     for li, line in enumerate(base.lines):
         name = base.line_names[li]
-        for w in np.flatnonzero(view.gap_hours[li] > 1e-6):
+        for w in np.flatnonzero(gap_hours[li] > 1e-6):
             rows.append(
                 (
                     "overloaded",
@@ -115,14 +116,14 @@ def exceptions(view: LoadView) -> pd.DataFrame:
                     weeks[w],
                     weeks[w],
                     1,
-                    view.gap_hours[li, w],
+                    gap_hours[li, w],
                     utilisation[li, w],
                     view.probability[li, w],
-                    f"gap of {view.gap_hours[li, w]:,.0f} h ({utilisation[li, w]:.0%} "
+                    f"gap of {gap_hours[li, w]:,.0f} h ({utilisation[li, w]:.0%} "
                     f"{DEMAND_LOAD.lower()}, {view.probability[li, w]:.0%} likely)",
                 )
             )
-        likely = (view.probability[li] >= 0.5) & (view.gap_hours[li] <= 1e-6)
+        likely = (view.probability[li] >= 0.5) & (gap_hours[li] <= 1e-6)
         for w in np.flatnonzero(likely):
             rows.append(
                 (
@@ -151,7 +152,7 @@ def exceptions(view: LoadView) -> pd.DataFrame:
                         weeks[start],
                         weeks[end - 1],
                         end - start,
-                        view.gap_hours[li, start:end].sum(),
+                        gap_hours[li, start:end].sum(),
                         peak,
                         view.probability[li, start:end].max(),
                         f"{DEMAND_LOAD.lower()} above {HIGH_LOAD:.0%} for {end - start} weeks "
