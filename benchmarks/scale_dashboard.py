@@ -19,7 +19,7 @@ production plan on a sample company of ``skus`` SKUs, each against a named peer.
 
 The database is built once per size and kept in ``SOP_SCALE_CACHE`` (default
 ``/tmp/sop-scale-dashboard``): the sample's data (``build_sample_database``) and one forecast
-run made by the product's engine (``refresh_forecast``, every SKU fitted; about 6 minutes at
+run made by the product's engine (``refresh_forecast``, every SKU fitted; 7.5 minutes at
 20,000 SKUs on 2 cores), so rounds and later runs measure the pages, not the forecast.
 
 ``measure(skus, rounds)`` returns the figures (``benchmarks/bench_scale.py --part dashboard``
