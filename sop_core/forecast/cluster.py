@@ -147,14 +147,23 @@ class DaskEngine:
         self.cluster = None
 
     def __enter__(self) -> DaskEngine:
-        from distributed import Client, LocalCluster
-
         if self.scheduler:
+            from distributed import Client
+
+            # Connected now, before the global model's minutes: an address that is wrong or
+            # down fails the run at once.
             try:
                 self.client = Client(self.scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
             except (OSError, TimeoutError, ValueError) as error:
                 raise unreachable(self.scheduler, error) from None
-        else:
+        return self
+
+    def _connected(self):
+        """The client; a ``LocalCluster`` is started on first use, when the first batches are
+        ready: the reading and the global model before it have the machine to themselves."""
+        if self.client is None:
+            from distributed import Client, LocalCluster
+
             self.cluster = LocalCluster(
                 n_workers=self.jobs or os.cpu_count() or 1,
                 threads_per_worker=1,
@@ -163,7 +172,7 @@ class DaskEngine:
                 silence_logs=logging.ERROR,
             )
             self.client = Client(self.cluster, set_as_default=False)
-        return self
+        return self.client
 
     def __exit__(self, *exc: object) -> None:
         if self.client is not None:
@@ -178,7 +187,7 @@ class DaskEngine:
     @property
     def workers(self) -> int:
         """Threads of the cluster's workers (each fits one batch at a time)."""
-        return max(1, sum(self.client.nthreads().values())) if self.client else 1
+        return max(1, sum(self._connected().nthreads().values()))
 
     def batch_size(self, count: int) -> int:
         return batch_size(count, self.workers)
@@ -217,12 +226,13 @@ class DaskEngine:
         come back (in any order)."""
         from distributed import KilledWorker, as_completed
 
+        client = self._connected()
         shape = PanelShape.of(self.panel) if self.panel is not None else None
         run = uuid.uuid4().hex[:12]
         futures = []
         try:
             futures = [
-                self.client.submit(
+                client.submit(
                     fit_batch,
                     self._payload(batch, shape),
                     settings,
@@ -233,7 +243,7 @@ class DaskEngine:
                 for index, batch in enumerate(batches)
             ]
             notice(f"Sent {len(batches):,} batches to {self.workers} Dask worker(s)")
-            for _, results in as_completed(futures, loop=self.client.loop, with_results=True):
+            for _, results in as_completed(futures, loop=client.loop, with_results=True):
                 finished(results)
         except KilledWorker as error:
             raise SopError(
@@ -247,8 +257,8 @@ class DaskEngine:
                 raise unreachable(self.address, error) from None
             raise
         finally:
-            if futures and self.client.status == "running":
-                self.client.cancel(futures)
+            if futures and client.status == "running":
+                client.cancel(futures)
 
 
 def _cancelled(error: BaseException) -> bool:
