@@ -37,11 +37,12 @@ RETRIES = 3
 """How many times a batch that failed with an error is run again (a lost worker's batches are
 rescheduled by Dask without counting here)."""
 TASK_OVERHEAD_SECONDS = 0.03
-"""Measured cost of one Dask task besides its fits (scheduling, sending the batch, returning
-its results): about 0.01 s on a 2-worker ``LocalCluster`` (docs/SCALE.md); taken three times
-higher for a cluster on a network."""
-SERIES_SECONDS = 0.1
-"""Fitting time of one regular SKU on one core, at least (0.1-0.2 s measured, docs/SCALE.md)."""
+"""Cost of one Dask task besides its fits (scheduling, sending the batch, returning its
+results): 0.025 s measured on a 2-worker ``LocalCluster`` for a batch of 25 SKUs
+(``benchmarks/bench_scale.py``, docs/SCALE.md), rounded up."""
+SERIES_SECONDS = 0.04
+"""Fitting time of one regular SKU on one core: 0.037-0.057 s measured at 1,000 and 10,000
+SKUs (the lower end, so batches err on the large side)."""
 MAX_OVERHEAD = 0.05
 """Largest share of a batch's time its task overhead may take."""
 MAX_BATCH = 25
