@@ -120,10 +120,26 @@ def batch_size(count: int, workers: int) -> int:
 
 def unreachable(address: str, error: BaseException) -> InputError:
     """The one line a planner sees when the scheduler cannot be used."""
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    reason = first_sentence(error)
     return InputError(
         f"The Dask scheduler at {address} cannot be reached: {reason}; nothing was written, "
         "the previous forecast stays current."
+    )
+
+
+def first_sentence(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text.split(". ")[0].rstrip(".") or type(error).__name__
+
+
+def missing_package(address: str, where: str, error: BaseException) -> SopError:
+    """The one line when the cluster cannot run our code: the scheduler unpickles each task's
+    arguments and the workers run them, so both need this package as the client has it."""
+    return SopError(
+        f"The Dask {where} at {address} cannot run the forecast ({first_sentence(error)}): "
+        "the scheduler and the workers need this package and its requirements installed, the "
+        "same versions as here (docs/SCALE.md); nothing was written, the previous forecast "
+        "stays current."
     )
 
 
@@ -148,6 +164,13 @@ class DaskEngine:
         self.cluster = None
 
     def __enter__(self) -> DaskEngine:
+        import distributed  # noqa: F401  (its import sets its loggers' levels: first)
+
+        # Dask's client logs a lost scheduler as errors (with tracebacks) while it retries;
+        # the run says what happened in one line of its own, so they are kept off stderr.
+        self._logger = logging.getLogger("distributed.client")
+        self._level = self._logger.level
+        self._logger.setLevel(logging.CRITICAL)
         if self.scheduler:
             from distributed import Client
 
@@ -156,6 +179,7 @@ class DaskEngine:
             try:
                 self.client = Client(self.scheduler, timeout=CONNECT_SECONDS, set_as_default=False)
             except (OSError, TimeoutError, ValueError) as error:
+                self._logger.setLevel(self._level)
                 raise unreachable(self.scheduler, error) from None
         return self
 
@@ -176,10 +200,19 @@ class DaskEngine:
         return self.client
 
     def __exit__(self, *exc: object) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        # Closing a client whose scheduler has gone cancels its reconnection, which Dask logs
+        # as an error with a traceback: the run has already said what happened, in one line.
+        logger = logging.getLogger("distributed")
+        level = logger.level
+        logger.setLevel(logging.CRITICAL)
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            logger.setLevel(level)
+            self._logger.setLevel(self._level)
 
     @property
     def address(self) -> str:
@@ -188,7 +221,14 @@ class DaskEngine:
     @property
     def workers(self) -> int:
         """Threads of the cluster's workers (each fits one batch at a time)."""
-        return max(1, sum(self._connected().nthreads().values()))
+        client = self._connected()
+        try:
+            return max(1, sum(client.nthreads().values()))
+        except Exception:
+            if client.status != "running":  # the scheduler went away before the fits
+                lost = ConnectionError("the connection to it was lost")
+                raise unreachable(self.address, lost) from None
+            raise
 
     def batch_size(self, count: int) -> int:
         return batch_size(count, self.workers)
@@ -245,14 +285,22 @@ class DaskEngine:
             ]
             notice(f"Sent {len(batches):,} batches to {self.workers} Dask worker(s)")
             for _, results in as_completed(futures, loop=client.loop, with_results=True):
+                if isinstance(results, BaseException):
+                    raise results  # a cancelled batch comes as its error: the scheduler is gone
                 finished(results)
         except KilledWorker as error:
             raise SopError(
                 f"A batch of SKUs stopped {RETRIES} Dask workers in turn (out of memory?): "
                 f"{error}; nothing was written, the previous forecast stays current."
             ) from None
+        except ImportError as error:
+            raise missing_package(self.address, "workers", error) from None
         except (OSError, TimeoutError) as error:
             raise unreachable(self.address, error) from None
+        except RuntimeError as error:
+            if "deserialization of the task graph" in str(error):
+                raise missing_package(self.address, "scheduler", error) from None
+            raise
         except BaseException as error:
             if _cancelled(error):
                 raise unreachable(self.address, error) from None
