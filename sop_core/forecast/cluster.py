@@ -283,7 +283,8 @@ class DaskEngine:
                 )
                 for index, batch in enumerate(batches)
             ]
-            notice(f"Sent {len(batches):,} batches to {self.workers} Dask worker(s)")
+            batches_word = "batch" if len(batches) == 1 else "batches"
+            notice(f"Sent {len(batches):,} {batches_word} to {self.workers} Dask worker(s)")
             for _, results in as_completed(futures, loop=client.loop, with_results=True):
                 if isinstance(results, BaseException):
                     raise results  # a cancelled batch comes as its error: the scheduler is gone
