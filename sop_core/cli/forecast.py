@@ -26,6 +26,7 @@ from sop_core.data.export import check_out_file, write_csv
 from sop_core.data.stores import forecast_runs
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import (
+    ENGINES,
     RunSummary,
     backtest_report,
     driver_report,
@@ -56,6 +57,9 @@ def _current_run(args: argparse.Namespace) -> RunSummary:
             reuse=not getattr(args, "force", False),
             history_end=getattr(args, "history_end", None),
             who=author(args),
+            engine=getattr(args, "engine", "local"),
+            scheduler=getattr(args, "scheduler", None) or "",
+            history=getattr(args, "history", None),
         )
 
 
@@ -329,6 +333,29 @@ def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
     )
     forecast.add_argument(
         "--backfill-step", type=whole_number(1, 13), default=2, metavar="WEEKS", help="(2)"
+    )
+    forecast.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where the SKUs are fitted: local, this machine's --jobs processes; dask, a Dask "
+        "cluster (local)",
+    )
+    forecast.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="with --engine dask: the Dask scheduler's address, e.g. tcp://10.0.0.5:8786 "
+        "(default: a cluster of --jobs processes on this machine)",
+    )
+    forecast.add_argument(
+        "--history",
+        type=str,
+        default=None,
+        metavar="PATH",
+        help="with --engine dask: read the sales history from this Parquet file, folder or "
+        "glob (columns as sales_history) instead of the database; each worker reads its own "
+        "SKUs' rows",
     )
     forecast.add_argument("--json", action="store_true", help="print the run summary as JSON")
     forecast.set_defaults(handler=command_forecast)

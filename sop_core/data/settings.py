@@ -97,6 +97,19 @@ HORIZON_WEEKS = Setting(
     "plan is weekly for 13 weeks and by fiscal month beyond). The CLI's `forecast --horizon` "
     "sets its own.",
 )
+FORECAST_ENGINE = Setting(
+    "SOP_FORECAST_ENGINE",
+    "local",
+    "Where the app's forecast refresh and past forecasts fit the SKUs: `local` (this machine's "
+    "processes) or `dask` (a Dask cluster: the one at `SOP_DASK_SCHEDULER`, else a cluster of "
+    "this machine's processes started for the run). The CLI's `forecast --engine` sets its own.",
+)
+DASK_SCHEDULER = Setting(
+    "SOP_DASK_SCHEDULER",
+    "",
+    "With `SOP_FORECAST_ENGINE=dask`: the Dask scheduler's address (for example "
+    "`tcp://10.0.0.5:8786`); empty starts a cluster on this machine. docs/SCALE.md.",
+)
 
 SIGN_IN = Setting(
     "SOP_SIGN_IN",
@@ -132,6 +145,8 @@ SETTINGS: tuple[Setting, ...] = (
     PAPER_SIZE,
     FROZEN_WEEKS,
     HORIZON_WEEKS,
+    FORECAST_ENGINE,
+    DASK_SCHEDULER,
     SIGN_IN,
     PROXY_HEADER,
     PROXY_ADDRESS,
@@ -189,6 +204,13 @@ def horizon_weeks() -> int:
     """Weeks of the app's forecast (``SOP_HORIZON_WEEKS``), at most ``MOST_HORIZON_WEEKS``;
     anything that is not a whole number from 1 falls back to the default."""
     return min(whole_number(HORIZON_WEEKS), MOST_HORIZON_WEEKS)
+
+
+def forecast_engine() -> tuple[str, str]:
+    """The app's forecast engine and Dask scheduler address (``SOP_FORECAST_ENGINE``,
+    ``SOP_DASK_SCHEDULER``), as written: a wrong engine is refused by the refresh with a
+    message rather than quietly run locally."""
+    return FORECAST_ENGINE.value().strip().lower(), DASK_SCHEDULER.value().strip()
 
 
 def frozen_weeks() -> int:

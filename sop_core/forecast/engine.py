@@ -45,6 +45,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -667,45 +668,124 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         manager.join(timeout=5)
 
 
-def _run_regular(
-    inputs: list[SkuInput], settings: ForecastSettings, jobs: int, report: Progress
-) -> list[SkuForecast]:
-    """Forecast regular SKUs in ``jobs`` worker processes (in this process for small runs).
+class LocalEngine:
+    """Today's engine: batches of SKUs in ``jobs`` fresh worker processes of this machine (in
+    this process for small runs)."""
 
-    Workers are started fresh ("spawn"): forking a process that runs other threads (the
-    dashboard's) is not safe. Prophet's Stan program runs as a child process of each worker.
+    name = "local"
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+
+    @property
+    def workers(self) -> int:
+        return self.jobs
+
+    def batch_size(self, count: int) -> int:
+        """About four batches per worker, at most 25 SKUs each (a late batch is short)."""
+        return max(1, min(25, count // (4 * self.jobs) or 1))
+
+    def run(
+        self,
+        batches: list[list[SkuInput]],
+        settings: ForecastSettings,
+        finished: Callable[[list[SkuForecast]], None],
+        notice: Callable[[str], None],
+    ) -> None:
+        """Fit every batch, telling ``finished`` each batch's results as it completes.
+
+        Workers are started fresh ("spawn"): forking a process that runs other threads (the
+        dashboard's) is not safe. Prophet's Stan program runs as a child process of each
+        worker.
+        """
+        if self.jobs <= 1 or sum(len(batch) for batch in batches) < 16:
+            for batch in batches:
+                finished(_worker(batch, settings))
+            return
+        pool = worker_pool(self.jobs)
+        done: set[int] = set()
+        try:
+            futures = {pool.submit(_worker, batch, settings): i for i, batch in enumerate(batches)}
+            for future in as_completed(futures):
+                finished(future.result())
+                done.add(futures[future])
+            pool.shutdown()
+        except BrokenProcessPool:
+            stop_pool(pool)
+            # A worker died (out of memory, killed): finish in this process rather than fail.
+            notice("A worker stopped; finishing in one process")
+            remaining = [inp for i, batch in enumerate(batches) if i not in done for inp in batch]
+            finished(_worker(remaining, settings))
+        except BaseException:
+            # Stopped (SIGTERM, Ctrl+C, an error in a batch): no worker outlives the run.
+            stop_pool(pool)
+            raise
+
+
+class Engine(Protocol):
+    """Where the regular SKUs' fits run: ``LocalEngine`` (this machine's processes) or
+    ``cluster.DaskEngine`` (a Dask cluster). Both run ``_worker`` on the same batches."""
+
+    name: str
+
+    @property
+    def workers(self) -> int: ...
+
+    def batch_size(self, count: int) -> int: ...
+
+    def run(
+        self,
+        batches: list[list[SkuInput]],
+        settings: ForecastSettings,
+        finished: Callable[[list[SkuForecast]], None],
+        notice: Callable[[str], None],
+    ) -> None: ...
+
+
+def progress_message(done: int, total: int, seconds: float) -> str:
+    """``Fitted 1,200 of 10,000 SKUs, about 3 min 10 s left`` (the time left from the pace so
+    far; none before the first batch is back)."""
+    message = f"Fitted {done:,} of {total:,} SKUs"
+    if 0 < done < total and seconds > 0:
+        left = round(seconds * (total - done) / done)
+        minutes, rest = divmod(left, 60)
+        message += f", about {minutes} min {rest} s left" if minutes else f", about {rest} s left"
+    return message
+
+
+def _run_regular(
+    inputs: list[SkuInput],
+    settings: ForecastSettings,
+    jobs: int,
+    report: Progress,
+    engine: Engine | None = None,
+) -> list[SkuForecast]:
+    """Forecast regular SKUs in batches on ``engine`` (default: ``jobs`` local processes).
+
+    A batch may come back twice (a Dask worker lost after finishing it, its batch rerun):
+    each SKU is kept once, and a SKU that never came back is an error, never a gap.
     """
     if not inputs:
         return []
+    engine = engine or LocalEngine(jobs)
     for index, inp in enumerate(inputs):
         inp.stan_check = index % settings.stan_check_every == 0
-    batch_size = max(1, min(25, len(inputs) // (4 * jobs) or 1))
+    batch_size = engine.batch_size(len(inputs))
     batches = [inputs[i : i + batch_size] for i in range(0, len(inputs), batch_size)]
-    results: list[SkuForecast] = []
-    if jobs <= 1 or len(inputs) < 16:
-        for batch in batches:
-            results.extend(_worker(batch, settings))
-            report(len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs")
-        return results
-    pool = worker_pool(jobs)
-    try:
-        futures = [pool.submit(_worker, batch, settings) for batch in batches]
-        for future in as_completed(futures):
-            results.extend(future.result())
-            report(len(results) / len(inputs), f"Fitted {len(results):,} of {len(inputs):,} SKUs")
-        pool.shutdown()
-    except BrokenProcessPool:
-        stop_pool(pool)
-        # A worker died (out of memory, killed): finish in this process rather than fail.
-        done = {r.sku for r in results}
-        remaining = [inp for inp in inputs if inp.sku not in done]
-        report(len(results) / len(inputs), "A worker stopped; finishing in one process")
-        results.extend(_worker(remaining, settings))
-    except BaseException:
-        # Stopped (SIGTERM, Ctrl+C, an error in a batch): no worker outlives the run.
-        stop_pool(pool)
-        raise
-    return results
+    results: dict[str, SkuForecast] = {}
+    started = time.perf_counter()
+
+    def finished(batch: list[SkuForecast]) -> None:
+        for result in batch:
+            results.setdefault(result.sku, result)
+        seconds = time.perf_counter() - started
+        report(len(results) / len(inputs), progress_message(len(results), len(inputs), seconds))
+
+    engine.run(batches, settings, finished, lambda m: report(len(results) / len(inputs), m))
+    missing = [inp.sku for inp in inputs if inp.sku not in results]
+    if missing:
+        raise RuntimeError(f"{len(missing)} SKU(s) came back without a forecast: {missing[:5]}")
+    return [results[inp.sku] for inp in inputs]
 
 
 def _family_share(
@@ -773,9 +853,11 @@ def forecast_panel(
     jobs: int | None = None,
     reused: dict[int, SkuForecast] | None = None,
     progress: Progress | None = None,
+    engine: Engine | None = None,
 ) -> tuple[dict[int, SkuForecast], dict[str, float]]:
     """Forecast every SKU of ``panel``, except the rows in ``reused`` (unchanged since an
-    earlier run, whose results are kept as they are).
+    earlier run, whose results are kept as they are). ``engine`` runs the regular SKUs' fits
+    (default: ``jobs`` processes of this machine; ``cluster.DaskEngine``: a Dask cluster).
 
     Returns the results by panel row and the wall time of each phase in seconds.
     """
@@ -796,7 +878,7 @@ def forecast_panel(
     for inp in inputs:
         inp.global_points = points.get(inp.row)
     timings = {"global": time.perf_counter() - started}
-    fitted = _run_regular(inputs, settings, jobs, lambda f, m: report(0.1 + 0.8 * f, m))
+    fitted = _run_regular(inputs, settings, jobs, lambda f, m: report(0.1 + 0.8 * f, m), engine)
     if global_failure:
         for result in fitted:
             result.failures.setdefault("gbm", global_failure)

@@ -87,15 +87,18 @@ def load_panel(
     con: duckdb.DuckDBPyConnection,
     history_end: dt.date | None = None,
     horizon: int | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> Panel:
     """Read ``sales_history`` and ``products`` into a ``Panel``.
 
     ``history_end`` cuts the history after that week (a forecast as it would have been made
     then). With ``horizon``, the promotions of the ``promotions`` table in the ``horizon``
     weeks after the history are attached as known future drivers: promotions are planned
-    ahead, so a forecast knows the ones already in the calendar.
+    ahead, so a forecast knows the ones already in the calendar. ``rows``: the sales rows
+    read elsewhere (a Parquet dataset, ``sop_core.data.history_files``) instead of the table.
     """
-    rows = sales.sales_rows(con, history_end)
+    if rows is None:
+        rows = sales.sales_rows(con, history_end)
     products = product_store.product_groups(con)
     panel = panel_from_frame(rows, products)
     if history_end is not None and panel.history_end < np.datetime64(history_end, "D") - 6:
@@ -161,16 +164,30 @@ def with_planned_promotions(panel: Panel, promotions: pd.DataFrame, horizon: int
     )
 
 
-def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
+def panel_from_frame(
+    rows: pd.DataFrame,
+    products: pd.DataFrame,
+    *,
+    like: PanelShape | None = None,
+) -> Panel:
     """Build a ``Panel`` from sales rows (``week, sku, channel, units`` and optional driver
-    columns) and products indexed by SKU (``family``, ``brand``)."""
+    columns) and products indexed by SKU (``family``, ``brand``).
+
+    ``like``: the rows are some SKUs of a bigger panel of that shape (a Dask worker's batch):
+    the same week grid, channels and company-wide flags, so each SKU's arrays come out exactly
+    as in the whole panel.
+    """
     if rows.empty:
         raise ValueError("There is no sales history to forecast.")
     weeks_all = pd.to_datetime(rows["week"]).values.astype("datetime64[D]")
-    first, last = weeks_all.min(), weeks_all.max()
-    weeks = np.arange(first, last + np.timedelta64(1, "D"), np.timedelta64(7, "D"))
+    if like is None:
+        first, last = weeks_all.min(), weeks_all.max()
+        weeks = np.arange(first, last + np.timedelta64(1, "D"), np.timedelta64(7, "D"))
+        channels = np.array(sorted(rows["channel"].unique()), dtype=object)
+    else:
+        weeks, channels = like.weeks, like.channels
+        first = weeks[0]
     skus = np.array(sorted(rows["sku"].unique()), dtype=object)
-    channels = np.array(sorted(rows["channel"].unique()), dtype=object)
     sku_index = pd.Index(skus).get_indexer(rows["sku"])
     channel_index = pd.Index(channels).get_indexer(rows["channel"])
     week_index = ((weeks_all - first) / np.timedelta64(7, "D")).astype(int)
@@ -204,11 +221,13 @@ def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
         or np.nan_to_num(grid("feature", 0.0)).any()
         or np.nan_to_num(grid("display", 0.0)).any()
     )
+    if like is not None:
+        has_promotions = like.has_promotions
     net, listed = grid("net_price", np.nan), grid("list_price", np.nan)
     ratio = np.log(net / listed)
     ratio = np.where(np.isfinite(ratio), ratio, np.nan)
     sku_has_prices = np.isfinite(ratio).any(axis=(1, 2))
-    has_prices = bool(sku_has_prices.any())
+    has_prices = bool(sku_has_prices.any()) if like is None else like.has_prices
     if has_prices:
         # A channel without a price that week takes the SKU's typical ratio in that channel.
         with warnings.catch_warnings():  # a channel without any price is expected
@@ -249,6 +268,21 @@ def panel_from_frame(rows: pd.DataFrame, products: pd.DataFrame) -> Panel:
         sku_has_prices=sku_has_prices,
         channel_weights=weights,
     )
+
+
+@dataclass(frozen=True)
+class PanelShape:
+    """What a panel of some SKUs needs of the whole panel to build them exactly alike: the week
+    grid, the channels and whether the company's data holds prices and promotions at all."""
+
+    weeks: np.ndarray
+    channels: np.ndarray
+    has_prices: bool
+    has_promotions: bool
+
+    @classmethod
+    def of(cls, panel: Panel) -> PanelShape:
+        return cls(panel.weeks, panel.channels, panel.has_prices, panel.has_promotions)
 
 
 def regular_price(ratio: np.ndarray, depth: np.ndarray, weeks: int) -> float:

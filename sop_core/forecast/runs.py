@@ -13,6 +13,8 @@ import datetime as dt
 import hashlib
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pandas as pd
 
 from sop_core.data import access, db
 from sop_core.data.errors import InputError
+from sop_core.data.history_files import parquet_sales_rows
 from sop_core.data.stores import forecast_runs as runs_store
 from sop_core.data.stores import products as product_store
 from sop_core.data.stores import sales
@@ -29,6 +32,7 @@ from sop_core.forecast import prophet_model
 from sop_core.forecast.classical import Forecast
 from sop_core.forecast.engine import (
     BacktestSums,
+    Engine,
     ForecastSettings,
     Progress,
     SkuForecast,
@@ -100,6 +104,9 @@ def refresh_forecast(
     history_end: dt.date | None = None,
     who: str = "",
     write: str = "forecast",
+    engine: str = "local",
+    scheduler: str = "",
+    history: Path | str | None = None,
 ) -> RunSummary:
     """Run the forecast for the database at ``path`` (or reuse a stored run).
 
@@ -121,8 +128,17 @@ def refresh_forecast(
     who, write
         Who asks (``access.require``: refused before any fitting unless they may make
         ``write``, a demand planner's ``forecast`` or the ``production_plan`` that needs it).
+    engine, scheduler
+        Where the regular SKUs are fitted: ``local`` (``jobs`` processes of this machine) or
+        ``dask`` (the Dask cluster whose scheduler is at ``scheduler``; empty: a
+        ``LocalCluster`` of ``jobs`` processes started for the run).
+    history
+        With ``dask``: a Parquet dataset (file, folder or glob) holding the sales history
+        instead of the database's (``sop_core.data.history_files``); its workers read their
+        batches' rows from it.
     """
     settings = settings or ForecastSettings()
+    check_engine(engine, scheduler, history)
     if not 1 <= settings.horizon <= 104:
         raise InputError(f"--horizon must be between 1 and 104 weeks (got {settings.horizon}).")
     report = progress or (lambda fraction, message: None)
@@ -132,9 +148,10 @@ def refresh_forecast(
         raise InputError(f"There is no database at {path}.")
     db.ensure_schema(path, on_wait=on_wait)
     access.check(path, who, write)
+    rows = None if history is None else parquet_sales_rows(history, history_end)
     with db.connect(path, on_wait=on_wait) as con:
         try:
-            panel = load_panel(con, history_end, settings.horizon)
+            panel = load_panel(con, history_end, settings.horizon, rows=rows)
         except ValueError as error:
             raise InputError(str(error)) from None
         parameters = settings.to_json()
@@ -151,7 +168,10 @@ def refresh_forecast(
         if previous is not None and reuse:
             reused = _load_unchanged(con, previous, panel, prints)
 
-    results, timings = forecast_panel(panel, settings, jobs=jobs, reused=reused, progress=report)
+    with _engine(engine, scheduler, jobs, history, panel) as runner:
+        results, timings = forecast_panel(
+            panel, settings, jobs=jobs, reused=reused, progress=report, engine=runner
+        )
     for row, result in results.items():
         result.fingerprint = prints[row]
     drivers = shrink_drivers(panel, results)
@@ -182,6 +202,35 @@ def refresh_forecast(
         summary = _summary(con, run_id, False, time.perf_counter() - started)
     report(1.0, "Done")
     return summary
+
+
+ENGINES = ("local", "dask")
+
+
+def check_engine(engine: str, scheduler: str, history: Path | str | None) -> None:
+    """Refuse an engine we do not have, and a scheduler or Parquet history without Dask."""
+    if engine not in ENGINES:
+        raise InputError(f"The forecast engine is local or dask, not {engine!r}.")
+    if engine != "dask" and scheduler:
+        raise InputError("A Dask scheduler address needs the dask engine (--engine dask).")
+    if engine != "dask" and history is not None:
+        raise InputError("A Parquet history needs the dask engine (--engine dask).")
+
+
+@contextmanager
+def _engine(
+    engine: str, scheduler: str, jobs: int | None, history: Path | str | None, panel: Panel
+) -> Iterator[Engine | None]:
+    """The engine of a run: None for the local pool, a connected ``DaskEngine`` for dask."""
+    if engine != "dask":
+        yield None
+        return
+    from sop_core.forecast.cluster import DaskEngine
+
+    with DaskEngine(scheduler, jobs, history) as runner:
+        if history is not None:
+            runner.panel = panel
+        yield runner
 
 
 def _summary(
@@ -550,6 +599,8 @@ def backfill_runs(
     progress: Progress | None = None,
     on_wait: db.WaitCallback | None = None,
     who: str = "",
+    engine: str = "local",
+    scheduler: str = "",
 ) -> list[RunSummary]:
     """Make the runs a weekly forecasting routine would have stored: one as of ``step``,
     ``2 * step``, ... ``count * step`` weeks before the end of the history (runs already
@@ -582,6 +633,8 @@ def backfill_runs(
                 on_wait=on_wait,
                 history_end=as_of,
                 who=who,
+                engine=engine,
+                scheduler=scheduler,
             )
         )
     report(1.0, "Done")

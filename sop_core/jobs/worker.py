@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sop_core.data import db
+from sop_core.data import db, settings
 from sop_core.data.errors import InputError, SopError
 from sop_core.data.stores import jobs as store
 from sop_core.jobs import control
@@ -37,12 +37,15 @@ def _refresh(
     from sop_core.forecast.engine import ForecastSettings
     from sop_core.forecast.runs import refresh_forecast
 
+    engine, scheduler = settings.forecast_engine()
     summary = refresh_forecast(
         path,
         ForecastSettings(horizon=int(parameters.get("horizon", 26))),
         jobs=workers,
         progress=progress,
         who=parameters.get("started_by", ""),
+        engine=engine,
+        scheduler=scheduler,
     )
     return {"run_id": summary.run_id, "reused": summary.reused}
 
@@ -70,6 +73,7 @@ def _backfill(
     from sop_core.forecast.engine import ForecastSettings
     from sop_core.forecast.runs import backfill_runs
 
+    engine, scheduler = settings.forecast_engine()
     past = backfill_runs(
         path,
         int(parameters.get("count", 8)),
@@ -78,6 +82,8 @@ def _backfill(
         jobs=workers,
         progress=progress,
         who=parameters.get("started_by", ""),
+        engine=engine,
+        scheduler=scheduler,
     )
     return {
         "run_ids": [p.run_id for p in past],
