@@ -43,6 +43,7 @@ weeks staler than the model that serves, which makes its backtest a little pessi
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 
@@ -136,6 +137,10 @@ def _fit_and_forecast(
     steps)`` pairs, origins in weeks before the end, earliest first), then for each origin
     forecast ``predict_rows`` for its ``steps`` weeks, bringing the model's series forward to
     the next origin with the weeks in between (``MLForecast.update``; never refitted)."""
+    # LightGBM's OpenMP threads spin while they wait: on a machine the app, a refresh or Dask
+    # workers share, its global model took 31-69 s instead of 6-8 s (docs/SCALE.md). Set
+    # before the OpenMP runtime loads; the numbers do not change.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import lightgbm as lgb
     from mlforecast import MLForecast
     from mlforecast.lag_transforms import RollingMean
