@@ -55,13 +55,15 @@ def _kill_inside_a_big_insert(path: Path) -> None:
             text=True,
         )
         try:
-            line = writer.stdout.readline()  # blocks until the rows are in, not committed
-            if line.strip() == "inserted":
-                os.kill(writer.pid, signal.SIGKILL)
-                writer.wait()  # a killed process ends; on a loaded machine it may take a while
-                return
-            writer.wait(timeout=30)
-            errors.append(f"exit {writer.returncode}: {line!r} {writer.stderr.read()[-2000:]}")
+            said = []
+            for line in writer.stdout:  # blocks until the rows are in, not committed
+                if line.strip() == "inserted":
+                    os.kill(writer.pid, signal.SIGKILL)
+                    writer.wait()  # a killed process ends; on a loaded machine it may take a while
+                    return
+                said.append(line)  # anything else it prints (a wait for the lock) is not it
+            writer.wait()  # its output ended: it is ending
+            errors.append(f"exit {writer.returncode}: {said!r} {writer.stderr.read()[-2000:]}")
         finally:
             if writer.poll() is None:
                 writer.kill()
