@@ -44,17 +44,14 @@ AS_OF = dt.date(2026, 11, 25)
 WEEKS = 52
 
 
-def ours(path: Path, run_id: int, repeats: int) -> tuple[float, float, int]:
-    with db.connect(path) as con:
-        base = load_plan_base(con, run_id)
+def levers(base, step: int) -> list[Lever]:
+    """The scenario a lever move is timed on: a price change and a campaign that stay, and a
+    promotion whose depth moves with ``step`` (the lever being dragged)."""
     first = base.weeks[4].astype(dt.date)
-    kept = [
+    return [
         Lever("price", "all", None, base.weeks[20].astype(dt.date), None, change=0.03),
         Lever("campaign", "family", "skincare", first, base.weeks[8].astype(dt.date), change=0.1),
-    ]
-    times, kpi_times = [], []
-    for step in range(repeats):
-        moved = Lever(
+        Lever(
             "promotion",
             "family",
             "fragrance",
@@ -62,9 +59,19 @@ def ours(path: Path, run_id: int, repeats: int) -> tuple[float, float, int]:
             base.weeks[6].astype(dt.date),
             discount=0.05 * (step % 10),
             feature=0.5,
-        )
+        ),
+    ]
+
+
+def ours(path: Path, run_id: int, repeats: int) -> tuple[float, float, int]:
+    with db.connect(path) as con:
+        base = load_plan_base(con, run_id)
+    times, kpi_times = [], []
+    for step in range(repeats):
         started = time.perf_counter()
-        result = apply_scenario(base, Scenario("bench", [*kept, moved]))
+        scenario = levers(base, step)
+        moved = scenario[-1]
+        result = apply_scenario(base, Scenario("bench", scenario))
         result.kpis()
         times.append(time.perf_counter() - started)
         started = time.perf_counter()

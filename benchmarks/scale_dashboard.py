@@ -44,10 +44,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np
 import pandas as pd
 
+from benchmarks.bench_levers import levers  # the same three levers as at 1,000 SKUs
 from sop_core.data import db
 from sop_core.data.sample import SampleConfig, build_sample_database
 from sop_core.demand.plan_base import PlanBase, load_plan_base
-from sop_core.scenario.levers import Lever, Scenario, apply_scenario
+from sop_core.scenario.levers import Scenario, apply_scenario
 from sop_core.supply.planning import PlanSettings, chase_plan, load_supply, solve_plan
 
 AS_OF = dt.date(2026, 11, 25)
@@ -75,30 +76,13 @@ def database(skus: int, jobs: int | None = None) -> tuple[Path, int]:
     return path, run.run_id
 
 
-def _levers(base: PlanBase, step: int) -> list[Lever]:
-    first = base.weeks[4].astype(dt.date)
-    return [
-        Lever("price", "all", None, base.weeks[20].astype(dt.date), None, change=0.03),
-        Lever("campaign", "family", "skincare", first, base.weeks[8].astype(dt.date), change=0.1),
-        Lever(
-            "promotion",
-            "family",
-            "fragrance",
-            first,
-            base.weeks[6].astype(dt.date),
-            discount=0.05 * (step % 10),
-            feature=0.5,
-        ),
-    ]
-
-
 def lever_move_ours(base: PlanBase, rounds: int) -> float:
     """Median milliseconds of one lever move on the whole company (``apply_scenario`` +
     ``kpis``); the first move is a warm-up and not counted."""
     times = []
     for step in range(rounds + 1):
         started = time.perf_counter()
-        result = apply_scenario(base, Scenario("bench", _levers(base, step)))
+        result = apply_scenario(base, Scenario("bench", levers(base, step)))
         result.kpis()
         times.append(time.perf_counter() - started)
     return statistics.median(times[1:]) * 1000
@@ -133,7 +117,7 @@ def lever_move_peer(frame: pd.DataFrame, base: PlanBase, rounds: int) -> float:
         log_uplift = np.zeros(len(frame))
         discount = np.zeros(len(frame))
         price_factor = np.ones(len(frame))
-        for lever in _levers(base, step):
+        for lever in levers(base, step):
             start = pd.Timestamp(lever.start_week) if lever.start_week else frame["week"].min()
             end = pd.Timestamp(lever.end_week) if lever.end_week else frame["week"].max()
             mask = (frame["week"] >= start) & (frame["week"] <= end)

@@ -205,49 +205,40 @@ def add_user(path: Path | str, email: str, roles: object, by: str, name: str = "
     must be an admin (and ``by`` may be anyone); after that only an admin may add users."""
     email = _checked_email(email)
     chosen = checked_roles(roles)
-    ready(path)
-    with db.transaction(path) as con:
-        if users.user_count(con) == 0:
-            if "admin" not in chosen:
-                raise InputError(
-                    "The first user must be an admin (--role admin): from then on every "
-                    "change is checked against the roles, and an admin adds the others."
-                )
-        else:
-            by = require(con, by, "users").email
-        if users.user(con, email) is not None:
+    with writing(path, by, "users") as write:
+        if users.user_count(write.con) == 0 and "admin" not in chosen:
+            raise InputError(
+                "The first user must be an admin (--role admin): from then on every "
+                "change is checked against the roles, and an admin adds the others."
+            )
+        if users.user(write.con, email) is not None:
             raise InputError(f"{email} is already a user; change their roles with set-role.")
-        users.add_user(con, email, name.strip(), chosen, by)
-        audit.append(con, by, "users add", email, after={"name": name, "roles": chosen})
+        users.add_user(write.con, email, name.strip(), chosen, write.actor)
+        write.record("users add", email, after={"name": name, "roles": chosen})
 
 
 def set_roles(path: Path | str, email: str, roles: object, by: str) -> None:
     """Give the user ``email`` the ``roles`` (an admin's change), keeping an active admin."""
     chosen = checked_roles(roles)
-    ready(path)
-    with db.transaction(path) as con:
-        by = require(con, by, "users").email
-        before = _existing(con, email)
+    with writing(path, by, "users") as write:
+        before = _existing(write.con, email)
         if "admin" in before.roles and "admin" not in chosen:
-            _keep_an_admin(con, before.email)
-        users.set_roles(con, before.email, chosen)
-        audit.append(
-            con, by, "users set-role", before.email, before={"roles": before.roles},
-            after={"roles": chosen},
-        )  # fmt: skip
+            _keep_an_admin(write.con, before.email)
+        users.set_roles(write.con, before.email, chosen)
+        write.record(
+            "users set-role", before.email, before={"roles": before.roles}, after={"roles": chosen}
+        )
 
 
 def deactivate(path: Path | str, email: str, by: str) -> None:
     """Deactivate the user ``email`` (an admin's change); the last active admin stays."""
-    ready(path)
-    with db.transaction(path) as con:
-        by = require(con, by, "users").email
-        before = _existing(con, email)
+    with writing(path, by, "users") as write:
+        before = _existing(write.con, email)
         if "admin" in before.roles:
-            _keep_an_admin(con, before.email)
-        users.set_active(con, before.email, False)
-        audit.append(
-            con, by, "users deactivate", before.email, before={"active": before.active},
+            _keep_an_admin(write.con, before.email)
+        users.set_active(write.con, before.email, False)
+        write.record(
+            "users deactivate", before.email, before={"active": before.active},
             after={"active": False},
         )  # fmt: skip
 
