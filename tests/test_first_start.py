@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sop_core.data import formats
+from sop_core.data import db, formats
 from sop_core.jobs import control
 from tests.conftest import AS_OF
 from tests.helpers import ROOT, wait_for
@@ -99,13 +99,12 @@ def test_the_past_forecasts_end_stored_in_the_background_each_once(first_start):
         )
 
     assert wait_for(backfill_done, timeout=600, interval=0.5)
-    con = duckdb.connect(str(path), read_only=True)
-    try:
+    # The job's process may still hold the file for a moment after saying it is done:
+    # db.connect waits for it, as the pages do.
+    with db.connect(path) as con:
         ends = con.execute(
             "SELECT history_end, count(*) FROM forecast_runs GROUP BY 1 ORDER BY 1"
         ).fetchall()
-    finally:
-        con.close()
     assert len(ends) == 9 and all(n == 1 for _, n in ends)  # the current one and 8 past
 
 
