@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
+from sop_core.data.workers import worker_pool
 from sop_core.demand.plan_base import DRIVERS, PlanBase, load_plan_base
 from sop_core.scenario.levers import Scenario, apply_scenario
 from sop_core.supply.planning import (
@@ -321,3 +322,33 @@ def test_a_plan_solved_part_by_part_has_the_single_programs_optimum(forecast_db:
         assert getattr(split, name).sum() == pytest.approx(getattr(whole, name).sum(), rel=1e-6)
     assert np.allclose(split.production.sum(axis=0), whole.production.sum(axis=0), rtol=1e-6)
     assert split.hour_value.shape == whole.hour_value.shape
+
+
+def test_a_large_plans_parts_solved_in_worker_processes_give_the_same_plan(
+    forecast_db: Path, monkeypatch
+):
+    from sop_core.supply import planning
+
+    with db.connect(forecast_db) as con:
+        base = load_plan_base(con, 1)
+        supply = load_supply(con, base)
+    result = apply_scenario(base, Scenario("baseline"))
+    monkeypatch.setattr(planning, "PART_VARIABLES", 0)  # every part its own program
+    here = solve_plan(result, supply, weeks=26, jobs=1)
+    pools = []
+
+    def counted(jobs: int):
+        pools.append(jobs)
+        return worker_pool(jobs)
+
+    monkeypatch.setattr(planning, "worker_pool", counted)
+    monkeypatch.setattr(planning, "PARALLEL_VARIABLES", 0)  # every plan counts as large
+    apart = solve_plan(result, supply, weeks=26, jobs=2)
+    assert pools == [2]  # the parts went to two worker processes
+    for name in ("production", "inventory", "unmet", "overtime", "hours", "hour_value"):
+        assert np.array_equal(getattr(apart, name), getattr(here, name)), name
+    assert apart.total_cost == here.total_cost
+    # One process asked for: no pool, the same plan.
+    pools.clear()
+    assert solve_plan(result, supply, weeks=26, jobs=1).total_cost == here.total_cost
+    assert pools == []

@@ -100,9 +100,9 @@ def fit_batch(batch: list[SkuInput] | BatchFromFiles, settings: ForecastSettings
     process as in the local pool."""
     global _ONE_THREAD
     if not _ONE_THREAD:
-        from sop_core.forecast.engine import _one_blas_thread
+        from sop_core.data.workers import one_blas_thread
 
-        _one_blas_thread()
+        one_blas_thread()
         _ONE_THREAD = True
     if isinstance(batch, BatchFromFiles):
         batch = inputs_from_files(batch)

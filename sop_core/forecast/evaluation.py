@@ -35,14 +35,13 @@ import pandas as pd
 from sop_core.data import db
 from sop_core.data.errors import InputError
 from sop_core.data.stores import sales
+from sop_core.data.workers import stop_pool, worker_pool
 from sop_core.forecast import classical, metrics
 from sop_core.forecast.engine import (
     CANDIDATES,
     ForecastSettings,
     Progress,
     forecast_panel,
-    stop_pool,
-    worker_pool,
 )
 from sop_core.forecast.panel import Panel, load_panel
 
