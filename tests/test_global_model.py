@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sop_core.data import db
-from sop_core.forecast import engine
+from sop_core.forecast import engine, global_model
 from sop_core.forecast.global_model import MIN_TRAIN_WEEKS, global_forecasts
 from sop_core.forecast.panel import DRIVERS, Panel, load_panel
 
@@ -115,6 +115,26 @@ def test_the_same_seed_gives_the_same_forecast(
     for row, by_origin in again.items():
         for origin, values in by_origin.items():
             np.testing.assert_array_equal(values, forecasts[row][origin])
+
+
+def test_a_company_larger_than_the_training_cap_is_trained_on_a_sample_and_forecast_whole(
+    panel: Panel, forecasts: dict[int, dict[int, np.ndarray]], monkeypatch
+) -> None:
+    weeks = len(panel.weeks)
+    trainable = np.flatnonzero(weeks - panel.first_index >= MIN_TRAIN_WEEKS)
+    level = np.log1p(np.nan_to_num(panel.units)).mean(axis=1)
+    monkeypatch.setattr(global_model, "TRAIN_SERIES", 12)
+    sample = global_model._training_sample(panel, trainable, level)
+    assert len(sample) == 12 and set(sample) <= set(trainable)
+    # Every family is in it, as the evenly spaced picks through families ordered by size give.
+    assert {panel.families[r] for r in sample} == {panel.families[r] for r in trainable}
+    np.testing.assert_array_equal(sample, global_model._training_sample(panel, trainable, level))
+
+    capped = global_forecasts(panel, range(len(panel.skus)), (0,), HORIZON, threads=2)
+    # Every SKU the full model forecasts is still forecast, by a model that learnt from fewer.
+    assert capped.keys() == {row for row, by in forecasts.items() if 0 in by}
+    assert all(np.isfinite(by[0]).all() and (by[0] >= 0).all() for by in capped.values())
+    assert any(not np.array_equal(capped[row][0], forecasts[row][0]) for row in capped)
 
 
 def test_planned_promotions_raise_the_forecast_in_their_weeks(

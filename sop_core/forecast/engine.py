@@ -710,35 +710,61 @@ def _run_regular(
     return [results[inp.sku] for inp in inputs]
 
 
+_BOUNDS = ("lower_95", "lower_80", "upper_80", "upper_95")
+
+
+@dataclass
+class FamilyShape:
+    """A family's forecast for its new SKUs to follow: its regular SKUs' summed forecast per
+    unit of their summed last four weeks (``shape``), and each band as a share of the summed
+    point (``relative``, in ``_BOUNDS`` order)."""
+
+    shape: np.ndarray
+    relative: list[np.ndarray]
+
+
+def family_shapes(
+    panel: Panel, served: dict[int, SkuForecast], families: set[str]
+) -> dict[str, FamilyShape]:
+    """The ``FamilyShape`` of each of ``families`` that has a regular SKU in ``served``, worked
+    out once per family (each new SKU of a family follows the same one): one pass over the
+    SKUs, then each family's sums."""
+    donors: dict[str, list[int]] = {}
+    for r, result in served.items():
+        if result.series_type == "regular" and panel.families[r] in families:
+            donors.setdefault(panel.families[r], []).append(r)
+    shapes = {}
+    for family, rows in donors.items():
+        family_forecast = np.sum([served[r].forecast.point for r in rows], axis=0)
+        family_recent = np.sum([np.nan_to_num(panel.units[r, -4:]).sum() for r in rows]) / 4
+        shapes[family] = FamilyShape(
+            family_forecast / max(family_recent, 1e-9),
+            [
+                np.sum([getattr(served[r].forecast, name) for r in rows], axis=0)
+                / np.maximum(family_forecast, 1e-9)
+                for name in _BOUNDS
+            ],
+        )
+    return shapes
+
+
 def _family_share(
-    panel: Panel, row: int, served: dict[int, SkuForecast], horizon: int
+    panel: Panel, row: int, shapes: dict[str, FamilyShape], horizon: int
 ) -> tuple[Forecast, str, str]:
     """A new SKU's forecast: its family's forecast shape at the SKU's recent level."""
     _, units = panel.series(row)
     level = float(np.mean(units[-4:])) if len(units) else 0.0
-    donors = [
-        r
-        for r, result in served.items()
-        if panel.families[r] == panel.families[row] and result.series_type == "regular"
-    ]
-    if not donors or level <= 0:
+    family = shapes.get(panel.families[row])
+    if family is None or level <= 0:
         spread = float(np.std(units[-8:])) if len(units) > 1 else level * 0.3
         return (
             Forecast.flat(level, horizon, spread).clipped(),
             "recent_mean",
             ("new SKU without a family forecast to follow: recent average"),
         )
-    family_forecast = np.sum([served[r].forecast.point for r in donors], axis=0)
-    family_recent = np.sum([np.nan_to_num(panel.units[r, -4:]).sum() for r in donors]) / 4
-    shape = family_forecast / max(family_recent, 1e-9)
-    relative = [
-        np.sum([getattr(served[r].forecast, name) for r in donors], axis=0)
-        / np.maximum(family_forecast, 1e-9)
-        for name in ("lower_95", "lower_80", "upper_80", "upper_95")
-    ]
-    point = level * shape
+    point = level * family.shape
     # A new SKU is less certain than its family: widen the family's relative bands by half.
-    bounds = [point * (1 + 1.5 * (r - 1)) for r in relative]
+    bounds = [point * (1 + 1.5 * (r - 1)) for r in family.relative]
     reason = f"new SKU ({len(units)} weeks): {panel.families[row]} forecast at its recent level"
     return Forecast(point, *bounds).clipped(), "family_share", reason
 
@@ -835,11 +861,11 @@ def forecast_panel(
     # any family member changes them).
     report(0.95, "New items from their families")
     results.update({row: r for row, r in reused.items() if r.series_type != "new"})
-    for row in range(len(panel.skus)):
-        if row in results:
-            continue
+    new_rows = [row for row in range(len(panel.skus)) if row not in results]
+    shapes = family_shapes(panel, results, {panel.families[row] for row in new_rows})
+    for row in new_rows:
         _, units = panel.series(row)
-        forecast, model, reason = _family_share(panel, row, results, horizon)
+        forecast, model, reason = _family_share(panel, row, shapes, horizon)
         gbm = points.get(row, {}).get(0)
         if gbm is not None and len(gbm) >= horizon:
             # The global model knows launches like this one: half its forecast, half the

@@ -61,6 +61,10 @@ LAGS = (1, 2, 3, 4, 52)
 ROLLING_WINDOWS = (4, 13)  # rolling means of the target, from lag 1
 FOURIER_ORDER = 3
 PROMO_LIFT_WEEKS = 52
+TRAIN_SERIES = 10_000
+"""Most SKUs the model is trained on (``_training_sample``); a larger company's SKUs are all
+forecast by a model trained on this many of them. Training is most of the model's time and
+grows with the rows; beyond a few thousand series it learns nothing new (docs/SCALE.md)."""
 PARAMS = {
     "n_estimators": 80,
     "learning_rate": 0.12,
@@ -190,7 +194,10 @@ def _fit_and_forecast(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prepared = pipeline.preprocess(pd.DataFrame(frame), static_features=statics, dropna=False)
-        prepared = prepared[prepared["ds"].to_numpy() >= cut - TRAIN_WEEKS]
+        prepared = prepared[
+            (prepared["ds"].to_numpy() >= cut - TRAIN_WEEKS)
+            & np.isin(prepared["unique_id"].to_numpy(), _training_sample(panel, train_rows, level))
+        ]
         row_level = level[prepared["unique_id"].to_numpy()]
         weight = np.exp(row_level - row_level.max())
         pipeline.fit_models(
@@ -220,6 +227,19 @@ def _fit_and_forecast(
         }
         for origin, values in out.items()
     }
+
+
+def _training_sample(panel: Panel, train_rows: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The SKUs the model learns from: all of ``train_rows`` up to ``TRAIN_SERIES``; beyond,
+    ``TRAIN_SERIES`` of them evenly spaced through the SKUs ordered by family and by level, so
+    that every family and every size is in it as often as in the company. No random draw: the
+    same data gives the same sample. Every SKU of ``train_rows`` is still forecast."""
+    if len(train_rows) <= TRAIN_SERIES:
+        return train_rows
+    families = pd.Categorical(panel.families).codes[train_rows]
+    ordered = train_rows[np.lexsort((level[train_rows], families))]
+    picks = np.unique(np.linspace(0, len(ordered) - 1, TRAIN_SERIES).round().astype(int))
+    return np.sort(ordered[picks])
 
 
 def _predict(
