@@ -124,6 +124,8 @@ def chart(figure, key: str, height: int) -> None:
     figure = widgets.by_period(figure)
     with st.container(border=True):
         st.subheader(plain(title_text(figure)))
+        if figure.layout.title.subtitle.text:  # e.g. the lines a heatmap leaves out
+            st.caption(plain(figure.layout.title.subtitle.text))
         st.plotly_chart(
             for_room(figure, height=height, title=False),
             key=key,

@@ -129,18 +129,23 @@ with left:
         for line, nm in zip(base.lines, base.line_names, strict=True)
         if line in loaded
     }
-    chosen = st.selectbox("Line", list(labels), format_func=labels.get, key="supply_line")
-    line_index = list(base.lines).index(chosen)
-    overtime = float(PlanSettings().overtime_share * base.available_hours[line_index].max())
-    widgets.chart(
-        charts.line_load_chart(
-            load_by_period[load_by_period["line"] == chosen],
-            overtime,
-            f"Hours needed against available hours: {labels[chosen]}",
-            period=BUCKET,
-        ),
-        key="line_load",
+    # The most loaded first, as the heatmap ranks them: the default is the worst line.
+    ranked = [line for line in charts.lines_by_load(load_by_period).index if line in labels]
+    chosen = widgets.long_select(
+        "Line", ranked, key="supply_line", format_func=labels.get, what="lines"
     )
+    if chosen is not None:
+        line_index = list(base.lines).index(chosen)
+        overtime = float(PlanSettings().overtime_share * base.available_hours[line_index].max())
+        widgets.chart(
+            charts.line_load_chart(
+                load_by_period[load_by_period["line"] == chosen],
+                overtime,
+                f"Hours needed against available hours: {labels[chosen]}",
+                period=BUCKET,
+            ),
+            key="line_load",
+        )
 with right:
     st.subheader("Exceptions")
     widgets.table(

@@ -85,6 +85,116 @@ def test_heatmap_shows_the_load_in_each_cell_and_labels_the_weeks():
     assert axis["tickangle"] == 0
 
 
+def _many_lines(count: int = 300, weeks: int = 13) -> pd.DataFrame:
+    """``count`` lines' load over ``weeks`` weeks, most of them at 20-80%; 30 overloaded in one
+    week each (105% to 160%), two of them at the same peak, ranked last shown and first left
+    out of a heatmap, the one with the lower code having the lower chance of overload."""
+    rng = np.random.default_rng(11)
+    lines = [f"L{i:03d}" for i in range(count)]
+    load = rng.uniform(0.2, 0.8, (count, weeks))
+    chance = rng.uniform(0.0, 0.4, (count, weeks))
+    over = np.sort(rng.choice(count, 30, replace=False))
+    peaks = np.linspace(1.05, 1.6, 30)
+    last = 30 - charts.HEATMAP_LINES  # the last shown; the one before it, the first left out
+    peaks[last] = peaks[last - 1]
+    load[over, rng.integers(0, weeks, 30)] = peaks
+    chance[over[last - 1]] = 0.5  # the lower code of the tied two is less likely to overload...
+    chance[over[last]] = 0.7  # ...so the higher code is shown
+    available = np.full((count, weeks), 40.0)
+    available[5, 3] = 0.0  # a shutdown: no load that week
+    week = pd.date_range("2026-11-23", periods=weeks, freq="7D")
+    frame = pd.DataFrame(
+        {
+            "line": np.repeat(lines, weeks),
+            "line_name": "Filling",
+            "week": np.tile(week, count),
+            "needed_hours": (load * 40.0).ravel(),
+            "available_hours": available.ravel(),
+            "overload_probability": chance.ravel(),
+        }
+    )
+    frame["utilisation"] = np.where(
+        frame["available_hours"] > 0, frame["needed_hours"] / frame["available_hours"], np.nan
+    )
+    return frame
+
+
+def test_a_heatmap_of_many_lines_shows_the_most_loaded_worst_on_top():
+    load = _many_lines()
+    limit = charts.HEATMAP_LINES
+    figure = charts.utilisation_heatmap(
+        load, "Demand load by line and week: the revised targets' hours", "Demand load"
+    )
+    heat = figure.data[0]
+    assert len(heat.y) == len(heat.z) == limit
+    # The worst lines by their peak load, ties by the chance of overload, worked out here.
+    peak = load.groupby("line")["utilisation"].max()
+    chance = load.groupby("line")["overload_probability"].max()
+    worst = sorted(peak.index, key=lambda line: (-peak[line], -chance[line]))
+    assert [label.split()[0] for label in heat.y[::-1]] == worst[:limit]  # the worst on top
+    assert heat.y[-1] == f"{peak.idxmax()}  Filling"
+    assert figure.layout.yaxis.dtick == 1  # every line shown is named
+    assert np.nanmax(heat.z[-1]) == pytest.approx(1.6)
+    tied = [line for line in peak.index if peak[line] == peak[worst[limit - 1]]]
+    assert len(tied) == 2 and worst[limit - 1] == tied[1]  # the likelier overload is in
+    # Each row still the line's own load, week by week.
+    top = load[load["line"] == worst[0]].sort_values("week")
+    assert list(heat.z[-1]) == pytest.approx(list(top["utilisation"]))
+    # What was left out, where the planner reads it.
+    assert figure.layout.title.text.startswith(
+        f"Demand load by line and week, the {limit} most loaded of 300 lines:"
+    )
+    rest = sorted(peak, reverse=True)[limit]
+    note = figure.layout.title.subtitle.text
+    assert f"the other {300 - limit} lines peak at {formats.percent(rest)} or less" in note
+    assert rest == peak[tied[0]]  # the tied line left out is the highest of the rest
+
+
+def test_a_heatmap_names_how_many_lines_it_leaves_out_in_thousands():
+    load = _many_lines(3000, 4)
+    figure = charts.utilisation_heatmap(load, "Demand load of past sales", "Demand load")
+    assert figure.layout.title.text.endswith(
+        f"the {charts.HEATMAP_LINES} most loaded of 3,000 lines"
+    )
+    assert f"the other {3000 - charts.HEATMAP_LINES:,} lines" in figure.layout.title.subtitle.text
+
+
+def test_a_heatmap_of_up_to_the_limit_of_lines_is_as_it_was():
+    load = _many_lines()
+    load = load[load["line"].isin(load["line"].unique()[-charts.HEATMAP_LINES :])]
+    figure = charts.utilisation_heatmap(load, "Demand load by line: hours", "Demand load")
+    heat = figure.data[0]
+    labels = sorted({f"{line}  Filling" for line in load["line"]})
+    assert list(heat.y) == labels[::-1]  # every line, in code order from the top
+    assert figure.layout.title.text == "Demand load by line: hours"
+    assert not figure.layout.title.subtitle.text
+    assert figure.layout.height == 640 and figure.layout.title.pad.b == 16
+
+
+def test_lines_rank_by_peak_then_chance_of_overload_then_hours_short():
+    rows = [
+        # line, week, needed, available, chance
+        ("A", 0, 48.0, 40.0, 0.3),
+        ("B", 0, 48.0, 40.0, 0.6),
+        ("C", 0, 48.0, 40.0, 0.6),
+        ("C", 1, 30.0, 0.0, 0.6),  # a shutdown with hours needed: 30 h short, no load
+        ("D", 0, 10.0, 0.0, 0.0),  # shut all along: no peak at all
+        ("E", 0, 20.0, 40.0, 0.0),
+    ]
+    load = pd.DataFrame(
+        rows, columns=["line", "week", "needed_hours", "available_hours", "overload_probability"]
+    )
+    load["utilisation"] = np.where(
+        load["available_hours"] > 0, load["needed_hours"] / load["available_hours"], np.nan
+    )
+    ranking = charts.lines_by_load(load)
+    assert list(ranking.index) == ["C", "B", "A", "E", "D"]
+    assert ranking.loc["C", "short"] == pytest.approx(38.0)
+    # Without chances of overload, the hours short decide between equal peaks.
+    plain = charts.lines_by_load(load.drop(columns="overload_probability"))
+    assert list(plain.index) == ["C", "A", "B", "E", "D"]
+
+
 def test_a_years_heatmap_labels_every_fourth_week_and_keeps_its_colour_bar(con):
     load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
     figure = charts.utilisation_heatmap(load, "Demand load of past sales", "Demand load")

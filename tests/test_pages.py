@@ -250,6 +250,12 @@ def test_supply_shows_every_line_and_the_overloads_ahead(app_env):
     lines = count(app_env, "SELECT count(*) FROM production_lines")
     heat = figures(at)[0]["data"][0]
     assert heat["type"] == "heatmap" and len(heat["y"]) == lines
+    # The line picker opens on the most loaded line: the heatmap's row of the highest load.
+    z = heat["z"]
+    if isinstance(z, dict):
+        z = values(z).reshape([int(n) for n in str(z["shape"]).split(",")])
+    peaks = np.nanmax(np.asarray(z, dtype=float), axis=1)
+    assert at.selectbox(key="supply_line").value == heat["y"][int(np.argmax(peaks))].split()[0]
     assert int(metrics(at)["Overloaded line-weeks"]) > 0
     assert not at.dataframe[0].value.empty  # the exceptions
     assert at.dataframe[0].value.iloc[0]["kind"] == "overloaded"

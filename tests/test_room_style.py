@@ -168,3 +168,14 @@ def test_without_its_title_the_room_figure_leaves_it_to_the_page():
     room = for_room(figure, title=False).to_plotly_json()["layout"]
     assert "text" not in room.get("title", {})
     assert title_text(figure) == "Options <b>& more</b>"  # as typed, for the page to escape
+
+
+def test_a_long_title_reads_on_one_line_above_the_room_figure():
+    """``title_lines`` breaks a long title for plotly; the page's heading wraps by itself."""
+    figure = charts.utilisation_heatmap(
+        load_frame(), "Demand load: the revised targets' hours against the available hours", "x"
+    )
+    assert "<br>" in figure.layout.title.text
+    assert title_text(figure) == (
+        "Demand load: the revised targets' hours against the available hours"
+    )

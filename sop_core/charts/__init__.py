@@ -13,16 +13,19 @@ from sop_core.charts.meeting import budget_chart, comparison_chart, waterfall_ch
 from sop_core.charts.promotions import lift_by_depth_chart, scenario_chart
 from sop_core.charts.style import FONT_SIZE, PALETTE, family_colours
 from sop_core.charts.supply import (
+    HEATMAP_LINES,
     UTILISATION_WARNING,
     batch_cost_chart,
     cover_chart,
     line_load_chart,
+    lines_by_load,
     plan_chart,
     utilisation_heatmap,
 )
 
 __all__ = [
     "FONT_SIZE",
+    "HEATMAP_LINES",
     "PALETTE",
     "UTILISATION_WARNING",
     "accuracy_chart",
@@ -34,6 +37,7 @@ __all__ = [
     "family_colours",
     "lift_by_depth_chart",
     "line_load_chart",
+    "lines_by_load",
     "plan_chart",
     "scenario_chart",
     "utilisation_heatmap",

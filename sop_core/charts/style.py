@@ -482,8 +482,9 @@ def for_room(
 
 
 def title_text(fig: go.Figure) -> str:
-    """The figure's title as plain text (``figure`` escapes the names in it for plotly)."""
-    return html.unescape(fig.layout.title.text or "")
+    """The figure's title as plain text (``figure`` escapes the names in it for plotly), on
+    one line: the break ``title_lines`` put in a long one is a space (a page wraps it)."""
+    return html.unescape((fig.layout.title.text or "").replace("<br>", " "))
 
 
 def _room_colour(colour: object) -> object:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import PALETTE, WEEK_X, figure, unit_ticks, week_ticks
+from sop_core.charts.style import FONT_SIZE, PALETTE, WEEK_X, figure, unit_ticks, week_ticks
 from sop_core.data import formats
 from sop_core.data.calendar import weeks_text
 
@@ -17,7 +17,45 @@ UTILISATION_WARNING = 0.85
 # hours) on a page-wide chart; the numbers then replace the colour bar. Beyond it the cells
 # are too narrow to read, so they keep the colour bar and the hover alone.
 CELL_TEXT_WEEKS = 26
+# The most lines a heatmap draws: beyond it, the most loaded, and a note on how high the
+# others go. 16 rows get 30 px each for their 16 px labels in the page's 640 px chart (one
+# screen of a 1366 x 768 laptop), and about 30 px for their 22 px labels in Present mode's
+# 640 px chart on a 1920 x 1080 projector. At 20, Present mode's rows were too low for its
+# labels: plotly left every second line unnamed.
+HEATMAP_LINES = 16
 WEEK = pd.Timedelta(days=7)
+
+
+def lines_by_load(utilisation: pd.DataFrame) -> pd.DataFrame:
+    """The lines of a load frame (``line``, ``utilisation``, ``needed_hours``,
+    ``available_hours``, optionally ``overload_probability``), most loaded first: by their
+    peak load over the frame's weeks or periods, then their highest chance of overload (where
+    the frame has it), then their hours short (needed beyond available, summed), then by
+    code. Indexed by line, with ``peak``, ``probability`` (NaN without it) and ``short``;
+    a line with no hours in any period has no peak and comes after those that have one."""
+    load = utilisation["utilisation"].astype(float)
+    frame = pd.DataFrame(
+        {
+            "line": utilisation["line"],
+            "peak": load.where(np.isfinite(load)),
+            "probability": utilisation["overload_probability"].astype(float)
+            if "overload_probability" in utilisation
+            else np.nan,
+            "short": (utilisation["needed_hours"] - utilisation["available_hours"]).clip(lower=0),
+        }
+    )
+    ranking = frame.groupby("line", sort=True).agg(
+        peak=("peak", "max"), probability=("probability", "max"), short=("short", "sum")
+    )
+    order = np.lexsort(
+        (
+            np.arange(len(ranking)),  # the code (the index is sorted): the last tie-break
+            -ranking["short"].fillna(0).to_numpy(),
+            -ranking["probability"].fillna(-1).to_numpy(),
+            -ranking["peak"].fillna(-np.inf).to_numpy(),
+        )
+    )
+    return ranking.iloc[order]
 
 
 def utilisation_heatmap(
@@ -34,13 +72,29 @@ def utilisation_heatmap(
     ``loads.PLANNED_LOAD``): the colour bar, the hover and the cells' caption say it; the
     hover calls ``needed_hours`` "h {hours}" (``planned`` for a production plan's hours).
     ``period`` "month" or "quarter": the rows are per period (``week`` its first day, the
-    load its hours over its available hours, the chance of overload its riskiest week's)."""
+    load its hours over its available hours, the chance of overload its riskiest week's).
+
+    More than ``HEATMAP_LINES`` lines and it draws the most loaded of them (``lines_by_load``),
+    the worst on top: the title says so ("..., the 16 most loaded of 3,000 lines: ...",
+    before its first colon, else at its end) and its subtitle how high the others go."""
+    total = utilisation["line"].nunique()
+    note = ""
+    ranked = None
+    if total > HEATMAP_LINES:
+        ranking = lines_by_load(utilisation)
+        ranked = ranking.index[:HEATMAP_LINES]
+        utilisation = utilisation[utilisation["line"].isin(ranked)]
+        title, note = _most_loaded(title, measure, ranking, total, period)
     utilisation = utilisation.assign(
         label=utilisation["line"] + "  " + utilisation.get("line_name", "")
     )
-    grid = utilisation.pivot(index="label", columns="week", values="utilisation").sort_index(
-        ascending=False
-    )
+    grid = utilisation.pivot(index="label", columns="week", values="utilisation")
+    if ranked is None:
+        grid = grid.sort_index(ascending=False)
+    else:
+        # plotly draws a category axis' first row at the bottom: the worst line last, on top.
+        label = utilisation.drop_duplicates("line").set_index("line")["label"]
+        grid = grid.reindex(label.reindex(ranked[::-1]).to_numpy())
     needed = utilisation.pivot(index="label", columns="week", values="needed_hours")
     available = utilisation.pivot(index="label", columns="week", values="available_hours")
     needed, available = needed.reindex_like(grid), available.reindex_like(grid)
@@ -102,15 +156,28 @@ def utilisation_heatmap(
     starting = "Week starting" if period == "week" else period.capitalize()
     # Rows shrink as lines are added, so a plant with many lines still fits on one screen.
     row = 60 if len(grid) <= 8 else max(14, 480 // len(grid))
+    # The note on the lines left out: a subtitle, a line of its own under the title (plotly
+    # draws it in the title's pad: the pad grows by its line, or it touches the top row).
+    subtitle = (
+        {"title": {"subtitle": {"text": note, "font": {"size": FONT_SIZE}}, "pad": {"b": 44}}}
+        if note
+        else {}
+    )
     return figure(
         [heatmap],
         title,
         "",
-        height=min(900, max(320, row * len(grid) + 160)),
+        height=min(900, max(320, row * len(grid) + 160)) + (40 if note else 0),
         # Weeks with no hours at all (a shutdown) have no utilisation: they show as grey.
         layout={
+            **subtitle,
             "plot_bgcolor": "#BDBDBD",
-            "yaxis": {"type": "category", "automargin": True},
+            "yaxis": {
+                "type": "category",
+                "automargin": True,
+                # The most loaded lines each named: plotly's own ticks may skip every second.
+                **({"tickmode": "linear", "dtick": 1} if note else {}),
+            },
             "xaxis": {
                 # A label every week up to 13 weeks, every second of 26 and every fourth of
                 # 52, so that "W48 / 23 Nov" labels do not run into each other on a laptop.
@@ -124,6 +191,23 @@ def utilisation_heatmap(
             },
         },
     )
+
+
+def _most_loaded(
+    title: str, measure: str, ranking: pd.DataFrame, total: int, period: str
+) -> tuple[str, str]:
+    """The heatmap's title naming the lines it shows, and the note on those it leaves out."""
+    shown = f"the {HEATMAP_LINES} most loaded of {formats.units(total)} lines"
+    head, colon, tail = title.partition(": ")
+    title = f"{head}, {shown}: {tail}" if colon else f"{title}, {shown}"
+    rest = ranking.iloc[HEATMAP_LINES:]
+    others = f"the other {formats.units(len(rest))} lines"
+    peak = rest["peak"].max()
+    if pd.isna(peak):
+        left = f"{others} have no available hours in these {period}s"
+    else:
+        left = f"{others} peak at {formats.percent(peak)} or less"
+    return title, f"Worst on top, by peak {measure.lower()}; {left}."
 
 
 def week_steps(weeks: pd.Series, values: pd.Series) -> tuple[list, list, list]:
