@@ -4,8 +4,8 @@ How a planner builds or inspects a database from a scheduler, and how tests and 
 drive the engine. One module per meeting step holds its commands and adds their subparsers
 (``data``, ``forecast``, ``demand``, ``scenario``, ``supply``, ``meeting``, ``jobs``,
 ``access``); ``common`` holds what they share. This module assembles the parser and turns the
-errors a user can cause into one line on stderr and a non-zero exit. Command names, flags, output columns and JSON keys are a
-contract: add, never rename.
+errors a user can cause into one line on stderr and a non-zero exit. Command names, flags,
+output columns and JSON keys are a contract: add, never rename.
 """
 
 from __future__ import annotations
