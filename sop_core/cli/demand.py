@@ -94,6 +94,7 @@ def _scope(args: argparse.Namespace) -> tuple[str, str | None]:
 def _add(args: argparse.Namespace) -> int:
     from sop_core.demand import consensus
 
+    access.check(args.db, author(args), "override")  # as the page: the role before the form
     run, base = _forecast(args.db)
     mode, amount = next(
         (mode, value)
