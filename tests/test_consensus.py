@@ -237,12 +237,8 @@ def test_several_overrides_are_stored_together_or_not_at_all(plan_db):
         )
     with db.connect(plan_db) as con:
         assert con.execute("SELECT count(*) FROM consensus_overrides").fetchone()[0] == 0
-        assert (
-            con.execute("SELECT count(*) FROM audit_log WHERE action = 'override add'").fetchone()[
-                0
-            ]
-            == 0
-        )
+        audited = "SELECT count(*) FROM audit_log WHERE action = 'override add'"
+        assert con.execute(audited).fetchone()[0] == 0
     saved = consensus.add_overrides(
         plan_db, base, base.statistical_by_channel, [half, half], run_id=run, cycle=cycle
     )
