@@ -26,7 +26,6 @@ from sop_ui.formatting import (
 LEVEL_LABELS = dict(
     zip(consensus.LEVELS, ("Total", "Family", "Brand", "Channel", "SKU"), strict=True)
 )
-LARGE_CHANGE = 0.5  # an override moving its scope by more than this asks for a confirmation
 WHICH_WIDTH = 340  # px: the longest SKU's number and name
 # The value-added steps as the glossary names them (the accuracy JSON keeps ``naive``).
 STEP_LABELS = {"naive": "seasonal naive"}
@@ -436,7 +435,7 @@ elif submitted:
     except InputError as error:
         st.error(plain(error), icon=":material/error:")
     else:
-        if abs(after - before) > LARGE_CHANGE * before:
+        if consensus.large_change(before, after):
             # A big move is more often a slip (a % typed as units, "set" left at its
             # default) than a plan: ask once.
             st.session_state["override_pending"] = (override, before, after)

@@ -216,6 +216,36 @@ def test_a_refused_override_writes_nothing(plan_db):
         assert con.execute("SELECT count(*) FROM consensus_overrides").fetchone()[0] == 0
 
 
+def test_several_overrides_are_stored_together_or_not_at_all(plan_db):
+    """An overrides file's rows: each checked with the ones before it applied, in one
+    transaction; the second cutting below what the first left writes neither."""
+    base, run, cycle = plan(plan_db)
+    sku = base.skus[0]
+    first = base.weeks[2].astype(dt.date)
+    rows = base.skus == sku
+    volume = float(base.baseline[rows][:, 2].sum())
+    half = Override("sku", sku, first, first, "percent", -50, "destock", "Ana")
+    rest = Override("sku", sku, first, first, "units", -0.75 * volume, "destock more", "Ana")
+    # Alone, the second fits; after the first it takes the SKU below zero.
+    alone = consensus.scope_change(
+        base, base.statistical_by_channel, base.baseline_by_channel, rest
+    )
+    assert alone[1] >= 0
+    with pytest.raises(InputError, match=r"Override 2 of 2: .*below zero"):
+        consensus.add_overrides(
+            plan_db, base, base.statistical_by_channel, [half, rest], run_id=run, cycle=cycle
+        )
+    with db.connect(plan_db) as con:
+        assert con.execute("SELECT count(*) FROM consensus_overrides").fetchone()[0] == 0
+        audited = "SELECT count(*) FROM audit_log WHERE action = 'override add'"
+        assert con.execute(audited).fetchone()[0] == 0
+    saved = consensus.add_overrides(
+        plan_db, base, base.statistical_by_channel, [half, half], run_id=run, cycle=cycle
+    )
+    assert [s.units_before for s in saved] == pytest.approx([volume, volume / 2])
+    assert [s.units_after for s in saved] == pytest.approx([volume / 2, volume / 4])
+
+
 def test_a_channel_set_to_zero_stays_at_zero_when_its_family_is_raised():
     closed = override("channel", "online", "set", 0)
     raised = override("family", "alpha", "units", 100)

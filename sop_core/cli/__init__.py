@@ -2,10 +2,10 @@
 
 How a planner builds or inspects a database from a scheduler, and how tests and benchmarks
 drive the engine. One module per meeting step holds its commands and adds their subparsers
-(``data``, ``forecast``, ``scenario``, ``supply``, ``meeting``, ``jobs``); ``common`` holds what
-they share. This module assembles the parser and turns the errors a user can cause into one line
-on stderr and a non-zero exit. Command names, flags, output columns and JSON keys are a
-contract: add, never rename.
+(``data``, ``forecast``, ``demand``, ``scenario``, ``supply``, ``meeting``, ``jobs``,
+``access``); ``common`` holds what they share. This module assembles the parser and turns the
+errors a user can cause into one line on stderr and a non-zero exit. Command names, flags,
+output columns and JSON keys are a contract: add, never rename.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from sop_core.cli import access, data, forecast, jobs, meeting, scenario, supply
+from sop_core.cli import access, data, demand, forecast, jobs, meeting, scenario, supply
 from sop_core.cli.common import (
     EXIT_FAILURE,
     EXIT_TERMINATED,
@@ -35,6 +35,7 @@ COMMAND_ORDER = (
     "init",
     "import",
     "import-plan",
+    "scenario",
     "targets",
     "holdout",
     "pack",
@@ -45,7 +46,12 @@ COMMAND_ORDER = (
     "evaluate",
     "accuracy",
     "drivers",
+    "overrides",
+    "capacity",
     "plan",
+    "approve",
+    "plans",
+    "decisions",
     "jobs",
     "users",
     "audit",
@@ -60,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="S&OP dashboard engine: build, inspect and refresh the planning database.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    groups = (data, forecast, scenario, supply, meeting, jobs, access)
+    groups = (data, forecast, demand, scenario, supply, meeting, jobs, access)
     adders = {name: add for group in groups for name, add in group.PARSERS.items()}
     if set(adders) != set(COMMAND_ORDER):
         raise RuntimeError(f"COMMAND_ORDER and the groups' commands differ: {sorted(adders)}")

@@ -219,6 +219,151 @@ def command_holdout(args: argparse.Namespace) -> int:
     return 0
 
 
+def scenario_json(stored: Any) -> dict:
+    """A saved scenario as ``scenario show --json`` prints it: its levers, effect overrides and
+    capacity changes, each with the page's one-line description."""
+    scenario = stored.scenario
+    definition = json.loads(scenario.to_json())
+    return {
+        "name": scenario.name,
+        "status": stored.status,
+        "version": stored.version,
+        "owner": stored.owner,
+        "based_on_run": stored.based_on_run,
+        "created": str(stored.created_at),
+        "updated": str(stored.updated_at),
+        "updated_by": stored.updated_by,
+        "cannibalisation": scenario.cannibalisation,
+        "levers": [
+            {**item, "text": lever.describe()}
+            for item, lever in zip(definition["levers"], scenario.levers, strict=True)
+        ],
+        "overrides": [
+            {**item, "text": override.describe()}
+            for item, override in zip(definition["overrides"], scenario.overrides, strict=True)
+        ],
+        "capacity": [
+            {"number": number, **item, "text": change.describe()}
+            for number, (item, change) in enumerate(
+                zip(definition["capacity"], scenario.capacity, strict=True), start=1
+            )
+        ],
+    }
+
+
+def _stored(path: Path, name: str) -> Any:
+    from sop_core.scenario.store import load_scenario
+
+    with db.connect(path, on_wait=print_wait) as con:
+        return load_scenario(con, name)
+
+
+def _scenario_list(args: argparse.Namespace) -> int:
+    from sop_core.scenario.store import list_scenarios, load_scenario
+
+    with db.connect(args.db, on_wait=print_wait) as con:
+        rows = list_scenarios(con)
+        stored = {name: load_scenario(con, name) for name in rows["name"]}
+    records = [
+        {
+            "name": row["name"],
+            "levers": len(stored[row["name"]].scenario.levers),
+            "created": str(row["created_at"]),
+            "updated": str(row["updated_at"]),
+            "author": row["owner"],
+            "updated_by": row["updated_by"],
+            "status": row["status"],
+            "version": int(row["version"]),
+            "capacity_changes": len(stored[row["name"]].scenario.capacity),
+        }
+        for row in rows.to_dict("records")
+    ]
+    if args.json:
+        print(json.dumps({"scenarios": records}))
+        return 0
+    if not records:
+        print("No saved scenarios: make one on Promotions & pricing, or with import-plan.")
+    for r in records:
+        print(
+            f"{r['name']}\t{r['status']}\t{r['levers']} lever(s), {r['capacity_changes']} "
+            f"capacity change(s)\tby {r['author']}\tsaved {r['updated'][:16]} by {r['updated_by']}"
+        )
+    return 0
+
+
+def _scenario_show(args: argparse.Namespace) -> int:
+    shown = scenario_json(_stored(args.db, args.name))
+    if args.json:
+        print(json.dumps(shown))
+        return 0
+    print(
+        f"{shown['name']} ({shown['status']}, version {shown['version']}, by {shown['owner']}; "
+        f"saved {shown['updated'][:16]} by {shown['updated_by']}); cannibalisation "
+        f"{shown['cannibalisation']:.0%}"
+    )
+    for title, key in (
+        ("Levers", "levers"),
+        ("Effect overrides", "overrides"),
+        ("Capacity changes", "capacity"),
+    ):
+        items = shown[key]
+        print(f"{title}: {'none' if not items else len(items)}")
+        for number, item in enumerate(items, start=1):
+            print(f"  {number}. {item['text']}")
+    return 0
+
+
+def _scenario_copy(args: argparse.Namespace) -> int:
+    from sop_core.scenario.store import duplicate_scenario
+
+    source = _stored(args.db, args.name)
+    copy = duplicate_scenario(args.db, args.name, args.new, author(args))
+    dropped = len(source.scenario.capacity) - len(copy.scenario.capacity)
+    if args.json:
+        print(json.dumps({**scenario_json(copy), "capacity_not_copied": dropped}))
+        return 0
+    print(f"Copied {args.name!r} to {copy.scenario.name!r} ({len(copy.scenario.levers)} lever(s)).")
+    if dropped:
+        # store.duplicate_scenario copies the levers and effect overrides, as the page's
+        # Duplicate does; say so rather than let a planner think the hours came along.
+        print(
+            f"note: its {dropped} capacity change(s) were not copied (add them with capacity add)."
+        )
+    return 0
+
+
+def _scenario_rename(args: argparse.Namespace) -> int:
+    from sop_core.scenario.store import rename_scenario
+
+    renamed = rename_scenario(args.db, _stored(args.db, args.name), args.new, author(args))
+    if args.json:
+        print(json.dumps(scenario_json(renamed)))
+        return 0
+    print(f"Renamed {args.name!r} to {renamed.scenario.name!r}.")
+    return 0
+
+
+def _scenario_delete(args: argparse.Namespace) -> int:
+    from sop_core.scenario.store import delete_scenario
+
+    delete_scenario(args.db, _stored(args.db, args.name), author(args))
+    if args.json:
+        print(json.dumps({"deleted": args.name}))
+        return 0
+    print(f"Deleted the scenario {args.name!r}.")
+    return 0
+
+
+def command_scenario(args: argparse.Namespace) -> int:
+    return {
+        "list": _scenario_list,
+        "show": _scenario_show,
+        "copy": _scenario_copy,
+        "rename": _scenario_rename,
+        "delete": _scenario_delete,
+    }[args.action](args)
+
+
 # ---- parsers -----------------------------------------------------------------------------------
 
 
@@ -336,8 +481,44 @@ def add_holdout_parser(commands: argparse._SubParsersAction) -> None:
     holdout.set_defaults(handler=command_holdout)
 
 
+def add_scenario_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "scenario",
+        help="saved scenarios: list, show, copy, rename, delete",
+        description="The saved scenarios of Promotions & pricing and Supply & capacity: list "
+        "them, show one's levers, effect overrides and capacity changes, and copy, rename or "
+        "delete one (marketing's role), as the page's scenario bar does.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    for name, help_text, arguments in (
+        ("list", "every saved scenario, the last changed first", ()),
+        ("show", "a scenario's levers and capacity changes", ("name",)),
+        ("copy", "copy a scenario's levers and effect overrides", ("name", "new")),
+        ("rename", "rename a scenario", ("name", "new")),
+        ("delete", "delete a scenario", ("name",)),
+    ):
+        action = actions.add_parser(name, help=help_text, description=help_text[:1].upper()
+                                    + help_text[1:] + ".")  # fmt: skip
+        action.add_argument("--db", required=True, type=Path, help="database file")
+        if "name" in arguments:
+            action.add_argument("name", help="the scenario")
+        if "new" in arguments:
+            action.add_argument("new", help="the new name")
+        if name not in ("list", "show"):
+            add_as_option(action)
+        action.add_argument(
+            "--json",
+            action="store_true",
+            help='print {"scenarios": [{"name", "levers", "created", "updated", "author", ...}]}'
+            if name == "list"
+            else "print JSON",
+        )
+    parser.set_defaults(handler=command_scenario)
+
+
 PARSERS = {
     "import-plan": add_import_plan_parser,
+    "scenario": add_scenario_parser,
     "targets": add_targets_parser,
     "holdout": add_holdout_parser,
 }

@@ -28,6 +28,9 @@ from sop_core.demand.fences import TimeFences, frozen_warning
 
 LEVELS = ("total", "family", "brand", "channel", "sku")
 MODES = ("percent", "units", "set")
+LARGE_CHANGE = 0.5
+"""An override moving its scope's volume by more than this share is confirmed first (the
+Demand page asks; the CLI takes ``--yes``)."""
 MODE_LABELS = {
     "percent": "Change by %",
     "units": "Add units per week",
@@ -306,9 +309,24 @@ def add_override(
     its weeks before and after, and a warning when it changes weeks of the frozen zone (it is
     stored all the same: the room may decide to chase a late order). Bad input raises
     ``InputError`` and writes nothing."""
+    return add_overrides(path, grid, statistical, [override], run_id=run_id, cycle=cycle)[0]
+
+
+def large_change(units_before: float, units_after: float) -> bool:
+    """Whether an override moves its scope by more than ``LARGE_CHANGE`` (the Demand page
+    asks before saving one, the CLI wants ``--yes``): more often a slip (a % typed as units,
+    "set" left at its default) than a plan."""
+    return abs(units_after - units_before) > LARGE_CHANGE * units_before
+
+
+def check_override(grid: Grid, override: Override) -> Override:
+    """``override`` validated, its scope known and its weeks inside the forecast horizon of
+    ``grid`` (``InputError`` saying what is wrong); what ``add_override`` checks before it
+    opens the database."""
     override = override.validated()
     if not (override.author or "").strip():
         raise InputError("Say who you are (your name in the sidebar) before changing the plan.")
+    scope_cells(grid, override.level, override.target)
     weeks = week_cells(grid, override.first_week, override.last_week)
     if not weeks.any():
         raise InputError(
@@ -316,39 +334,78 @@ def add_override(
             f"outside the forecast horizon ({_date(grid.weeks[0]):%d %b %Y} to "
             f"{_date(grid.weeks[-1]):%d %b %Y})."
         )
-    with access.writing(path, override.author.strip(), "override") as write:
+    return override
+
+
+def add_overrides(
+    path: Path | str,
+    grid: Grid,
+    statistical: np.ndarray,
+    changes: list[Override],
+    *,
+    run_id: int,
+    cycle: dt.date,
+) -> list[SavedOverride]:
+    """Store ``changes`` in order, as ``add_override`` stores one, all in one transaction:
+    every one is stored or none is (an overrides file). Each is checked against the consensus
+    with the ones before it applied; a bad one raises ``InputError`` naming its place in the
+    list (when there are several) and writes nothing. Who makes them: the first one's author."""
+    checked = []
+    for number, override in enumerate(changes, start=1):
+        try:
+            checked.append(check_override(grid, override))
+        except InputError as error:
+            raise _numbered(error, number, len(changes)) from None
+    if not checked:
+        return []
+    saved = []
+    with access.writing(path, checked[0].author.strip(), "override") as write:
         con = write.con
         current, _ = apply_overrides(statistical, grid, active_overrides(con))
-        units_before, units_after = scope_change(grid, statistical, current, override)
-        override_id = overrides.insert_override(
-            con,
-            {
-                "author": write.actor,
-                "level": override.level,
-                "target": override.target,
-                "first_week": override.first_week,
-                "last_week": override.last_week,
-                "mode": override.mode,
-                "amount": override.amount,
-                "reason": override.reason,
-                "run_id": run_id,
-                "cycle": cycle,
-                "units_before": units_before,
-                "units_after": units_after,
-            },
-        )
-        write.record(
-            "override add",
-            f"override {override_id}",
-            scope=f"{override.level} {override.target}, {override.first_week} to "
-            f"{override.last_week}",
-            before={"units": units_before},
-            after={"units": units_after, "mode": override.mode, "amount": override.amount,
-                   "reason": override.reason},
-        )  # fmt: skip
-    return SavedOverride(
-        override_id, units_before, units_after, frozen_override_warning(grid, override)
-    )
+        for number, override in enumerate(checked, start=1):
+            try:
+                units_before, units_after = scope_change(grid, statistical, current, override)
+            except InputError as error:
+                raise _numbered(error, number, len(checked)) from None
+            current, _ = apply_override(current, statistical, grid, override)
+            override_id = overrides.insert_override(
+                con,
+                {
+                    "author": write.actor,
+                    "level": override.level,
+                    "target": override.target,
+                    "first_week": override.first_week,
+                    "last_week": override.last_week,
+                    "mode": override.mode,
+                    "amount": override.amount,
+                    "reason": override.reason,
+                    "run_id": run_id,
+                    "cycle": cycle,
+                    "units_before": units_before,
+                    "units_after": units_after,
+                },
+            )
+            write.record(
+                "override add",
+                f"override {override_id}",
+                scope=f"{override.level} {override.target}, {override.first_week} to "
+                f"{override.last_week}",
+                before={"units": units_before},
+                after={"units": units_after, "mode": override.mode, "amount": override.amount,
+                       "reason": override.reason},
+            )  # fmt: skip
+            saved.append(
+                SavedOverride(
+                    override_id, units_before, units_after, frozen_override_warning(grid, override)
+                )
+            )
+    return saved
+
+
+def _numbered(error: InputError, number: int, count: int) -> InputError:
+    """``error`` of the ``number``-th of ``count`` overrides, saying which when there are
+    several."""
+    return error if count == 1 else InputError(f"Override {number} of {count}: {error}")
 
 
 def undo_override(path: Path | str, override_id: int, user: str, cycle: dt.date) -> None:

@@ -77,3 +77,12 @@ def delete_all_overrides(con: duckdb.DuckDBPyConnection) -> None:
     """Delete every override (the holdout proof does this on its own copy of the database, so
     that its baseline is the forecast alone; never on the original)."""
     con.execute("DELETE FROM consensus_overrides")
+
+
+def file_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The rows of an overrides file the importer read into the temporary table ``_typed``
+    (``sop_core.demand.override_files``), in the file's order, with their ``_line``."""
+    return con.execute(
+        "SELECT _line, sku, family, first_week, last_week, percent, units, set_units, reason "
+        "FROM _typed ORDER BY _line"
+    ).df()
