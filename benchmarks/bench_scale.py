@@ -208,7 +208,10 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
 def projection(report: dict) -> dict:
     """100,000 series on 32 workers: the fits at the measured per-series cost (the largest
     size's, on dask) spread over 32 workers, plus the client's part extrapolated linearly from
-    the two sizes measured (from the one size in proportion, when only one was)."""
+    the two largest sizes measured (from the one size in proportion, when only one was). The
+    two largest: past ``global_model.TRAIN_SERIES`` SKUs the global model trains on a sample of
+    that size, so its training stops growing, and the slope between two sizes beyond it is the
+    one that goes on to 100,000 (measure 10,000 and 20,000 for that)."""
     sizes = sorted(report["sizes"])
     largest = report["sizes"][sizes[-1]]["dask"]
     per_series = largest["core_seconds_per_series"]
@@ -217,7 +220,7 @@ def projection(report: dict) -> dict:
     fits = TARGET_SERIES * (per_series + overhead / batch) / TARGET_WORKERS
     client_points = [(s, report["sizes"][s]["dask"]["median_client_seconds"]) for s in sizes]
     if len(client_points) >= 2:
-        (n1, c1), (n2, c2) = client_points[0], client_points[-1]
+        (n1, c1), (n2, c2) = client_points[-2], client_points[-1]
         slope = (c2 - c1) / (n2 - n1)
         client = c2 + slope * (TARGET_SERIES - n2)
     else:
