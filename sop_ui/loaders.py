@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
     from sop_core.data.importer import ImportReport
+    from sop_core.demand.accuracy import HistoryScales
     from sop_core.demand.cube import DemandCube
     from sop_core.demand.plan_base import PlanBase
     from sop_core.meeting.budget import BudgetInputs, Gap
@@ -517,16 +518,20 @@ def demand_cube(run_id: int) -> DemandCube:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _accuracy_frames(path: str, version: tuple[int, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _accuracy_frames(
+    path: str, version: tuple[int, int]
+) -> tuple[pd.DataFrame, pd.DataFrame | HistoryScales]:
     from sop_core.demand import accuracy
 
     with db.connect(path) as con:
         frame = accuracy.lag_frame(con)
         if frame.empty:
-            # Nothing to score: the history (a row per SKU, channel and week, 9 million at
-            # 20,000 SKUs) would only be read to be left unused.
+            # Nothing to score: no scale is needed.
             return frame, accuracy.HISTORY_EMPTY.copy()
-        return accuracy.with_consensus(con, frame), accuracy.history_frame(con)
+        # Every scope's MASE scales at the scored origins, summed in DuckDB: the history
+        # itself (a row per SKU, channel and week, 9 million at 20,000 SKUs) stays there.
+        history = accuracy.history_scales(con, frame["origin"].unique())
+        return accuracy.with_consensus(con, frame), history
 
 
 def has_past_forecasts() -> bool:

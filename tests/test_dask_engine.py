@@ -1,14 +1,18 @@
 """``forecast --engine dask``: the same numbers as the local engine on a real two-process
-``LocalCluster``, a worker killed mid-run, a scheduler that is not there, and the history read
-from a Parquet dataset by the workers themselves."""
+``LocalCluster``, a worker killed mid-run, a scheduler that is not there, a scheduler killed
+mid-run, and the history read from a Parquet dataset by the workers themselves."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -19,7 +23,7 @@ from sop_core.data.errors import InputError
 from sop_core.data.sample import SampleConfig, build_sample_database
 from sop_core.forecast.runs import refresh_forecast
 from tests.conftest import AS_OF
-from tests.helpers import run_cli, wait_for
+from tests.helpers import ROOT, alive, descendants, run_cli, wait_for
 
 distributed = pytest.importorskip("distributed")
 
@@ -168,6 +172,163 @@ def test_a_scheduler_that_is_not_there_is_one_line_and_nothing_written(db: Path)
     assert lines[0].startswith("error: The Dask scheduler at tcp://127.0.0.1:1 cannot be reached")
     assert "nothing was written, the previous forecast stays current" in lines[0]
     pd.testing.assert_frame_equal(runs(db), before)
+
+
+HOLD_SECONDS = 600
+"""Upper bound on how long ``HeldAtStart`` holds a worker (the test releases it long before)."""
+WAIT_SECONDS = 300
+"""Upper bound on waiting for each event of a test on its own processes (never reached on a
+machine that works, however loaded)."""
+
+
+class HeldAtStart(distributed.WorkerPlugin):
+    """Marks each forecast batch a worker starts with a file in ``folder/started``, and holds
+    the worker once the batch has ended until ``folder/release`` exists: its event loop is
+    held, so the batch's result cannot reach the scheduler, and a scheduler killed after the
+    mark is killed mid-run however slow the machine."""
+
+    name = "held-at-start"
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def transition(self, key, start, finish, **kwargs) -> None:
+        if not str(key).startswith("sop-forecast-"):
+            return
+        if finish == "executing":
+            Path(self.folder, "started", f"{os.getpid()}-{key}").touch()
+        elif start == "executing":
+            deadline = time.monotonic() + HOLD_SECONDS
+            release = Path(self.folder, "release")
+            while not release.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+def _python(module: str, *args: str, log: Path) -> subprocess.Popen:
+    """``python -m module ARGS`` from the repository root (so the workers import sop_core and
+    this module's plugin), its output to ``log``."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _address(scheduler_file: Path) -> str | None:
+    """The scheduler's address once it has written its file whole, else None."""
+    try:
+        return json.loads(scheduler_file.read_text())["address"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def test_a_scheduler_killed_mid_run_is_one_line_and_nothing_written(db: Path, tmp_path: Path):
+    """A scheduler of its own process with two ``dask worker`` processes; the CLI's run sends
+    its batch, a worker starts fitting it, and the scheduler is killed (SIGKILL)."""
+    before = runs(db)
+    (tmp_path / "started").mkdir()
+    scheduler_file = tmp_path / "scheduler.json"
+    processes: list[subprocess.Popen] = []
+    cli = None
+    children: set[int] = set()
+    try:
+        scheduler = _python(
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(scheduler_file),
+            log=tmp_path / "scheduler.log",
+        )
+        processes.append(scheduler)
+        assert wait_for(
+            lambda: _address(scheduler_file) or scheduler.poll() is not None, timeout=WAIT_SECONDS
+        ), (tmp_path / "scheduler.log").read_text()
+        address = _address(scheduler_file)
+        assert address, (tmp_path / "scheduler.log").read_text()
+        for n in range(2):
+            processes.append(
+                _python(
+                    "distributed.cli.dask_worker",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                    log=tmp_path / f"worker-{n}.log",
+                )
+            )
+        with distributed.Client(address, timeout=WAIT_SECONDS, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=WAIT_SECONDS)
+            # Kept by the scheduler for its workers after this client has gone.
+            client.register_plugin(HeldAtStart(str(tmp_path)))
+        with (tmp_path / "cli.out").open("w") as out, (tmp_path / "cli.err").open("w") as err:
+            cli = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "sop_core",
+                    "forecast",
+                    "--db",
+                    str(db),
+                    "--engine",
+                    "dask",
+                    "--scheduler",
+                    address,
+                    "--force",
+                    "--quiet",
+                ],
+                cwd=ROOT,
+                stdout=out,
+                stderr=err,
+            )
+        started = tmp_path / "started"
+        assert wait_for(
+            lambda: any(started.iterdir()) or cli.poll() is not None,
+            timeout=WAIT_SECONDS,
+            interval=0.02,
+        )
+        assert cli.poll() is None, (tmp_path / "cli.err").read_text()
+        children = descendants(cli.pid)
+        scheduler.send_signal(signal.SIGKILL)
+        scheduler.wait(timeout=WAIT_SECONDS)
+        code = cli.wait(timeout=WAIT_SECONDS)
+        left_behind = [pid for pid in children if alive(pid)]
+    finally:
+        (tmp_path / "release").touch()
+        started_pids = set(children)
+        for process in [cli, *processes]:
+            if process is not None:
+                started_pids |= {process.pid, *descendants(process.pid)}
+                if process.poll() is None:
+                    process.kill()
+                process.wait(timeout=WAIT_SECONDS)
+        # A worker killed while it fits leaves no Stan process behind either.
+        for pid in started_pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    stdout = (tmp_path / "cli.out").read_text()
+    stderr = (tmp_path / "cli.err").read_text()
+    assert code != 0, stdout + stderr
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"error: The Dask scheduler at {address} cannot be reached")
+    assert "the connection to it was lost during the run" in lines[0]
+    assert "nothing was written, the previous forecast stays current" in lines[0]
+    pd.testing.assert_frame_equal(runs(db), before)
+    assert not left_behind, "the CLI left processes running"
 
 
 def test_workers_reading_a_parquet_history_give_the_same_forecast(

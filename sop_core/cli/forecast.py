@@ -147,13 +147,14 @@ def command_accuracy(args: argparse.Namespace) -> int:
 
     with db.connect(args.db, on_wait=print_wait) as con:
         frame = accuracy.with_consensus(con, accuracy.lag_frame(con))
-        history = accuracy.history_frame(con)
-    if frame.empty:
-        raise InputError(
-            "No stored forecast has reached a closed week yet. Make past forecasts with "
-            "`python -m sop_core forecast --db PATH --backfill 8`."
-        )
-    if args.level != "total" and args.value not in set(history[args.level]):
+        if frame.empty:
+            raise InputError(
+                "No stored forecast has reached a closed week yet. Make past forecasts with "
+                "`python -m sop_core forecast --db PATH --backfill 8`."
+            )
+        # The MASE scales at the scored origins, summed in DuckDB (not the weekly rows).
+        history = accuracy.history_scales(con, frame["origin"].unique())
+    if args.level != "total" and args.value not in accuracy.scope_values(history, args.level):
         raise InputError(f"There is no {args.level} called {args.value!r} in the sales history.")
     by_lag = accuracy.accuracy_by_lag(frame, history, args.level, args.value)
     steps = accuracy.value_added(frame, history, args.level, args.value, args.lag)

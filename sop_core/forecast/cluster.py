@@ -304,11 +304,19 @@ class DaskEngine:
             raise
         except BaseException as error:
             if _cancelled(error):
-                raise unreachable(self.address, error) from None
+                raise unreachable(self.address, _lost(error)) from None
             raise
         finally:
             if futures and client.status == "running":
                 client.cancel(futures)
+
+
+def _lost(error: BaseException) -> BaseException:
+    """A cancelled batch's error as a planner reads it: Dask says ``<key> cancelled for reason:
+    scheduler-connection-lost`` when the client lost the scheduler mid-run."""
+    if getattr(error, "reason", None) == "scheduler-connection-lost":
+        return ConnectionError("the connection to it was lost during the run")
+    return error
 
 
 def _cancelled(error: BaseException) -> bool:
