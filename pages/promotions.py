@@ -762,11 +762,14 @@ def plan_import(current: drafts.ScenarioDraft) -> None:
     attempt = st.session_state.get("plan_attempt", 0)
     with st.expander("Import a promotion and price plan (CSV or Excel)"):
         st.caption(
-            "One row per week and scope: `week`, one of `sku`, `family`, `brand` or `channel` "
-            "(none: the total), `discount` (0.2 = 20% off), optional `share` of distribution "
-            "taking part, `feature` and `display` (share of stores, 0 to 1), optional net "
-            "`price` for SKU rows (with a discount it must agree with the list price less the "
-            "discount; without one it is a price change). Consecutive weeks with the same "
+            "One row per week and scope: `week`; `sku`, `family`, `brand`, `channel`, each "
+            "row for its most specific filled one (none: the total), so family promotions and "
+            "SKU prices share a file, and where two rows meet on a SKU-week the more specific "
+            "wins; `discount` (0.2 = 20% off), optional `share` of distribution taking part, "
+            "`feature` and `display` (share of stores, 0 to 1), optional net `price` for SKU "
+            "rows (with a discount it must agree with the list price less the discount; "
+            "without one it sets the price from its week until the SKU's next price row, or "
+            "an optional `until` week, like the price lever). Consecutive weeks with the same "
             "values become one lever."
         )
         if refused := identity.may("plan_file"):
