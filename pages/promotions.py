@@ -86,6 +86,12 @@ CHANGE_SLIDERS = {  # label, lowest, highest, step (in %)
     "campaign": ("Campaign uplift", 0, 50, 5),
     "distribution": ("Distribution change", -50, 50, 5),
 }
+# One meaning for a price, here and in plan files (``sop_core.scenario.plan_files``).
+PRICE_HELP = (
+    "Sets the price, against the list price, from its week until the next price change for "
+    "the same scope, or until its end week (the To column of the levers table) if that comes "
+    "first; none: to the end of the horizon. A plan file's price row means the same."
+)
 FIELD_WIDTH = 400  # px: the effect override's fields, not stretched across a wide screen
 # The sliders' starting values, put in Session State before the sliders are drawn and never
 # passed to them as a value: adding a lever resets them through Session State, and a widget
@@ -166,6 +172,7 @@ def lever_editor() -> Lever:
             step=step,
             format="%+d%%",
             key=_started(f"lever_{kind}"),
+            help=PRICE_HELP if kind == "price" else None,
             disabled=off,
         )
     return lever_from_state()

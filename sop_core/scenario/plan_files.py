@@ -343,8 +343,8 @@ def _resolved(
         week=pd.to_datetime(rows["week"]), level=rows["scope"].map(SPECIFICITY).astype(int)
     )
     effect = (rows["discount"] > 0) | (rows["feature"] > 0) | (rows["display"] > 0)
-    levels = rows.groupby("week")["level"].nunique()
-    mixed = rows[rows["week"].isin(levels.index[levels > 1])]
+    scopes = rows.groupby("week")["scope"].nunique()
+    mixed = rows[rows["week"].isin(scopes.index[scopes > 1])]
     if mixed.empty:
         return rows[effect], set(rows.loc[effect, "line"].astype(int))
 
