@@ -470,7 +470,7 @@ def test_a_price_alone_is_a_price_change_and_a_consistent_net_price_is_accepted(
     ends = [*(week - WEEK for week, _ in steps), None]
     lists = [then, *(price for _, price in steps)]
     hero_prices = [p for p in prices if p.target == hero]
-    assert [(p.start_week, p.end_week) for p in hero_prices] == list(zip(starts, ends))
+    assert [(p.start_week, p.end_week) for p in hero_prices] == list(zip(starts, ends, strict=True))
     for lever, list_price in zip(hero_prices, lists, strict=True):
         assert lever.change == pytest.approx(lower / list_price - 1, abs=1e-6)
     assert [(p.target, p.start_week, p.end_week) for p in prices if p.target != hero] == [
