@@ -86,6 +86,12 @@ CHANGE_SLIDERS = {  # label, lowest, highest, step (in %)
     "campaign": ("Campaign uplift", 0, 50, 5),
     "distribution": ("Distribution change", -50, 50, 5),
 }
+# One meaning for a price, here and in plan files (``sop_core.scenario.plan_files``).
+PRICE_HELP = (
+    "Sets the price, against the list price, from its week until the next price change for "
+    "the same scope, or until its end week (the To column of the levers table) if that comes "
+    "first; none: to the end of the horizon. A plan file's price row means the same."
+)
 FIELD_WIDTH = 400  # px: the effect override's fields, not stretched across a wide screen
 # The sliders' starting values, put in Session State before the sliders are drawn and never
 # passed to them as a value: adding a lever resets them through Session State, and a widget
@@ -166,6 +172,7 @@ def lever_editor() -> Lever:
             step=step,
             format="%+d%%",
             key=_started(f"lever_{kind}"),
+            help=PRICE_HELP if kind == "price" else None,
             disabled=off,
         )
     return lever_from_state()
@@ -762,11 +769,14 @@ def plan_import(current: drafts.ScenarioDraft) -> None:
     attempt = st.session_state.get("plan_attempt", 0)
     with st.expander("Import a promotion and price plan (CSV or Excel)"):
         st.caption(
-            "One row per week and scope: `week`, one of `sku`, `family`, `brand` or `channel` "
-            "(none: the total), `discount` (0.2 = 20% off), optional `share` of distribution "
-            "taking part, `feature` and `display` (share of stores, 0 to 1), optional net "
-            "`price` for SKU rows (with a discount it must agree with the list price less the "
-            "discount; without one it is a price change). Consecutive weeks with the same "
+            "One row per week and scope: `week`; `sku`, `family`, `brand`, `channel`, each "
+            "row for its most specific filled one (none: the total), so family promotions and "
+            "SKU prices share a file, and where two rows meet on a SKU-week the more specific "
+            "wins; `discount` (0.2 = 20% off), optional `share` of distribution taking part, "
+            "`feature` and `display` (share of stores, 0 to 1), optional net `price` for SKU "
+            "rows (with a discount it must agree with the list price less the discount; "
+            "without one it sets the price from its week until the SKU's next price row, or "
+            "an optional `until` week, like the price lever). Consecutive weeks with the same "
             "values become one lever."
         )
         if refused := identity.may("plan_file"):

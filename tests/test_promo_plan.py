@@ -281,10 +281,11 @@ def bad_plans(facts: Facts) -> dict[str, tuple[str, str, list[int]]]:
             "a net price needs a sku column",
             [2],
         ),
-        "channel and sku columns": (
+        # Rows of different scopes share a file; one row with two scopes is refused.
+        "channel and sku on one row": (
             f"week,sku,channel,discount\n{w[1]},{hero},{facts.base.channels[0]},0.2\n",
-            "has a channel column and a sku column",
-            [],
+            "the row has a channel and a sku, family or brand",
+            [2],
         ),
         "empty file": ("", "is empty", []),
         "header only": ("week,sku,discount\n", "has a header but no rows", []),
@@ -314,7 +315,7 @@ BAD_PLANS = [
     "price against the week's list less discount",
     "same week and sku twice",
     "price with a family column",
-    "channel and sku columns",
+    "channel and sku on one row",
     "empty file",
     "header only",
     "no week column",
@@ -450,12 +451,32 @@ def test_a_price_alone_is_a_price_change_and_a_consistent_net_price_is_accepted(
     assert report.ok, [i.text() for i in report.issues]
     prices = [lever for lever in report.levers if lever.kind == "price"]
     promotions = [lever for lever in report.levers if lever.kind == "promotion"]
-    assert [(p.target, p.start_week, p.end_week) for p in prices] == [
-        (hero, w[1], w[2]),
-        (repriced, after + WEEK, after + WEEK),
+    # A price holds from its week until the SKU's next price row: the hero's two rows at the
+    # same price are one price from w[1] on (to the end of the horizon, as the page's price
+    # lever), cut where its list price changes so that the net price stays; the repriced
+    # SKU's price runs until its next row restates the list price.
+    with db.connect(shared_db) as con:
+        steps = con.execute(
+            "SELECT effective_week, list_price FROM price_changes WHERE sku = ? "
+            "AND effective_week > ? ORDER BY effective_week",
+            [hero, w[1]],
+        ).fetchall()
+        then = con.execute(
+            "SELECT coalesce((SELECT list_price FROM price_changes WHERE sku = ? AND "
+            "effective_week <= ? ORDER BY effective_week DESC LIMIT 1), ?)",
+            [hero, w[1], listed],
+        ).fetchone()[0]
+    starts = [w[1], *(week for week, _ in steps)]
+    ends = [*(week - WEEK for week, _ in steps), None]
+    lists = [then, *(price for _, price in steps)]
+    hero_prices = [p for p in prices if p.target == hero]
+    assert [(p.start_week, p.end_week) for p in hero_prices] == list(zip(starts, ends, strict=True))
+    for lever, list_price in zip(hero_prices, lists, strict=True):
+        assert lever.change == pytest.approx(lower / list_price - 1, abs=1e-6)
+    assert [(p.target, p.start_week, p.end_week) for p in prices if p.target != hero] == [
+        (repriced, after + WEEK, after + WEEK)
     ]
-    assert prices[0].change == pytest.approx(lower / listed - 1, abs=1e-6)
-    assert prices[1].change == pytest.approx(
+    assert prices[-1].change == pytest.approx(
         round(facts.new_list * 1.05, 2) / facts.new_list - 1, abs=1e-6
     )
     assert all(p.discount == 0 and p.feature == 0 and p.display == 0 for p in prices)

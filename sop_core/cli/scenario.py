@@ -56,6 +56,8 @@ def command_import_plan(args: argparse.Namespace) -> int:
         "levers": len(plan.levers),
         "columns": plan.report.columns,
         "issues": issues_json(plan.issues),
+        "rows_by_scope": plan.rows_by_scope,
+        "overlaps": [overlap.as_dict() for overlap in plan.overlaps],
     }
     if plan.ok and not args.dry_run:
         user = author(args)
@@ -371,11 +373,14 @@ def add_import_plan_parser(commands: argparse._SubParsersAction) -> None:
     planfile = commands.add_parser(
         "import-plan",
         help="import marketing's promotion and price plan as a scenario",
-        description="Read a promotion and price plan (CSV or Excel: week, one scope column "
-        "sku, family, brand or channel (none: the total), discount 0-0.9, optional share of "
-        "distribution 0-1, feature and display 0-1, optional net price for SKU rows) through "
-        "the importer's checks, and save it as a scenario's levers. A net price that "
-        "disagrees with the week's list price less the discount is reported. Any error: "
+        description="Read a promotion and price plan (CSV or Excel: week; scope columns sku, "
+        "family, brand, channel, each row for its most specific non-empty one (none: the "
+        "total), the more specific row winning where two meet on a SKU-week; discount 0-0.9, "
+        "optional share of distribution 0-1, feature and display 0-1, optional net price for "
+        "SKU rows: without a discount it sets the price from its week until the SKU's next "
+        "price row, or its optional until week) through the importer's checks, and save it "
+        "as a scenario's levers. A net price that disagrees with the week's list price less "
+        "the discount is reported. --json adds rows_by_scope and overlaps. Any error: "
         "nothing is saved, the problems go to stderr and the exit code is 1.",
     )
     planfile.add_argument("--db", required=True, type=Path, help="database file")

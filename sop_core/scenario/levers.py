@@ -11,7 +11,9 @@ How a lever moves volume (all effects are on log units, per SKU, from ``driver_e
   feature x feature_support + display x display_support``, and in the week after it ends
   ``post_promotion x discount x share`` (the dip); ``share`` is the part of the distribution
   taking part (1 by default). In one channel it lifts only that channel's share.
-- price change: ``price_elasticity x log(1 + change)`` from its first week.
+- price change: ``price_elasticity x log(1 + change)`` from its first week until the next
+  price change for the same scope and target starts, or its end week if that comes first
+  (none: the end of the horizon); a plan file's price rows mean the same.
 - campaign and distribution: ``log(1 + change)``: the uplift or the change in distribution
   the marketer assumes.
 - cannibalisation: a share of the extra volume a promotion or campaign wins for some SKUs of
@@ -740,15 +742,37 @@ class _Cells:
         return cache[after]
 
 
+def price_lever_ends(levers: list[Lever]) -> dict[int, dt.date | None]:
+    """Per price lever (by its position in ``levers``), the last week it holds: its end
+    week, or the week before the next price lever of the same scope and target starts if
+    that comes first (a later lever starting the same week replaces it: it holds no week)."""
+    starts: dict[tuple, list[tuple[dt.date, int]]] = {}
+    for number, lever in enumerate(levers):
+        if lever.kind == "price":
+            key = (lever.scope, lever.target)
+            starts.setdefault(key, []).append((lever.start_week or dt.date.min, number))
+    ends: dict[int, dt.date | None] = {}
+    for group in starts.values():
+        group.sort()
+        for (_, number), following in zip(group, [*group[1:], None], strict=True):
+            end = levers[number].end_week
+            if following is not None:
+                cut = max(following[0], dt.date.min + dt.timedelta(days=7)) - dt.timedelta(days=7)
+                end = cut if end is None else min(end, cut)
+            ends[number] = end
+    return ends
+
+
 def _lever_cells(
     base: PlanBase, levers: list[Lever], by_channel: bool, shape: tuple[int, int, int]
 ) -> dict[str, _Cells]:
     """Per lever kind, the cells of its levers inside the horizon (a lever outside it has no
     effect, and no dip either)."""
     parts: dict[str, list[tuple]] = {kind: [] for kind in LEVER_KINDS}
-    for lever in levers:
+    price_ends = price_lever_ends(levers)
+    for number, lever in enumerate(levers):
         lever.validated()
-        weeks = base.week_span(lever.start_week, lever.end_week)
+        weeks = base.week_span(lever.start_week, price_ends.get(number, lever.end_week))
         if weeks.stop <= weeks.start:
             continue
         rows = base.scope_rows(lever.scope, lever.target)

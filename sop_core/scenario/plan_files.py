@@ -3,14 +3,28 @@
 A plan file (CSV or Excel) has a row per week and scope:
 
 - ``week``: any date in the week (it counts for the week that contains it);
-- one scope column: ``sku``, ``family``, ``brand`` or ``channel`` (none: everything);
+- the scope columns ``sku``, ``family``, ``brand`` and ``channel``: each row is for its most
+  specific non-empty one (a SKU, then a family or brand, then a channel; all empty: every
+  SKU), so one file holds family-wide promotions and SKU price changes side by side. A row
+  with a SKU may carry its family or brand for reading; a row with a channel and a SKU,
+  family or brand is refused (a lever is one SKU in every channel, or every SKU in one);
 - ``discount``: the promotion's depth, 0 to 0.9 (0.2 = 20% off);
 - ``share`` (optional): the share of the distribution the discount runs in, above 0 to 1
   (default 1: everywhere);
 - ``feature`` and ``display``: 0/1, or the share of stores taking part, 0 to 1;
 - ``price`` (optional, SKU rows only): the net price. With a discount it must agree with the
   week's list price less the discount (a plan that contradicts itself is reported, not
-  fixed); without one it is a price change against that week's list price.
+  fixed). Without one it is a price change: it sets the SKU's net price from its week until
+  the SKU's next price row, or until its ``until`` week (included) if that comes first, or
+  else to the end of the horizon, as the Promotions page's price lever does; where the list
+  price changes in between, the change against list follows it so the net price holds;
+- ``until`` (optional, price rows only): the last week of the price change.
+
+Where rows of different scopes put a promotion on the same SKU-week (a family promotion
+and one of its SKUs at another depth, or left out with a discount of 0), the more specific
+row wins there, and the report lists each overlap (``PlanReport.overlaps``). A channel's
+promotion cannot leave out some SKUs, so a channel row that meets a SKU, family or brand
+row in the same week is refused, as are a family and a brand row that both reach a SKU-week.
 
 Other column names map with ``target=source`` as in the importer, whose checks the file
 goes through first (types, ranges, dates, every problem with its line). Consecutive weeks
@@ -25,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from sop_core.data import db
@@ -39,12 +54,16 @@ from sop_core.data.importer import (
     TableSpec,
     read_file,
 )
-from sop_core.data.stores import forecast_runs, sales, scenarios
+from sop_core.data.stores import forecast_runs, master, products, sales, scenarios
 from sop_core.forecast.runs import latest_run
 from sop_core.scenario.levers import Lever, Scenario, checked_cannibalisation
 
 SCOPE_COLUMNS = ("sku", "family", "brand", "channel")  # most specific first
+SCOPES = ("sku", "family", "brand", "channel", "all")
+# How specific a row's scope is: where rows meet on a SKU-week, the higher wins.
+SPECIFICITY = {"sku": 3, "family": 2, "brand": 2, "channel": 1, "all": 0}
 PRICE_TOLERANCE = 0.02  # a net price within 2% (or a cent) of list less discount agrees
+OVERLAPS_NAMED = 5  # overlaps the report's notice names (the report keeps them all)
 PLAN_SPEC = TableSpec(
     (
         Column("week", "date", required=True, aliases=WEEK),
@@ -71,10 +90,44 @@ PLAN_SPEC = TableSpec(
         Column("feature", "number", default=0.0, **SHARE),
         Column("display", "number", default=0.0, **SHARE),
         Column("price", "number", minimum=0, above=True, aliases=("net_price", "promo_price")),
+        Column("until", "date", aliases=("until_week", "price_until", "last_week")),
     ),
     ("week",),
     "plan rows",
 )
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Two rows that put a promotion on the same SKU-weeks: the more specific one won them.
+    ``target`` is None for a row for everything."""
+
+    week: dt.date
+    line: int  # the row that won
+    scope: str
+    target: str | None
+    over_line: int  # the row it won over
+    over_scope: str
+    over_target: str | None
+    sku_weeks: int  # SKU-weeks (in a channel, for a channel row over everything) it won
+
+    def as_dict(self) -> dict:
+        return {
+            "week": self.week.isoformat(),
+            "won": {"line": self.line, "scope": self.scope, "target": self.target},
+            "over": {"line": self.over_line, "scope": self.over_scope, "target": self.over_target},
+            "sku_weeks": self.sku_weeks,
+        }
+
+    def text(self) -> str:
+        def row(line: int, scope: str, target: str | None) -> str:
+            return f"line {line} ({'everything' if scope == 'all' else f'{scope} {target}'})"
+
+        won = row(self.line, self.scope, self.target)
+        over = row(self.over_line, self.over_scope, self.over_target)
+        return (
+            f"week of {self.week:%d %b %Y}: {won} wins {self.sku_weeks:,} SKU-week(s) over {over}"
+        )
 
 
 @dataclass
@@ -82,9 +135,11 @@ class PlanReport:
     """What reading a plan file found, and the levers it makes."""
 
     report: ImportReport
-    scope: str = "all"
+    scope: str = "all"  # the rows' scope; "mixed" when they have more than one
     levers: list[Lever] = field(default_factory=list)
     rows_used: int = 0
+    rows_by_scope: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SCOPES, 0))
+    overlaps: list[Overlap] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -101,10 +156,21 @@ class PlanReport:
     def summary(self) -> str:
         if not self.ok:
             return self.report.summary()
-        where = "for the total" if self.scope == "all" else f"by {self.scope}"
+        if self.scope == "mixed":
+            parts = [
+                f"{count:,} {'for the total' if scope == 'all' else f'by {scope}'}"
+                for scope, count in self.rows_by_scope.items()
+                if count
+            ]
+            where = f"({', '.join(parts)})"
+        else:
+            where = "for the total" if self.scope == "all" else f"by {self.scope}"
+        overlaps = f"; {len(self.overlaps):,} overlap(s), the more specific row won" * bool(
+            self.overlaps
+        )
         return (
             f"{self.report.file_name}: {self.rows_used:,} plan row(s) {where} make "
-            f"{len(self.levers):,} lever(s)."
+            f"{len(self.levers):,} lever(s){overlaps}."
         )
 
     def scenario(self, name: str, cannibalisation: float | None = None) -> Scenario:
@@ -138,77 +204,100 @@ def read_plan(
     with db.connect(path) as con:
         if not read_file(con, PLAN_SPEC, source, report, mapping):
             return plan
-        plan.scope = _scope(report)
         _check_rows(con, plan)
         if not plan.ok:
             return plan
-        rows = _rows(con, plan.scope)
-        _horizon_notice(con, rows, report)
-        _calendar_overlap(con, plan.scope, report)
-    plan.rows_used = len(rows)
-    plan.levers = levers_from_rows(rows, plan.scope)
+        promotions = scenarios.plan_promotions(con)
+        prices = scenarios.plan_price_spans(con)
+        groups = products.product_groups(con)
+        channels = [str(c) for c in _channels(con)]
+        rows, lines_used = _resolved(promotions, groups, channels, plan)
+        if not plan.ok:
+            return plan
+        _horizon_notice(con, promotions, prices, report)
+        _calendar_overlap(con, report)
+    lines_used |= set(prices["line"].astype(int))
+    scope_of = dict(zip(promotions["line"], promotions["scope"], strict=True))
+    used = pd.Series([scope_of.get(line, "sku") for line in lines_used], dtype=object)
+    plan.rows_by_scope = {scope: int((used == scope).sum()) for scope in SCOPES}
+    plan.rows_used = len(lines_used)
+    plan.levers = _sorted(levers_from_rows(rows) + price_levers(prices))
     return plan
 
 
-def _scope(report: ImportReport) -> str:
-    """The plan's scope: its most specific scope column (a SKU's family or brand column is
-    only there for reading); a channel does not combine with another scope."""
-    present = [c for c in SCOPE_COLUMNS if c in report.columns]
-    if "channel" in present and len(present) > 1:
-        others = ", ".join(c for c in present if c != "channel")
-        report.issues.append(
-            Issue(
-                "error",
-                f"The plan has a channel column and a {others} column; a plan row applies to "
-                "one scope: SKUs, a family, a brand or a channel. Split the plan by scope.",
-            )
-        )
-        return "channel"
-    if len(present) > 1:
-        report.issues.append(
-            Issue(
-                "notice",
-                f"Each row is for its {present[0]}; the {', '.join(present[1:])} column(s) "
-                "are not used.",
-            )
-        )
-    return present[0] if present else "all"
-
-
-def _flag(report: ImportReport, severity: str, message: str, found: scenarios.Found) -> None:
-    """Report the rows a check found (nothing when it found none)."""
-    count, lines = found
-    if count:
-        report.issues.append(Issue(severity, message, lines, count))
+def _channels(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return list(master.company_facts(con)["channels"])
 
 
 def _check_rows(con: duckdb.DuckDBPyConnection, plan: PlanReport) -> None:
-    report, scope = plan.report, plan.scope
-    if scope != "all":
-        _flag(report, "error", f"{scope} is empty", scenarios.plan_rows_without_scope(con, scope))
+    report = plan.report
+    counts = scenarios.scope_plan_rows(con)
+    present = [scope for scope in SCOPES if counts.get(scope)]
+    plan.scope = present[0] if len(present) == 1 else "mixed"
+    _flag(
+        report,
+        "error",
+        "the row has a channel and a sku, family or brand; a plan row applies to one scope "
+        "(a SKU, a family or a brand in every channel, or every SKU in one channel): leave "
+        "the channel empty, or the others",
+        scenarios.plan_rows_in_two_scopes(con),
+    )
+    for scope, others in (("sku", ("family", "brand")), ("family", ("brand",))):
+        unused = [c for c in others if scenarios.plan_rows_with_unused_column(con, scope, c)[0]]
+        if unused:
+            report.issues.append(
+                Issue(
+                    "notice",
+                    f"Each row with a {scope} is for its {scope}; on those rows the "
+                    f"{', '.join(unused)} column(s) are not used.",
+                )
+            )
+    if counts.get("all") and any(c in report.columns for c in SCOPE_COLUMNS):
+        _flag(
+            report,
+            "notice",
+            "the row names no sku, family, brand or channel, so it is for every SKU",
+            scenarios._found(con, "_typed", "_scope = 'all'"),
+        )
+    for scope in SCOPES:
+        if not counts.get(scope):
+            continue
+        if scope != "all":
+            _flag(
+                report,
+                "error",
+                f"unknown {scope} (not in the database; check the spelling)",
+                scenarios.plan_rows_unknown_scope(con, scope),
+            )
         _flag(
             report,
             "error",
-            f"unknown {scope} (not in the database; check the spelling)",
-            scenarios.plan_rows_unknown_scope(con, scope),
+            f"the same week{'' if scope == 'all' else ' and ' + scope} appears more than once",
+            scenarios.plan_rows_repeated(con, scope),
         )
     _flag(
         report,
         "error",
-        f"the same week{'' if scope == 'all' else ' and ' + scope} appears more than once",
-        scenarios.plan_rows_repeated(con, scope),
+        "a net price needs a sku column (the SKUs of a family, brand or channel have "
+        "different list prices); give the discount instead",
+        scenarios.plan_rows_with_price(con),
     )
-    if scope != "sku":
-        _flag(
-            report,
-            "error",
-            "a net price needs a sku column (the SKUs of a family, brand or channel have "
-            "different list prices); give the discount instead",
-            scenarios.plan_rows_with_price(con),
-        )
+    _flag(
+        report,
+        "error",
+        "until is the last week of a price change (a net price without a discount); a "
+        "promotion runs the weeks it has rows for, so leave until empty on this row",
+        scenarios.plan_rows_until_without_price_change(con),
+    )
+    _flag(
+        report,
+        "error",
+        "until is before the row's week",
+        scenarios.plan_rows_until_before_week(con),
+    )
     if not report.ok:
         return
-    scenarios.price_plan_rows(con, scope)
+    scenarios.price_plan_rows(con)
     example = scenarios.first_price_disagreement(con, PRICE_TOLERANCE)
     if example:
         line, price, listed, discount = example
@@ -230,23 +319,207 @@ def _check_rows(con: duckdb.DuckDBPyConnection, plan: PlanReport) -> None:
     )
 
 
-def _rows(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
-    """The plan's rows that change something: ``week, target, discount, share, feature,
-    display, change`` (``change``: a price change, NaN where none)."""
-    return scenarios.plan_changes(con, scope)
+def _flag(report: ImportReport, severity: str, message: str, found: scenarios.Found) -> None:
+    """Report the rows a check found (nothing when it found none)."""
+    count, lines = found
+    if count:
+        report.issues.append(Issue(severity, message, lines, count))
 
 
-def _horizon_notice(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, report) -> None:
+PROMOTION_VALUES = ["discount", "share", "feature", "display"]
+
+
+def _resolved(
+    rows: pd.DataFrame, groups: pd.DataFrame, channels: list[str], plan: PlanReport
+) -> tuple[pd.DataFrame, set[int]]:
+    """The promotion rows after overlaps are settled (the more specific row wins each
+    SKU-week), as rows for levers: ``week, scope, target`` and the promotion's values; and
+    the lines that count (a promotion, or a row that won an overlap). A run of a row's
+    consecutive weeks that loses some SKU-weeks is given SKU by SKU (by family, for a row for
+    everything; by channel, where channel rows won), so it keeps one dip at its end.
+    Overlaps no lever can hold are the report's errors."""
+    report = plan.report
+    rows = rows.assign(
+        week=pd.to_datetime(rows["week"]), level=rows["scope"].map(SPECIFICITY).astype(int)
+    )
+    effect = (rows["discount"] > 0) | (rows["feature"] > 0) | (rows["display"] > 0)
+    scopes = rows.groupby("week")["scope"].nunique()
+    mixed = rows[rows["week"].isin(scopes.index[scopes > 1])]
+    if mixed.empty:
+        return rows[effect], set(rows.loc[effect, "line"].astype(int))
+
+    skus = groups.index.to_numpy(dtype=object)
+    members_of = {
+        "family": groups.groupby("family").groups,
+        "brand": groups.groupby("brand").groups,
+    }
+
+    def members(scope: str, target: str | None) -> np.ndarray:
+        if scope == "sku":
+            return np.array([target], dtype=object)
+        if scope in members_of:
+            return np.asarray(members_of[scope][target], dtype=object)
+        return skus
+
+    # Every (week, SKU) each non-channel row of a mixed week reaches, and its winner.
+    finer = mixed[mixed["scope"] != "channel"]
+    cover = pd.DataFrame(
+        [
+            (row.line, row.week, sku, row.level)
+            for row in finer.itertuples(index=False)
+            for sku in members(row.scope, row.target)
+        ],
+        columns=["line", "week", "sku", "level"],
+    )
+    top = cover.groupby(["week", "sku"])["level"].transform("max")
+    winners = cover[cover["level"] == top]
+    ties = winners[winners.duplicated(["week", "sku"], keep=False)]
+    if not ties.empty:  # a family and a brand row on the same SKU-week
+        _lines_error(
+            report,
+            "a family row and a brand row put a promotion on the same SKU-weeks, and neither "
+            "is more specific; give those SKUs their own rows, or move one of them",
+            ties["line"],
+        )
+    channel_rows = mixed[mixed["scope"] == "channel"]
+    clash = mixed[mixed["week"].isin(channel_rows["week"]) & mixed["level"].between(2, 3)]
+    if not clash.empty:
+        _lines_error(
+            report,
+            "a channel row and a sku, family or brand row put a promotion on the same week; "
+            "a channel's promotion reaches every SKU in it and cannot leave some out: give the "
+            "channel's promotion by family or SKU, or put it in another week",
+            pd.concat(
+                [clash["line"], channel_rows.loc[channel_rows["week"].isin(clash["week"]), "line"]]
+            ),
+        )
+    if not report.ok:
+        return rows.iloc[:0], set()
+
+    by_line = rows.set_index("line")
+    overlaps: list[Overlap] = []
+    winner = winners.set_index(["week", "sku"])["line"]
+    lost = cover[cover["level"] < top].assign(
+        won_by=lambda f: winner.reindex(pd.MultiIndex.from_frame(f[["week", "sku"]])).to_numpy()
+    )
+    for (line, won_by), part in lost.groupby(["line", "won_by"]):
+        overlaps.append(_overlap(by_line, int(won_by), int(line), len(part)))
+    for row in channel_rows.itertuples(index=False):
+        for other in mixed[(mixed["week"] == row.week) & (mixed["scope"] == "all")].itertuples():
+            overlaps.append(_overlap(by_line, int(row.line), int(other.line), len(skus)))
+    plan.overlaps = sorted(overlaps, key=lambda o: (o.week, o.line, o.over_line))
+    if overlaps:
+        named = "; ".join(o.text() for o in plan.overlaps[:OVERLAPS_NAMED])
+        more = len(overlaps) - OVERLAPS_NAMED
+        report.issues.append(
+            Issue(
+                "notice",
+                f"{len(overlaps):,} overlap(s) where rows of different scopes give the same "
+                f"SKU-weeks a promotion; the more specific row wins: {named}"
+                + (f"; and {more:,} more." if more > 0 else "."),
+            )
+        )
+
+    # Runs of consecutive weeks per row scope and target: a run that lost SKU-weeks (or, for
+    # a row for everything, channels) is given finer.
+    rows = rows.sort_values(["scope", "target", "week"], na_position="first")
+    key = rows["scope"] + "|" + rows["target"].fillna("")
+    run = ((rows["week"].diff() != pd.Timedelta(days=7)) | key.ne(key.shift())).cumsum()
+    rows = rows.assign(run=run)
+    lost_lines = set(lost["line"].astype(int))
+    channel_weeks = set(channel_rows["week"])
+    promoting = rows.loc[effect.reindex(rows.index), "line"].astype(int)
+    lines_used = set(promoting) | {overlap.line for overlap in overlaps}
+    parts = []
+    lost_set = set(zip(lost["line"], lost["sku"], strict=True))
+    lost_families = {(line, groups.at[sku, "family"]) for line, sku in lost_set}
+    for _, part in rows.groupby("run", sort=False):
+        first = part.iloc[0]
+        cut_lines = set(part["line"].astype(int)) & lost_lines
+        by_channel = first["scope"] == "all" and bool(set(part["week"]) & channel_weeks)
+        if by_channel and cut_lines:
+            _lines_error(
+                report,
+                "a row for everything loses weeks to channel rows and to sku, family or brand "
+                "rows in one run of weeks; split it into rows by channel",
+                part["line"],
+            )
+            continue
+        if by_channel:
+            for row in part.itertuples(index=False):
+                taken = set(channel_rows.loc[channel_rows["week"] == row.week, "target"])
+                parts += [
+                    {**row._asdict(), "scope": "channel", "target": c}
+                    for c in channels
+                    if c not in taken
+                ]
+            continue
+        if not cut_lines:
+            parts += part.to_dict("records")
+            continue
+        # Given SKU by SKU (a row for everything: whole families where it lost none).
+        run_lines = set(part["line"].astype(int))
+        cut_families = {fam for line, fam in lost_families if line in run_lines}
+        for row in part.itertuples(index=False):
+            reached = members(row.scope, row.target)
+            for family, skus_of in groups.loc[reached].groupby("family").groups.items():
+                if row.scope == "all" and family not in cut_families:
+                    parts.append({**row._asdict(), "scope": "family", "target": family})
+                    continue
+                parts += [
+                    {**row._asdict(), "scope": "sku", "target": sku}
+                    for sku in skus_of
+                    if (row.line, sku) not in lost_set
+                ]
+    resolved = pd.DataFrame(parts, columns=[*rows.columns])
+    keep = (resolved["discount"] > 0) | (resolved["feature"] > 0) | (resolved["display"] > 0)
+    return resolved[keep], lines_used
+
+
+def _overlap(rows: pd.DataFrame, line: int, over: int, count: int) -> Overlap:
+    won, lost = rows.loc[line], rows.loc[over]
+    return Overlap(
+        week=pd.Timestamp(won["week"]).date(),
+        line=line,
+        scope=won["scope"],
+        target=None if won["scope"] == "all" else str(won["target"]),
+        over_line=over,
+        over_scope=lost["scope"],
+        over_target=None if lost["scope"] == "all" else str(lost["target"]),
+        sku_weeks=count,
+    )
+
+
+def _lines_error(report: ImportReport, message: str, lines: pd.Series) -> None:
+    found = sorted({int(line) for line in lines})
+    report.issues.append(Issue("error", message, found[:20], len(found)))
+
+
+def _horizon_notice(
+    con: duckdb.DuckDBPyConnection, promotions: pd.DataFrame, prices: pd.DataFrame, report
+) -> None:
     span = forecast_runs.forecast_span(con, latest_run(con))
-    if rows.empty:
+    promoted = promotions[
+        (promotions["discount"] > 0) | (promotions["feature"] > 0) | (promotions["display"] > 0)
+    ]
+    if promoted.empty and prices.empty:
         report.issues.append(
             Issue("warning", "The plan has no promotion, support or price in any row.")
         )
         return
     if span[0] is None:
         return
-    weeks = pd.to_datetime(rows["week"])
-    outside = int(((weeks < pd.Timestamp(span[0])) | (weeks > pd.Timestamp(span[1]))).sum())
+    first, last = pd.Timestamp(span[0]), pd.Timestamp(span[1])
+    weeks = pd.to_datetime(promoted["week"])
+    outside = int(((weeks < first) | (weeks > last)).sum())
+    ends = pd.to_datetime(prices["end_week"])
+    outside += int(
+        prices.assign(starts=pd.to_datetime(prices["week"]), ends=ends)
+        .pipe(lambda f: (f["starts"] > last) | (f["ends"].notna() & (f["ends"] < first)))
+        .groupby(prices["line"])
+        .all()
+        .sum()
+    )
     if outside:
         report.issues.append(
             Issue(
@@ -257,7 +530,7 @@ def _horizon_notice(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, report) 
         )
 
 
-def _calendar_overlap(con: duckdb.DuckDBPyConnection, scope: str, report) -> None:
+def _calendar_overlap(con: duckdb.DuckDBPyConnection, report) -> None:
     """Plan rows on weeks the promotions calendar already holds for their SKUs: the forecast
     counts those promotions already, and the plan's lever comes on top."""
     _flag(
@@ -265,55 +538,83 @@ def _calendar_overlap(con: duckdb.DuckDBPyConnection, scope: str, report) -> Non
         "warning",
         "the promotions calendar already has a promotion for these SKUs and weeks; "
         "the forecast counts it, and the plan's promotion comes on top of it",
-        scenarios.plan_rows_on_calendar_promotions(con, scope),
+        scenarios.plan_rows_on_calendar_promotions(con),
     )
 
 
-def levers_from_rows(rows: pd.DataFrame, scope: str) -> list[Lever]:
-    """One lever per run of consecutive weeks with the same values: promotions (discount,
-    share, feature, display) and price changes apart."""
+def levers_from_rows(rows: pd.DataFrame, scope: str | None = None) -> list[Lever]:
+    """One promotion lever per run of consecutive weeks with the same values and the same
+    scope and target (``rows``: ``week, target, discount, share, feature, display`` and a
+    ``scope`` column, or ``scope`` for all of them)."""
+    if rows.empty:
+        return []
+    part = rows.assign(week=pd.to_datetime(rows["week"]))
+    if scope is not None:
+        part = part.assign(scope=scope)
+    part = part[(part["discount"] > 0) | (part["feature"] > 0) | (part["display"] > 0)]
+    part = part.assign(key=part["scope"] + "|" + part["target"].fillna("").astype(str))
+    part = part.sort_values(["key", "week"])
+    # A new lever where the scope, its target or a value changes, or a week is missing.
+    changed = part["week"].diff() != pd.Timedelta(days=7)
+    for column in ("key", *PROMOTION_VALUES):
+        changed |= part[column].ne(part[column].shift())
+    spans = part.groupby(changed.cumsum(), sort=False).agg(
+        scope=("scope", "first"),
+        target=("target", "first"),
+        start=("week", "min"),
+        end=("week", "max"),
+        **{v: (v, "first") for v in PROMOTION_VALUES},
+    )
+    return [
+        Lever(
+            kind="promotion",
+            scope=item.scope,
+            target=None if item.scope == "all" else str(item.target),
+            start_week=item.start.date(),
+            end_week=item.end.date(),
+            discount=round(float(item.discount), 6),
+            share=round(float(item.share), 6),
+            feature=round(float(item.feature), 6),
+            display=round(float(item.display), 6),
+        ).validated()
+        for item in spans.itertuples(index=False)
+    ]
+
+
+def price_levers(spans: pd.DataFrame) -> list[Lever]:
+    """One price lever per SKU and run of weeks at one change against list
+    (``scenarios.plan_price_spans``): adjacent spans with the same change join, and a span
+    back at the list price (no change) makes none."""
     levers: list[Lever] = []
-    week = pd.to_datetime(rows["week"])
-    promoted = (rows["discount"] > 0) | (rows["feature"] > 0) | (rows["display"] > 0)
-    for kind, part, values in (
-        ("promotion", rows[promoted], ["discount", "share", "feature", "display"]),
-        ("price", rows[rows["change"].notna()], ["change"]),
-    ):
-        if part.empty:
-            continue
-        part = part.assign(week=week[part.index]).sort_values(
-            ["target", "week"], na_position="first"
-        )
-        # A new lever where the scope or a value changes, or a week is missing.
-        changed = part["week"].diff() != pd.Timedelta(days=7)
-        for column in ("target", *values):
-            changed |= part[column].ne(part[column].shift())
-        run = changed.cumsum()
-        spans = part.groupby(run, sort=False).agg(
-            target=("target", "first"),
-            start=("week", "min"),
-            end=("week", "max"),
-            **{v: (v, "first") for v in values},
-        )
-        for item in spans.itertuples(index=False):
-            common = {
-                "kind": kind,
-                "scope": scope,
-                "target": None if scope == "all" else str(item.target),
-                "start_week": item.start.date(),
-                "end_week": item.end.date(),
-            }
-            if kind == "promotion":
-                lever = Lever(
-                    **common,
-                    discount=round(float(item.discount), 6),
-                    share=round(float(item.share), 6),
-                    feature=round(float(item.feature), 6),
-                    display=round(float(item.display), 6),
-                )
-            else:
-                lever = Lever(**common, change=round(float(item.change), 6))
-            levers.append(lever.validated())
+    for sku, part in spans.sort_values(["target", "week"]).groupby("target", sort=False):
+        current: list = []  # [start, end, change]
+        for row in part.itertuples(index=False):
+            start = pd.Timestamp(row.week).date()
+            end = None if pd.isna(row.end_week) else pd.Timestamp(row.end_week).date()
+            change = round(float(row.change), 6)
+            if (
+                current
+                and current[1] is not None
+                and current[1] + dt.timedelta(days=7) == start
+                and current[2] == change
+            ):
+                current[1] = end
+                continue
+            if current:
+                levers.append(_price_lever(str(sku), *current))
+            current = [start, end, change]
+        if current:
+            levers.append(_price_lever(str(sku), *current))
+    return [lever for lever in levers if lever is not None]
+
+
+def _price_lever(sku: str, start: dt.date, end: dt.date | None, change: float) -> Lever | None:
+    if abs(change) <= 1e-9:
+        return None
+    return Lever("price", "sku", sku, start, end, change=change).validated()
+
+
+def _sorted(levers: list[Lever]) -> list[Lever]:
     return sorted(levers, key=lambda lever: (lever.start_week or dt.date.min, lever.kind))
 
 

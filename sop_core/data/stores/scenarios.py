@@ -161,11 +161,13 @@ def mark_scenario_approved(con: duckdb.DuckDBPyConnection, scenario_id: int, use
     )
 
 
-# --- Plan files ------------------------------------------------------------------------------
+# --- Plan files ---------------------------------------------------------------------------
 # A promotion and price plan is read by the importer into the temporary table ``_typed`` (one
-# row per file line, ``_line`` its number). These checks and reads run on it and on the table
-# ``_priced`` that ``price_plan_rows`` makes from it. ``scope`` is the plan's scope column:
-# ``sku``, ``family``, ``brand``, ``channel`` or ``all`` (none), chosen from a fixed list.
+# row per file line, ``_line`` its number). ``scope_plan_rows`` gives each row its scope
+# (``_scope``: its most specific non-empty column, ``sku``, ``family``, ``brand``, ``channel``,
+# or ``all`` when none) and that column's value (``_target``). These checks and reads run on it
+# and on the table ``_priced`` that ``price_plan_rows`` makes from it. ``scope`` arguments are
+# chosen from a fixed list.
 
 Found = tuple[int, list[int]]
 """How many rows a check found, and the first lines among them."""
@@ -177,6 +179,10 @@ _KNOWN = {
     "brand": "SELECT DISTINCT brand FROM products",
     "channel": "SELECT channel FROM channels",
 }
+# A price change: a net price without a discount (with one, the price is the promotion's).
+_PRICE_CHANGE = "price IS NOT NULL AND discount IS NULL"
+# A row that says what the promotion of its SKU-weeks is (a discount, even 0, or support).
+_PROMOTION = "(discount IS NOT NULL OR feature > 0 OR display > 0)"
 
 
 def _scope_column(scope: str) -> str:
@@ -192,47 +198,83 @@ def _found(con: duckdb.DuckDBPyConnection, table: str, where: str) -> Found:
     return int(count), [int(x) for x in lines or []]
 
 
-def plan_rows_without_scope(con: duckdb.DuckDBPyConnection, scope: str) -> Found:
-    """Plan rows whose scope column is empty."""
-    return _found(con, "_typed", f"{_scope_column(scope)} IS NULL")
+def scope_plan_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Give each row of ``_typed`` its ``_scope`` and ``_target``; the rows per scope."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _typed AS
+        SELECT *,
+               CASE WHEN sku IS NOT NULL THEN 'sku' WHEN family IS NOT NULL THEN 'family'
+                    WHEN brand IS NOT NULL THEN 'brand' WHEN channel IS NOT NULL THEN 'channel'
+                    ELSE 'all' END AS _scope,
+               coalesce(sku, family, brand, channel) AS _target
+        FROM _typed
+        """
+    )
+    return dict(con.execute("SELECT _scope, count(*) FROM _typed GROUP BY _scope").fetchall())
+
+
+def plan_rows_in_two_scopes(con: duckdb.DuckDBPyConnection) -> Found:
+    """Plan rows with a channel and a SKU, family or brand (no lever is one SKU in one
+    channel)."""
+    return _found(
+        con,
+        "_typed",
+        "channel IS NOT NULL AND (sku IS NOT NULL OR family IS NOT NULL OR brand IS NOT NULL)",
+    )
+
+
+def plan_rows_with_unused_column(con: duckdb.DuckDBPyConnection, scope: str, column: str) -> Found:
+    """Plan rows of ``scope`` that also fill ``column`` (a less specific one, not used)."""
+    return _found(
+        con, "_typed", f"_scope = '{_scope_column(scope)}' AND {_scope_column(column)} IS NOT NULL"
+    )
 
 
 def plan_rows_unknown_scope(con: duckdb.DuckDBPyConnection, scope: str) -> Found:
-    """Plan rows whose SKU, family, brand or channel the database does not know."""
+    """Plan rows for a SKU, family, brand or channel the database does not know."""
     column = _scope_column(scope)
-    return _found(con, "_typed", f"{column} IS NOT NULL AND {column} NOT IN ({_KNOWN[column]})")
+    return _found(con, "_typed", f"_scope = '{column}' AND {column} NOT IN ({_KNOWN[column]})")
 
 
 def plan_rows_repeated(con: duckdb.DuckDBPyConnection, scope: str) -> Found:
-    """Plan rows whose week (and scope) another row has too."""
-    target = _scope_column(scope) if scope != "all" else "'all'"
+    """Plan rows of ``scope`` whose week (and SKU, family, brand or channel) another row has
+    too."""
     return _found(
         con,
         "_typed",
         f"_line IN (SELECT _line FROM (SELECT _line, count(*) OVER (PARTITION BY week, "
-        f"{target}) AS n FROM _typed) WHERE n > 1)",
+        f"_target) AS n FROM _typed WHERE _scope = '{_scope_column(scope)}') WHERE n > 1)",
     )
 
 
 def plan_rows_with_price(con: duckdb.DuckDBPyConnection) -> Found:
-    """Plan rows that give a net price."""
-    return _found(con, "_typed", "price IS NOT NULL")
+    """Plan rows that give a net price without a SKU."""
+    return _found(con, "_typed", "price IS NOT NULL AND _scope <> 'sku'")
 
 
-def price_plan_rows(con: duckdb.DuckDBPyConnection, scope: str) -> None:
+def plan_rows_until_without_price_change(con: duckdb.DuckDBPyConnection) -> Found:
+    """Plan rows with an ``until`` week that are no price change."""
+    return _found(con, "_typed", f"until IS NOT NULL AND NOT ({_PRICE_CHANGE})")
+
+
+def plan_rows_until_before_week(con: duckdb.DuckDBPyConnection) -> Found:
+    """Plan rows whose ``until`` week comes before their week."""
+    return _found(con, "_typed", "until IS NOT NULL AND until < week")
+
+
+def price_plan_rows(con: duckdb.DuckDBPyConnection) -> None:
     """Make ``_priced``: the plan rows with ``list_then``, the SKU's list price in the row's
-    week (price changes included; NULL unless the plan is by SKU)."""
+    week (price changes included; NULL on rows that are not for a SKU)."""
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _priced AS
-        SELECT t.*, coalesce(c.list_price, p.list_price) AS list_then
+        SELECT t.*, CASE WHEN t._scope = 'sku' THEN coalesce(c.list_price, p.list_price)
+                    END AS list_then
         FROM _typed t
-        JOIN products p USING (sku)
+        LEFT JOIN products p ON p.sku = t.sku
         ASOF LEFT JOIN price_changes c ON c.sku = t.sku AND t.week >= c.effective_week
         """
-        if _scope_column(scope) == "sku"
-        else "CREATE OR REPLACE TEMP TABLE _priced AS "
-        "SELECT *, NULL::DOUBLE AS list_then FROM _typed"
     )
 
 
@@ -267,44 +309,73 @@ def implausible_price_changes(con: duckdb.DuckDBPyConnection) -> Found:
     return _found(
         con,
         "_priced",
-        "price IS NOT NULL AND discount IS NULL AND "
+        f"{_PRICE_CHANGE} AND "
         "(coalesce(list_then, 0) <= 0 OR price > 4 * list_then OR price < 0.1 * list_then)",
     )
 
 
-def plan_changes(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
-    """The priced rows that change something: ``week, target, discount, share, feature,
-    display, change`` (``change``: a price change, NaN where none)."""
-    target = _scope_column(scope) if scope != "all" else "NULL::VARCHAR"
+def plan_promotions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The rows that say what their SKU-weeks' promotion is (a discount, even 0, or
+    support): ``line, week, scope, target, discount, share, feature, display``."""
     return con.execute(
         f"""
-        SELECT week, {target} AS target, coalesce(discount, 0) AS discount, share, feature,
-               display,
-               CASE WHEN price IS NOT NULL AND discount IS NULL
-                    THEN price / list_then - 1 END AS change
-        FROM _priced
-        WHERE coalesce(discount, 0) > 0 OR feature > 0 OR display > 0
-              OR (price IS NOT NULL AND discount IS NULL AND abs(price / list_then - 1) > 1e-9)
-        ORDER BY target, week
+        SELECT _line AS line, week, _scope AS scope, _target AS target,
+               coalesce(discount, 0) AS discount, share, feature, display
+        FROM _priced WHERE {_PROMOTION}
+        ORDER BY _line
         """
     ).df()
 
 
-def plan_rows_on_calendar_promotions(con: duckdb.DuckDBPyConnection, scope: str) -> Found:
+def plan_price_spans(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The plan's price changes (a net price without a discount, SKU rows), each from its
+    week until the week before the SKU's next one, or its ``until`` week, whichever is first
+    (none: open, ``end_week`` NULL). A span is cut where the SKU's list price changes inside
+    it, so the net price holds: ``line, target, week, end_week, change`` (the change against
+    each part's list price)."""
+    return con.execute(
+        f"""
+        WITH rows AS (
+            SELECT _line, sku, week, until, price,
+                   lead(week) OVER (PARTITION BY sku ORDER BY week) AS next_week
+            FROM _priced WHERE _scope = 'sku' AND {_PRICE_CHANGE}
+        ), spans AS (
+            SELECT *, CASE WHEN next_week IS NULL THEN until
+                           WHEN until IS NULL THEN next_week - 7
+                           ELSE least(until, next_week - 7) END AS last_week
+            FROM rows
+        ), starts AS (
+            SELECT _line, sku, week AS start, last_week, price FROM spans
+            UNION ALL
+            SELECT s._line, s.sku, c.effective_week, s.last_week, s.price
+            FROM spans s JOIN price_changes c ON c.sku = s.sku AND c.effective_week > s.week
+                 AND (s.last_week IS NULL OR c.effective_week <= s.last_week)
+        ), parts AS (
+            SELECT *, lead(start) OVER (PARTITION BY _line ORDER BY start) AS next_start
+            FROM starts
+        )
+        SELECT s._line AS line, s.sku AS target, s.start AS week,
+               CASE WHEN s.next_start IS NULL THEN s.last_week ELSE s.next_start - 7 END
+                   AS end_week,
+               s.price / coalesce(c.list_price, p.list_price) - 1 AS change
+        FROM parts s JOIN products p ON p.sku = s.sku
+        ASOF LEFT JOIN price_changes c ON c.sku = s.sku AND s.start >= c.effective_week
+        ORDER BY s.sku, s.start
+        """
+    ).df()
+
+
+def plan_rows_on_calendar_promotions(con: duckdb.DuckDBPyConnection) -> Found:
     """Priced rows with a promotion or support on a week the promotions calendar already
-    holds for their SKUs (and channel, for a plan by channel)."""
-    match = {
-        "all": "TRUE",
-        "sku": "p.sku = t.sku",
-        "family": "p.family = t.family",
-        "brand": "p.brand = t.brand",
-        "channel": "TRUE",
-    }[_scope_column(scope)]
-    channel = "AND (c.channel IS NULL OR c.channel = t.channel)" if scope == "channel" else ""
+    holds for their SKUs (and channel, for a row by channel)."""
     return _found(
         con,
         "_priced t",
-        f"""(coalesce(discount, 0) > 0 OR feature > 0 OR display > 0) AND EXISTS (
+        """(coalesce(discount, 0) > 0 OR feature > 0 OR display > 0) AND EXISTS (
             SELECT 1 FROM promotions c JOIN products p USING (sku)
-            WHERE {match} {channel} AND t.week BETWEEN c.start_week AND c.end_week)""",
+            WHERE CASE t._scope WHEN 'sku' THEN p.sku = t.sku
+                                WHEN 'family' THEN p.family = t.family
+                                WHEN 'brand' THEN p.brand = t.brand ELSE TRUE END
+              AND (t._scope <> 'channel' OR c.channel IS NULL OR c.channel = t.channel)
+              AND t.week BETWEEN c.start_week AND c.end_week)""",
     )
