@@ -14,7 +14,8 @@ model, writing), the per-series fitting cost in core-seconds, the Dask per-task 
 returns a dict of figures); said to be not available when that module is missing.
 
 Run: ``python benchmarks/bench_scale.py [--part engine|dashboard|all] [--skus 1000,10000]
-[--rounds 3|3,1] [--json]``. The default (1,000 SKUs, 3 rounds) takes about 5 minutes on 2 cores.
+[--rounds 3|3,1] [--json]``. The default (1,000 SKUs, 3 rounds) takes about 5 minutes on 2 cores;
+the figures in the docs: ``--skus 1000,10000,20000 --rounds 2,1,1`` (about 25 minutes).
 Figures in docs/BENCHMARKS.md ("Issue 23") and docs/SCALE.md.
 """
 
@@ -46,7 +47,7 @@ from sop_core.forecast import engine as forecast_engine
 from sop_core.forecast.runs import refresh_forecast
 
 AS_OF = dt.date(2026, 11, 25)
-WEEKS = 130  # the sample's most SKUs x weeks in memory is 1.3 million: 10,000 SKUs x 130 weeks
+WEEKS = 130  # 20,000 SKUs x 130 weeks is 2.6 million SKU-weeks, within the sample's 3.2 million
 JOBS = 2
 TARGET_SERIES, TARGET_WORKERS = 100_000, 32
 WARM_UP_SKUS = 100
