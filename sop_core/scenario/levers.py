@@ -683,8 +683,9 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     lower, upper = base.lower_80 * factor, base.upper_80 * factor
     widening = _band_widening(base, cells)
     if widening is not None:  # levers outside history: the band widens around the target
-        lower = np.maximum(revised - (revised - lower) * widening, 0.0)
-        upper = revised + (upper - revised) * widening
+        outside = widening > 1  # elsewhere the band stays exactly as it was
+        lower = np.where(outside, np.maximum(revised - (revised - lower) * widening, 0.0), lower)
+        upper = np.where(outside, revised + (upper - revised) * widening, upper)
     discount = np.minimum(discount, 0.95)
     variable = base.variable_cost[:, None]
     setups = base.setup_spend[:, None]
