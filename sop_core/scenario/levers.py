@@ -313,10 +313,21 @@ class ScenarioResult:
     # Per channel when a lever acts in one channel only: the discount on the baseline's units
     # at the scenario's listed prices (the trade spend, SKUs x channels x weeks).
     channel_trade_spend: np.ndarray | None = None
-    # How many times as wide the 80% band is around the revised target, per SKU and week,
-    # for the levers beyond what the history has seen (1 inside it; None: no lever is
-    # outside history). See the module's docstring.
-    band_widening: np.ndarray | None = None
+    # Where levers are beyond what the history has seen: the SKUs (rows) and weeks (a slice)
+    # holding one, and how many times as wide the 80% band is there (``band_widening``).
+    widened: tuple[np.ndarray, slice, np.ndarray] | None = None
+
+    @functools.cached_property
+    def band_widening(self) -> np.ndarray | None:
+        """How many times as wide the 80% band is around the revised target, per SKU and week
+        (1 inside what the history has seen; None: no lever is outside history). See the
+        module's docstring."""
+        if self.widened is None:
+            return None
+        rows, weeks, block = self.widened
+        widening = np.ones(self.revised.shape)
+        widening[rows, weeks] = block
+        return widening
 
     @property
     def outside_history(self) -> np.ndarray:
@@ -681,11 +692,15 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
     )
     revised = base.baseline * factor
     lower, upper = base.lower_80 * factor, base.upper_80 * factor
-    widening = _band_widening(base, cells)
-    if widening is not None:  # levers outside history: the band widens around the target
+    widened = _band_widening(base, cells)
+    if widened is not None:  # levers outside history: the band widens around the target
+        rows, weeks, widening = widened  # only where they act: a lever move stays fast
+        target, low, high = revised[rows, weeks], lower[rows, weeks], upper[rows, weeks]
         outside = widening > 1  # elsewhere the band stays exactly as it was
-        lower = np.where(outside, np.maximum(revised - (revised - lower) * widening, 0.0), lower)
-        upper = np.where(outside, revised + (upper - revised) * widening, upper)
+        lower[rows, weeks] = np.where(
+            outside, np.maximum(target - (target - low) * widening, 0.0), low
+        )
+        upper[rows, weeks] = np.where(outside, target + (high - target) * widening, high)
     discount = np.minimum(discount, 0.95)
     variable = base.variable_cost[:, None]
     setups = base.setup_spend[:, None]
@@ -694,7 +709,7 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
         "revised": revised,
         "lower_80": lower,
         "upper_80": upper,
-        "band_widening": widening,
+        "widened": widened,
         "margin_base": base.margin_base,
         "hours_base": base.baseline_hours,
         "hours": base.line_hours(revised),
@@ -978,19 +993,29 @@ def history_ranges(base: PlanBase) -> HistoryRanges:
     return cache["_history_ranges"]
 
 
-def _band_widening(base: PlanBase, cells: dict[str, _Cells]) -> np.ndarray | None:
-    """Per SKU and week, how many times as wide the revised band is for the price and
-    promotion levers outside history (the module's docstring); None when none is."""
-    total = None
+def _band_widening(
+    base: PlanBase, cells: dict[str, _Cells]
+) -> tuple[np.ndarray, slice, np.ndarray] | None:
+    """Where price and promotion levers are outside history (the module's docstring): the
+    SKUs (rows) and weeks (a slice) they reach, and how many times as wide the revised band
+    is there (SKUs x weeks of that block, 1 where none is); None when no lever is."""
+    total, rows, first, last = None, [], len(base.weeks), 0
     for kind, values in (("price", "change"), ("promotion", "discount")):
         part = cells[kind]
         if not len(part.row):
             continue
         beyond = history_ranges(base).beyond(kind, part.row, part.own, getattr(part, values))
-        if beyond.any():
+        outside = beyond > 0
+        if outside.any():
             added = part.add(beyond)
             total = added if total is None else total + added
-    return None if total is None else 1.0 + total.max(axis=1)
+            rows.append(part.row[outside])
+            first = min(first, int(part.start[outside].min()))
+            last = max(last, int(part.stop[outside].max()))
+    if total is None:
+        return None
+    chosen, weeks = np.unique(np.concatenate(rows)), slice(first, last)
+    return chosen, weeks, 1.0 + total[chosen, :, weeks].max(axis=1)
 
 
 @dataclass(frozen=True)
