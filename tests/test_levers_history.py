@@ -206,3 +206,16 @@ def test_targets_json_flags_the_sku_weeks_outside_history(forecast_db, tmp_path,
     assert (relative > 2 * relative_before).all()
     for quiet in ("Price nudged", None):
         assert payloads[quiet][0]["outside_history"] == {"sku_weeks": 0, "skus": 0, "rows": []}
+
+
+def test_targets_text_mode_warns_of_sku_weeks_outside_history(forecast_db, tmp_path, capsys, base):
+    path = tmp_path / "sop.duckdb"
+    shutil.copy(forecast_db, path)
+    create_scenario(path, Scenario("Deep", [promotion(base, 0.7)]), "a", 1)
+    out = tmp_path / "t.csv"
+    code = main(["targets", "--db", str(path), "--out", str(out), "--scenario", "Deep"])
+    printed, err = capsys.readouterr()
+    assert code == 0 and printed.startswith("Wrote ")
+    fragrance = int((base.families == "fragrance").sum())
+    assert f"warning: {2 * fragrance} SKU-weeks ({fragrance} SKUs) have a price or " in err
+    assert "outside what their history has seen" in err

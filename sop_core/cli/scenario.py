@@ -198,6 +198,14 @@ def command_targets(args: argparse.Namespace) -> int:
         f"{_periods(frame, args.bucket)}) of the {targets.source} to {out}: revised "
         f"{frame['revised'].sum():,.0f} units, {change:+,.0f} against the baseline."
     )
+    outside = targets.outside_history
+    if len(outside):
+        print(
+            f"warning: {len(outside):,} SKU-weeks ({outside['sku'].nunique():,} SKUs) have a "
+            "price or promotion lever outside what their history has seen: those targets are "
+            "a guess and their 80% band is widened (--json lists them under outside_history).",
+            file=sys.stderr,
+        )
     return 0
 
 
