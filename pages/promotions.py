@@ -751,7 +751,8 @@ def levers_table(current: drafts.ScenarioDraft) -> None:
     if message := st.session_state.pop("levers_error", None):
         st.error(message, icon=":material/error:")
     if outside := levers_outside_history(base, levers):
-        lever, history = outside[0]
+        lever = outside[0]
+        history = lever_history(base, lever)
         who = (
             lever.describe()
             if len(outside) == 1

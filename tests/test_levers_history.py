@@ -219,3 +219,22 @@ def test_targets_text_mode_warns_of_sku_weeks_outside_history(forecast_db, tmp_p
     fragrance = int((base.families == "fragrance").sum())
     assert f"warning: {2 * fragrance} SKU-weeks ({fragrance} SKUs) have a price or " in err
     assert "outside what their history has seen" in err
+
+
+def test_a_scenarios_levers_outside_history_in_their_order(base):
+    past = week(base, len(base.weeks) - 1) + dt.timedelta(weeks=4)
+    doubled, deep = price(base, 1.0, "family", "makeup"), promotion(base, 0.7)
+    levers = [
+        price(base, 0.02),
+        doubled,
+        Lever("campaign", change=3.0),  # the marketer's own assumption: not held to history
+        Lever("price", "family", "makeup", past, None, change=1.0),  # past the horizon
+        Lever("price", "family", "gone", week(base, 3), None, change=1.0),  # no such family
+        promotion(base, 0.3),
+        deep,
+        promotion(base, 0.2, "sku", "SKN-0001"),  # never promoted itself
+    ]
+    found = levers_outside_history(base, levers)
+    assert found == [doubled, deep, levers[-1]]
+    assert all(lever_history(base, lever).outside for lever in found)
+    assert lever_history(base, Lever("campaign", change=3.0)) is None

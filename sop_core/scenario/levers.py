@@ -1086,24 +1086,40 @@ def lever_history(base: PlanBase, lever: Lever) -> LeverHistory | None:
     )
 
 
-def levers_outside_history(base: PlanBase, levers: list[Lever]) -> list[tuple[Lever, LeverHistory]]:
-    """The levers (of a scenario, a plan file) outside history, each with what its SKUs'
-    history has seen; a lever whose weeks are past the horizon, or whose scope this forecast
-    no longer has, acts on nothing and is left out."""
-    found = []
-    for lever in levers:
-        if lever.kind not in ("price", "promotion"):
+def levers_outside_history(base: PlanBase, levers: list[Lever]) -> list[Lever]:
+    """The levers (of a scenario, a plan file) outside history for at least one of their
+    SKUs, in their order (``lever_history`` says what the history has seen); a lever whose
+    weeks are past the horizon, or whose scope this forecast no longer has, acts on nothing
+    and is left out. One numpy pass per kind: a plan file has thousands of levers."""
+    ranges = history_ranges(base)
+    outside = np.zeros(len(levers), dtype=bool)
+    for kind in ("price", "promotion"):
+        numbers, rows = [], []
+        for number, lever in enumerate(levers):
+            if lever.kind != kind:
+                continue
+            weeks = base.week_span(lever.start_week, lever.end_week)
+            if weeks.stop <= weeks.start:
+                continue
+            try:
+                rows.append(base.scope_rows(lever.scope, lever.target))
+            except InputError:
+                continue
+            numbers.append(number)
+        if not numbers:
             continue
-        weeks = base.week_span(lever.start_week, lever.end_week)
-        if weeks.stop <= weeks.start:
-            continue
-        try:
-            history = lever_history(base, lever)
-        except InputError:
-            continue
-        if history is not None and history.outside:
-            found.append((lever, history))
-    return found
+        chosen = [levers[number].validated() for number in numbers]
+        counts = np.array([len(r) for r in rows])
+        values = [lever.change if kind == "price" else lever.discount for lever in chosen]
+        beyond = ranges.beyond(
+            kind,
+            np.concatenate(rows),
+            np.repeat([lever.scope == "sku" for lever in chosen], counts),
+            np.repeat(np.array(values, dtype=float), counts),
+        )
+        starts = np.cumsum(counts) - counts
+        outside[numbers] = np.maximum.reduceat(beyond, starts) > 0
+    return [lever for lever, out in zip(levers, outside, strict=True) if out]
 
 
 def capacity_with_changes(base: PlanBase, changes: list[CapacityChange]) -> np.ndarray:
