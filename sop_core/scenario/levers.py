@@ -691,25 +691,13 @@ def apply_scenario(base: PlanBase, scenario: Scenario) -> ScenarioResult:
         channel_total, baseline_total, out=np.ones_like(channel_total), where=baseline_total > 0
     )
     revised = base.baseline * factor
-    lower, upper = base.lower_80 * factor, base.upper_80 * factor
-    widened = _band_widening(base, cells)
-    if widened is not None:  # levers outside history: the band widens around the target
-        rows, weeks, widening = widened  # only where they act: a lever move stays fast
-        target, low, high = revised[rows, weeks], lower[rows, weeks], upper[rows, weeks]
-        outside = widening > 1  # elsewhere the band stays exactly as it was
-        lower[rows, weeks] = np.where(
-            outside, np.maximum(target - (target - low) * widening, 0.0), low
-        )
-        upper[rows, weeks] = np.where(outside, target + (high - target) * widening, high)
     discount = np.minimum(discount, 0.95)
     variable = base.variable_cost[:, None]
     setups = base.setup_spend[:, None]
     common = {
         "base": base,
         "revised": revised,
-        "lower_80": lower,
-        "upper_80": upper,
-        "widened": widened,
+        **_revised_band(base, revised, factor, cells),
         "margin_base": base.margin_base,
         "hours_base": base.baseline_hours,
         "hours": base.line_hours(revised),
@@ -993,13 +981,41 @@ def history_ranges(base: PlanBase) -> HistoryRanges:
     return cache["_history_ranges"]
 
 
+def _revised_band(
+    base: PlanBase, revised: np.ndarray, factor: np.ndarray, cells: dict[str, _Cells]
+) -> dict:
+    """The revised 80% band (``lower_80``, ``upper_80``): the baseline's moved with the target,
+    widened where levers are outside history (``widened``, the module's docstring)."""
+    lower, upper = base.lower_80 * factor, base.upper_80 * factor
+    widened = _band_widening(base, cells)
+    if widened is not None:  # only where they act: a lever move stays fast
+        rows, weeks, widening = widened
+        # A family's SKUs are neighbours: a slice of rows is a view, worked on in place.
+        block = (
+            slice(rows[0], rows[-1] + 1) if rows[-1] - rows[0] + 1 == len(rows) else rows,
+            weeks,
+        )
+        target, low, high = revised[block], lower[block], upper[block]
+        outside = widening > 1  # elsewhere the band stays exactly as it was
+        wider = np.subtract(target, low)
+        np.multiply(wider, widening, out=wider)
+        np.subtract(target, wider, out=wider)
+        np.copyto(low, np.maximum(wider, 0.0, out=wider), where=outside)
+        np.subtract(high, target, out=wider)
+        np.multiply(wider, widening, out=wider)
+        np.copyto(high, np.add(wider, target, out=wider), where=outside)
+        lower[block], upper[block] = low, high  # (a no-op for views)
+    return {"lower_80": lower, "upper_80": upper, "widened": widened}
+
+
 def _band_widening(
     base: PlanBase, cells: dict[str, _Cells]
 ) -> tuple[np.ndarray, slice, np.ndarray] | None:
     """Where price and promotion levers are outside history (the module's docstring): the
     SKUs (rows) and weeks (a slice) they reach, and how many times as wide the revised band
     is there (SKUs x weeks of that block, 1 where none is); None when no lever is."""
-    total, rows, first, last = None, [], len(base.weeks), 0
+    total, first, last = None, len(base.weeks), 0
+    reached = np.zeros(len(base.skus), dtype=bool)
     for kind, values in (("price", "change"), ("promotion", "discount")):
         part = cells[kind]
         if not len(part.row):
@@ -1009,13 +1025,15 @@ def _band_widening(
         if outside.any():
             added = part.add(beyond)
             total = added if total is None else total + added
-            rows.append(part.row[outside])
+            reached[part.row[outside]] = True
             first = min(first, int(part.start[outside].min()))
             last = max(last, int(part.stop[outside].max()))
     if total is None:
         return None
-    chosen, weeks = np.unique(np.concatenate(rows)), slice(first, last)
-    return chosen, weeks, 1.0 + total[chosen, :, weeks].max(axis=1)
+    rows, weeks = np.flatnonzero(reached), slice(first, last)
+    # A family's SKUs are neighbours: their rows are a slice (a view, no copy).
+    chosen = slice(rows[0], rows[-1] + 1) if rows[-1] - rows[0] + 1 == len(rows) else rows
+    return rows, weeks, 1.0 + total[chosen, :, weeks].max(axis=1)
 
 
 @dataclass(frozen=True)
