@@ -238,3 +238,27 @@ def test_a_scenarios_levers_outside_history_in_their_order(base):
     assert found == [doubled, deep, levers[-1]]
     assert all(lever_history(base, lever).outside for lever in found)
     assert lever_history(base, Lever("campaign", change=3.0)) is None
+
+
+def test_sku_levers_apart_widen_their_own_rows_only(base):
+    """SKUs far apart (not one slice of rows) and a channel's promotion: the band widens on
+    their SKU-weeks alone, as it would one lever at a time."""
+    first, last = "BDY-0001", "SKN-0010"
+    levers = [
+        price(base, 1.0, "sku", first),
+        Lever("promotion", "sku", last, week(base, 2), week(base, 8), discount=0.8),
+        Lever("promotion", "channel", "retail", week(base, 10), week(base, 11), discount=0.85),
+    ]
+    result = apply_scenario(base, Scenario("apart", levers))
+    flagged = result.outside_history
+    rows = {sku: int(np.flatnonzero(base.skus == sku)[0]) for sku in (first, last)}
+    assert flagged[rows[first], START:].all() and not flagged[rows[first], :START].any()
+    assert flagged[rows[last], 2:9].all()
+    assert flagged[:, 10:12].all()  # every SKU's retail share, deeper than any saw
+    others = np.ones(len(base.skus), dtype=bool)
+    others[list(rows.values())] = False
+    assert not flagged[others][:, np.r_[0:10, 12:26]].any()
+    for lever in levers:
+        alone = apply_scenario(base, Scenario("alone", [lever]))
+        touched = alone.outside_history
+        assert (result.band_widening[touched] >= alone.band_widening[touched] - 1e-12).all()

@@ -1004,7 +1004,8 @@ def _revised_band(
         np.subtract(high, target, out=wider)
         np.multiply(wider, widening, out=wider)
         np.copyto(high, np.add(wider, target, out=wider), where=outside)
-        lower[block], upper[block] = low, high  # (a no-op for views)
+        if not isinstance(block[0], slice):  # rows picked one by one: copies, put back
+            lower[block], upper[block] = low, high
     return {"lower_80": lower, "upper_80": upper, "widened": widened}
 
 
