@@ -25,6 +25,8 @@ from sop_core.scenario.levers import (
     Lever,
     apply_scenario,
     current_effect,
+    lever_history,
+    levers_outside_history,
 )
 from sop_core.scenario.plan_files import edited_levers, lever_table
 from sop_core.scenario.promotion_kpis import promotion_kpis, promotion_kpis_table
@@ -82,7 +84,8 @@ TARGETS = {
 # spend): a plan file's thousands are no table to read in a meeting.
 LISTED_PROMOTIONS = 50
 CHANGE_SLIDERS = {  # label, lowest, highest, step (in %)
-    "price": ("Price change", -20, 20, 1),
+    # Beyond what the history has seen the lever says so, and its band widens.
+    "price": ("Price change", -50, 100, 1),
     "campaign": ("Campaign uplift", 0, 50, 5),
     "distribution": ("Distribution change", -50, 50, 5),
 }
@@ -175,7 +178,12 @@ def lever_editor() -> Lever:
             help=PRICE_HELP if kind == "price" else None,
             disabled=off,
         )
-    return lever_from_state()
+    lever = lever_from_state()
+    history = lever_history(base, lever)
+    if history is not None and (history.outside or lever.change or lever.discount):
+        # Next to the lever: the range its SKUs' history has seen, and whether it leaves it.
+        st.caption((":material/warning: " if history.outside else "") + plain(history.text()))
+    return lever
 
 
 def lever_from_state() -> Lever:
@@ -749,6 +757,15 @@ def levers_table(current: drafts.ScenarioDraft) -> None:
     )
     if message := st.session_state.pop("levers_error", None):
         st.error(message, icon=":material/error:")
+    if outside := levers_outside_history(base, levers):
+        lever = outside[0]
+        history = lever_history(base, lever)
+        who = (
+            lever.describe()
+            if len(outside) == 1
+            else f"{len(outside):,} levers (the first: {lever.describe()})"
+        )
+        st.caption(f":material/warning: {plain(who[0].upper() + who[1:])}. {plain(history.text())}")
 
 
 def edit_levers(key: str) -> None:

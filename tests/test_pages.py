@@ -561,6 +561,35 @@ def test_moving_a_lever_changes_the_revised_total_and_kpis(app_env):
     assert any("30% off" in c.value for c in at.caption)
 
 
+def test_a_lever_beyond_the_history_says_it_is_outside_history(app_env):
+    """Issue 25: next to the lever, the range of price moves its SKUs' history has seen;
+    beyond it "outside history" and a wider band; within it, nothing of the kind."""
+    from sop_core.scenario.levers import Lever, Scenario
+    from sop_core.scenario.store import create_scenario
+
+    def said(at: AppTest) -> list[str]:
+        return [c.value for c in at.caption if any(w in c.value for w in ("Outside", "Within"))]
+
+    doubled = Lever("price", "family", "makeup", dt.date(2026, 12, 28), None, change=1.0)
+    create_scenario(app_env, Scenario("Makeup doubled", [doubled]), "ana", 1)
+    at = open_app("pages/promotions.py")
+    at.selectbox(key="lever_kind").set_value("price").run()
+    at.slider(key="lever_price").set_value(100).run()
+    assert not at.exception and not at.error
+    (note,) = said(at)
+    assert "Outside history" in note and "prices moved" in note and "160 weeks" in note
+    assert "times as wide" in note and "history" in note
+    at.slider(key="lever_price").set_value(2).run()
+    assert not at.exception and not at.error
+    assert not any("outside history" in c.value.lower() for c in at.caption)
+    assert any(n.startswith("Within history") for n in said(at))
+
+    # A saved scenario's lever outside history says so under the levers table.
+    at.sidebar.selectbox(key="scenario").set_value("Makeup doubled").run()
+    assert not at.exception and not at.error
+    assert any("Outside history" in c.value and "makeup" in c.value for c in at.caption)
+
+
 def test_promotion_kpis_of_the_story_push_match_the_targets_file(app_env, tmp_path):
     """Issue 20's done-when: on the sample's peak push (Christmas at the test sample's date),
     Promotions shows incremental units, incremental gross margin, trade spend and ROI for the

@@ -97,6 +97,25 @@ def command_import_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outside_history_json(outside: Any) -> dict:
+    """``targets --json``'s ``outside_history``: the counts, and one row per SKU-week."""
+    return {
+        "sku_weeks": len(outside),
+        "skus": int(outside["sku"].nunique()),
+        "rows": [
+            {
+                "sku": sku,
+                "week": f"{week:%Y-%m-%d}",
+                "outside_history": True,
+                "band_widening": round(float(widening), 3),
+            }
+            for sku, week, widening in zip(
+                outside["sku"], outside["week"], outside["band_widening"], strict=True
+            )
+        ],
+    }
+
+
 def command_targets(args: argparse.Namespace) -> int:
     from sop_core.data.importer import parse_mapping
     from sop_core.data.stores import master
@@ -168,6 +187,9 @@ def command_targets(args: argparse.Namespace) -> int:
                     "revenue": round(float(frame["revenue"].sum()), 2),
                     "margin": round(float(frame["margin"].sum()), 2),
                     "notes": targets.notes,
+                    # The SKU-weeks whose price or promotion lever is outside what the history
+                    # has seen: their 80% band is widened (sop_core.scenario.levers).
+                    "outside_history": _outside_history_json(targets.outside_history),
                 }
             )
         )
@@ -178,6 +200,14 @@ def command_targets(args: argparse.Namespace) -> int:
         f"{_periods(frame, args.bucket)}) of the {targets.source} to {out}: revised "
         f"{frame['revised'].sum():,.0f} units, {change:+,.0f} against the baseline."
     )
+    outside = targets.outside_history
+    if len(outside):
+        print(
+            f"warning: {len(outside):,} SKU-weeks ({outside['sku'].nunique():,} SKUs) have a "
+            "price or promotion lever outside what their history has seen: those targets are "
+            "a guess and their 80% band is widened (--json lists them under outside_history).",
+            file=sys.stderr,
+        )
     return 0
 
 

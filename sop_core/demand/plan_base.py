@@ -66,6 +66,14 @@ class PlanBase:
     # The statistical forecast's own bands (``BANDS``), before the team's overrides moved them.
     statistical_bands: dict[str, np.ndarray] = field(default_factory=dict)
     consensus_warnings: list[str] = field(default_factory=list)
+    # The range of price moves each SKU's history has seen: the lowest and highest unpromoted
+    # net price relative to its regular price now, in log units (NaN where the history holds
+    # no unpromoted price), and its weeks of history. None (a base built without them): the
+    # range is taken as ``price_change_seen`` either way. The levers read them to say when
+    # they leave what the history has seen (``sop_core.scenario.levers.history_ranges``).
+    price_low_seen: np.ndarray | None = None
+    price_high_seen: np.ndarray | None = None
+    history_weeks: np.ndarray | None = None
 
     @property
     def statistical(self) -> np.ndarray:
@@ -242,6 +250,7 @@ def load_plan_base(
     channel_price = _channel_prices(con, skus, channels, list_price)
     regular_price = (share * channel_price).sum(axis=1)
     seen = sales.price_moves_seen(con).reindex(skus)
+    ranges = sales.price_ranges_seen(con).reindex(skus)
     batch = products["standard_batch_size"].to_numpy(dtype=float)
     unit_cost = products["unit_variable_cost"].fillna(0.0).to_numpy(dtype=float) + np.nan_to_num(
         products["setup_cost_per_batch"].to_numpy(dtype=float) / np.where(batch > 0, batch, np.nan)
@@ -317,6 +326,9 @@ def load_plan_base(
         upper_95=bands["upper_95"],
         statistical_bands=statistical_bands,
         consensus_warnings=warnings,
+        price_low_seen=ranges["price_low"].to_numpy(dtype=float),
+        price_high_seen=ranges["price_high"].to_numpy(dtype=float),
+        history_weeks=np.nan_to_num(ranges["history_weeks"].to_numpy(dtype=float)).astype(int),
     )
 
 

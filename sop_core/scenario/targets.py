@@ -6,9 +6,12 @@ as they always were, so a program reading them by name or position keeps working
 ``baseline`` is the consensus (the statistical forecast with the team's overrides),
 ``revised`` the baseline with a scenario's or a plan file's levers applied through the fitted
 driver effects: the same maths as the Promotions & pricing page (``scenario.apply_scenario``),
-whose ``revenue`` and ``margin`` per SKU and week the file carries. The targets of an approved
-plan of record come out the same way, exactly as frozen. A file is named after what it holds
-and its first week (``targets_file_name``: ``targets-black-friday-2026-11-30.csv``).
+whose ``revenue`` and ``margin`` per SKU and week the file carries (and whose 80% band widens
+where a price or promotion lever is outside what the SKU's history has seen:
+``Targets.outside_history`` lists those SKU-weeks, see ``sop_core.scenario.levers``). The
+targets of an approved plan of record come out the same way, exactly as frozen. A file is
+named after what it holds and its first week (``targets_file_name``:
+``targets-black-friday-2026-11-30.csv``).
 """
 
 from __future__ import annotations
@@ -56,6 +59,32 @@ class Targets:
     run_id: int | None = None
     notes: list[str] = field(default_factory=list)
     plan: PlanReport | None = None
+    # The SKU-weeks where a price or promotion lever is outside history (``sku, week,
+    # band_widening``: how many times as wide their 80% band is); empty for the baseline and
+    # a plan of record (frozen as approved).
+    outside_history: pd.DataFrame = field(default_factory=lambda: outside_frame(None))
+
+
+def outside_frame(result: ScenarioResult | None, weeks: int | None = None) -> pd.DataFrame:
+    """The SKU-weeks of ``result`` (its first ``weeks`` weeks) where a lever is outside
+    history: ``sku, week, band_widening``."""
+    if result is None or result.band_widening is None:
+        return pd.DataFrame(
+            {
+                "sku": pd.Series(dtype=object),
+                "week": pd.Series(dtype="datetime64[ns]"),
+                "band_widening": pd.Series(dtype=float),
+            }
+        )
+    widening = result.band_widening[:, slice(0, weeks)]
+    rows, columns = np.nonzero(widening > 1)
+    return pd.DataFrame(
+        {
+            "sku": result.base.skus[rows],
+            "week": pd.to_datetime(result.base.weeks[columns]),
+            "band_widening": widening[rows, columns],
+        }
+    )
 
 
 def result_targets(result: ScenarioResult, weeks: int | None = None) -> pd.DataFrame:
@@ -144,7 +173,14 @@ def compute_targets(
     chosen, left_out = applicable(base, chosen)
     result = apply_scenario(base, chosen)
     notes += left_out + result.warnings
-    return Targets(result_targets(result, horizon), source, run_id, notes, report)
+    return Targets(
+        result_targets(result, horizon),
+        source,
+        run_id,
+        notes,
+        report,
+        outside_frame(result, horizon),
+    )
 
 
 class PlanFileError(InputError):

@@ -125,6 +125,43 @@ def price_moves_seen(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
 
 
+def price_ranges_seen(con: duckdb.DuckDBPyConnection, weeks: int = 13) -> pd.DataFrame:
+    """Per SKU, indexed by ``sku``: the range of its unpromoted net prices relative to its
+    regular price now, in log terms (``price_low``, ``price_high``: the lowest and highest
+    ``ln(net_price / regular price)`` of any channel-week, against that channel's regular
+    price over the last ``weeks`` weeks, as the plan base prices a SKU), the deepest discount
+    sold (``max_discount``) and the weeks of history the SKU has (``history_weeks``)."""
+    return (
+        con.execute(
+            """
+            WITH last AS (SELECT max(week) AS week FROM sales_history),
+            regular AS (
+                SELECT s.sku, s.channel,
+                       sum(s.units * s.net_price) / nullif(sum(s.units), 0) AS price
+                FROM sales_history s, last
+                WHERE s.week > last.week - 7 * $weeks AND s.discount_depth = 0
+                  AND s.net_price > 0
+                GROUP BY ALL
+            )
+            SELECT s.sku,
+                   min(ln(s.net_price / r.price))
+                       FILTER (WHERE s.discount_depth = 0 AND s.net_price > 0 AND r.price > 0)
+                       AS price_low,
+                   max(ln(s.net_price / r.price))
+                       FILTER (WHERE s.discount_depth = 0 AND s.net_price > 0 AND r.price > 0)
+                       AS price_high,
+                   max(s.discount_depth) AS max_discount,
+                   count(DISTINCT s.week) AS history_weeks
+            FROM sales_history s LEFT JOIN regular r USING (sku, channel)
+            GROUP BY s.sku
+            """,
+            {"weeks": weeks},
+        )
+        .df()
+        .set_index("sku")
+    )
+
+
 def promoted_weeks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Per SKU, the weeks it sold at a discount."""
     return dict(
