@@ -168,6 +168,35 @@ def add_as_option(command: argparse.ArgumentParser) -> None:
     )
 
 
+def add_week_range(command: argparse.ArgumentParser) -> None:
+    """``--from DATE`` (required) and ``--to DATE`` (default: the first week), as
+    ``first_week`` and ``last_week``: the weeks an override or a capacity change covers."""
+    command.add_argument(
+        "--from",
+        dest="first_week",
+        required=True,
+        type=iso_date,
+        metavar="DATE",
+        help="first week (any day of it, YYYY-MM-DD)",
+    )
+    command.add_argument(
+        "--to",
+        dest="last_week",
+        default=None,
+        type=iso_date,
+        metavar="DATE",
+        help="last week (default: the first week)",
+    )
+
+
+def print_notes(issues: Iterable[Any]) -> None:
+    """An import report's warnings and notes on stdout, one a line (its errors go to stderr
+    where the command ends)."""
+    for issue in issues:
+        if issue.severity != "error":
+            print(f"{issue.severity}: {issue.text()}")
+
+
 def issues_json(issues: Iterable[Any]) -> list[dict]:
     """An import report's issues as the JSON the ``--json`` flags print."""
     return [{"severity": i.severity, "message": i.text(), "lines": i.lines} for i in issues]

@@ -18,6 +18,7 @@ from sop_core.cli.common import (
     iso_date,
     issues_json,
     month_number,
+    print_notes,
     print_wait,
     progress_bar,
     whole_number,
@@ -137,9 +138,7 @@ def command_import(args: argparse.Namespace) -> int:
             )
         )
     else:
-        for issue in report.issues:
-            if issue.severity != "error":
-                print(f"{issue.severity}: {issue.text()}")
+        print_notes(report.issues)
     if not report.ok:
         print(f"error: {report.summary()}", file=sys.stderr)
         for issue in report.errors[:20]:

@@ -14,9 +14,10 @@ from typing import Any
 from sop_core.cli.common import (
     EXIT_FAILURE,
     add_as_option,
+    add_week_range,
     author,
-    iso_date,
     issues_json,
+    print_notes,
     print_wait,
 )
 from sop_core.data import access, db
@@ -212,9 +213,7 @@ def _import(args: argparse.Namespace) -> int:
             )
         )
     else:
-        for issue in report.issues:
-            if issue.severity != "error":
-                print(f"{issue.severity}: {issue.text()}")
+        print_notes(report.issues)
     for item in saved:
         if item.warning:
             print(f"warning: {item.warning}", file=sys.stderr)
@@ -276,22 +275,7 @@ def add_overrides_parser(commands: argparse._SubParsersAction) -> None:
     scope.add_argument("--family", default=None, help="a family")
     scope.add_argument("--brand", default=None, help="a brand")
     scope.add_argument("--channel", default=None, help="a channel (none of these: the total)")
-    add.add_argument(
-        "--from",
-        dest="first_week",
-        required=True,
-        type=iso_date,
-        metavar="DATE",
-        help="first week (any day of it, YYYY-MM-DD)",
-    )
-    add.add_argument(
-        "--to",
-        dest="last_week",
-        default=None,
-        type=iso_date,
-        metavar="DATE",
-        help="last week (default: the first week)",
-    )
+    add_week_range(add)
     change = add.add_mutually_exclusive_group(required=True)
     change.add_argument("--percent", type=float, default=None, help="change by %% (+10, -5)")
     change.add_argument("--units", type=float, default=None, help="units per week to add")

@@ -17,6 +17,7 @@ from sop_core.cli.common import (
     add_bucket_option,
     author,
     issues_json,
+    print_notes,
     print_wait,
     progress_bar,
     whole_number,
@@ -83,9 +84,7 @@ def command_import_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        for issue in plan.issues:
-            if issue.severity != "error":
-                print(f"{issue.severity}: {issue.text()}")
+        print_notes(plan.issues)
     if not plan.ok:
         _print_plan_errors(plan)
         return EXIT_FAILURE

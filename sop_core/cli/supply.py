@@ -16,8 +16,8 @@ from sop_core.cli.common import (
     WEEKS_AHEAD,
     add_as_option,
     add_engine_options,
+    add_week_range,
     author,
-    iso_date,
     print_wait,
     progress_bar,
 )
@@ -249,22 +249,7 @@ def add_capacity_parser(commands: argparse._SubParsersAction) -> None:
         action.add_argument("--scenario", required=True, help="saved scenario")
         if name == "add":
             action.add_argument("--line", required=True, help="production line code")
-            action.add_argument(
-                "--from",
-                dest="first_week",
-                required=True,
-                type=iso_date,
-                metavar="DATE",
-                help="first week (any day of it, YYYY-MM-DD)",
-            )
-            action.add_argument(
-                "--to",
-                dest="last_week",
-                type=iso_date,
-                default=None,
-                metavar="DATE",
-                help="last week (default: the first week)",
-            )
+            add_week_range(action)
             action.add_argument(
                 "--hours",
                 required=True,
