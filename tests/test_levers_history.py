@@ -262,3 +262,34 @@ def test_sku_levers_apart_widen_their_own_rows_only(base):
         alone = apply_scenario(base, Scenario("alone", [lever]))
         touched = alone.outside_history
         assert (result.band_widening[touched] >= alone.band_widening[touched] - 1e-12).all()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda base: price(base, 0.10),
+        lambda base: price(base, -0.30, "family", str(base.families[0])),
+        lambda base: price(base, 0.5, "sku", str(base.skus[3])),
+        lambda base: promotion(base, 0.55),
+        lambda base: promotion(base, 0.55, "sku", str(base.skus[0])),
+    ],
+)
+def test_the_scenario_warning_counts_the_skus_the_lever_takes_outside_history(base, make):
+    """One judgment: the warning beside the scenario names as many SKUs beyond their history as
+    the "Outside history" note and the widened band do (they once used two rules)."""
+    lever = make(base)
+    history = lever_history(base, lever)
+    notes = [
+        note
+        for note in levers_module.scenario_warnings(base, Scenario("s", [lever]))
+        if "deeper than any discount" in note or "bigger price move" in note
+    ]
+    if history.outside == 0:
+        assert notes == []
+        return
+    never = 0
+    if lever.kind == "promotion":  # never-promoted SKUs have a warning of their own
+        rows = base.scope_rows(lever.scope, lever.target)
+        never = int((base.max_discount_seen[rows] <= 0).sum())
+    (note,) = notes
+    assert f" {history.outside - never} of {history.skus} SKUs" in note, note

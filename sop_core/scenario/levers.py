@@ -1227,6 +1227,18 @@ def scenario_warnings(
     shaky_price = (np.nan_to_num(base.errors["price_elasticity"]) > UNCERTAIN_ELASTICITY) & (
         ~unknown_of["price"]
     )
+    ranges = history_ranges(base)
+
+    def outside_history(lever: Lever, skus: np.ndarray) -> np.ndarray:
+        """The SKUs of ``skus`` the lever takes outside history: the rule the band widens by
+        and the page's "Outside history" note use (``HistoryRanges.beyond``)."""
+        rows = np.flatnonzero(skus)
+        value = lever.change if lever.kind == "price" else lever.discount
+        own = np.full(len(rows), lever.scope == "sku")
+        outside = np.zeros(len(skus), dtype=bool)
+        outside[rows] = ranges.beyond(lever.kind, rows, own, np.full(len(rows), value)) > 0
+        return outside
+
     for lever in scenario.levers:
         if lever.kind not in ("promotion", "price"):
             continue
@@ -1238,18 +1250,12 @@ def scenario_warnings(
             known = skus & ~unknown
             never = known & never_promoted
             concern("never", lever, skus, never)
-            concern(
-                "deeper",
-                lever,
-                skus,
-                known & ~never & (lever.discount > base.max_discount_seen + 1e-9),
-            )
+            concern("deeper", lever, skus, known & ~never & outside_history(lever, skus))
             concern("shaky_promotion", lever, skus, known & shaky_promotion)
         if lever.change if lever.kind == "price" else lever.discount:
             concern("shaky_price", lever, skus, skus & shaky_price)
-        if lever.kind == "price":
-            beyond = abs(lever.change) > base.price_change_seen + 1e-9
-            concern("bigger_move", lever, skus, skus & beyond)
+        if lever.kind == "price" and lever.change:
+            concern("bigger_move", lever, skus, skus & outside_history(lever, skus))
     notes = [_concern_note(key, items, base) for key, items in found.items()]
     frozen = frozen_lever_warning(base, scenario.levers)
     if frozen:
@@ -1294,17 +1300,28 @@ def _concern_note(
     else:
         who = f"{len(items)} levers (the first: {first.describe()}): "
     of = f"{int(flagged.sum())} of {count} SKUs"
-    if key == "deeper":
-        deepest = float(base.max_discount_seen[flagged].max())
+    if key in ("deeper", "bigger_move"):
+        # The range each lever was held against: its SKU's own, or its SKUs' families'.
+        ranges = history_ranges(base)
+        seen = {
+            name: np.concatenate(
+                [
+                    getattr(ranges, ("sku_" if lever.scope == "sku" else "family_") + name)[f]
+                    for lever, _, f in items
+                ]
+            )
+            for name in ("low", "high", "discount")
+        }
+        if key == "deeper":
+            return (
+                f"{who}deeper than any discount {of} had in their history (deepest "
+                f"{seen['discount'].max():.0%}); the response is extrapolated and its band "
+                "widened."
+            )
         return (
-            f"{who}deeper than any discount {of} had in their history (deepest "
-            f"{deepest:.0%}); the response is extrapolated."
-        )
-    if key == "bigger_move":
-        largest = float(base.price_change_seen[flagged].max())
-        return (
-            f"{who}a bigger price move than {of} saw in their history (largest "
-            f"{largest:.0%}); the elasticity is extrapolated."
+            f"{who}a bigger price move than {of} saw in their history (they moved "
+            f"{np.expm1(seen['low'].min()):+.0%} to {np.expm1(seen['high'].max()):+.0%}); the "
+            "elasticity is extrapolated and its band widened."
         )
     return (
         who
