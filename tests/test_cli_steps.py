@@ -137,6 +137,34 @@ def test_scenario_list_show_copy_rename_delete(path, capsys):
         assert store.list_scenarios(con)["name"].tolist() == ["Spring push"]
 
 
+def test_a_copy_carries_the_capacity_changes_and_takes_the_scenario_role_alone(roles, capsys):
+    """Marketing copies a scenario that holds operations' Saturday shift to try a deeper
+    promotion: the copy has the shift too, and copying it is not a capacity decision."""
+    made = _scenario(roles, who=_email("marketing"))
+    base = _base(roles)
+    shift = CapacityChange(base.lines[0], _week(base, 2), _week(base, 3), 16.0, "Saturday shift")
+    stored = _stored(roles, made.name)
+    store.save_scenario(
+        roles,
+        stored,
+        Scenario(made.name, made.levers, capacity=[shift]),
+        _email("operations"),
+        stored.based_on_run,
+    )
+    code, _, err = cli(
+        capsys, "scenario", "copy", made.name, "Deeper", "--db", roles, "--as", _email("marketing")
+    )
+    assert code == 0, err
+    copy = _stored(roles, "Deeper")
+    assert copy.scenario.capacity == [shift] and copy.scenario.levers == made.levers
+    assert copy.owner == _email("marketing")
+    with db.connect(roles) as con:
+        (scope,) = con.execute(
+            "SELECT scope FROM audit_log WHERE action = 'scenario create' AND object = 'Deeper'"
+        ).fetchone()
+    assert scope == f"copy of {made.name}"
+
+
 def test_scenario_writes_refused_for_a_viewer_and_bad_names_are_one_line(roles, capsys):
     _scenario(roles, who=_email("marketing"))
     before = snapshot(roles)

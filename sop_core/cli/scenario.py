@@ -347,19 +347,14 @@ def _scenario_show(args: argparse.Namespace) -> int:
 def _scenario_copy(args: argparse.Namespace) -> int:
     from sop_core.scenario.store import duplicate_scenario
 
-    source = _stored(args.db, args.name)
     copy = duplicate_scenario(args.db, args.name, args.new, author(args))
-    dropped = len(source.scenario.capacity) - len(copy.scenario.capacity)
     if args.json:
-        print(json.dumps({**scenario_json(copy), "capacity_not_copied": dropped}))
+        print(json.dumps(scenario_json(copy)))
         return 0
-    print(f"Copied {args.name!r} to {copy.scenario.name!r} ({len(copy.scenario.levers)} lever(s)).")
-    if dropped:
-        # store.duplicate_scenario copies the levers and effect overrides, as the page's
-        # Duplicate does; say so rather than let a planner think the hours came along.
-        print(
-            f"note: its {dropped} capacity change(s) were not copied (add them with capacity add)."
-        )
+    print(
+        f"Copied {args.name!r} to {copy.scenario.name!r} ({len(copy.scenario.levers)} lever(s), "
+        f"{len(copy.scenario.capacity)} capacity change(s))."
+    )
     return 0
 
 

@@ -108,22 +108,25 @@ def create_scenario(
     status: str = "draft",
     *,
     plan_file: str | None = None,
+    copy_of: Scenario | None = None,
 ) -> StoredScenario:
     """Save a new scenario; a name already in use is refused. ``plan_file``: the name of the
-    plan file it comes from (a write of its own, ``access.WRITES``)."""
+    plan file it comes from (a write of its own, ``access.WRITES``); ``copy_of``: the scenario
+    it copies, whose levers and capacity changes it carries unchanged (a copy is a new
+    scenario, not a new lever or shift: it takes the scenario role alone)."""
     name = _clean_name(scenario.name)
     if status not in STATUSES:
         raise InputError(f"Status must be one of {', '.join(STATUSES)}.")
+    kinds = writes(copy_of, scenario, plan_file)
+    scope = _source(plan_file) or (f"copy of {copy_of.name}" if copy_of is not None else None)
     try:
-        with access.writing(path, owner, writes(None, scenario, plan_file)) as write:
+        with access.writing(path, owner, kinds) as write:
             con = write.con
             if scenarios.scenario_name_taken(con, name):
                 raise _taken(name)
             definition = scenario.to_json()
             scenarios.insert_scenario(con, name, write.actor, status, based_on_run, definition)
-            write.record(
-                "scenario create", name, scope=_source(plan_file), after=json.loads(definition)
-            )
+            write.record("scenario create", name, scope=scope, after=json.loads(definition))
             return load_scenario(con, name)
     except (duckdb.ConstraintException, ConflictError):
         raise _taken(name) from None  # someone took the name at the same moment
@@ -199,15 +202,19 @@ def _conflict(con: duckdb.DuckDBPyConnection, stored: StoredScenario) -> Conflic
 
 
 def duplicate_scenario(path: Path | str, name: str, new_name: str, owner: str) -> StoredScenario:
+    """A copy of scenario ``name`` under ``new_name``, owned by ``owner``: its levers, effect
+    overrides, cannibalisation and capacity changes."""
     with db.connect(path) as con:
-        source = load_scenario(con, name)
+        stored = load_scenario(con, name)
+    source = stored.scenario
     copy = Scenario(
         _clean_name(new_name),
-        source.scenario.levers,
-        source.scenario.overrides,
-        source.scenario.cannibalisation,
+        source.levers,
+        source.overrides,
+        source.cannibalisation,
+        source.capacity,
     )
-    return create_scenario(path, copy, owner, source.based_on_run)
+    return create_scenario(path, copy, owner, stored.based_on_run, copy_of=source)
 
 
 def rename_scenario(
