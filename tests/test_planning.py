@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sop_core.data import db
+from sop_core.data import db, workers
 from sop_core.data.errors import InputError
 from sop_core.data.workers import worker_pool
 from sop_core.demand.plan_base import DRIVERS, PlanBase, load_plan_base
@@ -341,7 +341,7 @@ def test_a_large_plans_parts_solved_in_worker_processes_give_the_same_plan(
         pools.append(jobs)
         return worker_pool(jobs)
 
-    monkeypatch.setattr(planning, "worker_pool", counted)
+    monkeypatch.setattr(workers, "worker_pool", counted)
     monkeypatch.setattr(planning, "PARALLEL_VARIABLES", 0)  # every plan counts as large
     apart = solve_plan(result, supply, weeks=26, jobs=2)
     assert pools == [2]  # the parts went to two worker processes

@@ -11,7 +11,10 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
@@ -89,3 +92,38 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     manager = getattr(pool, "_executor_manager_thread", None)
     if manager is not None:
         manager.join(timeout=5)
+
+
+def run_parts(
+    work: Callable[..., Any],
+    parts: Sequence[Any],
+    args: tuple,
+    jobs: int,
+    finished: Callable[[int, Any], None],
+    on_broken: Callable[[], None] | None = None,
+) -> None:
+    """``work(part, *args)`` for every part in ``jobs`` fresh worker processes, submitted in
+    the order given, telling ``finished(index, result)`` as each completes (in any order).
+
+    A pool that breaks (a worker out of memory, killed) is stopped and the parts not yet back
+    are done in this process (``on_broken`` told first): the work still completes. Stopped any
+    other way (SIGTERM, Ctrl+C, an error in a part): no worker outlives it.
+    """
+    pool = worker_pool(jobs)
+    done: set[int] = set()
+    try:
+        futures = {pool.submit(work, part, *args): i for i, part in enumerate(parts)}
+        for future in as_completed(futures):
+            finished(futures[future], future.result())
+            done.add(futures[future])
+        pool.shutdown()
+    except BrokenProcessPool:
+        stop_pool(pool)
+        if on_broken is not None:
+            on_broken()
+        for i, part in enumerate(parts):
+            if i not in done:
+                finished(i, work(part, *args))
+    except BaseException:
+        stop_pool(pool)
+        raise

@@ -39,15 +39,13 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from sop_core.data.workers import stop_pool, worker_pool
+from sop_core.data.workers import run_parts
 from sop_core.forecast import classical, metrics, prophet_model
 from sop_core.forecast.classical import QUANTILES, Forecast
 from sop_core.forecast.panel import DRIVERS, Panel, regular_price
@@ -624,24 +622,15 @@ class LocalEngine:
             for batch in batches:
                 finished(_worker(batch, settings))
             return
-        pool = worker_pool(self.jobs)
-        done: set[int] = set()
-        try:
-            futures = {pool.submit(_worker, batch, settings): i for i, batch in enumerate(batches)}
-            for future in as_completed(futures):
-                finished(future.result())
-                done.add(futures[future])
-            pool.shutdown()
-        except BrokenProcessPool:
-            stop_pool(pool)
-            # A worker died (out of memory, killed): finish in this process rather than fail.
-            notice("A worker stopped; finishing in one process")
-            remaining = [inp for i, batch in enumerate(batches) if i not in done for inp in batch]
-            finished(_worker(remaining, settings))
-        except BaseException:
-            # Stopped (SIGTERM, Ctrl+C, an error in a batch): no worker outlives the run.
-            stop_pool(pool)
-            raise
+        # A worker that dies (out of memory, killed): the rest finish in this process.
+        run_parts(
+            _worker,
+            batches,
+            (settings,),
+            self.jobs,
+            lambda _, results: finished(results),
+            lambda: notice("A worker stopped; finishing in one process"),
+        )
 
 
 class Engine(Protocol):

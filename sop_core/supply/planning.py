@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import time
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -51,7 +50,7 @@ from sop_core.data import access, db
 from sop_core.data.errors import InputError
 from sop_core.data.fiscal import FiscalCalendar
 from sop_core.data.stores import forecast_runs, master, production, production_plans
-from sop_core.data.workers import stop_pool, worker_pool
+from sop_core.data.workers import run_parts
 from sop_core.demand.fences import DETAIL_WEEKS, planning_periods
 from sop_core.demand.plan_base import PlanBase
 from sop_core.scenario.levers import Scenario, ScenarioResult, apply_scenario
@@ -404,25 +403,20 @@ def _solve_programs(
     programs: list[Program], settings: PlanSettings, jobs: int | None
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """``_solve_program`` of each program, in order: in ``jobs`` worker processes (default:
-    the cores) when there are several programs of more than ``PARALLEL_VARIABLES`` in all,
-    the largest first so that the last to finish is a small one; else here, one after
-    another. A pool that breaks (a worker killed) leaves its programs to this process."""
+    the cores; ``workers.run_parts``) when there are several programs of more than
+    ``PARALLEL_VARIABLES`` in all, the largest first so that the last to finish is a small
+    one; else here, one after another."""
     workers = min(jobs or os.cpu_count() or 1, len(programs))
     if workers <= 1 or sum(program.variables for program in programs) <= PARALLEL_VARIABLES:
         return [_solve_program(program, settings) for program in programs]
-    pool = worker_pool(workers)
-    try:
-        order = sorted(range(len(programs)), key=lambda i: -programs[i].variables)
-        futures = {i: pool.submit(_solve_program, programs[i], settings) for i in order}
-        solved = {}
-        for i in order:
-            try:
-                solved[i] = futures[i].result()
-            except BrokenProcessPool:
-                solved[i] = _solve_program(programs[i], settings)
-        return [solved[i] for i in range(len(programs))]
-    finally:
-        stop_pool(pool)
+    order = sorted(range(len(programs)), key=lambda i: -programs[i].variables)
+    solved: dict[int, tuple] = {}
+
+    def keep(at: int, result: tuple) -> None:
+        solved[order[at]] = result
+
+    run_parts(_solve_program, [programs[i] for i in order], (settings,), workers, keep)
+    return [solved[i] for i in range(len(programs))]
 
 
 @dataclass
