@@ -22,6 +22,10 @@ PARENT_CHECK_SECONDS = 0.5
 """How often a worker checks that the process that started it is still alive."""
 
 
+MANAGER_WAIT_SECONDS = 15.0
+"""How long ``stop_pool`` waits for the pool's manager thread to end."""
+
+
 def _start_worker(parent: int) -> None:
     """Pool initializer: one BLAS thread, and an exit when the parent process is gone."""
     one_blas_thread()
@@ -88,10 +92,12 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
             worker.kill()
     # Let the pool's manager thread see its workers gone and end now: left running, it may
     # write to its wake-up pipe after interpreter exit has closed it, and Python prints
-    # "OSError: [Errno 9] Bad file descriptor" after the command's own last line.
+    # "OSError: [Errno 9] Bad file descriptor" after the command's own last line. It ends in
+    # milliseconds on a quiet machine; under a loaded CI run 5 s was once not enough, so the
+    # wait is bounded at 15 s (the workers are already gone: only the exit waits).
     manager = getattr(pool, "_executor_manager_thread", None)
     if manager is not None:
-        manager.join(timeout=5)
+        manager.join(timeout=MANAGER_WAIT_SECONDS)
 
 
 def run_parts(
