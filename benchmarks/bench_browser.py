@@ -2,8 +2,10 @@
 sees shows the new revised line, ours against a Streamlit what-if demo page, in one run.
 
 Ours: the Promotions & pricing page of the app on the default sample (40 SKUs, its forecast),
-served as the README serves it (the repository's ``.streamlit/config.toml``). Ablation: the
-same page with Streamlit's default full garbage collection after every run. Peer:
+served as the README serves it (the repository's ``.streamlit/config.toml``). Ablations: the
+same page with Streamlit's default full garbage collection after every run
+(``ours_default_gc``), and with Streamlit's element cache on as by default
+(``ours_element_cache``: the config turns it off, see there). Peer:
 ``benchmarks/peer_whatif_page.py``, one slider, one ``plotly.express`` chart and one metric in
 a fragment, the least a live what-if page can show: as shipped (Streamlit's defaults), and
 with the post-run GC off like ours (``peer_no_gc``).
@@ -53,6 +55,12 @@ PAGES = {  # name: (script, path, title, extra environment)
         "promotions",
         "Promotions & pricing",
         {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"},
+    ),
+    "ours_element_cache": (
+        ROOT / "app.py",
+        "promotions",
+        "Promotions & pricing",
+        {"STREAMLIT_GLOBAL_MIN_CACHED_MESSAGE_SIZE": "10000"},
     ),
     "peer": (ROOT / "benchmarks" / "peer_whatif_page.py", "", "What-if demo", {}),
     "peer_no_gc": (

@@ -296,11 +296,16 @@ if capacity_refused := identity.may("capacity"):
     editor.info(plain(capacity_refused), icon=":material/lock:")
 else:
     with editor.form("capacity_change", border=True):
+        # Worst first, as the Line picker above (the box finds a line as one types), opening
+        # on the line looked at there.
+        line_label = dict(zip(base.lines, base.line_names, strict=True))
+        form_lines = ranked + [line for line in base.lines if line not in labels]
         line = st.selectbox(
             "Line",
-            list(base.lines),
+            form_lines,
+            index=form_lines.index(chosen) if chosen in line_label else 0,
             key="capacity_line",
-            format_func=lambda x: f"{x}  {base.line_names[list(base.lines).index(x)]}",
+            format_func=lambda x: f"{x}  {line_label[x]}",
         )
         first, last = st.select_slider(
             "Weeks",
