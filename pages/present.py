@@ -16,7 +16,13 @@ import pandas as pd
 import streamlit as st
 
 from sop_core import charts
-from sop_core.charts.style import ROOM_COLOURS, ROOM_TEXT_PX, for_room, title_text
+from sop_core.charts.style import (
+    COLUMN_TICKS,
+    ROOM_COLOURS,
+    ROOM_TEXT_PX,
+    for_room,
+    title_text,
+)
 from sop_core.data import formats
 from sop_core.demand.by_period import series_by_period
 from sop_core.demand.cube import next_weeks
@@ -117,17 +123,17 @@ st.caption(
 headline = st.container(key="headline")
 
 
-def chart(figure, key: str, height: int) -> None:
+def chart(figure, key: str, height: int, week_labels: int = COLUMN_TICKS) -> None:
     """A figure for the room, its title written above it in the page's type (see
-    ``for_room``), in a bordered box; by month or quarter, a week axis names the periods
-    (``widgets.by_period``)."""
+    ``for_room``; ``week_labels`` the most a week axis names), in a bordered box; by month or
+    quarter, a week axis names the periods (``widgets.by_period``)."""
     figure = widgets.by_period(figure)
     with st.container(border=True):
         st.subheader(plain(title_text(figure)))
         if figure.layout.title.subtitle.text:  # e.g. the lines a heatmap leaves out
             st.caption(plain(figure.layout.title.subtitle.text))
         st.plotly_chart(
-            for_room(figure, height=height, title=False),
+            for_room(figure, height=height, title=False, week_labels=week_labels),
             key=key,
             theme=None,
             config={"displaylogo": False},
@@ -235,6 +241,8 @@ elif step == 3:
                 charts.comparison_chart(periods.frame(weekly), period=periods.bucket()),
                 "present_options",
                 560,
+                # Two fifths of the page: on a 1366 px laptop, four labels in 22 px type.
+                week_labels=4,
             )
         else:
             chart(

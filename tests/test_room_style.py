@@ -179,3 +179,34 @@ def test_a_long_title_reads_on_one_line_above_the_room_figure():
     assert title_text(figure) == (
         "Demand load: the revised targets' hours against the available hours"
     )
+
+
+def test_the_rooms_week_axis_names_fewer_weeks_and_keeps_every_year():
+    """At 22 px, 13 two-line week labels under a 26-week chart ran into each other on a
+    1366 px screen: the room keeps at most ``week_labels`` (7 by default) of them, evenly
+    spaced from the first, and a year a dropped label carried goes under the next kept one."""
+    from sop_core.charts.style import week_ticks
+
+    weeks = pd.date_range("2026-11-23", periods=26, freq="7D")
+    shown = week_ticks(weeks)
+    assert len(shown["tickvals"]) == 13
+    for most, expected in [(7, 7), (4, 4), (13, 13)]:
+        axis = for_room(
+            charts.style.figure(
+                [{"type": "scatter", "x": weeks, "y": np.ones(26)}], "t", "u"
+            ).update_layout(xaxis=shown),
+            week_labels=most,
+        ).layout.xaxis
+        assert len(axis.tickvals) == expected
+        assert pd.Timestamp(axis.tickvals[0]) == weeks[0]
+        steps = np.diff(pd.to_datetime(list(axis.tickvals)).asi8)
+        assert len(set(steps)) <= 1  # evenly spaced
+        text = list(axis.ticktext)
+        assert text[0].endswith("2026")
+        # 2027 starts at W01 (4 Jan), dropped when every fourth week is kept: the next label
+        # says the year instead, and only that one.
+        assert sum(label.endswith("2027") for label in text) == 1
+        assert all(label.startswith("W") for label in text)
+    # Not a week axis: left as it was.
+    other = for_room(charts.style.figure([{"type": "bar", "x": ["a", "b"], "y": [1, 2]}], "t", "u"))
+    assert other.layout.xaxis.tickvals is None

@@ -437,7 +437,11 @@ def _readable_under_black(colour: str, ratio: float = 4.5) -> str:
 
 
 def for_room(
-    fig: go.Figure, text_px: int = ROOM_TEXT_PX, height: int | None = None, title: bool = True
+    fig: go.Figure,
+    text_px: int = ROOM_TEXT_PX,
+    height: int | None = None,
+    title: bool = True,
+    week_labels: int = COLUMN_TICKS,
 ) -> go.Figure:
     """``fig`` restyled for Present mode: type sized from the page's ``text_px`` (ticks,
     legend, annotations, hover and numbers in cells at 0.9 of it and at least 20 px, axis
@@ -471,6 +475,7 @@ def for_room(
                 "title": {"font": {"size": text_px, "color": ink}},
                 "automargin": True,
                 "linecolor": ink,
+                **_room_week_ticks(layout[key], week_labels),
             }
     if "annotations" in layout:
         room["annotations"] = [
@@ -479,6 +484,38 @@ def for_room(
         ]
     data = [_trace_for_room(trace.to_plotly_json(), small) for trace in fig.data]
     return go.Figure({"data": data, "layout": merge(layout, room)})
+
+
+def _room_week_ticks(axis: dict, most: int) -> dict:
+    """A week axis' labels (``week_ticks``) thinned for the room's larger type: at most
+    ``most`` of them where the axis opens (its ``range``, else all), every second,
+    fourth... label kept, and a year a dropped label carried written under the next kept one.
+    At 22 px, 13 labels of a 26-week heatmap ran into each other on a 1366 px screen. Other
+    axes: nothing to change."""
+    values, text = axis.get("tickvals"), axis.get("ticktext")
+    if axis.get("hoverformat") != WEEK_HOVER or not values or not text:
+        return {}
+    days = pd.to_datetime(pd.Series(list(values)))
+    shown = days
+    if axis.get("range"):
+        first, last = pd.to_datetime(pd.Series(list(axis["range"])))
+        shown = days[(days >= first) & (days <= last)]
+    every = int(np.ceil(max(len(shown), 1) / most))
+    if every <= 1:
+        return {}
+    start = int(shown.index[0]) % every if len(shown) else 0
+    kept_values, kept_text, year_dropped = [], [], False
+    for index, (value, label) in enumerate(zip(values, text, strict=True)):
+        has_year = label[-4:].isdigit()  # "W01<br>4 Jan<br>2027", "Jan<br>2027"
+        if (index - start) % every:
+            year_dropped = year_dropped or has_year
+            continue
+        if year_dropped and not has_year:
+            label = f"{label}<br>{days[index]:%Y}"
+        kept_values.append(value)
+        kept_text.append(label)
+        year_dropped = False
+    return {"tickvals": kept_values, "ticktext": kept_text}
 
 
 def title_text(fig: go.Figure) -> str:
