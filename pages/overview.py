@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from sop_core import charts
+from sop_core.charts.style import COLUMN_TICKS
 from sop_core.data.stores import sales
 from sop_core.meeting.headlines import AGENDA
 from sop_core.supply import loads
@@ -236,6 +237,8 @@ with left:
             periods.frame(figures.weekly, **periods.PLAN),
             title="Revised target and what the lines can make",
             period=periods.bucket(),
+            # Three fifths of the page: 13 weeks named ran into each other at 1366 px.
+            week_labels=COLUMN_TICKS,
         ),
         key="overview_supply",
     )

@@ -44,8 +44,9 @@ pytestmark = BROWSER_MARKS
 # inside by design: a page-wide grid of many columns may scroll sideways, but one squeezed
 # beside a chart or another table must show all its columns. (A grid draws its cells on a
 # canvas: a text cut inside a cell is for the screenshots.) Plotly draws its own SVG: a chart
-# counts when its title or legend is cut at its edge or its legend is drawn over the title or
-# the x axis. The sidebar counts only while it is open.
+# counts when its title or legend is cut at its edge, its legend is drawn over the title or
+# the x axis, or two labels of an x axis run into each other. The sidebar counts only while it
+# is open.
 FIND_MISFITS = r"""() => {
   const width = document.documentElement.clientWidth;
   const INSIDE_BY_DESIGN = '[data-testid=stDataFrame], [data-testid=stPlotlyChart], '
@@ -142,6 +143,18 @@ FIND_MISFITS = r"""() => {
       || b.top < frame.top - 1 || b.bottom > frame.bottom + 1;
     if (title && outside(title.getBoundingClientRect())) {
       found.push({what: 'chart title', text: name, why: "cut at the chart's edge"});
+    }
+    // An axis' labels, left to right, each clear of the next.
+    for (const axis of chart.querySelectorAll('.xaxislayer-above')) {
+      const labels = Array.from(axis.querySelectorAll('.xtick text'))
+        .map(label => [label.getBoundingClientRect(), label.textContent])
+        .filter(([b]) => b.width > 0).sort((a, b) => a[0].left - b[0].left);
+      const crowded = labels.findIndex(([b], i) => i && labels[i - 1][0].right > b.left + 1);
+      if (crowded > 0) {
+        found.push({what: 'chart axis', text: name, why: 'labels '
+          + `${JSON.stringify(labels[crowded - 1][1])} and ${JSON.stringify(labels[crowded][1])}`
+          + ' run into each other'});
+      }
     }
     if (!legend) continue;
     const l = legend.getBoundingClientRect();

@@ -195,15 +195,17 @@ def test_lines_rank_by_peak_then_chance_of_overload_then_hours_short():
     assert list(plain.index) == ["C", "A", "B", "E", "D"]
 
 
-def test_a_years_heatmap_labels_every_fourth_week_and_keeps_its_colour_bar(con):
+def test_a_years_heatmap_labels_every_eighth_week_and_keeps_its_colour_bar(con):
     load = production.line_utilisation_history(con, dt.date(2026, 11, 16), 52)
     figure = charts.utilisation_heatmap(load, "Demand load of past sales", "Demand load")
     heat = figure.data[0]
     # 52 cells across are too narrow for numbers: the colour bar and the hover say the load.
     assert heat.texttemplate is None and heat.showscale
     ticks = figure.layout.xaxis.ticktext
-    # Every fourth week: every second one ran the months into each other on a 1366 px laptop.
-    assert len(ticks) == 13 and ticks[0] == "W48<br>24 Nov<br>2025"
+    # Every eighth week: every second, then every fourth, ran the months into each other on a
+    # 1366 px laptop (the colour bar and long line names leave the plot about 440 px).
+    assert len(ticks) == 7 and ticks[0] == "W48<br>24 Nov<br>2025"
+    assert ticks[1] == "W04<br>19 Jan<br>2026"
 
 
 def test_available_hours_are_steps_flat_across_each_week():

@@ -7,7 +7,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from sop_core.charts.style import FONT_SIZE, PALETTE, WEEK_X, figure, unit_ticks, week_ticks
+from sop_core.charts.style import (
+    COLUMN_TICKS,
+    FONT_SIZE,
+    PALETTE,
+    WEEK_X,
+    figure,
+    unit_ticks,
+    week_ticks,
+)
 from sop_core.data import formats
 from sop_core.data.calendar import weeks_text
 
@@ -179,9 +187,11 @@ def utilisation_heatmap(
                 **({"tickmode": "linear", "dtick": 1} if note else {}),
             },
             "xaxis": {
-                # A label every week up to 13 weeks, every second of 26 and every fourth of
-                # 52, so that "W48 / 23 Nov" labels do not run into each other on a laptop.
-                **week_ticks(grid.columns),
+                # A label every week up to 13 weeks and every second of 26, so that "W48 /
+                # 23 Nov" labels do not run into each other on a laptop; past that (52 weeks
+                # of history) the colour bar and long line names leave the plot about 440 px
+                # of a 1366 px screen: at most COLUMN_TICKS labels, every eighth week.
+                **week_ticks(grid.columns, most=13 if numbers else COLUMN_TICKS),
                 "title": {
                     "text": f"{starting}; in each cell the {measure.lower()}, % of the "
                     "available hours"
@@ -338,12 +348,14 @@ def plan_chart(
     title: str = "Production plan against the revised target",
     *,
     period: str = "week",
+    week_labels: int = 13,
 ) -> go.Figure:
     """Weekly production (bars) against the revised target (line, the ``demand`` column), unmet
     demand in red and the projected stock on a second axis. ``weekly`` has week, demand,
     production, unmet, inventory, and optionally ``safety_stock`` (drawn on the stock axis)
     and ``below_safety`` (the units short of it, in the hover). With ``period`` "month" or
-    "quarter" its rows are per period, the stocks (and the units short) at its end."""
+    "quarter" its rows are per period, the stocks (and the units short) at its end.
+    ``week_labels``: the most weeks its axis names (``COLUMN_TICKS`` in a page column)."""
     week = weekly["week"]
     at_end = "" if period == "week" else f" at the {period}'s end"
     traces = [
@@ -406,7 +418,7 @@ def plan_chart(
         height=440,
         layout={
             "barmode": "stack",
-            "xaxis": week_ticks(week),
+            "xaxis": week_ticks(week, most=week_labels),
             "yaxis": unit_ticks(weekly["production"] + weekly["unmet"], weekly["demand"]),
             "yaxis2": {
                 "overlaying": "y",
