@@ -34,7 +34,7 @@ from sop_core.data import access
 from sop_core.data.sample import SampleConfig, build_sample_database
 from sop_core.meeting import decisions
 from sop_core.scenario import store
-from sop_core.scenario.levers import Scenario
+from sop_core.scenario.model import Scenario
 
 AS_OF = dt.date(2026, 11, 25)
 ADMIN, MARKETING, LEAD = "ada@example.com", "ana@example.com", "lee@example.com"

@@ -91,7 +91,8 @@ def pack_times(path: Path, folder: Path) -> dict:
     from sop_core.data import db
     from sop_core.demand.plan_base import load_plan_base
     from sop_core.meeting.pack import build_pack
-    from sop_core.scenario.levers import Scenario, apply_scenario
+    from sop_core.scenario.levers import apply_scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.supply.planning import (
         PlanSettings,
         load_supply,

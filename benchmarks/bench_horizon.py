@@ -44,7 +44,8 @@ from sop_core.data.sample import SampleConfig, build_sample_database
 from sop_core.demand.plan_base import PlanBase, load_plan_base
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import refresh_forecast
-from sop_core.scenario.levers import Lever, Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.supply.planning import load_supply, solve_plan
 
 AS_OF = dt.date(2026, 11, 25)

@@ -34,7 +34,8 @@ from sop_core.data.stores import production
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import refresh_forecast
-from sop_core.scenario.levers import Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Scenario
 from sop_core.supply import capacity
 from sop_core.supply.planning import chase_plan, load_supply, solve_plan
 

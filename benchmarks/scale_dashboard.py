@@ -48,7 +48,8 @@ from benchmarks.bench_levers import levers  # the same three levers as at 1,000 
 from sop_core.data import db
 from sop_core.data.sample import SampleConfig, build_sample_database
 from sop_core.demand.plan_base import PlanBase, load_plan_base
-from sop_core.scenario.levers import Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Scenario
 from sop_core.supply.planning import PlanSettings, chase_plan, load_supply, solve_plan
 
 AS_OF = dt.date(2026, 11, 25)

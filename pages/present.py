@@ -28,7 +28,8 @@ from sop_core.demand.by_period import series_by_period
 from sop_core.demand.cube import next_weeks
 from sop_core.meeting import headlines
 from sop_core.meeting.comparison import side_by_side
-from sop_core.scenario.levers import Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Scenario
 from sop_core.supply import capacity, loads
 from sop_ui import filters, loaders, periods, shell, widgets
 from sop_ui.formatting import change, money, plain, units

@@ -18,16 +18,9 @@ from sop_core import charts
 from sop_core.data import formats
 from sop_core.data.errors import SopError
 from sop_core.data.importer import parse_mapping
-from sop_core.scenario.levers import (
-    OVERRIDABLE,
-    CurrentEffect,
-    EffectOverride,
-    Lever,
-    apply_scenario,
-    current_effect,
-    lever_history,
-    levers_outside_history,
-)
+from sop_core.scenario.history import lever_history, levers_outside_history
+from sop_core.scenario.levers import CurrentEffect, apply_scenario, current_effect
+from sop_core.scenario.model import OVERRIDABLE, EffectOverride, Lever
 from sop_core.scenario.plan_files import edited_levers, lever_table
 from sop_core.scenario.promotion_kpis import promotion_kpis, promotion_kpis_table
 from sop_core.scenario.targets import (

@@ -17,7 +17,8 @@ from sop_core import charts
 from sop_core.data import formats
 from sop_core.data.calendar import weeks_text
 from sop_core.data.errors import SopError
-from sop_core.scenario.levers import CapacityChange, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import CapacityChange
 from sop_core.supply import actions, capacity, loads
 from sop_core.supply.planning import PlanSettings, chase_plan
 from sop_ui import columns, drafts, filters, identity, jobs, loaders, periods, shell, widgets

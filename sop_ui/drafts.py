@@ -17,7 +17,7 @@ from sop_ui.formatting import plain
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from sop_core.scenario.levers import CapacityChange, EffectOverride, Lever, Scenario
+    from sop_core.scenario.model import CapacityChange, EffectOverride, Lever, Scenario
     from sop_core.scenario.store import StoredScenario
 
 _DRAFT = "scenario_draft"
@@ -41,7 +41,7 @@ class ScenarioDraft:
     def edited(self, name: str, extra: Iterable[Lever] = ()) -> Scenario:
         """The scenario as edited in this session, called ``name``, plus ``extra`` levers
         being previewed."""
-        from sop_core.scenario.levers import Scenario
+        from sop_core.scenario.model import Scenario
 
         return Scenario(
             name,
@@ -55,7 +55,7 @@ class ScenarioDraft:
 def current() -> ScenarioDraft:
     """The scenario being edited in this session, loaded from the database when the
     sidebar's choice changes."""
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
 
     chosen = filters.selected_scenario()
     draft: ScenarioDraft | None = st.session_state.get(_DRAFT)

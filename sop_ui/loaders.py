@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from sop_core.demand.plan_base import PlanBase
     from sop_core.meeting.budget import BudgetInputs, Gap
     from sop_core.meeting.cockpit import Overview
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.plan_files import PlanReport
     from sop_core.scenario.store import StoredScenario
     from sop_core.supply.actions import Action
@@ -487,7 +487,7 @@ def supply_data(run_id: int) -> SupplyData:
 def _stored_plan(
     path: str, version: tuple[int, int], run_id: int, definition: str, weeks: int
 ) -> StoredPlan | None:
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.supply.planning import stored_plan
 
     with db.connect(path) as con:
@@ -578,7 +578,7 @@ def _comparison(
     path: str, version: tuple[int, int], run_id: int, names: tuple[str, ...], weeks: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sop_core.meeting.comparison import compare
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
 
     with db.connect(path) as con:
         scenarios = [
@@ -600,7 +600,8 @@ def comparison(run_id: int, names: list[str], weeks: int = 26) -> tuple[pd.DataF
 def _recommended_actions(
     path: str, version: tuple[int, int], run_id: int, scenario_json: str, weeks: int
 ) -> list[Action]:
-    from sop_core.scenario.levers import Scenario, apply_scenario
+    from sop_core.scenario.levers import apply_scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.supply.actions import recommend
 
     base = _plan_base(path, version, run_id)
@@ -627,7 +628,7 @@ def _overview(
 ) -> Overview:
     from sop_core.demand import accuracy
     from sop_core.meeting.cockpit import overview
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
 
     with db.connect(path) as con:
         scenario = (
@@ -663,7 +664,8 @@ def _budget_plans(
     """What the budget comparisons read, and the baseline's and the scenario's weekly plans
     in ``families`` (``sop_core.meeting.budget.weekly_plan``)."""
     from sop_core.meeting import budget
-    from sop_core.scenario.levers import Scenario, applicable, apply_scenario
+    from sop_core.scenario.levers import applicable, apply_scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.targets import result_targets
 
     base = _plan_base(path, version, run_id)
@@ -739,7 +741,7 @@ def _what_changed(
     path: str, version: tuple[int, int], run_id: int, scenario_name: str | None
 ) -> pd.DataFrame | None:
     from sop_core.meeting.changes import what_changed
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
 
     with db.connect(path) as con:
         scenario = (

@@ -470,7 +470,7 @@ def seed_options_and_decisions(path: Path, today=None) -> None:
     from sop_core.data import db
     from sop_core.data.stores import forecast_runs
     from sop_core.meeting import decisions
-    from sop_core.scenario.levers import Lever, Scenario
+    from sop_core.scenario.model import Lever, Scenario
     from sop_core.scenario.store import create_scenario
 
     today = today or dt.date.today()

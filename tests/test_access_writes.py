@@ -26,7 +26,7 @@ from sop_core.forecast.runs import latest_run, refresh_forecast
 from sop_core.jobs import control
 from sop_core.meeting import decisions, plan_of_record
 from sop_core.scenario import store
-from sop_core.scenario.levers import CapacityChange, Scenario
+from sop_core.scenario.model import CapacityChange, Scenario
 from sop_core.supply.planning import build_plan
 from tests.conftest import AS_OF
 

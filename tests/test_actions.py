@@ -12,7 +12,8 @@ import pytest
 from sop_core.data import db
 from sop_core.data.stores import forecast_runs
 from sop_core.demand.plan_base import load_plan_base
-from sop_core.scenario.levers import CapacityChange, Lever, Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import CapacityChange, Lever, Scenario
 from sop_core.supply import actions
 from sop_core.supply.capacity import load_view
 from sop_core.supply.planning import PlanSettings, load_supply, solve_plan

@@ -23,7 +23,8 @@ import pytest
 from sop_core.data import db
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
-from sop_core.scenario.levers import Lever, Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Lever, Scenario
 from tests.helpers import (
     BROWSER_ARGS,
     BROWSER_MARKS,

@@ -12,7 +12,8 @@ import pytest
 from sop_core.data import db, formats
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.meeting import budget
-from sop_core.scenario.levers import Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Scenario
 from sop_core.scenario.targets import result_targets
 from tests.helpers import run_cli
 

@@ -20,7 +20,7 @@ from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
 from sop_core.meeting.decisions import decision_log
 from sop_core.scenario import store
-from sop_core.scenario.levers import CapacityChange, Lever, Scenario
+from sop_core.scenario.model import CapacityChange, Lever, Scenario
 from tests.helpers import run_cli
 
 ADMIN = "admin@example.com"

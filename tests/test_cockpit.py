@@ -11,7 +11,7 @@ from sop_core.data import db
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
 from sop_core.meeting.cockpit import overview
-from sop_core.scenario.levers import Lever, Scenario
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.supply.planning import load_supply
 
 

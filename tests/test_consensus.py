@@ -272,7 +272,8 @@ def test_each_week_is_spread_on_its_own_even_where_a_week_has_no_forecast():
 
 
 def test_after_a_channel_override_an_empty_scenario_is_the_consensus_week_by_week(plan_db):
-    from sop_core.scenario.levers import Scenario, apply_scenario
+    from sop_core.scenario.levers import apply_scenario
+    from sop_core.scenario.model import Scenario
 
     base, run, cycle = plan(plan_db)
     channel = base.channels[0]

@@ -18,7 +18,8 @@ from sop_core.demand.consensus import Override, frozen_override_warning
 from sop_core.demand.fences import TimeFences, planning_periods
 from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import refresh_forecast
-from sop_core.scenario.levers import Lever, Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.supply.planning import PlanSettings, plan_frames, plan_tables, solve_plan
 from tests.test_planning import tiny
 

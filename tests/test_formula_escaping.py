@@ -138,7 +138,8 @@ def test_the_promotions_page_download_escapes_the_hostile_sku(hostile_forecast_d
     # pages/promotions.py hands st.download_button targets_bytes(result_targets(result), kind).
     from sop_core.demand.plan_base import load_plan_base
     from sop_core.forecast.runs import latest_run
-    from sop_core.scenario.levers import Scenario, apply_scenario
+    from sop_core.scenario.levers import apply_scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.targets import result_targets, targets_bytes
 
     with db.connect(hostile_forecast_db) as con:

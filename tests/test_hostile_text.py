@@ -18,7 +18,7 @@ from sop_core.demand.consensus import Override, add_override
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
 from sop_core.meeting.decisions import add_item
-from sop_core.scenario.levers import Lever, Scenario
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.scenario.store import create_scenario
 from sop_ui.formatting import plain
 

@@ -45,7 +45,7 @@ from sop_core.demand import consensus
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
 from sop_core.meeting import decisions
-from sop_core.scenario.levers import Lever, Scenario
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.scenario.store import create_scenario, load_scenario, save_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -275,7 +275,7 @@ def test_a_plan_job_by_scenario_name_is_what_the_supply_page_shows(small_db: Pat
     from sop_core.data.stores import forecast_runs
     from sop_core.demand.plan_base import load_plan_base
     from sop_core.jobs import worker
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.supply.planning import stored_plan
 
     made = run_cli("jobs", "start", "plan", "--db", str(small_db), "--wait", "--json")

@@ -21,14 +21,9 @@ from sop_core.data import db
 from sop_core.data.errors import InputError
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.scenario import levers as levers_module
-from sop_core.scenario.levers import (
-    Lever,
-    Scenario,
-    apply_scenario,
-    history_ranges,
-    lever_history,
-    levers_outside_history,
-)
+from sop_core.scenario.history import history_ranges, lever_history, levers_outside_history
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.scenario.store import create_scenario
 
 START = 5  # the price levers start in the horizon's sixth week

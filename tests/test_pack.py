@@ -94,7 +94,7 @@ def test_the_cli_writes_the_pack_and_refuses_a_missing_folder(pack_db, tmp_path)
 
 
 def test_a_named_scenario_is_planned_today_and_says_so(pack_db, tmp_path):
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.store import create_scenario
 
     create_scenario(pack_db, Scenario("Push"), "Ana", 1)

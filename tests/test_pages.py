@@ -289,7 +289,7 @@ def direct_plan_tiles(path: Path, scenario) -> dict[str, str]:
 
 
 def test_supply_builds_the_plan_as_a_job_and_shows_it_after_a_restart(app_env):
-    from sop_core.scenario.levers import CapacityChange, Scenario
+    from sop_core.scenario.model import CapacityChange, Scenario
 
     at = open_app("pages/supply.py")
     assert "Plan cost" not in metrics(at)
@@ -330,7 +330,7 @@ def test_supply_builds_the_plan_as_a_job_and_shows_it_after_a_restart(app_env):
 def test_taking_an_action_the_plan_makes_builds_the_plan(app_env):
     """Building earlier and alternate lines are the plan's own moves: taking one builds the
     production plan (a job), and the page shows it."""
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
 
     at = open_app("pages/supply.py")
     assert "Plan cost" not in metrics(at)
@@ -564,7 +564,7 @@ def test_moving_a_lever_changes_the_revised_total_and_kpis(app_env):
 def test_a_lever_beyond_the_history_says_it_is_outside_history(app_env):
     """Issue 25: next to the lever, the range of price moves its SKUs' history has seen;
     beyond it "outside history" and a wider band; within it, nothing of the kind."""
-    from sop_core.scenario.levers import Lever, Scenario
+    from sop_core.scenario.model import Lever, Scenario
     from sop_core.scenario.store import create_scenario
 
     def said(at: AppTest) -> list[str]:
@@ -739,7 +739,7 @@ def test_a_scenario_is_saved_and_selected_everywhere(app_env):
 
 
 def test_a_stale_save_gets_a_message_and_a_reload(app_env):
-    from sop_core.scenario.levers import Lever, Scenario
+    from sop_core.scenario.model import Lever, Scenario
     from sop_core.scenario.store import create_scenario, save_scenario
 
     created = create_scenario(app_env, Scenario("Shared"), "ana", 1)
@@ -771,7 +771,7 @@ def test_without_a_forecast_the_page_offers_to_make_one(tmp_path: Path, monkeypa
 
 
 def test_plan_page_compares_approves_and_logs_decisions(app_env):
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.store import create_scenario
 
     create_scenario(app_env, Scenario("Price up", cannibalisation=0.2), "Ana", 1)
@@ -892,7 +892,7 @@ def test_one_load_figure_on_the_overview_supply_plan_and_pack(app_env, tmp_path)
     import openpyxl
 
     from sop_core.meeting.pack import build_pack
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.store import create_scenario
     from sop_core.supply import loads
 
@@ -937,7 +937,7 @@ def test_supply_recommends_actions_and_one_click_removes_the_overload(app_env):
     from sop_core.data import db
     from sop_core.data.stores import forecast_runs as runs_store
     from sop_core.demand.plan_base import load_plan_base
-    from sop_core.scenario.levers import Lever, Scenario
+    from sop_core.scenario.model import Lever, Scenario
     from sop_core.scenario.store import create_scenario
 
     with db.connect(app_env) as con:
@@ -1103,7 +1103,7 @@ def test_supply_by_month_and_quarter_keeps_the_weekly_totals(app_env):
 
 
 def test_plan_compares_scenarios_by_month_and_quarter_with_the_weekly_totals(app_env):
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.store import create_scenario
     from sop_core.supply import loads
 

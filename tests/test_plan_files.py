@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from sop_core.data import db
-from sop_core.scenario.levers import Lever, Scenario, apply_scenario, effective_effects
+from sop_core.scenario.levers import apply_scenario, effective_effects
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.scenario.plan_files import read_plan
 from sop_core.scenario.store import create_scenario
 from tests import test_promo_plan as promo

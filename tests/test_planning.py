@@ -14,7 +14,8 @@ from sop_core.data import db, workers
 from sop_core.data.errors import InputError
 from sop_core.data.workers import worker_pool
 from sop_core.demand.plan_base import DRIVERS, PlanBase, load_plan_base
-from sop_core.scenario.levers import Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Scenario
 from sop_core.supply.planning import (
     PlanSettings,
     SupplyData,
@@ -234,7 +235,7 @@ def test_a_drafts_plan_is_stored_and_read_back_with_the_same_figures(
     import shutil
 
     from sop_core.data.stores import forecast_runs
-    from sop_core.scenario.levers import CapacityChange, Lever
+    from sop_core.scenario.model import CapacityChange, Lever
 
     path = tmp_path / "plan.duckdb"
     shutil.copy(forecast_db, path)

@@ -24,15 +24,12 @@ from sop_core.demand.consensus import Override, add_override
 from sop_core.demand.plan_base import PlanBase, load_plan_base
 from sop_core.meeting.plan_of_record import approve, load_frozen
 from sop_core.scenario.levers import (
-    CapacityChange,
-    EffectOverride,
-    Lever,
-    Scenario,
     applicable,
     apply_scenario,
     effective_effects,
     scenario_warnings,
 )
+from sop_core.scenario.model import CapacityChange, EffectOverride, Lever, Scenario
 from sop_core.scenario.plan_files import holdout_plan, read_plan
 from sop_core.scenario.store import create_scenario, load_scenario
 from sop_core.scenario.targets import COLUMNS, VOLUME_COLUMNS, write_targets

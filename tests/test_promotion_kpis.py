@@ -12,7 +12,8 @@ import pytest
 
 from sop_core.data import db
 from sop_core.demand.plan_base import PlanBase, load_plan_base
-from sop_core.scenario.levers import Lever, Scenario, apply_scenario
+from sop_core.scenario.levers import apply_scenario
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.scenario.promotion_kpis import promotion_kpis, promotion_kpis_table
 
 WEEKS = np.array([np.datetime64("2026-11-23") + np.timedelta64(7 * i, "D") for i in range(6)])

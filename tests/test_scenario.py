@@ -14,14 +14,8 @@ from sop_core.data import db
 from sop_core.data.errors import InputError
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import driver_report
-from sop_core.scenario.levers import (
-    EffectOverride,
-    Lever,
-    Scenario,
-    apply_scenario,
-    current_effect,
-    effective_effects,
-)
+from sop_core.scenario.levers import apply_scenario, current_effect, effective_effects
+from sop_core.scenario.model import EffectOverride, Lever, Scenario
 
 FAMILIES = ("skincare", "haircare", "fragrance", "makeup", "body care")
 

@@ -10,7 +10,7 @@ import pytest
 
 from sop_core.data import db
 from sop_core.data.errors import ConflictError, InputError
-from sop_core.scenario.levers import Lever, Scenario
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.scenario.store import (
     create_scenario,
     delete_scenario,

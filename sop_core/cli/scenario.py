@@ -39,7 +39,7 @@ def _print_plan_errors(report: Any) -> None:
 
 def command_import_plan(args: argparse.Namespace) -> int:
     from sop_core.data.importer import parse_mapping
-    from sop_core.scenario.levers import checked_cannibalisation
+    from sop_core.scenario.model import checked_cannibalisation
     from sop_core.scenario.plan_files import read_plan
     from sop_core.scenario.store import create_scenario, load_scenario, save_scenario
 

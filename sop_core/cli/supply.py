@@ -122,7 +122,7 @@ def _capacity_save(args: argparse.Namespace, edit) -> tuple[object, object]:
     stored scenario before and after."""
     from sop_core.data.stores.scenarios import scenario_names
     from sop_core.forecast.runs import latest_run
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.store import create_scenario, load_scenario, save_scenario
 
     who = author(args)
@@ -141,7 +141,7 @@ def _capacity_save(args: argparse.Namespace, edit) -> tuple[object, object]:
 
 def _capacity_add(args: argparse.Namespace) -> int:
     from sop_core.data.stores import production
-    from sop_core.scenario.levers import CapacityChange
+    from sop_core.scenario.model import CapacityChange
 
     if not args.hours:
         raise InputError(

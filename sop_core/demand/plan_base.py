@@ -70,7 +70,7 @@ class PlanBase:
     # net price relative to its regular price now, in log units (NaN where the history holds
     # no unpromoted price), and its weeks of history. None (a base built without them): the
     # range is taken as ``price_change_seen`` either way. The levers read them to say when
-    # they leave what the history has seen (``sop_core.scenario.levers.history_ranges``).
+    # they leave what the history has seen (``sop_core.scenario.history.history_ranges``).
     price_low_seen: np.ndarray | None = None
     price_high_seen: np.ndarray | None = None
     history_weeks: np.ndarray | None = None

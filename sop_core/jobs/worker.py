@@ -99,7 +99,7 @@ def _plan(
     current forecast, or, with ``scenario_json``, of that scenario exactly as a page had it
     (saved or an unsaved draft; ``scenario`` is then the name stored with it), on the
     forecast run ``run_id`` when given."""
-    from sop_core.scenario.levers import Scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.supply.planning import build_plan
 
     name = parameters.get("scenario")

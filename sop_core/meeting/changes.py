@@ -27,7 +27,8 @@ import pandas as pd
 
 from sop_core.data.stores import plans_of_record
 from sop_core.demand.plan_base import PlanBase
-from sop_core.scenario.levers import Scenario, applicable, apply_scenario
+from sop_core.scenario.levers import applicable, apply_scenario
+from sop_core.scenario.model import Scenario
 
 KINDS = (
     ("promotions", ("promotion",)),

@@ -16,7 +16,8 @@ import pandas as pd
 
 from sop_core.data.errors import InputError
 from sop_core.demand.plan_base import PlanBase
-from sop_core.scenario.levers import Scenario, applicable, apply_scenario
+from sop_core.scenario.levers import applicable, apply_scenario
+from sop_core.scenario.model import Scenario
 from sop_core.supply import loads
 from sop_core.supply.planning import PlanSettings, SupplyData, plan_frames, solve_plan
 

@@ -314,7 +314,8 @@ def _planned(
 ) -> PackContent:
     """A scenario (or the baseline) planned on today's forecast, lines and stock."""
     from sop_core.demand.plan_base import load_plan_base
-    from sop_core.scenario.levers import Scenario, applicable, apply_scenario
+    from sop_core.scenario.levers import applicable, apply_scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.store import load_scenario
     from sop_core.supply.planning import (
         PlanSettings,

@@ -60,7 +60,8 @@ def approve(
     scenario since, nothing is frozen and ``ConflictError`` says who.
     """
     from sop_core.demand.plan_base import load_plan_base
-    from sop_core.scenario.levers import Scenario, apply_scenario
+    from sop_core.scenario.levers import apply_scenario
+    from sop_core.scenario.model import Scenario
     from sop_core.scenario.store import load_scenario
     from sop_core.supply.planning import (
         PlanSettings,

@@ -37,7 +37,7 @@ from sop_core.forecast.engine import ForecastSettings
 from sop_core.forecast.runs import backfill_runs, refresh_forecast
 from sop_core.meeting import decisions
 from sop_core.meeting.plan_of_record import approve
-from sop_core.scenario.levers import Lever, Scenario
+from sop_core.scenario.model import Lever, Scenario
 from sop_core.scenario.store import create_scenario
 
 Progress = Callable[[float, str], None]

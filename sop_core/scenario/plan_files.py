@@ -56,7 +56,7 @@ from sop_core.data.importer import (
 )
 from sop_core.data.stores import forecast_runs, master, products, sales, scenarios
 from sop_core.forecast.runs import latest_run
-from sop_core.scenario.levers import Lever, Scenario, checked_cannibalisation
+from sop_core.scenario.model import Lever, Scenario, checked_cannibalisation
 
 SCOPE_COLUMNS = ("sku", "family", "brand", "channel")  # most specific first
 SCOPES = ("sku", "family", "brand", "channel", "all")

@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from sop_core.demand.plan_base import PlanBase
-from sop_core.scenario.levers import Lever, ScenarioResult
+from sop_core.scenario.levers import ScenarioResult
+from sop_core.scenario.model import Lever
 
 # Columns of ``promotion_kpis_table``, after ``lever`` (its description) and ``kind``.
 FIGURES = (

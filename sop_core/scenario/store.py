@@ -18,7 +18,7 @@ import pandas as pd
 from sop_core.data import access, db
 from sop_core.data.errors import ConflictError, InputError
 from sop_core.data.stores import scenarios
-from sop_core.scenario.levers import Scenario
+from sop_core.scenario.model import Scenario
 
 STATUSES = ("draft", "proposed", "approved")
 

@@ -32,13 +32,8 @@ from sop_core.data.stores import plans_of_record, products
 from sop_core.data.workbook import Workbook
 from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import latest_run
-from sop_core.scenario.levers import (
-    Scenario,
-    ScenarioResult,
-    applicable,
-    apply_scenario,
-    checked_cannibalisation,
-)
+from sop_core.scenario.levers import ScenarioResult, applicable, apply_scenario
+from sop_core.scenario.model import Scenario, checked_cannibalisation
 from sop_core.scenario.plan_files import PlanReport, read_plan
 
 VOLUME_COLUMNS = ("sku", "week", "baseline", "revised", "lower_80", "upper_80")

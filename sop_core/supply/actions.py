@@ -58,13 +58,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sop_core.scenario.levers import (
-    CapacityChange,
-    Lever,
-    Scenario,
-    ScenarioResult,
-    apply_scenario,
-)
+from sop_core.scenario.levers import ScenarioResult, apply_scenario
+from sop_core.scenario.model import CapacityChange, Lever, Scenario
 from sop_core.supply import planning
 from sop_core.supply.capacity import load_view
 from sop_core.supply.planning import PlanSettings, SupplyData, solve_plan

@@ -53,7 +53,8 @@ from sop_core.data.stores import forecast_runs, master, production, production_p
 from sop_core.data.workers import run_parts
 from sop_core.demand.fences import DETAIL_WEEKS, planning_periods
 from sop_core.demand.plan_base import PlanBase
-from sop_core.scenario.levers import Scenario, ScenarioResult, apply_scenario
+from sop_core.scenario.levers import ScenarioResult, apply_scenario
+from sop_core.scenario.model import Scenario
 from sop_core.supply.loads import load_ratio
 
 
