@@ -126,6 +126,17 @@ def forecast_db(tmp_path_factory: pytest.TempPathFactory, sample_db_master: Path
     return _built_once(tmp_path_factory, "forecast", build)
 
 
+@pytest.fixture(scope="module")
+def base(forecast_db: Path):
+    """The sample's plan base (``load_plan_base``) on its forecast, once per test module (its
+    caches of lever cells and history ranges stay in the module that filled them)."""
+    from sop_core.data import db
+    from sop_core.demand.plan_base import load_plan_base
+
+    with db.connect(forecast_db) as con:
+        return load_plan_base(con, 1)
+
+
 @pytest.fixture(scope="session")
 def backfilled_db(tmp_path_factory: pytest.TempPathFactory, forecast_db: Path) -> Path:
     """The sample with its forecast and three past runs (as of 2, 4 and 6 weeks before the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import time
@@ -497,3 +498,8 @@ def seed_options_and_decisions(path: Path, today=None) -> None:
         ),
     ):
         decisions.add_item(path, kind, text, owner, "Sam Okafor", due_date=due)
+
+
+def week(base, index: int) -> dt.date:
+    """The Monday of a plan base's ``index``-th week, as a date (what levers take)."""
+    return base.weeks[index].astype(dt.date)

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
-from sop_core.demand.plan_base import load_plan_base
 from sop_core.scenario.levers import apply_scenario
 from sop_core.scenario.model import CapacityChange, Lever, Scenario
 from sop_core.supply import capacity
-
-
-@pytest.fixture(scope="module")
-def base(forecast_db: Path):
-    with db.connect(forecast_db) as con:
-        return load_plan_base(con, 1)
 
 
 def test_hours_needed_follow_the_volume_and_speeds(base):

@@ -10,33 +10,21 @@ import json
 import re
 import shutil
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from sop_core.cli import main
-from sop_core.data import db
 from sop_core.data.errors import InputError
-from sop_core.demand.plan_base import load_plan_base
 from sop_core.scenario import levers as levers_module
 from sop_core.scenario.history import history_ranges, lever_history, levers_outside_history
 from sop_core.scenario.levers import apply_scenario
 from sop_core.scenario.model import Lever, Scenario
 from sop_core.scenario.store import create_scenario
+from tests.helpers import week
 
 START = 5  # the price levers start in the horizon's sixth week
-
-
-@pytest.fixture(scope="module")
-def base(forecast_db: Path):
-    with db.connect(forecast_db) as con:
-        return load_plan_base(con, 1)
-
-
-def week(base, index: int) -> dt.date:
-    return base.weeks[index].astype(dt.date)
 
 
 def price(base, change: float, scope: str = "all", target: str | None = None) -> Lever:

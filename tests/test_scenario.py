@@ -12,22 +12,12 @@ from hypothesis import strategies as st
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
-from sop_core.demand.plan_base import load_plan_base
 from sop_core.forecast.runs import driver_report
 from sop_core.scenario.levers import apply_scenario, current_effect, effective_effects
 from sop_core.scenario.model import EffectOverride, Lever, Scenario
+from tests.helpers import week
 
 FAMILIES = ("skincare", "haircare", "fragrance", "makeup", "body care")
-
-
-@pytest.fixture(scope="module")
-def base(forecast_db: Path):
-    with db.connect(forecast_db) as con:
-        return load_plan_base(con, 1)
-
-
-def week(base, index: int) -> dt.date:
-    return base.weeks[index].astype(dt.date)
 
 
 scopes = st.sampled_from(
