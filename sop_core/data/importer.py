@@ -804,6 +804,17 @@ def _check(
         report.preview = con.execute(f"SELECT {names} FROM _typed ORDER BY _line LIMIT 20").df()
 
 
+def source_found(source: Path, report: ImportReport) -> bool:
+    """Whether ``source`` is a file: its SHA-256 goes in ``report``; else an error in
+    ``report`` says there is none. How other inputs (a promotion plan, an overrides file)
+    open, before ``read_file``."""
+    if not source.is_file():
+        report.issues.append(Issue("error", f"There is no file at {source}."))
+        return False
+    report.sha256 = _sha256(source)
+    return True
+
+
 def read_file(
     con: duckdb.DuckDBPyConnection,
     spec: TableSpec,

@@ -21,7 +21,6 @@ reading.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +28,15 @@ import pandas as pd
 
 from sop_core.data import db
 from sop_core.data.errors import InputError
-from sop_core.data.importer import SKU, Column, ImportReport, Issue, TableSpec, read_file
+from sop_core.data.importer import (
+    SKU,
+    Column,
+    ImportReport,
+    Issue,
+    TableSpec,
+    read_file,
+    source_found,
+)
 from sop_core.data.stores import overrides as override_store
 from sop_core.demand.consensus import (
     LARGE_CHANGE,
@@ -99,10 +106,8 @@ def read_overrides(
     source = Path(source)
     report = ImportReport("consensus overrides", source.name, "")
     found = OverridesFile(report)
-    if not source.is_file():
-        report.issues.append(Issue("error", f"There is no file at {source}."))
+    if not source_found(source, report):
         return found
-    report.sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
     with db.connect(path) as con:
         if not read_file(con, OVERRIDES_SPEC, source, report, mapping):
             return found

@@ -34,7 +34,6 @@ with the same values become one lever, so a two-week promotion has one post-prom
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from sop_core.data.importer import (
     Issue,
     TableSpec,
     read_file,
+    source_found,
 )
 from sop_core.data.stores import forecast_runs, master, products, sales, scenarios
 from sop_core.forecast.runs import latest_run
@@ -196,11 +196,9 @@ def read_plan(
     source = Path(source)
     report = ImportReport("promotion plan", file_name or source.name, "")
     plan = PlanReport(report)
-    if not source.is_file():
-        report.issues.append(Issue("error", f"There is no file at {source}."))
+    if not source_found(source, report):
         return plan
 
-    report.sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
     with db.connect(path) as con:
         if not read_file(con, PLAN_SPEC, source, report, mapping):
             return plan
